@@ -1,0 +1,80 @@
+//! The HTTP API: one router per resource, assembled by [`router`] with the request context
+//! middleware, the error envelope and the OpenAPI document.
+
+pub mod caller;
+pub mod context;
+pub mod error;
+pub mod extract;
+pub mod health;
+pub mod openapi;
+pub mod pagination;
+pub mod subscriptions;
+pub mod tenants;
+
+use std::sync::Arc;
+
+use axum::Router;
+use axum::extract::DefaultBodyLimit;
+use axum::response::IntoResponse;
+use axum::routing::get;
+use sqlx::{Postgres, Transaction};
+use tower_http::catch_panic::CatchPanicLayer;
+
+pub use caller::{Authn, Caller};
+pub use error::ApiError;
+
+use crate::db::{Database, Scope};
+
+/// Largest request body accepted.
+pub const MAX_BODY_BYTES: usize = 256 * 1024;
+
+/// Shared by every request.
+#[derive(Clone)]
+pub struct AppState {
+    pub db: Arc<Database>,
+    pub authn: Arc<Authn>,
+}
+
+impl AppState {
+    /// State over a database and an authentication mode.
+    pub fn new(db: Database, authn: Authn) -> Self {
+        Self {
+            db: Arc::new(db),
+            authn: Arc::new(authn),
+        }
+    }
+
+    /// A transaction limited to `scope` by row-level security; 503 while the database is unreachable.
+    pub async fn begin(&self, scope: Scope) -> Result<Transaction<'static, Postgres>, ApiError> {
+        let pool = self.db.pool().await.map_err(|e| {
+            tracing::error!(error = format!("{e:#}"), "database not configured");
+            ApiError::Unavailable("the database is unavailable, try again shortly")
+        })?;
+        Ok(crate::db::begin(pool, scope).await?)
+    }
+}
+
+/// The whole application: `GET /` for the host's readiness probe, the API under `/api`.
+pub fn router(state: AppState) -> Router {
+    let v1 = Router::new()
+        .merge(tenants::router())
+        .merge(subscriptions::router());
+    let api = Router::new()
+        .route("/api/health", get(health::health))
+        .route("/api/openapi.json", get(openapi::document))
+        .nest("/api/v1", v1)
+        .fallback(not_found)
+        .layer(DefaultBodyLimit::max(MAX_BODY_BYTES))
+        .layer(CatchPanicLayer::custom(|_| {
+            ApiError::internal(anyhow::anyhow!("handler panicked")).into_response()
+        }))
+        .layer(axum::middleware::from_fn(context::track))
+        .with_state(state);
+    // The host probes `/` every few milliseconds while starting and then periodically: answer
+    // at once, without logging or touching the database.
+    Router::new().route("/", get(|| async { "ok" })).merge(api)
+}
+
+async fn not_found() -> ApiError {
+    ApiError::NotFound("endpoint")
+}

@@ -1,0 +1,170 @@
+//! Who is calling: the bearer token verified, its app roles, and the tenant it may act for.
+//!
+//! A caller whose token `tid` is the operator tenant acts for every tenant; any other caller
+//! acts only for the tenant registered with that `azure_tenant_id`.
+
+use axum::extract::FromRequestParts;
+use axum::http::header::AUTHORIZATION;
+use axum::http::request::Parts;
+use uuid::Uuid;
+
+use super::AppState;
+use super::context::{CorrelationId, TenantSlot};
+use super::error::ApiError;
+use crate::auth::{self, ROLE_ADMIN, ROLE_READER};
+use crate::db::{self, Scope, audit};
+
+/// How the API authenticates callers.
+#[derive(Clone)]
+pub enum Authn {
+    /// Entra ID access tokens.
+    Entra {
+        verifier: auth::Verifier,
+        operator_tenant_id: Uuid,
+    },
+    /// Local development: everyone is the operator's admin.
+    Disabled,
+}
+
+/// An authenticated caller with at least the reader role.
+#[derive(Debug, Clone)]
+pub struct Caller {
+    /// Object id or subject, recorded in the audit log.
+    pub principal: String,
+    pub is_admin: bool,
+    pub scope: Scope,
+    pub correlation_id: Option<String>,
+}
+
+impl Caller {
+    /// Fails with 403 unless the caller holds `AzCops.Admin`.
+    pub fn require_admin(&self) -> Result<(), ApiError> {
+        if self.is_admin {
+            Ok(())
+        } else {
+            Err(ApiError::Forbidden(
+                "this operation needs the AzCops.Admin role",
+            ))
+        }
+    }
+
+    /// Fails with 403 unless the caller is an operator admin.
+    pub fn require_operator_admin(&self) -> Result<(), ApiError> {
+        self.require_admin()?;
+        match self.scope {
+            Scope::Operator => Ok(()),
+            _ => Err(ApiError::Forbidden(
+                "only the operator tenant's admins manage tenants",
+            )),
+        }
+    }
+
+    /// The tenant the caller is limited to, or `None` for an operator.
+    pub fn tenant(&self) -> Option<Uuid> {
+        match self.scope {
+            Scope::Tenant(id) => Some(id),
+            _ => None,
+        }
+    }
+
+    /// An audit entry stamped with this caller and request.
+    pub fn audit<'a>(&'a self, entry: audit::Entry<'a>, tenant_id: Uuid) -> audit::Entry<'a> {
+        audit::Entry {
+            tenant_id: Some(tenant_id),
+            actor: &self.principal,
+            correlation_id: self.correlation_id.as_deref(),
+            ..entry
+        }
+    }
+}
+
+fn bearer(parts: &Parts) -> Result<&str, ApiError> {
+    let missing = ApiError::Unauthorized {
+        description: "a bearer token is required",
+        token_given: false,
+    };
+    let value = parts.headers.get(AUTHORIZATION).ok_or(missing)?;
+    let value = value.to_str().map_err(|_| ApiError::Unauthorized {
+        description: "malformed Authorization header",
+        token_given: true,
+    })?;
+    match value.split_once(' ') {
+        Some((scheme, token))
+            if scheme.eq_ignore_ascii_case("bearer") && !token.trim().is_empty() =>
+        {
+            Ok(token.trim())
+        }
+        _ => Err(ApiError::Unauthorized {
+            description: "expected an Authorization: Bearer token",
+            token_given: true,
+        }),
+    }
+}
+
+async fn tenant_scope(state: &AppState, azure_tenant_id: Uuid) -> Result<Scope, ApiError> {
+    let mut tx = state.begin(Scope::CallerLookup(azure_tenant_id)).await?;
+    let tenant = db::tenants::find_by_azure_tenant_id(&mut tx, azure_tenant_id).await?;
+    tx.commit().await?;
+    match tenant {
+        Some(t) if t.is_active => Ok(Scope::Tenant(t.id)),
+        Some(_) => Err(ApiError::Forbidden("your tenant is deactivated in AzCops")),
+        None => Err(ApiError::Forbidden(
+            "your tenant is not registered with AzCops",
+        )),
+    }
+}
+
+impl FromRequestParts<AppState> for Caller {
+    type Rejection = ApiError;
+
+    async fn from_request_parts(
+        parts: &mut Parts,
+        state: &AppState,
+    ) -> Result<Self, Self::Rejection> {
+        let correlation_id = parts.extensions.get::<CorrelationId>().map(|c| c.0.clone());
+        let (verifier, operator_tenant_id) = match &*state.authn {
+            Authn::Disabled => {
+                return Ok(Caller {
+                    principal: "local-developer".into(),
+                    is_admin: true,
+                    scope: Scope::Operator,
+                    correlation_id,
+                });
+            }
+            Authn::Entra {
+                verifier,
+                operator_tenant_id,
+            } => (verifier, *operator_tenant_id),
+        };
+        let claims = verifier.verify(bearer(parts)?).await.map_err(|e| {
+            if e.is_unavailable() {
+                ApiError::Unavailable("the token signing keys cannot be fetched, try again shortly")
+            } else {
+                ApiError::Unauthorized {
+                    description: e.description(),
+                    token_given: true,
+                }
+            }
+        })?;
+        let is_admin = claims.has_role(ROLE_ADMIN);
+        if !is_admin && !claims.has_role(ROLE_READER) {
+            return Err(ApiError::Forbidden(
+                "the token carries neither the AzCops.Reader nor the AzCops.Admin role",
+            ));
+        }
+        let scope = if claims.tid == operator_tenant_id {
+            Scope::Operator
+        } else {
+            tenant_scope(state, claims.tid).await?
+        };
+        if let (Scope::Tenant(id), Some(slot)) = (scope, parts.extensions.get::<TenantSlot>()) {
+            slot.set(id);
+        }
+        Ok(Caller {
+            principal: claims.principal(),
+            is_admin,
+            scope,
+            correlation_id,
+        })
+    }
+}

@@ -1,0 +1,164 @@
+//! The one API error type and its JSON envelope:
+//! `{"error": {"code": "...", "message": "...", "correlation_id": "..."}}`.
+//!
+//! [`ApiError::into_response`] leaves the code and message in the response's extensions and
+//! the request middleware ([`super::context`]) writes the envelope, because only it knows the
+//! correlation id. 5xx messages never carry internal text.
+
+use axum::http::{HeaderValue, StatusCode, header};
+use axum::response::{IntoResponse, Response};
+
+/// Everything a handler or extractor can fail with.
+#[derive(Debug, thiserror::Error)]
+pub enum ApiError {
+    /// Input that cannot be accepted; the message says what is wrong.
+    #[error("{0}")]
+    BadRequest(String),
+    /// No usable bearer token; the description goes into `WWW-Authenticate`.
+    #[error("authentication required: {description}")]
+    Unauthorized {
+        description: &'static str,
+        token_given: bool,
+    },
+    /// Authenticated but not allowed.
+    #[error("{0}")]
+    Forbidden(&'static str),
+    /// No such object (or one the caller may not see).
+    #[error("{0} not found")]
+    NotFound(&'static str),
+    /// A duplicate or a change the current state does not allow.
+    #[error("{0}")]
+    Conflict(String),
+    #[error("request body too large")]
+    PayloadTooLarge,
+    #[error("expected a request body with Content-Type: application/json")]
+    UnsupportedMediaType,
+    /// A dependency (database, token keys) is not reachable; safe to retry.
+    #[error("{0}")]
+    Unavailable(&'static str),
+    /// A bug or an unexpected failure; logged once, never shown to the client.
+    #[error("internal error")]
+    Internal(#[source] anyhow::Error),
+}
+
+/// The code and message of an error response, rendered into the envelope by the middleware.
+#[derive(Debug, Clone)]
+pub struct ErrorBody {
+    pub code: &'static str,
+    pub message: String,
+}
+
+impl ApiError {
+    /// The HTTP status.
+    pub fn status(&self) -> StatusCode {
+        match self {
+            ApiError::BadRequest(_) => StatusCode::BAD_REQUEST,
+            ApiError::Unauthorized { .. } => StatusCode::UNAUTHORIZED,
+            ApiError::Forbidden(_) => StatusCode::FORBIDDEN,
+            ApiError::NotFound(_) => StatusCode::NOT_FOUND,
+            ApiError::Conflict(_) => StatusCode::CONFLICT,
+            ApiError::PayloadTooLarge => StatusCode::PAYLOAD_TOO_LARGE,
+            ApiError::UnsupportedMediaType => StatusCode::UNSUPPORTED_MEDIA_TYPE,
+            ApiError::Unavailable(_) => StatusCode::SERVICE_UNAVAILABLE,
+            ApiError::Internal(_) => StatusCode::INTERNAL_SERVER_ERROR,
+        }
+    }
+
+    /// The stable, machine-readable code.
+    pub fn code(&self) -> &'static str {
+        match self {
+            ApiError::BadRequest(_) => "bad_request",
+            ApiError::Unauthorized { .. } => "unauthorized",
+            ApiError::Forbidden(_) => "forbidden",
+            ApiError::NotFound(_) => "not_found",
+            ApiError::Conflict(_) => "conflict",
+            ApiError::PayloadTooLarge => "payload_too_large",
+            ApiError::UnsupportedMediaType => "unsupported_media_type",
+            ApiError::Unavailable(_) => "service_unavailable",
+            ApiError::Internal(_) => "internal_error",
+        }
+    }
+
+    /// Shorthand for an unexpected failure.
+    pub fn internal(error: impl Into<anyhow::Error>) -> Self {
+        ApiError::Internal(error.into())
+    }
+}
+
+impl IntoResponse for ApiError {
+    fn into_response(self) -> Response {
+        if let ApiError::Internal(source) = &self {
+            tracing::error!(error = format!("{source:#}"), "request failed");
+        }
+        let mut response = self.status().into_response();
+        if let ApiError::Unauthorized {
+            description,
+            token_given,
+        } = &self
+        {
+            let challenge = if *token_given {
+                format!(
+                    r#"Bearer realm="azcops", error="invalid_token", error_description="{description}""#
+                )
+            } else {
+                r#"Bearer realm="azcops""#.to_owned()
+            };
+            if let Ok(value) = HeaderValue::from_str(&challenge) {
+                response
+                    .headers_mut()
+                    .insert(header::WWW_AUTHENTICATE, value);
+            }
+        }
+        response.extensions_mut().insert(ErrorBody {
+            code: self.code(),
+            message: self.to_string(),
+        });
+        response
+    }
+}
+
+/// What a named constraint violation means to a client.
+fn constraint_error(constraint: &str) -> Option<ApiError> {
+    let conflict = |m: &str| Some(ApiError::Conflict(m.to_owned()));
+    match constraint {
+        "tenants_azure_tenant_id_key" => {
+            conflict("a tenant with this azure_tenant_id is already registered")
+        }
+        "subscriptions_subscription_id_key" => {
+            conflict("this subscription_id is already registered")
+        }
+        "subscriptions_tenant_id_fkey" => conflict(
+            "the tenant still has subscriptions; delete or move them before deleting the tenant",
+        ),
+        "recommendations_status_transition" => conflict("this status change is not allowed"),
+        _ => None,
+    }
+}
+
+impl From<sqlx::Error> for ApiError {
+    fn from(error: sqlx::Error) -> Self {
+        match &error {
+            sqlx::Error::RowNotFound => ApiError::NotFound("object"),
+            sqlx::Error::PoolTimedOut
+            | sqlx::Error::Io(_)
+            | sqlx::Error::PoolClosed
+            | sqlx::Error::Tls(_) => {
+                tracing::warn!(error = %error, "database unavailable");
+                ApiError::Unavailable("the database is unavailable, try again shortly")
+            }
+            sqlx::Error::Database(db) => {
+                if let Some(mapped) = db.constraint().and_then(constraint_error) {
+                    return mapped;
+                }
+                if db.is_check_violation() {
+                    return ApiError::BadRequest(format!(
+                        "value refused by the database: {}",
+                        db.message()
+                    ));
+                }
+                ApiError::internal(error)
+            }
+            _ => ApiError::internal(error),
+        }
+    }
+}

@@ -1,0 +1,243 @@
+//! `/api/v1/subscriptions`: the Azure subscriptions registered for a tenant.
+//!
+//! A customer tenant's callers work on their own tenant's subscriptions; operator admins name
+//! the tenant in the body (`tenant_id`) or filter lists with `?tenant_id=`.
+
+use axum::Router;
+use axum::extract::State;
+use axum::http::{StatusCode, header};
+use axum::routing::get;
+use serde::{Deserialize, Deserializer};
+use utoipa::{IntoParams, ToSchema};
+use uuid::Uuid;
+
+use super::error::ApiError;
+use super::extract::{Json, Path, Query};
+use super::pagination::{self, Paginated};
+use super::tenants::valid_name;
+use super::{AppState, Caller};
+use crate::db::audit::{Action, Entry};
+use crate::db::subscriptions::{
+    self, NewSubscription, Subscription, SubscriptionChanges, SubscriptionFilter,
+};
+use crate::db::tenants;
+
+const TARGET: &str = "subscription";
+
+/// The subscription routes.
+pub fn router() -> Router<AppState> {
+    Router::new()
+        .route("/subscriptions", get(list).post(create))
+        .route(
+            "/subscriptions/{id}",
+            get(read).patch(update).delete(remove),
+        )
+}
+
+/// A subscription to register.
+#[derive(Debug, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct CreateSubscription {
+    /// The owning tenant: required for operator callers, implied for tenant callers.
+    pub tenant_id: Option<Uuid>,
+    /// The Azure subscription id.
+    pub subscription_id: Uuid,
+    /// 1–200 characters.
+    pub display_name: String,
+    /// Optional Cost Management scope (up to 500 characters).
+    pub billing_scope: Option<String>,
+    /// Defaults to true.
+    pub is_active: Option<bool>,
+}
+
+/// Changes to a subscription; absent fields are kept, `billing_scope: null` clears it.
+#[derive(Debug, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct UpdateSubscription {
+    pub display_name: Option<String>,
+    #[serde(default, deserialize_with = "present")]
+    #[schema(value_type = Option<String>)]
+    pub billing_scope: Option<Option<String>>,
+    pub is_active: Option<bool>,
+}
+
+/// Distinguishes an absent field (`None`) from an explicit `null` (`Some(None)`).
+fn present<'de, D: Deserializer<'de>>(d: D) -> Result<Option<Option<String>>, D::Error> {
+    Option::<String>::deserialize(d).map(Some)
+}
+
+/// Filters and paging for the subscription list.
+#[derive(Debug, Deserialize, IntoParams)]
+#[serde(deny_unknown_fields)]
+pub struct ListSubscriptions {
+    /// Only this tenant's subscriptions (operators); a tenant caller always sees only its own.
+    pub tenant_id: Option<Uuid>,
+    pub is_active: Option<bool>,
+    pub page: Option<i64>,
+    pub page_size: Option<i64>,
+}
+
+fn valid_scope(scope: Option<String>) -> Result<Option<String>, ApiError> {
+    match scope.map(|s| s.trim().to_owned()) {
+        Some(s) if s.is_empty() || s.len() > 500 => Err(ApiError::BadRequest(
+            "billing_scope must be 1 to 500 characters".into(),
+        )),
+        other => Ok(other),
+    }
+}
+
+/// The tenant a new subscription belongs to: the caller's own, or the one an operator names.
+fn owning_tenant(caller: &Caller, named: Option<Uuid>) -> Result<Uuid, ApiError> {
+    match (caller.tenant(), named) {
+        (Some(own), None) => Ok(own),
+        (Some(own), Some(named)) if named == own => Ok(own),
+        (Some(_), Some(_)) => Err(ApiError::NotFound("tenant")),
+        (None, Some(named)) => Ok(named),
+        (None, None) => Err(ApiError::BadRequest(
+            "tenant_id is required when an operator registers a subscription".into(),
+        )),
+    }
+}
+
+/// Registers a subscription (admins).
+#[utoipa::path(post, path = "/api/v1/subscriptions", tag = "subscriptions", request_body = CreateSubscription,
+    responses((status = 201, body = Subscription), (status = 400), (status = 403), (status = 404), (status = 409)))]
+pub async fn create(
+    State(state): State<AppState>,
+    caller: Caller,
+    Json(body): Json<CreateSubscription>,
+) -> Result<
+    (
+        StatusCode,
+        [(header::HeaderName, String); 1],
+        Json<Subscription>,
+    ),
+    ApiError,
+> {
+    caller.require_admin()?;
+    let tenant_id = owning_tenant(&caller, body.tenant_id)?;
+    let new = NewSubscription {
+        tenant_id,
+        subscription_id: body.subscription_id,
+        display_name: valid_name("display_name", &body.display_name)?,
+        billing_scope: valid_scope(body.billing_scope)?,
+        is_active: body.is_active.unwrap_or(true),
+    };
+    let mut tx = state.begin(caller.scope).await?;
+    tenants::get(&mut tx, tenant_id)
+        .await?
+        .ok_or(ApiError::NotFound("tenant"))?;
+    let subscription = subscriptions::insert(&mut tx, &new).await?;
+    let entry = Entry::new(
+        Action::Create,
+        TARGET,
+        subscription.id,
+        None,
+        Some(&subscription),
+    );
+    crate::db::audit::record(&mut tx, &caller.audit(entry, tenant_id)).await?;
+    tx.commit().await?;
+    let location = format!("/api/v1/subscriptions/{}", subscription.id);
+    Ok((
+        StatusCode::CREATED,
+        [(header::LOCATION, location)],
+        Json(subscription),
+    ))
+}
+
+/// Lists subscriptions.
+#[utoipa::path(get, path = "/api/v1/subscriptions", tag = "subscriptions", params(ListSubscriptions),
+    responses((status = 200, body = Paginated<Subscription>), (status = 400)))]
+pub async fn list(
+    State(state): State<AppState>,
+    caller: Caller,
+    Query(params): Query<ListSubscriptions>,
+) -> Result<Json<Paginated<Subscription>>, ApiError> {
+    let page = pagination::page(params.page, params.page_size)?;
+    let mut tx = state.begin(caller.scope).await?;
+    let mut filter = SubscriptionFilter {
+        tenant_id: params.tenant_id,
+        is_active: params.is_active,
+    };
+    if let Some(own) = caller.tenant() {
+        if params.tenant_id.is_some_and(|t| t != own) {
+            return Ok(Json(Paginated::new(Vec::new(), page, 0)));
+        }
+        filter.tenant_id = Some(own);
+    }
+    let (items, total) = subscriptions::list(&mut tx, filter, page).await?;
+    tx.commit().await?;
+    Ok(Json(Paginated::new(items, page, total)))
+}
+
+/// Reads one subscription.
+#[utoipa::path(get, path = "/api/v1/subscriptions/{id}", tag = "subscriptions", params(("id" = Uuid, Path)),
+    responses((status = 200, body = Subscription), (status = 400), (status = 404)))]
+pub async fn read(
+    State(state): State<AppState>,
+    caller: Caller,
+    Path(id): Path<Uuid>,
+) -> Result<Json<Subscription>, ApiError> {
+    let mut tx = state.begin(caller.scope).await?;
+    let subscription = subscriptions::get(&mut tx, caller.tenant(), id)
+        .await?
+        .ok_or(ApiError::NotFound(TARGET))?;
+    tx.commit().await?;
+    Ok(Json(subscription))
+}
+
+/// Changes a subscription (admins).
+#[utoipa::path(patch, path = "/api/v1/subscriptions/{id}", tag = "subscriptions", params(("id" = Uuid, Path)),
+    request_body = UpdateSubscription, responses((status = 200, body = Subscription), (status = 400), (status = 404)))]
+pub async fn update(
+    State(state): State<AppState>,
+    caller: Caller,
+    Path(id): Path<Uuid>,
+    Json(body): Json<UpdateSubscription>,
+) -> Result<Json<Subscription>, ApiError> {
+    caller.require_admin()?;
+    let changes = SubscriptionChanges {
+        display_name: body
+            .display_name
+            .as_deref()
+            .map(|n| valid_name("display_name", n))
+            .transpose()?,
+        billing_scope: body.billing_scope.map(valid_scope).transpose()?,
+        is_active: body.is_active,
+    };
+    let mut tx = state.begin(caller.scope).await?;
+    let before = subscriptions::lock(&mut tx, caller.tenant(), id)
+        .await?
+        .ok_or(ApiError::NotFound(TARGET))?;
+    let after = subscriptions::update(&mut tx, before.tenant_id, id, &changes)
+        .await?
+        .ok_or(ApiError::NotFound(TARGET))?;
+    if after != before {
+        let entry = Entry::new(Action::Update, TARGET, id, Some(&before), Some(&after));
+        crate::db::audit::record(&mut tx, &caller.audit(entry, after.tenant_id)).await?;
+    }
+    tx.commit().await?;
+    Ok(Json(after))
+}
+
+/// Deletes a subscription and the rows ingested for it (admins).
+#[utoipa::path(delete, path = "/api/v1/subscriptions/{id}", tag = "subscriptions", params(("id" = Uuid, Path)),
+    responses((status = 204), (status = 403), (status = 404)))]
+pub async fn remove(
+    State(state): State<AppState>,
+    caller: Caller,
+    Path(id): Path<Uuid>,
+) -> Result<StatusCode, ApiError> {
+    caller.require_admin()?;
+    let mut tx = state.begin(caller.scope).await?;
+    let existing = subscriptions::lock(&mut tx, caller.tenant(), id)
+        .await?
+        .ok_or(ApiError::NotFound(TARGET))?;
+    let deleted = subscriptions::delete(&mut tx, existing.tenant_id, id)
+        .await?
+        .ok_or(ApiError::NotFound(TARGET))?;
+    let entry = Entry::new(Action::Delete, TARGET, id, Some(&deleted), None);
+    crate::db::audit::record(&mut tx, &caller.audit(entry, deleted.tenant_id)).await?;
+    tx.commit().await?;
+    Ok(StatusCode::NO_CONTENT)
+}

@@ -1,0 +1,195 @@
+//! `/api/v1/tenants`: register, list, read, change and delete tenants.
+//!
+//! Operator admins manage every tenant; a customer tenant's callers see only their own.
+
+use axum::Router;
+use axum::extract::State;
+use axum::http::{StatusCode, header};
+use axum::routing::get;
+use serde::Deserialize;
+use utoipa::{IntoParams, ToSchema};
+use uuid::Uuid;
+
+use super::error::ApiError;
+use super::extract::{Json, Path, Query};
+use super::pagination::{self, Paginated};
+use super::{AppState, Caller};
+use crate::db::audit::{Action, Entry};
+use crate::db::tenants::{self, NewTenant, Tenant, TenantChanges, TenantType};
+
+const TARGET: &str = "tenant";
+
+/// The tenant routes.
+pub fn router() -> Router<AppState> {
+    Router::new()
+        .route("/tenants", get(list).post(create))
+        .route("/tenants/{id}", get(read).patch(update).delete(remove))
+}
+
+/// A tenant to register.
+#[derive(Debug, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct CreateTenant {
+    /// Display name, 1–200 characters.
+    pub name: String,
+    /// The Entra ID tenant id.
+    pub azure_tenant_id: Uuid,
+    /// Defaults to `external`.
+    #[serde(rename = "type")]
+    pub tenant_type: Option<TenantType>,
+    /// Defaults to true.
+    pub is_active: Option<bool>,
+}
+
+/// Changes to a tenant; absent fields are kept.
+#[derive(Debug, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct UpdateTenant {
+    pub name: Option<String>,
+    #[serde(rename = "type")]
+    pub tenant_type: Option<TenantType>,
+    pub is_active: Option<bool>,
+}
+
+/// Paging for the tenant list.
+#[derive(Debug, Deserialize, IntoParams)]
+#[serde(deny_unknown_fields)]
+pub struct ListTenants {
+    /// Page number, from 1.
+    pub page: Option<i64>,
+    /// 1–500, default 50.
+    pub page_size: Option<i64>,
+}
+
+/// Trims a display name and checks its length.
+pub fn valid_name(field: &str, name: &str) -> Result<String, ApiError> {
+    let name = name.trim();
+    if name.is_empty() || name.chars().count() > 200 {
+        return Err(ApiError::BadRequest(format!(
+            "{field} must be 1 to 200 characters"
+        )));
+    }
+    Ok(name.to_owned())
+}
+
+/// Registers a tenant (operator admins only).
+#[utoipa::path(post, path = "/api/v1/tenants", tag = "tenants", request_body = CreateTenant,
+    responses((status = 201, body = Tenant), (status = 400), (status = 401), (status = 403), (status = 409)))]
+pub async fn create(
+    State(state): State<AppState>,
+    caller: Caller,
+    Json(body): Json<CreateTenant>,
+) -> Result<(StatusCode, [(header::HeaderName, String); 1], Json<Tenant>), ApiError> {
+    caller.require_operator_admin()?;
+    let new = NewTenant {
+        name: valid_name("name", &body.name)?,
+        azure_tenant_id: body.azure_tenant_id,
+        tenant_type: body.tenant_type.unwrap_or(TenantType::External),
+        is_active: body.is_active.unwrap_or(true),
+    };
+    let mut tx = state.begin(caller.scope).await?;
+    let tenant = tenants::insert(&mut tx, &new).await?;
+    let entry = Entry::new(Action::Create, TARGET, tenant.id, None, Some(&tenant));
+    crate::db::audit::record(&mut tx, &caller.audit(entry, tenant.id)).await?;
+    tx.commit().await?;
+    let location = format!("/api/v1/tenants/{}", tenant.id);
+    Ok((
+        StatusCode::CREATED,
+        [(header::LOCATION, location)],
+        Json(tenant),
+    ))
+}
+
+/// Lists the tenants the caller may see.
+#[utoipa::path(get, path = "/api/v1/tenants", tag = "tenants", params(ListTenants),
+    responses((status = 200, body = Paginated<Tenant>), (status = 400), (status = 401)))]
+pub async fn list(
+    State(state): State<AppState>,
+    caller: Caller,
+    Query(params): Query<ListTenants>,
+) -> Result<Json<Paginated<Tenant>>, ApiError> {
+    let page = pagination::page(params.page, params.page_size)?;
+    let mut tx = state.begin(caller.scope).await?;
+    let (items, total) = tenants::list(&mut tx, caller.tenant(), page).await?;
+    tx.commit().await?;
+    Ok(Json(Paginated::new(items, page, total)))
+}
+
+fn visible(caller: &Caller, id: Uuid) -> Result<(), ApiError> {
+    match caller.tenant() {
+        Some(own) if own != id => Err(ApiError::NotFound(TARGET)),
+        _ => Ok(()),
+    }
+}
+
+/// Reads one tenant.
+#[utoipa::path(get, path = "/api/v1/tenants/{id}", tag = "tenants", params(("id" = Uuid, Path)),
+    responses((status = 200, body = Tenant), (status = 400), (status = 404)))]
+pub async fn read(
+    State(state): State<AppState>,
+    caller: Caller,
+    Path(id): Path<Uuid>,
+) -> Result<Json<Tenant>, ApiError> {
+    visible(&caller, id)?;
+    let mut tx = state.begin(caller.scope).await?;
+    let tenant = tenants::get(&mut tx, id)
+        .await?
+        .ok_or(ApiError::NotFound(TARGET))?;
+    tx.commit().await?;
+    Ok(Json(tenant))
+}
+
+/// Changes a tenant (operator admins only).
+#[utoipa::path(patch, path = "/api/v1/tenants/{id}", tag = "tenants", params(("id" = Uuid, Path)),
+    request_body = UpdateTenant, responses((status = 200, body = Tenant), (status = 400), (status = 403), (status = 404)))]
+pub async fn update(
+    State(state): State<AppState>,
+    caller: Caller,
+    Path(id): Path<Uuid>,
+    Json(body): Json<UpdateTenant>,
+) -> Result<Json<Tenant>, ApiError> {
+    visible(&caller, id)?;
+    caller.require_operator_admin()?;
+    let changes = TenantChanges {
+        name: body
+            .name
+            .as_deref()
+            .map(|n| valid_name("name", n))
+            .transpose()?,
+        tenant_type: body.tenant_type,
+        is_active: body.is_active,
+    };
+    let mut tx = state.begin(caller.scope).await?;
+    let before = tenants::lock(&mut tx, id)
+        .await?
+        .ok_or(ApiError::NotFound(TARGET))?;
+    let after = tenants::update(&mut tx, id, &changes)
+        .await?
+        .ok_or(ApiError::NotFound(TARGET))?;
+    if after != before {
+        let entry = Entry::new(Action::Update, TARGET, id, Some(&before), Some(&after));
+        crate::db::audit::record(&mut tx, &caller.audit(entry, id)).await?;
+    }
+    tx.commit().await?;
+    Ok(Json(after))
+}
+
+/// Deletes a tenant that has no subscriptions left (operator admins only).
+#[utoipa::path(delete, path = "/api/v1/tenants/{id}", tag = "tenants", params(("id" = Uuid, Path)),
+    responses((status = 204), (status = 403), (status = 404), (status = 409)))]
+pub async fn remove(
+    State(state): State<AppState>,
+    caller: Caller,
+    Path(id): Path<Uuid>,
+) -> Result<StatusCode, ApiError> {
+    visible(&caller, id)?;
+    caller.require_operator_admin()?;
+    let mut tx = state.begin(caller.scope).await?;
+    let deleted = tenants::delete(&mut tx, id)
+        .await?
+        .ok_or(ApiError::NotFound(TARGET))?;
+    let entry = Entry::new(Action::Delete, TARGET, id, Some(&deleted), None);
+    crate::db::audit::record(&mut tx, &caller.audit(entry, id)).await?;
+    tx.commit().await?;
+    Ok(StatusCode::NO_CONTENT)
+}

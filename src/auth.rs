@@ -1,0 +1,196 @@
+//! Entra ID (Azure AD) bearer-token verification.
+//!
+//! A [`Verifier`] checks RS256-signed access tokens against the signing keys
+//! published in a JWKS document (for multi-tenant apps typically
+//! `https://login.microsoftonline.com/common/discovery/v2.0/keys`).
+//!
+//! What is enforced, in this order:
+//! 1. the token is a compact JWS whose header says `alg: RS256` and names a
+//!    `kid` — anything else (`none`, HMAC, other RSA/EC variants) is refused
+//!    before a key is even looked up, which rules out key-confusion attacks;
+//! 2. the signature verifies with the JWKS key of that `kid`; the JWKS is
+//!    fetched lazily, cached, and refetched on an unknown `kid` at most once
+//!    per [`VerifierSettings::min_refresh_interval`];
+//! 3. `exp` (required) and `nbf` (if present) hold, with
+//!    [`VerifierSettings::leeway_secs`] of clock skew;
+//! 4. `aud` equals [`VerifierSettings::audience`];
+//! 5. `tid` is a UUID and `iss` equals one of [`VerifierSettings::issuers`]
+//!    with `{tid}` replaced by that `tid`, so a token cannot claim one tenant
+//!    while being issued by another.
+//!
+//! Tokens are never logged; errors carry no token content.
+
+mod claims;
+mod error;
+mod jwks;
+mod token;
+
+use std::fmt;
+use std::sync::Arc;
+use std::time::Duration;
+
+use jsonwebtoken::{Algorithm, Validation};
+use url::Url;
+
+pub use claims::{Claims, ROLE_ADMIN, ROLE_READER};
+pub use error::AuthError;
+
+/// Placeholder in issuer templates that stands for the token's `tid` claim.
+pub const TENANT_PLACEHOLDER: &str = "{tid}";
+
+/// The issuers of Entra ID access tokens: v2.0 tokens first, then v1 tokens.
+pub const ENTRA_ISSUER_TEMPLATES: [&str; 2] = [
+    "https://login.microsoftonline.com/{tid}/v2.0",
+    "https://sts.windows.net/{tid}/",
+];
+
+/// Default clock skew tolerated on `exp` and `nbf`, in seconds.
+pub const DEFAULT_LEEWAY_SECS: u64 = 60;
+
+/// Default minimum time between two JWKS refetches caused by unknown key ids.
+pub const DEFAULT_MIN_REFRESH_INTERVAL: Duration = Duration::from_secs(5 * 60);
+
+/// What a [`Verifier`] accepts and where it finds the signing keys.
+#[derive(Debug, Clone)]
+pub struct VerifierSettings {
+    /// URL of the JWKS document with the token-signing keys.
+    pub jwks_url: Url,
+    /// The expected `aud` claim (the API's application ID URI or client id).
+    pub audience: String,
+    /// Accepted issuers; each may contain `{tid}`, replaced by the token's `tid`.
+    pub issuers: Vec<String>,
+    /// Clock skew tolerated on `exp` and `nbf`, in seconds.
+    pub leeway_secs: u64,
+    /// Minimum time between two JWKS fetches; bounds the refetches that tokens
+    /// with unknown key ids can cause.
+    pub min_refresh_interval: Duration,
+}
+
+impl VerifierSettings {
+    /// Settings for Entra ID: both issuer forms and the default leeway and
+    /// refresh interval.
+    pub fn new(jwks_url: Url, audience: impl Into<String>) -> Self {
+        Self {
+            jwks_url,
+            audience: audience.into(),
+            issuers: ENTRA_ISSUER_TEMPLATES.map(String::from).to_vec(),
+            leeway_secs: DEFAULT_LEEWAY_SECS,
+            min_refresh_interval: DEFAULT_MIN_REFRESH_INTERVAL,
+        }
+    }
+}
+
+/// Verifies bearer tokens; cheap to clone, clones share the key cache.
+#[derive(Clone)]
+pub struct Verifier {
+    inner: Arc<Inner>,
+}
+
+/// The state shared by clones of a [`Verifier`].
+struct Inner {
+    settings: VerifierSettings,
+    validation: Validation,
+    keys: jwks::KeyCache,
+}
+
+impl Verifier {
+    /// Creates a verifier; does no network I/O (the JWKS is fetched on first use).
+    ///
+    /// `http` should have connect and request timeouts configured; the JWKS
+    /// fetch is additionally bounded by a 10 second timeout.
+    pub fn new(settings: VerifierSettings, http: reqwest::Client) -> Self {
+        let keys = jwks::KeyCache::new(
+            settings.jwks_url.clone(),
+            http,
+            settings.min_refresh_interval,
+        );
+        let validation = validation(&settings);
+        let inner = Inner {
+            settings,
+            validation,
+            keys,
+        };
+        Self {
+            inner: Arc::new(inner),
+        }
+    }
+
+    /// Verifies `token` (without the `Bearer ` prefix) and returns its claims.
+    ///
+    /// # Errors
+    /// An [`AuthError`] saying why the token is not acceptable, or
+    /// [`AuthError::JwksUnavailable`] when the signing keys could not be fetched.
+    pub async fn verify(&self, token: &str) -> Result<Claims, AuthError> {
+        let header = token::parse_header(token)?;
+        let key = self.inner.keys.key_for(&header.kid).await?;
+        let raw = token::decode_claims(token, &key, &self.inner.validation)?;
+        claims::from_raw(raw, &self.inner.settings)
+    }
+
+    /// The settings this verifier was built with.
+    pub fn settings(&self) -> &VerifierSettings {
+        &self.inner.settings
+    }
+}
+
+impl fmt::Debug for Verifier {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Verifier")
+            .field("settings", &self.inner.settings)
+            .finish_non_exhaustive()
+    }
+}
+
+/// The `jsonwebtoken` validation: RS256 only, `exp`/`aud`/`iss`/`sub`
+/// required, `nbf` checked, audience pinned. The issuer is checked separately
+/// because it depends on the `tid` claim.
+fn validation(settings: &VerifierSettings) -> Validation {
+    let mut validation = Validation::new(Algorithm::RS256);
+    validation.leeway = settings.leeway_secs;
+    validation.validate_exp = true;
+    validation.validate_nbf = true;
+    validation.set_audience(&[settings.audience.as_str()]);
+    validation.set_required_spec_claims(&["exp", "aud", "iss", "sub"]);
+    validation
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn settings() -> VerifierSettings {
+        let url = Url::parse("https://login.example/keys").expect("test url");
+        VerifierSettings::new(url, "api://x")
+    }
+
+    #[test]
+    fn new_settings_accept_both_entra_issuer_forms() {
+        let settings = settings();
+        assert_eq!(settings.issuers.len(), 2);
+        assert!(
+            settings
+                .issuers
+                .iter()
+                .all(|i| i.contains(TENANT_PLACEHOLDER))
+        );
+        assert_eq!(settings.leeway_secs, DEFAULT_LEEWAY_SECS);
+        assert_eq!(settings.min_refresh_interval, DEFAULT_MIN_REFRESH_INTERVAL);
+    }
+
+    #[test]
+    fn validation_allows_only_rs256_and_requires_core_claims() {
+        let validation = validation(&settings());
+        assert_eq!(validation.algorithms, vec![Algorithm::RS256]);
+        assert!(validation.validate_nbf);
+        for claim in ["exp", "aud", "iss", "sub"] {
+            assert!(validation.required_spec_claims.contains(claim), "{claim}");
+        }
+    }
+
+    #[test]
+    fn debug_output_names_the_settings_only() {
+        let verifier = Verifier::new(settings(), reqwest::Client::new());
+        let text = format!("{verifier:?}");
+        assert!(text.contains("api://x"));
+    }
+}

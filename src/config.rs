@@ -1,0 +1,265 @@
+//! Configuration, read once from the environment (as Functions app settings and Key Vault
+//! references arrive) with clap, so `azcops --help` documents every variable.
+
+use std::time::Duration;
+
+use clap::{Args, ValueEnum};
+use secrecy::SecretString;
+use url::Url;
+use uuid::Uuid;
+
+/// Issuer templates accepted by default: Entra ID v2.0 and v1.0 access tokens.
+pub const DEFAULT_ISSUERS: &str =
+    "https://login.microsoftonline.com/{tid}/v2.0,https://sts.windows.net/{tid}/";
+
+/// Settings shared by every subcommand that talks to the database or serves the API.
+#[derive(Debug, Clone, Args)]
+pub struct Config {
+    /// PostgreSQL connection URL. Not needed when the URL is read from Key Vault.
+    #[arg(long, env = "DATABASE_URL", hide_env_values = true)]
+    pub database_url: Option<SecretString>,
+
+    /// Key Vault to read the database URL from (e.g. https://myvault.vault.azure.net/).
+    #[arg(long, env = "AZCOPS_KEY_VAULT_URL")]
+    pub key_vault_url: Option<Url>,
+
+    /// Name of the Key Vault secret holding the database URL.
+    #[arg(
+        long,
+        env = "AZCOPS_DATABASE_URL_SECRET",
+        default_value = "database-url"
+    )]
+    pub database_url_secret: String,
+
+    /// Client id of the user-assigned managed identity used for Key Vault and Azure (system-assigned when unset).
+    #[arg(long, env = "AZURE_CLIENT_ID")]
+    pub azure_client_id: Option<String>,
+
+    /// Maximum database connections per process.
+    #[arg(long, env = "AZCOPS_DB_MAX_CONNECTIONS", default_value_t = 10, value_parser = clap::value_parser!(u32).range(1..=200))]
+    pub db_max_connections: u32,
+
+    /// Apply pending migrations when the handler starts (after the port is bound).
+    #[arg(long, env = "AZCOPS_MIGRATE_ON_START", default_value_t = false, action = clap::ArgAction::Set)]
+    pub migrate_on_start: bool,
+
+    #[command(flatten)]
+    pub auth: AuthConfig,
+
+    #[command(flatten)]
+    pub log: LogConfig,
+}
+
+/// How API callers are authenticated.
+#[derive(Debug, Clone, Args)]
+pub struct AuthConfig {
+    /// `entra` validates Entra ID bearer tokens; `disabled` (local development only, refused in
+    /// Azure) treats every caller as an operator admin.
+    #[arg(long = "auth-mode", env = "AZCOPS_AUTH_MODE", value_enum, default_value_t = AuthMode::Entra)]
+    pub mode: AuthMode,
+
+    /// JWKS endpoint of the token issuer, e.g. https://login.microsoftonline.com/common/discovery/v2.0/keys.
+    #[arg(long = "auth-jwks-url", env = "AZCOPS_AUTH_JWKS_URL")]
+    pub jwks_url: Option<Url>,
+
+    /// Expected `aud` of access tokens (the API's application ID URI or client id).
+    #[arg(long = "auth-audience", env = "AZCOPS_AUTH_AUDIENCE")]
+    pub audience: Option<String>,
+
+    /// Comma-separated issuer templates; `{tid}` is replaced by the token's tenant id.
+    #[arg(long = "auth-issuers", env = "AZCOPS_AUTH_ISSUERS", default_value = DEFAULT_ISSUERS, value_delimiter = ',', value_parser = parse_issuer_template)]
+    pub issuers: Vec<String>,
+
+    /// Entra ID tenant whose `AzCops.Admin` callers manage every tenant.
+    #[arg(long = "operator-tenant-id", env = "AZCOPS_OPERATOR_TENANT_ID")]
+    pub operator_tenant_id: Option<Uuid>,
+}
+
+/// Authentication modes.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum AuthMode {
+    /// Validate Entra ID access tokens.
+    Entra,
+    /// No authentication: local development only.
+    Disabled,
+}
+
+/// Log output.
+#[derive(Debug, Clone, Args)]
+pub struct LogConfig {
+    /// `text` for people, `json` for Application Insights and log pipelines.
+    #[arg(long = "log-format", env = "AZCOPS_LOG_FORMAT", value_enum, default_value_t = LogFormat::Text)]
+    pub format: LogFormat,
+
+    /// Log filter in `tracing` syntax, e.g. `info,azcops=debug`.
+    #[arg(long = "log-level", env = "RUST_LOG", default_value = "info")]
+    pub filter: String,
+}
+
+/// Log formats.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum LogFormat {
+    Text,
+    Json,
+}
+
+/// Authentication settings after validation: what the API layer needs.
+#[derive(Debug, Clone)]
+pub enum AuthSettings {
+    /// Validate tokens.
+    Entra {
+        jwks_url: Url,
+        audience: String,
+        issuers: Vec<String>,
+        operator_tenant_id: Uuid,
+    },
+    /// Every caller is the local operator admin.
+    Disabled,
+}
+
+/// A configuration error naming the variable at fault.
+#[derive(Debug, thiserror::Error)]
+#[error("configuration: {variable}: {problem}")]
+pub struct ConfigError {
+    pub variable: &'static str,
+    pub problem: String,
+}
+
+impl ConfigError {
+    fn new(variable: &'static str, problem: impl Into<String>) -> Self {
+        Self {
+            variable,
+            problem: problem.into(),
+        }
+    }
+}
+
+impl AuthConfig {
+    /// Checks that the chosen mode has what it needs. `in_azure` comes from [`running_in_azure`].
+    pub fn validate(&self, in_azure: bool) -> Result<AuthSettings, ConfigError> {
+        if self.mode == AuthMode::Disabled {
+            if in_azure {
+                return Err(ConfigError::new(
+                    "AZCOPS_AUTH_MODE",
+                    "`disabled` is for local development and is refused when running in Azure",
+                ));
+            }
+            return Ok(AuthSettings::Disabled);
+        }
+        let jwks_url = self
+            .jwks_url
+            .clone()
+            .ok_or_else(|| ConfigError::new("AZCOPS_AUTH_JWKS_URL", "is required"))?;
+        let audience = self
+            .audience
+            .clone()
+            .filter(|a| !a.trim().is_empty())
+            .ok_or_else(|| ConfigError::new("AZCOPS_AUTH_AUDIENCE", "is required"))?;
+        let operator_tenant_id = self
+            .operator_tenant_id
+            .ok_or_else(|| ConfigError::new("AZCOPS_OPERATOR_TENANT_ID", "is required"))?;
+        Ok(AuthSettings::Entra {
+            jwks_url,
+            audience,
+            issuers: self.issuers.clone(),
+            operator_tenant_id,
+        })
+    }
+}
+
+impl Config {
+    /// Rejects combinations clap cannot express: no database URL and no Key Vault to read it from.
+    pub fn validate_database(&self) -> Result<(), ConfigError> {
+        if self.database_url.is_none() && self.key_vault_url.is_none() {
+            return Err(ConfigError::new(
+                "DATABASE_URL",
+                "is required (or set AZCOPS_KEY_VAULT_URL to read it from Key Vault)",
+            ));
+        }
+        Ok(())
+    }
+
+    /// How long to wait for a database connection before failing a request.
+    pub fn db_acquire_timeout(&self) -> Duration {
+        Duration::from_secs(5)
+    }
+}
+
+/// True when the process runs on an Azure App Service / Functions worker (the platform sets
+/// these variables; Core Tools and `azcops host` do not).
+pub fn running_in_azure() -> bool {
+    [
+        "WEBSITE_INSTANCE_ID",
+        "WEBSITE_SITE_NAME",
+        "WEBSITE_OWNER_NAME",
+    ]
+    .iter()
+    .any(|name| std::env::var_os(name).is_some_and(|v| !v.is_empty()))
+}
+
+fn parse_issuer_template(value: &str) -> Result<String, String> {
+    let value = value.trim();
+    if !value.contains("{tid}") {
+        return Err(format!("issuer template `{value}` must contain {{tid}}"));
+    }
+    Url::parse(&value.replace("{tid}", &Uuid::nil().to_string()))
+        .map_err(|e| format!("issuer template `{value}` is not a URL: {e}"))?;
+    Ok(value.to_owned())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn auth(mode: AuthMode) -> AuthConfig {
+        AuthConfig {
+            mode,
+            jwks_url: Some(Url::parse("http://127.0.0.1:1/keys").unwrap()),
+            audience: Some("api://azcops".into()),
+            issuers: vec!["https://sts.windows.net/{tid}/".into()],
+            operator_tenant_id: Some(Uuid::new_v4()),
+        }
+    }
+
+    #[test]
+    fn disabled_auth_is_refused_in_azure() {
+        let err = auth(AuthMode::Disabled).validate(true).unwrap_err();
+        assert_eq!(err.variable, "AZCOPS_AUTH_MODE");
+        assert!(matches!(
+            auth(AuthMode::Disabled).validate(false),
+            Ok(AuthSettings::Disabled)
+        ));
+    }
+
+    #[test]
+    fn entra_auth_names_the_missing_variable() {
+        let mut cfg = auth(AuthMode::Entra);
+        cfg.audience = None;
+        assert_eq!(
+            cfg.validate(false).unwrap_err().variable,
+            "AZCOPS_AUTH_AUDIENCE"
+        );
+        cfg = auth(AuthMode::Entra);
+        cfg.operator_tenant_id = None;
+        assert_eq!(
+            cfg.validate(false).unwrap_err().variable,
+            "AZCOPS_OPERATOR_TENANT_ID"
+        );
+        cfg = auth(AuthMode::Entra);
+        cfg.jwks_url = None;
+        assert_eq!(
+            cfg.validate(false).unwrap_err().variable,
+            "AZCOPS_AUTH_JWKS_URL"
+        );
+    }
+
+    #[test]
+    fn issuer_templates_must_name_the_tenant() {
+        assert!(parse_issuer_template("https://sts.windows.net/").is_err());
+        assert!(parse_issuer_template("not a url {tid}").is_err());
+        assert_eq!(
+            parse_issuer_template(" https://sts.windows.net/{tid}/ ").unwrap(),
+            "https://sts.windows.net/{tid}/"
+        );
+    }
+}

@@ -1,0 +1,181 @@
+//! The `subscriptions` aggregate: the Azure subscriptions registered for a tenant.
+
+use chrono::{DateTime, Utc};
+use serde::Serialize;
+use sqlx::PgConnection;
+use utoipa::ToSchema;
+use uuid::Uuid;
+
+use super::Page;
+
+/// A registered Azure subscription.
+#[derive(Debug, Clone, PartialEq, Serialize, ToSchema)]
+pub struct Subscription {
+    pub id: Uuid,
+    pub tenant_id: Uuid,
+    /// The Azure subscription id.
+    pub subscription_id: Uuid,
+    pub display_name: String,
+    /// Cost Management scope to query instead of the subscription (e.g. a billing account), if any.
+    pub billing_scope: Option<String>,
+    /// Inactive subscriptions are kept but not ingested.
+    pub is_active: bool,
+    pub created_at: DateTime<Utc>,
+    pub updated_at: DateTime<Utc>,
+}
+
+/// The fields of a subscription to register.
+#[derive(Debug, Clone)]
+pub struct NewSubscription {
+    pub tenant_id: Uuid,
+    pub subscription_id: Uuid,
+    pub display_name: String,
+    pub billing_scope: Option<String>,
+    pub is_active: bool,
+}
+
+/// The fields to change; `None` keeps the value. `billing_scope: Some(None)` clears it.
+#[derive(Debug, Clone, Default)]
+pub struct SubscriptionChanges {
+    pub display_name: Option<String>,
+    pub billing_scope: Option<Option<String>>,
+    pub is_active: Option<bool>,
+}
+
+/// Which subscriptions a list returns.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct SubscriptionFilter {
+    pub tenant_id: Option<Uuid>,
+    pub is_active: Option<bool>,
+}
+
+/// Registers a subscription.
+pub async fn insert(
+    conn: &mut PgConnection,
+    new: &NewSubscription,
+) -> Result<Subscription, sqlx::Error> {
+    sqlx::query_as!(
+        Subscription,
+        r#"INSERT INTO subscriptions (tenant_id, subscription_id, display_name, billing_scope, is_active)
+           VALUES ($1, $2, $3, $4, $5)
+           RETURNING id, tenant_id, subscription_id, display_name, billing_scope, is_active, created_at, updated_at"#,
+        new.tenant_id,
+        new.subscription_id,
+        new.display_name,
+        new.billing_scope,
+        new.is_active,
+    )
+    .fetch_one(conn)
+    .await
+}
+
+/// One subscription by id within a tenant (`None` for every tenant).
+pub async fn get(
+    conn: &mut PgConnection,
+    tenant_id: Option<Uuid>,
+    id: Uuid,
+) -> Result<Option<Subscription>, sqlx::Error> {
+    sqlx::query_as!(
+        Subscription,
+        r#"SELECT id, tenant_id, subscription_id, display_name, billing_scope, is_active, created_at, updated_at
+           FROM subscriptions WHERE id = $2 AND ($1::uuid IS NULL OR tenant_id = $1)"#,
+        tenant_id,
+        id,
+    )
+    .fetch_optional(conn)
+    .await
+}
+
+/// Like [`get`], locking the row until the transaction ends.
+pub async fn lock(
+    conn: &mut PgConnection,
+    tenant_id: Option<Uuid>,
+    id: Uuid,
+) -> Result<Option<Subscription>, sqlx::Error> {
+    sqlx::query_as!(
+        Subscription,
+        r#"SELECT id, tenant_id, subscription_id, display_name, billing_scope, is_active, created_at, updated_at
+           FROM subscriptions WHERE id = $2 AND ($1::uuid IS NULL OR tenant_id = $1) FOR UPDATE"#,
+        tenant_id,
+        id,
+    )
+    .fetch_optional(conn)
+    .await
+}
+
+/// A page of subscriptions ordered by display name, and the total count.
+pub async fn list(
+    conn: &mut PgConnection,
+    filter: SubscriptionFilter,
+    page: Page,
+) -> Result<(Vec<Subscription>, i64), sqlx::Error> {
+    let total = sqlx::query_scalar!(
+        r#"SELECT count(*) AS "count!" FROM subscriptions
+           WHERE ($1::uuid IS NULL OR tenant_id = $1) AND ($2::bool IS NULL OR is_active = $2)"#,
+        filter.tenant_id,
+        filter.is_active,
+    )
+    .fetch_one(&mut *conn)
+    .await?;
+    let items = sqlx::query_as!(
+        Subscription,
+        r#"SELECT id, tenant_id, subscription_id, display_name, billing_scope, is_active, created_at, updated_at
+           FROM subscriptions
+           WHERE ($1::uuid IS NULL OR tenant_id = $1) AND ($2::bool IS NULL OR is_active = $2)
+           ORDER BY display_name, id LIMIT $3 OFFSET $4"#,
+        filter.tenant_id,
+        filter.is_active,
+        page.limit(),
+        page.offset(),
+    )
+    .fetch_all(conn)
+    .await?;
+    Ok((items, total))
+}
+
+/// Applies `changes` to a subscription of `tenant_id`; `None` when there is no such subscription.
+pub async fn update(
+    conn: &mut PgConnection,
+    tenant_id: Uuid,
+    id: Uuid,
+    changes: &SubscriptionChanges,
+) -> Result<Option<Subscription>, sqlx::Error> {
+    let (set_scope, scope) = match &changes.billing_scope {
+        Some(value) => (true, value.clone()),
+        None => (false, None),
+    };
+    sqlx::query_as!(
+        Subscription,
+        r#"UPDATE subscriptions SET
+               display_name = coalesce($3, display_name),
+               billing_scope = CASE WHEN $4 THEN $5 ELSE billing_scope END,
+               is_active = coalesce($6, is_active)
+           WHERE tenant_id = $1 AND id = $2
+           RETURNING id, tenant_id, subscription_id, display_name, billing_scope, is_active, created_at, updated_at"#,
+        tenant_id,
+        id,
+        changes.display_name,
+        set_scope,
+        scope,
+        changes.is_active,
+    )
+    .fetch_optional(conn)
+    .await
+}
+
+/// Deletes a subscription of `tenant_id` and, by cascade, its ingested rows.
+pub async fn delete(
+    conn: &mut PgConnection,
+    tenant_id: Uuid,
+    id: Uuid,
+) -> Result<Option<Subscription>, sqlx::Error> {
+    sqlx::query_as!(
+        Subscription,
+        r#"DELETE FROM subscriptions WHERE tenant_id = $1 AND id = $2
+           RETURNING id, tenant_id, subscription_id, display_name, billing_scope, is_active, created_at, updated_at"#,
+        tenant_id,
+        id,
+    )
+    .fetch_optional(conn)
+    .await
+}

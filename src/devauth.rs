@@ -1,0 +1,151 @@
+//! A development identity provider, so a local AzCops can be called with real bearer tokens
+//! without Entra ID: it serves a JWKS and mints RS256 access tokens shaped like Entra ID's
+//! (`iss` in the v2.0 form, `tid`, `oid`, `roles`). Never used in Azure.
+
+use std::net::SocketAddr;
+use std::path::PathBuf;
+use std::sync::Arc;
+
+use anyhow::Context;
+use axum::extract::{Query, State};
+use axum::routing::get;
+use axum::{Json, Router};
+use base64::Engine;
+use base64::engine::general_purpose::URL_SAFE_NO_PAD;
+use jsonwebtoken::{Algorithm, EncodingKey, Header};
+use rsa::pkcs1::{DecodeRsaPrivateKey, EncodeRsaPrivateKey};
+use rsa::traits::PublicKeyParts;
+use serde::Deserialize;
+use serde_json::{Value, json};
+use uuid::Uuid;
+
+/// The key id of the development signing key.
+pub const DEV_KEY_ID: &str = "azcops-dev-1";
+
+/// Settings of `azcops dev-idp`.
+#[derive(Debug, Clone, clap::Args)]
+pub struct DevIdpConfig {
+    /// Address to listen on.
+    #[arg(long, env = "AZCOPS_DEV_IDP_LISTEN", default_value = "127.0.0.1:7081")]
+    pub listen: SocketAddr,
+    /// PKCS#1 DER file holding the signing key; created when missing, so tokens survive restarts.
+    #[arg(
+        long,
+        env = "AZCOPS_DEV_IDP_KEY_FILE",
+        default_value = ".local/dev-idp-key.der"
+    )]
+    pub key_file: PathBuf,
+    /// `aud` of the tokens minted (must match AZCOPS_AUTH_AUDIENCE).
+    #[arg(
+        long,
+        env = "AZCOPS_AUTH_AUDIENCE",
+        default_value = "api://azcops-local"
+    )]
+    pub audience: String,
+    /// Default `tid` of minted tokens (the operator tenant of the local setup).
+    #[arg(
+        long,
+        env = "AZCOPS_OPERATOR_TENANT_ID",
+        default_value = "00000000-0000-0000-0000-00000000a2c0"
+    )]
+    pub default_tenant_id: Uuid,
+}
+
+struct Signer {
+    key: EncodingKey,
+    jwk: Value,
+    audience: String,
+    default_tenant_id: Uuid,
+}
+
+fn load_or_create_key(path: &PathBuf) -> anyhow::Result<rsa::PrivateKey> {
+    if let Ok(der) = std::fs::read(path) {
+        return rsa::PrivateKey::from_pkcs1_der(&der)
+            .with_context(|| format!("{} is not a PKCS#1 RSA key", path.display()));
+    }
+    let key = <rsa::PrivateKey as rsa::Generate>::generate();
+    if let Some(dir) = path.parent() {
+        std::fs::create_dir_all(dir).with_context(|| format!("creating {}", dir.display()))?;
+    }
+    let der = key.to_pkcs1_der().context("encoding the new key")?;
+    std::fs::write(path, der.as_bytes()).with_context(|| format!("writing {}", path.display()))?;
+    Ok(key)
+}
+
+impl Signer {
+    fn new(config: &DevIdpConfig) -> anyhow::Result<Self> {
+        let key = load_or_create_key(&config.key_file)?;
+        let der = key.to_pkcs1_der().context("encoding the key")?;
+        let jwk = json!({
+            "kty": "RSA", "use": "sig", "alg": "RS256", "kid": DEV_KEY_ID,
+            "n": URL_SAFE_NO_PAD.encode(key.n_bytes()),
+            "e": URL_SAFE_NO_PAD.encode(key.e_bytes()),
+        });
+        Ok(Self {
+            key: EncodingKey::from_rsa_der(der.as_bytes()),
+            jwk,
+            audience: config.audience.clone(),
+            default_tenant_id: config.default_tenant_id,
+        })
+    }
+
+    fn mint(&self, request: &TokenRequest) -> anyhow::Result<String> {
+        let tid = request.tid.unwrap_or(self.default_tenant_id);
+        let now = chrono::Utc::now().timestamp();
+        let ttl = request.ttl_secs.unwrap_or(3600).clamp(60, 86_400);
+        let roles: Vec<&str> = request
+            .roles
+            .as_deref()
+            .unwrap_or("AzCops.Admin")
+            .split(',')
+            .map(str::trim)
+            .collect();
+        let oid = request.oid.unwrap_or_else(Uuid::new_v4);
+        let claims = json!({
+            "iss": format!("https://login.microsoftonline.com/{tid}/v2.0"),
+            "aud": self.audience, "tid": tid, "oid": oid, "sub": oid,
+            "name": request.name.as_deref().unwrap_or("Local Developer"),
+            "roles": roles, "iat": now, "nbf": now, "exp": now + ttl,
+        });
+        let mut header = Header::new(Algorithm::RS256);
+        header.kid = Some(DEV_KEY_ID.to_owned());
+        Ok(jsonwebtoken::encode(&header, &claims, &self.key)?)
+    }
+}
+
+/// What `GET /token` accepts.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct TokenRequest {
+    /// Tenant of the caller (default: the operator tenant).
+    pub tid: Option<Uuid>,
+    /// Comma-separated app roles (default `AzCops.Admin`).
+    pub roles: Option<String>,
+    pub oid: Option<Uuid>,
+    pub name: Option<String>,
+    pub ttl_secs: Option<i64>,
+}
+
+/// The identity provider's routes: `GET /keys` (JWKS) and `GET /token` (a raw token as text).
+pub fn router(config: &DevIdpConfig) -> anyhow::Result<Router> {
+    let signer = Arc::new(Signer::new(config)?);
+    Ok(Router::new()
+        .route(
+            "/keys",
+            get(|State(s): State<Arc<Signer>>| async move { Json(json!({ "keys": [s.jwk] })) }),
+        )
+        .route("/token", get(token))
+        .with_state(signer))
+}
+
+async fn token(
+    State(signer): State<Arc<Signer>>,
+    Query(request): Query<TokenRequest>,
+) -> Result<String, (axum::http::StatusCode, String)> {
+    signer.mint(&request).map_err(|e| {
+        (
+            axum::http::StatusCode::INTERNAL_SERVER_ERROR,
+            format!("cannot mint: {e}"),
+        )
+    })
+}

@@ -1,0 +1,114 @@
+//! The `azcops` binary: parses the command line and environment, sets up logging, hands over
+//! to the library. Run without a subcommand by nobody: `host.json` starts `azcops handler`.
+
+use std::net::{Ipv4Addr, SocketAddr};
+use std::process::ExitCode;
+
+use anyhow::Context;
+use clap::{Parser, Subcommand};
+
+use azcops::config::{Config, LogConfig};
+use azcops::devauth::DevIdpConfig;
+use azcops::{db, devauth, server, telemetry};
+
+/// AzCops: multi-tenant Azure FinOps, served as an Azure Functions custom handler.
+#[derive(Debug, Parser)]
+#[command(name = "azcops", version, propagate_version = true)]
+struct Cli {
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Debug, Subcommand)]
+enum Command {
+    /// Serve as the Functions custom handler on 127.0.0.1:$FUNCTIONS_CUSTOMHANDLER_PORT.
+    Handler {
+        /// Set by the Functions host.
+        #[arg(long, env = "FUNCTIONS_CUSTOMHANDLER_PORT")]
+        port: u16,
+        #[command(flatten)]
+        config: Config,
+    },
+    /// Serve the same API outside the Functions host, on a chosen address.
+    Serve {
+        /// Address to listen on (port 0 picks a free one and logs it).
+        #[arg(long, env = "AZCOPS_LISTEN", default_value = "127.0.0.1:8080")]
+        listen: SocketAddr,
+        #[command(flatten)]
+        config: Config,
+    },
+    /// Apply pending database migrations and exit.
+    Migrate {
+        #[command(flatten)]
+        config: Config,
+    },
+    /// Run a development identity provider (JWKS + token minting) for local use.
+    DevIdp {
+        #[command(flatten)]
+        idp: DevIdpConfig,
+        #[command(flatten)]
+        log: LogConfig,
+    },
+}
+
+impl Command {
+    fn log(&self) -> &LogConfig {
+        match self {
+            Command::Handler { config, .. }
+            | Command::Serve { config, .. }
+            | Command::Migrate { config } => &config.log,
+            Command::DevIdp { log, .. } => log,
+        }
+    }
+}
+
+#[tokio::main]
+async fn main() -> ExitCode {
+    let cli = Cli::parse();
+    if let Err(e) = telemetry::init(cli.command.log()) {
+        eprintln!("azcops: {e:#}");
+        return ExitCode::from(2);
+    }
+    match run(cli.command).await {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(e) => {
+            tracing::error!(error = format!("{e:#}"), "azcops failed");
+            eprintln!("azcops: {e:#}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+async fn run(command: Command) -> anyhow::Result<()> {
+    match command {
+        Command::Handler { port, config } => {
+            // Bind before anything slow: the host probes `GET /` from the moment it starts us.
+            let listener = server::bind(SocketAddr::from((Ipv4Addr::LOCALHOST, port))).await?;
+            let state = server::state(&config)?;
+            server::serve(listener, state, config.migrate_on_start).await
+        }
+        Command::Serve { listen, config } => {
+            let listener = server::bind(listen).await?;
+            let state = server::state(&config)?;
+            server::serve(listener, state, config.migrate_on_start).await
+        }
+        Command::Migrate { config } => {
+            let database = server::database(&config)?;
+            let pool = database.pool().await?;
+            db::MIGRATOR
+                .run(pool)
+                .await
+                .context("applying migrations")?;
+            tracing::info!("migrations applied");
+            Ok(())
+        }
+        Command::DevIdp { idp, .. } => {
+            let listener = server::bind(idp.listen).await?;
+            tracing::info!(addr = %listener.local_addr()?, "development identity provider listening");
+            axum::serve(listener, devauth::router(&idp)?)
+                .with_graceful_shutdown(server::shutdown_signal())
+                .await?;
+            Ok(())
+        }
+    }
+}
