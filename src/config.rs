@@ -4,7 +4,7 @@
 use std::time::Duration;
 
 use clap::{Args, ValueEnum};
-use secrecy::SecretString;
+use secrecy::{ExposeSecret, SecretString};
 use url::Url;
 use uuid::Uuid;
 
@@ -16,31 +16,41 @@ pub const DEFAULT_ISSUERS: &str =
 #[derive(Debug, Clone, Args)]
 pub struct Config {
     /// PostgreSQL connection URL. Not needed when the URL is read from Key Vault.
-    #[arg(long, env = "DATABASE_URL", hide_env_values = true)]
+    #[arg(
+        long,
+        env = "DATABASE_URL",
+        value_name = "DATABASE_URL",
+        hide_env_values = true
+    )]
     pub database_url: Option<SecretString>,
 
     /// Key Vault to read the database URL from (e.g. https://myvault.vault.azure.net/).
-    #[arg(long, env = "AZCOPS_KEY_VAULT_URL")]
-    pub key_vault_url: Option<Url>,
+    #[arg(
+        long,
+        env = "AZCOPS_KEY_VAULT_URL",
+        value_name = "AZCOPS_KEY_VAULT_URL"
+    )]
+    pub key_vault_url: Option<OptionalUrl>,
 
     /// Name of the Key Vault secret holding the database URL.
     #[arg(
         long,
         env = "AZCOPS_DATABASE_URL_SECRET",
+        value_name = "AZCOPS_DATABASE_URL_SECRET",
         default_value = "database-url"
     )]
     pub database_url_secret: String,
 
     /// Client id of the user-assigned managed identity used for Key Vault and Azure (system-assigned when unset).
-    #[arg(long, env = "AZURE_CLIENT_ID")]
+    #[arg(long, env = "AZURE_CLIENT_ID", value_name = "AZURE_CLIENT_ID")]
     pub azure_client_id: Option<String>,
 
     /// Maximum database connections per process.
-    #[arg(long, env = "AZCOPS_DB_MAX_CONNECTIONS", default_value_t = 10, value_parser = clap::value_parser!(u32).range(1..=200))]
+    #[arg(long, env = "AZCOPS_DB_MAX_CONNECTIONS", value_name = "AZCOPS_DB_MAX_CONNECTIONS", default_value_t = 10, value_parser = clap::value_parser!(u32).range(1..=200))]
     pub db_max_connections: u32,
 
     /// Apply pending migrations when the handler starts (after the port is bound).
-    #[arg(long, env = "AZCOPS_MIGRATE_ON_START", default_value_t = false, action = clap::ArgAction::Set)]
+    #[arg(long, env = "AZCOPS_MIGRATE_ON_START", value_name = "AZCOPS_MIGRATE_ON_START", default_value_t = false, action = clap::ArgAction::Set)]
     pub migrate_on_start: bool,
 
     #[command(flatten)]
@@ -55,23 +65,35 @@ pub struct Config {
 pub struct AuthConfig {
     /// `entra` validates Entra ID bearer tokens; `disabled` (local development only, refused in
     /// Azure) treats every caller as an operator admin.
-    #[arg(long = "auth-mode", env = "AZCOPS_AUTH_MODE", value_enum, default_value_t = AuthMode::Entra)]
+    #[arg(long = "auth-mode", env = "AZCOPS_AUTH_MODE", value_name = "AZCOPS_AUTH_MODE", value_enum, default_value_t = AuthMode::Entra)]
     pub mode: AuthMode,
 
     /// JWKS endpoint of the token issuer, e.g. https://login.microsoftonline.com/common/discovery/v2.0/keys.
-    #[arg(long = "auth-jwks-url", env = "AZCOPS_AUTH_JWKS_URL")]
+    #[arg(
+        long = "auth-jwks-url",
+        env = "AZCOPS_AUTH_JWKS_URL",
+        value_name = "AZCOPS_AUTH_JWKS_URL"
+    )]
     pub jwks_url: Option<Url>,
 
     /// Expected `aud` of access tokens (the API's application ID URI or client id).
-    #[arg(long = "auth-audience", env = "AZCOPS_AUTH_AUDIENCE")]
+    #[arg(
+        long = "auth-audience",
+        env = "AZCOPS_AUTH_AUDIENCE",
+        value_name = "AZCOPS_AUTH_AUDIENCE"
+    )]
     pub audience: Option<String>,
 
     /// Comma-separated issuer templates; `{tid}` is replaced by the token's tenant id.
-    #[arg(long = "auth-issuers", env = "AZCOPS_AUTH_ISSUERS", default_value = DEFAULT_ISSUERS, value_delimiter = ',', value_parser = parse_issuer_template)]
+    #[arg(long = "auth-issuers", env = "AZCOPS_AUTH_ISSUERS", value_name = "AZCOPS_AUTH_ISSUERS", default_value = DEFAULT_ISSUERS, value_delimiter = ',', value_parser = parse_issuer_template)]
     pub issuers: Vec<String>,
 
     /// Entra ID tenant whose `AzCops.Admin` callers manage every tenant.
-    #[arg(long = "operator-tenant-id", env = "AZCOPS_OPERATOR_TENANT_ID")]
+    #[arg(
+        long = "operator-tenant-id",
+        env = "AZCOPS_OPERATOR_TENANT_ID",
+        value_name = "AZCOPS_OPERATOR_TENANT_ID"
+    )]
     pub operator_tenant_id: Option<Uuid>,
 }
 
@@ -88,11 +110,16 @@ pub enum AuthMode {
 #[derive(Debug, Clone, Args)]
 pub struct LogConfig {
     /// `text` for people, `json` for Application Insights and log pipelines.
-    #[arg(long = "log-format", env = "AZCOPS_LOG_FORMAT", value_enum, default_value_t = LogFormat::Text)]
+    #[arg(long = "log-format", env = "AZCOPS_LOG_FORMAT", value_name = "AZCOPS_LOG_FORMAT", value_enum, default_value_t = LogFormat::Text)]
     pub format: LogFormat,
 
     /// Log filter in `tracing` syntax, e.g. `info,azcops=debug`.
-    #[arg(long = "log-level", env = "RUST_LOG", default_value = "info")]
+    #[arg(
+        long = "log-level",
+        env = "RUST_LOG",
+        value_name = "RUST_LOG",
+        default_value = "info"
+    )]
     pub filter: String,
 }
 
@@ -101,6 +128,23 @@ pub struct LogConfig {
 pub enum LogFormat {
     Text,
     Json,
+}
+
+/// A URL setting that may be left empty (an empty app setting means "not set").
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct OptionalUrl(pub Option<Url>);
+
+impl std::str::FromStr for OptionalUrl {
+    type Err = url::ParseError;
+
+    fn from_str(value: &str) -> Result<Self, Self::Err> {
+        let value = value.trim();
+        if value.is_empty() {
+            Ok(Self(None))
+        } else {
+            Url::parse(value).map(|u| Self(Some(u)))
+        }
+    }
 }
 
 /// Authentication settings after validation: what the API layer needs.
@@ -168,9 +212,26 @@ impl AuthConfig {
 }
 
 impl Config {
+    /// The Key Vault to read the database URL from, if any.
+    pub fn key_vault_url(&self) -> Option<&Url> {
+        self.key_vault_url.as_ref().and_then(|u| u.0.as_ref())
+    }
+
+    /// The user-assigned identity's client id, if one is set.
+    pub fn azure_client_id(&self) -> Option<&str> {
+        self.azure_client_id
+            .as_deref()
+            .map(str::trim)
+            .filter(|id| !id.is_empty())
+    }
+
     /// Rejects combinations clap cannot express: no database URL and no Key Vault to read it from.
     pub fn validate_database(&self) -> Result<(), ConfigError> {
-        if self.database_url.is_none() && self.key_vault_url.is_none() {
+        let has_url = self
+            .database_url
+            .as_ref()
+            .is_some_and(|u| !u.expose_secret().trim().is_empty());
+        if !has_url && self.key_vault_url().is_none() {
             return Err(ConfigError::new(
                 "DATABASE_URL",
                 "is required (or set AZCOPS_KEY_VAULT_URL to read it from Key Vault)",

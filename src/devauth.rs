@@ -26,12 +26,18 @@ pub const DEV_KEY_ID: &str = "azcops-dev-1";
 #[derive(Debug, Clone, clap::Args)]
 pub struct DevIdpConfig {
     /// Address to listen on.
-    #[arg(long, env = "AZCOPS_DEV_IDP_LISTEN", default_value = "127.0.0.1:7081")]
+    #[arg(
+        long,
+        env = "AZCOPS_DEV_IDP_LISTEN",
+        value_name = "AZCOPS_DEV_IDP_LISTEN",
+        default_value = "127.0.0.1:7081"
+    )]
     pub listen: SocketAddr,
     /// PKCS#1 DER file holding the signing key; created when missing, so tokens survive restarts.
     #[arg(
         long,
         env = "AZCOPS_DEV_IDP_KEY_FILE",
+        value_name = "AZCOPS_DEV_IDP_KEY_FILE",
         default_value = ".local/dev-idp-key.der"
     )]
     pub key_file: PathBuf,
@@ -39,6 +45,7 @@ pub struct DevIdpConfig {
     #[arg(
         long,
         env = "AZCOPS_AUTH_AUDIENCE",
+        value_name = "AZCOPS_AUTH_AUDIENCE",
         default_value = "api://azcops-local"
     )]
     pub audience: String,
@@ -46,6 +53,7 @@ pub struct DevIdpConfig {
     #[arg(
         long,
         env = "AZCOPS_OPERATOR_TENANT_ID",
+        value_name = "AZCOPS_OPERATOR_TENANT_ID",
         default_value = "00000000-0000-0000-0000-00000000a2c0"
     )]
     pub default_tenant_id: Uuid,

@@ -24,7 +24,11 @@ enum Command {
     /// Serve as the Functions custom handler on 127.0.0.1:$FUNCTIONS_CUSTOMHANDLER_PORT.
     Handler {
         /// Set by the Functions host.
-        #[arg(long, env = "FUNCTIONS_CUSTOMHANDLER_PORT")]
+        #[arg(
+            long,
+            env = "FUNCTIONS_CUSTOMHANDLER_PORT",
+            value_name = "FUNCTIONS_CUSTOMHANDLER_PORT"
+        )]
         port: u16,
         #[command(flatten)]
         config: Config,
@@ -32,7 +36,12 @@ enum Command {
     /// Serve the same API outside the Functions host, on a chosen address.
     Serve {
         /// Address to listen on (port 0 picks a free one and logs it).
-        #[arg(long, env = "AZCOPS_LISTEN", default_value = "127.0.0.1:8080")]
+        #[arg(
+            long,
+            env = "AZCOPS_LISTEN",
+            value_name = "AZCOPS_LISTEN",
+            default_value = "127.0.0.1:8080"
+        )]
         listen: SocketAddr,
         #[command(flatten)]
         config: Config,

@@ -5,6 +5,7 @@ use std::net::SocketAddr;
 use std::sync::Arc;
 
 use anyhow::Context;
+use secrecy::ExposeSecret;
 use tokio::net::TcpListener;
 
 use crate::api::{self, AppState, Authn};
@@ -15,14 +16,14 @@ use crate::db::{Database, MIGRATOR, UrlSource};
 /// The database as configured (a URL, or a Key Vault secret holding it). Connects to nothing.
 pub fn database(config: &Config) -> anyhow::Result<Database> {
     config.validate_database()?;
-    let source = match (&config.database_url, &config.key_vault_url) {
-        (Some(url), _) => UrlSource::Direct(url.clone()),
-        (None, Some(vault)) => UrlSource::KeyVault {
+    let source = match (&config.database_url, config.key_vault_url()) {
+        (Some(url), _) if !url.expose_secret().trim().is_empty() => UrlSource::Direct(url.clone()),
+        (_, Some(vault)) => UrlSource::KeyVault {
             vault: vault.clone(),
             secret: config.database_url_secret.clone(),
-            client_id: config.azure_client_id.clone(),
+            client_id: config.azure_client_id().map(str::to_owned),
         },
-        (None, None) => anyhow::bail!("configuration: DATABASE_URL: is required"),
+        _ => anyhow::bail!("configuration: DATABASE_URL: is required"),
     };
     Ok(Database::new(
         source,

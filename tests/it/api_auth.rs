@@ -1,0 +1,281 @@
+//! Authentication and authorisation through the API: tokens, roles, and tenant isolation.
+
+use axum::body::Body;
+use axum::http::{Method, Request, StatusCode};
+use serde_json::json;
+use sqlx::PgPool;
+use uuid::Uuid;
+
+use crate::support::tokens::TokenBuilder;
+use crate::support::{ADMIN, READER, Reply, TestApp};
+
+fn assert_unauthorized(reply: &Reply) {
+    reply.assert_error(StatusCode::UNAUTHORIZED, "unauthorized");
+    let challenge = reply.headers["www-authenticate"].to_str().unwrap();
+    assert!(challenge.starts_with("Bearer"), "{challenge}");
+}
+
+#[sqlx::test(migrator = "azcops::db::MIGRATOR")]
+async fn a_missing_token_is_a_401_with_a_challenge(pool: PgPool) {
+    let app = TestApp::new(pool).await;
+    let reply = app.call(Method::GET, "/api/v1/tenants", None, None).await;
+    assert_unauthorized(&reply);
+    let basic = app
+        .send(
+            Request::builder()
+                .uri("/api/v1/tenants")
+                .header("authorization", "Basic dXNlcjpwYXNz")
+                .body(Body::empty())
+                .unwrap(),
+        )
+        .await;
+    assert_unauthorized(&basic);
+}
+
+#[sqlx::test(migrator = "azcops::db::MIGRATOR")]
+async fn invalid_tokens_are_401s(pool: PgPool) {
+    let app = TestApp::new(pool).await;
+    let tid = app.operator_tid;
+    let base = || TokenBuilder::new(tid).roles(&[ADMIN]);
+    let cases = [
+        ("expired", base().exp_offset(-3600).rs256()),
+        ("not yet valid", base().nbf_offset(3600).rs256()),
+        ("wrong audience", base().aud("api://someone-else").rs256()),
+        (
+            "wrong issuer",
+            base().iss("https://evil.example.com/").rs256(),
+        ),
+        ("unknown kid", base().kid("no-such-key").rs256()),
+        ("alg none", base().alg_none()),
+        (
+            "HS256 with the public key",
+            base().hs256_with_public_key_as_secret(),
+        ),
+        ("tampered signature", base().tampered()),
+        ("attacker key", base().rs256_with_attacker_key()),
+        ("garbage", "not.a.jwt".to_owned()),
+    ];
+    for (case, token) in cases {
+        let reply = app
+            .call(Method::GET, "/api/v1/tenants", Some(&token), None)
+            .await;
+        assert_eq!(
+            reply.status,
+            StatusCode::UNAUTHORIZED,
+            "{case}: {}",
+            reply.body
+        );
+        assert_unauthorized(&reply);
+        let challenge = reply.headers["www-authenticate"].to_str().unwrap();
+        assert!(challenge.contains("invalid_token"), "{case}: {challenge}");
+    }
+    let valid = app
+        .call(Method::GET, "/api/v1/tenants", Some(&base().rs256()), None)
+        .await;
+    assert_eq!(
+        valid.status,
+        StatusCode::OK,
+        "the same token, valid, is accepted"
+    );
+}
+
+#[sqlx::test(migrator = "azcops::db::MIGRATOR")]
+async fn a_valid_token_without_an_app_role_is_forbidden(pool: PgPool) {
+    let app = TestApp::new(pool).await;
+    let token = app.token(app.operator_tid, &[]);
+    let reply = app
+        .call(Method::GET, "/api/v1/tenants", Some(&token), None)
+        .await;
+    reply.assert_error(StatusCode::FORBIDDEN, "forbidden");
+}
+
+#[sqlx::test(migrator = "azcops::db::MIGRATOR")]
+async fn a_caller_from_an_unregistered_tenant_is_forbidden(pool: PgPool) {
+    let app = TestApp::new(pool).await;
+    let token = app.token(Uuid::new_v4(), &[ADMIN]);
+    let reply = app
+        .call(Method::GET, "/api/v1/subscriptions", Some(&token), None)
+        .await;
+    reply.assert_error(StatusCode::FORBIDDEN, "forbidden");
+}
+
+#[sqlx::test(migrator = "azcops::db::MIGRATOR")]
+async fn a_reader_cannot_write_subscriptions(pool: PgPool) {
+    let app = TestApp::new(pool).await;
+    let (tenant, tid) = app.tenant("A").await;
+    let sub = app.subscription(tenant, "prod").await;
+    let reader = app.token(tid, &[READER]);
+    let create = app
+        .call(
+            Method::POST,
+            "/api/v1/subscriptions",
+            Some(&reader),
+            Some(json!({"subscription_id": Uuid::new_v4(), "display_name": "x"})),
+        )
+        .await;
+    create.assert_error(StatusCode::FORBIDDEN, "forbidden");
+    let patch = app
+        .call(
+            Method::PATCH,
+            &format!("/api/v1/subscriptions/{sub}"),
+            Some(&reader),
+            Some(json!({"display_name": "y"})),
+        )
+        .await;
+    patch.assert_error(StatusCode::FORBIDDEN, "forbidden");
+    let delete = app
+        .call(
+            Method::DELETE,
+            &format!("/api/v1/subscriptions/{sub}"),
+            Some(&reader),
+            None,
+        )
+        .await;
+    delete.assert_error(StatusCode::FORBIDDEN, "forbidden");
+    let read = app
+        .call(
+            Method::GET,
+            &format!("/api/v1/subscriptions/{sub}"),
+            Some(&reader),
+            None,
+        )
+        .await;
+    assert_eq!(read.status, StatusCode::OK);
+    assert_eq!(read.body["display_name"], "prod", "nothing was changed");
+}
+
+#[sqlx::test(migrator = "azcops::db::MIGRATOR")]
+async fn another_tenants_objects_answer_404_for_read_update_and_delete(pool: PgPool) {
+    let app = TestApp::new(pool).await;
+    let (a, a_tid) = app.tenant("A").await;
+    let (b, _) = app.tenant("B").await;
+    let b_sub = app.subscription(b, "b-prod").await;
+    let admin_a = app.token(a_tid, &[ADMIN]);
+
+    for (method, uri, body) in [
+        (Method::GET, format!("/api/v1/subscriptions/{b_sub}"), None),
+        (
+            Method::PATCH,
+            format!("/api/v1/subscriptions/{b_sub}"),
+            Some(json!({"display_name": "hijacked"})),
+        ),
+        (
+            Method::DELETE,
+            format!("/api/v1/subscriptions/{b_sub}"),
+            None,
+        ),
+        (Method::GET, format!("/api/v1/tenants/{b}"), None),
+        (
+            Method::PATCH,
+            format!("/api/v1/tenants/{b}"),
+            Some(json!({"name": "hijacked"})),
+        ),
+        (Method::DELETE, format!("/api/v1/tenants/{b}"), None),
+    ] {
+        let reply = app.call(method.clone(), &uri, Some(&admin_a), body).await;
+        assert_eq!(
+            reply.status,
+            StatusCode::NOT_FOUND,
+            "{method} {uri}: {}",
+            reply.body
+        );
+    }
+    let create_in_b = app
+        .call(
+            Method::POST,
+            "/api/v1/subscriptions",
+            Some(&admin_a),
+            Some(json!({"tenant_id": b, "subscription_id": Uuid::new_v4(), "display_name": "x"})),
+        )
+        .await;
+    create_in_b.assert_error(StatusCode::NOT_FOUND, "not_found");
+
+    let op = app.operator();
+    let b_still = app
+        .call(
+            Method::GET,
+            &format!("/api/v1/subscriptions/{b_sub}"),
+            Some(&op),
+            None,
+        )
+        .await;
+    assert_eq!(
+        b_still.body["display_name"], "b-prod",
+        "B's subscription untouched"
+    );
+    let b_count = app
+        .call(
+            Method::GET,
+            &format!("/api/v1/subscriptions?tenant_id={b}"),
+            Some(&op),
+            None,
+        )
+        .await;
+    assert_eq!(b_count.body["total"], 1);
+    let own = app
+        .call(
+            Method::GET,
+            &format!("/api/v1/tenants/{a}"),
+            Some(&admin_a),
+            None,
+        )
+        .await;
+    assert_eq!(own.status, StatusCode::OK, "its own tenant is visible");
+}
+
+#[sqlx::test(migrator = "azcops::db::MIGRATOR")]
+async fn only_operator_admins_manage_tenants(pool: PgPool) {
+    let app = TestApp::new(pool).await;
+    let (a, a_tid) = app.tenant("A").await;
+    let admin_a = app.token(a_tid, &[ADMIN]);
+    let create = app
+        .call(
+            Method::POST,
+            "/api/v1/tenants",
+            Some(&admin_a),
+            Some(json!({"name": "mine", "azure_tenant_id": Uuid::new_v4()})),
+        )
+        .await;
+    create.assert_error(StatusCode::FORBIDDEN, "forbidden");
+    let rename = app
+        .call(
+            Method::PATCH,
+            &format!("/api/v1/tenants/{a}"),
+            Some(&admin_a),
+            Some(json!({"name": "renamed"})),
+        )
+        .await;
+    rename.assert_error(StatusCode::FORBIDDEN, "forbidden");
+}
+
+#[sqlx::test(migrator = "azcops::db::MIGRATOR")]
+async fn a_deactivated_tenants_callers_are_forbidden(pool: PgPool) {
+    let app = TestApp::new(pool).await;
+    let (a, a_tid) = app.tenant("A").await;
+    app.call(
+        Method::PATCH,
+        &format!("/api/v1/tenants/{a}"),
+        Some(&app.operator()),
+        Some(json!({"is_active": false})),
+    )
+    .await;
+    let reply = app
+        .call(
+            Method::GET,
+            "/api/v1/subscriptions",
+            Some(&app.token(a_tid, &[READER])),
+            None,
+        )
+        .await;
+    reply.assert_error(StatusCode::FORBIDDEN, "forbidden");
+}
+
+#[sqlx::test(migrator = "azcops::db::MIGRATOR")]
+async fn an_unreachable_jwks_is_a_503_not_a_401(pool: PgPool) {
+    let app = TestApp::new(pool).await;
+    app.jwks.set_failing(true);
+    let reply = app
+        .call(Method::GET, "/api/v1/tenants", Some(&app.operator()), None)
+        .await;
+    reply.assert_error(StatusCode::SERVICE_UNAVAILABLE, "service_unavailable");
+}

@@ -1,0 +1,204 @@
+//! Subscriptions CRUD, tenant scoping, and conflicts.
+
+use axum::http::{Method, StatusCode};
+use serde_json::json;
+use sqlx::PgPool;
+use uuid::Uuid;
+
+use crate::support::{ADMIN, READER, TestApp};
+
+#[sqlx::test(migrator = "azcops::db::MIGRATOR")]
+async fn a_tenant_admin_manages_its_own_subscriptions(pool: PgPool) {
+    let app = TestApp::new(pool).await;
+    let (tenant, tid) = app.tenant("Contoso").await;
+    let admin = app.token(tid, &[ADMIN]);
+    let sub = Uuid::new_v4();
+    let created = app
+        .call(Method::POST, "/api/v1/subscriptions", Some(&admin), Some(json!({"subscription_id": sub, "display_name": "prod", "billing_scope": "/providers/Microsoft.Billing/billingAccounts/1"})))
+        .await;
+    assert_eq!(created.status, StatusCode::CREATED, "{}", created.body);
+    assert_eq!(
+        created.body["tenant_id"],
+        tenant.to_string(),
+        "the caller's tenant is implied"
+    );
+    let id = created.id();
+
+    let patched = app
+        .call(
+            Method::PATCH,
+            &format!("/api/v1/subscriptions/{id}"),
+            Some(&admin),
+            Some(json!({"display_name": "production", "billing_scope": null})),
+        )
+        .await;
+    assert_eq!(patched.status, StatusCode::OK, "{}", patched.body);
+    assert_eq!(patched.body["display_name"], "production");
+    assert!(
+        patched.body["billing_scope"].is_null(),
+        "explicit null clears the scope"
+    );
+    assert_eq!(patched.body["is_active"], true);
+
+    let kept = app
+        .call(
+            Method::PATCH,
+            &format!("/api/v1/subscriptions/{id}"),
+            Some(&admin),
+            Some(json!({"is_active": false})),
+        )
+        .await;
+    assert_eq!(
+        kept.body["display_name"], "production",
+        "absent fields are kept"
+    );
+
+    let listed = app
+        .call(
+            Method::GET,
+            "/api/v1/subscriptions?is_active=false",
+            Some(&admin),
+            None,
+        )
+        .await;
+    assert_eq!(listed.body["total"], 1);
+
+    let deleted = app
+        .call(
+            Method::DELETE,
+            &format!("/api/v1/subscriptions/{id}"),
+            Some(&admin),
+            None,
+        )
+        .await;
+    assert_eq!(deleted.status, StatusCode::NO_CONTENT);
+    let actions: Vec<String> = app
+        .audit_rows(id)
+        .await
+        .into_iter()
+        .map(|(a, _, _)| a)
+        .collect();
+    assert_eq!(actions, ["create", "update", "update", "delete"]);
+}
+
+#[sqlx::test(migrator = "azcops::db::MIGRATOR")]
+async fn a_registered_subscription_id_is_a_conflict(pool: PgPool) {
+    let app = TestApp::new(pool).await;
+    let (tenant, _) = app.tenant("Contoso").await;
+    let body =
+        json!({"tenant_id": tenant, "subscription_id": Uuid::new_v4(), "display_name": "prod"});
+    let first = app
+        .call(
+            Method::POST,
+            "/api/v1/subscriptions",
+            Some(&app.operator()),
+            Some(body.clone()),
+        )
+        .await;
+    assert_eq!(first.status, StatusCode::CREATED);
+    let again = app
+        .call(
+            Method::POST,
+            "/api/v1/subscriptions",
+            Some(&app.operator()),
+            Some(body),
+        )
+        .await;
+    again.assert_error(StatusCode::CONFLICT, "conflict");
+}
+
+#[sqlx::test(migrator = "azcops::db::MIGRATOR")]
+async fn an_operator_must_name_an_existing_tenant(pool: PgPool) {
+    let app = TestApp::new(pool).await;
+    let op = app.operator();
+    let missing = app
+        .call(
+            Method::POST,
+            "/api/v1/subscriptions",
+            Some(&op),
+            Some(json!({"subscription_id": Uuid::new_v4(), "display_name": "x"})),
+        )
+        .await;
+    missing.assert_error(StatusCode::BAD_REQUEST, "bad_request");
+    let unknown = app
+        .call(Method::POST, "/api/v1/subscriptions", Some(&op), Some(json!({"tenant_id": Uuid::new_v4(), "subscription_id": Uuid::new_v4(), "display_name": "x"})))
+        .await;
+    unknown.assert_error(StatusCode::NOT_FOUND, "not_found");
+}
+
+#[sqlx::test(migrator = "azcops::db::MIGRATOR")]
+async fn operators_filter_lists_by_tenant_and_tenants_see_only_their_own(pool: PgPool) {
+    let app = TestApp::new(pool).await;
+    let (a, a_tid) = app.tenant("A").await;
+    let (b, _) = app.tenant("B").await;
+    app.subscription(a, "a-1").await;
+    app.subscription(a, "a-2").await;
+    app.subscription(b, "b-1").await;
+    let op = app.operator();
+    let all = app
+        .call(Method::GET, "/api/v1/subscriptions", Some(&op), None)
+        .await;
+    assert_eq!(all.body["total"], 3);
+    let only_b = app
+        .call(
+            Method::GET,
+            &format!("/api/v1/subscriptions?tenant_id={b}"),
+            Some(&op),
+            None,
+        )
+        .await;
+    assert_eq!(only_b.body["total"], 1);
+    assert_eq!(only_b.body["items"][0]["display_name"], "b-1");
+
+    let reader_a = app.token(a_tid, &[READER]);
+    let mine = app
+        .call(Method::GET, "/api/v1/subscriptions", Some(&reader_a), None)
+        .await;
+    assert_eq!(mine.body["total"], 2);
+    let theirs = app
+        .call(
+            Method::GET,
+            &format!("/api/v1/subscriptions?tenant_id={b}"),
+            Some(&reader_a),
+            None,
+        )
+        .await;
+    assert_eq!(theirs.status, StatusCode::OK);
+    assert_eq!(
+        theirs.body["total"], 0,
+        "another tenant's filter shows nothing"
+    );
+    let tenants = app
+        .call(Method::GET, "/api/v1/tenants", Some(&reader_a), None)
+        .await;
+    assert_eq!(tenants.body["total"], 1);
+    assert_eq!(tenants.body["items"][0]["id"], a.to_string());
+}
+
+#[sqlx::test(migrator = "azcops::db::MIGRATOR")]
+async fn subscription_bad_input_is_a_400(pool: PgPool) {
+    let app = TestApp::new(pool).await;
+    let (tenant, _) = app.tenant("A").await;
+    let op = app.operator();
+    for body in [
+        json!({"tenant_id": tenant, "subscription_id": "not-a-guid", "display_name": "x"}),
+        json!({"tenant_id": tenant, "subscription_id": Uuid::new_v4(), "display_name": ""}),
+        json!({"tenant_id": tenant, "subscription_id": Uuid::new_v4(), "display_name": "x", "billing_scope": ""}),
+        json!({"tenant_id": tenant, "subscription_id": Uuid::new_v4(), "display_name": "x", "is_active": "yes"}),
+        json!({"tenant_id": tenant, "display_name": "x"}),
+    ] {
+        let reply = app
+            .call(Method::POST, "/api/v1/subscriptions", Some(&op), Some(body))
+            .await;
+        reply.assert_error(StatusCode::BAD_REQUEST, "bad_request");
+    }
+    let listed = app
+        .call(
+            Method::GET,
+            "/api/v1/subscriptions?is_active=maybe",
+            Some(&op),
+            None,
+        )
+        .await;
+    listed.assert_error(StatusCode::BAD_REQUEST, "bad_request");
+}

@@ -1,0 +1,10 @@
+//! Integration tests: one binary, against a real PostgreSQL (`DATABASE_URL`, a fresh database
+//! per test via `#[sqlx::test]`) and real local HTTP servers.
+
+mod api_auth;
+mod api_subscriptions;
+mod api_tenants;
+mod auth_verifier;
+mod process;
+mod schema;
+mod support;

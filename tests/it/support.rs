@@ -1,0 +1,183 @@
+//! Shared test harness: the application router over a test database, a JWKS server, tokens,
+//! and a one-call request helper.
+
+pub mod tokens;
+
+use axum::Router;
+use axum::body::Body;
+use axum::http::{HeaderMap, Method, Request, StatusCode};
+use http_body_util::BodyExt;
+use serde_json::Value;
+use sqlx::PgPool;
+use tower::ServiceExt;
+use uuid::Uuid;
+
+use azcops::api::{self, AppState, Authn};
+use azcops::db::Database;
+use tokens::{JwksServer, TokenBuilder};
+
+pub const ADMIN: &str = "AzCops.Admin";
+pub const READER: &str = "AzCops.Reader";
+
+/// The application under test and what it needs to be called.
+pub struct TestApp {
+    pub router: Router,
+    pub jwks: JwksServer,
+    pub operator_tid: Uuid,
+    pub pool: PgPool,
+}
+
+/// A response, its body parsed as JSON (`Null` when empty).
+pub struct Reply {
+    pub status: StatusCode,
+    pub headers: HeaderMap,
+    pub body: Value,
+}
+
+impl TestApp {
+    pub async fn new(pool: PgPool) -> Self {
+        let jwks = JwksServer::start().await;
+        let operator_tid = Uuid::new_v4();
+        let authn = Authn::Entra {
+            verifier: jwks.verifier(),
+            operator_tenant_id: operator_tid,
+        };
+        let router = api::router(AppState::new(Database::from_pool(pool.clone()), authn));
+        Self {
+            router,
+            jwks,
+            operator_tid,
+            pool,
+        }
+    }
+
+    /// A valid token for a caller of Entra tenant `tid` with `roles`.
+    pub fn token(&self, tid: Uuid, roles: &[&str]) -> String {
+        TokenBuilder::new(tid).roles(roles).rs256()
+    }
+
+    /// A token of the operator tenant's admin.
+    pub fn operator(&self) -> String {
+        self.token(self.operator_tid, &[ADMIN])
+    }
+
+    /// Sends one request; `token` as bearer, `body` as JSON.
+    pub async fn call(
+        &self,
+        method: Method,
+        uri: &str,
+        token: Option<&str>,
+        body: Option<Value>,
+    ) -> Reply {
+        let mut request = Request::builder().method(method).uri(uri);
+        if let Some(token) = token {
+            request = request.header("authorization", format!("Bearer {token}"));
+        }
+        let body = match body {
+            Some(json) => {
+                request = request.header("content-type", "application/json");
+                Body::from(json.to_string())
+            }
+            None => Body::empty(),
+        };
+        self.send(request.body(body).expect("request")).await
+    }
+
+    /// Sends a prepared request.
+    pub async fn send(&self, request: Request<Body>) -> Reply {
+        let response = self
+            .router
+            .clone()
+            .oneshot(request)
+            .await
+            .expect("router answers");
+        let status = response.status();
+        let headers = response.headers().clone();
+        let bytes = response
+            .into_body()
+            .collect()
+            .await
+            .expect("body")
+            .to_bytes();
+        let body = if bytes.is_empty() {
+            Value::Null
+        } else {
+            serde_json::from_slice(&bytes).unwrap_or(Value::Null)
+        };
+        Reply {
+            status,
+            headers,
+            body,
+        }
+    }
+
+    /// Registers a tenant as the operator; returns (tenant id, Entra tenant id).
+    pub async fn tenant(&self, name: &str) -> (Uuid, Uuid) {
+        let tid = Uuid::new_v4();
+        let body = serde_json::json!({ "name": name, "azure_tenant_id": tid });
+        let reply = self
+            .call(
+                Method::POST,
+                "/api/v1/tenants",
+                Some(&self.operator()),
+                Some(body),
+            )
+            .await;
+        assert_eq!(reply.status, StatusCode::CREATED, "{}", reply.body);
+        (reply.id(), tid)
+    }
+
+    /// Registers a subscription for `tenant_id` as the operator; returns its id.
+    pub async fn subscription(&self, tenant_id: Uuid, name: &str) -> Uuid {
+        let body = serde_json::json!({ "tenant_id": tenant_id, "subscription_id": Uuid::new_v4(), "display_name": name });
+        let reply = self
+            .call(
+                Method::POST,
+                "/api/v1/subscriptions",
+                Some(&self.operator()),
+                Some(body),
+            )
+            .await;
+        assert_eq!(reply.status, StatusCode::CREATED, "{}", reply.body);
+        reply.id()
+    }
+
+    /// Audit rows for a target, oldest first (read as the superuser, beside RLS).
+    pub async fn audit_rows(&self, target_id: Uuid) -> Vec<(String, String, Value)> {
+        sqlx::query_as(
+            "SELECT action, actor, metadata FROM audit_logs WHERE target_id = $1 ORDER BY id",
+        )
+        .bind(target_id.to_string())
+        .fetch_all(&self.pool)
+        .await
+        .expect("audit rows")
+    }
+}
+
+impl Reply {
+    /// The `id` field of the body.
+    pub fn id(&self) -> Uuid {
+        self.body["id"]
+            .as_str()
+            .and_then(|s| s.parse().ok())
+            .expect("body has an id")
+    }
+
+    /// Asserts the error envelope: status, code, a message and the correlation id echoed.
+    pub fn assert_error(&self, status: StatusCode, code: &str) {
+        assert_eq!(self.status, status, "{}", self.body);
+        let error = &self.body["error"];
+        assert_eq!(error["code"], code, "{}", self.body);
+        assert!(
+            error["message"].as_str().is_some_and(|m| !m.is_empty()),
+            "{}",
+            self.body
+        );
+        let echoed = self
+            .headers
+            .get("x-correlation-id")
+            .and_then(|v| v.to_str().ok())
+            .expect("correlation header");
+        assert_eq!(error["correlation_id"], echoed);
+    }
+}
