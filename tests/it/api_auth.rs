@@ -11,7 +11,9 @@ use crate::support::{ADMIN, READER, Reply, TestApp};
 
 fn assert_unauthorized(reply: &Reply) {
     reply.assert_error(StatusCode::UNAUTHORIZED, "unauthorized");
-    let challenge = reply.headers["www-authenticate"].to_str().unwrap();
+    let challenge = reply.headers["www-authenticate"]
+        .to_str()
+        .expect("ASCII challenge");
     assert!(challenge.starts_with("Bearer"), "{challenge}");
 }
 

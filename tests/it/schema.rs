@@ -12,14 +12,14 @@ async fn tenant_with_subscription(conn: &mut PgConnection) -> (Uuid, Uuid) {
     )
     .fetch_one(&mut *conn)
     .await
-    .unwrap();
+    .expect("insert");
     let sub: Uuid = sqlx::query_scalar(
         "INSERT INTO subscriptions (tenant_id, subscription_id, display_name) VALUES ($1, gen_random_uuid(), 's') RETURNING id",
     )
     .bind(tenant)
     .fetch_one(&mut *conn)
     .await
-    .unwrap();
+    .expect("insert");
     (tenant, sub)
 }
 
@@ -32,7 +32,7 @@ async fn recommendation(conn: &mut PgConnection, tenant: Uuid, sub: Uuid) -> Uui
     .bind(sub)
     .fetch_one(conn)
     .await
-    .unwrap()
+    .expect("insert")
 }
 
 async fn set_status(conn: &mut PgConnection, id: Uuid, status: &str) -> Result<(), sqlx::Error> {
