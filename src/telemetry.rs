@@ -22,7 +22,13 @@ pub fn init(config: &LogConfig) -> anyhow::Result<()> {
                     .with_span_list(false),
             )
             .try_init()?,
-        LogFormat::Text => registry.with(fmt::layer().with_target(false)).try_init()?,
+        LogFormat::Text => {
+            // Colours only for a terminal: under the Functions host stdout lands in its log.
+            let ansi = std::io::IsTerminal::is_terminal(&std::io::stdout());
+            registry
+                .with(fmt::layer().with_target(false).with_ansi(ansi))
+                .try_init()?
+        }
     }
     Ok(())
 }
