@@ -24,7 +24,8 @@ pub struct Config {
     )]
     pub database_url: Option<SecretString>,
 
-    /// Key Vault to read the database URL from (e.g. https://myvault.vault.azure.net/).
+    /// Key Vault to read the database URL, or only its password, from (e.g.
+    /// https://myvault.vault.azure.net/), with the managed identity.
     #[arg(
         long,
         env = "AZCOPS_KEY_VAULT_URL",
@@ -40,6 +41,15 @@ pub struct Config {
         default_value = "database-url"
     )]
     pub database_url_secret: String,
+
+    /// Name of the Key Vault secret holding the database password. When set, DATABASE_URL
+    /// (without a password) is used with this password; otherwise a Key Vault holds the whole URL.
+    #[arg(
+        long,
+        env = "AZCOPS_DATABASE_PASSWORD_SECRET",
+        value_name = "AZCOPS_DATABASE_PASSWORD_SECRET"
+    )]
+    pub database_password_secret: Option<String>,
 
     /// Client id of the user-assigned managed identity used for Key Vault and Azure (system-assigned when unset).
     #[arg(long, env = "AZURE_CLIENT_ID", value_name = "AZURE_CLIENT_ID")]
@@ -215,6 +225,14 @@ impl Config {
     /// The Key Vault to read the database URL from, if any.
     pub fn key_vault_url(&self) -> Option<&Url> {
         self.key_vault_url.as_ref().and_then(|u| u.0.as_ref())
+    }
+
+    /// The Key Vault secret holding the database password, if one is named.
+    pub fn database_password_secret(&self) -> Option<&str> {
+        self.database_password_secret
+            .as_deref()
+            .map(str::trim)
+            .filter(|name| !name.is_empty())
     }
 
     /// The user-assigned identity's client id, if one is set.

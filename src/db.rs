@@ -87,13 +87,35 @@ impl Page {
     }
 }
 
-/// Where the database URL comes from.
+use std::sync::Arc;
+
+use azure_core::credentials::TokenCredential;
+use azure_core::http::ClientOptions;
+
+use crate::secrets::{self, SecretError, VaultName};
+
+/// Where the database URL comes from (see `server::database` for how the settings choose).
+///
+/// With Key Vault, the secret is read once, on the first [`Database::pool`] call, and the pool
+/// built from it is kept for the life of the process; a failed read is retried by the next
+/// call. A rotated secret is therefore picked up on restart, not while running.
 #[derive(Debug, Clone)]
 pub enum UrlSource {
     /// Given directly (`DATABASE_URL`).
     Direct(SecretString),
-    /// Read from a Key Vault secret with the managed identity.
+    /// The whole URL is the value of a Key Vault secret, read with the managed identity
+    /// (`client_id` for a user-assigned one).
     KeyVault {
+        vault: url::Url,
+        secret: String,
+        client_id: Option<String>,
+    },
+    /// `url` (`DATABASE_URL`, which has no password) with its password set to the value of a
+    /// Key Vault secret, read with the managed identity (`client_id` for a user-assigned one).
+    /// The password is applied with [`PgConnectOptions::password`], so it is used verbatim and
+    /// needs no URL encoding.
+    KeyVaultPassword {
+        url: SecretString,
         vault: url::Url,
         secret: String,
         client_id: Option<String>,
@@ -105,18 +127,42 @@ pub enum UrlSource {
 pub struct Database {
     pool: tokio::sync::OnceCell<PgPool>,
     source: UrlSource,
+    /// The Key Vault credential; `None` is the managed identity, created on first use.
+    credential: Option<Arc<dyn TokenCredential>>,
+    /// HTTP options of the Key Vault client (the SDK's defaults in production).
+    client_options: ClientOptions,
     max_connections: u32,
     acquire_timeout: Duration,
 }
 
 impl Database {
-    /// A database reached through `source`; nothing is connected yet.
+    /// A database reached through `source`; nothing is connected yet. A Key Vault secret is
+    /// read with the managed identity, which is created on first use.
     pub fn new(source: UrlSource, max_connections: u32, acquire_timeout: Duration) -> Self {
         Self {
             pool: tokio::sync::OnceCell::new(),
             source,
+            credential: None,
+            client_options: ClientOptions::default(),
             max_connections,
             acquire_timeout,
+        }
+    }
+
+    /// Like [`Database::new`], but a Key Vault secret is read with `credential` (in place of
+    /// the managed identity, so the source's `client_id` is unused) and a Key Vault client made
+    /// with `client_options`: for tests and tools that bring their own identity or transport.
+    pub fn with_credential(
+        source: UrlSource,
+        credential: Arc<dyn TokenCredential>,
+        client_options: ClientOptions,
+        max_connections: u32,
+        acquire_timeout: Duration,
+    ) -> Self {
+        Self {
+            credential: Some(credential),
+            client_options,
+            ..Self::new(source, max_connections, acquire_timeout)
         }
     }
 
@@ -124,29 +170,74 @@ impl Database {
     pub fn from_pool(pool: PgPool) -> Self {
         Self {
             pool: tokio::sync::OnceCell::new_with(Some(pool)),
-            source: UrlSource::Direct(SecretString::from("")),
-            max_connections: 1,
-            acquire_timeout: Duration::from_secs(5),
+            ..Self::new(
+                UrlSource::Direct(SecretString::from("")),
+                1,
+                Duration::from_secs(5),
+            )
         }
     }
 
-    /// The pool, resolving the URL the first time. A failure is retried on the next call.
+    /// The pool, resolving the URL (and reading Key Vault) the first time. A failure is
+    /// retried on the next call; its message names the vault and secret, never the value.
     pub async fn pool(&self) -> anyhow::Result<&PgPool> {
         self.pool
             .get_or_try_init(|| async {
-                let url = match &self.source {
-                    UrlSource::Direct(url) => url.clone(),
-                    UrlSource::KeyVault {
-                        vault,
-                        secret,
-                        client_id,
-                    } => {
-                        let credential = crate::secrets::managed_identity(client_id.as_deref())?;
-                        crate::secrets::read_secret(vault, secret, credential).await?
-                    }
-                };
-                Ok(lazy_pool(&url, self.max_connections, self.acquire_timeout)?)
+                let options = self.connect_options().await?;
+                Ok(PgPoolOptions::new()
+                    .max_connections(self.max_connections)
+                    .acquire_timeout(self.acquire_timeout)
+                    .connect_lazy_with(options.application_name("azcops")))
             })
             .await
+    }
+
+    async fn connect_options(&self) -> anyhow::Result<PgConnectOptions> {
+        match &self.source {
+            UrlSource::Direct(url) => Ok(url.expose_secret().parse()?),
+            UrlSource::KeyVault {
+                vault,
+                secret,
+                client_id,
+            } => {
+                let url = self.read_secret(vault, secret, client_id).await?;
+                // sqlx's parse errors can quote parts of the URL: only say that it failed.
+                url.expose_secret().parse().map_err(|_| {
+                    anyhow::anyhow!(
+                        "Key Vault {}: secret `{secret}` is not a PostgreSQL URL (value not shown)",
+                        VaultName::of(vault)
+                    )
+                })
+            }
+            UrlSource::KeyVaultPassword {
+                url,
+                vault,
+                secret,
+                client_id,
+            } => {
+                let options: PgConnectOptions = url.expose_secret().parse()?;
+                let password = self.read_secret(vault, secret, client_id).await?;
+                Ok(options.password(password.expose_secret()))
+            }
+        }
+    }
+
+    async fn read_secret(
+        &self,
+        vault: &url::Url,
+        secret: &str,
+        client_id: &Option<String>,
+    ) -> Result<SecretString, SecretError> {
+        let credential = match &self.credential {
+            Some(credential) => Arc::clone(credential),
+            None => secrets::managed_identity(client_id.as_deref()).map_err(|e| {
+                SecretError::Client {
+                    vault: VaultName::of(vault),
+                    name: secret.to_owned(),
+                    detail: secrets::describe(&e),
+                }
+            })?,
+        };
+        secrets::read_secret(vault, secret, credential, self.client_options.clone()).await
     }
 }

@@ -5,6 +5,7 @@ mod api_auth;
 mod api_subscriptions;
 mod api_tenants;
 mod auth_verifier;
+mod key_vault;
 mod process;
 mod schema;
 mod support;

@@ -1,0 +1,3 @@
+//! Azure Resource Graph: the inventory of a subscription and the KQL library.
+
+pub mod queries;
