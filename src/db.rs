@@ -19,19 +19,6 @@ use uuid::Uuid;
 /// The schema migrations in `migrations/`, embedded in the binary.
 pub static MIGRATOR: sqlx::migrate::Migrator = sqlx::migrate!("./migrations");
 
-/// A pool that connects on first use, so start-up never waits for the database.
-pub fn lazy_pool(
-    url: &SecretString,
-    max_connections: u32,
-    acquire_timeout: Duration,
-) -> Result<PgPool, sqlx::Error> {
-    let options: PgConnectOptions = url.expose_secret().parse()?;
-    Ok(PgPoolOptions::new()
-        .max_connections(max_connections)
-        .acquire_timeout(acquire_timeout)
-        .connect_lazy_with(options.application_name("azcops")))
-}
-
 /// Whose rows a transaction may see and change.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Scope {
