@@ -3,11 +3,13 @@
 
 pub mod caller;
 pub mod context;
+pub mod costs;
 pub mod error;
 pub mod extract;
 pub mod health;
 pub mod openapi;
 pub mod pagination;
+pub mod resources;
 pub mod subscriptions;
 pub mod tenants;
 
@@ -58,7 +60,9 @@ impl AppState {
 pub fn router(state: AppState) -> Router {
     let v1 = Router::new()
         .merge(tenants::router())
-        .merge(subscriptions::router());
+        .merge(subscriptions::router())
+        .merge(resources::router())
+        .merge(costs::router());
     let api = Router::new()
         .route("/api/health", get(health::health))
         .route("/api/openapi.json", get(openapi::document))

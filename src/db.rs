@@ -6,6 +6,8 @@
 //! stands behind each query's own tenant filter.
 
 pub mod audit;
+pub mod costs;
+pub mod resources;
 pub mod subscriptions;
 pub mod tenants;
 

@@ -4,7 +4,7 @@ use utoipa::OpenApi;
 use utoipa::openapi::security::{HttpAuthScheme, HttpBuilder, SecurityScheme};
 
 use super::extract::Json;
-use super::{health, subscriptions, tenants};
+use super::{costs, health, resources, subscriptions, tenants};
 
 /// The API description.
 #[derive(OpenApi)]
@@ -14,6 +14,7 @@ use super::{health, subscriptions, tenants};
         health::health,
         tenants::create, tenants::list, tenants::read, tenants::update, tenants::remove,
         subscriptions::create, subscriptions::list, subscriptions::read, subscriptions::update, subscriptions::remove,
+        resources::list, resources::read, costs::list, costs::summary,
     ),
     modifiers(&BearerAuth),
     security(("bearer" = [])),

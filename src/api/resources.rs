@@ -1,0 +1,112 @@
+//! `/api/v1/resources`: the inventory, filtered and paginated in a stable order.
+
+use axum::Router;
+use axum::extract::State;
+use axum::routing::get;
+use serde::Deserialize;
+use utoipa::IntoParams;
+use uuid::Uuid;
+
+use super::error::ApiError;
+use super::extract::{Json, Path, Query};
+use super::pagination::{self, Paginated};
+use super::{AppState, Caller};
+use crate::db::resources::{self, Resource, ResourceFilter};
+
+/// The resource routes.
+pub fn router() -> Router<AppState> {
+    Router::new()
+        .route("/resources", get(list))
+        .route("/resources/{id}", get(read))
+}
+
+/// Filters and paging for the resource list. Text filters compare case-insensitively.
+#[derive(Debug, Deserialize, IntoParams)]
+#[serde(deny_unknown_fields)]
+pub struct ListResources {
+    /// ARM type, e.g. `Microsoft.Compute/virtualMachines`.
+    #[serde(rename = "type")]
+    pub resource_type: Option<String>,
+    pub location: Option<String>,
+    pub resource_group: Option<String>,
+    /// An AzCops subscription id or the Azure subscription id.
+    pub subscription_id: Option<Uuid>,
+    /// Only resources carrying this tag.
+    pub tag_key: Option<String>,
+    /// With `tag_key`: only resources whose tag has this value (exact).
+    pub tag_value: Option<String>,
+    /// Include resources no longer in the inventory (default false).
+    pub include_deleted: Option<bool>,
+    pub page: Option<i64>,
+    pub page_size: Option<i64>,
+}
+
+/// A text filter: trimmed, 1–400 characters, lower-cased when the stored value is.
+pub fn text_filter(
+    name: &str,
+    value: Option<String>,
+    lower: bool,
+) -> Result<Option<String>, ApiError> {
+    let Some(value) = value else { return Ok(None) };
+    let value = value.trim();
+    if value.is_empty() || value.chars().count() > 400 {
+        return Err(ApiError::BadRequest(format!(
+            "{name} must be 1 to 400 characters"
+        )));
+    }
+    Ok(Some(if lower {
+        value.to_lowercase()
+    } else {
+        value.to_owned()
+    }))
+}
+
+impl ListResources {
+    fn filter(self, caller: &Caller) -> Result<ResourceFilter, ApiError> {
+        if self.tag_value.is_some() && self.tag_key.is_none() {
+            return Err(ApiError::BadRequest("tag_value needs tag_key".into()));
+        }
+        Ok(ResourceFilter {
+            tenant_id: caller.tenant(),
+            subscription: self.subscription_id,
+            resource_type: text_filter("type", self.resource_type, true)?,
+            location: text_filter("location", self.location, true)?,
+            resource_group: text_filter("resource_group", self.resource_group, true)?,
+            tag_key: text_filter("tag_key", self.tag_key, false)?,
+            tag_value: text_filter("tag_value", self.tag_value, false)?,
+            include_deleted: self.include_deleted.unwrap_or(false),
+        })
+    }
+}
+
+/// Lists resources.
+#[utoipa::path(get, path = "/api/v1/resources", tag = "resources", params(ListResources),
+    responses((status = 200, body = Paginated<Resource>), (status = 400), (status = 401)))]
+pub async fn list(
+    State(state): State<AppState>,
+    caller: Caller,
+    Query(params): Query<ListResources>,
+) -> Result<Json<Paginated<Resource>>, ApiError> {
+    let page = pagination::page(params.page, params.page_size)?;
+    let filter = params.filter(&caller)?;
+    let mut tx = state.begin(caller.scope).await?;
+    let (items, total) = resources::list(&mut tx, &filter, page).await?;
+    tx.commit().await?;
+    Ok(Json(Paginated::new(items, page, total)))
+}
+
+/// Reads one resource with its properties.
+#[utoipa::path(get, path = "/api/v1/resources/{id}", tag = "resources", params(("id" = Uuid, Path)),
+    responses((status = 200, body = Resource), (status = 400), (status = 404)))]
+pub async fn read(
+    State(state): State<AppState>,
+    caller: Caller,
+    Path(id): Path<Uuid>,
+) -> Result<Json<Resource>, ApiError> {
+    let mut tx = state.begin(caller.scope).await?;
+    let resource = resources::get(&mut tx, caller.tenant(), id)
+        .await?
+        .ok_or(ApiError::NotFound("resource"))?;
+    tx.commit().await?;
+    Ok(Json(resource))
+}

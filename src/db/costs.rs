@@ -1,0 +1,157 @@
+//! The `costs_daily` aggregate: actual and amortized cost per subscription, day, resource
+//! group, service and meter category, and the summaries built on it.
+
+use chrono::{DateTime, NaiveDate, Utc};
+use rust_decimal::Decimal;
+use serde::Serialize;
+use sqlx::PgConnection;
+use utoipa::ToSchema;
+use uuid::Uuid;
+
+use super::Page;
+
+/// One day of cost for one (subscription, resource group, service, meter category).
+#[derive(Debug, Clone, PartialEq, Serialize, ToSchema)]
+pub struct CostDay {
+    pub id: Uuid,
+    pub tenant_id: Uuid,
+    pub subscription_db_id: Uuid,
+    /// The Azure subscription id.
+    pub subscription_id: Uuid,
+    pub date: NaiveDate,
+    pub resource_group: String,
+    pub service_name: String,
+    pub meter_category: String,
+    #[serde(with = "rust_decimal::serde::float")]
+    #[schema(value_type = f64)]
+    pub cost: Decimal,
+    #[serde(with = "rust_decimal::serde::float")]
+    #[schema(value_type = f64)]
+    pub amortized_cost: Decimal,
+    pub currency: String,
+    pub created_at: DateTime<Utc>,
+    pub updated_at: DateTime<Utc>,
+}
+
+/// Which cost rows a list or summary covers; `None` matches everything.
+#[derive(Debug, Clone, Default)]
+pub struct CostFilter {
+    pub tenant_id: Option<Uuid>,
+    /// An AzCops subscription id or an Azure subscription id.
+    pub subscription: Option<Uuid>,
+    pub from: Option<NaiveDate>,
+    pub to: Option<NaiveDate>,
+    pub service_name: Option<String>,
+    pub resource_group: Option<String>,
+}
+
+/// A page of cost rows, newest day first, and the total.
+pub async fn list(
+    conn: &mut PgConnection,
+    f: &CostFilter,
+    page: Page,
+) -> Result<(Vec<CostDay>, i64), sqlx::Error> {
+    let total = sqlx::query_scalar!(
+        r#"SELECT count(*) AS "count!" FROM costs_daily c JOIN subscriptions s ON s.id = c.subscription_db_id
+           WHERE ($1::uuid IS NULL OR c.tenant_id = $1)
+             AND ($2::uuid IS NULL OR s.id = $2 OR s.subscription_id = $2)
+             AND ($3::date IS NULL OR c.date >= $3) AND ($4::date IS NULL OR c.date <= $4)
+             AND ($5::text IS NULL OR c.service_name = $5) AND ($6::text IS NULL OR c.resource_group = $6)"#,
+        f.tenant_id, f.subscription, f.from, f.to, f.service_name, f.resource_group,
+    )
+    .fetch_one(&mut *conn)
+    .await?;
+    let items = sqlx::query_as!(
+        CostDay,
+        r#"SELECT c.id, c.tenant_id, c.subscription_db_id, s.subscription_id, c.date, c.resource_group,
+                  c.service_name, c.meter_category, c.cost, c.amortized_cost, c.currency, c.created_at, c.updated_at
+           FROM costs_daily c JOIN subscriptions s ON s.id = c.subscription_db_id
+           WHERE ($1::uuid IS NULL OR c.tenant_id = $1)
+             AND ($2::uuid IS NULL OR s.id = $2 OR s.subscription_id = $2)
+             AND ($3::date IS NULL OR c.date >= $3) AND ($4::date IS NULL OR c.date <= $4)
+             AND ($5::text IS NULL OR c.service_name = $5) AND ($6::text IS NULL OR c.resource_group = $6)
+           ORDER BY c.date DESC, s.subscription_id, c.resource_group, c.service_name, c.meter_category
+           LIMIT $7 OFFSET $8"#,
+        f.tenant_id, f.subscription, f.from, f.to, f.service_name, f.resource_group, page.limit(), page.offset(),
+    )
+    .fetch_all(conn)
+    .await?;
+    Ok((items, total))
+}
+
+/// Actual and amortized cost of one group (a service, a day, or everything) in one currency.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Sum<K> {
+    pub key: K,
+    pub currency: String,
+    pub cost: Decimal,
+    pub amortized_cost: Decimal,
+}
+
+/// Totals per currency, per service and per day for the rows `f` selects.
+pub struct Summary {
+    pub totals: Vec<Sum<()>>,
+    pub by_service: Vec<Sum<String>>,
+    pub daily: Vec<Sum<NaiveDate>>,
+}
+
+/// Sums the rows `f` selects (its `from` and `to` must be set by the caller).
+pub async fn summary(conn: &mut PgConnection, f: &CostFilter) -> Result<Summary, sqlx::Error> {
+    let by_service = sqlx::query!(
+        r#"SELECT c.service_name, c.currency, sum(c.cost) AS "cost!", sum(c.amortized_cost) AS "amortized!"
+           FROM costs_daily c JOIN subscriptions s ON s.id = c.subscription_db_id
+           WHERE ($1::uuid IS NULL OR c.tenant_id = $1)
+             AND ($2::uuid IS NULL OR s.id = $2 OR s.subscription_id = $2)
+             AND c.date >= $3 AND c.date <= $4
+             AND ($5::text IS NULL OR c.service_name = $5) AND ($6::text IS NULL OR c.resource_group = $6)
+           GROUP BY c.service_name, c.currency
+           ORDER BY sum(c.cost) DESC, c.service_name"#,
+        f.tenant_id, f.subscription, f.from, f.to, f.service_name, f.resource_group,
+    )
+    .fetch_all(&mut *conn)
+    .await?
+    .into_iter()
+    .map(|r| Sum { key: r.service_name, currency: r.currency, cost: r.cost, amortized_cost: r.amortized })
+    .collect::<Vec<_>>();
+    let daily = sqlx::query!(
+        r#"SELECT c.date, c.currency, sum(c.cost) AS "cost!", sum(c.amortized_cost) AS "amortized!"
+           FROM costs_daily c JOIN subscriptions s ON s.id = c.subscription_db_id
+           WHERE ($1::uuid IS NULL OR c.tenant_id = $1)
+             AND ($2::uuid IS NULL OR s.id = $2 OR s.subscription_id = $2)
+             AND c.date >= $3 AND c.date <= $4
+             AND ($5::text IS NULL OR c.service_name = $5) AND ($6::text IS NULL OR c.resource_group = $6)
+           GROUP BY c.date, c.currency
+           ORDER BY c.date, c.currency"#,
+        f.tenant_id, f.subscription, f.from, f.to, f.service_name, f.resource_group,
+    )
+    .fetch_all(&mut *conn)
+    .await?
+    .into_iter()
+    .map(|r| Sum { key: r.date, currency: r.currency, cost: r.cost, amortized_cost: r.amortized })
+    .collect::<Vec<_>>();
+    Ok(Summary {
+        totals: totals(&by_service),
+        by_service,
+        daily,
+    })
+}
+
+/// Adds per-service sums up per currency (no second query over the same rows).
+fn totals(by_service: &[Sum<String>]) -> Vec<Sum<()>> {
+    let mut totals: Vec<Sum<()>> = Vec::new();
+    for s in by_service {
+        match totals.iter_mut().find(|t| t.currency == s.currency) {
+            Some(t) => {
+                t.cost += s.cost;
+                t.amortized_cost += s.amortized_cost;
+            }
+            None => totals.push(Sum {
+                key: (),
+                currency: s.currency.clone(),
+                cost: s.cost,
+                amortized_cost: s.amortized_cost,
+            }),
+        }
+    }
+    totals
+}

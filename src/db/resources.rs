@@ -1,0 +1,115 @@
+//! The `resources` aggregate: the inventory Resource Graph reports, one row per ARM resource id
+//! and subscription, marked deleted when a full inventory no longer contains it.
+
+use chrono::{DateTime, Utc};
+use serde::Serialize;
+use serde_json::Value;
+use sqlx::PgConnection;
+use utoipa::ToSchema;
+use uuid::Uuid;
+
+use super::Page;
+
+/// A resource as the API shows it.
+#[derive(Debug, Clone, PartialEq, Serialize, ToSchema)]
+pub struct Resource {
+    pub id: Uuid,
+    pub tenant_id: Uuid,
+    /// The AzCops subscription (`/api/v1/subscriptions/{id}`).
+    pub subscription_db_id: Uuid,
+    /// The Azure subscription id.
+    pub subscription_id: Uuid,
+    /// The ARM resource id, lower-cased.
+    pub resource_id: String,
+    pub name: String,
+    #[serde(rename = "type")]
+    pub resource_type: String,
+    pub kind: Option<String>,
+    pub location: Option<String>,
+    pub resource_group: Option<String>,
+    pub sku: Option<Value>,
+    pub tags: Value,
+    /// Only in the single-resource view.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub properties: Option<Value>,
+    pub first_seen_at: DateTime<Utc>,
+    pub last_seen_at: DateTime<Utc>,
+    /// When a full inventory stopped reporting it.
+    pub deleted_at: Option<DateTime<Utc>>,
+    pub created_at: DateTime<Utc>,
+    pub updated_at: DateTime<Utc>,
+}
+
+/// Which resources a list returns; `None` matches everything.
+#[derive(Debug, Clone, Default)]
+pub struct ResourceFilter {
+    pub tenant_id: Option<Uuid>,
+    /// An AzCops subscription id or an Azure subscription id.
+    pub subscription: Option<Uuid>,
+    pub resource_type: Option<String>,
+    pub location: Option<String>,
+    pub resource_group: Option<String>,
+    pub tag_key: Option<String>,
+    pub tag_value: Option<String>,
+    pub include_deleted: bool,
+}
+
+/// A page of resources in resource-id order, and the total.
+pub async fn list(
+    conn: &mut PgConnection,
+    f: &ResourceFilter,
+    page: Page,
+) -> Result<(Vec<Resource>, i64), sqlx::Error> {
+    let total = sqlx::query_scalar!(
+        r#"SELECT count(*) AS "count!" FROM resources r JOIN subscriptions s ON s.id = r.subscription_db_id
+           WHERE ($1::uuid IS NULL OR r.tenant_id = $1)
+             AND ($2::uuid IS NULL OR s.id = $2 OR s.subscription_id = $2)
+             AND ($3::text IS NULL OR r.type = $3) AND ($4::text IS NULL OR r.location = $4)
+             AND ($5::text IS NULL OR r.resource_group = $5)
+             AND ($6::text IS NULL OR r.tags ? $6) AND ($7::text IS NULL OR r.tags ->> $6 = $7)
+             AND ($8 OR r.deleted_at IS NULL)"#,
+        f.tenant_id, f.subscription, f.resource_type, f.location, f.resource_group, f.tag_key, f.tag_value, f.include_deleted,
+    )
+    .fetch_one(&mut *conn)
+    .await?;
+    let items = sqlx::query_as!(
+        Resource,
+        r#"SELECT r.id, r.tenant_id, r.subscription_db_id, s.subscription_id, r.resource_id, r.name,
+                  r.type AS resource_type, r.kind, r.location, r.resource_group, r.sku, r.tags,
+                  NULL::jsonb AS properties, r.first_seen_at, r.last_seen_at, r.deleted_at, r.created_at, r.updated_at
+           FROM resources r JOIN subscriptions s ON s.id = r.subscription_db_id
+           WHERE ($1::uuid IS NULL OR r.tenant_id = $1)
+             AND ($2::uuid IS NULL OR s.id = $2 OR s.subscription_id = $2)
+             AND ($3::text IS NULL OR r.type = $3) AND ($4::text IS NULL OR r.location = $4)
+             AND ($5::text IS NULL OR r.resource_group = $5)
+             AND ($6::text IS NULL OR r.tags ? $6) AND ($7::text IS NULL OR r.tags ->> $6 = $7)
+             AND ($8 OR r.deleted_at IS NULL)
+           ORDER BY r.resource_id, r.id
+           LIMIT $9 OFFSET $10"#,
+        f.tenant_id, f.subscription, f.resource_type, f.location, f.resource_group, f.tag_key, f.tag_value, f.include_deleted,
+        page.limit(), page.offset(),
+    )
+    .fetch_all(conn)
+    .await?;
+    Ok((items, total))
+}
+
+/// One resource with its properties.
+pub async fn get(
+    conn: &mut PgConnection,
+    tenant_id: Option<Uuid>,
+    id: Uuid,
+) -> Result<Option<Resource>, sqlx::Error> {
+    sqlx::query_as!(
+        Resource,
+        r#"SELECT r.id, r.tenant_id, r.subscription_db_id, s.subscription_id, r.resource_id, r.name,
+                  r.type AS resource_type, r.kind, r.location, r.resource_group, r.sku, r.tags,
+                  r.properties, r.first_seen_at, r.last_seen_at, r.deleted_at, r.created_at, r.updated_at
+           FROM resources r JOIN subscriptions s ON s.id = r.subscription_db_id
+           WHERE r.id = $2 AND ($1::uuid IS NULL OR r.tenant_id = $1)"#,
+        tenant_id,
+        id,
+    )
+    .fetch_optional(conn)
+    .await
+}

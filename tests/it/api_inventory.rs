@@ -1,0 +1,329 @@
+//! The read API over ingested data: resources, costs and the cost summary, with their filters,
+//! bad input and tenant isolation.
+
+use axum::http::{Method, StatusCode};
+use chrono::{Days, Utc};
+use serde_json::{Value, json};
+use sqlx::PgPool;
+use uuid::Uuid;
+
+use crate::support::{READER, TestApp};
+
+/// Resources and costs of one subscription, written as ingestion would (as the superuser).
+async fn seed(app: &TestApp, tenant: Uuid, subscription: Uuid, prefix: &str) {
+    let resources = [
+        (
+            "vm-1",
+            "microsoft.compute/virtualmachines",
+            "westeurope",
+            "rg-app",
+            json!({"cost-center": "42", "env": "prod"}),
+            false,
+        ),
+        (
+            "disk-1",
+            "microsoft.compute/disks",
+            "westeurope",
+            "rg-app",
+            json!({"env": "prod"}),
+            false,
+        ),
+        (
+            "ip-1",
+            "microsoft.network/publicipaddresses",
+            "eastus",
+            "rg-net",
+            json!({}),
+            false,
+        ),
+        (
+            "old-vm",
+            "microsoft.compute/virtualmachines",
+            "eastus",
+            "rg-old",
+            json!({}),
+            true,
+        ),
+    ];
+    for (name, kind, location, rg, tags, deleted) in resources {
+        sqlx::query(
+            "INSERT INTO resources (tenant_id, subscription_db_id, resource_id, name, type, location, resource_group, tags, properties, deleted_at)
+             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, '{\"a\":1}', CASE WHEN $9 THEN now() END)",
+        )
+        .bind(tenant)
+        .bind(subscription)
+        .bind(format!("/subscriptions/{prefix}/resourcegroups/{rg}/providers/{kind}/{name}"))
+        .bind(name)
+        .bind(kind)
+        .bind(location)
+        .bind(rg)
+        .bind(tags)
+        .bind(deleted)
+        .execute(&app.pool)
+        .await
+        .expect("resource");
+    }
+    let today = Utc::now().date_naive();
+    for offset in [1u64, 2, 40] {
+        for (service, cost, amortized) in [
+            ("Virtual Machines", "10.50", "12.25"),
+            ("Storage", "1.25", "1.25"),
+        ] {
+            sqlx::query(
+                "INSERT INTO costs_daily (tenant_id, subscription_db_id, date, resource_group, service_name, meter_category, cost, amortized_cost, currency)
+                 VALUES ($1, $2, $3, 'rg-app', $4, $4, $5::numeric, $6::numeric, 'EUR')",
+            )
+            .bind(tenant)
+            .bind(subscription)
+            .bind(today.checked_sub_days(Days::new(offset)).expect("date"))
+            .bind(service)
+            .bind(cost)
+            .bind(amortized)
+            .execute(&app.pool)
+            .await
+            .expect("cost");
+        }
+    }
+}
+
+fn names(body: &Value) -> Vec<String> {
+    body["items"]
+        .as_array()
+        .expect("items")
+        .iter()
+        .map(|i| i["name"].as_str().expect("name").to_owned())
+        .collect()
+}
+
+#[sqlx::test(migrator = "azcops::db::MIGRATOR")]
+async fn resources_are_filtered_and_paginated_in_a_stable_order(pool: PgPool) {
+    let app = TestApp::new(pool).await;
+    let (tenant, tid) = app.tenant("A").await;
+    let sub = app.subscription(tenant, "prod").await;
+    seed(&app, tenant, sub, "a").await;
+    let reader = app.token(tid, &[READER]);
+    let get = |q: &str| {
+        let uri = format!("/api/v1/resources{q}");
+        let (app, reader) = (&app, &reader);
+        async move { app.call(Method::GET, &uri, Some(reader), None).await }
+    };
+
+    let all = get("").await;
+    assert_eq!(all.status, StatusCode::OK, "{}", all.body);
+    assert_eq!(
+        names(&all.body),
+        ["disk-1", "vm-1", "ip-1"],
+        "ordered by resource id, deleted hidden"
+    );
+    assert!(
+        all.body["items"][0].get("properties").is_none(),
+        "lists leave properties out"
+    );
+    assert_eq!(
+        names(&get("?type=Microsoft.Compute/virtualMachines").await.body),
+        ["vm-1"]
+    );
+    assert_eq!(names(&get("?location=EastUS").await.body), ["ip-1"]);
+    assert_eq!(
+        names(&get("?resource_group=RG-APP").await.body),
+        ["disk-1", "vm-1"]
+    );
+    assert_eq!(names(&get("?tag_key=cost-center").await.body), ["vm-1"]);
+    assert_eq!(
+        names(&get("?tag_key=env&tag_value=prod").await.body),
+        ["disk-1", "vm-1"]
+    );
+    assert_eq!(
+        names(
+            &get("?include_deleted=true&type=microsoft.compute/virtualmachines")
+                .await
+                .body
+        ),
+        ["vm-1", "old-vm"]
+    );
+    assert_eq!(
+        names(&get(&format!("?subscription_id={sub}")).await.body).len(),
+        3
+    );
+    assert_eq!(
+        names(
+            &get(&format!("?subscription_id={}", Uuid::new_v4()))
+                .await
+                .body
+        )
+        .len(),
+        0
+    );
+    let page = get("?page=2&page_size=2").await;
+    assert_eq!(
+        (page.body["total"].as_i64(), names(&page.body)),
+        (Some(3), vec!["ip-1".to_owned()])
+    );
+
+    let id = all.body["items"][2]["id"].as_str().expect("id");
+    let one = get(&format!("/{id}")).await;
+    assert_eq!(
+        one.body["properties"]["a"], 1,
+        "the single view has properties"
+    );
+}
+
+#[sqlx::test(migrator = "azcops::db::MIGRATOR")]
+async fn costs_are_filtered_by_date_service_and_group(pool: PgPool) {
+    let app = TestApp::new(pool).await;
+    let (tenant, tid) = app.tenant("A").await;
+    let sub = app.subscription(tenant, "prod").await;
+    seed(&app, tenant, sub, "a").await;
+    let reader = app.token(tid, &[READER]);
+    let today = Utc::now().date_naive();
+    let from = today.checked_sub_days(Days::new(7)).expect("date");
+
+    let all = app
+        .call(Method::GET, "/api/v1/costs", Some(&reader), None)
+        .await;
+    assert_eq!(all.body["total"], 6);
+    let recent = app
+        .call(
+            Method::GET,
+            &format!("/api/v1/costs?from={from}&to={today}"),
+            Some(&reader),
+            None,
+        )
+        .await;
+    assert_eq!(recent.body["total"], 4);
+    assert_eq!(recent.body["items"][0]["currency"], "EUR");
+    let storage = app
+        .call(
+            Method::GET,
+            &format!("/api/v1/costs?from={from}&service_name=Storage&resource_group=RG-APP"),
+            Some(&reader),
+            None,
+        )
+        .await;
+    assert_eq!(storage.body["total"], 2);
+    assert_eq!(storage.body["items"][0]["cost"], 1.25);
+}
+
+#[sqlx::test(migrator = "azcops::db::MIGRATOR")]
+async fn the_summary_totals_the_window_by_service_and_day(pool: PgPool) {
+    let app = TestApp::new(pool).await;
+    let (tenant, tid) = app.tenant("A").await;
+    let sub = app.subscription(tenant, "prod").await;
+    seed(&app, tenant, sub, "a").await;
+    let reply = app
+        .call(
+            Method::GET,
+            "/api/v1/costs/summary",
+            Some(&app.token(tid, &[READER])),
+            None,
+        )
+        .await;
+    assert_eq!(reply.status, StatusCode::OK, "{}", reply.body);
+    let body = &reply.body;
+    assert_eq!(body["currency"], "EUR");
+    assert_eq!(
+        body["total_cost"], 23.5,
+        "two days of 10.50 + 1.25; the row 40 days ago is outside"
+    );
+    assert_eq!(body["total_amortized_cost"], 27.0);
+    assert_eq!(body["by_service"][0]["service_name"], "Virtual Machines");
+    assert_eq!(body["by_service"][0]["cost"], 21.0);
+    let daily = body["daily"].as_array().expect("daily");
+    assert_eq!(
+        daily.len(),
+        30,
+        "one point for each day of the default window"
+    );
+    assert_eq!(daily.iter().filter(|d| d["cost"] != 0.0).count(), 2);
+    assert_eq!(
+        daily.last().expect("today")["date"],
+        Utc::now().date_naive().to_string()
+    );
+}
+
+#[sqlx::test(migrator = "azcops::db::MIGRATOR")]
+async fn bad_filters_are_400s_with_the_envelope(pool: PgPool) {
+    let app = TestApp::new(pool).await;
+    let op = app.operator();
+    for uri in [
+        "/api/v1/costs?from=2026-02-01&to=2026-01-01",
+        "/api/v1/costs?from=2024-01-01&to=2026-01-01",
+        "/api/v1/costs?from=yesterday",
+        "/api/v1/costs?from=2026-02-30",
+        "/api/v1/costs/summary?from=2026-03-01&to=2026-02-01",
+        "/api/v1/costs/summary?to=2026-13-01",
+        "/api/v1/resources?subscription_id=42",
+        "/api/v1/resources?include_deleted=perhaps",
+        "/api/v1/resources?tag_value=prod",
+        "/api/v1/resources?type=",
+        "/api/v1/resources?colour=blue",
+        "/api/v1/resources/not-a-uuid",
+    ] {
+        let reply = app.call(Method::GET, uri, Some(&op), None).await;
+        reply.assert_error(StatusCode::BAD_REQUEST, "bad_request");
+    }
+}
+
+#[sqlx::test(migrator = "azcops::db::MIGRATOR")]
+async fn another_tenants_inventory_and_costs_stay_invisible(pool: PgPool) {
+    let app = TestApp::new(pool).await;
+    let (a, a_tid) = app.tenant("A").await;
+    let (b, _) = app.tenant("B").await;
+    let sub_a = app.subscription(a, "a").await;
+    let sub_b = app.subscription(b, "b").await;
+    seed(&app, a, sub_a, "a").await;
+    seed(&app, b, sub_b, "b").await;
+    let reader_a = app.token(a_tid, &[READER]);
+
+    let resources = app
+        .call(Method::GET, "/api/v1/resources", Some(&reader_a), None)
+        .await;
+    assert_eq!(resources.body["total"], 3);
+    let theirs = app
+        .call(
+            Method::GET,
+            &format!("/api/v1/resources?subscription_id={sub_b}"),
+            Some(&reader_a),
+            None,
+        )
+        .await;
+    assert_eq!(theirs.body["total"], 0);
+    let b_resource: Uuid =
+        sqlx::query_scalar("SELECT id FROM resources WHERE tenant_id = $1 LIMIT 1")
+            .bind(b)
+            .fetch_one(&app.pool)
+            .await
+            .expect("b resource");
+    let direct = app
+        .call(
+            Method::GET,
+            &format!("/api/v1/resources/{b_resource}"),
+            Some(&reader_a),
+            None,
+        )
+        .await;
+    direct.assert_error(StatusCode::NOT_FOUND, "not_found");
+    let costs = app
+        .call(
+            Method::GET,
+            &format!("/api/v1/costs?subscription_id={sub_b}"),
+            Some(&reader_a),
+            None,
+        )
+        .await;
+    assert_eq!(costs.body["total"], 0);
+    let summary = app
+        .call(Method::GET, "/api/v1/costs/summary", Some(&reader_a), None)
+        .await;
+    assert_eq!(summary.body["total_cost"], 23.5, "only A's costs");
+
+    let operator = app
+        .call(
+            Method::GET,
+            "/api/v1/resources",
+            Some(&app.operator()),
+            None,
+        )
+        .await;
+    assert_eq!(operator.body["total"], 6, "the operator sees both tenants");
+}
