@@ -10,6 +10,8 @@ pub mod azure;
 pub mod config;
 pub mod db;
 pub mod devauth;
+pub mod invocation;
+pub mod schedule;
 pub mod secrets;
 pub mod server;
 pub mod telemetry;
