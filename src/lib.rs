@@ -10,6 +10,7 @@ pub mod azure;
 pub mod config;
 pub mod db;
 pub mod devauth;
+pub mod ingestion;
 pub mod invocation;
 pub mod schedule;
 pub mod secrets;
