@@ -7,6 +7,8 @@
 
 pub mod audit;
 pub mod costs;
+pub mod ingestion;
+pub mod recommendations;
 pub mod resources;
 pub mod subscriptions;
 pub mod tenants;

@@ -155,3 +155,56 @@ fn totals(by_service: &[Sum<String>]) -> Vec<Sum<()>> {
     }
     totals
 }
+
+/// One day of cost as Cost Management reports it, ready to upsert.
+#[derive(Debug, Clone, PartialEq)]
+pub struct CostRow {
+    pub date: NaiveDate,
+    pub resource_group: String,
+    pub service_name: String,
+    pub meter_category: String,
+    pub cost: Decimal,
+    pub amortized_cost: Decimal,
+    pub currency: String,
+}
+
+/// Inserts or updates a batch of one subscription's cost rows in one statement; unchanged
+/// rows are left alone. Returns rows written.
+pub async fn upsert(
+    conn: &mut PgConnection,
+    tenant_id: Uuid,
+    subscription_db_id: Uuid,
+    rows: &[CostRow],
+) -> Result<u64, sqlx::Error> {
+    let dates: Vec<NaiveDate> = rows.iter().map(|r| r.date).collect();
+    let text = |f: fn(&CostRow) -> &str| {
+        rows.iter()
+            .map(|r| f(r).to_owned())
+            .collect::<Vec<String>>()
+    };
+    let costs: Vec<Decimal> = rows.iter().map(|r| r.cost).collect();
+    let amortized: Vec<Decimal> = rows.iter().map(|r| r.amortized_cost).collect();
+    let result = sqlx::query!(
+        r#"INSERT INTO costs_daily (tenant_id, subscription_db_id, date, resource_group, service_name, meter_category,
+                                   cost, amortized_cost, currency)
+           SELECT $1, $2, c.date, c.resource_group, c.service_name, c.meter_category, c.cost, c.amortized, c.currency
+           FROM UNNEST($3::date[], $4::text[], $5::text[], $6::text[], $7::numeric[], $8::numeric[], $9::text[])
+                AS c(date, resource_group, service_name, meter_category, cost, amortized, currency)
+           ON CONFLICT (subscription_db_id, date, resource_group, service_name, meter_category) DO UPDATE SET
+               cost = EXCLUDED.cost, amortized_cost = EXCLUDED.amortized_cost, currency = EXCLUDED.currency
+           WHERE (costs_daily.cost, costs_daily.amortized_cost, costs_daily.currency)
+                 IS DISTINCT FROM (EXCLUDED.cost, EXCLUDED.amortized_cost, EXCLUDED.currency)"#,
+        tenant_id,
+        subscription_db_id,
+        &dates,
+        &text(|r| &r.resource_group),
+        &text(|r| &r.service_name),
+        &text(|r| &r.meter_category),
+        &costs,
+        &amortized,
+        &text(|r| &r.currency),
+    )
+    .execute(conn)
+    .await?;
+    Ok(result.rows_affected())
+}

@@ -113,3 +113,86 @@ pub async fn get(
     .fetch_optional(conn)
     .await
 }
+
+/// One resource as a full inventory reports it, ready to upsert.
+#[derive(Debug, Clone, PartialEq)]
+pub struct ResourceRow {
+    pub resource_id: String,
+    pub name: String,
+    pub resource_type: String,
+    pub kind: Option<String>,
+    pub location: Option<String>,
+    pub resource_group: Option<String>,
+    pub sku: Option<Value>,
+    pub tags: Value,
+    pub properties: Option<Value>,
+}
+
+/// Inserts or updates a batch of one subscription's resources in one statement, as seen at
+/// `seen_at` (the run's time, so a second delivery writes the same values). Rows that did not
+/// change are left alone; a resource seen again is no longer deleted. Returns rows written.
+pub async fn upsert(
+    conn: &mut PgConnection,
+    tenant_id: Uuid,
+    subscription_db_id: Uuid,
+    seen_at: DateTime<Utc>,
+    rows: &[ResourceRow],
+) -> Result<u64, sqlx::Error> {
+    let col = |f: fn(&ResourceRow) -> Option<String>| rows.iter().map(f).collect::<Vec<_>>();
+    let json = |f: fn(&ResourceRow) -> Option<Value>| rows.iter().map(f).collect::<Vec<_>>();
+    let result = sqlx::query!(
+        r#"INSERT INTO resources (tenant_id, subscription_db_id, resource_id, name, type, kind, location, resource_group,
+                                 sku, tags, properties, first_seen_at, last_seen_at)
+           SELECT $1, $2, r.resource_id, r.name, r.type, r.kind, r.location, r.resource_group,
+                  r.sku, coalesce(r.tags, '{}'::jsonb), r.properties, $3, $3
+           FROM UNNEST($4::text[], $5::text[], $6::text[], $7::text[], $8::text[], $9::text[],
+                       $10::jsonb[], $11::jsonb[], $12::jsonb[])
+                AS r(resource_id, name, type, kind, location, resource_group, sku, tags, properties)
+           ON CONFLICT (subscription_db_id, resource_id) DO UPDATE SET
+               name = EXCLUDED.name, type = EXCLUDED.type, kind = EXCLUDED.kind, location = EXCLUDED.location,
+               resource_group = EXCLUDED.resource_group, sku = EXCLUDED.sku, tags = EXCLUDED.tags,
+               properties = EXCLUDED.properties,
+               last_seen_at = greatest(resources.last_seen_at, EXCLUDED.last_seen_at),
+               deleted_at = CASE WHEN EXCLUDED.last_seen_at >= resources.last_seen_at THEN NULL ELSE resources.deleted_at END
+           WHERE (resources.name, resources.type, resources.kind, resources.location, resources.resource_group,
+                  resources.sku, resources.tags, resources.properties, resources.last_seen_at, resources.deleted_at)
+                 IS DISTINCT FROM
+                 (EXCLUDED.name, EXCLUDED.type, EXCLUDED.kind, EXCLUDED.location, EXCLUDED.resource_group,
+                  EXCLUDED.sku, EXCLUDED.tags, EXCLUDED.properties,
+                  greatest(resources.last_seen_at, EXCLUDED.last_seen_at),
+                  CASE WHEN EXCLUDED.last_seen_at >= resources.last_seen_at THEN NULL ELSE resources.deleted_at END)"#,
+        tenant_id,
+        subscription_db_id,
+        seen_at,
+        &col(|r| Some(r.resource_id.clone())) as &[Option<String>],
+        &col(|r| Some(r.name.clone())) as &[Option<String>],
+        &col(|r| Some(r.resource_type.clone())) as &[Option<String>],
+        &col(|r| r.kind.clone()) as &[Option<String>],
+        &col(|r| r.location.clone()) as &[Option<String>],
+        &col(|r| r.resource_group.clone()) as &[Option<String>],
+        &json(|r| r.sku.clone()) as &[Option<Value>],
+        &json(|r| Some(r.tags.clone())) as &[Option<Value>],
+        &json(|r| r.properties.clone()) as &[Option<Value>],
+    )
+    .execute(conn)
+    .await?;
+    Ok(result.rows_affected())
+}
+
+/// Marks deleted the subscription's resources a full inventory taken at `seen_at` did not
+/// report. Returns how many were marked.
+pub async fn mark_missing_deleted(
+    conn: &mut PgConnection,
+    subscription_db_id: Uuid,
+    seen_at: DateTime<Utc>,
+) -> Result<u64, sqlx::Error> {
+    let result = sqlx::query!(
+        "UPDATE resources SET deleted_at = $2
+         WHERE subscription_db_id = $1 AND deleted_at IS NULL AND last_seen_at < $2",
+        subscription_db_id,
+        seen_at,
+    )
+    .execute(conn)
+    .await?;
+    Ok(result.rows_affected())
+}

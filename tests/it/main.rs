@@ -6,6 +6,7 @@ mod api_inventory;
 mod api_subscriptions;
 mod api_tenants;
 mod auth_verifier;
+mod db_ingestion;
 mod key_vault;
 mod process;
 mod schema;

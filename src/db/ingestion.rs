@@ -1,0 +1,279 @@
+//! Ingestion runs and their per-subscription items. A run's status is derived from its items:
+//! queued while none has started, running while any is queued or running after one started,
+//! then succeeded, failed, or partially failed.
+
+use chrono::{DateTime, NaiveDate, Utc};
+use serde::Serialize;
+use serde_json::Value;
+use sqlx::PgConnection;
+use utoipa::ToSchema;
+use uuid::Uuid;
+
+use super::Page;
+use crate::ingestion::message::Mode;
+
+/// What started a run.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, sqlx::Type, ToSchema)]
+#[sqlx(type_name = "ingestion_trigger", rename_all = "lowercase")]
+#[serde(rename_all = "lowercase")]
+pub enum Trigger {
+    Timer,
+    Api,
+    Queue,
+}
+
+/// Where one subscription's ingestion stands.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, sqlx::Type, ToSchema)]
+#[sqlx(type_name = "ingestion_item_status", rename_all = "lowercase")]
+#[serde(rename_all = "lowercase")]
+pub enum ItemStatus {
+    Queued,
+    Running,
+    Succeeded,
+    Failed,
+    /// The message could never succeed (unknown subscription, bad schema): not retried.
+    Rejected,
+}
+
+/// A run with its derived status and item counts.
+#[derive(Debug, Clone, Serialize, ToSchema)]
+pub struct Run {
+    pub id: Uuid,
+    pub tenant_id: Uuid,
+    pub mode: Mode,
+    pub trigger: Trigger,
+    /// `queued`, `running`, `succeeded`, `partially_failed` or `failed`.
+    pub status: String,
+    pub schedule_slot: Option<DateTime<Utc>>,
+    pub requested_by: Option<String>,
+    pub cost_from: Option<NaiveDate>,
+    pub cost_to: Option<NaiveDate>,
+    pub items_total: i64,
+    pub items_succeeded: i64,
+    pub items_failed: i64,
+    pub created_at: DateTime<Utc>,
+    pub finished_at: Option<DateTime<Utc>>,
+}
+
+/// One subscription of a run.
+#[derive(Debug, Clone, Serialize, ToSchema)]
+pub struct Item {
+    pub id: Uuid,
+    pub run_id: Uuid,
+    pub subscription_db_id: Option<Uuid>,
+    pub subscription_id: Uuid,
+    pub status: ItemStatus,
+    pub attempts: i32,
+    pub resources_count: i32,
+    pub costs_count: i32,
+    pub recommendations_count: i32,
+    pub metrics_count: i32,
+    /// Azure calls spent, by API, and throttling waits.
+    pub azure_calls: Value,
+    pub error: Option<String>,
+    pub started_at: Option<DateTime<Utc>>,
+    pub finished_at: Option<DateTime<Utc>>,
+    pub duration_ms: Option<i64>,
+}
+
+/// A run to create.
+#[derive(Debug, Clone)]
+pub struct NewRun<'a> {
+    pub tenant_id: Uuid,
+    pub mode: Mode,
+    pub trigger: Trigger,
+    /// The timer slot; a second run for the same tenant, mode and slot is not created.
+    pub schedule_slot: Option<DateTime<Utc>>,
+    pub requested_by: Option<&'a str>,
+    pub cost_from: Option<NaiveDate>,
+    pub cost_to: Option<NaiveDate>,
+    /// (AzCops subscription id, Azure subscription id) of each item.
+    pub subscriptions: &'a [(Uuid, Uuid)],
+}
+
+/// Creates a run and its items; `None` when the timer slot already has a run.
+pub async fn create_run(
+    conn: &mut PgConnection,
+    new: &NewRun<'_>,
+) -> Result<Option<Uuid>, sqlx::Error> {
+    let run_id = sqlx::query_scalar!(
+        r#"INSERT INTO ingestion_runs (tenant_id, mode, trigger, schedule_slot, requested_by, cost_from, cost_to)
+           VALUES ($1, $2, $3, $4, $5, $6, $7)
+           ON CONFLICT (tenant_id, mode, schedule_slot) DO NOTHING
+           RETURNING id"#,
+        new.tenant_id,
+        new.mode as Mode,
+        new.trigger as Trigger,
+        new.schedule_slot,
+        new.requested_by,
+        new.cost_from,
+        new.cost_to,
+    )
+    .fetch_optional(&mut *conn)
+    .await?;
+    let Some(run_id) = run_id else {
+        return Ok(None);
+    };
+    let (db_ids, azure_ids): (Vec<Uuid>, Vec<Uuid>) = new.subscriptions.iter().copied().unzip();
+    sqlx::query!(
+        "INSERT INTO ingestion_run_items (run_id, tenant_id, subscription_db_id, subscription_id)
+         SELECT $1, $2, db_id, azure_id FROM UNNEST($3::uuid[], $4::uuid[]) AS s(db_id, azure_id)",
+        run_id,
+        new.tenant_id,
+        &db_ids,
+        &azure_ids,
+    )
+    .execute(conn)
+    .await?;
+    Ok(Some(run_id))
+}
+
+/// What [`start_item`] found.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Start {
+    /// The item is now running (attempt number given).
+    Started { item_id: Uuid, attempt: i32 },
+    /// Already succeeded (a duplicate delivery): nothing to do.
+    AlreadyDone,
+    /// The run has no item for this subscription.
+    NoSuchItem,
+}
+
+/// Marks a run's item for `subscription_id` running, unless it already succeeded.
+pub async fn start_item(
+    conn: &mut PgConnection,
+    run_id: Uuid,
+    subscription_id: Uuid,
+) -> Result<Start, sqlx::Error> {
+    let row = sqlx::query!(
+        r#"UPDATE ingestion_run_items
+           SET status = CASE WHEN status = 'succeeded' THEN status ELSE 'running' END,
+               attempts = CASE WHEN status = 'succeeded' THEN attempts ELSE attempts + 1 END,
+               started_at = CASE WHEN status = 'succeeded' THEN started_at ELSE now() END,
+               error = CASE WHEN status = 'succeeded' THEN error END
+           WHERE run_id = $1 AND subscription_id = $2
+           RETURNING id, attempts, status AS "status: ItemStatus""#,
+        run_id,
+        subscription_id,
+    )
+    .fetch_optional(conn)
+    .await?;
+    Ok(match row {
+        None => Start::NoSuchItem,
+        Some(r) if r.status == ItemStatus::Succeeded => Start::AlreadyDone,
+        Some(r) => Start::Started {
+            item_id: r.id,
+            attempt: r.attempts,
+        },
+    })
+}
+
+/// How an item ended.
+#[derive(Debug, Clone, Default)]
+pub struct Outcome {
+    pub resources: i32,
+    pub costs: i32,
+    pub recommendations: i32,
+    pub metrics: i32,
+    pub azure_calls: Value,
+    /// `None` for success.
+    pub error: Option<String>,
+}
+
+/// Records an item's end: succeeded, or `failed`/`rejected` with its error.
+pub async fn finish_item(
+    conn: &mut PgConnection,
+    item_id: Uuid,
+    status: ItemStatus,
+    outcome: &Outcome,
+) -> Result<(), sqlx::Error> {
+    sqlx::query!(
+        r#"UPDATE ingestion_run_items
+           SET status = $2, resources_count = $3, costs_count = $4, recommendations_count = $5, metrics_count = $6,
+               azure_calls = $7, error = $8, finished_at = now(),
+               duration_ms = (extract(epoch FROM now() - coalesce(started_at, now())) * 1000)::bigint
+           WHERE id = $1"#,
+        item_id,
+        status as ItemStatus,
+        outcome.resources,
+        outcome.costs,
+        outcome.recommendations,
+        outcome.metrics,
+        outcome.azure_calls,
+        outcome.error,
+    )
+    .execute(conn)
+    .await?;
+    Ok(())
+}
+
+/// One run with its derived status; `tenant_id` limits it to a tenant.
+pub async fn get_run(
+    conn: &mut PgConnection,
+    tenant_id: Option<Uuid>,
+    run_id: Uuid,
+) -> Result<Option<Run>, sqlx::Error> {
+    sqlx::query_as!(
+        Run,
+        r#"SELECT r.id, r.tenant_id, r.mode AS "mode: Mode", r.trigger AS "trigger: Trigger", r.schedule_slot,
+                  r.requested_by, r.cost_from, r.cost_to, r.created_at,
+                  s.status AS "status!", s.total AS "items_total!", s.succeeded AS "items_succeeded!",
+                  s.failed AS "items_failed!", s.finished_at
+           FROM ingestion_runs r, LATERAL (
+               SELECT count(*) AS total,
+                      count(*) FILTER (WHERE i.status = 'succeeded') AS succeeded,
+                      count(*) FILTER (WHERE i.status IN ('failed', 'rejected')) AS failed,
+                      CASE WHEN count(*) FILTER (WHERE i.status IN ('queued', 'running')) > 0 THEN NULL
+                           ELSE max(i.finished_at) END AS finished_at,
+                      CASE
+                          WHEN count(*) = count(*) FILTER (WHERE i.status = 'queued') THEN 'queued'
+                          WHEN count(*) FILTER (WHERE i.status IN ('queued', 'running')) > 0 THEN 'running'
+                          WHEN count(*) = count(*) FILTER (WHERE i.status = 'succeeded') THEN 'succeeded'
+                          WHEN count(*) FILTER (WHERE i.status = 'succeeded') = 0 THEN 'failed'
+                          ELSE 'partially_failed'
+                      END AS status
+               FROM ingestion_run_items i WHERE i.run_id = r.id) s
+           WHERE r.id = $2 AND ($1::uuid IS NULL OR r.tenant_id = $1)"#,
+        tenant_id,
+        run_id,
+    )
+    .fetch_optional(conn)
+    .await
+}
+
+/// A run's items in subscription order.
+pub async fn items(conn: &mut PgConnection, run_id: Uuid) -> Result<Vec<Item>, sqlx::Error> {
+    sqlx::query_as!(
+        Item,
+        r#"SELECT id, run_id, subscription_db_id, subscription_id, status AS "status: ItemStatus", attempts,
+                  resources_count, costs_count, recommendations_count, metrics_count, azure_calls, error,
+                  started_at, finished_at, duration_ms
+           FROM ingestion_run_items WHERE run_id = $1 ORDER BY subscription_id"#,
+        run_id,
+    )
+    .fetch_all(conn)
+    .await
+}
+
+/// A page of runs, newest first, and the total.
+pub async fn list_runs(
+    conn: &mut PgConnection,
+    tenant_id: Option<Uuid>,
+    page: Page,
+) -> Result<(Vec<Uuid>, i64), sqlx::Error> {
+    let total = sqlx::query_scalar!(
+        r#"SELECT count(*) AS "count!" FROM ingestion_runs WHERE $1::uuid IS NULL OR tenant_id = $1"#,
+        tenant_id
+    )
+    .fetch_one(&mut *conn)
+    .await?;
+    let ids = sqlx::query_scalar!(
+        "SELECT id FROM ingestion_runs WHERE $1::uuid IS NULL OR tenant_id = $1 ORDER BY created_at DESC, id LIMIT $2 OFFSET $3",
+        tenant_id,
+        page.limit(),
+        page.offset(),
+    )
+    .fetch_all(conn)
+    .await?;
+    Ok((ids, total))
+}
