@@ -7,6 +7,7 @@ pub mod costs;
 pub mod error;
 pub mod extract;
 pub mod health;
+pub mod ingestion;
 pub mod openapi;
 pub mod pagination;
 pub mod resources;
@@ -26,6 +27,7 @@ pub use caller::{Authn, Caller};
 pub use error::ApiError;
 
 use crate::db::{Database, Scope};
+use crate::ingestion::fanout::Enqueue;
 
 /// Largest request body accepted.
 pub const MAX_BODY_BYTES: usize = 256 * 1024;
@@ -35,6 +37,8 @@ pub const MAX_BODY_BYTES: usize = 256 * 1024;
 pub struct AppState {
     pub db: Arc<Database>,
     pub authn: Arc<Authn>,
+    /// The ingestion queue (absent when storage is not configured: triggers answer 503).
+    pub queue: Option<Arc<dyn Enqueue>>,
 }
 
 impl AppState {
@@ -43,7 +47,14 @@ impl AppState {
         Self {
             db: Arc::new(db),
             authn: Arc::new(authn),
+            queue: None,
         }
+    }
+
+    /// The same state with an ingestion queue.
+    pub fn with_queue(mut self, queue: Arc<dyn Enqueue>) -> Self {
+        self.queue = Some(queue);
+        self
     }
 
     /// A transaction limited to `scope` by row-level security; 503 while the database is unreachable.
@@ -62,7 +73,8 @@ pub fn router(state: AppState) -> Router {
         .merge(tenants::router())
         .merge(subscriptions::router())
         .merge(resources::router())
-        .merge(costs::router());
+        .merge(costs::router())
+        .merge(ingestion::router());
     let api = Router::new()
         .route("/api/health", get(health::health))
         .route("/api/openapi.json", get(openapi::document))

@@ -4,7 +4,7 @@ use utoipa::OpenApi;
 use utoipa::openapi::security::{HttpAuthScheme, HttpBuilder, SecurityScheme};
 
 use super::extract::Json;
-use super::{costs, health, resources, subscriptions, tenants};
+use super::{costs, health, ingestion, resources, subscriptions, tenants};
 
 /// The API description.
 #[derive(OpenApi)]
@@ -15,6 +15,7 @@ use super::{costs, health, resources, subscriptions, tenants};
         tenants::create, tenants::list, tenants::read, tenants::update, tenants::remove,
         subscriptions::create, subscriptions::list, subscriptions::read, subscriptions::update, subscriptions::remove,
         resources::list, resources::read, costs::list, costs::summary,
+        ingestion::trigger, ingestion::status, ingestion::runs,
     ),
     modifiers(&BearerAuth),
     security(("bearer" = [])),

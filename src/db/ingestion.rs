@@ -277,3 +277,64 @@ pub async fn list_runs(
     .await?;
     Ok((ids, total))
 }
+
+/// Active subscriptions of active tenants, as (tenant, AzCops subscription id, Azure
+/// subscription id), ordered by tenant: what a timer fans out over.
+pub async fn active_subscriptions(
+    conn: &mut PgConnection,
+) -> Result<Vec<(Uuid, Uuid, Uuid)>, sqlx::Error> {
+    let rows = sqlx::query!(
+        "SELECT s.tenant_id, s.id, s.subscription_id FROM subscriptions s JOIN tenants t ON t.id = s.tenant_id
+         WHERE s.is_active AND t.is_active ORDER BY s.tenant_id, s.subscription_id"
+    )
+    .fetch_all(conn)
+    .await?;
+    Ok(rows
+        .into_iter()
+        .map(|r| (r.tenant_id, r.id, r.subscription_id))
+        .collect())
+}
+
+/// The run a timer slot already has, if any.
+pub async fn run_for_slot(
+    conn: &mut PgConnection,
+    tenant_id: Uuid,
+    mode: Mode,
+    slot: DateTime<Utc>,
+) -> Result<Option<Uuid>, sqlx::Error> {
+    sqlx::query_scalar!(
+        "SELECT id FROM ingestion_runs WHERE tenant_id = $1 AND mode = $2 AND schedule_slot = $3",
+        tenant_id,
+        mode as Mode,
+        slot,
+    )
+    .fetch_optional(conn)
+    .await
+}
+
+/// The Azure subscription ids of a run's items that have not started yet.
+pub async fn queued_items(conn: &mut PgConnection, run_id: Uuid) -> Result<Vec<Uuid>, sqlx::Error> {
+    sqlx::query_scalar!(
+        "SELECT subscription_id FROM ingestion_run_items WHERE run_id = $1 AND status = 'queued' ORDER BY subscription_id",
+        run_id
+    )
+    .fetch_all(conn)
+    .await
+}
+
+/// Marks every unstarted item of a run failed with `error` (its messages could not be sent).
+pub async fn fail_queued_items(
+    conn: &mut PgConnection,
+    run_id: Uuid,
+    error: &str,
+) -> Result<u64, sqlx::Error> {
+    let result = sqlx::query!(
+        "UPDATE ingestion_run_items SET status = 'failed', error = $2, finished_at = now()
+         WHERE run_id = $1 AND status = 'queued'",
+        run_id,
+        error,
+    )
+    .execute(conn)
+    .await?;
+    Ok(result.rows_affected())
+}

@@ -179,3 +179,25 @@ pub async fn delete(
     .fetch_optional(conn)
     .await
 }
+
+/// The active subscriptions of a tenant among `ids` (AzCops or Azure ids; all of them when
+/// `ids` is empty), as (AzCops id, Azure id).
+pub async fn active_for_ingestion(
+    conn: &mut PgConnection,
+    tenant_id: Uuid,
+    ids: &[Uuid],
+) -> Result<Vec<(Uuid, Uuid)>, sqlx::Error> {
+    let rows = sqlx::query!(
+        "SELECT id, subscription_id FROM subscriptions
+         WHERE tenant_id = $1 AND is_active AND (cardinality($2::uuid[]) = 0 OR id = ANY($2) OR subscription_id = ANY($2))
+         ORDER BY subscription_id",
+        tenant_id,
+        ids,
+    )
+    .fetch_all(conn)
+    .await?;
+    Ok(rows
+        .into_iter()
+        .map(|r| (r.id, r.subscription_id))
+        .collect())
+}

@@ -1,0 +1,238 @@
+//! `/api/v1/ingestion`: trigger an ingestion (one queue message per subscription, `202` with the
+//! run id), follow a run's status, and list runs.
+
+use axum::Router;
+use axum::body::Bytes;
+use axum::extract::State;
+use axum::http::StatusCode;
+use axum::routing::{get, post};
+use chrono::NaiveDate;
+use serde::{Deserialize, Serialize};
+use utoipa::{IntoParams, ToSchema};
+use uuid::Uuid;
+
+use super::error::ApiError;
+use super::extract::{Json, Path, Query};
+use super::pagination::{self, Paginated};
+use super::{AppState, Caller};
+use crate::db::audit::{Action, Entry};
+use crate::db::ingestion::{self, Item, NewRun, Run, Trigger};
+use crate::db::subscriptions;
+use crate::ingestion::fanout::{self, CostWindow};
+use crate::ingestion::message::{IngestMessage, MAX_COST_WINDOW_DAYS, Mode, SCHEMA_VERSION};
+
+/// The ingestion routes.
+pub fn router() -> Router<AppState> {
+    Router::new()
+        .route("/ingestion/trigger", post(trigger))
+        .route("/ingestion/status/{run_id}", get(status))
+        .route("/ingestion/runs", get(runs))
+}
+
+/// What to ingest.
+#[derive(Debug, Default, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct TriggerRequest {
+    /// The tenant (operators only; a tenant caller's own tenant is implied).
+    pub tenant_id: Option<Uuid>,
+    /// AzCops or Azure subscription ids; default every active subscription of the tenant.
+    #[serde(default)]
+    pub subscription_ids: Vec<Uuid>,
+    /// `full` (default) or `cost`.
+    pub mode: Option<Mode>,
+    /// Cost window (both or neither; default yesterday).
+    pub cost_from: Option<NaiveDate>,
+    pub cost_to: Option<NaiveDate>,
+}
+
+/// The accepted run.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct Accepted {
+    pub run_id: Uuid,
+    pub status: &'static str,
+    pub subscriptions: usize,
+    pub status_url: String,
+}
+
+/// A run with its items.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct RunStatus {
+    #[serde(flatten)]
+    pub run: Run,
+    pub items: Vec<Item>,
+}
+
+fn window(body: &TriggerRequest) -> Result<CostWindow, ApiError> {
+    let message = IngestMessage {
+        v: SCHEMA_VERSION,
+        run_id: None,
+        tenant_id: Uuid::nil(),
+        subscription_id: Uuid::nil(),
+        mode: Mode::Cost,
+        cost_from: body.cost_from,
+        cost_to: body.cost_to,
+    };
+    IngestMessage::parse(&message.to_text()).map_err(|e| {
+        ApiError::BadRequest(format!(
+            "{e} (both cost_from and cost_to, at most {MAX_COST_WINDOW_DAYS} days)"
+        ))
+    })?;
+    Ok(CostWindow {
+        from: body.cost_from,
+        to: body.cost_to,
+    })
+}
+
+fn tenant_of(caller: &Caller, named: Option<Uuid>) -> Result<Uuid, ApiError> {
+    match (caller.tenant(), named) {
+        (Some(own), None) => Ok(own),
+        (Some(own), Some(named)) if named == own => Ok(own),
+        (Some(_), Some(_)) => Err(ApiError::NotFound("tenant")),
+        (None, Some(named)) => Ok(named),
+        (None, None) => Err(ApiError::BadRequest(
+            "tenant_id is required when an operator triggers an ingestion".into(),
+        )),
+    }
+}
+
+/// Starts an ingestion: creates a run and enqueues one message per subscription (admins).
+#[utoipa::path(post, path = "/api/v1/ingestion/trigger", tag = "ingestion", request_body = TriggerRequest,
+    responses((status = 202, body = Accepted), (status = 400), (status = 403), (status = 404), (status = 503)))]
+pub async fn trigger(
+    State(state): State<AppState>,
+    caller: Caller,
+    body: Bytes,
+) -> Result<(StatusCode, Json<Accepted>), ApiError> {
+    caller.require_admin()?;
+    let body = parse_body(&body)?;
+    let tenant_id = tenant_of(&caller, body.tenant_id)?;
+    let window = window(&body)?;
+    let mode = body.mode.unwrap_or(Mode::Full);
+    let queue = state.queue.clone().ok_or(ApiError::Unavailable(
+        "the ingestion queue is not configured",
+    ))?;
+    let mut tx = state.begin(caller.scope).await?;
+    let found =
+        subscriptions::active_for_ingestion(&mut tx, tenant_id, &body.subscription_ids).await?;
+    check_found(&body.subscription_ids, &found)?;
+    let new = NewRun {
+        tenant_id,
+        mode,
+        trigger: Trigger::Api,
+        schedule_slot: None,
+        requested_by: Some(&caller.principal),
+        cost_from: window.from,
+        cost_to: window.to,
+        subscriptions: &found,
+    };
+    let run_id = ingestion::create_run(&mut tx, &new)
+        .await?
+        .ok_or_else(|| ApiError::internal(anyhow::anyhow!("run not created")))?;
+    let entry = Entry::new(
+        Action::Create,
+        "ingestion_run",
+        run_id,
+        None,
+        Some(&serde_json::json!({"mode": mode, "subscriptions": found.len()})),
+    );
+    crate::db::audit::record(&mut tx, &caller.audit(entry, tenant_id)).await?;
+    tx.commit().await?;
+    let azure_ids: Vec<Uuid> = found.iter().map(|(_, azure)| *azure).collect();
+    let texts = fanout::messages(run_id, tenant_id, mode, window, &azure_ids);
+    let pool = state
+        .db
+        .pool()
+        .await
+        .map_err(|_| ApiError::Unavailable("the database is unavailable, try again shortly"))?;
+    fanout::send_all(pool, queue.as_ref(), run_id, texts)
+        .await
+        .map_err(|e| {
+            tracing::error!(error = format!("{e:#}"), %run_id, "enqueue failed");
+            ApiError::Unavailable(
+                "the ingestion queue is unavailable; the run's items were marked failed",
+            )
+        })?;
+    let accepted = Accepted {
+        run_id,
+        status: "queued",
+        subscriptions: found.len(),
+        status_url: format!("/api/v1/ingestion/status/{run_id}"),
+    };
+    Ok((StatusCode::ACCEPTED, Json(accepted)))
+}
+
+/// An empty body means "every active subscription, full mode".
+fn parse_body(bytes: &[u8]) -> Result<TriggerRequest, ApiError> {
+    if bytes.iter().all(u8::is_ascii_whitespace) {
+        return Ok(TriggerRequest::default());
+    }
+    serde_json::from_slice(bytes)
+        .map_err(|e| ApiError::BadRequest(format!("invalid request body: {e}")))
+}
+
+/// Every requested id must be one of the tenant's active subscriptions.
+fn check_found(requested: &[Uuid], found: &[(Uuid, Uuid)]) -> Result<(), ApiError> {
+    let missing: Vec<String> = requested
+        .iter()
+        .filter(|id| !found.iter().any(|(db, azure)| db == *id || azure == *id))
+        .map(Uuid::to_string)
+        .collect();
+    if !missing.is_empty() {
+        return Err(ApiError::NotFoundNamed(format!(
+            "no active subscription of the tenant has id {}",
+            missing.join(", ")
+        )));
+    }
+    if found.is_empty() {
+        return Err(ApiError::BadRequest(
+            "the tenant has no active subscriptions to ingest".into(),
+        ));
+    }
+    Ok(())
+}
+
+/// A run's status and items.
+#[utoipa::path(get, path = "/api/v1/ingestion/status/{run_id}", tag = "ingestion", params(("run_id" = Uuid, Path)),
+    responses((status = 200, body = RunStatus), (status = 400), (status = 404)))]
+pub async fn status(
+    State(state): State<AppState>,
+    caller: Caller,
+    Path(run_id): Path<Uuid>,
+) -> Result<Json<RunStatus>, ApiError> {
+    let mut tx = state.begin(caller.scope).await?;
+    let run = ingestion::get_run(&mut tx, caller.tenant(), run_id)
+        .await?
+        .ok_or(ApiError::NotFound("ingestion run"))?;
+    let items = ingestion::items(&mut tx, run_id).await?;
+    tx.commit().await?;
+    Ok(Json(RunStatus { run, items }))
+}
+
+/// Paging for the run list.
+#[derive(Debug, Deserialize, IntoParams)]
+#[serde(deny_unknown_fields)]
+pub struct ListRuns {
+    pub page: Option<i64>,
+    pub page_size: Option<i64>,
+}
+
+/// Runs, newest first.
+#[utoipa::path(get, path = "/api/v1/ingestion/runs", tag = "ingestion", params(ListRuns),
+    responses((status = 200, body = Paginated<Run>), (status = 400)))]
+pub async fn runs(
+    State(state): State<AppState>,
+    caller: Caller,
+    Query(p): Query<ListRuns>,
+) -> Result<Json<Paginated<Run>>, ApiError> {
+    let page = pagination::page(p.page, p.page_size)?;
+    let mut tx = state.begin(caller.scope).await?;
+    let (ids, total) = ingestion::list_runs(&mut tx, caller.tenant(), page).await?;
+    let mut items = Vec::with_capacity(ids.len());
+    for id in ids {
+        if let Some(run) = ingestion::get_run(&mut tx, caller.tenant(), id).await? {
+            items.push(run);
+        }
+    }
+    tx.commit().await?;
+    Ok(Json(Paginated::new(items, page, total)))
+}
