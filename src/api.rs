@@ -28,6 +28,7 @@ pub use error::ApiError;
 
 use crate::db::{Database, Scope};
 use crate::ingestion::fanout::Enqueue;
+use crate::ingestion::runtime::LazyIngestor;
 
 /// Largest request body accepted.
 pub const MAX_BODY_BYTES: usize = 256 * 1024;
@@ -39,6 +40,8 @@ pub struct AppState {
     pub authn: Arc<Authn>,
     /// The ingestion queue (absent when storage is not configured: triggers answer 503).
     pub queue: Option<Arc<dyn Enqueue>>,
+    /// The queue function's ingestor (absent when Azure or the lake is not configured).
+    pub ingestor: Option<Arc<LazyIngestor>>,
 }
 
 impl AppState {
@@ -48,7 +51,14 @@ impl AppState {
             db: Arc::new(db),
             authn: Arc::new(authn),
             queue: None,
+            ingestor: None,
         }
+    }
+
+    /// The same state with an ingestor for the queue function.
+    pub fn with_ingestor(mut self, ingestor: Arc<LazyIngestor>) -> Self {
+        self.ingestor = Some(ingestor);
+        self
     }
 
     /// The same state with an ingestion queue.
@@ -67,7 +77,8 @@ impl AppState {
     }
 }
 
-/// The whole application: `GET /` for the host's readiness probe, the API under `/api`.
+/// The whole application: `GET /` for the host's readiness probe, the API under `/api`, and
+/// the non-HTTP functions at `/<FunctionName>` (see [`crate::functions`]).
 pub fn router(state: AppState) -> Router {
     let v1 = Router::new()
         .merge(tenants::router())
@@ -79,6 +90,7 @@ pub fn router(state: AppState) -> Router {
         .route("/api/health", get(health::health))
         .route("/api/openapi.json", get(openapi::document))
         .nest("/api/v1", v1)
+        .merge(crate::functions::router())
         .fallback(not_found)
         .layer(DefaultBodyLimit::max(MAX_BODY_BYTES))
         .layer(CatchPanicLayer::custom(|_| {

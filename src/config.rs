@@ -67,6 +67,12 @@ pub struct Config {
     pub auth: AuthConfig,
 
     #[command(flatten)]
+    pub azure: crate::azure::config::AzureConfig,
+
+    #[command(flatten)]
+    pub ingestion: crate::ingestion::runtime::IngestionConfig,
+
+    #[command(flatten)]
     pub log: LogConfig,
 }
 

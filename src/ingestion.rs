@@ -1,5 +1,9 @@
 //! Ingestion: timers fan out one queue message per subscription; the queue function ingests
 //! one subscription into the lake and PostgreSQL.
 
+pub mod collect;
 pub mod fanout;
 pub mod message;
+pub mod pipeline;
+pub mod rows;
+pub mod runtime;

@@ -10,11 +10,14 @@ pub mod azure;
 pub mod config;
 pub mod db;
 pub mod devauth;
+pub mod functions;
 pub mod ingestion;
 pub mod invocation;
 pub mod schedule;
 pub mod secrets;
 pub mod server;
+pub mod sim;
+pub mod storage;
 pub mod telemetry;
 
 /// The version reported by `/api/health` and `--version`.

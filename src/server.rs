@@ -10,8 +10,12 @@ use tokio::net::TcpListener;
 
 use crate::api::{self, AppState, Authn};
 use crate::auth::{Verifier, VerifierSettings};
+use crate::azure::client::AzureClient;
+use crate::azure::qpu_budget::PgQpuBudget;
 use crate::config::{AuthSettings, Config, running_in_azure};
 use crate::db::{Database, MIGRATOR, UrlSource};
+use crate::ingestion::runtime::{LazyIngestor, QueueEnqueue};
+use crate::storage::lake::LakeLocation;
 
 /// The database as configured. Connects to nothing.
 ///
@@ -147,7 +151,51 @@ pub fn state(config: &Config) -> anyhow::Result<AppState> {
             }
         }
     };
-    Ok(AppState::new(db, authn))
+    let state = AppState::new(db, authn);
+    ingestion(config, state, |name| std::env::var(name).ok())
+}
+
+/// Adds the ingestion queue and the ingestor when their settings are present (an API-only
+/// deployment runs without them: triggers and the queue function then answer 503).
+pub fn ingestion(
+    config: &Config,
+    mut state: AppState,
+    lookup: impl Fn(&str) -> Option<String> + Copy,
+) -> anyhow::Result<AppState> {
+    if let Some(queue) = config
+        .ingestion
+        .queue(lookup)
+        .context("configuration: the ingestion queue")?
+    {
+        state = state.with_queue(Arc::new(QueueEnqueue(queue)));
+    } else {
+        tracing::warn!(setting = %config.ingestion.queue_connection, "no ingestion queue configured");
+    }
+    let lake = match LakeLocation::from_settings(lookup) {
+        Ok(lake) => lake,
+        Err(e) => {
+            tracing::warn!(error = %e, "no lake configured: the queue function cannot ingest");
+            return Ok(state);
+        }
+    };
+    let budget = Arc::new(PgQpuBudget::lazy(
+        Arc::clone(&state.db),
+        config.azure.cost_qpu_limits,
+    ));
+    let azure = AzureClient::from_config(
+        &config.azure,
+        config.azure_client_id(),
+        config.key_vault_url(),
+        budget,
+    )
+    .context("configuration: Azure")?;
+    let ingestor = LazyIngestor::new(
+        Arc::clone(&state.db),
+        azure,
+        lake,
+        config.ingestion.max_dequeue_count,
+    );
+    Ok(state.with_ingestor(Arc::new(ingestor)))
 }
 
 /// Binds `addr`; port 0 picks a free port (see the returned listener's local address).

@@ -9,6 +9,7 @@ use utoipa::ToSchema;
 use uuid::Uuid;
 
 use super::Page;
+pub use crate::azure::cost_management::CostRow;
 
 /// One day of cost for one (subscription, resource group, service, meter category).
 #[derive(Debug, Clone, PartialEq, Serialize, ToSchema)]
@@ -154,18 +155,6 @@ fn totals(by_service: &[Sum<String>]) -> Vec<Sum<()>> {
         }
     }
     totals
-}
-
-/// One day of cost as Cost Management reports it, ready to upsert.
-#[derive(Debug, Clone, PartialEq)]
-pub struct CostRow {
-    pub date: NaiveDate,
-    pub resource_group: String,
-    pub service_name: String,
-    pub meter_category: String,
-    pub cost: Decimal,
-    pub amortized_cost: Decimal,
-    pub currency: String,
 }
 
 /// Inserts or updates a batch of one subscription's cost rows in one statement; unchanged

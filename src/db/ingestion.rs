@@ -338,3 +338,22 @@ pub async fn fail_queued_items(
     .await?;
     Ok(result.rows_affected())
 }
+
+/// Marks a run's item for `subscription_id` rejected with `reason`; false when there is none.
+pub async fn reject_item(
+    conn: &mut PgConnection,
+    run_id: Uuid,
+    subscription_id: Uuid,
+    reason: &str,
+) -> Result<bool, sqlx::Error> {
+    let result = sqlx::query!(
+        "UPDATE ingestion_run_items SET status = 'rejected', error = $3, finished_at = now()
+         WHERE run_id = $1 AND subscription_id = $2 AND status <> 'succeeded'",
+        run_id,
+        subscription_id,
+        reason,
+    )
+    .execute(conn)
+    .await?;
+    Ok(result.rows_affected() > 0)
+}

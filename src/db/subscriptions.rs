@@ -201,3 +201,35 @@ pub async fn active_for_ingestion(
         .map(|r| (r.id, r.subscription_id))
         .collect())
 }
+
+/// A subscription as ingestion needs it.
+#[derive(Debug, Clone)]
+pub struct IngestionTarget {
+    pub id: Uuid,
+    pub tenant_id: Uuid,
+    pub subscription_id: Uuid,
+    /// The Entra tenant whose credential reads the subscription.
+    pub azure_tenant_id: Uuid,
+    pub billing_scope: Option<String>,
+    /// Both the subscription and its tenant are active.
+    pub active: bool,
+}
+
+/// The subscription `subscription_id` (Azure id) of tenant `tenant_id`, for ingestion.
+pub async fn for_ingestion(
+    conn: &mut PgConnection,
+    tenant_id: Uuid,
+    subscription_id: Uuid,
+) -> Result<Option<IngestionTarget>, sqlx::Error> {
+    sqlx::query_as!(
+        IngestionTarget,
+        r#"SELECT s.id, s.tenant_id, s.subscription_id, t.azure_tenant_id, s.billing_scope,
+                  (s.is_active AND t.is_active) AS "active!"
+           FROM subscriptions s JOIN tenants t ON t.id = s.tenant_id
+           WHERE s.tenant_id = $1 AND s.subscription_id = $2"#,
+        tenant_id,
+        subscription_id,
+    )
+    .fetch_optional(conn)
+    .await
+}

@@ -10,7 +10,7 @@ use uuid::Uuid;
 use azcops::db::costs::{self, CostRow};
 use azcops::db::ingestion::{self, ItemStatus, NewRun, Outcome, Start, Trigger};
 use azcops::db::recommendations::{self, AdvisorRow};
-use azcops::db::resources::{self, ResourceRow};
+use azcops::db::resources::{self, InventoryResource};
 use azcops::db::{self, Scope};
 use azcops::ingestion::message::Mode;
 
@@ -32,18 +32,21 @@ async fn tenant_and_subscription(pool: &PgPool) -> (Uuid, Uuid, Uuid) {
     (tenant, sub, azure_sub)
 }
 
-fn resource(name: &str) -> ResourceRow {
-    ResourceRow {
+fn resource(name: &str) -> InventoryResource {
+    InventoryResource {
         resource_id: format!(
             "/subscriptions/x/resourcegroups/rg/providers/microsoft.compute/disks/{name}"
         ),
+        subscription_id: "x".into(),
         name: name.to_owned(),
         resource_type: "microsoft.compute/disks".into(),
         kind: None,
-        location: Some("westeurope".into()),
-        resource_group: Some("rg".into()),
+        location: "westeurope".into(),
+        resource_group: "rg".into(),
         sku: Some(json!({"name": "Premium_LRS"})),
-        tags: json!({"env": "prod"}),
+        tags: [("env".to_owned(), "prod".to_owned())]
+            .into_iter()
+            .collect(),
         properties: Some(json!({"diskState": "Unattached"})),
     }
 }

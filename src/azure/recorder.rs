@@ -1,0 +1,117 @@
+//! Keeps the raw bodies of an ingestion's successful Azure responses, per API, so each
+//! collector's raw snapshot can be written to the lake exactly as Azure sent it (before the
+//! database is touched). Bodies are kept once, as the bytes received.
+
+use std::collections::BTreeMap;
+use std::sync::Mutex;
+
+use axum::body::Bytes;
+
+use super::client::Api;
+
+/// One successful response.
+#[derive(Debug, Clone)]
+pub struct RawResponse {
+    /// The request URL with secrets removed.
+    pub url: String,
+    pub status: u16,
+    /// The body as received (JSON; empty for 204).
+    pub body: Bytes,
+}
+
+/// The recorded responses of one ingestion, by API.
+#[derive(Debug, Default)]
+pub struct Recorder {
+    responses: Mutex<BTreeMap<&'static str, Vec<RawResponse>>>,
+}
+
+impl Recorder {
+    /// Records a successful response of `api`.
+    pub fn record(&self, api: Api, response: RawResponse) {
+        if let Ok(mut map) = self.responses.lock() {
+            map.entry(api.name()).or_default().push(response);
+        }
+    }
+
+    /// Takes the responses recorded for `apis` (in the order received), leaving none behind.
+    pub fn take(&self, apis: &[Api]) -> Vec<RawResponse> {
+        let Ok(mut map) = self.responses.lock() else {
+            return Vec::new();
+        };
+        apis.iter()
+            .flat_map(|api| map.remove(api.name()).unwrap_or_default())
+            .collect()
+    }
+}
+
+/// A snapshot document: metadata and the responses, each body embedded unchanged.
+pub fn snapshot_json(meta: &serde_json::Value, responses: &[RawResponse]) -> Vec<u8> {
+    let mut out =
+        Vec::with_capacity(responses.iter().map(|r| r.body.len() + 200).sum::<usize>() + 256);
+    out.extend_from_slice(b"{\"meta\":");
+    out.extend_from_slice(meta.to_string().as_bytes());
+    out.extend_from_slice(b",\"responses\":[");
+    for (i, response) in responses.iter().enumerate() {
+        if i > 0 {
+            out.push(b',');
+        }
+        let head = serde_json::json!({ "url": response.url, "status": response.status });
+        let head = head.to_string();
+        // `{"url":…,"status":…}` → `{"url":…,"status":…,"body":<raw>}`
+        out.extend_from_slice(&head.as_bytes()[..head.len() - 1]);
+        out.extend_from_slice(b",\"body\":");
+        if response.body.iter().all(u8::is_ascii_whitespace) {
+            out.extend_from_slice(b"null");
+        } else {
+            out.extend_from_slice(&response.body);
+        }
+        out.push(b'}');
+    }
+    out.extend_from_slice(b"]}");
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn snapshots_embed_bodies_unchanged_and_parse_as_json() {
+        let recorder = Recorder::default();
+        let body = |s: &'static str| Bytes::from_static(s.as_bytes());
+        recorder.record(
+            Api::Advisor,
+            RawResponse {
+                url: "https://a/1".into(),
+                status: 200,
+                body: body("{\"value\": [1, 2]}"),
+            },
+        );
+        recorder.record(
+            Api::Advisor,
+            RawResponse {
+                url: "https://a/2".into(),
+                status: 204,
+                body: body(""),
+            },
+        );
+        recorder.record(
+            Api::CostManagement,
+            RawResponse {
+                url: "https://c".into(),
+                status: 200,
+                body: body("{}"),
+            },
+        );
+        let advisor = recorder.take(&[Api::Advisor]);
+        assert_eq!(advisor.len(), 2);
+        assert!(recorder.take(&[Api::Advisor]).is_empty(), "taken once");
+        let doc: serde_json::Value =
+            serde_json::from_slice(&snapshot_json(&serde_json::json!({"k": 1}), &advisor)).unwrap();
+        assert_eq!(doc["meta"]["k"], 1);
+        assert_eq!(doc["responses"][0]["body"]["value"][1], 2);
+        assert_eq!(doc["responses"][1]["body"], serde_json::Value::Null);
+        assert_eq!(doc["responses"][0]["url"], "https://a/1");
+        assert_eq!(recorder.take(&[Api::CostManagement]).len(), 1);
+    }
+}

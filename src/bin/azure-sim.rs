@@ -1,0 +1,175 @@
+//! The `azure-sim` binary: the simulated Azure of [`azcops::sim`] on a loopback port, for the
+//! local demo and benchmarks. Every knob is a flag with an `AZURE_SIM_*` variable; it logs one
+//! `listening addr=…` line and serves until Ctrl-C or SIGTERM.
+
+use std::net::SocketAddr;
+use std::process::ExitCode;
+use std::time::Duration;
+
+use chrono::NaiveDate;
+use clap::{Parser, ValueEnum};
+use url::Url;
+
+use azcops::config::LogConfig;
+use azcops::sim::{self, EstateConfig, FaultConfig, SimConfig};
+use azcops::{server, telemetry};
+
+/// A simulated Azure (Entra ID, Resource Graph, Cost Management, Advisor, Monitor) over a
+/// deterministic synthetic estate.
+#[derive(Debug, Parser)]
+#[command(name = "azure-sim", version)]
+struct Cli {
+    /// Address to listen on (port 0 picks a free one).
+    #[arg(long, env = "AZURE_SIM_LISTEN", default_value = "127.0.0.1:7090")]
+    listen: SocketAddr,
+    /// Base URL advertised in nextLinks, if clients reach the simulator elsewhere.
+    #[arg(long, env = "AZURE_SIM_PUBLIC_URL")]
+    public_url: Option<Url>,
+    /// Seed of the estate (same seed and day, same responses).
+    #[arg(long, env = "AZURE_SIM_SEED", default_value_t = 42)]
+    seed: u64,
+    /// Customer tenants.
+    #[arg(long, env = "AZURE_SIM_TENANTS", default_value_t = 2)]
+    tenants: usize,
+    /// Subscriptions per tenant.
+    #[arg(long, env = "AZURE_SIM_SUBSCRIPTIONS_PER_TENANT", default_value_t = 2)]
+    subscriptions_per_tenant: usize,
+    /// Resources per subscription.
+    #[arg(
+        long,
+        env = "AZURE_SIM_RESOURCES_PER_SUBSCRIPTION",
+        default_value_t = 50
+    )]
+    resources_per_subscription: usize,
+    /// Days of cost data, ending yesterday.
+    #[arg(long, env = "AZURE_SIM_COST_DAYS", default_value_t = 35)]
+    cost_days: u32,
+    /// The simulator's "today" (YYYY-MM-DD); the real date by default.
+    #[arg(long, env = "AZURE_SIM_TODAY")]
+    today: Option<NaiveDate>,
+    /// Fraction of (VM, metric) pairs answered with an error code inside a 200.
+    #[arg(long, env = "AZURE_SIM_METRIC_ERROR_RATE", default_value_t = 0.0)]
+    metric_error_rate: f64,
+    /// Divides throttling windows (10 = ten times faster).
+    #[arg(long, env = "AZURE_SIM_TIME_SCALE", default_value_t = 1.0)]
+    time_scale: f64,
+    /// Enforce the documented Resource Graph and Cost Management quotas.
+    #[arg(long, env = "AZURE_SIM_THROTTLING", value_enum, default_value_t = Switch::On)]
+    throttling: Switch,
+    /// Lifetime of issued tokens, in seconds.
+    #[arg(long, env = "AZURE_SIM_TOKEN_LIFETIME_SECS", default_value_t = 3599)]
+    token_lifetime_secs: u64,
+    /// The X-IDENTITY-HEADER value the managed-identity endpoint expects.
+    #[arg(
+        long,
+        env = "AZURE_SIM_IDENTITY_HEADER",
+        default_value = "azure-sim-identity-header"
+    )]
+    identity_header: String,
+    /// Cost Management rows per page.
+    #[arg(long, env = "AZURE_SIM_COST_PAGE_SIZE", default_value_t = 1000)]
+    cost_page_size: usize,
+    /// Advisor recommendations per page without `$top`.
+    #[arg(long, env = "AZURE_SIM_ADVISOR_PAGE_SIZE", default_value_t = 100)]
+    advisor_page_size: usize,
+    /// Fraction of ARM/Monitor calls answered with a 500/502/503/504.
+    #[arg(
+        long = "fault-5xx-rate",
+        env = "AZURE_SIM_FAULT_5XX_RATE",
+        default_value_t = 0.0
+    )]
+    fault_5xx_rate: f64,
+    /// Fraction answered with an injected 429.
+    #[arg(
+        long = "fault-429-rate",
+        env = "AZURE_SIM_FAULT_429_RATE",
+        default_value_t = 0.0
+    )]
+    fault_429_rate: f64,
+    /// Fraction whose connection is reset without a response.
+    #[arg(long, env = "AZURE_SIM_FAULT_RESET_RATE", default_value_t = 0.0)]
+    fault_reset_rate: f64,
+    /// Fraction whose body is cut in half.
+    #[arg(long, env = "AZURE_SIM_FAULT_TRUNCATE_RATE", default_value_t = 0.0)]
+    fault_truncate_rate: f64,
+    /// Latency added to every ARM/Monitor call, in milliseconds.
+    #[arg(long, env = "AZURE_SIM_FAULT_LATENCY_MS", default_value_t = 0)]
+    fault_latency_ms: u64,
+    /// Seed of the fault sequence.
+    #[arg(long, env = "AZURE_SIM_FAULT_SEED", default_value_t = 1)]
+    fault_seed: u64,
+    #[command(flatten)]
+    log: LogConfig,
+}
+
+/// `on` or `off`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+enum Switch {
+    On,
+    Off,
+}
+
+impl Cli {
+    fn config(&self) -> SimConfig {
+        SimConfig {
+            listen: self.listen,
+            public_url: self.public_url.clone(),
+            estate: EstateConfig {
+                seed: self.seed,
+                tenants: self.tenants,
+                subscriptions_per_tenant: self.subscriptions_per_tenant,
+                resources_per_subscription: self.resources_per_subscription,
+                cost_days: self.cost_days,
+                today: self.today,
+                metric_error_rate: self.metric_error_rate,
+            },
+            time_scale: self.time_scale,
+            throttling: self.throttling == Switch::On,
+            token_lifetime: Duration::from_secs(self.token_lifetime_secs),
+            identity_header: self.identity_header.clone(),
+            cost_page_size: self.cost_page_size,
+            advisor_page_size: self.advisor_page_size,
+            faults: FaultConfig {
+                rate_5xx: self.fault_5xx_rate,
+                rate_429: self.fault_429_rate,
+                rate_reset: self.fault_reset_rate,
+                rate_truncate: self.fault_truncate_rate,
+                latency_ms: self.fault_latency_ms,
+                seed: self.fault_seed,
+            },
+        }
+    }
+}
+
+#[tokio::main]
+async fn main() -> ExitCode {
+    let cli = Cli::parse();
+    if let Err(e) = telemetry::init(&cli.log) {
+        eprintln!("azure-sim: {e:#}");
+        return ExitCode::from(2);
+    }
+    match run(cli.config()).await {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(e) => {
+            tracing::error!(error = format!("{e:#}"), "azure-sim failed");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+async fn run(config: SimConfig) -> anyhow::Result<()> {
+    let handle = sim::start(config).await?;
+    let estate = &handle.estate;
+    tracing::info!(
+        addr = %handle.addr(),
+        base_url = %handle.base_url,
+        tenants = estate.tenants().len(),
+        subscriptions = estate.subscriptions().len(),
+        resources = estate.resources().len(),
+        "listening"
+    );
+    server::shutdown_signal().await;
+    handle.shutdown().await;
+    tracing::info!("shut down");
+    Ok(())
+}

@@ -1,0 +1,318 @@
+//! One queue message, one subscription: resolve it, collect from Azure, write each
+//! collector's raw snapshot to the lake (create-only) **before** touching the database, then
+//! upsert the normalised rows in batches and record the run item's outcome.
+
+use std::sync::Arc;
+
+use chrono::{DateTime, Utc};
+use serde_json::json;
+use uuid::Uuid;
+
+use super::collect::{self, CollectError, Collected, Target};
+use super::message::IngestMessage;
+use crate::azure::client::{Api, AzureClient, CallContext};
+use crate::azure::recorder::{Recorder, snapshot_json};
+use crate::db::ingestion::{self, ItemStatus, NewRun, Outcome, Start, Trigger};
+use crate::db::subscriptions::{self, IngestionTarget};
+use crate::db::{self, Database, Scope, audit};
+use crate::storage::lake::{Lake, LakeError, snapshot_path};
+
+/// Rows written per statement.
+pub const BATCH_SIZE: usize = 1000;
+
+/// The connectors and the APIs whose responses make up their raw snapshots.
+const SNAPSHOTS: [(&str, &[Api]); 4] = [
+    ("resource_graph", &[Api::ResourceGraph]),
+    ("cost_management", &[Api::CostManagement]),
+    ("advisor", &[Api::Advisor]),
+    ("monitor", &[Api::MonitorBatch, Api::MonitorMetrics]),
+];
+
+/// What the queue function should answer.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Disposition {
+    /// Done (succeeded, already done, or failed for good): delete the message.
+    Done(String),
+    /// Failed in a way a later attempt may fix: let the host retry.
+    Retry(String),
+    /// Can never succeed: recorded as rejected, not retried.
+    Rejected(String),
+}
+
+/// Everything one subscription's ingestion needs.
+#[derive(Clone)]
+pub struct Ingestor {
+    pub db: Arc<Database>,
+    pub azure: AzureClient,
+    pub lake: Lake,
+    /// The queue's `maxDequeueCount`: the last attempt records the failure and stops.
+    pub max_dequeue_count: u32,
+}
+
+/// Why storing failed.
+#[derive(Debug, thiserror::Error)]
+enum StoreError {
+    #[error(transparent)]
+    Collect(#[from] CollectError),
+    #[error(transparent)]
+    Lake(#[from] LakeError),
+    #[error("database: {0}")]
+    Database(#[from] sqlx::Error),
+}
+
+impl StoreError {
+    fn is_retryable(&self) -> bool {
+        match self {
+            StoreError::Collect(e) => e.is_retryable(),
+            StoreError::Lake(_) | StoreError::Database(_) => true,
+        }
+    }
+}
+
+impl Ingestor {
+    /// Handles one message's text, delivered for the `dequeue_count`th time.
+    pub async fn handle(&self, text: &str, dequeue_count: u32) -> Disposition {
+        let message = match IngestMessage::parse(text) {
+            Ok(message) => message,
+            Err(e) => {
+                let reason = e.to_string();
+                self.record_rejection(None, text, &reason).await;
+                return Disposition::Rejected(reason);
+            }
+        };
+        match self.ingest(&message, dequeue_count).await {
+            Ok(disposition) => disposition,
+            Err(e) => Disposition::Retry(format!("{e:#}")),
+        }
+    }
+
+    /// Appends the rejection to the audit log (and to the run item when there is one).
+    async fn record_rejection(&self, message: Option<&IngestMessage>, text: &str, reason: &str) {
+        let result: anyhow::Result<()> = async {
+            let mut tx = db::begin(self.db.pool().await?, Scope::Operator).await?;
+            if let Some((run_id, m)) = message.and_then(|m| m.run_id.map(|run_id| (run_id, m))) {
+                ingestion::reject_item(&mut tx, run_id, m.subscription_id, reason).await?;
+            }
+            let excerpt: String = text.chars().take(2000).collect();
+            let after = json!({ "reason": reason, "message": excerpt });
+            let entry = audit::Entry {
+                tenant_id: None,
+                actor: "ingestion",
+                ..audit::Entry::new(
+                    audit::Action::Create,
+                    "rejected_message",
+                    "queue",
+                    None,
+                    Some(&after),
+                )
+            };
+            audit::record(&mut tx, &entry).await?;
+            tx.commit().await?;
+            Ok(())
+        }
+        .await;
+        tracing::warn!(reason, recorded = result.is_ok(), "queue message rejected");
+    }
+
+    async fn ingest(&self, m: &IngestMessage, dequeue_count: u32) -> anyhow::Result<Disposition> {
+        let pool = self.db.pool().await?;
+        let mut tx = db::begin(pool, Scope::Operator).await?;
+        let target = subscriptions::for_ingestion(&mut tx, m.tenant_id, m.subscription_id).await?;
+        tx.commit().await?;
+        let Some(target) = target.filter(|t| t.active) else {
+            let reason = format!(
+                "subscription {} of tenant {} is not registered or not active",
+                m.subscription_id, m.tenant_id
+            );
+            self.record_rejection(Some(m), &m.to_text(), &reason).await;
+            return Ok(Disposition::Rejected(reason));
+        };
+        let mut tx = db::begin(pool, Scope::Tenant(target.tenant_id)).await?;
+        let run_id = match m.run_id {
+            Some(run_id) => run_id,
+            None => adhoc_run(&mut tx, m, &target).await?,
+        };
+        let start = ingestion::start_item(&mut tx, run_id, m.subscription_id).await?;
+        let run = ingestion::get_run(&mut tx, Some(target.tenant_id), run_id).await?;
+        tx.commit().await?;
+        let (item_id, run) = match (start, run) {
+            (Start::AlreadyDone, _) => {
+                return Ok(Disposition::Done(format!("run {run_id}: already ingested")));
+            }
+            (Start::Started { item_id, .. }, Some(run)) => (item_id, run),
+            _ => {
+                let reason = format!(
+                    "run {run_id} has no item for subscription {}",
+                    m.subscription_id
+                );
+                self.record_rejection(Some(m), &m.to_text(), &reason).await;
+                return Ok(Disposition::Rejected(reason));
+            }
+        };
+        let ctx = CallContext::new(target.azure_tenant_id.to_string())
+            .with_subscription(target.subscription_id.to_string())
+            .with_correlation_id(run_id.to_string())
+            .with_recorder(Arc::new(Recorder::default()));
+        let result = self
+            .collect_and_store(&ctx, m, &target, run_id, run.created_at)
+            .await;
+        let calls = serde_json::to_value(ctx.stats.snapshot()).unwrap_or_default();
+        let mut tx = db::begin(pool, Scope::Tenant(target.tenant_id)).await?;
+        let disposition = match result {
+            Ok(mut outcome) => {
+                outcome.azure_calls = calls;
+                ingestion::finish_item(&mut tx, item_id, ItemStatus::Succeeded, &outcome).await?;
+                Disposition::Done(format!(
+                    "run {run_id}: subscription {} ingested",
+                    m.subscription_id
+                ))
+            }
+            Err(e) => {
+                let error = format!("{e:#}");
+                let outcome = Outcome {
+                    azure_calls: calls,
+                    error: Some(error.clone()),
+                    ..Outcome::default()
+                };
+                ingestion::finish_item(&mut tx, item_id, ItemStatus::Failed, &outcome).await?;
+                if e.is_retryable() && dequeue_count < self.max_dequeue_count {
+                    Disposition::Retry(error)
+                } else {
+                    Disposition::Done(format!(
+                        "run {run_id}: subscription {} failed: {error}",
+                        m.subscription_id
+                    ))
+                }
+            }
+        };
+        tx.commit().await?;
+        Ok(disposition)
+    }
+
+    async fn collect_and_store(
+        &self,
+        ctx: &CallContext,
+        m: &IngestMessage,
+        target: &IngestionTarget,
+        run_id: Uuid,
+        run_at: DateTime<Utc>,
+    ) -> Result<Outcome, StoreError> {
+        let subscription = target.subscription_id.to_string();
+        let plan = Target {
+            subscription_id: &subscription,
+            billing_scope: target.billing_scope.as_deref(),
+            mode: m.mode,
+            cost_window: m.cost_from.zip(m.cost_to),
+            now: run_at,
+        };
+        let collected = collect::collect(&self.azure, ctx, &plan).await?;
+        self.write_snapshots(ctx, m, run_id, run_at).await?;
+        Ok(self.upsert(target, run_at, collected).await?)
+    }
+
+    /// One snapshot per collector that ran; an existing one (a redelivery) is kept as it is.
+    async fn write_snapshots(
+        &self,
+        ctx: &CallContext,
+        m: &IngestMessage,
+        run_id: Uuid,
+        run_at: DateTime<Utc>,
+    ) -> Result<(), LakeError> {
+        let Some(recorder) = &ctx.recorder else {
+            return Ok(());
+        };
+        for (connector, apis) in SNAPSHOTS {
+            let responses = recorder.take(apis);
+            if responses.is_empty() {
+                continue;
+            }
+            let meta = json!({
+                "connector": connector, "tenant_id": m.tenant_id, "subscription_id": m.subscription_id,
+                "run_id": run_id, "mode": m.mode, "collected_at": Utc::now(),
+            });
+            let path = snapshot_path(
+                m.tenant_id,
+                connector,
+                run_at.date_naive(),
+                m.subscription_id,
+                run_id,
+            );
+            match self
+                .lake
+                .put_json(&path, snapshot_json(&meta, &responses))
+                .await
+            {
+                Err(e) if e.is_already_exists() => {
+                    tracing::info!(lake.path = %path, "snapshot already written")
+                }
+                other => other?,
+            }
+        }
+        Ok(())
+    }
+
+    async fn upsert(
+        &self,
+        target: &IngestionTarget,
+        run_at: DateTime<Utc>,
+        collected: Collected,
+    ) -> Result<Outcome, sqlx::Error> {
+        let pool = self
+            .db
+            .pool()
+            .await
+            .map_err(|e| sqlx::Error::Configuration(e.into()))?;
+        let (tenant, sub) = (target.tenant_id, target.id);
+        let mut tx = db::begin(pool, Scope::Tenant(tenant)).await?;
+        let mut outcome = Outcome::default();
+        if let Some(resources) = &collected.resources {
+            for batch in resources.chunks(BATCH_SIZE) {
+                db::resources::upsert(&mut tx, tenant, sub, run_at, batch).await?;
+            }
+            db::resources::mark_missing_deleted(&mut tx, sub, run_at).await?;
+            outcome.resources = count(resources.len());
+        }
+        for batch in collected.costs.chunks(BATCH_SIZE) {
+            db::costs::upsert(&mut tx, tenant, sub, batch).await?;
+        }
+        outcome.costs = count(collected.costs.len());
+        let rows: Vec<_> = collected
+            .recommendations
+            .iter()
+            .map(super::rows::advisor_row)
+            .collect();
+        for batch in rows.chunks(BATCH_SIZE) {
+            db::recommendations::upsert_advisor(&mut tx, tenant, sub, batch).await?;
+        }
+        outcome.recommendations = count(rows.len());
+        outcome.metrics = count(collected.metrics.len());
+        tx.commit().await?;
+        Ok(outcome)
+    }
+}
+
+fn count(n: usize) -> i32 {
+    i32::try_from(n).unwrap_or(i32::MAX)
+}
+
+/// A message put on the queue by hand has no run: it gets one of its own.
+async fn adhoc_run(
+    conn: &mut sqlx::PgConnection,
+    m: &IngestMessage,
+    target: &IngestionTarget,
+) -> anyhow::Result<Uuid> {
+    let subscriptions = [(target.id, target.subscription_id)];
+    let new = NewRun {
+        tenant_id: target.tenant_id,
+        mode: m.mode,
+        trigger: Trigger::Queue,
+        schedule_slot: None,
+        requested_by: Some("queue"),
+        cost_from: m.cost_from,
+        cost_to: m.cost_to,
+        subscriptions: &subscriptions,
+    };
+    ingestion::create_run(conn, &new)
+        .await?
+        .ok_or_else(|| anyhow::anyhow!("the ad-hoc run was not created"))
+}

@@ -1,0 +1,46 @@
+//! From what the connectors return to the rows the database keeps.
+
+use rust_decimal::Decimal;
+use serde_json::json;
+
+use crate::azure::advisor::AdvisorRecommendation;
+use crate::db::recommendations::AdvisorRow;
+
+/// An Advisor recommendation as a `recommendations` row.
+pub fn advisor_row(r: &AdvisorRecommendation) -> AdvisorRow {
+    let title = r
+        .problem
+        .clone()
+        .or_else(|| {
+            r.impacted_value
+                .as_ref()
+                .map(|v| format!("Advisor cost recommendation for {v}"))
+        })
+        .unwrap_or_else(|| "Advisor cost recommendation".to_owned());
+    AdvisorRow {
+        external_id: r.recommendation_id.clone(),
+        resource_id: (!r.resource_id.is_empty()).then(|| r.resource_id.clone()),
+        rule_id: format!(
+            "advisor:{}",
+            r.recommendation_type_id.as_deref().unwrap_or("unknown")
+        ),
+        category: r.category.to_ascii_lowercase(),
+        title,
+        description: r.solution.clone(),
+        monthly_savings: r.monthly_savings,
+        currency: if r.savings_currency.is_empty() {
+            "USD".to_owned()
+        } else {
+            r.savings_currency.clone()
+        },
+        confidence: Decimal::from_f64_retain(r.confidence_score)
+            .unwrap_or_default()
+            .round_dp(3),
+        details: json!({
+            "impact": r.impact, "savings_source": format!("{:?}", r.savings_source),
+            "impacted_field": r.impacted_field, "impacted_value": r.impacted_value,
+            "extended_properties": r.extended_properties, "last_updated": r.last_updated,
+            "learn_more_link": r.learn_more_link,
+        }),
+    }
+}

@@ -1,0 +1,154 @@
+//! Cost Management: `POST /subscriptions/{sub}/providers/Microsoft.CostManagement/query`.
+//! Pages rows through `properties.nextLink` (the client POSTs the same body to it) and charges
+//! query units per tenant: 1 per calendar month queried, windows of 12 / 10 s, 60 / min and
+//! 600 / h (time-scaled), reported in the `x-ms-ratelimit-microsoft.costmanagement-qpu-*` headers.
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use axum::Json;
+use axum::http::{HeaderValue, StatusCode};
+use axum::response::{IntoResponse, Response};
+use serde_json::{Value, json};
+use tokio::time::Instant;
+use uuid::Uuid;
+
+use super::arm::ArmRequest;
+use super::auth::authorize;
+use super::cost_query::{CostQuery, CostTable};
+use super::error::{ApiError, ApiResult};
+use super::paging::{decode_token, encode_token};
+use super::rng::{hash_str, hash2, uuid_from};
+use super::server::Shared;
+use super::stats::Api;
+use super::throttle::{QPU_WINDOWS, QpuLimiter, retry_seconds};
+
+const CONSUMED: &str = "x-ms-ratelimit-microsoft.costmanagement-qpu-consumed";
+const REMAINING: &str = "x-ms-ratelimit-microsoft.costmanagement-qpu-remaining";
+const RETRY_AFTER: &str = "x-ms-ratelimit-microsoft.costmanagement-qpu-retry-after";
+
+/// Handles one query (or one page of it).
+pub async fn query(state: &Shared, request: &ArmRequest, subscription: &str) -> ApiResult {
+    let action = "Microsoft.CostManagement/query/action";
+    let sub = authorize(&state.estate, &request.principal, subscription, action)?;
+    let query = CostQuery::parse(&request.body, state.estate.today())?;
+    let tenant = state
+        .estate
+        .subscription(sub)
+        .map(|s| s.tenant_id)
+        .unwrap_or_default();
+    let remaining = charge(state, tenant, query.months())?;
+    let canonical: Value = serde_json::from_slice(&request.body).unwrap_or_default();
+    let fingerprint = hash2(hash_str(&canonical.to_string()), sub.as_u128() as u64);
+    let offset = match request.param("$skiptoken") {
+        Some(token) => decode_token(token, fingerprint)?,
+        None => 0,
+    };
+    let table = compute(state, query, sub, fingerprint).await?;
+    let mut response = page(state, request, &table, (sub, fingerprint), offset);
+    let headers = response.headers_mut();
+    headers.insert(CONSUMED, HeaderValue::from(remaining.0));
+    if let Ok(v) = HeaderValue::from_str(&remaining_header(remaining.1)) {
+        headers.insert(REMAINING, v);
+    }
+    Ok(response)
+}
+
+/// Charges the query's units; `(consumed, remaining per window)`.
+fn charge(state: &Shared, tenant: Uuid, qpu: u32) -> Result<(u32, [u32; 3]), ApiError> {
+    if !state.config.throttling {
+        return Ok((qpu, QpuLimiter::unlimited()));
+    }
+    let outcome = state.lock_qpu().charge(tenant, qpu, Instant::now());
+    if !outcome.allowed {
+        state.stats.throttled(Api::CostManagement);
+        return Err(throttled_error(outcome.retry_after)
+            .header(REMAINING, remaining_header(outcome.remaining)));
+    }
+    state.stats.qpu(&tenant.to_string(), qpu);
+    Ok((qpu, outcome.remaining))
+}
+
+/// The 429 of exhausted query units, as users observe it.
+pub fn throttled_error(retry_after: Duration) -> ApiError {
+    let seconds = retry_seconds(retry_after).to_string();
+    ApiError::new(
+        StatusCode::TOO_MANY_REQUESTS,
+        "429",
+        "Too many requests. Please retry.",
+    )
+    .header(RETRY_AFTER, seconds.clone())
+    .header("retry-after", seconds)
+}
+
+fn remaining_header(remaining: [u32; 3]) -> String {
+    QPU_WINDOWS
+        .iter()
+        .zip(remaining)
+        .map(|((name, _, _), left)| format!("{name}:{left}"))
+        .collect::<Vec<_>>()
+        .join(",")
+}
+
+async fn compute(
+    state: &Shared,
+    query: CostQuery,
+    sub: Uuid,
+    fingerprint: u64,
+) -> Result<Arc<CostTable>, ApiError> {
+    let state = state.clone();
+    tokio::task::spawn_blocking(move || {
+        let pages = state.config.cost_page_size.max(1);
+        let run = || Arc::new(query.run(&state.estate, sub));
+        // Only results that span pages are read again.
+        state
+            .cost_cache
+            .get_or_compute_if(fingerprint, run, |t| t.rows.len() > pages)
+    })
+    .await
+    .map_err(|_| {
+        ApiError::new(
+            StatusCode::INTERNAL_SERVER_ERROR,
+            "InternalServerError",
+            "The query failed.",
+        )
+    })
+}
+
+fn page(
+    state: &Shared,
+    request: &ArmRequest,
+    table: &CostTable,
+    (sub, fingerprint): (Uuid, u64),
+    offset: usize,
+) -> Response {
+    let size = state.config.cost_page_size.max(1);
+    let start = offset.min(table.rows.len());
+    let end = (start + size).min(table.rows.len());
+    let next_link = (end < table.rows.len()).then(|| {
+        format!(
+            "{}{}?api-version={}&$skiptoken={}",
+            state.base_url.as_str().trim_end_matches('/'),
+            request.path,
+            request.api_version(),
+            encode_token(end, fingerprint)
+        )
+    });
+    let name = uuid_from(fingerprint, "cost-query", 0);
+    let columns: Vec<Value> = table
+        .columns
+        .iter()
+        .map(|(n, t)| json!({"name": n, "type": t}))
+        .collect();
+    let body = json!({
+        "id": format!("subscriptions/{sub}/providers/Microsoft.CostManagement/Query/{name}"),
+        "name": name,
+        "type": "microsoft.costmanagement/Query",
+        "properties": {
+            "nextLink": next_link,
+            "columns": columns,
+            "rows": &table.rows[start..end],
+        },
+    });
+    Json(body).into_response()
+}

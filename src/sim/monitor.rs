@@ -1,0 +1,388 @@
+//! Azure Monitor metrics for the estate's VMs: the ARM API
+//! (`GET {resourceId}/providers/Microsoft.Insights/metrics`) and the data-plane batch API
+//! (`POST /monitor/{region}/subscriptions/{sub}/metrics:getBatch`, at most 50 resources of one
+//! subscription, region and type; `starttime`/`endtime`, never `timespan`).
+
+use std::collections::HashSet;
+
+use axum::Json;
+use axum::http::StatusCode;
+use axum::response::IntoResponse;
+use chrono::{DateTime, Duration, SecondsFormat, Utc};
+use serde_json::{Value, json};
+
+use super::arm::ArmRequest;
+use super::auth::authorize;
+use super::error::{ApiError, ApiResult, ErrorStyle};
+use super::metrics::{self, MAX_POINTS, METRICS, MetricDef, Window};
+use super::server::Shared;
+
+const VM_TYPE: &str = "Microsoft.Compute/virtualMachines";
+/// Most resources one batch call takes.
+pub const BATCH_LIMIT: usize = 50;
+const RETENTION_DAYS: i64 = 93;
+const READ: &str = "Microsoft.Insights/metrics/read";
+
+/// `GET {resourceId}/providers/Microsoft.Insights/metrics`.
+pub fn metrics(
+    state: &Shared,
+    request: &ArmRequest,
+    resource_id: &str,
+    subscription: &str,
+) -> ApiResult {
+    authorize(&state.estate, &request.principal, subscription, READ)?;
+    let resource = state
+        .estate
+        .resource(resource_id)
+        .ok_or_else(|| not_found(resource_id))?;
+    let bare =
+        |message: String| ApiError::bad_request("BadRequest", message).style(ErrorStyle::Bare);
+    let Some(vm) = resource.vm() else {
+        let kind = resource.kind().arm_type();
+        return Err(bare(format!(
+            "Metrics of '{kind}' are not simulated; only {VM_TYPE}."
+        )));
+    };
+    if request
+        .param("metricnamespace")
+        .is_some_and(|ns| !ns.eq_ignore_ascii_case(VM_TYPE))
+    {
+        return Err(bare(format!("The metric namespace must be {VM_TYPE}.")));
+    }
+    let (start, end) = match request.param("timespan") {
+        Some(span) => timespan(span).map_err(bare)?,
+        None => (Utc::now() - Duration::hours(1), Utc::now()),
+    };
+    let query = MetricsQuery::parse(
+        request,
+        request.param("metricnames").unwrap_or("Percentage CPU"),
+        (start, end),
+    )
+    .map_err(bare)?;
+    let rate = state.estate.config().metric_error_rate;
+    let value: Vec<Value> = query
+        .names
+        .iter()
+        .map(|m| metrics::metric_json(resource, vm, m, &query.window, rate))
+        .collect();
+    Ok(Json(json!({
+        "cost": query.window.point_count() * query.names.len() as i64,
+        "timespan": format!("{}/{}", seconds(start), seconds(end)),
+        "interval": query.interval,
+        "value": value,
+        "namespace": VM_TYPE,
+        "resourceregion": resource.location,
+    }))
+    .into_response())
+}
+
+/// `POST /monitor/{region}/subscriptions/{sub}/metrics:getBatch`.
+pub fn batch(state: &Shared, request: &ArmRequest, region: &str, subscription: &str) -> ApiResult {
+    batch_inner(state, request, region, subscription).map_err(|e| e.style(ErrorStyle::Batch))
+}
+
+fn batch_inner(
+    state: &Shared,
+    request: &ArmRequest,
+    region: &str,
+    subscription: &str,
+) -> ApiResult {
+    authorize(&state.estate, &request.principal, subscription, READ)?;
+    let bad = |message: String| ApiError::bad_request("BadRequest", message);
+    if request.param("timespan").is_some() {
+        return Err(bad(
+            "Query parameter 'timespan' is not supported by metrics:getBatch; use 'starttime' and 'endtime'.".into(),
+        ));
+    }
+    let required = |name: &str| {
+        request
+            .param(name)
+            .ok_or_else(|| bad(format!("The query parameter '{name}' is required.")))
+    };
+    let namespace = required("metricnamespace")?;
+    let names = required("metricnames")?;
+    let end = request
+        .param("endtime")
+        .map(parse_time)
+        .transpose()
+        .map_err(bad)?
+        .unwrap_or_else(Utc::now);
+    let start = request
+        .param("starttime")
+        .map(parse_time)
+        .transpose()
+        .map_err(bad)?;
+    let query = MetricsQuery::parse(
+        request,
+        names,
+        (start.unwrap_or(end - Duration::hours(1)), end),
+    )
+    .map_err(bad)?;
+    let ids = resource_ids(&request.body).map_err(bad)?;
+    check_batch(state, &ids, (region, subscription), namespace).map_err(bad)?;
+    let values: Vec<Value> = ids
+        .iter()
+        .map(|id| {
+            json!({
+                "starttime": millis(query.window.start), "endtime": millis(query.window.end),
+                "interval": query.interval, "namespace": namespace, "resourceregion": region,
+                "resourceid": id, "value": batch_metrics(state, id, &query),
+            })
+        })
+        .collect();
+    Ok(Json(json!({"values": values})).into_response())
+}
+
+/// The metrics of one resource of a batch; an unknown VM gets an error code per metric.
+fn batch_metrics(state: &Shared, id: &str, query: &MetricsQuery) -> Vec<Value> {
+    let rate = state.estate.config().metric_error_rate;
+    match state
+        .estate
+        .resource(id)
+        .and_then(|r| r.vm().map(|vm| (r, vm)))
+    {
+        Some((r, vm)) => query
+            .names
+            .iter()
+            .map(|m| metrics::metric_json(r, vm, m, &query.window, rate))
+            .collect(),
+        None => {
+            let message = format!("The resource '{id}' was not found.");
+            query
+                .names
+                .iter()
+                .map(|m| {
+                    metrics::metric_shell(id, m, "ResourceNotFound", Some(&message), Vec::new())
+                })
+                .collect()
+        }
+    }
+}
+
+/// The metric names, window and interval of a request.
+struct MetricsQuery {
+    names: Vec<MetricDef>,
+    window: Window,
+    interval: String,
+}
+
+impl MetricsQuery {
+    fn parse(
+        request: &ArmRequest,
+        names: &str,
+        (start, end): (DateTime<Utc>, DateTime<Utc>),
+    ) -> Result<Self, String> {
+        let interval = request.param("interval").unwrap_or("PT1M");
+        Ok(Self {
+            names: metric_names(names)?,
+            window: window(start, end, interval, request.param("aggregation"))?,
+            interval: interval.to_ascii_uppercase(),
+        })
+    }
+}
+
+fn resource_ids(body: &[u8]) -> Result<Vec<String>, String> {
+    let value: Value = serde_json::from_slice(body)
+        .map_err(|e| format!("The request body is not valid JSON: {e}"))?;
+    let ids = value
+        .get("resourceids")
+        .and_then(Value::as_array)
+        .ok_or("The request body must be {\"resourceids\":[...]} (lower-case key).")?;
+    let mut seen = HashSet::new();
+    let ids: Vec<String> = ids
+        .iter()
+        .filter_map(Value::as_str)
+        .filter(|id| seen.insert(id.to_ascii_lowercase()))
+        .map(str::to_owned)
+        .collect();
+    if ids.is_empty() {
+        return Err("At least one resource id is required.".into());
+    }
+    if ids.len() > BATCH_LIMIT {
+        return Err(format!(
+            "The number of resource ids ({}) exceeds the limit of {BATCH_LIMIT}.",
+            ids.len()
+        ));
+    }
+    Ok(ids)
+}
+
+fn check_batch(
+    state: &Shared,
+    ids: &[String],
+    (region, subscription): (&str, &str),
+    namespace: &str,
+) -> Result<(), String> {
+    for id in ids {
+        let segments: Vec<&str> = id.trim_matches('/').split('/').collect();
+        if !segments
+            .get(1)
+            .is_some_and(|s| s.eq_ignore_ascii_case(subscription))
+        {
+            return Err(format!(
+                "All resource ids must belong to subscription '{subscription}': '{id}'."
+            ));
+        }
+        let kind = segments.get(5..7).map(|t| t.join("/")).unwrap_or_default();
+        if !kind.eq_ignore_ascii_case(namespace) {
+            return Err(format!(
+                "All resources must be of type '{namespace}': '{id}'."
+            ));
+        }
+        if let Some(r) = state
+            .estate
+            .resource(id)
+            .filter(|r| !r.location.eq_ignore_ascii_case(region))
+        {
+            return Err(format!(
+                "All resources must be in region '{region}': '{id}' is in '{}'.",
+                r.location
+            ));
+        }
+    }
+    Ok(())
+}
+
+fn not_found(resource_id: &str) -> ApiError {
+    let segments: Vec<&str> = resource_id.trim_matches('/').split('/').collect();
+    let group = segments.get(3).copied().unwrap_or_default();
+    let name = segments.get(5..).map(|s| s.join("/")).unwrap_or_default();
+    ApiError::new(
+        StatusCode::NOT_FOUND,
+        "ResourceNotFound",
+        format!(
+            "The Resource '{name}' under resource group '{group}' was not found. For more details please go to https://aka.ms/ARMResourceNotFoundFix"
+        ),
+    )
+}
+
+fn metric_names(csv: &str) -> Result<Vec<MetricDef>, String> {
+    csv.split(',')
+        .map(|name| {
+            metrics::find(name).ok_or_else(|| {
+                let valid: Vec<&str> = METRICS.iter().map(|m| m.name).collect();
+                format!(
+                    "Failed to find metric configuration for provider: Microsoft.Compute, resource Type: virtualMachines, metric: {}, Valid metrics: {}",
+                    name.trim(),
+                    valid.join(",")
+                )
+            })
+        })
+        .collect()
+}
+
+fn window(
+    start: DateTime<Utc>,
+    end: DateTime<Utc>,
+    interval: &str,
+    aggregation: Option<&str>,
+) -> Result<Window, String> {
+    if end <= start {
+        return Err("The end time must be after the start time.".into());
+    }
+    if start < Utc::now() - Duration::days(RETENTION_DAYS) {
+        return Err(format!(
+            "Query startTime: {} is out of the Max metrics retention period: {RETENTION_DAYS}.00:00:00",
+            seconds(start)
+        ));
+    }
+    let grain = if interval.eq_ignore_ascii_case("FULL") {
+        end - start
+    } else {
+        iso_duration(interval)?
+    };
+    let aggregations: Vec<String> = aggregation
+        .unwrap_or("average")
+        .split(',')
+        .map(|a| a.trim().to_ascii_lowercase())
+        .collect();
+    if let Some(bad) = aggregations
+        .iter()
+        .find(|a| !["average", "minimum", "maximum", "total", "count"].contains(&a.as_str()))
+    {
+        return Err(format!("Unknown aggregation '{bad}'."));
+    }
+    let window = Window {
+        start,
+        end,
+        grain,
+        aggregations,
+    };
+    if window.point_count() > MAX_POINTS {
+        return Err(format!(
+            "The request asks for more than {MAX_POINTS} points per series; use a larger interval."
+        ));
+    }
+    Ok(window)
+}
+
+fn timespan(span: &str) -> Result<(DateTime<Utc>, DateTime<Utc>), String> {
+    match span.split_once('/') {
+        Some((start, end)) => Ok((parse_time(start)?, parse_time(end)?)),
+        None => {
+            let now = Utc::now();
+            Ok((now - iso_duration(span)?, now))
+        }
+    }
+}
+
+fn parse_time(s: &str) -> Result<DateTime<Utc>, String> {
+    DateTime::parse_from_rfc3339(s.trim())
+        .map(|t| t.with_timezone(&Utc))
+        .map_err(|_| format!("'{s}' is not an ISO 8601 date-time."))
+}
+
+/// An ISO 8601 duration such as `PT1H`, `PT15M` or `P1D` (at least one minute).
+fn iso_duration(s: &str) -> Result<Duration, String> {
+    let bad = || format!("'{s}' is not a supported ISO 8601 duration.");
+    let upper = s.trim().to_ascii_uppercase();
+    let rest = upper.strip_prefix('P').ok_or_else(bad)?;
+    let (days, time) = rest.split_once('T').unwrap_or((rest, ""));
+    let mut total = Duration::zero();
+    for (part, units) in [
+        (days, &[('D', 86_400)][..]),
+        (time, &[('H', 3_600), ('M', 60), ('S', 1)][..]),
+    ] {
+        let mut number = String::new();
+        for c in part.chars() {
+            if c.is_ascii_digit() {
+                number.push(c);
+                continue;
+            }
+            let seconds = units
+                .iter()
+                .find(|(u, _)| *u == c)
+                .map(|(_, s)| *s)
+                .ok_or_else(bad)?;
+            let n: i64 = number.parse().map_err(|_| bad())?;
+            total += Duration::seconds(n * seconds);
+            number.clear();
+        }
+    }
+    if total < Duration::minutes(1) {
+        return Err(bad());
+    }
+    Ok(total)
+}
+
+fn seconds(t: DateTime<Utc>) -> String {
+    t.to_rfc3339_opts(SecondsFormat::Secs, true)
+}
+
+fn millis(t: DateTime<Utc>) -> String {
+    t.to_rfc3339_opts(SecondsFormat::Millis, true)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn iso_durations_parse() {
+        assert_eq!(iso_duration("PT1H"), Ok(Duration::hours(1)));
+        assert_eq!(iso_duration("pt15m"), Ok(Duration::minutes(15)));
+        assert_eq!(iso_duration("P1DT12H"), Ok(Duration::hours(36)));
+        assert!(iso_duration("PT10S").is_err());
+        assert!(iso_duration("1H").is_err());
+    }
+}

@@ -1,0 +1,200 @@
+//! The simulator's HTTP server: shared state, the router (Entra ID token endpoints, the `/_sim`
+//! control endpoints, and the ARM/Monitor front door as fallback) and the ARM correlation
+//! headers on every response.
+
+use std::sync::{Arc, Mutex, MutexGuard};
+use std::time::Instant;
+
+use axum::extract::{Request, State};
+use axum::http::{HeaderMap, HeaderValue, StatusCode};
+use axum::middleware::{self, Next};
+use axum::response::{IntoResponse, Response};
+use axum::routing::{get, post};
+use axum::{Json, Router};
+use serde_json::{Value, json};
+use url::Url;
+use uuid::Uuid;
+
+use super::auth::TokenStore;
+use super::cost_query::CostTable;
+use super::estate::Estate;
+use super::faults::{FaultConfig, Faults};
+use super::paging::ResultCache;
+use super::resource_graph;
+use super::stats::Stats;
+use super::throttle::{FixedWindow, QpuLimiter, scaled};
+use super::{SimConfig, arm, identity};
+
+/// Everything the handlers share.
+#[derive(Debug)]
+pub struct SimState {
+    pub config: SimConfig,
+    pub estate: Arc<Estate>,
+    /// Where clients reach the simulator; `nextLink`s are built on it.
+    pub base_url: Url,
+    pub tokens: TokenStore,
+    pub faults: Faults,
+    pub stats: Stats,
+    pub arg_cache: ResultCache<Arc<Vec<u32>>>,
+    pub cost_cache: ResultCache<Arc<CostTable>>,
+    arg_quota: Mutex<FixedWindow>,
+    qpu: Mutex<QpuLimiter>,
+}
+
+/// The state as handlers receive it.
+pub type Shared = Arc<SimState>;
+
+impl SimState {
+    /// Fresh state over `estate`.
+    pub fn new(config: SimConfig, estate: Arc<Estate>, base_url: Url) -> Self {
+        Self {
+            tokens: TokenStore::new(config.token_lifetime),
+            faults: Faults::new(config.faults.clone()),
+            stats: Stats::default(),
+            arg_cache: ResultCache::new(32),
+            cost_cache: ResultCache::new(8),
+            arg_quota: Mutex::new(arg_window(&config)),
+            qpu: Mutex::new(QpuLimiter::new(config.time_scale)),
+            config,
+            estate,
+            base_url,
+        }
+    }
+
+    /// Resource Graph's per-principal windows.
+    pub fn lock_arg_quota(&self) -> MutexGuard<'_, FixedWindow> {
+        self.arg_quota.lock().unwrap_or_else(|e| e.into_inner())
+    }
+
+    /// Cost Management's per-tenant query units.
+    pub fn lock_qpu(&self) -> MutexGuard<'_, QpuLimiter> {
+        self.qpu.lock().unwrap_or_else(|e| e.into_inner())
+    }
+
+    /// Zeroes the counters and restarts every throttling window.
+    pub fn reset(&self) {
+        self.stats.reset();
+        *self.lock_arg_quota() = arg_window(&self.config);
+        *self.lock_qpu() = QpuLimiter::new(self.config.time_scale);
+    }
+}
+
+fn arg_window(config: &SimConfig) -> FixedWindow {
+    FixedWindow::new(
+        resource_graph::QUOTA,
+        scaled(resource_graph::WINDOW, config.time_scale),
+    )
+}
+
+/// The simulator's routes.
+pub fn router(state: Shared) -> Router {
+    Router::new()
+        .route(
+            "/{tenant}/oauth2/v2.0/token",
+            post(identity::client_credentials),
+        )
+        .route("/msi/token", get(identity::managed_identity))
+        .route("/_sim/stats", get(stats))
+        .route("/_sim/reset", post(reset))
+        .route("/_sim/faults", get(get_faults).post(set_faults))
+        .route("/_sim/estate", get(estate_summary))
+        .fallback(arm::dispatch)
+        .layer(middleware::from_fn(request_ids))
+        .with_state(state)
+}
+
+async fn stats(State(state): State<Shared>) -> Response {
+    Json(state.stats.snapshot()).into_response()
+}
+
+async fn reset(State(state): State<Shared>) -> StatusCode {
+    state.reset();
+    StatusCode::NO_CONTENT
+}
+
+async fn get_faults(State(state): State<Shared>) -> Response {
+    Json(state.faults.config()).into_response()
+}
+
+async fn set_faults(State(state): State<Shared>, body: axum::body::Bytes) -> Response {
+    let config = serde_json::from_slice::<FaultConfig>(&body)
+        .map_err(|e| e.to_string())
+        .and_then(|c| c.validate().map(|()| c));
+    match config {
+        Ok(config) => {
+            tracing::info!(faults = ?config, "sim faults changed");
+            state.faults.set(config.clone());
+            Json(config).into_response()
+        }
+        Err(message) => {
+            let body = json!({"error": {"code": "InvalidFaults", "message": message}});
+            (StatusCode::BAD_REQUEST, Json(body)).into_response()
+        }
+    }
+}
+
+/// Tenants and subscriptions, so a demo knows which ids to register.
+async fn estate_summary(State(state): State<Shared>) -> Response {
+    let estate = &state.estate;
+    let tenants: Vec<Value> = estate
+        .tenants()
+        .iter()
+        .map(|t| {
+            let subscriptions: Vec<Value> = estate
+                .subscriptions_of(t.id)
+                .map(|s| json!({"id": s.id, "display_name": s.display_name, "resources": estate.resources_of(s.id).len()}))
+                .collect();
+            json!({"id": t.id, "name": t.name, "currency": t.currency, "subscriptions": subscriptions})
+        })
+        .collect();
+    Json(json!({
+        "today": estate.today(),
+        "operator_tenant_id": estate.operator_tenant_id(),
+        "managed_identity_client_id": estate.msi_client_id(),
+        "resources": estate.resources().len(),
+        "tenants": tenants,
+    }))
+    .into_response()
+}
+
+/// ARM's correlation headers, and one debug line per request.
+async fn request_ids(request: Request, next: Next) -> Response {
+    let started = Instant::now();
+    let (method, path) = (request.method().clone(), request.uri().path().to_owned());
+    let correlation =
+        header_uuid(request.headers(), "x-ms-correlation-request-id").unwrap_or_else(Uuid::new_v4);
+    let echo = request
+        .headers()
+        .get("x-ms-return-client-request-id")
+        .is_some_and(|v| v.as_bytes().eq_ignore_ascii_case(b"true"))
+        .then(|| request.headers().get("x-ms-client-request-id").cloned())
+        .flatten();
+    let mut response = next.run(request).await;
+    let request_id = Uuid::new_v4();
+    let routing = format!(
+        "SIMULATED:{}:{request_id}",
+        chrono::Utc::now().format("%Y%m%dT%H%M%SZ")
+    );
+    let headers = response.headers_mut();
+    for (name, value) in [
+        ("x-ms-request-id", request_id.to_string()),
+        ("x-ms-correlation-request-id", correlation.to_string()),
+        ("x-ms-routing-request-id", routing),
+    ] {
+        if let Ok(v) = HeaderValue::from_str(&value) {
+            headers.insert(name, v);
+        }
+    }
+    if let Some(client_request_id) = echo {
+        headers.insert("x-ms-client-request-id", client_request_id);
+    }
+    tracing::debug!(%method, path, status = response.status().as_u16(), duration_ms = started.elapsed().as_millis() as u64, "sim request");
+    response
+}
+
+fn header_uuid(headers: &HeaderMap, name: &str) -> Option<Uuid> {
+    headers
+        .get(name)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| Uuid::parse_str(v).ok())
+}

@@ -1,0 +1,512 @@
+//! The ingestion pipeline end to end, over the real protocol: the daily timer's invocation
+//! fans out to a real Azurite queue, each message is handed to the queue function as the
+//! Functions host would, the simulated Azure serves the APIs, rows land in PostgreSQL and raw
+//! snapshots in the lake.
+
+use std::path::PathBuf;
+use std::sync::Arc;
+use std::time::Duration;
+
+use axum::Router;
+use axum::body::Body;
+use axum::http::{Request, StatusCode};
+use chrono::{Days, Utc};
+use http_body_util::BodyExt;
+use secrecy::SecretString;
+use serde_json::{Value, json};
+use sqlx::PgPool;
+use tower::ServiceExt;
+use url::Url;
+use uuid::Uuid;
+
+use azcops::api::{self, AppState, Authn};
+use azcops::azure::client::{AzureClient, Endpoints};
+use azcops::azure::credentials::{StaticClientSecret, TokenCache, client_secret_source};
+use azcops::azure::qpu_budget::MemoryQpuBudget;
+use azcops::azure::throttle::RetryPolicy;
+use azcops::db::Database;
+use azcops::ingestion::runtime::{LazyIngestor, QueueEnqueue};
+use azcops::sim::estate::EstateConfig;
+use azcops::sim::{SimConfig, SimHandle};
+use azcops::storage::connection::StorageConnection;
+use azcops::storage::lake::LakeLocation;
+use azcops::storage::message::MessageEncoding;
+use azcops::storage::queue::QueueClient;
+
+const FIXTURES: &str = concat!(
+    env!("CARGO_MANIFEST_DIR"),
+    "/../shared/fixtures/functions-host"
+);
+
+/// Everything a flow test runs against.
+struct Flow {
+    router: Router,
+    sim: SimHandle,
+    queue: QueueClient,
+    lake: PathBuf,
+    pool: PgPool,
+}
+
+fn azure_for(sim: &SimHandle) -> AzureClient {
+    let http = reqwest::Client::new();
+    let base = sim.base_url.as_str().trim_end_matches('/');
+    let secrets = Arc::new(StaticClientSecret(SecretString::from("sim-secret")));
+    let source = client_secret_source(
+        http.clone(),
+        sim.base_url.clone(),
+        "azcops-test".into(),
+        secrets,
+    );
+    let mut endpoints = Endpoints::new(
+        Url::parse(base).expect("arm"),
+        format!("{base}/monitor/{{region}}"),
+        "https://metrics.monitor.azure.com/.default",
+    );
+    endpoints.arm_scope = "https://management.azure.com/.default".into();
+    let policy = RetryPolicy {
+        base_delay: Duration::from_millis(20),
+        max_delay: Duration::from_millis(200),
+        ..RetryPolicy::default()
+    };
+    AzureClient::new(
+        http,
+        TokenCache::new(source),
+        endpoints,
+        policy,
+        Arc::new(MemoryQpuBudget::default()),
+    )
+}
+
+/// Registers the simulated estate's first tenant and its subscriptions.
+async fn register(pool: &PgPool, sim: &SimHandle) -> Uuid {
+    let tenant = &sim.estate.tenants()[0];
+    let id: Uuid = sqlx::query_scalar(
+        "INSERT INTO tenants (name, azure_tenant_id) VALUES ($1, $2) RETURNING id",
+    )
+    .bind(&tenant.name)
+    .bind(tenant.id)
+    .fetch_one(pool)
+    .await
+    .expect("tenant");
+    for sub in sim.estate.subscriptions_of(tenant.id) {
+        sqlx::query("INSERT INTO subscriptions (tenant_id, subscription_id, display_name) VALUES ($1, $2, $3)")
+            .bind(id)
+            .bind(sub.id)
+            .bind(&sub.display_name)
+            .execute(pool)
+            .await
+            .expect("subscription");
+    }
+    id
+}
+
+async fn flow(pool: PgPool, subscriptions: usize) -> Flow {
+    let estate = EstateConfig {
+        tenants: 1,
+        subscriptions_per_tenant: subscriptions,
+        resources_per_subscription: 40,
+        ..EstateConfig::default()
+    };
+    let sim = azcops::sim::start(SimConfig {
+        estate,
+        throttling: false,
+        ..SimConfig::default()
+    })
+    .await
+    .expect("simulator");
+    register(&pool, &sim).await;
+    let name = format!("ingest-{}", &Uuid::new_v4().simple().to_string()[..12]);
+    let queue = QueueClient::new(
+        &StorageConnection::development(),
+        &name,
+        MessageEncoding::Base64,
+    )
+    .expect("queue");
+    queue
+        .create_if_missing()
+        .await
+        .expect("Azurite must run on 127.0.0.1:10001 (scripts/ensure-azurite)");
+    let lake = std::env::temp_dir().join(format!("azcops-lake-{}", Uuid::new_v4()));
+    let state = AppState::new(Database::from_pool(pool.clone()), Authn::Disabled);
+    let ingestor = LazyIngestor::new(
+        Arc::clone(&state.db),
+        azure_for(&sim),
+        LakeLocation::Local(lake.clone()),
+        5,
+    );
+    let sender = QueueClient::new(
+        &StorageConnection::development(),
+        &name,
+        MessageEncoding::Base64,
+    )
+    .expect("queue");
+    let state = state
+        .with_queue(Arc::new(QueueEnqueue(sender)))
+        .with_ingestor(Arc::new(ingestor));
+    Flow {
+        router: api::router(state),
+        sim,
+        queue,
+        lake,
+        pool,
+    }
+}
+
+impl Flow {
+    async fn invoke(&self, function: &str, payload: &Value) -> (StatusCode, Value) {
+        let request = Request::post(format!("/{function}"))
+            .header("content-type", "application/json; charset=utf-8")
+            .body(Body::from(payload.to_string()))
+            .expect("request");
+        let response = self.router.clone().oneshot(request).await.expect("answer");
+        let status = response.status();
+        let bytes = response
+            .into_body()
+            .collect()
+            .await
+            .expect("body")
+            .to_bytes();
+        (
+            status,
+            serde_json::from_slice(&bytes).unwrap_or(Value::Null),
+        )
+    }
+
+    /// Takes every message off the queue, as the host would before invoking.
+    async fn drain(&self) -> Vec<String> {
+        let mut texts = Vec::new();
+        loop {
+            let batch = self
+                .queue
+                .receive(32, Duration::from_secs(60))
+                .await
+                .expect("receive");
+            if batch.is_empty() {
+                return texts;
+            }
+            for message in batch {
+                texts.push(message.text().expect("decodes"));
+                self.queue
+                    .delete(&message.id, &message.pop_receipt)
+                    .await
+                    .expect("delete");
+            }
+        }
+    }
+
+    fn snapshots(&self) -> Vec<PathBuf> {
+        fn walk(dir: &std::path::Path, out: &mut Vec<PathBuf>) {
+            for entry in std::fs::read_dir(dir).into_iter().flatten().flatten() {
+                let path = entry.path();
+                if path.is_dir() {
+                    walk(&path, out)
+                } else {
+                    out.push(path)
+                }
+            }
+        }
+        let mut out = Vec::new();
+        walk(&self.lake, &mut out);
+        out.sort();
+        out
+    }
+}
+
+impl Drop for Flow {
+    fn drop(&mut self) {
+        let _ = std::fs::remove_dir_all(&self.lake);
+    }
+}
+
+/// A host fixture with its binding renamed to ours.
+fn fixture(file: &str, from: &str, to: &str) -> Value {
+    let text = std::fs::read_to_string(format!("{FIXTURES}/{file}")).expect("fixture");
+    let mut value: Value = serde_json::from_str(&text).expect("fixture JSON");
+    if let Some(data) = value["Data"].as_object_mut()
+        && let Some(v) = data.remove(from)
+    {
+        data.insert(to.to_owned(), v);
+    }
+    value
+}
+
+/// The queue invocation the host sends for `text` (strings JSON-encoded twice).
+fn queue_payload(text: &str, dequeue_count: u32) -> Value {
+    let twice = |s: &str| Value::String(Value::String(s.to_owned()).to_string());
+    json!({
+        "Data": { "message": twice(text) },
+        "Metadata": {
+            "DequeueCount": dequeue_count.to_string(), "Id": twice(&Uuid::new_v4().to_string()),
+            "PopReceipt": twice("AgAAAAMAAAAAAAAA"), "InsertionTime": "2026-11-28T02:00:01+00:00",
+            "sys": { "MethodName": "ingest-subscription", "UtcNow": Utc::now().to_rfc3339(), "RandGuid": Uuid::new_v4().to_string() }
+        }
+    })
+}
+
+async fn count(pool: &PgPool, sql: &'static str) -> i64 {
+    sqlx::query_scalar(sql)
+        .fetch_one(pool)
+        .await
+        .expect("count")
+}
+
+#[sqlx::test(migrator = "azcops::db::MIGRATOR")]
+async fn a_timer_fans_out_and_every_subscription_is_ingested(pool: PgPool) {
+    let flow = flow(pool, 3).await;
+    let (status, answer) = flow
+        .invoke(
+            "ingest-daily",
+            &fixture("timer-with-status.json", "timer", "timer"),
+        )
+        .await;
+    assert_eq!(status, StatusCode::OK, "{answer}");
+    assert!(
+        answer["Logs"][0]
+            .as_str()
+            .expect("log")
+            .contains("1 run(s) created"),
+        "{answer}"
+    );
+    let messages = flow.drain().await;
+    assert_eq!(messages.len(), 3, "one message per subscription");
+
+    for text in &messages {
+        let (status, answer) = flow
+            .invoke("ingest-subscription", &queue_payload(text, 1))
+            .await;
+        assert_eq!(status, StatusCode::OK, "{answer}");
+    }
+    let run: (String,) =
+        sqlx::query_as("SELECT string_agg(DISTINCT status::text, ',') FROM ingestion_run_items")
+            .fetch_one(&flow.pool)
+            .await
+            .expect("items");
+    assert_eq!(run.0, "succeeded");
+
+    let tenant = &flow.sim.estate.tenants()[0];
+    let yesterday = Utc::now()
+        .date_naive()
+        .checked_sub_days(Days::new(1))
+        .expect("date");
+    for sub in flow.sim.estate.subscriptions_of(tenant.id) {
+        let stored: i64 = sqlx::query_scalar(
+            "SELECT count(*) FROM resources r JOIN subscriptions s ON s.id = r.subscription_db_id WHERE s.subscription_id = $1",
+        )
+        .bind(sub.id)
+        .fetch_one(&flow.pool)
+        .await
+        .expect("resources");
+        assert_eq!(
+            stored as usize,
+            flow.sim.estate.resources_of(sub.id).len(),
+            "inventory of {}",
+            sub.id
+        );
+        let cost: f64 = sqlx::query_scalar(
+            "SELECT coalesce(sum(c.cost), 0)::float8 FROM costs_daily c JOIN subscriptions s ON s.id = c.subscription_db_id
+             WHERE s.subscription_id = $1 AND c.date = $2",
+        )
+        .bind(sub.id)
+        .bind(yesterday)
+        .fetch_one(&flow.pool)
+        .await
+        .expect("cost");
+        let expected = flow.sim.estate.expected_cost(
+            sub.id,
+            azcops::sim::costs::CostType::ActualCost,
+            yesterday,
+            yesterday,
+        );
+        assert!(
+            (cost - expected).abs() < 0.01,
+            "cost of {}: {cost} vs {expected}",
+            sub.id
+        );
+    }
+    assert!(
+        count(
+            &flow.pool,
+            "SELECT count(*) FROM recommendations WHERE source = 'advisor'"
+        )
+        .await
+            > 0
+    );
+    let snapshots = flow.snapshots();
+    assert_eq!(
+        snapshots.len(),
+        3 * 4,
+        "four raw snapshots per subscription: {snapshots:?}"
+    );
+    let raw: Value = serde_json::from_slice(&std::fs::read(&snapshots[0]).expect("read"))
+        .expect("snapshot JSON");
+    assert!(
+        raw["responses"][0]["body"].is_object(),
+        "the raw Azure body is kept"
+    );
+}
+
+#[sqlx::test(migrator = "azcops::db::MIGRATOR")]
+async fn a_message_delivered_twice_leaves_the_same_state(pool: PgPool) {
+    let flow = flow(pool, 1).await;
+    flow.invoke(
+        "ingest-daily",
+        &fixture("timer-no-status.json", "timer", "timer"),
+    )
+    .await;
+    let text = flow.drain().await.pop().expect("a message");
+    let state = || async {
+        let rows: Vec<(String, chrono::DateTime<Utc>)> =
+            sqlx::query_as("SELECT resource_id, updated_at FROM resources ORDER BY resource_id")
+                .fetch_all(&flow.pool)
+                .await
+                .expect("rows");
+        let costs: Vec<(String, chrono::DateTime<Utc>)> =
+            sqlx::query_as("SELECT service_name, updated_at FROM costs_daily ORDER BY 1, 2")
+                .fetch_all(&flow.pool)
+                .await
+                .expect("costs");
+        (rows, costs)
+    };
+    assert_eq!(
+        flow.invoke("ingest-subscription", &queue_payload(&text, 1))
+            .await
+            .0,
+        StatusCode::OK
+    );
+    let first = state().await;
+    let snapshots = flow.snapshots();
+    let (status, answer) = flow
+        .invoke("ingest-subscription", &queue_payload(&text, 2))
+        .await;
+    assert_eq!(status, StatusCode::OK);
+    assert!(
+        answer["Logs"][0]
+            .as_str()
+            .expect("log")
+            .contains("already ingested"),
+        "{answer}"
+    );
+    assert_eq!(state().await, first, "identical rows");
+    assert_eq!(flow.snapshots(), snapshots, "no snapshot added or replaced");
+}
+
+#[sqlx::test(migrator = "azcops::db::MIGRATOR")]
+async fn a_timer_fired_twice_for_a_slot_creates_one_run(pool: PgPool) {
+    let flow = flow(pool, 2).await;
+    let mut late = fixture("timer-with-status.json", "timer", "timer");
+    late["Data"]["timer"]["IsPastDue"] = json!(true);
+    flow.invoke(
+        "ingest-daily",
+        &fixture("timer-with-status.json", "timer", "timer"),
+    )
+    .await;
+    let (status, answer) = flow.invoke("ingest-daily", &late).await;
+    assert_eq!(status, StatusCode::OK);
+    assert!(
+        answer["Logs"][0]
+            .as_str()
+            .expect("log")
+            .contains("0 run(s) created, 1 found"),
+        "{answer}"
+    );
+    assert_eq!(
+        count(&flow.pool, "SELECT count(*) FROM ingestion_runs").await,
+        1
+    );
+}
+
+#[sqlx::test(migrator = "azcops::db::MIGRATOR")]
+async fn unprocessable_messages_are_rejected_and_not_retried(pool: PgPool) {
+    let flow = flow(pool, 1).await;
+    let tenant = flow.sim.estate.tenants()[0].id;
+    let ours: Uuid = sqlx::query_scalar("SELECT id FROM tenants")
+        .fetch_one(&flow.pool)
+        .await
+        .expect("tenant");
+    let unknown_sub =
+        json!({"v": 1, "tenant_id": ours, "subscription_id": Uuid::new_v4(), "mode": "full"})
+            .to_string();
+    let wrong_version =
+        json!({"v": 9, "tenant_id": ours, "subscription_id": tenant, "mode": "full"}).to_string();
+    for text in [
+        "not json at all",
+        unknown_sub.as_str(),
+        wrong_version.as_str(),
+    ] {
+        let (status, answer) = flow
+            .invoke("ingest-subscription", &queue_payload(text, 1))
+            .await;
+        assert_eq!(
+            status,
+            StatusCode::OK,
+            "a message that can never succeed is not retried: {answer}"
+        );
+        assert!(
+            answer["Logs"][0]
+                .as_str()
+                .expect("log")
+                .starts_with("rejected:"),
+            "{answer}"
+        );
+    }
+    assert_eq!(
+        count(
+            &flow.pool,
+            "SELECT count(*) FROM audit_logs WHERE target_type = 'rejected_message'"
+        )
+        .await,
+        3
+    );
+}
+
+#[sqlx::test(migrator = "azcops::db::MIGRATOR")]
+async fn every_captured_host_payload_gets_a_clear_answer(pool: PgPool) {
+    let flow = flow(pool, 1).await;
+    for (file, binding) in [
+        ("timer-no-status.json", "timer"),
+        ("timer-with-status.json", "timer"),
+    ] {
+        let (status, answer) = flow
+            .invoke("ingest-hourly", &fixture(file, binding, "timer"))
+            .await;
+        assert_eq!(status, StatusCode::OK, "{file}: {answer}");
+        assert!(
+            answer["Logs"][0]
+                .as_str()
+                .expect("log")
+                .contains("Cost ingestion"),
+            "{file}: {answer}"
+        );
+    }
+    flow.drain().await;
+    for (file, binding) in [
+        ("queue-string-double-encoded.json", "queue"),
+        ("queue-json-double-encoded.json", "msg"),
+        ("queue-docs-single-encoded.json", "myQueueItem"),
+    ] {
+        let (status, answer) = flow
+            .invoke("ingest-subscription", &fixture(file, binding, "message"))
+            .await;
+        assert_eq!(status, StatusCode::OK, "{file}: {answer}");
+        assert!(
+            answer["Logs"][0]
+                .as_str()
+                .expect("log")
+                .starts_with("rejected:"),
+            "{file}: {answer}"
+        );
+    }
+    let (status, answer) = flow
+        .invoke(
+            "ingest-subscription",
+            &fixture("http-json-mode-get.json", "req", "req"),
+        )
+        .await;
+    assert_eq!(
+        status,
+        StatusCode::BAD_REQUEST,
+        "not a queue invocation: {answer}"
+    );
+    let (status, _) = flow.invoke("ingest-subscription", &json!("garbage")).await;
+    assert_eq!(status, StatusCode::BAD_REQUEST);
+}
