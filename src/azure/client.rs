@@ -346,7 +346,9 @@ impl AzureClient {
         let origin = &url[..url::Position::BeforePath];
         let endpoints = &self.inner.endpoints;
         let allowed = match api {
-            Api::MonitorBatch => matches_template(&endpoints.monitor, origin),
+            Api::MonitorBatch => {
+                matches_template(&endpoints.monitor, &url[..url::Position::AfterPath])
+            }
             _ => origin == &endpoints.arm[..url::Position::BeforePath],
         };
         if allowed {

@@ -265,7 +265,10 @@ impl Ingestor {
         let (tenant, sub) = (target.tenant_id, target.id);
         let mut tx = db::begin(pool, Scope::Tenant(tenant)).await?;
         let mut outcome = Outcome::default();
-        if let Some(resources) = &collected.resources {
+        if let Some(mut resources) = collected.resources {
+            // A resource listed twice (it moved between pages) must appear once per statement.
+            resources.sort_by(|a, b| a.resource_id.cmp(&b.resource_id));
+            resources.dedup_by(|a, b| a.resource_id == b.resource_id);
             for batch in resources.chunks(BATCH_SIZE) {
                 db::resources::upsert(&mut tx, tenant, sub, run_at, batch).await?;
             }
@@ -276,11 +279,7 @@ impl Ingestor {
             db::costs::upsert(&mut tx, tenant, sub, batch).await?;
         }
         outcome.costs = count(collected.costs.len());
-        let rows: Vec<_> = collected
-            .recommendations
-            .iter()
-            .map(super::rows::advisor_row)
-            .collect();
+        let rows = super::rows::advisor_rows(&collected.recommendations);
         for batch in rows.chunks(BATCH_SIZE) {
             db::recommendations::upsert_advisor(&mut tx, tenant, sub, batch).await?;
         }

@@ -6,6 +6,16 @@ use serde_json::json;
 use crate::azure::advisor::AdvisorRecommendation;
 use crate::db::recommendations::AdvisorRow;
 
+/// Advisor recommendations as rows, one per ARM id (the last wins: a batch must not name a
+/// row twice, and Advisor has been seen repeating ids).
+pub fn advisor_rows(recommendations: &[AdvisorRecommendation]) -> Vec<AdvisorRow> {
+    let mut by_id = std::collections::BTreeMap::new();
+    for r in recommendations {
+        by_id.insert(r.recommendation_id.clone(), advisor_row(r));
+    }
+    by_id.into_values().collect()
+}
+
 /// An Advisor recommendation as a `recommendations` row.
 pub fn advisor_row(r: &AdvisorRecommendation) -> AdvisorRow {
     let title = r

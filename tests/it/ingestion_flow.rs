@@ -510,3 +510,195 @@ async fn every_captured_host_payload_gets_a_clear_answer(pool: PgPool) {
     let (status, _) = flow.invoke("ingest-subscription", &json!("garbage")).await;
     assert_eq!(status, StatusCode::BAD_REQUEST);
 }
+
+async fn process_all(flow: &Flow) -> usize {
+    let messages = flow.drain().await;
+    for text in &messages {
+        let (status, answer) = flow
+            .invoke("ingest-subscription", &queue_payload(text, 1))
+            .await;
+        assert_eq!(status, StatusCode::OK, "{answer}");
+    }
+    messages.len()
+}
+
+#[sqlx::test(migrator = "azcops::db::MIGRATOR")]
+async fn a_failing_subscription_fails_alone_and_the_run_is_partially_failed(pool: PgPool) {
+    let flow = flow(pool, 2).await;
+    let tenant: Uuid = sqlx::query_scalar("SELECT id FROM tenants")
+        .fetch_one(&flow.pool)
+        .await
+        .expect("tenant");
+    sqlx::query("INSERT INTO subscriptions (tenant_id, subscription_id, display_name) VALUES ($1, $2, 'unknown to Azure')")
+        .bind(tenant)
+        .bind(Uuid::new_v4())
+        .execute(&flow.pool)
+        .await
+        .expect("subscription");
+    flow.invoke(
+        "ingest-daily",
+        &fixture("timer-no-status.json", "timer", "timer"),
+    )
+    .await;
+    assert_eq!(process_all(&flow).await, 3);
+    let items: Vec<(String, Option<String>)> =
+        sqlx::query_as("SELECT status::text, error FROM ingestion_run_items ORDER BY status")
+            .fetch_all(&flow.pool)
+            .await
+            .expect("items");
+    assert_eq!(
+        items.iter().filter(|(s, _)| s == "succeeded").count(),
+        2,
+        "{items:?}"
+    );
+    let failed = items
+        .iter()
+        .find(|(s, _)| s == "failed")
+        .expect("one failed item");
+    assert!(
+        failed
+            .1
+            .as_deref()
+            .unwrap_or_default()
+            .contains("SubscriptionNotFound"),
+        "{failed:?}"
+    );
+    let mut tx = azcops::db::begin(&flow.pool, azcops::db::Scope::Operator)
+        .await
+        .expect("tx");
+    let run_id: Uuid = sqlx::query_scalar("SELECT id FROM ingestion_runs")
+        .fetch_one(&mut *tx)
+        .await
+        .expect("run");
+    let run = azcops::db::ingestion::get_run(&mut tx, None, run_id)
+        .await
+        .expect("get")
+        .expect("run");
+    assert_eq!(run.status, "partially_failed");
+}
+
+#[sqlx::test(migrator = "azcops::db::MIGRATOR")]
+async fn injected_faults_are_survived_with_the_same_rows(pool: PgPool) {
+    let flow = flow(pool, 2).await;
+    let mut faults = flow.sim.faults();
+    faults.rate_5xx = 0.1;
+    faults.rate_429 = 0.05;
+    faults.rate_reset = 0.01;
+    faults.rate_truncate = 0.01;
+    flow.sim.set_faults(faults).expect("faults");
+    flow.invoke(
+        "ingest-daily",
+        &fixture("timer-no-status.json", "timer", "timer"),
+    )
+    .await;
+    process_all(&flow).await;
+    let statuses: Vec<String> = sqlx::query_scalar("SELECT status::text FROM ingestion_run_items")
+        .fetch_all(&flow.pool)
+        .await
+        .expect("items");
+    assert_eq!(
+        statuses,
+        ["succeeded", "succeeded"],
+        "every subscription ends succeeded"
+    );
+    let tenant = &flow.sim.estate.tenants()[0];
+    let expected: usize = flow
+        .sim
+        .estate
+        .subscriptions_of(tenant.id)
+        .map(|s| flow.sim.estate.resources_of(s.id).len())
+        .sum();
+    assert_eq!(
+        count(&flow.pool, "SELECT count(*) FROM resources").await as usize,
+        expected
+    );
+    let injected = flow.sim.stats().faults;
+    assert!(
+        injected.server_error + injected.too_many_requests > 0,
+        "faults were injected: {injected:?}"
+    );
+}
+
+#[sqlx::test(migrator = "azcops::db::MIGRATOR")]
+async fn the_trigger_endpoint_enqueues_and_the_status_endpoint_follows_the_run(pool: PgPool) {
+    let flow = flow(pool, 2).await;
+    let tenant: Uuid = sqlx::query_scalar("SELECT id FROM tenants")
+        .fetch_one(&flow.pool)
+        .await
+        .expect("tenant");
+    let call = |method: &str, uri: String, body: Option<Value>| {
+        let request = Request::builder()
+            .method(method)
+            .uri(uri)
+            .header("content-type", "application/json");
+        let request = request
+            .body(body.map(|b| Body::from(b.to_string())).unwrap_or_default())
+            .expect("request");
+        let router = flow.router.clone();
+        async move {
+            let response = router.oneshot(request).await.expect("answer");
+            let status = response.status();
+            let bytes = response
+                .into_body()
+                .collect()
+                .await
+                .expect("body")
+                .to_bytes();
+            (
+                status,
+                serde_json::from_slice::<Value>(&bytes).unwrap_or(Value::Null),
+            )
+        }
+    };
+    let (status, accepted) = call(
+        "POST",
+        "/api/v1/ingestion/trigger".into(),
+        Some(json!({"tenant_id": tenant, "mode": "cost"})),
+    )
+    .await;
+    assert_eq!(status, StatusCode::ACCEPTED, "{accepted}");
+    assert_eq!(accepted["subscriptions"], 2);
+    let run_id = accepted["run_id"].as_str().expect("run id").to_owned();
+    let (_, queued) = call("GET", format!("/api/v1/ingestion/status/{run_id}"), None).await;
+    assert_eq!(queued["status"], "queued", "{queued}");
+    assert_eq!(process_all(&flow).await, 2, "one message per subscription");
+    let (_, done) = call("GET", format!("/api/v1/ingestion/status/{run_id}"), None).await;
+    assert_eq!(done["status"], "succeeded", "{done}");
+    assert_eq!(done["mode"], "cost");
+    assert!(
+        done["items"][0]["azure_calls"]["cost_management"]["calls"]
+            .as_u64()
+            .unwrap_or(0)
+            > 0,
+        "{done}"
+    );
+    assert_eq!(
+        count(&flow.pool, "SELECT count(*) FROM resources").await,
+        0,
+        "cost mode takes no inventory"
+    );
+    let (_, runs) = call("GET", "/api/v1/ingestion/runs".into(), None).await;
+    assert_eq!(runs["total"], 1);
+
+    let (status, bad) = call(
+        "POST",
+        "/api/v1/ingestion/trigger".into(),
+        Some(json!({"tenant_id": tenant, "subscription_ids": [Uuid::new_v4()]})),
+    )
+    .await;
+    assert_eq!(status, StatusCode::NOT_FOUND, "{bad}");
+    let (status, _) = call(
+        "POST",
+        "/api/v1/ingestion/trigger".into(),
+        Some(json!({"tenant_id": tenant, "cost_from": "2026-02-01", "cost_to": "2026-01-01"})),
+    )
+    .await;
+    assert_eq!(status, StatusCode::BAD_REQUEST);
+    let (status, _) = call(
+        "POST",
+        "/api/v1/ingestion/trigger".into(),
+        Some(json!({"tenant_id": tenant, "mode": "everything"})),
+    )
+    .await;
+    assert_eq!(status, StatusCode::BAD_REQUEST);
+}

@@ -40,18 +40,22 @@ pub(super) fn build_url(base: &Url, path: &str, query: &[(&str, &str)]) -> Resul
     Ok(url)
 }
 
-/// True when `origin` is the Monitor template's origin for some region.
-pub(super) fn matches_template(template: &str, origin: &str) -> bool {
+/// True when `url` (without its query) lies under the Monitor template filled with some region
+/// (`https://{region}.metrics.monitor.azure.com`, or a stand-in with a path such as
+/// `http://127.0.0.1:7090/monitor/{region}`).
+pub(super) fn matches_template(template: &str, url: &str) -> bool {
     let template = template.trim_end_matches('/');
-    match template.split_once("{region}") {
-        Some((prefix, suffix)) => origin
-            .strip_prefix(prefix)
-            .and_then(|rest| rest.strip_suffix(suffix))
-            .is_some_and(|region| {
-                !region.is_empty() && region.chars().all(|c| c.is_ascii_alphanumeric())
-            }),
-        None => origin == template,
-    }
+    let under = |tail: &str| tail.is_empty() || tail.starts_with('/');
+    let Some((prefix, suffix)) = template.split_once("{region}") else {
+        return url.strip_prefix(template).is_some_and(under);
+    };
+    let Some(rest) = url.strip_prefix(prefix) else {
+        return false;
+    };
+    let region = rest
+        .find(|c: char| !c.is_ascii_alphanumeric())
+        .unwrap_or(rest.len());
+    region > 0 && rest[region..].strip_prefix(suffix).is_some_and(under)
 }
 
 /// `url` for logs and errors: secret query values replaced, credentials in it removed.
@@ -111,6 +115,23 @@ mod tests {
         assert!(matches_template(
             "http://127.0.0.1:9/",
             "http://127.0.0.1:9"
+        ));
+        let sim = "http://127.0.0.1:9/monitor/{region}";
+        assert!(matches_template(
+            sim,
+            "http://127.0.0.1:9/monitor/westeurope/subscriptions/s/metrics:getBatch"
+        ));
+        assert!(!matches_template(
+            sim,
+            "http://127.0.0.1:9/other/westeurope/subscriptions"
+        ));
+        assert!(!matches_template(
+            sim,
+            "http://127.0.0.1:9/monitor//subscriptions"
+        ));
+        assert!(!matches_template(
+            "https://{region}.metrics.monitor.azure.com",
+            "https://westeurope.metrics.monitor.azure.com.evil.com/x"
         ));
     }
 
