@@ -19,6 +19,7 @@ pub mod server;
 pub mod sim;
 pub mod storage;
 pub mod telemetry;
+pub mod tools;
 
 /// The version reported by `/api/health` and `--version`.
 pub const VERSION: &str = env!("CARGO_PKG_VERSION");

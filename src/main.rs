@@ -9,7 +9,7 @@ use clap::{Parser, Subcommand};
 
 use azcops::config::{Config, LogConfig};
 use azcops::devauth::DevIdpConfig;
-use azcops::{db, devauth, server, telemetry};
+use azcops::{db, devauth, server, telemetry, tools};
 
 /// AzCops: multi-tenant Azure FinOps, served as an Azure Functions custom handler.
 #[derive(Debug, Parser)]
@@ -51,6 +51,20 @@ enum Command {
         #[command(flatten)]
         config: Config,
     },
+    /// Run one collector for one subscription and print the normalised result as JSON.
+    Collect {
+        #[command(flatten)]
+        args: tools::CollectArgs,
+        #[command(flatten)]
+        log: LogConfig,
+    },
+    /// Put an ingestion message for one subscription on the queue (ad-hoc re-ingestion).
+    Enqueue {
+        #[command(flatten)]
+        args: tools::EnqueueArgs,
+        #[command(flatten)]
+        log: LogConfig,
+    },
     /// Run a development identity provider (JWKS + token minting) for local use.
     DevIdp {
         #[command(flatten)]
@@ -66,7 +80,9 @@ impl Command {
             Command::Handler { config, .. }
             | Command::Serve { config, .. }
             | Command::Migrate { config } => &config.log,
-            Command::DevIdp { log, .. } => log,
+            Command::DevIdp { log, .. }
+            | Command::Collect { log, .. }
+            | Command::Enqueue { log, .. } => log,
         }
     }
 }
@@ -111,6 +127,12 @@ async fn run(command: Command) -> anyhow::Result<()> {
             tracing::info!("migrations applied");
             Ok(())
         }
+        Command::Collect { args, .. } => print(&tools::collect(&args).await?),
+        Command::Enqueue { args, .. } => {
+            let text = tools::enqueue(&args).await?;
+            tracing::info!(queue = %args.queue.queue_name, message = %text, "enqueued");
+            print(&text)
+        }
         Command::DevIdp { idp, .. } => {
             let listener = server::bind(idp.listen).await?;
             tracing::info!(addr = %listener.local_addr()?, "development identity provider listening");
@@ -119,5 +141,14 @@ async fn run(command: Command) -> anyhow::Result<()> {
                 .await?;
             Ok(())
         }
+    }
+}
+
+/// Writes a command's result to stdout; a closed pipe (`| head`) is not an error.
+fn print(output: &str) -> anyhow::Result<()> {
+    use std::io::Write;
+    match writeln!(std::io::stdout().lock(), "{output}") {
+        Err(e) if e.kind() != std::io::ErrorKind::BrokenPipe => Err(e.into()),
+        _ => Ok(()),
     }
 }

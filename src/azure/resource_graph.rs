@@ -65,7 +65,7 @@ impl ResourceGraphError {
 }
 
 /// The rows of one library query.
-#[derive(Debug, Clone, PartialEq)]
+#[derive(Debug, Clone, PartialEq, serde::Serialize)]
 pub struct CandidateSet {
     /// The query's name in the library (`unattached_disks`, `vms`, …).
     pub name: &'static str,

@@ -17,3 +17,4 @@ mod schema;
 mod sim;
 mod storage;
 mod support;
+mod tools;
