@@ -108,13 +108,13 @@ pub async fn trigger(
     let tenant_id = tenant_of(&caller, body.tenant_id)?;
     let window = window(&body)?;
     let mode = body.mode.unwrap_or(Mode::Full);
-    let queue = state.queue.clone().ok_or(ApiError::Unavailable(
-        "the ingestion queue is not configured",
-    ))?;
     let mut tx = state.begin(caller.scope).await?;
     let found =
         subscriptions::active_for_ingestion(&mut tx, tenant_id, &body.subscription_ids).await?;
     check_found(&body.subscription_ids, &found)?;
+    let queue = state.queue.clone().ok_or(ApiError::Unavailable(
+        "the ingestion queue is not configured",
+    ))?;
     let new = NewRun {
         tenant_id,
         mode,

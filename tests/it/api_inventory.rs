@@ -327,3 +327,108 @@ async fn another_tenants_inventory_and_costs_stay_invisible(pool: PgPool) {
         .await;
     assert_eq!(operator.body["total"], 6, "the operator sees both tenants");
 }
+
+#[sqlx::test(migrator = "azcops::db::MIGRATOR")]
+async fn ingestion_runs_of_another_tenant_stay_invisible(pool: PgPool) {
+    let app = TestApp::new(pool).await;
+    let (a, a_tid) = app.tenant("A").await;
+    let (b, _) = app.tenant("B").await;
+    let sub_b = app.subscription(b, "b").await;
+    app.subscription(a, "a").await;
+    let azure_b: Uuid =
+        sqlx::query_scalar("SELECT subscription_id FROM subscriptions WHERE id = $1")
+            .bind(sub_b)
+            .fetch_one(&app.pool)
+            .await
+            .expect("sub");
+    let mut tx = azcops::db::begin(&app.pool, azcops::db::Scope::Operator)
+        .await
+        .expect("tx");
+    let subs = [(sub_b, azure_b)];
+    let new = azcops::db::ingestion::NewRun {
+        tenant_id: b,
+        mode: azcops::ingestion::message::Mode::Full,
+        trigger: azcops::db::ingestion::Trigger::Api,
+        schedule_slot: None,
+        requested_by: None,
+        cost_from: None,
+        cost_to: None,
+        subscriptions: &subs,
+    };
+    let run = azcops::db::ingestion::create_run(&mut tx, &new)
+        .await
+        .expect("create")
+        .expect("run");
+    tx.commit().await.expect("commit");
+    let admin_a = app.token(a_tid, &[crate::support::ADMIN]);
+
+    let status = app
+        .call(
+            Method::GET,
+            &format!("/api/v1/ingestion/status/{run}"),
+            Some(&admin_a),
+            None,
+        )
+        .await;
+    status.assert_error(StatusCode::NOT_FOUND, "not_found");
+    let runs = app
+        .call(Method::GET, "/api/v1/ingestion/runs", Some(&admin_a), None)
+        .await;
+    assert_eq!(runs.body["total"], 0);
+    let trigger = app
+        .call(
+            Method::POST,
+            "/api/v1/ingestion/trigger",
+            Some(&admin_a),
+            Some(json!({"tenant_id": b})),
+        )
+        .await;
+    trigger.assert_error(StatusCode::NOT_FOUND, "not_found");
+    let theirs = app
+        .call(
+            Method::POST,
+            "/api/v1/ingestion/trigger",
+            Some(&admin_a),
+            Some(json!({"subscription_ids": [sub_b]})),
+        )
+        .await;
+    theirs.assert_error(StatusCode::NOT_FOUND, "not_found");
+    let op = app.operator();
+    let seen = app
+        .call(
+            Method::GET,
+            &format!("/api/v1/ingestion/status/{run}"),
+            Some(&op),
+            None,
+        )
+        .await;
+    assert_eq!(seen.body["status"], "queued", "the operator sees it");
+    let reader = app.token(a_tid, &[READER]);
+    let forbidden = app
+        .call(
+            Method::POST,
+            "/api/v1/ingestion/trigger",
+            Some(&reader),
+            None,
+        )
+        .await;
+    forbidden.assert_error(StatusCode::FORBIDDEN, "forbidden");
+    let no_queue = app
+        .call(
+            Method::POST,
+            "/api/v1/ingestion/trigger",
+            Some(&admin_a),
+            None,
+        )
+        .await;
+    no_queue.assert_error(StatusCode::SERVICE_UNAVAILABLE, "service_unavailable");
+    let bad = app
+        .call(
+            Method::GET,
+            "/api/v1/ingestion/status/nope",
+            Some(&op),
+            None,
+        )
+        .await;
+    bad.assert_error(StatusCode::BAD_REQUEST, "bad_request");
+}

@@ -3,7 +3,6 @@
 //! Functions host would, the simulated Azure serves the APIs, rows land in PostgreSQL and raw
 //! snapshots in the lake.
 
-use std::path::PathBuf;
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -29,9 +28,10 @@ use azcops::ingestion::runtime::{LazyIngestor, QueueEnqueue};
 use azcops::sim::estate::EstateConfig;
 use azcops::sim::{SimConfig, SimHandle};
 use azcops::storage::connection::StorageConnection;
-use azcops::storage::lake::LakeLocation;
+use azcops::storage::lake::{Lake, LakeLocation};
 use azcops::storage::message::MessageEncoding;
 use azcops::storage::queue::QueueClient;
+use futures::TryStreamExt;
 
 const FIXTURES: &str = concat!(
     env!("CARGO_MANIFEST_DIR"),
@@ -43,7 +43,8 @@ struct Flow {
     router: Router,
     sim: SimHandle,
     queue: QueueClient,
-    lake: PathBuf,
+    /// The raw-snapshot lake: a fresh prefix of container `raw` in Azurite.
+    lake: Lake,
     pool: PgPool,
 }
 
@@ -126,14 +127,13 @@ async fn flow(pool: PgPool, subscriptions: usize) -> Flow {
         .create_if_missing()
         .await
         .expect("Azurite must run on 127.0.0.1:10001 (scripts/ensure-azurite)");
-    let lake = std::env::temp_dir().join(format!("azcops-lake-{}", Uuid::new_v4()));
+    let location = LakeLocation::parse(&format!("azurite://raw/flow-{}", Uuid::new_v4()), |_| None)
+        .expect("lake URL");
+    let lake = Lake::open(&location)
+        .await
+        .expect("Azurite blob service (scripts/ensure-azurite)");
     let state = AppState::new(Database::from_pool(pool.clone()), Authn::Disabled);
-    let ingestor = LazyIngestor::new(
-        Arc::clone(&state.db),
-        azure_for(&sim),
-        LakeLocation::Local(lake.clone()),
-        5,
-    );
+    let ingestor = LazyIngestor::new(Arc::clone(&state.db), azure_for(&sim), location, 5);
     let sender = QueueClient::new(
         &StorageConnection::development(),
         &name,
@@ -194,27 +194,21 @@ impl Flow {
         }
     }
 
-    fn snapshots(&self) -> Vec<PathBuf> {
-        fn walk(dir: &std::path::Path, out: &mut Vec<PathBuf>) {
-            for entry in std::fs::read_dir(dir).into_iter().flatten().flatten() {
-                let path = entry.path();
-                if path.is_dir() {
-                    walk(&path, out)
-                } else {
-                    out.push(path)
-                }
-            }
-        }
-        let mut out = Vec::new();
-        walk(&self.lake, &mut out);
+    /// Every object in the lake, sorted by path.
+    async fn snapshots(&self) -> Vec<(String, Option<String>)> {
+        let list: Vec<_> = self
+            .lake
+            .store()
+            .list(None)
+            .try_collect()
+            .await
+            .expect("list the lake");
+        let mut out: Vec<_> = list
+            .into_iter()
+            .map(|m| (m.location.to_string(), m.e_tag))
+            .collect();
         out.sort();
         out
-    }
-}
-
-impl Drop for Flow {
-    fn drop(&mut self) {
-        let _ = std::fs::remove_dir_all(&self.lake);
     }
 }
 
@@ -331,14 +325,30 @@ async fn a_timer_fans_out_and_every_subscription_is_ingested(pool: PgPool) {
         .await
             > 0
     );
-    let snapshots = flow.snapshots();
+    let snapshots = flow.snapshots().await;
     assert_eq!(
         snapshots.len(),
         3 * 4,
         "four raw snapshots per subscription: {snapshots:?}"
     );
-    let raw: Value = serde_json::from_slice(&std::fs::read(&snapshots[0]).expect("read"))
-        .expect("snapshot JSON");
+    let ours = flow.sim.estate.tenants()[0].subscription_ids[0];
+    let tenant_id: Uuid = sqlx::query_scalar("SELECT id FROM tenants")
+        .fetch_one(&flow.pool)
+        .await
+        .expect("tenant");
+    let expected_prefix = format!(
+        "{tenant_id}/resource_graph/{}/{ours}/",
+        Utc::now().format("%Y/%m/%d")
+    );
+    assert!(
+        snapshots
+            .iter()
+            .any(|(p, _)| p.starts_with(&expected_prefix)),
+        "{expected_prefix} in {snapshots:?}"
+    );
+    let path = object_store::path::Path::from(snapshots[0].0.as_str());
+    let raw: Value =
+        serde_json::from_slice(&flow.lake.get(&path).await.expect("read")).expect("snapshot JSON");
     assert!(
         raw["responses"][0]["body"].is_object(),
         "the raw Azure body is kept"
@@ -374,7 +384,7 @@ async fn a_message_delivered_twice_leaves_the_same_state(pool: PgPool) {
         StatusCode::OK
     );
     let first = state().await;
-    let snapshots = flow.snapshots();
+    let snapshots = flow.snapshots().await;
     let (status, answer) = flow
         .invoke("ingest-subscription", &queue_payload(&text, 2))
         .await;
@@ -387,7 +397,11 @@ async fn a_message_delivered_twice_leaves_the_same_state(pool: PgPool) {
         "{answer}"
     );
     assert_eq!(state().await, first, "identical rows");
-    assert_eq!(flow.snapshots(), snapshots, "no snapshot added or replaced");
+    assert_eq!(
+        flow.snapshots().await,
+        snapshots,
+        "no snapshot added or replaced (same paths and ETags)"
+    );
 }
 
 #[sqlx::test(migrator = "azcops::db::MIGRATOR")]
