@@ -67,6 +67,20 @@ impl Caller {
         }
     }
 
+    /// The tenant an action is for: the caller's own (naming another is a 404, as if it did
+    /// not exist), or the one an operator names in the body — required, as `action` explains.
+    pub fn tenant_for(&self, named: Option<Uuid>, action: &str) -> Result<Uuid, ApiError> {
+        match (self.tenant(), named) {
+            (Some(own), None) => Ok(own),
+            (Some(own), Some(named)) if named == own => Ok(own),
+            (Some(_), Some(_)) => Err(ApiError::NotFound("tenant")),
+            (None, Some(named)) => Ok(named),
+            (None, None) => Err(ApiError::BadRequest(format!(
+                "tenant_id is required when an operator {action}"
+            ))),
+        }
+    }
+
     /// An audit entry stamped with this caller and request.
     pub fn audit<'a>(&'a self, entry: audit::Entry<'a>, tenant_id: Uuid) -> audit::Entry<'a> {
         audit::Entry {

@@ -83,18 +83,6 @@ fn window(body: &TriggerRequest) -> Result<CostWindow, ApiError> {
     })
 }
 
-fn tenant_of(caller: &Caller, named: Option<Uuid>) -> Result<Uuid, ApiError> {
-    match (caller.tenant(), named) {
-        (Some(own), None) => Ok(own),
-        (Some(own), Some(named)) if named == own => Ok(own),
-        (Some(_), Some(_)) => Err(ApiError::NotFound("tenant")),
-        (None, Some(named)) => Ok(named),
-        (None, None) => Err(ApiError::BadRequest(
-            "tenant_id is required when an operator triggers an ingestion".into(),
-        )),
-    }
-}
-
 /// Starts an ingestion: creates a run and enqueues one message per subscription (admins).
 #[utoipa::path(post, path = "/api/v1/ingestion/trigger", tag = "ingestion", request_body = TriggerRequest,
     responses((status = 202, body = Accepted), (status = 400), (status = 403), (status = 404), (status = 503)))]
@@ -105,7 +93,7 @@ pub async fn trigger(
 ) -> Result<(StatusCode, Json<Accepted>), ApiError> {
     caller.require_admin()?;
     let body = parse_body(&body)?;
-    let tenant_id = tenant_of(&caller, body.tenant_id)?;
+    let tenant_id = caller.tenant_for(body.tenant_id, "triggers an ingestion")?;
     let window = window(&body)?;
     let mode = body.mode.unwrap_or(Mode::Full);
     let mut tx = state.begin(caller.scope).await?;

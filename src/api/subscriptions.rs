@@ -86,19 +86,6 @@ fn valid_scope(scope: Option<String>) -> Result<Option<String>, ApiError> {
     }
 }
 
-/// The tenant a new subscription belongs to: the caller's own, or the one an operator names.
-fn owning_tenant(caller: &Caller, named: Option<Uuid>) -> Result<Uuid, ApiError> {
-    match (caller.tenant(), named) {
-        (Some(own), None) => Ok(own),
-        (Some(own), Some(named)) if named == own => Ok(own),
-        (Some(_), Some(_)) => Err(ApiError::NotFound("tenant")),
-        (None, Some(named)) => Ok(named),
-        (None, None) => Err(ApiError::BadRequest(
-            "tenant_id is required when an operator registers a subscription".into(),
-        )),
-    }
-}
-
 /// Registers a subscription (admins).
 #[utoipa::path(post, path = "/api/v1/subscriptions", tag = "subscriptions", request_body = CreateSubscription,
     responses((status = 201, body = Subscription), (status = 400), (status = 403), (status = 404), (status = 409)))]
@@ -115,7 +102,7 @@ pub async fn create(
     ApiError,
 > {
     caller.require_admin()?;
-    let tenant_id = owning_tenant(&caller, body.tenant_id)?;
+    let tenant_id = caller.tenant_for(body.tenant_id, "registers a subscription")?;
     let new = NewSubscription {
         tenant_id,
         subscription_id: body.subscription_id,
