@@ -90,7 +90,12 @@ impl Command {
 #[tokio::main]
 async fn main() -> ExitCode {
     let cli = Cli::parse();
-    if let Err(e) = telemetry::init(cli.command.log()) {
+    // Commands whose stdout is their result log to stderr.
+    let output = match cli.command {
+        Command::Collect { .. } | Command::Enqueue { .. } => telemetry::Output::Stderr,
+        _ => telemetry::Output::Stdout,
+    };
+    if let Err(e) = telemetry::init(cli.command.log(), output) {
         eprintln!("azcops: {e:#}");
         return ExitCode::from(2);
     }

@@ -144,7 +144,7 @@ impl Cli {
 #[tokio::main]
 async fn main() -> ExitCode {
     let cli = Cli::parse();
-    if let Err(e) = telemetry::init(&cli.log) {
+    if let Err(e) = telemetry::init(&cli.log, telemetry::Output::Stdout) {
         eprintln!("azure-sim: {e:#}");
         return ExitCode::from(2);
     }

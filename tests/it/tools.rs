@@ -19,7 +19,7 @@ async fn run(args: &[&str], env: &[(&str, String)]) -> Output {
         .args(args)
         .env_clear()
         .env("PATH", std::env::var("PATH").unwrap_or_default())
-        .env("RUST_LOG", "warn");
+        .env("RUST_LOG", "info");
     for (name, value) in env {
         command.env(name, value);
     }
