@@ -3,6 +3,7 @@
 //! response kept by the call context's recorder for the lake.
 
 use chrono::{DateTime, NaiveDate, Utc};
+use futures::StreamExt;
 
 use crate::azure::advisor::{self, AdvisorError, AdvisorRecommendation};
 use crate::azure::client::{AzureClient, CallContext};
@@ -15,10 +16,14 @@ use crate::ingestion::message::Mode;
 pub const VM_TYPE: &str = "microsoft.compute/virtualmachines";
 
 /// What one subscription's collection returned.
+///
+/// The inventory is not kept here: its pages are mapped as they arrive only to find the VMs,
+/// and the rows are read back from the raw responses (kept once, for the lake) when they are
+/// stored, a page at a time, so a large subscription is never held twice.
 #[derive(Debug, Default)]
 pub struct Collected {
-    /// `None` in cost mode (no inventory taken).
-    pub resources: Option<Vec<Resource>>,
+    /// Resources the inventory reported; `None` in cost mode (no inventory taken).
+    pub inventory_count: Option<usize>,
     pub costs: Vec<CostRow>,
     pub recommendations: Vec<AdvisorRecommendation>,
     pub metrics: Vec<VmMetrics>,
@@ -86,28 +91,43 @@ pub async fn collect(
     }
     let subscriptions = [target.subscription_id.to_owned()];
     let (inventory, costs, recommendations) = tokio::join!(
-        resource_graph::collect_inventory(client, ctx, &subscriptions),
+        inventory(client, ctx, &subscriptions),
         costs(client, ctx, target),
         advisor::collect(client, ctx, target.subscription_id),
     );
-    let (resources, costs, recommendations) = (inventory?, costs?, recommendations?);
-    let vms: Vec<VmTarget> = resources
-        .iter()
-        .filter(|r| r.resource_type == VM_TYPE)
-        .map(|r| VmTarget {
-            resource_id: r.resource_id.clone(),
-            location: r.location.clone(),
-        })
-        .collect();
+    let ((count, vms), costs, recommendations) = (inventory?, costs?, recommendations?);
     let metrics = if vms.is_empty() {
         Vec::new()
     } else {
         monitor::collect(client, ctx, &vms, &MonitorOptions::last_14_days(target.now)).await?
     };
     Ok(Collected {
-        resources: Some(resources),
+        inventory_count: Some(count),
         costs,
         recommendations,
         metrics,
     })
+}
+
+/// Walks the inventory page by page: how many resources, and which are VMs.
+async fn inventory(
+    client: &AzureClient,
+    ctx: &CallContext,
+    subscriptions: &[String],
+) -> Result<(usize, Vec<VmTarget>), ResourceGraphError> {
+    let mut pages = std::pin::pin!(resource_graph::inventory_pages(client, ctx, subscriptions));
+    let (mut count, mut vms) = (0, Vec::new());
+    while let Some(page) = pages.next().await {
+        let page = page?;
+        count += page.len();
+        vms.extend(page.into_iter().filter(is_vm).map(|r| VmTarget {
+            resource_id: r.resource_id,
+            location: r.location,
+        }));
+    }
+    Ok((count, vms))
+}
+
+fn is_vm(resource: &Resource) -> bool {
+    resource.resource_type == VM_TYPE
 }

@@ -11,7 +11,8 @@ use uuid::Uuid;
 use super::collect::{self, CollectError, Collected, Target};
 use super::message::IngestMessage;
 use crate::azure::client::{Api, AzureClient, CallContext};
-use crate::azure::recorder::{Recorder, snapshot_json};
+use crate::azure::recorder::{RawResponse, Recorder, snapshot_json};
+use crate::azure::resource_graph::{self, QueryResponse, Resource};
 use crate::db::ingestion::{self, ItemStatus, NewRun, Outcome, Start, Trigger};
 use crate::db::subscriptions::{self, IngestionTarget};
 use crate::db::{self, Database, Scope, audit};
@@ -58,6 +59,8 @@ enum StoreError {
     Lake(#[from] LakeError),
     #[error("database: {0}")]
     Database(#[from] sqlx::Error),
+    #[error("reading back the inventory: {0}")]
+    Inventory(String),
 }
 
 impl StoreError {
@@ -65,6 +68,7 @@ impl StoreError {
         match self {
             StoreError::Collect(e) => e.is_retryable(),
             StoreError::Lake(_) | StoreError::Database(_) => true,
+            StoreError::Inventory(_) => false,
         }
     }
 }
@@ -206,20 +210,22 @@ impl Ingestor {
             now: run_at,
         };
         let collected = collect::collect(&self.azure, ctx, &plan).await?;
-        self.write_snapshots(ctx, m, run_id, run_at).await?;
-        Ok(self.upsert(target, run_at, collected).await?)
+        let inventory = self.write_snapshots(ctx, m, run_id, run_at).await?;
+        self.upsert(target, run_at, collected, &inventory).await
     }
 
     /// One snapshot per collector that ran; an existing one (a redelivery) is kept as it is.
+    /// Returns the inventory's raw pages, from which the resources are then stored.
     async fn write_snapshots(
         &self,
         ctx: &CallContext,
         m: &IngestMessage,
         run_id: Uuid,
         run_at: DateTime<Utc>,
-    ) -> Result<(), LakeError> {
+    ) -> Result<Vec<RawResponse>, LakeError> {
+        let mut inventory = Vec::new();
         let Some(recorder) = &ctx.recorder else {
-            return Ok(());
+            return Ok(inventory);
         };
         for (connector, apis) in SNAPSHOTS {
             let responses = recorder.take(apis);
@@ -247,8 +253,11 @@ impl Ingestor {
                 }
                 other => other?,
             }
+            if connector == "resource_graph" {
+                inventory = responses;
+            }
         }
-        Ok(())
+        Ok(inventory)
     }
 
     async fn upsert(
@@ -256,7 +265,8 @@ impl Ingestor {
         target: &IngestionTarget,
         run_at: DateTime<Utc>,
         collected: Collected,
-    ) -> Result<Outcome, sqlx::Error> {
+        inventory: &[RawResponse],
+    ) -> Result<Outcome, StoreError> {
         let pool = self
             .db
             .pool()
@@ -265,15 +275,16 @@ impl Ingestor {
         let (tenant, sub) = (target.tenant_id, target.id);
         let mut tx = db::begin(pool, Scope::Tenant(tenant)).await?;
         let mut outcome = Outcome::default();
-        if let Some(mut resources) = collected.resources {
-            // A resource listed twice (it moved between pages) must appear once per statement.
-            resources.sort_by(|a, b| a.resource_id.cmp(&b.resource_id));
-            resources.dedup_by(|a, b| a.resource_id == b.resource_id);
-            for batch in resources.chunks(BATCH_SIZE) {
-                db::resources::upsert(&mut tx, tenant, sub, run_at, batch).await?;
+        if let Some(total) = collected.inventory_count {
+            for response in inventory {
+                let mut page = inventory_page(response)?;
+                // A resource listed twice (it moved between pages) must appear once per statement.
+                page.sort_by(|a, b| a.resource_id.cmp(&b.resource_id));
+                page.dedup_by(|a, b| a.resource_id == b.resource_id);
+                db::resources::upsert(&mut tx, tenant, sub, run_at, &page).await?;
             }
             db::resources::mark_missing_deleted(&mut tx, sub, run_at).await?;
-            outcome.resources = count(resources.len());
+            outcome.resources = count(total);
         }
         for batch in collected.costs.chunks(BATCH_SIZE) {
             db::costs::upsert(&mut tx, tenant, sub, batch).await?;
@@ -288,6 +299,14 @@ impl Ingestor {
         tx.commit().await?;
         Ok(outcome)
     }
+}
+
+/// One raw Resource Graph page, mapped again (it was mapped once already while collecting).
+fn inventory_page(response: &RawResponse) -> Result<Vec<Resource>, StoreError> {
+    let page: QueryResponse =
+        serde_json::from_slice(&response.body).map_err(|e| StoreError::Inventory(e.to_string()))?;
+    resource_graph::map_page("all_resources", &page)
+        .map_err(|e| StoreError::Inventory(e.to_string()))
 }
 
 fn count(n: usize) -> i32 {
