@@ -214,13 +214,7 @@ pub async fn runs(
 ) -> Result<Json<Paginated<Run>>, ApiError> {
     let page = pagination::page(p.page, p.page_size)?;
     let mut tx = state.begin(caller.scope).await?;
-    let (ids, total) = ingestion::list_runs(&mut tx, caller.tenant(), page).await?;
-    let mut items = Vec::with_capacity(ids.len());
-    for id in ids {
-        if let Some(run) = ingestion::get_run(&mut tx, caller.tenant(), id).await? {
-            items.push(run);
-        }
-    }
+    let (items, total) = ingestion::list_runs(&mut tx, caller.tenant(), page).await?;
     tx.commit().await?;
     Ok(Json(Paginated::new(items, page, total)))
 }

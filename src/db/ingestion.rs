@@ -213,6 +213,17 @@ pub async fn get_run(
     tenant_id: Option<Uuid>,
     run_id: Uuid,
 ) -> Result<Option<Run>, sqlx::Error> {
+    Ok(runs(conn, tenant_id, Some(run_id), 1, 0).await?.pop())
+}
+
+/// Runs with their derived status, newest first: all of a tenant's (or everyone's), or one.
+async fn runs(
+    conn: &mut PgConnection,
+    tenant_id: Option<Uuid>,
+    run_id: Option<Uuid>,
+    limit: i64,
+    offset: i64,
+) -> Result<Vec<Run>, sqlx::Error> {
     sqlx::query_as!(
         Run,
         r#"SELECT r.id, r.tenant_id, r.mode AS "mode: Mode", r.trigger AS "trigger: Trigger", r.schedule_slot,
@@ -233,11 +244,15 @@ pub async fn get_run(
                           ELSE 'partially_failed'
                       END AS status
                FROM ingestion_run_items i WHERE i.run_id = r.id) s
-           WHERE r.id = $2 AND ($1::uuid IS NULL OR r.tenant_id = $1)"#,
+           WHERE ($1::uuid IS NULL OR r.tenant_id = $1) AND ($2::uuid IS NULL OR r.id = $2)
+           ORDER BY r.created_at DESC, r.id
+           LIMIT $3 OFFSET $4"#,
         tenant_id,
         run_id,
+        limit,
+        offset,
     )
-    .fetch_optional(conn)
+    .fetch_all(conn)
     .await
 }
 
@@ -260,22 +275,17 @@ pub async fn list_runs(
     conn: &mut PgConnection,
     tenant_id: Option<Uuid>,
     page: Page,
-) -> Result<(Vec<Uuid>, i64), sqlx::Error> {
+) -> Result<(Vec<Run>, i64), sqlx::Error> {
     let total = sqlx::query_scalar!(
         r#"SELECT count(*) AS "count!" FROM ingestion_runs WHERE $1::uuid IS NULL OR tenant_id = $1"#,
         tenant_id
     )
     .fetch_one(&mut *conn)
     .await?;
-    let ids = sqlx::query_scalar!(
-        "SELECT id FROM ingestion_runs WHERE $1::uuid IS NULL OR tenant_id = $1 ORDER BY created_at DESC, id LIMIT $2 OFFSET $3",
-        tenant_id,
-        page.limit(),
-        page.offset(),
-    )
-    .fetch_all(conn)
-    .await?;
-    Ok((ids, total))
+    Ok((
+        runs(conn, tenant_id, None, page.limit(), page.offset()).await?,
+        total,
+    ))
 }
 
 /// Active subscriptions of active tenants, as (tenant, AzCops subscription id, Azure
