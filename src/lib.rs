@@ -11,6 +11,7 @@ pub mod config;
 pub mod db;
 pub mod devauth;
 pub mod functions;
+pub mod host;
 pub mod ingestion;
 pub mod invocation;
 pub mod schedule;

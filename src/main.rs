@@ -65,6 +65,13 @@ enum Command {
         #[command(flatten)]
         log: LogConfig,
     },
+    /// Play the Azure Functions host locally: run host.json's handler, serve HTTP, fire timers, poll queues.
+    Host {
+        #[command(flatten)]
+        config: azcops::host::HostConfig,
+        #[command(flatten)]
+        log: LogConfig,
+    },
     /// Run a development identity provider (JWKS + token minting) for local use.
     DevIdp {
         #[command(flatten)]
@@ -82,7 +89,8 @@ impl Command {
             | Command::Migrate { config } => &config.log,
             Command::DevIdp { log, .. }
             | Command::Collect { log, .. }
-            | Command::Enqueue { log, .. } => log,
+            | Command::Enqueue { log, .. }
+            | Command::Host { log, .. } => log,
         }
     }
 }
@@ -138,6 +146,7 @@ async fn run(command: Command) -> anyhow::Result<()> {
             tracing::info!(queue = %args.queue.queue_name, message = %text, "enqueued");
             print(&text)
         }
+        Command::Host { config, .. } => azcops::host::run(config).await,
         Command::DevIdp { idp, .. } => {
             let listener = server::bind(idp.listen).await?;
             tracing::info!(addr = %listener.local_addr()?, "development identity provider listening");

@@ -1,0 +1,85 @@
+locals {
+  private_endpoints = ["blob", "dfs", "queue"]
+}
+
+resource "azurerm_storage_account" "this" {
+  #checkov:skip=CKV2_AZURE_1:Microsoft-managed keys; customer-managed keys would need a key, a key rotation process and vault access for the storage service, which this deployment does not run.
+  #checkov:skip=CKV_AZURE_33:Queue request logging is collected by the diagnostic setting on queueServices/default (monitoring module); classic Storage Analytics logging needs shared-key access, which is disabled.
+  #checkov:skip=CKV2_AZURE_41:Shared-key access is disabled, so no account SAS can be issued; a SAS expiration policy has nothing to govern.
+  #checkov:skip=CKV_AZURE_206:Replication is a variable (replication_type); dev uses LRS to keep it cheap, prod should use ZRS or GZRS.
+  name                              = var.name
+  resource_group_name               = var.resource_group_name
+  location                          = var.location
+  account_kind                      = "StorageV2"
+  account_tier                      = "Standard"
+  account_replication_type          = var.replication_type
+  is_hns_enabled                    = true
+  min_tls_version                   = "TLS1_2"
+  https_traffic_only_enabled        = true
+  allow_nested_items_to_be_public   = false
+  shared_access_key_enabled         = var.shared_access_key_enabled
+  default_to_oauth_authentication   = true
+  public_network_access_enabled     = false
+  local_user_enabled                = false
+  infrastructure_encryption_enabled = true
+  sftp_enabled                      = false
+  tags                              = var.tags
+
+  network_rules {
+    default_action = "Deny"
+    bypass         = ["AzureServices", "Logging", "Metrics"]
+  }
+
+  blob_properties {
+    delete_retention_policy {
+      days = var.soft_delete_retention_days
+    }
+    container_delete_retention_policy {
+      days = var.soft_delete_retention_days
+    }
+  }
+}
+
+# Raw snapshots of the collectors (AZCOPS_LAKE_URL=abfss://raw@<account>.dfs.core.windows.net).
+resource "azurerm_storage_container" "raw" {
+  #checkov:skip=CKV2_AZURE_21:Blob read requests are logged by the diagnostic setting on blobServices/default (monitoring module); classic Storage Analytics logging needs shared keys, which are disabled.
+  name                  = "raw"
+  storage_account_id    = azurerm_storage_account.this.id
+  container_access_type = "private"
+}
+
+# Flex Consumption keeps the deployment package in a blob container.
+resource "azurerm_storage_container" "deployments" {
+  #checkov:skip=CKV2_AZURE_21:Blob read requests are logged by the diagnostic setting on blobServices/default (monitoring module); classic Storage Analytics logging needs shared keys, which are disabled.
+  name                  = var.deployment_container_name
+  storage_account_id    = azurerm_storage_account.this.id
+  container_access_type = "private"
+}
+
+# The ingestion queue (functions/ingest-subscription) and the host's poison queue for it.
+resource "azurerm_storage_queue" "ingest" {
+  for_each           = toset([var.ingest_queue_name, "${var.ingest_queue_name}-poison"])
+  name               = each.value
+  storage_account_id = azurerm_storage_account.this.id
+}
+
+resource "azurerm_private_endpoint" "this" {
+  for_each            = toset(local.private_endpoints)
+  name                = "pe-${var.name}-${each.key}"
+  location            = var.location
+  resource_group_name = var.resource_group_name
+  subnet_id           = var.private_endpoint_subnet_id
+  tags                = var.tags
+
+  private_service_connection {
+    name                           = "psc-${var.name}-${each.key}"
+    private_connection_resource_id = azurerm_storage_account.this.id
+    subresource_names              = [each.key]
+    is_manual_connection           = false
+  }
+
+  private_dns_zone_group {
+    name                 = each.key
+    private_dns_zone_ids = [var.private_dns_zone_ids[each.key]]
+  }
+}
