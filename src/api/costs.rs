@@ -31,6 +31,7 @@ pub fn router() -> Router<AppState> {
 
 /// Filters and paging for cost rows. Dates are `YYYY-MM-DD`, both ends included.
 #[derive(Debug, Deserialize, IntoParams)]
+#[into_params(parameter_in = Query)]
 #[serde(deny_unknown_fields)]
 pub struct ListCosts {
     pub from: Option<NaiveDate>,
@@ -45,6 +46,7 @@ pub struct ListCosts {
 
 /// The window and filters of a summary. Dates are `YYYY-MM-DD`, both ends included.
 #[derive(Debug, Deserialize, IntoParams)]
+#[into_params(parameter_in = Query)]
 #[serde(deny_unknown_fields)]
 pub struct SummaryParams {
     /// Default: 29 days before `to`.

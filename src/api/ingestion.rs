@@ -198,6 +198,7 @@ pub async fn status(
 
 /// Paging for the run list.
 #[derive(Debug, Deserialize, IntoParams)]
+#[into_params(parameter_in = Query)]
 #[serde(deny_unknown_fields)]
 pub struct ListRuns {
     pub page: Option<i64>,

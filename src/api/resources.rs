@@ -22,6 +22,7 @@ pub fn router() -> Router<AppState> {
 
 /// Filters and paging for the resource list. Text filters compare case-insensitively.
 #[derive(Debug, Deserialize, IntoParams)]
+#[into_params(parameter_in = Query)]
 #[serde(deny_unknown_fields)]
 pub struct ListResources {
     /// ARM type, e.g. `Microsoft.Compute/virtualMachines`.

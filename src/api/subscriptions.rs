@@ -68,6 +68,7 @@ fn present<'de, D: Deserializer<'de>>(d: D) -> Result<Option<Option<String>>, D:
 
 /// Filters and paging for the subscription list.
 #[derive(Debug, Deserialize, IntoParams)]
+#[into_params(parameter_in = Query)]
 #[serde(deny_unknown_fields)]
 pub struct ListSubscriptions {
     /// Only this tenant's subscriptions (operators); a tenant caller always sees only its own.

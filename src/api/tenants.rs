@@ -53,6 +53,7 @@ pub struct UpdateTenant {
 
 /// Paging for the tenant list.
 #[derive(Debug, Deserialize, IntoParams)]
+#[into_params(parameter_in = Query)]
 #[serde(deny_unknown_fields)]
 pub struct ListTenants {
     /// Page number, from 1.
