@@ -159,6 +159,12 @@ impl From<sqlx::Error> for ApiError {
                         db.message()
                     ));
                 }
+                // 22021 character_not_in_repertoire: text PostgreSQL cannot store (U+0000).
+                if db.code().as_deref() == Some("22021") {
+                    return ApiError::BadRequest(
+                        "text values must not contain the NUL character (U+0000)".into(),
+                    );
+                }
                 ApiError::internal(error)
             }
             _ => ApiError::internal(error),
