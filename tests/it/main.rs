@@ -14,6 +14,7 @@ mod host;
 mod ingestion_flow;
 mod key_vault;
 mod process;
+mod reliability;
 mod schema;
 mod sim;
 mod storage;

@@ -1,0 +1,391 @@
+//! What the reliability tests share: scratch databases, the ingestion pipeline driven over the
+//! custom-handler protocol against a real Azurite queue and lake, and fingerprints of the state
+//! an ingestion leaves (database rows and raw snapshots, without what differs from run to run).
+
+use std::collections::BTreeMap;
+use std::sync::Arc;
+use std::time::Duration;
+
+use axum::Router;
+use axum::body::Body;
+use axum::http::{Request, StatusCode};
+use chrono::Utc;
+use futures::{StreamExt, TryStreamExt};
+use http_body_util::BodyExt;
+use secrecy::SecretString;
+use serde_json::{Value, json};
+use sqlx::PgPool;
+use tower::ServiceExt;
+use url::Url;
+use uuid::Uuid;
+
+use azcops::api::{self, AppState, Authn};
+use azcops::azure::client::{AzureClient, Endpoints};
+use azcops::azure::credentials::{StaticClientSecret, TokenCache, client_secret_source};
+use azcops::azure::qpu_budget::{MemoryQpuBudget, QpuLimits};
+use azcops::azure::throttle::RetryPolicy;
+use azcops::db::Database;
+use azcops::ingestion::runtime::{LazyIngestor, QueueEnqueue};
+use azcops::sim::estate::EstateConfig;
+use azcops::sim::{SimConfig, SimHandle};
+use azcops::storage::connection::StorageConnection;
+use azcops::storage::lake::{Lake, LakeLocation};
+use azcops::storage::message::MessageEncoding;
+use azcops::storage::queue::QueueClient;
+
+pub use crate::support::scratch::{ScratchDb, eventually, unique};
+
+/// The queue's `maxDequeueCount`, as in `host.json`.
+pub const MAX_DEQUEUE_COUNT: u32 = 5;
+/// The AzCops id every reliability test gives the simulated tenant, so that lake paths and
+/// snapshot metadata of two databases can be compared.
+pub const TENANT: Uuid = Uuid::from_u128(0x0a2c_0000_0000_4000_8000_0000_0000_0007);
+
+/// The simulated Azure with one tenant of `subscriptions` × `resources`, throttling off.
+pub async fn simulator(subscriptions: usize, resources: usize) -> SimHandle {
+    let estate = EstateConfig {
+        tenants: 1,
+        subscriptions_per_tenant: subscriptions,
+        resources_per_subscription: resources,
+        ..EstateConfig::default()
+    };
+    azcops::sim::start(SimConfig {
+        estate,
+        throttling: false,
+        ..SimConfig::default()
+    })
+    .await
+    .expect("simulator")
+}
+
+/// Registers the simulated tenant (as [`TENANT`]) and its subscriptions.
+pub async fn register(pool: &PgPool, sim: &SimHandle) {
+    let tenant = &sim.estate.tenants()[0];
+    sqlx::query("INSERT INTO tenants (id, name, azure_tenant_id) VALUES ($1, $2, $3)")
+        .bind(TENANT)
+        .bind(&tenant.name)
+        .bind(tenant.id)
+        .execute(pool)
+        .await
+        .expect("tenant");
+    for sub in sim.estate.subscriptions_of(tenant.id) {
+        sqlx::query(
+            "INSERT INTO subscriptions (tenant_id, subscription_id, display_name) VALUES ($1, $2, $3)",
+        )
+        .bind(TENANT)
+        .bind(sub.id)
+        .bind(&sub.display_name)
+        .execute(pool)
+        .await
+        .expect("subscription");
+    }
+}
+
+/// The Azure client of the handler, pointed at the simulator, with short backoffs.
+fn azure_for(sim: &SimHandle) -> AzureClient {
+    let http = reqwest::Client::new();
+    let base = sim.base_url.as_str().trim_end_matches('/');
+    let secrets = Arc::new(StaticClientSecret(SecretString::from("sim-secret")));
+    let source = client_secret_source(
+        http.clone(),
+        sim.base_url.clone(),
+        "azcops-reliability".into(),
+        secrets,
+    );
+    let mut endpoints = Endpoints::new(
+        Url::parse(base).expect("arm"),
+        format!("{base}/monitor/{{region}}"),
+        "https://metrics.monitor.azure.com/.default",
+    );
+    endpoints.arm_scope = "https://management.azure.com/.default".into();
+    let policy = RetryPolicy {
+        base_delay: Duration::from_millis(20),
+        max_delay: Duration::from_millis(200),
+        ..RetryPolicy::default()
+    };
+    AzureClient::new(
+        http,
+        TokenCache::new(source),
+        endpoints,
+        policy,
+        // The documented quotas over windows a hundred times shorter: the budget still follows
+        // the simulator's `qpu-remaining` headers, but a test does not wait minutes for them.
+        Arc::new(MemoryQpuBudget::new(QpuLimits::default().scaled(0.01))),
+    )
+}
+
+/// A lake under a fresh prefix of Azurite's container `raw`; returns its URL too.
+pub async fn fresh_lake() -> (String, Lake) {
+    let url = format!("azurite://raw/{}", unique("reliability"));
+    (url.clone(), open_lake(&url).await)
+}
+
+pub async fn open_lake(url: &str) -> Lake {
+    let location = LakeLocation::parse(url, |_| None).expect("lake URL");
+    Lake::open(&location)
+        .await
+        .expect("Azurite blob service (scripts/ensure-azurite)")
+}
+
+/// The handler's router over one database, with its own Azurite queue and lake, playing the
+/// Functions host: it fires the timer, takes messages off the queue and invokes the queue
+/// function with them, redelivering a failed one as the host would.
+pub struct Pipeline {
+    pub router: Router,
+    pub queue: QueueClient,
+    pub lake: Lake,
+    pub pool: PgPool,
+}
+
+/// How one message's deliveries went.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Delivered {
+    /// Invocations until one answered 2xx.
+    pub deliveries: u32,
+}
+
+impl Pipeline {
+    /// Registers the simulated estate in `pool` and builds the handler over it.
+    pub async fn new(pool: PgPool, sim: &SimHandle) -> Self {
+        register(&pool, sim).await;
+        let name = unique("rel-ingest");
+        let connection = StorageConnection::development();
+        let queue = QueueClient::new(&connection, &name, MessageEncoding::Base64).expect("queue");
+        queue
+            .create_if_missing()
+            .await
+            .expect("Azurite must run on 127.0.0.1:10001 (scripts/ensure-azurite)");
+        let (lake_url, lake) = fresh_lake().await;
+        let location = LakeLocation::parse(&lake_url, |_| None).expect("lake URL");
+        let state = AppState::new(Database::from_pool(pool.clone()), Authn::Disabled);
+        let ingestor = LazyIngestor::new(
+            Arc::clone(&state.db),
+            azure_for(sim),
+            location,
+            MAX_DEQUEUE_COUNT,
+        );
+        let sender = QueueClient::new(&connection, &name, MessageEncoding::Base64).expect("queue");
+        let state = state
+            .with_queue(Arc::new(QueueEnqueue(sender)))
+            .with_ingestor(Arc::new(ingestor));
+        Self {
+            router: api::router(state),
+            queue,
+            lake,
+            pool,
+        }
+    }
+
+    /// POSTs `body` to `/{function}` as the host does; the answer and its JSON (`Null` if none).
+    pub async fn invoke_raw(&self, function: &str, body: Body) -> (StatusCode, Value) {
+        let request = Request::post(format!("/{function}"))
+            .header("content-type", "application/json")
+            .body(body)
+            .expect("request");
+        let response = self.router.clone().oneshot(request).await.expect("answer");
+        let status = response.status();
+        let bytes = response
+            .into_body()
+            .collect()
+            .await
+            .expect("body")
+            .to_bytes();
+        (
+            status,
+            serde_json::from_slice(&bytes).unwrap_or(Value::Null),
+        )
+    }
+
+    /// Fires the daily (full) timer; returns its log line.
+    pub async fn fire_daily(&self) -> String {
+        let payload = json!({
+            "Data": {"timer": {"Schedule": {"AdjustForDST": true}, "ScheduleStatus": null, "IsPastDue": false}},
+            "Metadata": {"sys": {"MethodName": "ingest-daily", "UtcNow": Utc::now().to_rfc3339(),
+                "RandGuid": Uuid::new_v4().to_string()}}
+        });
+        let (status, answer) = self
+            .invoke_raw("ingest-daily", Body::from(payload.to_string()))
+            .await;
+        assert_eq!(status, StatusCode::OK, "{answer}");
+        answer["Logs"][0].as_str().expect("a log line").to_owned()
+    }
+
+    /// Takes every message off the queue, as the host does before invoking.
+    pub async fn drain(&self) -> Vec<String> {
+        let mut texts = Vec::new();
+        loop {
+            let batch = self
+                .queue
+                .receive(32, Duration::from_secs(60))
+                .await
+                .expect("receive");
+            if batch.is_empty() {
+                return texts;
+            }
+            for message in batch {
+                texts.push(message.text().expect("decodes"));
+                self.queue
+                    .delete(&message.id, &message.pop_receipt)
+                    .await
+                    .expect("delete");
+            }
+        }
+    }
+
+    /// Invokes the queue function with `text`, handed out for the `dequeue_count`th time.
+    pub async fn deliver(&self, text: &str, dequeue_count: u32) -> (StatusCode, Value) {
+        self.invoke_raw(
+            "ingest-subscription",
+            Body::from(queue_payload(text, dequeue_count).to_string()),
+        )
+        .await
+    }
+
+    /// Delivers `text` until an invocation answers 2xx, as the host redelivers a failed
+    /// message; panics when the attempts run out (the host would poison it).
+    pub async fn deliver_until_done(&self, text: &str) -> Delivered {
+        for dequeue_count in 1..=MAX_DEQUEUE_COUNT {
+            let (status, answer) = self.deliver(text, dequeue_count).await;
+            if status.is_success() {
+                let log = answer["Logs"][0].as_str().unwrap_or_default();
+                assert!(!log.starts_with("rejected:"), "{text}: {answer}");
+                return Delivered {
+                    deliveries: dequeue_count,
+                };
+            }
+            assert!(
+                status.is_server_error(),
+                "a retryable failure is a 5xx: {status} {answer}"
+            );
+        }
+        panic!("{text}: still failing after {MAX_DEQUEUE_COUNT} deliveries");
+    }
+
+    /// Delivers every message of `texts` until done, `concurrency` at a time.
+    pub async fn process(&self, texts: &[String], concurrency: usize) -> Vec<Delivered> {
+        futures::stream::iter(texts)
+            .map(|text| self.deliver_until_done(text))
+            .buffer_unordered(concurrency)
+            .collect()
+            .await
+    }
+
+    /// The status of every run item.
+    pub async fn item_statuses(&self) -> Vec<String> {
+        sqlx::query_scalar("SELECT status::text FROM ingestion_run_items ORDER BY subscription_id")
+            .fetch_all(&self.pool)
+            .await
+            .expect("items")
+    }
+}
+
+/// The queue invocation the host sends for `text` (strings JSON-encoded twice).
+pub fn queue_payload(text: &str, dequeue_count: u32) -> Value {
+    let twice = |s: &str| Value::String(Value::String(s.to_owned()).to_string());
+    json!({
+        "Data": { "message": twice(text) },
+        "Metadata": {
+            "DequeueCount": dequeue_count.to_string(), "Id": twice(&Uuid::new_v4().to_string()),
+            "PopReceipt": twice("AgAAAAMAAAAAAAAA"), "InsertionTime": Utc::now().to_rfc3339(),
+            "sys": { "MethodName": "ingest-subscription", "UtcNow": Utc::now().to_rfc3339(),
+                "RandGuid": Uuid::new_v4().to_string() }
+        }
+    })
+}
+
+/// The data an ingestion leaves, row by row, without the database's own ids and timestamps:
+/// each row as JSON text with its subscription's Azure id, sorted.
+#[derive(Debug, PartialEq, Eq)]
+pub struct Rows {
+    pub resources: Vec<String>,
+    pub costs: Vec<String>,
+    pub recommendations: Vec<String>,
+}
+
+impl Rows {
+    pub async fn of(pool: &PgPool) -> Self {
+        // `deleted_at` is a run's timestamp: whether it is set is the data.
+        let resources = rows(
+            pool,
+            "SELECT (to_jsonb(t) - 'id' - 'tenant_id' - 'subscription_db_id' - 'first_seen_at'
+                 - 'last_seen_at' - 'created_at' - 'updated_at' - 'deleted_at')
+                 || jsonb_build_object('deleted', t.deleted_at IS NOT NULL, 'sub', s.subscription_id)
+             FROM resources t JOIN subscriptions s ON s.id = t.subscription_db_id",
+        )
+        .await;
+        let costs = rows(
+            pool,
+            "SELECT (to_jsonb(t) - 'id' - 'tenant_id' - 'subscription_db_id' - 'created_at' - 'updated_at')
+                 || jsonb_build_object('sub', s.subscription_id)
+             FROM costs_daily t JOIN subscriptions s ON s.id = t.subscription_db_id",
+        )
+        .await;
+        let recommendations = rows(
+            pool,
+            "SELECT (to_jsonb(t) - 'id' - 'tenant_id' - 'subscription_db_id' - 'resource_db_id'
+                 - 'created_at' - 'updated_at')
+                 || jsonb_build_object('sub', s.subscription_id, 'resource', r.resource_id)
+             FROM recommendations t JOIN subscriptions s ON s.id = t.subscription_db_id
+             LEFT JOIN resources r ON r.id = t.resource_db_id",
+        )
+        .await;
+        Self {
+            resources,
+            costs,
+            recommendations,
+        }
+    }
+
+    pub fn total(&self) -> usize {
+        self.resources.len() + self.costs.len() + self.recommendations.len()
+    }
+}
+
+async fn rows(pool: &PgPool, select: &'static str) -> Vec<String> {
+    let sql = format!("SELECT r::text FROM ({select}) AS q(r) ORDER BY 1");
+    sqlx::query_scalar(sqlx::AssertSqlSafe(sql))
+        .fetch_all(pool)
+        .await
+        .expect("rows")
+}
+
+/// Every raw snapshot in `lake`, by path with the run id replaced by `RUN`, its metadata
+/// without the run id and collection time, and its responses in a stable order (concurrent
+/// requests may be recorded in any order).
+pub async fn snapshots(lake: &Lake) -> BTreeMap<String, Value> {
+    let listed: Vec<_> = lake
+        .store()
+        .list(None)
+        .try_collect()
+        .await
+        .expect("list the lake");
+    let mut out = BTreeMap::new();
+    for meta in listed {
+        let path = meta.location.to_string();
+        let (folder, file) = path.rsplit_once('/').expect("a snapshot path has folders");
+        assert!(file.ends_with(".json"), "{path}");
+        let bytes = lake.get(&meta.location).await.expect("read a snapshot");
+        let mut doc: Value = serde_json::from_slice(&bytes).expect("snapshot JSON");
+        if let Some(m) = doc["meta"].as_object_mut() {
+            m.remove("run_id");
+            m.remove("collected_at");
+        }
+        if let Some(responses) = doc["responses"].as_array_mut() {
+            responses.sort_by_cached_key(Value::to_string);
+        }
+        let previous = out.insert(format!("{folder}/RUN.json"), doc);
+        assert!(previous.is_none(), "two snapshots in {folder}");
+    }
+    out
+}
+
+/// How many requests of the run's traffic were answered per status, from the simulator.
+pub fn responses_by_status(sim: &SimHandle) -> BTreeMap<u16, u64> {
+    let mut out = BTreeMap::new();
+    for per_api in sim.stats().responses.values() {
+        for (status, n) in per_api {
+            *out.entry(*status).or_default() += n;
+        }
+    }
+    out
+}
