@@ -74,10 +74,17 @@ async fn timer(
     let now = request.utc_now().unwrap_or_else(Utc::now);
     let slot = match Schedule::parse(schedule).map(|s| s.latest_at_or_before(now)) {
         Ok(Some(slot)) => slot,
-        _ => {
+        // The invocation's `UtcNow` lies before any slot (e.g. year 1): the payload is wrong.
+        Ok(None) => {
+            return failure(
+                StatusCode::BAD_REQUEST,
+                format!("no slot of `{schedule}` before the invocation's UtcNow {now}"),
+            );
+        }
+        Err(e) => {
             return failure(
                 StatusCode::INTERNAL_SERVER_ERROR,
-                format!("no slot of `{schedule}` before {now}"),
+                format!("schedule `{schedule}`: {e}"),
             );
         }
     };
