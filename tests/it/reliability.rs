@@ -12,7 +12,9 @@
 //! - [`isolation`]: every operation of the OpenAPI document called with another tenant's token
 //!   and this tenant's ids leaks nothing.
 
+mod bad_input;
 mod crash;
 mod duplicates;
 mod faults;
 mod harness;
+mod isolation;

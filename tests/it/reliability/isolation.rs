@@ -1,0 +1,365 @@
+//! Tenant isolation, driven by the OpenAPI document: every operation it lists is called by
+//! tenant B's admin and reader with tenant A's ids (in the path, the query and the body), and
+//! must leak nothing — A's operations answer 403/404, B's lists hold none of A's data — while
+//! A's own admin, making the same reads, does see its data (so a leak would be seen). An
+//! operation whose path names an object this test cannot supply an id of fails the test, so a
+//! new endpoint is covered as soon as it is documented.
+
+use axum::http::{Method, StatusCode};
+use serde_json::{Map, Value, json};
+use sqlx::PgPool;
+use uuid::Uuid;
+
+use crate::support::{ADMIN, READER, Reply, TestApp};
+
+/// One tenant's objects, and text found only in its data.
+struct Objects {
+    tenant: Uuid,
+    azure_tenant: Uuid,
+    subscription: Uuid,
+    azure_subscription: Uuid,
+    resource: Uuid,
+    run: Uuid,
+    markers: Vec<String>,
+}
+
+/// Registers a tenant with a subscription, a resource, cost rows and an ingestion run.
+async fn tenant_with_data(app: &TestApp, label: &str) -> Objects {
+    let tag = &Uuid::new_v4().simple().to_string()[..10];
+    let name = format!("Isolation {label} {tag}");
+    let (tenant, azure_tenant) = app.tenant(&name).await;
+    let subscription = app
+        .subscription(tenant, &format!("sub {label} {tag}"))
+        .await;
+    let pool = &app.pool;
+    let azure_subscription: Uuid =
+        sqlx::query_scalar("SELECT subscription_id FROM subscriptions WHERE id = $1")
+            .bind(subscription)
+            .fetch_one(pool)
+            .await
+            .expect("subscription");
+    let resource_id = format!(
+        "/subscriptions/{azure_subscription}/resourcegroups/rg-{tag}/providers/microsoft.compute/disks/disk-{tag}"
+    );
+    let resource: Uuid = sqlx::query_scalar(
+        "INSERT INTO resources (tenant_id, subscription_db_id, resource_id, name, type, location, resource_group)
+         VALUES ($1, $2, $3, $4, 'microsoft.compute/disks', 'westeurope', $5) RETURNING id",
+    )
+    .bind(tenant)
+    .bind(subscription)
+    .bind(&resource_id)
+    .bind(format!("disk-{tag}"))
+    .bind(format!("rg-{tag}"))
+    .fetch_one(pool)
+    .await
+    .expect("resource");
+    let service = format!("Service {tag}");
+    sqlx::query(
+        "INSERT INTO costs_daily (tenant_id, subscription_db_id, date, resource_group, service_name, meter_category, cost, amortized_cost)
+         SELECT $1, $2, current_date - d, $3, $4, $4, 10, 11 FROM generate_series(1, 3) AS d",
+    )
+    .bind(tenant)
+    .bind(subscription)
+    .bind(format!("rg-{tag}"))
+    .bind(&service)
+    .execute(pool)
+    .await
+    .expect("costs");
+    let run = run_of(pool, tenant, subscription, azure_subscription).await;
+    Objects {
+        tenant,
+        azure_tenant,
+        subscription,
+        azure_subscription,
+        resource,
+        run,
+        markers: vec![
+            tenant.to_string(),
+            azure_tenant.to_string(),
+            subscription.to_string(),
+            azure_subscription.to_string(),
+            resource.to_string(),
+            run.to_string(),
+            tag.to_owned(),
+            service,
+        ],
+    }
+}
+
+async fn run_of(pool: &PgPool, tenant: Uuid, subscription: Uuid, azure: Uuid) -> Uuid {
+    let run: Uuid = sqlx::query_scalar(
+        "INSERT INTO ingestion_runs (tenant_id, mode, trigger, requested_by) VALUES ($1, 'full', 'api', 'isolation') RETURNING id",
+    )
+    .bind(tenant)
+    .fetch_one(pool)
+    .await
+    .expect("run");
+    sqlx::query(
+        "INSERT INTO ingestion_run_items (run_id, tenant_id, subscription_db_id, subscription_id, status, attempts)
+         VALUES ($1, $2, $3, $4, 'succeeded', 1)",
+    )
+    .bind(run)
+    .bind(tenant)
+    .bind(subscription)
+    .bind(azure)
+    .execute(pool)
+    .await
+    .expect("run item");
+    run
+}
+
+/// The id of A's object a path parameter names, from the path segment before it.
+fn path_id(a: &Objects, template: &str, param: &str) -> Uuid {
+    let segments: Vec<&str> = template.split('/').collect();
+    let at = segments
+        .iter()
+        .position(|s| *s == format!("{{{param}}}"))
+        .expect("the parameter is in the template");
+    match segments[at - 1] {
+        "tenants" => a.tenant,
+        "subscriptions" => a.subscription,
+        "resources" => a.resource,
+        "status" => a.run,
+        other => panic!(
+            "{template}: no id of tenant A for {{{param}}} after `{other}`: teach isolation.rs which object it names"
+        ),
+    }
+}
+
+/// A value for a query or body field: A's ids for fields naming A's objects, else a valid value.
+fn value_for(a: &Objects, name: &str, schema: &Value, doc: &Value) -> Value {
+    match name {
+        "tenant_id" => return json!(a.tenant),
+        // Filters take either id: the Azure one reaches the wider match.
+        "subscription_id" => return json!(a.azure_subscription),
+        "subscription_ids" => return json!([a.subscription]),
+        "azure_tenant_id" => return json!(a.azure_tenant),
+        _ => {}
+    }
+    let schema = resolve(schema, doc);
+    if let Some(variants) = schema["oneOf"].as_array().or(schema["anyOf"].as_array())
+        && let Some(first) = variants.iter().find(|v| resolve(v, doc)["type"] != "null")
+    {
+        return value_for(a, name, first, doc);
+    }
+    if let Some(first) = schema["enum"].as_array().and_then(|e| e.first()) {
+        return first.clone();
+    }
+    let kind = match &schema["type"] {
+        Value::Array(kinds) => kinds
+            .iter()
+            .find(|k| *k != "null")
+            .cloned()
+            .unwrap_or(Value::Null),
+        other => other.clone(),
+    };
+    match (kind.as_str(), schema["format"].as_str()) {
+        (Some("string"), Some("date")) => json!(chrono::Utc::now().date_naive()),
+        (Some("string"), Some("uuid")) => json!(Uuid::new_v4()),
+        (Some("string"), _) => json!("isolation probe"),
+        (Some("boolean"), _) => json!(false),
+        (Some("integer" | "number"), _) => json!(1),
+        (Some("array"), _) => json!([]),
+        _ => Value::Null,
+    }
+}
+
+fn resolve<'a>(schema: &'a Value, doc: &'a Value) -> &'a Value {
+    match schema["$ref"].as_str() {
+        Some(reference) => {
+            let pointer = reference.trim_start_matches('#');
+            resolve(doc.pointer(pointer).expect("the $ref resolves"), doc)
+        }
+        None => schema,
+    }
+}
+
+/// One documented operation, with A's ids filled in.
+struct Call {
+    method: Method,
+    template: String,
+    uri: String,
+    body: Option<Value>,
+    names_a_object: bool,
+}
+
+fn calls(doc: &Value, a: &Objects) -> Vec<Call> {
+    let mut out = Vec::new();
+    let paths = doc["paths"].as_object().expect("paths");
+    for (template, operations) in paths {
+        for (method, op) in operations.as_object().expect("operations") {
+            let Ok(method) = method.to_uppercase().parse::<Method>() else {
+                continue;
+            };
+            let mut uri = template.clone();
+            let mut query = Vec::new();
+            let mut names_a_object = false;
+            for param in op["parameters"].as_array().into_iter().flatten() {
+                let name = param["name"].as_str().expect("parameter name");
+                match param["in"].as_str() {
+                    Some("path") => {
+                        let id = path_id(a, template, name);
+                        uri = uri.replace(&format!("{{{name}}}"), &id.to_string());
+                        names_a_object = true;
+                    }
+                    Some("query") => {
+                        let value = value_for(a, name, &param["schema"], doc);
+                        if name.ends_with("_id") {
+                            query.push(format!("{name}={}", value.as_str().expect("an id")));
+                        }
+                    }
+                    other => panic!("{method} {template}: parameter {name} in {other:?}"),
+                }
+            }
+            assert!(
+                !uri.contains('{'),
+                "{method} {template}: every path parameter is declared"
+            );
+            if !query.is_empty() {
+                uri = format!("{uri}?{}", query.join("&"));
+            }
+            let body = op["requestBody"]["content"]["application/json"]["schema"]
+                .as_object()
+                .map(|schema| {
+                    let schema = resolve(&Value::Object(schema.clone()), doc).clone();
+                    let mut fields = Map::new();
+                    for (name, field) in schema["properties"].as_object().into_iter().flatten() {
+                        fields.insert(name.clone(), value_for(a, name, field, doc));
+                    }
+                    Value::Object(fields)
+                });
+            out.push(Call {
+                method,
+                template: template.clone(),
+                uri,
+                body,
+                names_a_object,
+            });
+        }
+    }
+    out
+}
+
+fn leaked<'a>(reply: &Reply, a: &'a Objects) -> Vec<&'a str> {
+    let text = reply.body.to_string();
+    a.markers
+        .iter()
+        .filter(|m| text.contains(m.as_str()))
+        .map(String::as_str)
+        .collect()
+}
+
+/// What A's data looks like from the database, to show that B changed none of it.
+async fn a_state(pool: &PgPool, a: &Objects) -> Vec<String> {
+    sqlx::query_scalar(
+        "SELECT to_jsonb(t)::text FROM tenants t WHERE id = $1
+         UNION ALL SELECT to_jsonb(s)::text FROM subscriptions s WHERE tenant_id = $1
+         UNION ALL SELECT to_jsonb(r)::text FROM resources r WHERE tenant_id = $1
+         UNION ALL SELECT to_jsonb(c)::text FROM costs_daily c WHERE tenant_id = $1
+         UNION ALL SELECT to_jsonb(i)::text FROM ingestion_run_items i WHERE tenant_id = $1
+         ORDER BY 1",
+    )
+    .bind(a.tenant)
+    .fetch_all(pool)
+    .await
+    .expect("A's rows")
+}
+
+#[sqlx::test(migrator = "azcops::db::MIGRATOR")]
+async fn every_documented_operation_called_with_another_tenants_token_and_ids_leaks_nothing(
+    pool: PgPool,
+) {
+    let app = TestApp::new(pool).await;
+    let a = tenant_with_data(&app, "A").await;
+    let b = tenant_with_data(&app, "B").await;
+    let doc = app.call(Method::GET, "/api/openapi.json", None, None).await;
+    assert_eq!(doc.status, StatusCode::OK);
+    let calls = calls(&doc.body, &a);
+    let documented: usize = doc.body["paths"]
+        .as_object()
+        .expect("paths")
+        .values()
+        .map(|ops| ops.as_object().map_or(0, Map::len))
+        .sum();
+    assert_eq!(calls.len(), documented, "every documented operation");
+    assert!(documented >= 18, "the whole API: {documented}");
+
+    // A sees its own data through the same reads, so a leak to B would show.
+    let a_admin = app.token(a.azure_tenant, &[ADMIN]);
+    for call in calls.iter().filter(|c| c.method == Method::GET) {
+        let reply = app
+            .call(call.method.clone(), &call.uri, Some(&a_admin), None)
+            .await;
+        assert_eq!(
+            reply.status,
+            StatusCode::OK,
+            "A: GET {}: {}",
+            call.uri,
+            reply.body
+        );
+        if call.template.starts_with("/api/v1/") {
+            assert!(
+                !leaked(&reply, &a).is_empty(),
+                "A's own GET {} shows A's data: {}",
+                call.uri,
+                reply.body
+            );
+        }
+    }
+
+    let before = a_state(&app.pool, &a).await;
+    let audit_before: i64 = sqlx::query_scalar("SELECT count(*) FROM audit_logs")
+        .fetch_one(&app.pool)
+        .await
+        .expect("audit");
+    let mut answers = Vec::new();
+    for role in [ADMIN, READER] {
+        let token = app.token(b.azure_tenant, &[role]);
+        for call in &calls {
+            let reply = app
+                .call(
+                    call.method.clone(),
+                    &call.uri,
+                    Some(&token),
+                    call.body.clone(),
+                )
+                .await;
+            let what = format!("B's {role}: {} {}", call.method, call.uri);
+            assert!(
+                leaked(&reply, &a).is_empty(),
+                "{what} leaks {:?}: {}",
+                leaked(&reply, &a),
+                reply.body
+            );
+            if call.names_a_object || call.method != Method::GET {
+                assert!(
+                    matches!(reply.status, StatusCode::NOT_FOUND | StatusCode::FORBIDDEN),
+                    "{what} (body {:?}) must be refused: {} {}",
+                    call.body,
+                    reply.status,
+                    reply.body
+                );
+            } else {
+                assert_eq!(reply.status, StatusCode::OK, "{what}: {}", reply.body);
+            }
+            answers.push(reply.status.as_u16());
+        }
+    }
+    assert_eq!(a_state(&app.pool, &a).await, before, "A's data unchanged");
+    let audit_after: i64 = sqlx::query_scalar("SELECT count(*) FROM audit_logs")
+        .fetch_one(&app.pool)
+        .await
+        .expect("audit");
+    assert_eq!(audit_after, audit_before, "B changed nothing");
+    let count = |s: u16| answers.iter().filter(|&&a| a == s).count();
+    eprintln!(
+        "reliability/isolation: {documented} documented operations × 2 roles of another tenant: \
+         {} calls, {} answered 404, {} answered 403, {} answered 200 with none of A's data; \
+         {} reads of A's own data checked",
+        answers.len(),
+        count(404),
+        count(403),
+        count(200),
+        calls.iter().filter(|c| c.method == Method::GET).count(),
+    );
+}
