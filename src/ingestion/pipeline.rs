@@ -92,13 +92,16 @@ impl Ingestor {
 
     /// Appends the rejection to the audit log (and to the run item when there is one).
     async fn record_rejection(&self, message: Option<&IngestMessage>, text: &str, reason: &str) {
+        // PostgreSQL stores no U+0000 in text or jsonb: a message carrying one is still recorded.
+        let storable = |s: &str| s.replace('\0', "\u{FFFD}");
         let result: anyhow::Result<()> = async {
             let mut tx = db::begin(self.db.pool().await?, Scope::Operator).await?;
+            let stored_reason = storable(reason);
             if let Some((run_id, m)) = message.and_then(|m| m.run_id.map(|run_id| (run_id, m))) {
-                ingestion::reject_item(&mut tx, run_id, m.subscription_id, reason).await?;
+                ingestion::reject_item(&mut tx, run_id, m.subscription_id, &stored_reason).await?;
             }
-            let excerpt: String = text.chars().take(2000).collect();
-            let after = json!({ "reason": reason, "message": excerpt });
+            let excerpt: String = storable(text).chars().take(2000).collect();
+            let after = json!({ "reason": stored_reason, "message": excerpt });
             let entry = audit::Entry {
                 tenant_id: None,
                 actor: "ingestion",
