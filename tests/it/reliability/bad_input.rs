@@ -145,6 +145,17 @@ async fn malformed_invocation_payloads_get_clear_answers_and_the_next_good_messa
             );
         }
     }
+    let audited: Vec<String> = sqlx::query_scalar(
+        "SELECT metadata::text FROM audit_logs WHERE target_type = 'rejected_message'",
+    )
+    .fetch_all(&pipeline.pool)
+    .await
+    .expect("audit rows");
+    assert_eq!(
+        audited.len(),
+        bad_messages(tenant).len() * 3,
+        "every rejected delivery is in the audit log: {audited:?}"
+    );
     let resources: i64 = sqlx::query_scalar("SELECT count(*) FROM resources")
         .fetch_one(&pipeline.pool)
         .await
