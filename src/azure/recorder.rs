@@ -46,29 +46,35 @@ impl Recorder {
 
 /// A snapshot document: metadata and the responses, each body embedded unchanged.
 pub fn snapshot_json(meta: &serde_json::Value, responses: &[RawResponse]) -> Vec<u8> {
-    let mut out =
-        Vec::with_capacity(responses.iter().map(|r| r.body.len() + 200).sum::<usize>() + 256);
-    out.extend_from_slice(b"{\"meta\":");
-    out.extend_from_slice(meta.to_string().as_bytes());
-    out.extend_from_slice(b",\"responses\":[");
+    snapshot_chunks(meta, responses).concat()
+}
+
+/// The same document as [`snapshot_json`], as chunks that share the recorded bodies instead
+/// of copying them: a large subscription's snapshot (hundreds of MB of Monitor metrics) is
+/// then not held twice while it is written.
+pub fn snapshot_chunks(meta: &serde_json::Value, responses: &[RawResponse]) -> Vec<Bytes> {
+    let mut chunks = Vec::with_capacity(responses.len() * 2 + 2);
+    let mut text = format!("{{\"meta\":{meta},\"responses\":[");
     for (i, response) in responses.iter().enumerate() {
         if i > 0 {
-            out.push(b',');
+            text.push(',');
         }
         let head = serde_json::json!({ "url": response.url, "status": response.status });
         let head = head.to_string();
         // `{"url":…,"status":…}` → `{"url":…,"status":…,"body":<raw>}`
-        out.extend_from_slice(&head.as_bytes()[..head.len() - 1]);
-        out.extend_from_slice(b",\"body\":");
+        text.push_str(&head[..head.len() - 1]);
+        text.push_str(",\"body\":");
         if response.body.iter().all(u8::is_ascii_whitespace) {
-            out.extend_from_slice(b"null");
-        } else {
-            out.extend_from_slice(&response.body);
+            text.push_str("null}");
+            continue;
         }
-        out.push(b'}');
+        chunks.push(Bytes::from(std::mem::take(&mut text)));
+        chunks.push(response.body.clone());
+        text.push('}');
     }
-    out.extend_from_slice(b"]}");
-    out
+    text.push_str("]}");
+    chunks.push(Bytes::from(text));
+    chunks
 }
 
 #[cfg(test)]

@@ -11,7 +11,7 @@ use uuid::Uuid;
 use super::collect::{self, CollectError, Collected, Target};
 use super::message::IngestMessage;
 use crate::azure::client::{Api, AzureClient, CallContext};
-use crate::azure::recorder::{RawResponse, Recorder, snapshot_json};
+use crate::azure::recorder::{RawResponse, Recorder, snapshot_chunks};
 use crate::azure::resource_graph::{self, QueryResponse, Resource};
 use crate::db::ingestion::{self, ItemStatus, NewRun, Outcome, Start, Trigger};
 use crate::db::subscriptions::{self, IngestionTarget};
@@ -248,7 +248,12 @@ impl Ingestor {
             );
             match self
                 .lake
-                .put_json(&path, snapshot_json(&meta, &responses))
+                .put_json(
+                    &path,
+                    snapshot_chunks(&meta, &responses)
+                        .into_iter()
+                        .collect::<object_store::PutPayload>(),
+                )
                 .await
             {
                 Err(e) if e.is_already_exists() => {
