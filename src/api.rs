@@ -77,9 +77,20 @@ impl AppState {
     }
 }
 
-/// The whole application: `GET /` for the host's readiness probe, the API under `/api`, and
-/// the non-HTTP functions at `/<FunctionName>` (see [`crate::functions`]).
+/// The custom handler's application: [`router`] plus the non-HTTP functions at
+/// `/<FunctionName>` (see [`crate::functions`]), which only the Functions host may reach: it
+/// listens on loopback and forwards nothing but `/api/...` from outside.
+pub fn handler_router(state: AppState) -> Router {
+    application(state, true)
+}
+
+/// The API alone: `GET /` for readiness probes and everything under `/api` (`azcops serve`,
+/// which may listen on any address, so it never exposes the function routes).
 pub fn router(state: AppState) -> Router {
+    application(state, false)
+}
+
+fn application(state: AppState, with_functions: bool) -> Router {
     let v1 = Router::new()
         .merge(tenants::router())
         .merge(subscriptions::router())
@@ -89,8 +100,13 @@ pub fn router(state: AppState) -> Router {
     let api = Router::new()
         .route("/api/health", get(health::health))
         .route("/api/openapi.json", get(openapi::document))
-        .nest("/api/v1", v1)
-        .merge(crate::functions::router())
+        .nest("/api/v1", v1);
+    let api = if with_functions {
+        api.merge(crate::functions::router())
+    } else {
+        api
+    };
+    let api = api
         .fallback(not_found)
         .layer(DefaultBodyLimit::max(MAX_BODY_BYTES))
         .layer(CatchPanicLayer::custom(|_| {

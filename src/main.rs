@@ -33,7 +33,8 @@ enum Command {
         #[command(flatten)]
         config: Config,
     },
-    /// Serve the same API outside the Functions host, on a chosen address.
+    /// Serve the same API outside the Functions host, on a chosen address (without the
+    /// function routes, which are the host's alone).
     Serve {
         /// Address to listen on (port 0 picks a free one and logs it).
         #[arg(
@@ -123,12 +124,12 @@ async fn run(command: Command) -> anyhow::Result<()> {
             // Bind before anything slow: the host probes `GET /` from the moment it starts us.
             let listener = server::bind(SocketAddr::from((Ipv4Addr::LOCALHOST, port))).await?;
             let state = server::state(&config)?;
-            server::serve(listener, state, config.migrate_on_start).await
+            server::serve(listener, state, config.migrate_on_start, true).await
         }
         Command::Serve { listen, config } => {
             let listener = server::bind(listen).await?;
             let state = server::state(&config)?;
-            server::serve(listener, state, config.migrate_on_start).await
+            server::serve(listener, state, config.migrate_on_start, false).await
         }
         Command::Migrate { config } => {
             let database = server::database(&config)?;

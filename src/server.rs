@@ -206,14 +206,25 @@ pub async fn bind(addr: SocketAddr) -> anyhow::Result<TcpListener> {
 }
 
 /// Serves `state` on `listener` until a shutdown signal, applying migrations in the
-/// background first when `migrate` is set (the port already answers meanwhile).
-pub async fn serve(listener: TcpListener, state: AppState, migrate: bool) -> anyhow::Result<()> {
+/// background first when `migrate` is set (the port already answers meanwhile). `functions`
+/// mounts the function routes too: only for the custom handler behind the Functions host.
+pub async fn serve(
+    listener: TcpListener,
+    state: AppState,
+    migrate: bool,
+    functions: bool,
+) -> anyhow::Result<()> {
     let addr = listener.local_addr()?;
     if migrate {
         spawn_migrations(Arc::clone(&state.db));
     }
-    tracing::info!(%addr, version = crate::VERSION, "listening");
-    axum::serve(listener, api::router(state))
+    tracing::info!(%addr, version = crate::VERSION, functions, "listening");
+    let app = if functions {
+        api::handler_router(state)
+    } else {
+        api::router(state)
+    };
+    axum::serve(listener, app)
         .with_graceful_shutdown(shutdown_signal())
         .await?;
     tracing::info!("shut down");

@@ -144,7 +144,7 @@ async fn flow(pool: PgPool, subscriptions: usize) -> Flow {
         .with_queue(Arc::new(QueueEnqueue(sender)))
         .with_ingestor(Arc::new(ingestor));
     Flow {
-        router: api::router(state),
+        router: api::handler_router(state),
         sim,
         queue,
         lake,

@@ -474,6 +474,16 @@ async fn serve_subcommand_listens_on_the_chosen_address() {
     assert_ne!(addr.port(), 0, "port 0 must be resolved to the bound port");
     let response = server.wait_until_ready(addr).await;
     assert_eq!(response.status(), StatusCode::OK, "GET http://{addr}/");
+    // The function routes are the host's alone: `serve` (any address) does not expose them.
+    for function in ["ingest-daily", "ingest-hourly", "ingest-subscription"] {
+        let response = reqwest::Client::new()
+            .post(format!("http://{addr}/{function}"))
+            .json(&serde_json::json!({"Data": {}, "Metadata": {}}))
+            .send()
+            .await
+            .expect("POST to serve");
+        assert_eq!(response.status(), StatusCode::NOT_FOUND, "POST /{function}");
+    }
 }
 
 /// A scratch database, dropped (with its connections) when the guard goes, even on failure.

@@ -173,7 +173,7 @@ impl Pipeline {
             .with_queue(Arc::new(QueueEnqueue(sender)))
             .with_ingestor(Arc::new(ingestor));
         Self {
-            router: api::router(state),
+            router: api::handler_router(state),
             queue,
             lake,
             pool,
