@@ -2,7 +2,7 @@
 //! by each test (host.json + functions/), with the same binary as its handler, a fresh
 //! PostgreSQL database, real Azurite queues and the simulated Azure.
 
-mod harness;
+pub(crate) mod harness;
 
 use reqwest::StatusCode;
 use serde_json::json;

@@ -3,195 +3,52 @@
 //! Functions host would, the simulated Azure serves the APIs, rows land in PostgreSQL and raw
 //! snapshots in the lake.
 
-use std::sync::Arc;
-use std::time::Duration;
-
-use axum::Router;
 use axum::body::Body;
 use axum::http::{Request, StatusCode};
 use chrono::{Days, Utc};
 use http_body_util::BodyExt;
-use secrecy::SecretString;
 use serde_json::{Value, json};
 use sqlx::PgPool;
 use tower::ServiceExt;
-use url::Url;
 use uuid::Uuid;
 
-use azcops::api::{self, AppState, Authn};
-use azcops::azure::client::{AzureClient, Endpoints};
-use azcops::azure::credentials::{StaticClientSecret, TokenCache, client_secret_source};
-use azcops::azure::qpu_budget::MemoryQpuBudget;
-use azcops::azure::throttle::RetryPolicy;
-use azcops::db::Database;
-use azcops::ingestion::runtime::{LazyIngestor, QueueEnqueue};
-use azcops::sim::estate::EstateConfig;
-use azcops::sim::{SimConfig, SimHandle};
-use azcops::storage::connection::StorageConnection;
-use azcops::storage::lake::{Lake, LakeLocation};
-use azcops::storage::message::MessageEncoding;
-use azcops::storage::queue::QueueClient;
+use azcops::sim::SimHandle;
 use futures::TryStreamExt;
+
+use crate::support::pipeline::{Pipeline, simulator};
 
 const FIXTURES: &str = concat!(
     env!("CARGO_MANIFEST_DIR"),
     "/../shared/fixtures/functions-host"
 );
 
-/// Everything a flow test runs against.
+/// Everything a flow test runs against: the handler over the test's database with its own
+/// Azurite queue and lake ([`Pipeline`]), and the simulated Azure it ingests from.
 struct Flow {
-    router: Router,
+    pipeline: Pipeline,
     sim: SimHandle,
-    queue: QueueClient,
-    /// The raw-snapshot lake: a fresh prefix of container `raw` in Azurite.
-    lake: Lake,
-    pool: PgPool,
 }
 
-fn azure_for(sim: &SimHandle) -> AzureClient {
-    let http = reqwest::Client::new();
-    let base = sim.base_url.as_str().trim_end_matches('/');
-    let secrets = Arc::new(StaticClientSecret(SecretString::from("sim-secret")));
-    let source = client_secret_source(
-        http.clone(),
-        sim.base_url.clone(),
-        "azcops-test".into(),
-        secrets,
-    );
-    let mut endpoints = Endpoints::new(
-        Url::parse(base).expect("arm"),
-        format!("{base}/monitor/{{region}}"),
-        "https://metrics.monitor.azure.com/.default",
-    );
-    endpoints.arm_scope = "https://management.azure.com/.default".into();
-    let policy = RetryPolicy {
-        base_delay: Duration::from_millis(20),
-        max_delay: Duration::from_millis(200),
-        ..RetryPolicy::default()
-    };
-    AzureClient::new(
-        http,
-        TokenCache::new(source),
-        endpoints,
-        policy,
-        Arc::new(MemoryQpuBudget::default()),
-    )
-}
+impl std::ops::Deref for Flow {
+    type Target = Pipeline;
 
-/// Registers the simulated estate's first tenant and its subscriptions.
-async fn register(pool: &PgPool, sim: &SimHandle) -> Uuid {
-    let tenant = &sim.estate.tenants()[0];
-    let id: Uuid = sqlx::query_scalar(
-        "INSERT INTO tenants (name, azure_tenant_id) VALUES ($1, $2) RETURNING id",
-    )
-    .bind(&tenant.name)
-    .bind(tenant.id)
-    .fetch_one(pool)
-    .await
-    .expect("tenant");
-    for sub in sim.estate.subscriptions_of(tenant.id) {
-        sqlx::query("INSERT INTO subscriptions (tenant_id, subscription_id, display_name) VALUES ($1, $2, $3)")
-            .bind(id)
-            .bind(sub.id)
-            .bind(&sub.display_name)
-            .execute(pool)
-            .await
-            .expect("subscription");
+    fn deref(&self) -> &Pipeline {
+        &self.pipeline
     }
-    id
 }
 
 async fn flow(pool: PgPool, subscriptions: usize) -> Flow {
-    let estate = EstateConfig {
-        tenants: 1,
-        subscriptions_per_tenant: subscriptions,
-        resources_per_subscription: 40,
-        ..EstateConfig::default()
-    };
-    let sim = azcops::sim::start(SimConfig {
-        estate,
-        throttling: false,
-        ..SimConfig::default()
-    })
-    .await
-    .expect("simulator");
-    register(&pool, &sim).await;
-    let name = format!("ingest-{}", &Uuid::new_v4().simple().to_string()[..12]);
-    let queue = QueueClient::new(
-        &StorageConnection::development(),
-        &name,
-        MessageEncoding::Base64,
-    )
-    .expect("queue");
-    queue
-        .create_if_missing()
-        .await
-        .expect("Azurite must run on 127.0.0.1:10001 (scripts/ensure-azurite)");
-    let location = LakeLocation::parse(&format!("azurite://raw/flow-{}", Uuid::new_v4()), |_| None)
-        .expect("lake URL");
-    let lake = Lake::open(&location)
-        .await
-        .expect("Azurite blob service (scripts/ensure-azurite)");
-    let state = AppState::new(Database::from_pool(pool.clone()), Authn::Disabled);
-    let ingestor = LazyIngestor::new(Arc::clone(&state.db), azure_for(&sim), location, 5);
-    let sender = QueueClient::new(
-        &StorageConnection::development(),
-        &name,
-        MessageEncoding::Base64,
-    )
-    .expect("queue");
-    let state = state
-        .with_queue(Arc::new(QueueEnqueue(sender)))
-        .with_ingestor(Arc::new(ingestor));
+    let sim = simulator(subscriptions, 40).await;
     Flow {
-        router: api::handler_router(state),
+        pipeline: Pipeline::new(pool, &sim).await,
         sim,
-        queue,
-        lake,
-        pool,
     }
 }
 
 impl Flow {
     async fn invoke(&self, function: &str, payload: &Value) -> (StatusCode, Value) {
-        let request = Request::post(format!("/{function}"))
-            .header("content-type", "application/json; charset=utf-8")
-            .body(Body::from(payload.to_string()))
-            .expect("request");
-        let response = self.router.clone().oneshot(request).await.expect("answer");
-        let status = response.status();
-        let bytes = response
-            .into_body()
-            .collect()
+        self.invoke_raw(function, Body::from(payload.to_string()))
             .await
-            .expect("body")
-            .to_bytes();
-        (
-            status,
-            serde_json::from_slice(&bytes).unwrap_or(Value::Null),
-        )
-    }
-
-    /// Takes every message off the queue, as the host would before invoking.
-    async fn drain(&self) -> Vec<String> {
-        let mut texts = Vec::new();
-        loop {
-            let batch = self
-                .queue
-                .receive(32, Duration::from_secs(60))
-                .await
-                .expect("receive");
-            if batch.is_empty() {
-                return texts;
-            }
-            for message in batch {
-                texts.push(message.text().expect("decodes"));
-                self.queue
-                    .delete(&message.id, &message.pop_receipt)
-                    .await
-                    .expect("delete");
-            }
-        }
     }
 
     /// Every object in the lake, sorted by path.
@@ -352,55 +209,6 @@ async fn a_timer_fans_out_and_every_subscription_is_ingested(pool: PgPool) {
     assert!(
         raw["responses"][0]["body"].is_object(),
         "the raw Azure body is kept"
-    );
-}
-
-#[sqlx::test(migrator = "azcops::db::MIGRATOR")]
-async fn a_message_delivered_twice_leaves_the_same_state(pool: PgPool) {
-    let flow = flow(pool, 1).await;
-    flow.invoke(
-        "ingest-daily",
-        &fixture("timer-no-status.json", "timer", "timer"),
-    )
-    .await;
-    let text = flow.drain().await.pop().expect("a message");
-    let state = || async {
-        let rows: Vec<(String, chrono::DateTime<Utc>)> =
-            sqlx::query_as("SELECT resource_id, updated_at FROM resources ORDER BY resource_id")
-                .fetch_all(&flow.pool)
-                .await
-                .expect("rows");
-        let costs: Vec<(String, chrono::DateTime<Utc>)> =
-            sqlx::query_as("SELECT service_name, updated_at FROM costs_daily ORDER BY 1, 2")
-                .fetch_all(&flow.pool)
-                .await
-                .expect("costs");
-        (rows, costs)
-    };
-    assert_eq!(
-        flow.invoke("ingest-subscription", &queue_payload(&text, 1))
-            .await
-            .0,
-        StatusCode::OK
-    );
-    let first = state().await;
-    let snapshots = flow.snapshots().await;
-    let (status, answer) = flow
-        .invoke("ingest-subscription", &queue_payload(&text, 2))
-        .await;
-    assert_eq!(status, StatusCode::OK);
-    assert!(
-        answer["Logs"][0]
-            .as_str()
-            .expect("log")
-            .contains("already ingested"),
-        "{answer}"
-    );
-    assert_eq!(state().await, first, "identical rows");
-    assert_eq!(
-        flow.snapshots().await,
-        snapshots,
-        "no snapshot added or replaced (same paths and ETags)"
     );
 }
 
@@ -589,48 +397,6 @@ async fn a_failing_subscription_fails_alone_and_the_run_is_partially_failed(pool
         .expect("get")
         .expect("run");
     assert_eq!(run.status, "partially_failed");
-}
-
-#[sqlx::test(migrator = "azcops::db::MIGRATOR")]
-async fn injected_faults_are_survived_with_the_same_rows(pool: PgPool) {
-    let flow = flow(pool, 2).await;
-    let mut faults = flow.sim.faults();
-    faults.rate_5xx = 0.1;
-    faults.rate_429 = 0.05;
-    faults.rate_reset = 0.01;
-    faults.rate_truncate = 0.01;
-    flow.sim.set_faults(faults).expect("faults");
-    flow.invoke(
-        "ingest-daily",
-        &fixture("timer-no-status.json", "timer", "timer"),
-    )
-    .await;
-    process_all(&flow).await;
-    let statuses: Vec<String> = sqlx::query_scalar("SELECT status::text FROM ingestion_run_items")
-        .fetch_all(&flow.pool)
-        .await
-        .expect("items");
-    assert_eq!(
-        statuses,
-        ["succeeded", "succeeded"],
-        "every subscription ends succeeded"
-    );
-    let tenant = &flow.sim.estate.tenants()[0];
-    let expected: usize = flow
-        .sim
-        .estate
-        .subscriptions_of(tenant.id)
-        .map(|s| flow.sim.estate.resources_of(s.id).len())
-        .sum();
-    assert_eq!(
-        count(&flow.pool, "SELECT count(*) FROM resources").await as usize,
-        expected
-    );
-    let injected = flow.sim.stats().faults;
-    assert!(
-        injected.server_error + injected.too_many_requests > 0,
-        "faults were injected: {injected:?}"
-    );
 }
 
 #[sqlx::test(migrator = "azcops::db::MIGRATOR")]

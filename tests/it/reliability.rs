@@ -16,5 +16,4 @@ mod bad_input;
 mod crash;
 mod duplicates;
 mod faults;
-mod harness;
 mod isolation;

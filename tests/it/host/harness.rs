@@ -90,6 +90,8 @@ pub struct Host {
     pub ingest_queue: String,
     pub poison_queue: String,
     pub client: reqwest::Client,
+    /// The handler's `AZCOPS_LAKE_URL` (an Azurite container of this host's own).
+    pub lake_url: String,
     _root: AppRoot,
 }
 
@@ -122,6 +124,7 @@ impl Host {
         let ingest_queue = unique("host-ingest");
         let poison_queue = unique("host-fail");
         let root = AppRoot::new(queues, &poison_queue);
+        let lake_url = format!("azurite://raw/{}", unique("host"));
         let port = free_port();
         let base = sim.base_url.as_str().trim_end_matches('/').to_owned();
         let mut command = Command::new(BIN);
@@ -139,10 +142,7 @@ impl Host {
             .env("AZCOPS_AUTH_MODE", "disabled")
             .env("AzureWebJobsStorage", "UseDevelopmentStorage=true")
             .env("AZCOPS_INGEST_QUEUE", &ingest_queue)
-            .env(
-                "AZCOPS_LAKE_URL",
-                format!("azurite://raw/{}", unique("host")),
-            )
+            .env("AZCOPS_LAKE_URL", &lake_url)
             .env("AZCOPS_AZURE_ARM_ENDPOINT", &base)
             .env("AZCOPS_AZURE_AUTHORITY_HOST", &base)
             .env(
@@ -172,6 +172,7 @@ impl Host {
                 .no_proxy()
                 .build()
                 .expect("client"),
+            lake_url,
             _root: root,
         };
         host.wait_healthy().await;
@@ -203,6 +204,13 @@ impl Host {
         let response = request.send().await.expect("request through the host");
         let status = response.status();
         (status, response.json().await.unwrap_or(Value::Null))
+    }
+
+    /// `GET path` through the host, which must succeed; its JSON.
+    pub async fn get(&self, path: &str) -> Value {
+        let (status, body) = self.call(reqwest::Method::GET, path, None).await;
+        assert!(status.is_success(), "{path}: {status}");
+        body
     }
 
     /// How many host log lines contain all of `parts`.

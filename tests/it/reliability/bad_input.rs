@@ -10,7 +10,7 @@ use axum::http::StatusCode;
 use serde_json::{Value, json};
 use uuid::Uuid;
 
-use super::harness::{Pipeline, ScratchDb, queue_payload, simulator};
+use crate::support::pipeline::{Pipeline, ScratchDb, queue_payload, simulator};
 
 const FUNCTIONS: [&str; 3] = ["ingest-daily", "ingest-hourly", "ingest-subscription"];
 

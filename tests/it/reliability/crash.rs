@@ -4,174 +4,17 @@
 //! the kill lands exactly there. The host restarts the handler and redelivers the messages;
 //! the run must end succeeded with the rows and raw snapshots of a clean run, nothing twice.
 
-use std::path::PathBuf;
 use std::process::Stdio;
-use std::sync::{Arc, Mutex};
 
-use serde_json::{Value, json};
+use serde_json::json;
 use sqlx::PgPool;
-use tokio::io::{AsyncBufReadExt, AsyncRead, BufReader};
-use tokio::process::{Child, Command};
 
-use azcops::sim::SimHandle;
-
-use super::harness::{
-    Pipeline, Rows, ScratchDb, eventually, open_lake, register, simulator, snapshots, unique,
+use crate::host::harness::Host;
+use crate::support::pipeline::{
+    Pipeline, Rows, ScratchDb, eventually, open_lake, register, simulator, snapshots,
 };
 
-const BIN: &str = env!("CARGO_BIN_EXE_azcops");
 const SUBSCRIPTIONS: usize = 2;
-
-/// `azcops host` over an app root of its own (the timer and queue functions, and the API),
-/// stopped with SIGTERM on drop; its handlers are SIGKILLed then if still there.
-struct Host {
-    child: Child,
-    base: String,
-    lake_url: String,
-    lines: Arc<Mutex<Vec<String>>>,
-    root: PathBuf,
-}
-
-fn relay(stream: impl AsyncRead + Unpin + Send + 'static, lines: Arc<Mutex<Vec<String>>>) {
-    tokio::spawn(async move {
-        let mut reader = BufReader::new(stream).lines();
-        while let Ok(Some(line)) = reader.next_line().await {
-            eprintln!("[crash host] {line}");
-            lines.lock().expect("lines").push(line);
-        }
-    });
-}
-
-impl Host {
-    async fn start(db: &ScratchDb, sim: &SimHandle) -> Self {
-        let root = std::env::temp_dir().join(unique("azcops-crash"));
-        let queues = json!({"batchSize": 4, "newBatchThreshold": 2, "maxDequeueCount": 5,
-            "visibilityTimeout": "00:00:01", "maxPollingInterval": "00:00:01", "messageEncoding": "base64"});
-        let host_json = json!({
-            "version": "2.0",
-            "extensions": {"http": {"routePrefix": "api"}, "queues": queues},
-            "customHandler": {
-                "description": {"defaultExecutablePath": BIN, "arguments": ["handler"]},
-                "enableForwardingHttpRequest": true
-            }
-        });
-        let functions = [
-            json!({"name": "api", "binding": {"type": "httpTrigger", "direction": "in", "name": "req",
-                "authLevel": "anonymous", "methods": ["get", "post", "patch", "delete"], "route": "{*path}"}}),
-            json!({"name": "ingest-daily", "binding": {"name": "timer", "type": "timerTrigger",
-                "direction": "in", "schedule": "0 0 2 * * *"}}),
-            json!({"name": "ingest-subscription", "binding": {"name": "message", "type": "queueTrigger",
-                "direction": "in", "queueName": "%AZCOPS_INGEST_QUEUE%", "connection": "AzureWebJobsStorage"}}),
-        ];
-        for function in functions {
-            let folder = root
-                .join("functions")
-                .join(function["name"].as_str().expect("name"));
-            std::fs::create_dir_all(&folder).expect("function folder");
-            let definition = json!({"bindings": [function["binding"]]});
-            std::fs::write(folder.join("function.json"), definition.to_string())
-                .expect("function.json");
-        }
-        std::fs::write(root.join("host.json"), host_json.to_string()).expect("host.json");
-
-        let port = std::net::TcpListener::bind("127.0.0.1:0")
-            .and_then(|l| l.local_addr())
-            .expect("a free port")
-            .port();
-        let azure = sim.base_url.as_str().trim_end_matches('/').to_owned();
-        let lake_url = format!("azurite://raw/{}", unique("crash"));
-        let mut command = Command::new(BIN);
-        command
-            .args(["host", "--app-root"])
-            .arg(&root)
-            .args(["--listen", &format!("127.0.0.1:{port}")]);
-        for (name, _) in std::env::vars() {
-            if name.starts_with("AZCOPS_") || name.starts_with("FUNCTIONS_") {
-                command.env_remove(name);
-            }
-        }
-        command
-            .env("DATABASE_URL", &db.url)
-            .env("AZCOPS_AUTH_MODE", "disabled")
-            .env("AzureWebJobsStorage", "UseDevelopmentStorage=true")
-            .env("AZCOPS_INGEST_QUEUE", unique("crash-ingest"))
-            .env("AZCOPS_LAKE_URL", &lake_url)
-            .env("AZCOPS_AZURE_ARM_ENDPOINT", &azure)
-            .env("AZCOPS_AZURE_AUTHORITY_HOST", &azure)
-            .env(
-                "AZCOPS_AZURE_MONITOR_ENDPOINT",
-                format!("{azure}/monitor/{{region}}"),
-            )
-            .env("AZCOPS_AZURE_CREDENTIAL", "client-secret")
-            .env("AZCOPS_AZURE_APP_CLIENT_ID", "reliability")
-            .env("AZCOPS_AZURE_CLIENT_SECRET", "any")
-            .env("RUST_LOG", "info")
-            .stdin(Stdio::null())
-            .stdout(Stdio::piped())
-            .stderr(Stdio::piped())
-            .kill_on_drop(true);
-        let mut child = command.spawn().expect("azcops host");
-        let lines = Arc::new(Mutex::new(Vec::new()));
-        relay(child.stdout.take().expect("stdout"), lines.clone());
-        relay(child.stderr.take().expect("stderr"), lines.clone());
-        let host = Self {
-            child,
-            base: format!("http://127.0.0.1:{port}"),
-            lake_url,
-            lines,
-            root,
-        };
-        eventually("the API through the host", || async {
-            let answer = reqwest::get(format!("{}/api/health", host.base))
-                .await
-                .ok()?;
-            answer.status().is_success().then_some(())
-        })
-        .await;
-        host
-    }
-
-    /// The pids of the handlers the host started, in order.
-    fn handler_pids(&self) -> Vec<u32> {
-        let lines = self.lines.lock().expect("lines");
-        lines
-            .iter()
-            .filter_map(|l| l.split("handler started pid=").nth(1))
-            .filter_map(|rest| {
-                let digits: String = rest.chars().take_while(char::is_ascii_digit).collect();
-                digits.parse().ok()
-            })
-            .collect()
-    }
-
-    async fn get(&self, path: &str) -> Value {
-        let answer = reqwest::get(format!("{}{path}", self.base))
-            .await
-            .expect("GET through the host");
-        assert!(answer.status().is_success(), "{path}: {}", answer.status());
-        answer.json().await.expect("JSON")
-    }
-}
-
-impl Drop for Host {
-    fn drop(&mut self) {
-        if let Some(pid) = self.child.id() {
-            signal("-TERM", pid);
-            let deadline = std::time::Instant::now() + std::time::Duration::from_secs(20);
-            while std::time::Instant::now() < deadline {
-                if matches!(self.child.try_wait(), Ok(Some(_))) {
-                    break;
-                }
-                std::thread::sleep(std::time::Duration::from_millis(50));
-            }
-        }
-        let _ = self.child.start_kill();
-        for pid in self.handler_pids() {
-            signal("-KILL", pid);
-        }
-        let _ = std::fs::remove_dir_all(&self.root);
-    }
-}
 
 fn signal(signal: &str, pid: u32) -> bool {
     std::process::Command::new("kill")
@@ -206,7 +49,9 @@ async fn a_handler_killed_mid_upsert_leaves_after_redelivery_the_state_of_a_clea
     let sim = simulator(SUBSCRIPTIONS, 40).await;
     let db = ScratchDb::create().await;
     register(&db.pool, &sim).await;
-    let host = Host::start(&db, &sim).await;
+    let queues = json!({"batchSize": 4, "newBatchThreshold": 2, "maxDequeueCount": 5,
+        "visibilityTimeout": "00:00:01", "maxPollingInterval": "00:00:01", "messageEncoding": "base64"});
+    let host = Host::start(&db, &sim, queues).await;
 
     // Costs cannot be written until the lock goes: every ingestion stops in its upsert.
     let mut lock = db.pool.begin().await.expect("transaction");

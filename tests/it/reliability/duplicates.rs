@@ -8,7 +8,7 @@ use std::collections::BTreeMap;
 use chrono::{DateTime, Utc};
 use sqlx::PgPool;
 
-use super::harness::{Pipeline, Rows, ScratchDb, simulator, snapshots};
+use crate::support::pipeline::{Pipeline, Rows, ScratchDb, simulator, snapshots};
 
 const SUBSCRIPTIONS: usize = 4;
 

@@ -7,7 +7,9 @@ use azcops::sim::FaultConfig;
 use azcops::sim::faults::{Fault, Faults};
 use azcops::sim::stats::FaultCounts;
 
-use super::harness::{Pipeline, Rows, ScratchDb, responses_by_status, simulator, snapshots};
+use crate::support::pipeline::{
+    Pipeline, Rows, ScratchDb, responses_by_status, simulator, snapshots,
+};
 
 const SUBSCRIPTIONS: usize = 20;
 /// Messages in flight at once, as `host.json`'s batchSize 4 + newBatchThreshold 2 allow.

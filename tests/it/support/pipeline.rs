@@ -1,6 +1,7 @@
-//! What the reliability tests share: scratch databases, the ingestion pipeline driven over the
-//! custom-handler protocol against a real Azurite queue and lake, and fingerprints of the state
-//! an ingestion leaves (database rows and raw snapshots, without what differs from run to run).
+//! The ingestion pipeline driven over the custom-handler protocol (the handler's router in
+//! process, a real Azurite queue and lake, the simulated Azure), as the ingestion-flow and
+//! reliability tests use it, and fingerprints of the state an ingestion leaves (database rows
+//! and raw snapshots, without what differs from run to run).
 
 use std::collections::BTreeMap;
 use std::sync::Arc;
