@@ -38,9 +38,13 @@ pub struct ListCosts {
     pub to: Option<NaiveDate>,
     /// An AzCops subscription id or the Azure subscription id.
     pub subscription_id: Option<Uuid>,
+    #[param(min_length = 1, max_length = 400)]
     pub service_name: Option<String>,
+    #[param(min_length = 1, max_length = 400)]
     pub resource_group: Option<String>,
+    #[param(minimum = 1, maximum = 4_294_967_295_i64)]
     pub page: Option<i64>,
+    #[param(minimum = 1, maximum = 500)]
     pub page_size: Option<i64>,
 }
 
@@ -54,7 +58,9 @@ pub struct SummaryParams {
     /// Default: today (UTC).
     pub to: Option<NaiveDate>,
     pub subscription_id: Option<Uuid>,
+    #[param(min_length = 1, max_length = 400)]
     pub service_name: Option<String>,
+    #[param(min_length = 1, max_length = 400)]
     pub resource_group: Option<String>,
 }
 

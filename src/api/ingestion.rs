@@ -201,7 +201,9 @@ pub async fn status(
 #[into_params(parameter_in = Query)]
 #[serde(deny_unknown_fields)]
 pub struct ListRuns {
+    #[param(minimum = 1, maximum = 4_294_967_295_i64)]
     pub page: Option<i64>,
+    #[param(minimum = 1, maximum = 500)]
     pub page_size: Option<i64>,
 }
 

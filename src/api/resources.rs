@@ -27,18 +27,25 @@ pub fn router() -> Router<AppState> {
 pub struct ListResources {
     /// ARM type, e.g. `Microsoft.Compute/virtualMachines`.
     #[serde(rename = "type")]
+    #[param(min_length = 1, max_length = 400)]
     pub resource_type: Option<String>,
+    #[param(min_length = 1, max_length = 400)]
     pub location: Option<String>,
+    #[param(min_length = 1, max_length = 400)]
     pub resource_group: Option<String>,
     /// An AzCops subscription id or the Azure subscription id.
     pub subscription_id: Option<Uuid>,
     /// Only resources carrying this tag.
+    #[param(min_length = 1, max_length = 400)]
     pub tag_key: Option<String>,
     /// With `tag_key`: only resources whose tag has this value (exact).
+    #[param(min_length = 1, max_length = 400)]
     pub tag_value: Option<String>,
     /// Include resources no longer in the inventory (default false).
     pub include_deleted: Option<bool>,
+    #[param(minimum = 1, maximum = 4_294_967_295_i64)]
     pub page: Option<i64>,
+    #[param(minimum = 1, maximum = 500)]
     pub page_size: Option<i64>,
 }
 

@@ -43,8 +43,10 @@ pub struct CreateSubscription {
     /// The Azure subscription id.
     pub subscription_id: Uuid,
     /// 1–200 characters.
+    #[schema(min_length = 1, max_length = 200)]
     pub display_name: String,
     /// Optional Cost Management scope (up to 500 characters).
+    #[schema(min_length = 1, max_length = 500)]
     pub billing_scope: Option<String>,
     /// Defaults to true.
     pub is_active: Option<bool>,
@@ -54,9 +56,10 @@ pub struct CreateSubscription {
 #[derive(Debug, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct UpdateSubscription {
+    #[schema(min_length = 1, max_length = 200)]
     pub display_name: Option<String>,
     #[serde(default, deserialize_with = "present")]
-    #[schema(value_type = Option<String>)]
+    #[schema(value_type = Option<String>, min_length = 1, max_length = 500)]
     pub billing_scope: Option<Option<String>>,
     pub is_active: Option<bool>,
 }
@@ -74,7 +77,9 @@ pub struct ListSubscriptions {
     /// Only this tenant's subscriptions (operators); a tenant caller always sees only its own.
     pub tenant_id: Option<Uuid>,
     pub is_active: Option<bool>,
+    #[param(minimum = 1, maximum = 4_294_967_295_i64)]
     pub page: Option<i64>,
+    #[param(minimum = 1, maximum = 500)]
     pub page_size: Option<i64>,
 }
 

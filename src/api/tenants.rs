@@ -31,6 +31,7 @@ pub fn router() -> Router<AppState> {
 #[serde(deny_unknown_fields)]
 pub struct CreateTenant {
     /// Display name, 1–200 characters.
+    #[schema(min_length = 1, max_length = 200)]
     pub name: String,
     /// The Entra ID tenant id.
     pub azure_tenant_id: Uuid,
@@ -45,6 +46,7 @@ pub struct CreateTenant {
 #[derive(Debug, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct UpdateTenant {
+    #[schema(min_length = 1, max_length = 200)]
     pub name: Option<String>,
     #[serde(rename = "type")]
     pub tenant_type: Option<TenantType>,
@@ -57,8 +59,10 @@ pub struct UpdateTenant {
 #[serde(deny_unknown_fields)]
 pub struct ListTenants {
     /// Page number, from 1.
+    #[param(minimum = 1, maximum = 4_294_967_295_i64)]
     pub page: Option<i64>,
     /// 1–500, default 50.
+    #[param(minimum = 1, maximum = 500)]
     pub page_size: Option<i64>,
 }
 

@@ -406,6 +406,48 @@ async fn openapi_document_lists_the_endpoints(pool: PgPool) {
 }
 
 #[sqlx::test(migrator = "azcops::db::MIGRATOR")]
+async fn openapi_document_states_the_common_answers_and_limits(pool: PgPool) {
+    let app = TestApp::new(pool).await;
+    let doc = app
+        .call(Method::GET, "/api/openapi.json", None, None)
+        .await
+        .body;
+    let paths = doc["paths"].as_object().expect("paths");
+    assert_eq!(doc["paths"]["/api/health"]["get"]["security"], json!([{}]));
+    for (path, item) in paths.iter().filter(|(p, _)| *p != "/api/health") {
+        for (method, operation) in item.as_object().expect("path item") {
+            let responses = &operation["responses"];
+            for status in ["400", "401", "403"] {
+                assert!(
+                    responses[status].is_object(),
+                    "{method} {path}: no {status}"
+                );
+            }
+            let has_body = operation.get("requestBody").is_some();
+            assert_eq!(
+                responses["415"].is_object(),
+                has_body,
+                "{method} {path}: 415"
+            );
+        }
+    }
+    let params = doc["paths"]["/api/v1/resources"]["get"]["parameters"]
+        .as_array()
+        .expect("parameters");
+    let param = |name: &str| {
+        params
+            .iter()
+            .find(|p| p["name"] == name)
+            .unwrap_or_else(|| panic!("parameter {name}"))
+            .clone()
+    };
+    assert_eq!(param("page_size")["in"], "query");
+    assert_eq!(param("page_size")["schema"]["maximum"], 500);
+    assert_eq!(param("page")["schema"]["minimum"], 1);
+    assert_eq!(param("location")["schema"]["minLength"], 1);
+}
+
+#[sqlx::test(migrator = "azcops::db::MIGRATOR")]
 async fn a_reader_cannot_write_tenants(pool: PgPool) {
     let app = TestApp::new(pool).await;
     let reader = app.token(app.operator_tid, &[READER]);
