@@ -59,6 +59,9 @@ pub fn parse(body: &Bytes) -> Result<InvokeRequest, Box<Answer>> {
     })
 }
 
+/// How far ahead of this handler's clock a timer invocation's `UtcNow` may be.
+const MAX_CLOCK_AHEAD: chrono::TimeDelta = chrono::TimeDelta::minutes(5);
+
 /// A timer: fan out one run per tenant for the schedule slot the invocation belongs to.
 async fn timer(
     State(state): State<AppState>,
@@ -72,6 +75,14 @@ async fn timer(
     };
     let timer = request.timer(TIMER_BINDING).unwrap_or_default();
     let now = request.utc_now().unwrap_or_else(Utc::now);
+    // The host's clock and ours agree to within seconds; a later `UtcNow` would claim a slot
+    // that has not come yet, and the real occurrence would then find its run already made.
+    if now > Utc::now() + MAX_CLOCK_AHEAD {
+        return failure(
+            StatusCode::BAD_REQUEST,
+            format!("the invocation's UtcNow {now} is ahead of this handler's clock"),
+        );
+    }
     let slot = match Schedule::parse(schedule).map(|s| s.latest_at_or_before(now)) {
         Ok(Some(slot)) => slot,
         // The invocation's `UtcNow` lies before any slot (e.g. year 1): the payload is wrong.

@@ -482,3 +482,19 @@ async fn the_trigger_endpoint_enqueues_and_the_status_endpoint_follows_the_run(p
     .await;
     assert_eq!(status, StatusCode::BAD_REQUEST);
 }
+
+#[sqlx::test(migrator = "azcops::db::MIGRATOR")]
+async fn a_timer_from_the_future_is_refused_and_creates_no_run(pool: PgPool) {
+    let flow = flow(pool, 1).await;
+    let future = json!({
+        "Data": {"timer": {"Schedule": {"AdjustForDST": true}, "IsPastDue": false}},
+        "Metadata": {"sys": {"MethodName": "ingest-daily", "UtcNow": "2999-01-01T02:00:00Z"}}
+    });
+    let (status, answer) = flow.invoke("ingest-daily", &future).await;
+    assert_eq!(status, StatusCode::BAD_REQUEST, "{answer}");
+    assert!(answer["Logs"].to_string().contains("ahead"), "{answer}");
+    assert_eq!(
+        count(&flow.pool, "SELECT count(*) FROM ingestion_runs").await,
+        0
+    );
+}
