@@ -153,10 +153,20 @@ pub fn units_to_tighten(
     let h = &observation.headers;
     let remaining = [h.remaining_10s, h.remaining_min, h.remaining_hour];
     let mut missing = h.consumed.unwrap_or(0).saturating_sub(observation.charged);
-    for (window, remaining) in limits.windows.iter().zip(remaining) {
+    let documented = QpuLimits::default();
+    for ((window, remaining), quota) in limits
+        .windows
+        .iter()
+        .zip(remaining)
+        .zip(&documented.windows)
+    {
         if let Some(remaining) = remaining {
             let known: Vec<&Spend> = spent.iter().filter(|s| counts(window, s, now)).collect();
-            let azure_used = window.limit.saturating_sub(remaining);
+            // What Azure has used is its quota minus what it says remains. A configured limit
+            // above Azure's documented quota is not Azure's quota: measuring against it would
+            // book the difference as spent and stall the tenant for a whole window.
+            let azure_quota = window.limit.min(quota.limit.max(remaining));
+            let azure_used = azure_quota.saturating_sub(remaining);
             missing = missing.max(azure_used.saturating_sub(used(&known)));
         }
     }
@@ -292,6 +302,19 @@ mod tests {
 
     fn at(now: DateTime<Utc>, secs_ago: i64) -> DateTime<Utc> {
         now - chrono::Duration::seconds(secs_ago)
+    }
+
+    #[test]
+    fn limits_configured_above_azures_quota_book_nothing_for_an_unused_quota() {
+        let limits = QpuLimits::new(1_000_000, 1_000_000, 1_000_000);
+        let mut observation = QpuObservation::default();
+        observation.headers.remaining_10s = Some(12);
+        observation.headers.remaining_min = Some(60);
+        observation.headers.remaining_hour = Some(600);
+        assert_eq!(units_to_tighten(&limits, &[], Utc::now(), &observation), 0);
+        // Azure reporting use still counts: 4 of the documented 12 gone in 10 s.
+        observation.headers.remaining_10s = Some(8);
+        assert_eq!(units_to_tighten(&limits, &[], Utc::now(), &observation), 4);
     }
 
     #[test]
