@@ -4,12 +4,10 @@
 //! snapshots in the lake.
 
 use axum::body::Body;
-use axum::http::{Request, StatusCode};
+use axum::http::StatusCode;
 use chrono::{Days, Utc};
-use http_body_util::BodyExt;
 use serde_json::{Value, json};
 use sqlx::PgPool;
-use tower::ServiceExt;
 use uuid::Uuid;
 
 use azcops::sim::SimHandle;
@@ -406,30 +404,8 @@ async fn the_trigger_endpoint_enqueues_and_the_status_endpoint_follows_the_run(p
         .fetch_one(&flow.pool)
         .await
         .expect("tenant");
-    let call = |method: &str, uri: String, body: Option<Value>| {
-        let request = Request::builder()
-            .method(method)
-            .uri(uri)
-            .header("content-type", "application/json");
-        let request = request
-            .body(body.map(|b| Body::from(b.to_string())).unwrap_or_default())
-            .expect("request");
-        let router = flow.router.clone();
-        async move {
-            let response = router.oneshot(request).await.expect("answer");
-            let status = response.status();
-            let bytes = response
-                .into_body()
-                .collect()
-                .await
-                .expect("body")
-                .to_bytes();
-            (
-                status,
-                serde_json::from_slice::<Value>(&bytes).unwrap_or(Value::Null),
-            )
-        }
-    };
+    let call =
+        |method: &'static str, uri: String, body: Option<Value>| flow.request(method, uri, body);
     let (status, accepted) = call(
         "POST",
         "/api/v1/ingestion/trigger".into(),

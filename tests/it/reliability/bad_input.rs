@@ -190,30 +190,8 @@ async fn text_with_a_nul_character_is_a_400_not_a_500() {
     let sim = simulator(1, 1).await;
     let db = ScratchDb::create().await;
     let pipeline = Pipeline::new(db.pool.clone(), &sim).await;
-    let call = |method: &str, uri: String, body: Option<Value>| {
-        let request = axum::http::Request::builder()
-            .method(method)
-            .uri(uri)
-            .header("content-type", "application/json")
-            .body(body.map(|b| Body::from(b.to_string())).unwrap_or_default())
-            .expect("request");
-        let router = pipeline.router.clone();
-        async move {
-            use http_body_util::BodyExt;
-            use tower::ServiceExt;
-            let response = router.oneshot(request).await.expect("answer");
-            let status = response.status();
-            let bytes = response
-                .into_body()
-                .collect()
-                .await
-                .expect("body")
-                .to_bytes();
-            (
-                status,
-                serde_json::from_slice::<Value>(&bytes).unwrap_or(Value::Null),
-            )
-        }
+    let call = |method: &'static str, uri: String, body: Option<Value>| {
+        pipeline.request(method, uri, body)
     };
     let subscription: Uuid = sqlx::query_scalar("SELECT id FROM subscriptions")
         .fetch_one(&pipeline.pool)

@@ -187,6 +187,26 @@ impl Pipeline {
             .header("content-type", "application/json")
             .body(body)
             .expect("request");
+        self.send(request).await
+    }
+
+    /// `method uri` with an optional JSON body; the answer and its JSON (`Null` if none).
+    pub async fn request(
+        &self,
+        method: &str,
+        uri: String,
+        body: Option<Value>,
+    ) -> (StatusCode, Value) {
+        let request = Request::builder()
+            .method(method)
+            .uri(uri)
+            .header("content-type", "application/json")
+            .body(body.map(|b| Body::from(b.to_string())).unwrap_or_default())
+            .expect("request");
+        self.send(request).await
+    }
+
+    async fn send(&self, request: Request<Body>) -> (StatusCode, Value) {
         let response = self.router.clone().oneshot(request).await.expect("answer");
         let status = response.status();
         let bytes = response
