@@ -1,4 +1,4 @@
-//! Every official Azure REST example in `shared/fixtures/azure-rest-examples/` is read by its
+//! Every official Azure REST example in `tests/fixtures/azure-rest-examples/` is read by its
 //! connector's parser into the expected normalised rows. A fixture without a check here fails
 //! `every_fixture_file_has_a_parser_check`, so a new one cannot be skipped silently.
 
@@ -25,7 +25,7 @@ use resource_graph_examples::{rg_basic, rg_facet, rg_first_page, rg_next_page, r
 
 const ROOT: &str = concat!(
     env!("CARGO_MANIFEST_DIR"),
-    "/../shared/fixtures/azure-rest-examples"
+    "/tests/fixtures/azure-rest-examples"
 );
 
 /// Parses one example and asserts the normalised result.

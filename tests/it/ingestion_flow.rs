@@ -17,7 +17,7 @@ use crate::support::pipeline::{Pipeline, simulator};
 
 const FIXTURES: &str = concat!(
     env!("CARGO_MANIFEST_DIR"),
-    "/../shared/fixtures/functions-host"
+    "/tests/fixtures/functions-host"
 );
 
 /// Everything a flow test runs against: the handler over the test's database with its own
