@@ -10,6 +10,7 @@ mod azure_client;
 mod connectors_fixtures;
 mod connectors_http;
 mod db_ingestion;
+mod db_login;
 mod db_roles;
 mod host;
 mod ingestion_flow;
