@@ -1,14 +1,24 @@
 locals {
   key_vault_reference = { for name, uri in var.key_vault_secret_uris : name => "@Microsoft.KeyVault(SecretUri=${uri})" }
 
+  # Settings neither extra_app_settings nor key_vault_secret_uris may set: how callers are
+  # authenticated and how the app logs in to the database (variables.tf validates, the merge
+  # below lets the module win, and the check at the end verifies).
+  protected_prefixes = ["AZCOPS_AUTH_", "AZCOPS_DATABASE_"]
+  protected_names    = ["AZCOPS_OPERATOR_TENANT_ID", "DATABASE_URL", "AZCOPS_MIGRATE_ON_START", "AZCOPS_KEY_VAULT_URL", "AZURE_CLIENT_ID"]
+
   # The settings the binary reads (README, "Configuration"); empty values are left out
   # ("an empty value means not set").
   azcops_settings = {
-    AZURE_CLIENT_ID                  = var.identity_client_id
-    AZCOPS_KEY_VAULT_URL             = var.key_vault_uri
-    AZCOPS_DATABASE_URL_SECRET       = "database-url"
+    AZURE_CLIENT_ID      = var.identity_client_id
+    AZCOPS_KEY_VAULT_URL = var.key_vault_uri
+    # The runtime login: the managed identity's database role, with an Entra ID token as the
+    # password; no password anywhere in the app's settings. Migrations are a deploy step
+    # (`azcops migrate` as the owner), refused on start in Azure.
+    DATABASE_URL                     = var.database_url
+    AZCOPS_DATABASE_AUTH             = "entra"
     AZCOPS_DB_MAX_CONNECTIONS        = tostring(var.db_max_connections)
-    AZCOPS_MIGRATE_ON_START          = tostring(var.migrate_on_start)
+    AZCOPS_MIGRATE_ON_START          = "false"
     AZCOPS_AUTH_MODE                 = "entra"
     AZCOPS_AUTH_JWKS_URL             = var.auth.jwks_url
     AZCOPS_AUTH_AUDIENCE             = var.auth.audience
@@ -31,11 +41,19 @@ locals {
     APPLICATIONINSIGHTS_AUTHENTICATION_STRING = "ClientId=${var.identity_client_id};Authorization=AAD"
   }
 
+  module_settings = { for k, v in local.azcops_settings : k => v if v != "" }
+
+  # Later maps win: the module's own settings over Key Vault references over extras.
   app_settings = merge(
-    { for k, v in local.azcops_settings : k => v if v != "" },
-    local.key_vault_reference,
     var.extra_app_settings,
+    local.key_vault_reference,
+    local.module_settings,
   )
+
+  protected_in_app_settings = [
+    for k in keys(local.app_settings) : k
+    if contains(local.protected_names, k) || anytrue([for p in local.protected_prefixes : startswith(k, p)])
+  ]
 }
 
 resource "azurerm_service_plan" "this" {
@@ -87,8 +105,9 @@ resource "azurerm_function_app_flex_consumption" "this" {
   }
 }
 
-# Key Vault references (DATABASE_URL, ...) are resolved with the app's system-assigned identity.
+# Key Vault references, if any, are resolved with the app's system-assigned identity.
 resource "azurerm_role_assignment" "key_vault_references" {
+  count                = length(var.key_vault_secret_uris) > 0 ? 1 : 0
   scope                = var.key_vault_id
   role_definition_name = "Key Vault Secrets User"
   principal_id         = azurerm_function_app_flex_consumption.this.identity[0].principal_id
@@ -101,4 +120,14 @@ resource "azurerm_role_assignment" "telemetry" {
   role_definition_name = "Monitoring Metrics Publisher"
   principal_id         = var.identity_principal_id
   principal_type       = "ServicePrincipal"
+}
+
+# Every authentication and database setting the app runs with is the module's own.
+check "protected_settings_are_the_modules" {
+  assert {
+    condition = alltrue([
+      for k in local.protected_in_app_settings : lookup(local.module_settings, k, null) == local.app_settings[k]
+    ])
+    error_message = "An authentication or database app setting (AZCOPS_AUTH_*, AZCOPS_DATABASE_*, AZCOPS_OPERATOR_TENANT_ID, DATABASE_URL, AZCOPS_MIGRATE_ON_START, AZCOPS_KEY_VAULT_URL, AZURE_CLIENT_ID) does not come from the module."
+  }
 }
