@@ -11,6 +11,7 @@ pub mod entra;
 pub mod ingestion;
 pub mod recommendations;
 pub mod resources;
+pub mod runtime_login;
 pub mod subscriptions;
 pub mod tenants;
 
@@ -131,6 +132,8 @@ pub struct Database {
     pool: tokio::sync::OnceCell<PgPool>,
     source: UrlSource,
     login: Login,
+    /// Refuse connections of a login that owns the schema (see [`runtime_login`]).
+    refuse_owner: bool,
     /// The credential for Key Vault and Entra ID logins; `None` is the managed identity,
     /// created on first use.
     credential: Option<Arc<dyn TokenCredential>>,
@@ -148,6 +151,7 @@ impl Database {
             pool: tokio::sync::OnceCell::new(),
             source,
             login: Login::Password,
+            refuse_owner: false,
             credential: None,
             client_options: ClientOptions::default(),
             max_connections,
@@ -176,6 +180,13 @@ impl Database {
     /// Logs in as `login` says (by default with a password).
     pub fn with_login(mut self, login: Login) -> Self {
         self.login = login;
+        self
+    }
+
+    /// Refuses every connection whose login owns the schema, bypasses row-level security or
+    /// cannot become `azcops_app` (for serving in Azure; never for `azcops migrate`).
+    pub fn refusing_owner_login(mut self, refuse: bool) -> Self {
+        self.refuse_owner = refuse;
         self
     }
 
@@ -209,7 +220,7 @@ impl Database {
                     .max_connections(self.max_connections)
                     .acquire_timeout(self.acquire_timeout);
                 let Login::Entra { client_id } = &self.login else {
-                    return Ok(pool_options.connect_lazy_with(options));
+                    return self.checked(pool_options.connect_lazy_with(options)).await;
                 };
                 let credential = match &self.credential {
                     Some(credential) => Arc::clone(credential),
@@ -223,9 +234,19 @@ impl Database {
                 let token = entra::token(credential.as_ref()).await?;
                 let pool = pool_options.connect_lazy_with(entra::with_token(&options, &token));
                 entra::spawn_refresh(pool.clone(), options, credential, token.expires_at);
-                Ok(pool)
+                self.checked(pool).await
             })
             .await
+    }
+
+    /// `pool`, once its login has passed [`runtime_login::check`] when owner logins
+    /// are refused.
+    async fn checked(&self, pool: PgPool) -> anyhow::Result<PgPool> {
+        if self.refuse_owner {
+            let mut conn = pool.acquire().await?;
+            runtime_login::check(&mut conn).await?;
+        }
+        Ok(pool)
     }
 
     async fn connect_options(&self) -> anyhow::Result<PgConnectOptions> {

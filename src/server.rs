@@ -139,8 +139,9 @@ fn url_has_password(url: &secrecy::SecretString) -> anyhow::Result<bool> {
 
 /// Builds the application state from validated configuration. Connects to nothing.
 pub fn state(config: &Config) -> anyhow::Result<AppState> {
-    config.validate_serving(running_in_azure())?;
-    let db = database(config)?;
+    let in_azure = running_in_azure();
+    config.validate_serving(in_azure)?;
+    let db = database(config)?.refusing_owner_login(in_azure);
     let authn = match config.auth.validate(running_in_azure())? {
         AuthSettings::Disabled => {
             tracing::warn!(

@@ -4,14 +4,17 @@
 //! another tenant's rows past row-level security, or create objects; and the application works
 //! through it as it does through the owner.
 
+use std::time::Duration;
+
 use axum::http::{Method, StatusCode};
+use secrecy::SecretString;
 use serde_json::json;
 use sqlx::postgres::{PgConnectOptions, PgPoolOptions};
 use sqlx::{PgConnection, PgPool};
 use uuid::Uuid;
 
 use azcops::azure::qpu_budget::{PgQpuBudget, QpuBudget, QpuLimits, QpuObservation};
-use azcops::db::{self, Scope};
+use azcops::db::{self, Database, Scope, UrlSource};
 
 use crate::support::TestApp;
 
@@ -230,7 +233,7 @@ async fn the_api_and_the_query_budget_work_through_the_runtime_login(pool: PgPoo
     assert!(waited.is_zero());
     let observation = QpuObservation {
         charged: 2,
-        retry_after: Some(std::time::Duration::from_secs(1)),
+        retry_after: Some(Duration::from_secs(1)),
         ..Default::default()
     };
     budget
@@ -241,4 +244,70 @@ async fn the_api_and_the_query_budget_work_through_the_runtime_login(pool: PgPoo
     drop(app);
     runtime.close().await;
     drop_login(&pool, &name).await;
+}
+
+#[sqlx::test(migrator = "azcops::db::MIGRATOR")]
+async fn serving_in_azure_refuses_the_owner_login_and_accepts_the_runtime_login(pool: PgPool) {
+    use sqlx::ConnectOptions;
+
+    let (name, runtime_options) = runtime_login(&pool).await;
+    let database = |options: &PgConnectOptions| {
+        let url = SecretString::from(options.to_url_lossy().to_string());
+        Database::new(UrlSource::Direct(url), 1, Duration::from_secs(5)).refusing_owner_login(true)
+    };
+
+    // The owner (here the superuser that ran the migrations).
+    let owner = database(pool.connect_options().as_ref());
+    let err = owner
+        .pool()
+        .await
+        .expect_err("the owner's login must be refused");
+    let message = format!("{err:#}");
+    assert!(
+        message.contains("superuser") && message.contains("azcops_runtime"),
+        "{message}"
+    );
+
+    // A login that owns a table (an administrator that is no superuser, as in Azure).
+    let owner_name = format!("azcops_owner_test_{}", Uuid::new_v4().simple());
+    for statement in [
+        format!("CREATE ROLE {owner_name} LOGIN"),
+        format!("CREATE TABLE owned_{owner_name} (id int)"),
+        format!("ALTER TABLE owned_{owner_name} OWNER TO {owner_name}"),
+    ] {
+        sqlx::query(sqlx::AssertSqlSafe(statement))
+            .execute(&pool)
+            .await
+            .expect("setup");
+    }
+    let table_owner = database(&runtime_options.clone().username(&owner_name));
+    let err = table_owner
+        .pool()
+        .await
+        .expect_err("a table owner must be refused");
+    assert!(format!("{err:#}").contains("owns the schema"), "{err:#}");
+
+    let runtime = database(&runtime_options);
+    let mut tx = db::begin(runtime.pool().await.expect("pool"), Scope::Operator)
+        .await
+        .expect("the runtime login is accepted");
+    sqlx::query("SELECT count(*) FROM tenants")
+        .execute(&mut *tx)
+        .await
+        .expect("select");
+    tx.rollback().await.expect("rollback");
+
+    runtime.pool().await.expect("pool").close().await;
+    drop(owner);
+    drop(table_owner);
+    drop_login(&pool, &name).await;
+    for statement in [
+        format!("DROP TABLE owned_{owner_name}"),
+        format!("DROP ROLE {owner_name}"),
+    ] {
+        sqlx::query(sqlx::AssertSqlSafe(statement))
+            .execute(&pool)
+            .await
+            .expect("cleanup");
+    }
 }
