@@ -1,12 +1,4 @@
 locals {
-  key_vault_reference = { for name, uri in var.key_vault_secret_uris : name => "@Microsoft.KeyVault(SecretUri=${uri})" }
-
-  # Settings neither extra_app_settings nor key_vault_secret_uris may set: how callers are
-  # authenticated and how the app logs in to the database (variables.tf validates, the merge
-  # below lets the module win, and the check at the end verifies).
-  protected_prefixes = ["AZCOPS_AUTH_", "AZCOPS_DATABASE_"]
-  protected_names    = ["AZCOPS_OPERATOR_TENANT_ID", "DATABASE_URL", "AZCOPS_MIGRATE_ON_START", "AZCOPS_KEY_VAULT_URL", "AZURE_CLIENT_ID"]
-
   # The settings the binary reads (README, "Configuration"); empty values are left out
   # ("an empty value means not set").
   azcops_settings = {
@@ -40,20 +32,15 @@ locals {
     # Application Insights with Entra ID (local authentication is off on the component).
     APPLICATIONINSIGHTS_AUTHENTICATION_STRING = "ClientId=${var.identity_client_id};Authorization=AAD"
   }
+}
 
-  module_settings = { for k, v in local.azcops_settings : k => v if v != "" }
-
-  # Later maps win: the module's own settings over Key Vault references over extras.
-  app_settings = merge(
-    var.extra_app_settings,
-    local.key_vault_reference,
-    local.module_settings,
-  )
-
-  protected_in_app_settings = [
-    for k in keys(local.app_settings) : k
-    if contains(local.protected_names, k) || anytrue([for p in local.protected_prefixes : startswith(k, p)])
-  ]
+# Extras and Key Vault references merged in, never overriding the settings above that say how
+# callers are authenticated and how the app logs in to the database (see that module).
+module "settings" {
+  source                = "../app_settings"
+  module_settings       = local.azcops_settings
+  key_vault_secret_uris = var.key_vault_secret_uris
+  extra_app_settings    = var.extra_app_settings
 }
 
 resource "azurerm_service_plan" "this" {
@@ -97,7 +84,7 @@ resource "azurerm_function_app_flex_consumption" "this" {
     identity_ids = [var.identity_id]
   }
 
-  app_settings = local.app_settings
+  app_settings = module.settings.app_settings
 
   site_config {
     application_insights_connection_string = var.application_insights_connection_string
@@ -120,14 +107,4 @@ resource "azurerm_role_assignment" "telemetry" {
   role_definition_name = "Monitoring Metrics Publisher"
   principal_id         = var.identity_principal_id
   principal_type       = "ServicePrincipal"
-}
-
-# Every authentication and database setting the app runs with is the module's own.
-check "protected_settings_are_the_modules" {
-  assert {
-    condition = alltrue([
-      for k in local.protected_in_app_settings : lookup(local.module_settings, k, null) == local.app_settings[k]
-    ])
-    error_message = "An authentication or database app setting (AZCOPS_AUTH_*, AZCOPS_DATABASE_*, AZCOPS_OPERATOR_TENANT_ID, DATABASE_URL, AZCOPS_MIGRATE_ON_START, AZCOPS_KEY_VAULT_URL, AZURE_CLIENT_ID) does not come from the module."
-  }
 }

@@ -118,13 +118,6 @@ variable "key_vault_secret_uris" {
   type        = map(string)
   default     = {}
   validation {
-    condition = !anytrue([
-      for k in keys(var.key_vault_secret_uris) :
-      contains(["AZCOPS_OPERATOR_TENANT_ID", "DATABASE_URL", "AZCOPS_MIGRATE_ON_START", "AZCOPS_KEY_VAULT_URL", "AZURE_CLIENT_ID"], k) || startswith(k, "AZCOPS_AUTH_") || startswith(k, "AZCOPS_DATABASE_")
-    ])
-    error_message = "key_vault_secret_uris cannot set AZCOPS_AUTH_*, AZCOPS_DATABASE_*, AZCOPS_OPERATOR_TENANT_ID, DATABASE_URL, AZCOPS_MIGRATE_ON_START, AZCOPS_KEY_VAULT_URL or AZURE_CLIENT_ID."
-  }
-  validation {
     condition     = alltrue([for u in values(var.key_vault_secret_uris) : can(regex("^https://[a-zA-Z0-9-]+\\.vault\\.[^/]+/secrets/[a-zA-Z0-9-]+(/[0-9a-f]{32})?$", u))])
     error_message = "Each value must be a Key Vault secret URI (https://<vault>.vault.azure.net/secrets/<name>[/<version>])."
   }
@@ -177,16 +170,9 @@ variable "rust_log" {
 }
 
 variable "extra_app_settings" {
-  description = "More app settings, e.g. AZCOPS_AZURE_COST_QPU_LIMITS. They never override the module's own, and cannot name authentication or database settings."
+  description = "More app settings, e.g. AZCOPS_AZURE_COST_QPU_LIMITS. They never override the module's own, and cannot name authentication or database settings (the app_settings module refuses them)."
   type        = map(string)
   default     = {}
-  validation {
-    condition = !anytrue([
-      for k in keys(var.extra_app_settings) :
-      contains(["AZCOPS_OPERATOR_TENANT_ID", "DATABASE_URL", "AZCOPS_MIGRATE_ON_START", "AZCOPS_KEY_VAULT_URL", "AZURE_CLIENT_ID"], k) || startswith(k, "AZCOPS_AUTH_") || startswith(k, "AZCOPS_DATABASE_")
-    ])
-    error_message = "extra_app_settings cannot set AZCOPS_AUTH_*, AZCOPS_DATABASE_*, AZCOPS_OPERATOR_TENANT_ID, DATABASE_URL, AZCOPS_MIGRATE_ON_START, AZCOPS_KEY_VAULT_URL or AZURE_CLIENT_ID: the module sets them."
-  }
 }
 
 variable "application_insights_connection_string" {
