@@ -1,12 +1,12 @@
-//! How the application logs in to PostgreSQL in Azure: with an Entra ID token of its managed
-//! identity as the password, refreshed before it expires; never running migrations itself.
+//! How the application logs in to PostgreSQL with `AZCOPS_DATABASE_AUTH=entra`: with an Entra
+//! ID token of its managed identity as the password, refreshed before it expires; and which
+//! database settings go with it.
 //!
 //! A stand-in PostgreSQL asks for the password in clear text, records it and refuses the login,
 //! so the tests see exactly which token reaches the wire. The tokens come from a credential
 //! standing in for the managed identity, whose tokens live a few seconds only.
 
 use std::net::{Ipv4Addr, SocketAddr};
-use std::process::Stdio;
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
@@ -235,60 +235,5 @@ fn an_entra_login_needs_a_database_url_without_a_password() {
     ];
     for (config, variable) in cases {
         assert_eq!(refused_variable(&config), variable, "{config:?}");
-    }
-}
-
-/// `azcops serve` with these extra environment variables, and nothing inherited that
-/// configures it; returns its exit status and standard error.
-async fn serve(env: &[(&str, &str)]) -> (std::process::ExitStatus, String) {
-    let mut command = tokio::process::Command::new(env!("CARGO_BIN_EXE_azcops"));
-    command
-        .args(["serve", "--listen=127.0.0.1:0"])
-        .env_clear()
-        .env("PATH", std::env::var_os("PATH").unwrap_or_default())
-        .env("DATABASE_URL", "postgres://azcops@127.0.0.1:1/azcops")
-        .env("AZCOPS_AUTH_MODE", "disabled")
-        .envs(env.iter().copied())
-        .stdin(Stdio::null())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .kill_on_drop(true);
-    let output = tokio::time::timeout(Duration::from_secs(20), command.output())
-        .await
-        .expect("azcops serve must exit")
-        .expect("running azcops");
-    (
-        output.status,
-        String::from_utf8_lossy(&output.stderr).into_owned(),
-    )
-}
-
-#[tokio::test]
-async fn migrations_on_start_are_refused_in_azure_naming_the_variable() {
-    for platform in [
-        "WEBSITE_INSTANCE_ID",
-        "WEBSITE_SITE_NAME",
-        "WEBSITE_OWNER_NAME",
-    ] {
-        let (status, stderr) = serve(&[
-            ("AZCOPS_MIGRATE_ON_START", "true"),
-            ("AZCOPS_AUTH_MODE", "entra"),
-            (
-                "AZCOPS_AUTH_JWKS_URL",
-                "https://login.microsoftonline.com/common/discovery/v2.0/keys",
-            ),
-            ("AZCOPS_AUTH_AUDIENCE", "api://azcops"),
-            (
-                "AZCOPS_OPERATOR_TENANT_ID",
-                "72f988bf-86f1-41af-91ab-2d7cd011db47",
-            ),
-            (platform, "azcops-func"),
-        ])
-        .await;
-        assert!(!status.success(), "{platform}: {stderr}");
-        assert!(
-            stderr.contains("AZCOPS_MIGRATE_ON_START") && stderr.contains("azcops migrate"),
-            "{platform}: {stderr}"
-        );
     }
 }

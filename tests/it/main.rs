@@ -11,6 +11,7 @@ mod connectors_fixtures;
 mod connectors_http;
 mod db_ingestion;
 mod db_login;
+mod db_login_in_azure;
 mod db_roles;
 mod host;
 mod ingestion_flow;
