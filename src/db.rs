@@ -239,12 +239,19 @@ impl Database {
             .await
     }
 
-    /// `pool`, once its login has passed [`runtime_login::check`] when owner logins
-    /// are refused.
+    /// `pool`, once its login has passed [`runtime_login::check`] when owner logins are
+    /// refused. A pool that fails is closed, which also ends its token refresh task.
     async fn checked(&self, pool: PgPool) -> anyhow::Result<PgPool> {
         if self.refuse_owner {
-            let mut conn = pool.acquire().await?;
-            runtime_login::check(&mut conn).await?;
+            let result = async {
+                let mut conn = pool.acquire().await?;
+                runtime_login::check(&mut conn).await
+            }
+            .await;
+            if let Err(e) = result {
+                pool.close().await;
+                return Err(e);
+            }
         }
         Ok(pool)
     }
