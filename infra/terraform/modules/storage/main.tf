@@ -65,8 +65,6 @@ resource "azurerm_storage_container" "raw" {
 resource "azurerm_storage_container_immutability_policy" "raw" {
   storage_container_resource_manager_id = "${local.blob_service_id}/containers/${azurerm_storage_container.raw.name}"
   immutability_period_in_days           = var.raw_retention_days
-  protected_append_writes_all_enabled   = false
-  protected_append_writes_enabled       = false
   locked                                = var.raw_immutability_locked
 }
 
