@@ -59,7 +59,16 @@ pub struct Config {
     #[arg(long, env = "AZCOPS_DB_MAX_CONNECTIONS", value_name = "AZCOPS_DB_MAX_CONNECTIONS", default_value_t = 10, value_parser = clap::value_parser!(u32).range(1..=200))]
     pub db_max_connections: u32,
 
-    /// Apply pending migrations when the handler starts (after the port is bound).
+    /// How the application logs in to PostgreSQL: `password` (the URL's, or one from Key
+    /// Vault) or `entra` (Azure: DATABASE_URL names the managed identity's database role, without
+    /// a password; the password is an Entra ID token of the managed identity, refreshed before
+    /// it expires).
+    #[arg(long, env = "AZCOPS_DATABASE_AUTH", value_name = "AZCOPS_DATABASE_AUTH", value_enum, default_value_t = DatabaseAuth::Password)]
+    pub database_auth: DatabaseAuth,
+
+    /// Apply pending migrations when the handler starts (after the port is bound). Local
+    /// development only: refused when running in Azure, where `azcops migrate` runs as a deploy
+    /// step with the owner's credentials.
     #[arg(long, env = "AZCOPS_MIGRATE_ON_START", value_name = "AZCOPS_MIGRATE_ON_START", default_value_t = false, action = clap::ArgAction::Set)]
     pub migrate_on_start: bool,
 
@@ -120,6 +129,15 @@ pub enum AuthMode {
     Entra,
     /// No authentication: local development only.
     Disabled,
+}
+
+/// How the application logs in to PostgreSQL.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum DatabaseAuth {
+    /// The password of DATABASE_URL, or one read from Key Vault.
+    Password,
+    /// An Entra ID access token of the managed identity (Azure Database for PostgreSQL).
+    Entra,
 }
 
 /// Log output.
@@ -249,16 +267,46 @@ impl Config {
             .filter(|id| !id.is_empty())
     }
 
-    /// Rejects combinations clap cannot express: no database URL and no Key Vault to read it from.
+    /// Rejects combinations clap cannot express: no database URL and no Key Vault to read it
+    /// from; an Entra ID login with a password from anywhere else.
     pub fn validate_database(&self) -> Result<(), ConfigError> {
         let has_url = self
             .database_url
             .as_ref()
             .is_some_and(|u| !u.expose_secret().trim().is_empty());
+        if self.database_auth == DatabaseAuth::Entra {
+            if !has_url {
+                return Err(ConfigError::new(
+                    "DATABASE_URL",
+                    "is required with AZCOPS_DATABASE_AUTH=entra (host, database and the managed \
+                     identity's role name, without a password)",
+                ));
+            }
+            if self.database_password_secret().is_some() {
+                return Err(ConfigError::new(
+                    "AZCOPS_DATABASE_PASSWORD_SECRET",
+                    "must be unset with AZCOPS_DATABASE_AUTH=entra (the password is a token)",
+                ));
+            }
+        }
         if !has_url && self.key_vault_url().is_none() {
             return Err(ConfigError::new(
                 "DATABASE_URL",
                 "is required (or set AZCOPS_KEY_VAULT_URL to read it from Key Vault)",
+            ));
+        }
+        Ok(())
+    }
+
+    /// Checks the settings that only serving uses: migrations on start are refused when
+    /// running in Azure (`in_azure`, from [`running_in_azure`]), where the application's login
+    /// owns nothing and migrations are a deploy step.
+    pub fn validate_serving(&self, in_azure: bool) -> Result<(), ConfigError> {
+        if self.migrate_on_start && in_azure {
+            return Err(ConfigError::new(
+                "AZCOPS_MIGRATE_ON_START",
+                "is refused when running in Azure: apply migrations with `azcops migrate` as the \
+                 database owner in the deploy step, and set it to false",
             ));
         }
         Ok(())

@@ -7,9 +7,11 @@
 
 pub mod audit;
 pub mod costs;
+pub mod entra;
 pub mod ingestion;
 pub mod recommendations;
 pub mod resources;
+pub mod runtime_login;
 pub mod subscriptions;
 pub mod tenants;
 
@@ -113,12 +115,27 @@ pub enum UrlSource {
     },
 }
 
+/// How the pool logs in to PostgreSQL.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub enum Login {
+    /// With the URL's password (or the one read from Key Vault), if any.
+    #[default]
+    Password,
+    /// With an Entra ID token of the managed identity (`client_id` for a user-assigned one) as
+    /// the password, refreshed before it expires (see [`entra`]).
+    Entra { client_id: Option<String> },
+}
+
 /// The pool, created on first use: reading a Key Vault secret is slow, and the custom handler
 /// must answer the host's readiness probe before that.
 pub struct Database {
     pool: tokio::sync::OnceCell<PgPool>,
     source: UrlSource,
-    /// The Key Vault credential; `None` is the managed identity, created on first use.
+    login: Login,
+    /// Refuse connections of a login that owns the schema (see [`runtime_login`]).
+    refuse_owner: bool,
+    /// The credential for Key Vault and Entra ID logins; `None` is the managed identity,
+    /// created on first use.
     credential: Option<Arc<dyn TokenCredential>>,
     /// HTTP options of the Key Vault client (the SDK's defaults in production).
     client_options: ClientOptions,
@@ -133,6 +150,8 @@ impl Database {
         Self {
             pool: tokio::sync::OnceCell::new(),
             source,
+            login: Login::Password,
+            refuse_owner: false,
             credential: None,
             client_options: ClientOptions::default(),
             max_connections,
@@ -140,8 +159,9 @@ impl Database {
         }
     }
 
-    /// Like [`Database::new`], but a Key Vault secret is read with `credential` (in place of
-    /// the managed identity, so the source's `client_id` is unused) and a Key Vault client made
+    /// Like [`Database::new`], but a Key Vault secret (and an Entra ID login's token) is read
+    /// with `credential` (in place of the managed identity, so any `client_id` is unused) and a
+    /// Key Vault client made
     /// with `client_options`: for tests and tools that bring their own identity or transport.
     pub fn with_credential(
         source: UrlSource,
@@ -157,6 +177,19 @@ impl Database {
         }
     }
 
+    /// Logs in as `login` says (by default with a password).
+    pub fn with_login(mut self, login: Login) -> Self {
+        self.login = login;
+        self
+    }
+
+    /// Refuses every connection whose login owns the schema, bypasses row-level security or
+    /// cannot become `azcops_app` (for serving in Azure; never for `azcops migrate`).
+    pub fn refusing_owner_login(mut self, refuse: bool) -> Self {
+        self.refuse_owner = refuse;
+        self
+    }
+
     /// A database over an existing pool (tests, tools).
     pub fn from_pool(pool: PgPool) -> Self {
         Self {
@@ -169,25 +202,58 @@ impl Database {
         }
     }
 
-    /// The pool, resolving the URL (and reading Key Vault) the first time. A failure is
-    /// retried on the next call; its message names the vault and secret, never the value.
+    /// The pool, resolving the URL (and reading Key Vault, or getting the first Entra ID
+    /// token) the first time. A failure is retried on the next call; its message names the
+    /// vault and secret, never the value.
     pub async fn pool(&self) -> anyhow::Result<&PgPool> {
         self.pool
             .get_or_try_init(|| async {
-                let options = self.connect_options().await?;
-                Ok(PgPoolOptions::new()
+                // The list and summary queries are catch-all (`$1 IS NULL OR col = $1`):
+                // a generic plan of them ignores the filters actually given (8x slower
+                // measured, scripts/bench api), so every execution is planned for its values.
+                let options = self
+                    .connect_options()
+                    .await?
+                    .application_name("azcops")
+                    .options([("plan_cache_mode", "force_custom_plan")]);
+                let pool_options = PgPoolOptions::new()
                     .max_connections(self.max_connections)
-                    .acquire_timeout(self.acquire_timeout)
-                    // The list and summary queries are catch-all (`$1 IS NULL OR col = $1`):
-                    // a generic plan of them ignores the filters actually given (8x slower
-                    // measured, scripts/bench api), so every execution is planned for its values.
-                    .connect_lazy_with(
-                        options
-                            .application_name("azcops")
-                            .options([("plan_cache_mode", "force_custom_plan")]),
-                    ))
+                    .acquire_timeout(self.acquire_timeout);
+                let Login::Entra { client_id } = &self.login else {
+                    return self.checked(pool_options.connect_lazy_with(options)).await;
+                };
+                let credential = match &self.credential {
+                    Some(credential) => Arc::clone(credential),
+                    None => secrets::managed_identity(client_id.as_deref()).map_err(|e| {
+                        anyhow::anyhow!(
+                            "the managed identity for the database: {}",
+                            secrets::describe(&e)
+                        )
+                    })?,
+                };
+                let token = entra::token(credential.as_ref()).await?;
+                let pool = pool_options.connect_lazy_with(entra::with_token(&options, &token));
+                entra::spawn_refresh(pool.clone(), options, credential, token.expires_at);
+                self.checked(pool).await
             })
             .await
+    }
+
+    /// `pool`, once its login has passed [`runtime_login::check`] when owner logins are
+    /// refused. A pool that fails is closed, which also ends its token refresh task.
+    async fn checked(&self, pool: PgPool) -> anyhow::Result<PgPool> {
+        if self.refuse_owner {
+            let result = async {
+                let mut conn = pool.acquire().await?;
+                runtime_login::check(&mut conn).await
+            }
+            .await;
+            if let Err(e) = result {
+                pool.close().await;
+                return Err(e);
+            }
+        }
+        Ok(pool)
     }
 
     async fn connect_options(&self) -> anyhow::Result<PgConnectOptions> {

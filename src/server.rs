@@ -12,8 +12,8 @@ use crate::api::{self, AppState, Authn};
 use crate::auth::{Verifier, VerifierSettings};
 use crate::azure::client::AzureClient;
 use crate::azure::qpu_budget::PgQpuBudget;
-use crate::config::{AuthSettings, Config, running_in_azure};
-use crate::db::{Database, MIGRATOR, UrlSource};
+use crate::config::{AuthSettings, Config, DatabaseAuth, running_in_azure};
+use crate::db::{Database, Login, MIGRATOR, UrlSource};
 use crate::ingestion::runtime::{LazyIngestor, QueueEnqueue};
 use crate::storage::lake::LakeLocation;
 
@@ -30,6 +30,9 @@ use crate::storage::lake::LakeLocation;
 /// secret without a vault or without a URL to apply it to, or with a URL that already has a
 /// password (`user:password@` or `?password=`). Secret names must be valid Key Vault names
 /// (1–127 letters, digits and `-`), since they become part of the request path.
+///
+/// With `AZCOPS_DATABASE_AUTH=entra`, `DATABASE_URL` (without a password) is used with an Entra
+/// ID token of the managed identity as its password.
 pub fn database(config: &Config) -> anyhow::Result<Database> {
     config.validate_database()?;
     let url = config
@@ -37,6 +40,21 @@ pub fn database(config: &Config) -> anyhow::Result<Database> {
         .as_ref()
         .filter(|url| !url.expose_secret().trim().is_empty());
     let client_id = config.azure_client_id().map(str::to_owned);
+    let login = match config.database_auth {
+        DatabaseAuth::Password => Login::Password,
+        DatabaseAuth::Entra => {
+            if url.map(url_has_password).transpose()? == Some(true) {
+                return Err(config_error(
+                    "DATABASE_URL",
+                    "must not have a password with AZCOPS_DATABASE_AUTH=entra (the password is a \
+                     token of the managed identity)",
+                ));
+            }
+            Login::Entra {
+                client_id: client_id.clone(),
+            }
+        }
+    };
     let source = match (
         url,
         config.key_vault_url(),
@@ -85,7 +103,8 @@ pub fn database(config: &Config) -> anyhow::Result<Database> {
         source,
         config.db_max_connections,
         config.db_acquire_timeout(),
-    ))
+    )
+    .with_login(login))
 }
 
 fn config_error(variable: &'static str, problem: &str) -> anyhow::Error {
@@ -120,7 +139,9 @@ fn url_has_password(url: &secrecy::SecretString) -> anyhow::Result<bool> {
 
 /// Builds the application state from validated configuration. Connects to nothing.
 pub fn state(config: &Config) -> anyhow::Result<AppState> {
-    let db = database(config)?;
+    let in_azure = running_in_azure();
+    config.validate_serving(in_azure)?;
+    let db = database(config)?.refusing_owner_login(in_azure);
     let authn = match config.auth.validate(running_in_azure())? {
         AuthSettings::Disabled => {
             tracing::warn!(

@@ -1,8 +1,10 @@
 data "azurerm_client_config" "current" {}
 
 locals {
-  name   = "azcops-${var.environment}"
-  suffix = var.name_suffix
+  # Customer tenants through a multi-tenant app registration whose secrets are in the vault.
+  client_secrets = var.azure_app_client_id != ""
+  name           = "azcops-${var.environment}"
+  suffix         = var.name_suffix
   tags = merge(var.tags, {
     app         = "azcops"
     environment = var.environment
@@ -36,6 +38,7 @@ module "monitoring" {
   diagnostic_targets = {
     postgresql    = { resource_id = module.postgresql.id }
     keyvault      = { resource_id = module.keyvault.id }
+    deploy_vault  = { resource_id = module.deploy_vault.id }
     storage       = { resource_id = module.storage.id, logs = false }
     storage_blob  = { resource_id = "${module.storage.id}/blobServices/default" }
     storage_queue = { resource_id = "${module.storage.id}/queueServices/default" }
@@ -54,20 +57,37 @@ module "keyvault" {
   soft_delete_retention_days = 7
   private_endpoint_subnet_id = module.networking.private_endpoint_subnet_id
   private_dns_zone_id        = module.networking.private_dns_zone_ids["vault"]
-  # The deployer writes the database-url secret below.
+  # The deployer writes per-tenant client secrets (azure-client-secret-<tenant>) here.
+  secrets_officer_principal_ids = [data.azurerm_client_config.current.object_id]
+  tags                          = local.tags
+}
+
+# The deploy step's secrets (the database administrator's URL, for `azcops migrate`): a vault of
+# its own, on which the app's identities have no role at all.
+module "deploy_vault" {
+  source                        = "../../modules/keyvault"
+  name                          = "kv-${local.name}-d${local.suffix}"
+  location                      = var.location
+  resource_group_name           = module.resource_group.name
+  tenant_id                     = data.azurerm_client_config.current.tenant_id
+  soft_delete_retention_days    = 7
+  private_endpoint_subnet_id    = module.networking.private_endpoint_subnet_id
+  private_dns_zone_id           = module.networking.private_dns_zone_ids["vault"]
   secrets_officer_principal_ids = [data.azurerm_client_config.current.object_id]
   tags                          = local.tags
 }
 
 module "storage" {
-  source                     = "../../modules/storage"
-  name                       = "stazcops${var.environment}${local.suffix}"
-  location                   = var.location
-  resource_group_name        = module.resource_group.name
-  replication_type           = "LRS"
-  private_endpoint_subnet_id = module.networking.private_endpoint_subnet_id
-  private_dns_zone_ids       = module.networking.private_dns_zone_ids
-  tags                       = local.tags
+  source              = "../../modules/storage"
+  name                = "stazcops${var.environment}${local.suffix}"
+  location            = var.location
+  resource_group_name = module.resource_group.name
+  replication_type    = "LRS"
+  # The deployer uploads the package; the app only reads it.
+  package_writer_principal_ids = [data.azurerm_client_config.current.object_id]
+  private_endpoint_subnet_id   = module.networking.private_endpoint_subnet_id
+  private_dns_zone_ids         = module.networking.private_dns_zone_ids
+  tags                         = local.tags
 }
 
 module "postgresql" {
@@ -83,7 +103,11 @@ module "postgresql" {
   backup_retention_days = 7
   high_availability     = false
   entra_admin           = var.postgresql_entra_admin
-  tags                  = local.tags
+  runtime_principal = {
+    name      = module.identity.name
+    object_id = module.identity.principal_id
+  }
+  tags = local.tags
 
   # The server's private DNS zone must be linked to the VNet before the server is created.
   depends_on = [module.networking]
@@ -95,21 +119,29 @@ module "identity" {
   location                   = var.location
   resource_group_name        = module.resource_group.name
   monitored_subscription_ids = var.monitored_subscription_ids
-  key_vault_id               = module.keyvault.id
-  storage_account_id         = module.storage.id
-  tags                       = local.tags
+  # Per-tenant client secrets only with the app registration; the managed identity reads none.
+  reads_key_vault = local.client_secrets
+  key_vault_id    = module.keyvault.id
+  storage = {
+    lake_container_id       = module.storage.lake_container_id
+    deployment_container_id = module.storage.deployment_container_id
+    host_container_ids      = module.storage.host_container_ids
+    queue_ids               = module.storage.queue_ids
+  }
+  tags = local.tags
 }
 
-# The database URL (with its password) lives only in Key Vault; the app gets it through a
-# Key Vault reference. Writing it needs network access to the vault's private endpoint.
-resource "azurerm_key_vault_secret" "database_url" {
-  #checkov:skip=CKV_AZURE_41:The secret changes when the server's password is rotated by Terraform; an expiry date would break the app on a date nobody watches.
-  name         = "database-url"
-  key_vault_id = module.keyvault.id
+# The administrator's database URL (with its password) lives only in the deployment vault, for
+# `azcops migrate` in the deploy step; the app logs in with its managed identity instead.
+# Writing it needs network access to the vault's private endpoint.
+resource "azurerm_key_vault_secret" "database_admin_url" {
+  #checkov:skip=CKV_AZURE_41:The secret changes when the server's password is rotated by Terraform; an expiry date would break the deploy step on a date nobody watches.
+  name         = "database-admin-url"
+  key_vault_id = module.deploy_vault.id
   value        = module.postgresql.database_url
   content_type = "text/uri"
 
-  depends_on = [module.keyvault]
+  depends_on = [module.deploy_vault]
 }
 
 module "function_app" {
@@ -130,17 +162,14 @@ module "function_app" {
   lake_url                      = module.storage.lake_url
   ingest_queue_name             = module.storage.ingest_queue_name
 
-  key_vault_id  = module.keyvault.id
-  key_vault_uri = module.keyvault.uri
-  key_vault_secret_uris = {
-    DATABASE_URL = azurerm_key_vault_secret.database_url.versionless_id
-  }
+  key_vault_uri = local.client_secrets ? module.keyvault.uri : ""
+  database_url  = module.postgresql.runtime_database_url
 
   auth = {
     audience           = var.auth_audience
     operator_tenant_id = coalesce(var.operator_tenant_id, data.azurerm_client_config.current.tenant_id)
   }
-  azure_credential    = var.azure_app_client_id == "" ? "managed-identity" : "client-secret"
+  azure_credential    = local.client_secrets ? "client-secret" : "managed-identity"
   azure_app_client_id = var.azure_app_client_id
   db_max_connections  = 5
 

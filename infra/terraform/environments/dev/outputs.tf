@@ -33,6 +33,21 @@ output "lake_url" {
   value       = module.storage.lake_url
 }
 
+output "deploy_vault_name" {
+  description = "Vault of the deploy step's secret database-admin-url (azcops migrate)."
+  value       = module.deploy_vault.name
+}
+
+output "deployment_container_url" {
+  description = "Blob container of the deployment package (the deployer uploads it; the app only reads)."
+  value       = module.storage.deployment_container_endpoint
+}
+
+output "runtime_login_sql" {
+  description = "Deploy-step SQL making the managed identity the runtime login (README, Deployment)."
+  value       = module.postgresql.runtime_login_sql
+}
+
 output "postgresql_fqdn" {
   description = "Private FQDN of the database server."
   value       = module.postgresql.fqdn

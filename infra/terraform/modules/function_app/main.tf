@@ -1,14 +1,16 @@
 locals {
-  key_vault_reference = { for name, uri in var.key_vault_secret_uris : name => "@Microsoft.KeyVault(SecretUri=${uri})" }
-
   # The settings the binary reads (README, "Configuration"); empty values are left out
   # ("an empty value means not set").
   azcops_settings = {
-    AZURE_CLIENT_ID                  = var.identity_client_id
-    AZCOPS_KEY_VAULT_URL             = var.key_vault_uri
-    AZCOPS_DATABASE_URL_SECRET       = "database-url"
+    AZURE_CLIENT_ID      = var.identity_client_id
+    AZCOPS_KEY_VAULT_URL = var.key_vault_uri
+    # The runtime login: the managed identity's database role, with an Entra ID token as the
+    # password; no password anywhere in the app's settings. Migrations are a deploy step
+    # (`azcops migrate` as the owner), refused on start in Azure.
+    DATABASE_URL                     = var.database_url
+    AZCOPS_DATABASE_AUTH             = "entra"
     AZCOPS_DB_MAX_CONNECTIONS        = tostring(var.db_max_connections)
-    AZCOPS_MIGRATE_ON_START          = tostring(var.migrate_on_start)
+    AZCOPS_MIGRATE_ON_START          = "false"
     AZCOPS_AUTH_MODE                 = "entra"
     AZCOPS_AUTH_JWKS_URL             = var.auth.jwks_url
     AZCOPS_AUTH_AUDIENCE             = var.auth.audience
@@ -30,12 +32,15 @@ locals {
     # Application Insights with Entra ID (local authentication is off on the component).
     APPLICATIONINSIGHTS_AUTHENTICATION_STRING = "ClientId=${var.identity_client_id};Authorization=AAD"
   }
+}
 
-  app_settings = merge(
-    { for k, v in local.azcops_settings : k => v if v != "" },
-    local.key_vault_reference,
-    var.extra_app_settings,
-  )
+# Extras and Key Vault references merged in, never overriding the settings above that say how
+# callers are authenticated and how the app logs in to the database (see that module).
+module "settings" {
+  source                = "../app_settings"
+  module_settings       = local.azcops_settings
+  key_vault_secret_uris = var.key_vault_secret_uris
+  extra_app_settings    = var.extra_app_settings
 }
 
 resource "azurerm_service_plan" "this" {
@@ -79,7 +84,7 @@ resource "azurerm_function_app_flex_consumption" "this" {
     identity_ids = [var.identity_id]
   }
 
-  app_settings = local.app_settings
+  app_settings = module.settings.app_settings
 
   site_config {
     application_insights_connection_string = var.application_insights_connection_string
@@ -87,8 +92,9 @@ resource "azurerm_function_app_flex_consumption" "this" {
   }
 }
 
-# Key Vault references (DATABASE_URL, ...) are resolved with the app's system-assigned identity.
+# Key Vault references, if any, are resolved with the app's system-assigned identity.
 resource "azurerm_role_assignment" "key_vault_references" {
+  count                = length(var.key_vault_secret_uris) > 0 ? 1 : 0
   scope                = var.key_vault_id
   role_definition_name = "Key Vault Secrets User"
   principal_id         = azurerm_function_app_flex_consumption.this.identity[0].principal_id

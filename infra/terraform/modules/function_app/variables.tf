@@ -89,21 +89,32 @@ variable "ingest_queue_name" {
 }
 
 variable "key_vault_id" {
-  description = "Vault of the Key Vault references (the app's system identity gets Key Vault Secrets User)."
+  description = "Vault of the Key Vault references, if any (the app's system identity gets Key Vault Secrets User there)."
   type        = string
+  default     = null
 }
 
 variable "key_vault_uri" {
-  description = "AZCOPS_KEY_VAULT_URL (https://<vault>.vault.azure.net/)."
+  description = "AZCOPS_KEY_VAULT_URL (https://<vault>.vault.azure.net/) of the per-tenant client secrets; empty when the app reads none."
+  type        = string
+  default     = ""
+  validation {
+    condition     = var.key_vault_uri == "" || can(regex("^https://[a-zA-Z0-9-]+\\.vault\\.", var.key_vault_uri))
+    error_message = "key_vault_uri must be empty or a vault URI such as https://kv-azcops.vault.azure.net/."
+  }
+}
+
+variable "database_url" {
+  description = "DATABASE_URL of the runtime login: postgres://<managed identity's role>@<server>:5432/<database>?sslmode=require, without a password (AZCOPS_DATABASE_AUTH=entra: the password is a token of the managed identity)."
   type        = string
   validation {
-    condition     = can(regex("^https://[a-zA-Z0-9-]+\\.vault\\.", var.key_vault_uri))
-    error_message = "key_vault_uri must be a vault URI such as https://kv-azcops.vault.azure.net/."
+    condition     = can(regex("^postgres(ql)?://[^:/@]+@[^/]+/[^?]+\\?(.*&)?sslmode=(require|verify-ca|verify-full)", var.database_url)) && !can(regex("password=", var.database_url))
+    error_message = "database_url must be postgres://<role>@<host>[:port]/<database>?sslmode=require with no password (neither user:password@ nor ?password=)."
   }
 }
 
 variable "key_vault_secret_uris" {
-  description = "App settings given as Key Vault references: setting name => versionless secret URI, e.g. { DATABASE_URL = \"https://kv.vault.azure.net/secrets/database-url\" }."
+  description = "App settings given as Key Vault references: setting name => versionless secret URI. Not for authentication or database settings (the database password is a token)."
   type        = map(string)
   default     = {}
   validation {
@@ -152,12 +163,6 @@ variable "db_max_connections" {
   }
 }
 
-variable "migrate_on_start" {
-  description = "AZCOPS_MIGRATE_ON_START."
-  type        = bool
-  default     = true
-}
-
 variable "rust_log" {
   description = "RUST_LOG filter."
   type        = string
@@ -165,7 +170,7 @@ variable "rust_log" {
 }
 
 variable "extra_app_settings" {
-  description = "More app settings (override the ones above), e.g. AZCOPS_AZURE_COST_QPU_LIMITS."
+  description = "More app settings, e.g. AZCOPS_AZURE_COST_QPU_LIMITS. They never override the module's own, and cannot name authentication or database settings (the app_settings module refuses them)."
   type        = map(string)
   default     = {}
 }

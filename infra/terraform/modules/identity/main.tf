@@ -12,11 +12,18 @@ locals {
     "${pair[0]}/${pair[1]}" => { subscription_id = pair[0], role = pair[1] }
   }
   # Static keys, so for_each is known at plan time even before the vault and account exist.
-  resource_assignments = {
-    key_vault_secrets_user         = { scope = var.key_vault_id, role = "Key Vault Secrets User" }
-    storage_blob_data_contributor  = { scope = var.storage_account_id, role = "Storage Blob Data Contributor" }
-    storage_queue_data_contributor = { scope = var.storage_account_id, role = "Storage Queue Data Contributor" }
-  }
+  # Each data-plane role on the narrowest scope that works: the lake's container, the host's
+  # own containers, the deployment container (read only) and the two ingestion queues.
+  resource_assignments = merge(
+    {
+      lake_blob_data_contributor = { scope = var.storage.lake_container_id, role = "Storage Blob Data Contributor" }
+      deployment_blob_reader     = { scope = var.storage.deployment_container_id, role = "Storage Blob Data Reader" }
+    },
+    { for name, id in var.storage.host_container_ids : "host_blob_data_owner/${name}" => { scope = id, role = "Storage Blob Data Owner" } },
+    { for name, id in var.storage.queue_ids : "queue_data_contributor/${name}" => { scope = id, role = "Storage Queue Data Contributor" } },
+    # A plan-time flag rather than a test of key_vault_id, which is unknown until the vault exists.
+    { for k, v in { key_vault_secrets_user = { scope = var.key_vault_id, role = "Key Vault Secrets User" } } : k => v if var.reads_key_vault },
+  )
 }
 
 # Read access to the monitored subscriptions (inventory, costs, metrics).
@@ -28,7 +35,8 @@ resource "azurerm_role_assignment" "subscription" {
   principal_type       = "ServicePrincipal"
 }
 
-# The app's own resources: read secrets, read/write the lake, use the queue.
+# The app's own resources: write the lake, read its package, run the host, use the queues,
+# read per-tenant client secrets (only when a vault is given).
 resource "azurerm_role_assignment" "resource" {
   for_each             = local.resource_assignments
   scope                = each.value.scope

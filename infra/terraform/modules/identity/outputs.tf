@@ -17,3 +17,8 @@ output "tenant_id" {
   description = "Tenant of the identity."
   value       = azurerm_user_assigned_identity.this.tenant_id
 }
+
+output "name" {
+  description = "Name of the identity (its role name in PostgreSQL with Entra ID authentication)."
+  value       = azurerm_user_assigned_identity.this.name
+}

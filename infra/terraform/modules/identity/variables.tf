@@ -27,21 +27,40 @@ variable "monitored_subscription_ids" {
   }
 }
 
+variable "reads_key_vault" {
+  description = "Whether the app reads per-tenant client secrets from key_vault_id (AZCOPS_AZURE_CREDENTIAL=client-secret): Key Vault Secrets User there. False with the managed-identity credential."
+  type        = bool
+  default     = false
+}
+
 variable "key_vault_id" {
-  description = "Vault the identity reads secrets from (Key Vault Secrets User)."
+  description = "Vault of the per-tenant client secrets (used when reads_key_vault). Never the vault of the database administrator's secret."
   type        = string
+  default     = null
   validation {
-    condition     = can(regex("/providers/Microsoft.KeyVault/vaults/[^/]+$", var.key_vault_id))
-    error_message = "key_vault_id must be a Key Vault resource ID."
+    condition     = var.key_vault_id == null || can(regex("/providers/Microsoft.KeyVault/vaults/[^/]+$", var.key_vault_id))
+    error_message = "key_vault_id must be a Key Vault resource ID or null."
   }
 }
 
-variable "storage_account_id" {
-  description = "Account the identity uses (Storage Blob Data Contributor, Storage Queue Data Contributor)."
-  type        = string
+variable "storage" {
+  description = "Scopes of the app's storage roles, from the storage module: lake_container_id (Storage Blob Data Contributor), deployment_container_id (Storage Blob Data Reader), host_container_ids (Storage Blob Data Owner, by name), queue_ids (Storage Queue Data Contributor, by name)."
+  type = object({
+    lake_container_id       = string
+    deployment_container_id = string
+    host_container_ids      = map(string)
+    queue_ids               = map(string)
+  })
   validation {
-    condition     = can(regex("/providers/Microsoft.Storage/storageAccounts/[^/]+$", var.storage_account_id))
-    error_message = "storage_account_id must be a storage account resource ID."
+    condition = alltrue([
+      for id in concat([var.storage.lake_container_id, var.storage.deployment_container_id], values(var.storage.host_container_ids)) :
+      can(regex("/providers/Microsoft.Storage/storageAccounts/[^/]+/blobServices/default/containers/[^/]+$", id))
+    ])
+    error_message = "Container scopes must be container resource IDs (.../blobServices/default/containers/<name>), not the account."
+  }
+  validation {
+    condition     = alltrue([for id in values(var.storage.queue_ids) : can(regex("/providers/Microsoft.Storage/storageAccounts/[^/]+/queueServices/default/queues/[^/]+$", id))])
+    error_message = "Queue scopes must be queue resource IDs (.../queueServices/default/queues/<name>), not the account."
   }
 }
 

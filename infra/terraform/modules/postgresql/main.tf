@@ -1,5 +1,10 @@
-# The application signs in with a password kept in Key Vault (see the keyvault module and the
-# function app's DATABASE_URL Key Vault reference); administrators sign in with Entra ID.
+# Two logins (README "Deployment"):
+# - the password administrator (administrator_login) owns the schema: `azcops migrate` runs as
+#   it in the deploy step, its password kept only in the deployment vault, never in the app;
+# - the runtime login is the app's managed identity, with Entra ID authentication (a token as
+#   the password); it owns nothing and is a member of azcops_runtime (migration 8), so it can
+#   only SET ROLE azcops_app. Creating it needs an Entra administrator (entra_admin):
+#   runtime_login_sql below says how.
 resource "random_password" "admin" {
   length           = 32
   special          = true
@@ -26,6 +31,7 @@ resource "azurerm_postgresql_flexible_server" "this" {
   zone                          = var.zone
   tags                          = var.tags
 
+  # Entra ID for the runtime login and administrators; passwords for the migration owner only.
   authentication {
     active_directory_auth_enabled = true
     password_auth_enabled         = true

@@ -89,7 +89,7 @@ variable "zone" {
 }
 
 variable "administrator_login" {
-  description = "Password administrator login (the application's database user)."
+  description = "Password administrator login: owns the schema and runs the migrations (deploy step only, never the app)."
   type        = string
   default     = "azcops"
   validation {
@@ -119,6 +119,18 @@ variable "entra_admin" {
   validation {
     condition     = var.entra_admin == null || contains(["User", "Group", "ServicePrincipal"], try(var.entra_admin.principal_type, ""))
     error_message = "entra_admin.principal_type must be User, Group or ServicePrincipal."
+  }
+}
+
+variable "runtime_principal" {
+  description = "The app's managed identity, its runtime login with Entra ID authentication: name (its role name) and object_id (the principal ID)."
+  type = object({
+    name      = string
+    object_id = string
+  })
+  validation {
+    condition     = can(regex("^[a-zA-Z0-9][-a-zA-Z0-9_]{2,62}$", var.runtime_principal.name)) && can(regex("^[0-9a-fA-F-]{36}$", var.runtime_principal.object_id))
+    error_message = "runtime_principal needs the identity's name (3-63 letters, digits, - and _) and its object ID (a GUID)."
   }
 }
 

@@ -15,7 +15,27 @@ output "primary_blob_endpoint" {
 
 output "lake_url" {
   description = "AZCOPS_LAKE_URL for the raw container."
-  value       = "abfss://${azurerm_storage_container.raw.name}@${azurerm_storage_account.this.name}.dfs.core.windows.net"
+  value       = "${azurerm_storage_account.this.primary_blob_endpoint}${azurerm_storage_container.raw.name}"
+}
+
+output "lake_container_id" {
+  description = "Resource Manager ID of the raw container (scope of the app's Storage Blob Data Contributor)."
+  value       = "${local.blob_service_id}/containers/${azurerm_storage_container.raw.name}"
+}
+
+output "deployment_container_id" {
+  description = "Resource Manager ID of the deployment container (the app reads, the deployer writes)."
+  value       = "${local.blob_service_id}/containers/${azurerm_storage_container.deployments.name}"
+}
+
+output "host_container_ids" {
+  description = "Resource Manager IDs of the Functions host's own containers, by name."
+  value       = { for name, c in azurerm_storage_container.host : name => "${local.blob_service_id}/containers/${c.name}" }
+}
+
+output "queue_ids" {
+  description = "Resource Manager IDs of the ingestion queue and its poison queue, by name."
+  value       = { for q in local.queue_names : q => "${local.queue_service_id}/queues/${azurerm_storage_queue.ingest[q].name}" }
 }
 
 output "deployment_container_endpoint" {

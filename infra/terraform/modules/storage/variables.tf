@@ -63,17 +63,39 @@ variable "deployment_container_name" {
   }
 }
 
+variable "raw_retention_days" {
+  description = "Days each raw snapshot stays immutable (WORM: no overwrite, no delete), 1-146000."
+  type        = number
+  default     = 365
+  validation {
+    condition     = var.raw_retention_days >= 1 && var.raw_retention_days <= 146000
+    error_message = "raw_retention_days must be between 1 and 146000."
+  }
+}
+
+variable "raw_immutability_locked" {
+  description = "Lock the raw container's immutability policy (irreversible: the period can then only be lengthened)."
+  type        = bool
+  default     = false
+}
+
+variable "package_writer_principal_ids" {
+  description = "Principals that upload the deployment package (the deployer, a CI identity): Storage Blob Data Contributor on the deployment container. Never the app's identity."
+  type        = list(string)
+  default     = []
+}
+
 variable "private_endpoint_subnet_id" {
-  description = "Subnet for the blob, dfs and queue private endpoints."
+  description = "Subnet for the blob and queue private endpoints."
   type        = string
 }
 
 variable "private_dns_zone_ids" {
-  description = "Private DNS zone IDs with keys blob, dfs and queue (the networking module's private_dns_zone_ids)."
+  description = "Private DNS zone IDs with keys blob and queue (the networking module's private_dns_zone_ids)."
   type        = map(string)
   validation {
-    condition     = alltrue([for k in ["blob", "dfs", "queue"] : contains(keys(var.private_dns_zone_ids), k)])
-    error_message = "private_dns_zone_ids needs the keys blob, dfs and queue."
+    condition     = alltrue([for k in ["blob", "queue"] : contains(keys(var.private_dns_zone_ids), k)])
+    error_message = "private_dns_zone_ids needs the keys blob and queue."
   }
 }
 
