@@ -4,6 +4,7 @@
 //! the handler ([`http`]), fires timers ([`timers`]), polls Storage queues ([`queues`]) and
 //! builds the same invocation payloads as the real host ([`payload`]).
 
+pub mod admin;
 pub mod config;
 pub mod http;
 pub mod invoke;
@@ -21,6 +22,7 @@ use std::time::Duration;
 
 use anyhow::Context;
 use clap::Args;
+use secrecy::SecretString;
 use tokio::sync::watch;
 
 use config::{AppConfig, Trigger};
@@ -63,6 +65,16 @@ pub struct HostConfig {
         value_name = "AZCOPS_HOST_HANDLER_EXECUTABLE"
     )]
     pub handler_executable: Option<PathBuf>,
+
+    /// The key `POST /admin/functions/{name}` requires in `x-functions-key`. Unset: a random
+    /// one is generated at start and logged once.
+    #[arg(
+        long,
+        env = "AZCOPS_HOST_ADMIN_KEY",
+        value_name = "AZCOPS_HOST_ADMIN_KEY",
+        hide_env_values = true
+    )]
+    pub admin_key: Option<SecretString>,
 }
 
 /// Runs the host until Ctrl-C/SIGTERM, or until the handler failed too often (an error).
@@ -80,7 +92,8 @@ pub async fn run(config: HostConfig) -> anyhow::Result<()> {
         .with_context(|| format!("binding {}", config.listen))?;
     tracing::info!(addr = %listener.local_addr()?, app_root = %root.display(), "host listening");
     let mut supervisor = tokio::spawn(process::supervise(launch, port_tx, stop_handler));
-    let state = start_triggers(&app, &invoker, &stopping);
+    let admin_key = admin::AdminKey::configured_or_generated(config.admin_key.as_ref());
+    let state = start_triggers(&app, &invoker, &stopping, admin_key);
     let mut server_stop = stopping.clone();
     let server = tokio::spawn(async move {
         axum::serve(listener, http::router(state))
@@ -114,6 +127,7 @@ fn start_triggers(
     app: &AppConfig,
     invoker: &Invoker,
     stopping: &watch::Receiver<bool>,
+    admin_key: admin::AdminKey,
 ) -> http::HttpState {
     let mut routes = Vec::new();
     let mut timers = HashMap::new();
@@ -167,5 +181,6 @@ fn start_triggers(
         timers: Arc::new(timers),
         queues: Arc::new(queues),
         invoker: invoker.clone(),
+        admin_key,
     }
 }

@@ -84,8 +84,11 @@ fn window(body: &TriggerRequest) -> Result<CostWindow, ApiError> {
 }
 
 /// Starts an ingestion: creates a run and enqueues one message per subscription (admins).
+/// A tenant has at most one run per mode queued or running: another trigger meanwhile is a
+/// `409` naming that run. Every accepted trigger is audited.
 #[utoipa::path(post, path = "/api/v1/ingestion/trigger", tag = "ingestion", request_body = TriggerRequest,
-    responses((status = 202, body = Accepted), (status = 400), (status = 403), (status = 404), (status = 503)))]
+    responses((status = 202, body = Accepted), (status = 400), (status = 403), (status = 404), (status = 409),
+        (status = 503)))]
 pub async fn trigger(
     State(state): State<AppState>,
     caller: Caller,
@@ -103,6 +106,13 @@ pub async fn trigger(
     let queue = state.queue.clone().ok_or(ApiError::Unavailable(
         "the ingestion queue is not configured",
     ))?;
+    if let Some(running) = ingestion::lock_run_in_progress(&mut tx, tenant_id, mode).await? {
+        return Err(ApiError::Conflict(format!(
+            "ingestion run {running} of this tenant in {} mode is still queued or running; \
+             trigger again once it has finished",
+            mode_name(mode)
+        )));
+    }
     let new = NewRun {
         tenant_id,
         mode,
@@ -116,16 +126,14 @@ pub async fn trigger(
     let run_id = ingestion::create_run(&mut tx, &new)
         .await?
         .ok_or_else(|| ApiError::internal(anyhow::anyhow!("run not created")))?;
-    let entry = Entry::new(
-        Action::Create,
-        "ingestion_run",
-        run_id,
-        None,
-        Some(&serde_json::json!({"mode": mode, "subscriptions": found.len()})),
-    );
+    let azure_ids: Vec<Uuid> = found.iter().map(|(_, azure)| *azure).collect();
+    let after = serde_json::json!({
+        "trigger": Trigger::Api, "mode": mode, "subscriptions": azure_ids,
+        "cost_from": window.from, "cost_to": window.to,
+    });
+    let entry = Entry::new(Action::Create, "ingestion_run", run_id, None, Some(&after));
     crate::db::audit::record(&mut tx, &caller.audit(entry, tenant_id)).await?;
     tx.commit().await?;
-    let azure_ids: Vec<Uuid> = found.iter().map(|(_, azure)| *azure).collect();
     let texts = fanout::messages(run_id, tenant_id, mode, window, &azure_ids);
     let pool = state
         .db
@@ -147,6 +155,13 @@ pub async fn trigger(
         status_url: format!("/api/v1/ingestion/status/{run_id}"),
     };
     Ok((StatusCode::ACCEPTED, Json(accepted)))
+}
+
+fn mode_name(mode: Mode) -> &'static str {
+    match mode {
+        Mode::Full => "full",
+        Mode::Cost => "cost",
+    }
 }
 
 /// An empty body means "every active subscription, full mode".

@@ -10,6 +10,7 @@ use utoipa::ToSchema;
 use uuid::Uuid;
 
 use super::Page;
+use crate::ingestion::failure::Failure;
 use crate::ingestion::message::Mode;
 
 /// What started a run.
@@ -70,6 +71,9 @@ pub struct Item {
     pub metrics_count: i32,
     /// Azure calls spent, by API, and throttling waits.
     pub azure_calls: Value,
+    /// Why it failed, as a stable code (`azure_throttled`, `rejected_message`, …).
+    pub error_code: Option<String>,
+    /// A short fixed message for the code; the full error is in the logs only.
     pub error: Option<String>,
     pub started_at: Option<DateTime<Utc>>,
     pub finished_at: Option<DateTime<Utc>>,
@@ -150,7 +154,8 @@ pub async fn start_item(
            SET status = CASE WHEN status = 'succeeded' THEN status ELSE 'running' END,
                attempts = CASE WHEN status = 'succeeded' THEN attempts ELSE attempts + 1 END,
                started_at = CASE WHEN status = 'succeeded' THEN started_at ELSE now() END,
-               error = CASE WHEN status = 'succeeded' THEN error END
+               error = CASE WHEN status = 'succeeded' THEN error END,
+               error_code = CASE WHEN status = 'succeeded' THEN error_code END
            WHERE run_id = $1 AND subscription_id = $2
            RETURNING id, attempts, status AS "status: ItemStatus""#,
         run_id,
@@ -177,7 +182,7 @@ pub struct Outcome {
     pub metrics: i32,
     pub azure_calls: Value,
     /// `None` for success.
-    pub error: Option<String>,
+    pub error: Option<Failure>,
 }
 
 /// Records an item's end: succeeded, or `failed`/`rejected` with its error.
@@ -190,7 +195,7 @@ pub async fn finish_item(
     sqlx::query!(
         r#"UPDATE ingestion_run_items
            SET status = $2, resources_count = $3, costs_count = $4, recommendations_count = $5, metrics_count = $6,
-               azure_calls = $7, error = $8, finished_at = now(),
+               azure_calls = $7, error_code = $8, error = $9, finished_at = now(),
                duration_ms = (extract(epoch FROM now() - coalesce(started_at, now())) * 1000)::bigint
            WHERE id = $1"#,
         item_id,
@@ -200,7 +205,8 @@ pub async fn finish_item(
         outcome.recommendations,
         outcome.metrics,
         outcome.azure_calls,
-        outcome.error,
+        outcome.error.map(|f| f.code),
+        outcome.error.map(|f| f.message),
     )
     .execute(conn)
     .await?;
@@ -261,8 +267,8 @@ pub async fn items(conn: &mut PgConnection, run_id: Uuid) -> Result<Vec<Item>, s
     sqlx::query_as!(
         Item,
         r#"SELECT id, run_id, subscription_db_id, subscription_id, status AS "status: ItemStatus", attempts,
-                  resources_count, costs_count, recommendations_count, metrics_count, azure_calls, error,
-                  started_at, finished_at, duration_ms
+                  resources_count, costs_count, recommendations_count, metrics_count, azure_calls, error_code,
+                  error, started_at, finished_at, duration_ms
            FROM ingestion_run_items WHERE run_id = $1 ORDER BY subscription_id"#,
         run_id,
     )
@@ -305,6 +311,40 @@ pub async fn active_subscriptions(
         .collect())
 }
 
+/// How long a run's unfinished items may sit unchanged before the run stops counting as in
+/// progress (a message lost with its handler): longer than any queue wait plus the
+/// `functionTimeout` of 30 min.
+pub const STALLED_AFTER_HOURS: i32 = 6;
+
+/// Serialises the starts of `tenant_id`'s runs of `mode` until the transaction ends (an
+/// advisory lock), then returns the run of that tenant and mode still in progress, if any: one
+/// with an item queued or running that moved in the last [`STALLED_AFTER_HOURS`]. Creating a
+/// run only after this found none, in the same transaction, keeps it to one at a time even
+/// when two triggers race.
+pub async fn lock_run_in_progress(
+    conn: &mut PgConnection,
+    tenant_id: Uuid,
+    mode: Mode,
+) -> Result<Option<Uuid>, sqlx::Error> {
+    let key = format!("azcops.ingestion_run:{tenant_id}:{mode:?}");
+    sqlx::query!("SELECT pg_advisory_xact_lock(hashtextextended($1, 0))", key)
+        .execute(&mut *conn)
+        .await?;
+    sqlx::query_scalar!(
+        r#"SELECT r.id FROM ingestion_runs r
+           WHERE r.tenant_id = $1 AND r.mode = $2 AND EXISTS (
+               SELECT 1 FROM ingestion_run_items i
+               WHERE i.run_id = r.id AND i.status IN ('queued', 'running')
+                 AND i.updated_at > now() - make_interval(hours => $3))
+           ORDER BY r.created_at, r.id LIMIT 1"#,
+        tenant_id,
+        mode as Mode,
+        STALLED_AFTER_HOURS,
+    )
+    .fetch_optional(conn)
+    .await
+}
+
 /// The run a timer slot already has, if any.
 pub async fn run_for_slot(
     conn: &mut PgConnection,
@@ -332,36 +372,41 @@ pub async fn queued_items(conn: &mut PgConnection, run_id: Uuid) -> Result<Vec<U
     .await
 }
 
-/// Marks every unstarted item of a run failed with `error` (its messages could not be sent).
+/// Marks every unstarted item of a run failed with `failure` (its messages could not be sent).
 pub async fn fail_queued_items(
     conn: &mut PgConnection,
     run_id: Uuid,
-    error: &str,
+    failure: Failure,
 ) -> Result<u64, sqlx::Error> {
     let result = sqlx::query!(
-        "UPDATE ingestion_run_items SET status = 'failed', error = $2, finished_at = now()
+        "UPDATE ingestion_run_items SET status = 'failed', error_code = $2, error = $3, finished_at = now()
          WHERE run_id = $1 AND status = 'queued'",
         run_id,
-        error,
+        failure.code,
+        failure.message,
     )
     .execute(conn)
     .await?;
     Ok(result.rows_affected())
 }
 
-/// Marks a run's item for `subscription_id` rejected with `reason`; false when there is none.
+/// Marks the item of `tenant_id`'s run for `subscription_id` rejected; false when that tenant
+/// has no such item. A message naming another tenant's run changes nothing of it.
 pub async fn reject_item(
     conn: &mut PgConnection,
+    tenant_id: Uuid,
     run_id: Uuid,
     subscription_id: Uuid,
-    reason: &str,
 ) -> Result<bool, sqlx::Error> {
+    let failure = Failure::REJECTED_MESSAGE;
     let result = sqlx::query!(
-        "UPDATE ingestion_run_items SET status = 'rejected', error = $3, finished_at = now()
-         WHERE run_id = $1 AND subscription_id = $2 AND status <> 'succeeded'",
+        "UPDATE ingestion_run_items SET status = 'rejected', error_code = $4, error = $5, finished_at = now()
+         WHERE tenant_id = $1 AND run_id = $2 AND subscription_id = $3 AND status <> 'succeeded'",
+        tenant_id,
         run_id,
         subscription_id,
-        reason,
+        failure.code,
+        failure.message,
     )
     .execute(conn)
     .await?;

@@ -1,6 +1,8 @@
 //! The host's HTTP side: requests under the route prefix that match an HTTP function are
 //! forwarded to the handler unchanged (as `enableForwardingHttpRequest` does) and its answer
-//! returned unchanged; `POST /admin/functions/{name}` fires any other function on demand.
+//! returned unchanged; a path with dot segments or encoded separators is a `400`, so nothing
+//! outside the prefix reaches the handler. `POST /admin/functions/{name}` (with the admin key
+//! and a JSON body) fires any other function on demand.
 
 use std::collections::HashMap;
 use std::sync::Arc;
@@ -15,6 +17,7 @@ use serde_json::Value;
 use tokio::time::Instant;
 use uuid::Uuid;
 
+use super::admin::AdminKey;
 use super::invoke::{HOST_VERSION, Invoker, Outcome, record};
 use super::queues::QueueTrigger;
 use super::routes::{self, Route};
@@ -41,6 +44,7 @@ pub struct HttpState {
     pub timers: Arc<HashMap<String, Timer>>,
     pub queues: Arc<HashMap<String, QueueTrigger>>,
     pub invoker: Invoker,
+    pub admin_key: AdminKey,
 }
 
 /// The host's router.
@@ -52,12 +56,17 @@ pub fn router(state: HttpState) -> Router {
 }
 
 /// `POST /admin/functions/{name}` with `{"input": "…"}`: fires the function in the background
-/// and answers 202, as the real host does.
+/// and answers 202, as the real host does; 401 without the admin key, 415 without JSON.
 async fn admin(
     State(state): State<HttpState>,
     Path(name): Path<String>,
+    headers: HeaderMap,
     body: axum::body::Bytes,
 ) -> StatusCode {
+    if let Err(status) = state.admin_key.check(&headers) {
+        tracing::warn!(function = %name, status = status.as_u16(), "admin request refused");
+        return status;
+    }
     let input = serde_json::from_slice::<Value>(&body)
         .ok()
         .and_then(|v| v.get("input").and_then(Value::as_str).map(str::to_owned))
@@ -78,6 +87,10 @@ async fn admin(
 async fn forward(State(state): State<HttpState>, request: Request) -> Response {
     let path = request.uri().path().to_owned();
     let method = request.method().as_str().to_owned();
+    if let Err(refused) = routes::check_path(&path) {
+        tracing::warn!(http.path = %path, reason = %refused, "request path refused");
+        return (StatusCode::BAD_REQUEST, refused.to_string()).into_response();
+    }
     let Some(route) = routes::find(&state.routes, &state.route_prefix, &method, &path) else {
         return StatusCode::NOT_FOUND.into_response();
     };

@@ -74,6 +74,8 @@ impl Launch {
             .env("FUNCTIONS_CUSTOMHANDLER_WORKER_ID", &worker_id)
             .env("FUNCTIONS_HTTPWORKER_ID", &worker_id)
             .env("FUNCTIONS_APP_ROOT_PATH", &self.app_root)
+            // The host's own secret: the handler has no use for it.
+            .env_remove("AZCOPS_HOST_ADMIN_KEY")
             .stdin(Stdio::null())
             .stdout(Stdio::inherit())
             .stderr(Stdio::inherit())

@@ -1,6 +1,41 @@
 //! Which HTTP-triggered function a request belongs to: the route prefix, then the function's
 //! route template (`literal`, `{name}`, `{name:constraint}`, `{name?}`, `{*rest}`), then its
-//! methods.
+//! methods. A path that a URL parser could resolve to somewhere else ([`check_path`]) is
+//! refused before any of that.
+
+/// Why a request path is refused.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, thiserror::Error)]
+pub enum PathRefused {
+    /// `.` or `..`, also percent-encoded (`%2e`, any case): it would climb out of the prefix
+    /// (`/api/%2e%2e/ingest-subscription` is the queue function's invocation path).
+    #[error("the path has a dot segment (`.` or `..`, also percent-encoded)")]
+    DotSegment,
+    /// `%2f` or `%5c`: a separator the route matching does not see.
+    #[error("the path has an encoded slash or backslash (`%2f`, `%5c`)")]
+    EncodedSeparator,
+    /// `\`, which URL parsers read as `/`.
+    #[error("the path has a backslash")]
+    Backslash,
+}
+
+/// Accepts only a path that every URL parser on the way to the handler leaves as it is, so
+/// the handler gets the very path the route (and its prefix) matched.
+pub fn check_path(path: &str) -> Result<(), PathRefused> {
+    if path.contains('\\') {
+        return Err(PathRefused::Backslash);
+    }
+    for segment in path.split('/') {
+        let lower = segment.to_ascii_lowercase();
+        if lower.contains("%2f") || lower.contains("%5c") {
+            return Err(PathRefused::EncodedSeparator);
+        }
+        let decoded = lower.replace("%2e", ".");
+        if decoded == "." || decoded == ".." {
+            return Err(PathRefused::DotSegment);
+        }
+    }
+    Ok(())
+}
 
 /// One HTTP function's route.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -120,6 +155,50 @@ mod tests {
         assert_eq!(found("GET", "/api/products").as_deref(), Some("product"));
         assert_eq!(found("DELETE", "/api/hello").as_deref(), Some("hello"));
         assert_eq!(found("GET", "/API/Hello").as_deref(), Some("hello"));
+    }
+
+    #[test]
+    fn dot_segments_and_encoded_separators_are_refused() {
+        for path in [
+            "/api/../ingest-subscription",
+            "/api/./health",
+            "/api/%2e%2e/ingest-subscription",
+            "/api/%2E%2e/ingest-subscription",
+            "/api/.%2E/ingest-subscription",
+            "/api/%2e/health",
+            "/api/v1/..",
+        ] {
+            assert_eq!(check_path(path), Err(PathRefused::DotSegment), "{path}");
+        }
+        for path in [
+            "/api/v1%2f..%2fingest",
+            "/api/%2F",
+            "/api/a%5cb",
+            "/api/a%5Cb",
+        ] {
+            assert_eq!(
+                check_path(path),
+                Err(PathRefused::EncodedSeparator),
+                "{path}"
+            );
+        }
+        assert_eq!(check_path("/api\\..\\x"), Err(PathRefused::Backslash));
+    }
+
+    #[test]
+    fn ordinary_paths_pass() {
+        for path in [
+            "/api/health",
+            "/api/v1/resources",
+            "/api/v1/resources/a.b",
+            "/api/...",
+            "/api/..a",
+            "/api/%2e%2e%2e",
+            "/api/v1/costs%20x",
+            "/",
+        ] {
+            assert_eq!(check_path(path), Ok(()), "{path}");
+        }
     }
 
     #[test]

@@ -1,6 +1,9 @@
 //! The timers' fan-out: one ingestion run per tenant and one queue message per active
 //! subscription. A timer fired twice for the same schedule slot (a host restart, `IsPastDue`)
-//! finds the slot's run and only re-sends the messages of items that have not started.
+//! finds the slot's run and only re-sends the messages of items that have not started. A
+//! tenant whose run of the same mode (an earlier slot's, or one triggered through the API) is
+//! still queued or running is skipped for this slot and logged: at most one run per tenant and
+//! mode is in progress, so one tenant's backlog does not pile up in the queue before others'.
 
 use std::collections::BTreeMap;
 
@@ -9,6 +12,7 @@ use futures::future::BoxFuture;
 use sqlx::PgPool;
 use uuid::Uuid;
 
+use super::failure::Failure;
 use super::message::{IngestMessage, Mode, SCHEMA_VERSION};
 use crate::db::ingestion::{self, NewRun, Trigger};
 use crate::db::{self, Scope};
@@ -25,6 +29,8 @@ pub struct FanOut {
     pub runs_created: usize,
     /// Runs the slot already had.
     pub runs_found: usize,
+    /// Tenants skipped because a run of the same mode was still in progress.
+    pub tenants_skipped: usize,
     pub messages_sent: usize,
 }
 
@@ -86,20 +92,23 @@ pub async fn fan_out(
             cost_to: None,
             subscriptions,
         };
-        let (run_id, pending) = match ingestion::create_run(&mut tx, &new).await? {
-            Some(run_id) => {
+        let (run_id, pending) = match slot_run(&mut tx, &new).await? {
+            SlotRun::Created(run_id) => {
                 report.runs_created += 1;
                 (
                     run_id,
                     subscriptions.iter().map(|(_, azure)| *azure).collect(),
                 )
             }
-            None => {
+            SlotRun::Found(run_id) => {
                 report.runs_found += 1;
-                let run_id = ingestion::run_for_slot(&mut tx, *tenant_id, mode, slot)
-                    .await?
-                    .unwrap_or_default();
                 (run_id, ingestion::queued_items(&mut tx, run_id).await?)
+            }
+            SlotRun::Busy(running) => {
+                report.tenants_skipped += 1;
+                tracing::info!(tenant.id = %tenant_id, ?mode, %slot, run.id = %running,
+                    "tenant skipped: its previous run of this mode is still in progress");
+                continue;
             }
         };
         outbox.push((
@@ -114,6 +123,30 @@ pub async fn fan_out(
     Ok(report)
 }
 
+/// What a tenant's run for a timer slot is.
+enum SlotRun {
+    Created(Uuid),
+    Found(Uuid),
+    /// Another run of the tenant and mode is in progress: none for this slot.
+    Busy(Uuid),
+}
+
+/// Finds the slot's run, or creates it unless the tenant has a run of the mode in progress.
+async fn slot_run(conn: &mut sqlx::PgConnection, new: &NewRun<'_>) -> anyhow::Result<SlotRun> {
+    let slot = new.schedule_slot.unwrap_or_default();
+    let running = ingestion::lock_run_in_progress(conn, new.tenant_id, new.mode).await?;
+    if let Some(run_id) = ingestion::run_for_slot(conn, new.tenant_id, new.mode, slot).await? {
+        return Ok(SlotRun::Found(run_id));
+    }
+    if let Some(running) = running {
+        return Ok(SlotRun::Busy(running));
+    }
+    let run_id = ingestion::create_run(conn, new)
+        .await?
+        .ok_or_else(|| anyhow::anyhow!("the slot's run was neither found nor created"))?;
+    Ok(SlotRun::Created(run_id))
+}
+
 /// Sends a run's messages; when the queue refuses, the run's unsent items are marked failed
 /// (so the run does not wait forever) and the error is returned.
 pub async fn send_all(
@@ -126,8 +159,7 @@ pub async fn send_all(
     for text in texts {
         if let Err(error) = queue.send(text).await {
             let mut tx = db::begin(pool, Scope::Operator).await?;
-            ingestion::fail_queued_items(&mut tx, run_id, &format!("could not enqueue: {error:#}"))
-                .await?;
+            ingestion::fail_queued_items(&mut tx, run_id, Failure::QUEUE_UNAVAILABLE).await?;
             tx.commit().await?;
             return Err(error.context(format!("enqueueing the messages of run {run_id}")));
         }

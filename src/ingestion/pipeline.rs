@@ -9,6 +9,7 @@ use serde_json::json;
 use uuid::Uuid;
 
 use super::collect::{self, CollectError, Collected, Target};
+use super::failure::Failure;
 use super::message::IngestMessage;
 use crate::azure::client::{Api, AzureClient, CallContext};
 use crate::azure::recorder::{RawResponse, Recorder, snapshot_chunks};
@@ -71,6 +72,16 @@ impl StoreError {
             StoreError::Inventory(_) => false,
         }
     }
+
+    /// What the run item shows of it.
+    fn failure(&self) -> Failure {
+        match self {
+            StoreError::Collect(e) => Failure::of(e, Failure::INGESTION_FAILED),
+            StoreError::Lake(_) => Failure::LAKE_UNAVAILABLE,
+            StoreError::Database(_) => Failure::DATABASE_UNAVAILABLE,
+            StoreError::Inventory(_) => Failure::AZURE_BAD_RESPONSE,
+        }
+    }
 }
 
 impl Ingestor {
@@ -90,18 +101,22 @@ impl Ingestor {
         }
     }
 
-    /// Appends the rejection to the audit log (and to the run item when there is one).
+    /// Appends the rejection to the audit log, and marks the run item rejected when the
+    /// message names one: only an item of the message's own tenant, under that tenant's
+    /// row-level security, so a message naming another tenant's run changes nothing of it.
     async fn record_rejection(&self, message: Option<&IngestMessage>, text: &str, reason: &str) {
         // PostgreSQL stores no U+0000 in text or jsonb: a message carrying one is still recorded.
         let storable = |s: &str| s.replace('\0', "\u{FFFD}");
         let result: anyhow::Result<()> = async {
-            let mut tx = db::begin(self.db.pool().await?, Scope::Operator).await?;
-            let stored_reason = storable(reason);
+            let pool = self.db.pool().await?;
             if let Some((run_id, m)) = message.and_then(|m| m.run_id.map(|run_id| (run_id, m))) {
-                ingestion::reject_item(&mut tx, run_id, m.subscription_id, &stored_reason).await?;
+                let mut tx = db::begin(pool, Scope::Tenant(m.tenant_id)).await?;
+                ingestion::reject_item(&mut tx, m.tenant_id, run_id, m.subscription_id).await?;
+                tx.commit().await?;
             }
+            let mut tx = db::begin(pool, Scope::Operator).await?;
             let excerpt: String = storable(text).chars().take(2000).collect();
-            let after = json!({ "reason": stored_reason, "message": excerpt });
+            let after = json!({ "reason": storable(reason), "message": excerpt });
             let entry = audit::Entry {
                 tenant_id: None,
                 actor: "ingestion",
@@ -175,10 +190,11 @@ impl Ingestor {
                 ))
             }
             Err(e) => {
+                // The full text goes to the logs with the disposition; the item keeps the code.
                 let error = format!("{e:#}");
                 let outcome = Outcome {
                     azure_calls: calls,
-                    error: Some(error.clone()),
+                    error: Some(e.failure()),
                     ..Outcome::default()
                 };
                 ingestion::finish_item(&mut tx, item_id, ItemStatus::Failed, &outcome).await?;

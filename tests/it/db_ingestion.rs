@@ -12,6 +12,7 @@ use azcops::db::ingestion::{self, ItemStatus, NewRun, Outcome, Start, Trigger};
 use azcops::db::recommendations::{self, AdvisorRow};
 use azcops::db::resources::{self, InventoryResource};
 use azcops::db::{self, Scope};
+use azcops::ingestion::failure::Failure;
 use azcops::ingestion::message::Mode;
 
 async fn tenant_and_subscription(pool: &PgPool) -> (Uuid, Uuid, Uuid) {
@@ -318,7 +319,7 @@ async fn a_timer_slot_gets_one_run_and_the_status_follows_the_items(pool: PgPool
         panic!("b starts")
     };
     let failure = Outcome {
-        error: Some("AuthorizationFailed: no access".into()),
+        error: Some(Failure::AZURE_FORBIDDEN),
         ..Outcome::default()
     };
     ingestion::finish_item(&mut tx, b, ItemStatus::Failed, &failure)
@@ -341,7 +342,8 @@ async fn a_timer_slot_gets_one_run_and_the_status_follows_the_items(pool: PgPool
     assert!(
         items
             .iter()
-            .any(|i| i.error.as_deref() == Some("AuthorizationFailed: no access"))
+            .any(|i| i.error_code.as_deref() == Some("azure_forbidden")
+                && i.error.as_deref() == Some(Failure::AZURE_FORBIDDEN.message))
     );
     assert_eq!(
         ingestion::get_run(&mut tx, Some(Uuid::new_v4()), run)

@@ -62,13 +62,8 @@ async fn a_timer_fired_on_demand_fans_out_and_every_subscription_is_ingested() {
         assert_eq!(status, StatusCode::CREATED, "{answer}");
         expected += sim.estate.resources_of(sub.id).len();
     }
-    let fired = host
-        .client
-        .post(format!("{}/admin/functions/ingest-daily", host.base))
-        .json(&json!({"input": ""}))
-        .send()
-        .await;
-    assert_eq!(fired.expect("admin").status(), StatusCode::ACCEPTED);
+    let fired = host.fire("ingest-daily", &json!({"input": ""})).await;
+    assert_eq!(fired, StatusCode::ACCEPTED);
     let run = eventually("the run to succeed", || async {
         let (_, runs) = host
             .call(reqwest::Method::GET, "/api/v1/ingestion/runs", None)
@@ -144,23 +139,16 @@ async fn a_queue_function_fired_on_demand_gets_the_input_as_its_message() {
     let subscription = Uuid::new_v4().to_string();
     let input = json!({"v": 1, "tenant_id": Uuid::new_v4(), "subscription_id": subscription, "mode": "full"});
     let fired = host
-        .client
-        .post(format!("{}/admin/functions/ingest-subscription", host.base))
-        .json(&json!({"input": input.to_string()}))
-        .send()
+        .fire("ingest-subscription", &json!({"input": input.to_string()}))
         .await;
-    assert_eq!(fired.expect("admin").status(), StatusCode::ACCEPTED);
+    assert_eq!(fired, StatusCode::ACCEPTED);
     let sql = "SELECT count(*) FROM audit_logs WHERE target_type = 'rejected_message' AND metadata::text LIKE '%' || $1 || '%'";
     eventually("the rejection in audit_logs", || async {
         (db.count(sql, &subscription).await > 0).then_some(())
     })
     .await;
-    let missing = host
-        .client
-        .post(format!("{}/admin/functions/no-such-function", host.base))
-        .send()
-        .await;
-    assert_eq!(missing.expect("admin").status(), StatusCode::NOT_FOUND);
+    let missing = host.fire("no-such-function", &json!({})).await;
+    assert_eq!(missing, StatusCode::NOT_FOUND);
 }
 
 #[tokio::test]
@@ -230,4 +218,136 @@ async fn the_host_gives_up_after_three_handler_failures() {
     assert!(!output.status.success());
     let stderr = String::from_utf8_lossy(&output.stderr);
     assert!(stderr.contains("restart retry count"), "{stderr}");
+}
+
+#[tokio::test]
+async fn paths_with_dot_segments_or_encoded_separators_never_reach_the_handler() {
+    let db = ScratchDb::create().await;
+    let sim = simulator().await;
+    let host = Host::start(&db, &sim, fast_queues("base64")).await;
+    let message = json!({"v": 1, "tenant_id": Uuid::new_v4(), "subscription_id": Uuid::new_v4(), "mode": "full"});
+    // The queue function's invocation body: were it forwarded to `/ingest-subscription`, the
+    // handler would take it as a queue message and answer 200.
+    let body = json!({"Data": {"message": message.to_string()}, "Metadata": {}}).to_string();
+    for path in [
+        "/api/%2e%2e/ingest-subscription",
+        "/api/%2E%2E/ingest-subscription",
+        "/api/.%2e/ingest-subscription",
+        "/api/../ingest-subscription",
+        "/api/./../ingest-subscription",
+        "/api/v1/%2e%2e/%2e%2e/ingest-subscription",
+        "/api/x%2f..%2f..%2fingest-subscription",
+        "/api/x%5c..%5c..%5cingest-subscription",
+        "/api/x\\..\\..\\ingest-subscription",
+    ] {
+        let request = format!(
+            "POST {path} HTTP/1.1\r\nHost: localhost\r\nContent-Type: application/json\r\n\
+             Content-Length: {}\r\nConnection: close\r\n\r\n{body}",
+            body.len()
+        );
+        let status = host.raw_status(&request).await;
+        assert!(
+            status == 400 || status == 404,
+            "{path} answered {status}, not refused"
+        );
+    }
+    let sql = "SELECT count(*) FROM audit_logs WHERE target_type = 'rejected_message'";
+    assert_eq!(
+        db.count(sql, "").await,
+        0,
+        "no queue invocation reached the handler"
+    );
+    let health = "GET /api/health HTTP/1.1\r\nHost: localhost\r\nConnection: close\r\n\r\n";
+    assert_eq!(host.raw_status(health).await, 200);
+}
+
+#[tokio::test]
+async fn the_admin_api_needs_the_key_and_a_json_body() {
+    let db = ScratchDb::create().await;
+    let sim = simulator().await;
+    let host = Host::start(&db, &sim, fast_queues("base64")).await;
+    let url = format!("{}/admin/functions/ingest-daily", host.base);
+    let send = |key: Option<&'static str>, content_type: &'static str| {
+        let mut request = host
+            .client
+            .post(&url)
+            .header("content-type", content_type)
+            .body("{}");
+        if let Some(key) = key {
+            request = request.header("x-functions-key", key);
+        }
+        async move { request.send().await.expect("admin API").status() }
+    };
+    assert_eq!(
+        send(None, "application/json").await,
+        StatusCode::UNAUTHORIZED
+    );
+    assert_eq!(
+        send(Some("not-the-key"), "application/json").await,
+        StatusCode::UNAUTHORIZED
+    );
+    assert_eq!(
+        send(Some(harness::ADMIN_KEY), "text/plain").await,
+        StatusCode::UNSUPPORTED_MEDIA_TYPE
+    );
+    assert_eq!(
+        send(Some(harness::ADMIN_KEY), "application/json").await,
+        StatusCode::ACCEPTED
+    );
+    assert_eq!(
+        host.count_lines(&["ingest-daily", "fired on demand"]),
+        1,
+        "only the request with the key fired the timer"
+    );
+}
+
+#[tokio::test]
+async fn a_host_without_a_configured_key_generates_one_and_logs_it_once() {
+    let root = AppRoot::new(fast_queues("base64"), "unused");
+    let port = free_port();
+    // The handler (this binary) only has to stay up; the admin API is the host's own.
+    let mut child = Command::new(BIN)
+        .args(["host", "--app-root"])
+        .arg(&root.0)
+        .args(["--listen", &format!("127.0.0.1:{port}")])
+        .env("HOST_TEST_HOURLY_SCHEDULE", "0 0 * * * *")
+        .env("AZCOPS_AUTH_MODE", "disabled")
+        .env_remove("AZCOPS_HOST_ADMIN_KEY")
+        .env_remove("AzureWebJobsStorage")
+        .stderr(std::process::Stdio::piped())
+        .stdout(std::process::Stdio::piped())
+        .kill_on_drop(true)
+        .spawn()
+        .expect("azcops host");
+    let lines = std::sync::Arc::new(std::sync::Mutex::new(Vec::new()));
+    harness::collect(child.stdout.take().expect("stdout"), lines.clone());
+    harness::collect(child.stderr.take().expect("stderr"), lines.clone());
+    let key = eventually("the generated key in the log", || async {
+        let lines = lines.lock().expect("lines");
+        lines.iter().find_map(|l| {
+            let rest = l.split("admin_key=").nth(1)?;
+            Some(rest.split_whitespace().next()?.trim_matches('"').to_owned())
+        })
+    })
+    .await;
+    assert!(key.len() >= 43, "{key}");
+    let client = reqwest::Client::builder()
+        .no_proxy()
+        .build()
+        .expect("client");
+    let answer = client
+        .post(format!(
+            "http://127.0.0.1:{port}/admin/functions/no-such-function"
+        ))
+        .header("x-functions-key", &key)
+        .json(&json!({}))
+        .send()
+        .await
+        .expect("admin API");
+    assert_eq!(
+        answer.status(),
+        StatusCode::NOT_FOUND,
+        "the key is accepted"
+    );
+    let _ = child.start_kill();
 }

@@ -15,6 +15,8 @@ use futures::TryStreamExt;
 
 use crate::support::pipeline::{Pipeline, simulator};
 
+mod tenants;
+
 const FIXTURES: &str = concat!(
     env!("CARGO_MANIFEST_DIR"),
     "/tests/fixtures/functions-host"
@@ -362,7 +364,7 @@ async fn a_failing_subscription_fails_alone_and_the_run_is_partially_failed(pool
     .await;
     assert_eq!(process_all(&flow).await, 3);
     let items: Vec<(String, Option<String>)> =
-        sqlx::query_as("SELECT status::text, error FROM ingestion_run_items ORDER BY status")
+        sqlx::query_as("SELECT status::text, error_code FROM ingestion_run_items ORDER BY status")
             .fetch_all(&flow.pool)
             .await
             .expect("items");
@@ -375,14 +377,7 @@ async fn a_failing_subscription_fails_alone_and_the_run_is_partially_failed(pool
         .iter()
         .find(|(s, _)| s == "failed")
         .expect("one failed item");
-    assert!(
-        failed
-            .1
-            .as_deref()
-            .unwrap_or_default()
-            .contains("SubscriptionNotFound"),
-        "{failed:?}"
-    );
+    assert_eq!(failed.1.as_deref(), Some("azure_not_found"), "{failed:?}");
     let mut tx = azcops::db::begin(&flow.pool, azcops::db::Scope::Operator)
         .await
         .expect("tx");

@@ -22,6 +22,9 @@ use crate::support::scratch::{ScratchDb, eventually, unique};
 
 pub const BIN: &str = env!("CARGO_BIN_EXE_azcops");
 
+/// The admin API key every test host is started with (`AZCOPS_HOST_ADMIN_KEY`).
+pub const ADMIN_KEY: &str = "host-test-admin-key";
+
 /// The app root a test writes: host.json with `queues`, and the functions.
 pub struct AppRoot(pub PathBuf);
 
@@ -153,6 +156,7 @@ impl Host {
             .env("AZCOPS_AZURE_APP_CLIENT_ID", "x")
             .env("AZCOPS_AZURE_CLIENT_SECRET", "y")
             .env("HOST_TEST_HOURLY_SCHEDULE", hourly_schedule)
+            .env("AZCOPS_HOST_ADMIN_KEY", ADMIN_KEY)
             .env("RUST_LOG", "info")
             .stdin(Stdio::null())
             .stdout(Stdio::piped())
@@ -204,6 +208,37 @@ impl Host {
         let response = request.send().await.expect("request through the host");
         let status = response.status();
         (status, response.json().await.unwrap_or(Value::Null))
+    }
+
+    /// `POST /admin/functions/{function}` with the admin key and `body` as JSON; the status.
+    pub async fn fire(&self, function: &str, body: &Value) -> StatusCode {
+        self.client
+            .post(format!("{}/admin/functions/{function}", self.base))
+            .header("x-functions-key", ADMIN_KEY)
+            .json(body)
+            .send()
+            .await
+            .expect("admin API")
+            .status()
+    }
+
+    /// The status line of `request` (raw bytes, so no client normalises the path), sent to
+    /// the host over a new connection.
+    pub async fn raw_status(&self, request: &str) -> u16 {
+        use tokio::io::{AsyncReadExt, AsyncWriteExt};
+        let addr = self.base.trim_start_matches("http://");
+        let mut stream = tokio::net::TcpStream::connect(addr).await.expect("connect");
+        stream
+            .write_all(request.as_bytes())
+            .await
+            .expect("send the request");
+        let mut answer = Vec::new();
+        let _ = stream.read_to_end(&mut answer).await;
+        let text = String::from_utf8_lossy(&answer);
+        text.split(' ')
+            .nth(1)
+            .and_then(|code| code.parse().ok())
+            .unwrap_or_else(|| panic!("no status line in {text:?}"))
     }
 
     /// `GET path` through the host, which must succeed; its JSON.

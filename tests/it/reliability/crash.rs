@@ -59,13 +59,8 @@ async fn a_handler_killed_mid_upsert_leaves_after_redelivery_the_state_of_a_clea
         .execute(&mut *lock)
         .await
         .expect("lock costs_daily");
-    let fired = reqwest::Client::new()
-        .post(format!("{}/admin/functions/ingest-daily", host.base))
-        .json(&json!({"input": ""}))
-        .send()
-        .await
-        .expect("admin API");
-    assert!(fired.status().is_success(), "{}", fired.status());
+    let fired = host.fire("ingest-daily", &json!({"input": ""})).await;
+    assert!(fired.is_success(), "{fired}");
     eventually("every ingestion blocked in its upsert", || async {
         (waiting_on_costs(&db.pool).await == SUBSCRIPTIONS as i64).then_some(())
     })
