@@ -205,8 +205,10 @@ impl Ingestor {
         run_at: DateTime<Utc>,
     ) -> Result<Outcome, StoreError> {
         let subscription = target.subscription_id.to_string();
+        let entra_tenant = target.azure_tenant_id.to_string();
         let plan = Target {
             subscription_id: &subscription,
+            entra_tenant_id: &entra_tenant,
             billing_scope: target.billing_scope.as_deref(),
             mode: m.mode,
             cost_window: m.cost_from.zip(m.cost_to),

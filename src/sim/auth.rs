@@ -208,8 +208,8 @@ pub fn authorize(
         )
     };
     let id = Uuid::parse_str(subscription).map_err(|_| not_found())?;
-    let sub = estate.subscription(id).ok_or_else(not_found)?;
-    if principal.operator || sub.tenant_id == principal.tenant_id {
+    let home = estate.home_tenant(id).ok_or_else(not_found)?;
+    if principal.operator || home == principal.tenant_id {
         return Ok(id);
     }
     Err(ApiError::new(
