@@ -3,6 +3,8 @@
 //! Functions host would, the simulated Azure serves the APIs, rows land in PostgreSQL and raw
 //! snapshots in the lake.
 
+mod home_tenant;
+
 use axum::body::Body;
 use axum::http::StatusCode;
 use chrono::{Days, Utc};
