@@ -36,7 +36,7 @@ pub enum CollectError {
     /// ARM reports another home tenant for the subscription, or the credentials cannot see it
     /// (moved out, or never this tenant's): nothing is collected.
     #[error(
-        "subscription is no longer in this tenant's Entra tenant (or cannot be read with its credentials): nothing was collected"
+        "the subscription is not, or no longer, in this tenant's Entra tenant (or its credentials cannot see it): nothing was collected"
     )]
     NotInTenant,
     /// The home-tenant check itself failed (throttling, 5xx, no token, …).
@@ -211,7 +211,7 @@ mod tests {
         assert!(
             CollectError::NotInTenant
                 .to_string()
-                .contains("no longer in this tenant's Entra tenant")
+                .contains("no longer, in this tenant's Entra tenant")
         );
     }
 }

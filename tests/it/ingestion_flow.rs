@@ -382,8 +382,8 @@ async fn a_failing_subscription_fails_alone_and_the_run_is_partially_failed(pool
             .1
             .as_deref()
             .unwrap_or_default()
-            .contains("SubscriptionNotFound"),
-        "{failed:?}"
+            .contains("in this tenant's Entra tenant"),
+        "a subscription Azure does not know fails its home-tenant check: {failed:?}"
     );
     let mut tx = azcops::db::begin(&flow.pool, azcops::db::Scope::Operator)
         .await

@@ -45,7 +45,7 @@ async fn moved_subscription_is_not_ingested(
     assert_eq!(status, "failed");
     let error = error.as_deref().unwrap_or_default();
     assert!(
-        error.contains("no longer in this tenant's Entra tenant"),
+        error.contains("not, or no longer, in this tenant's Entra tenant"),
         "{error}"
     );
     assert_eq!(item(kept).1, "succeeded", "{items:?}");
