@@ -9,6 +9,9 @@ use uuid::Uuid;
 
 use crate::support::sim_azure::{operator_identity, simulator, tenant_bound};
 use crate::support::{ADMIN, Reply, TestApp};
+use azcops::api::{AppState, Authn};
+use azcops::config::Config;
+use azcops::db::Database;
 use azcops::sim::FaultConfig;
 
 const REFUSED: &str = "subscription_not_in_tenant";
@@ -207,4 +210,47 @@ async fn the_openapi_document_states_the_refusal_and_the_503(pool: PgPool) {
     for status in ["201", "409", "422", "503"] {
         assert!(responses[status].is_object(), "{status}: {responses}");
     }
+}
+
+#[derive(Debug, clap::Parser)]
+struct Cli {
+    #[command(flatten)]
+    config: Config,
+}
+
+/// The state `azcops serve` builds from these Azure settings, without queue or lake.
+fn served_state(pool: &PgPool, azure_args: &[&str]) -> AppState {
+    let args = ["azcops", "--database-url=postgres://unused"]
+        .iter()
+        .chain(azure_args);
+    let config = <Cli as clap::Parser>::try_parse_from(args)
+        .expect("parsing")
+        .config;
+    let state = AppState::new(Database::from_pool(pool.clone()), Authn::Disabled);
+    azcops::server::ingestion(&config, state, |_| None).expect("state")
+}
+
+#[sqlx::test(migrator = "azcops::db::MIGRATOR")]
+async fn an_api_only_process_still_reaches_azure_for_registration(pool: PgPool) {
+    let configured = served_state(
+        &pool,
+        &[
+            "--azure-credential=client-secret",
+            "--azure-app-client-id=azcops",
+            "--azure-client-secret=s",
+        ],
+    );
+    assert!(
+        configured.azure.is_some(),
+        "no lake, but Azure is configured"
+    );
+    assert!(configured.ingestor.is_none());
+    let unusable = served_state(
+        &pool,
+        &[
+            "--azure-credential=client-secret",
+            "--azure-app-client-id=azcops",
+        ],
+    );
+    assert!(unusable.azure.is_none(), "a client secret is needed");
 }
