@@ -1,7 +1,7 @@
 //! Issued tokens and the checks every ARM and Monitor request goes through: a bearer token this
-//! simulator issued, unexpired, for the right audience; and a subscription of the token's tenant
-//! (principals of the operator tenant, like the managed identity, see every subscription, as
-//! with Azure Lighthouse).
+//! simulator issued, unexpired, for the right audience; and a subscription whose current home
+//! is the token's tenant (principals of the operator tenant, like the managed identity, see
+//! every subscription, as with Azure Lighthouse).
 
 use std::collections::HashMap;
 use std::sync::Mutex;
