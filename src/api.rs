@@ -26,6 +26,7 @@ use tower_http::catch_panic::CatchPanicLayer;
 pub use caller::{Authn, Caller};
 pub use error::ApiError;
 
+use crate::azure::client::AzureClient;
 use crate::db::{Database, Scope};
 use crate::ingestion::fanout::Enqueue;
 use crate::ingestion::runtime::LazyIngestor;
@@ -42,6 +43,9 @@ pub struct AppState {
     pub queue: Option<Arc<dyn Enqueue>>,
     /// The queue function's ingestor (absent when Azure or the lake is not configured).
     pub ingestor: Option<Arc<LazyIngestor>>,
+    /// The Azure client (absent when Azure is not configured: registering a subscription,
+    /// which asks ARM for its home tenant, then answers 503).
+    pub azure: Option<AzureClient>,
 }
 
 impl AppState {
@@ -52,7 +56,14 @@ impl AppState {
             authn: Arc::new(authn),
             queue: None,
             ingestor: None,
+            azure: None,
         }
+    }
+
+    /// The same state with an Azure client.
+    pub fn with_azure(mut self, azure: AzureClient) -> Self {
+        self.azure = Some(azure);
+        self
     }
 
     /// The same state with an ingestor for the queue function.

@@ -13,4 +13,5 @@ pub mod qpu_budget;
 pub mod recorder;
 pub mod resource_graph;
 pub mod stats;
+pub mod subscriptions;
 pub mod throttle;

@@ -176,8 +176,9 @@ pub fn state(config: &Config) -> anyhow::Result<AppState> {
     ingestion(config, state, |name| std::env::var(name).ok())
 }
 
-/// Adds the ingestion queue and the ingestor when their settings are present (an API-only
-/// deployment runs without them: triggers and the queue function then answer 503).
+/// Adds the ingestion queue, the Azure client and the ingestor when their settings are present
+/// (an API-only deployment runs without queue and lake: triggers and the queue function then
+/// answer 503; without a usable Azure configuration registration answers 503 too).
 pub fn ingestion(
     config: &Config,
     mut state: AppState,
@@ -192,13 +193,8 @@ pub fn ingestion(
     } else {
         tracing::warn!(setting = %config.ingestion.queue_connection, "no ingestion queue configured");
     }
-    let lake = match LakeLocation::from_settings(lookup) {
-        Ok(lake) => lake,
-        Err(e) => {
-            tracing::warn!(error = %e, "no lake configured: the queue function cannot ingest");
-            return Ok(state);
-        }
-    };
+    // The API needs Azure too (registration checks a subscription's home tenant), so the
+    // client is built whether or not this instance ingests.
     let budget = Arc::new(PgQpuBudget::lazy(
         Arc::clone(&state.db),
         config.azure.cost_qpu_limits,
@@ -208,8 +204,21 @@ pub fn ingestion(
         config.azure_client_id(),
         config.key_vault_url(),
         budget,
-    )
-    .context("configuration: Azure")?;
+    );
+    match &azure {
+        Ok(azure) => state = state.with_azure(azure.clone()),
+        Err(e) => {
+            tracing::warn!(error = %e, "Azure not configured: subscriptions cannot be registered")
+        }
+    }
+    let lake = match LakeLocation::from_settings(lookup) {
+        Ok(lake) => lake,
+        Err(e) => {
+            tracing::warn!(error = %e, "no lake configured: the queue function cannot ingest");
+            return Ok(state);
+        }
+    };
+    let azure = azure.context("configuration: Azure")?;
     let ingestor = LazyIngestor::new(
         Arc::clone(&state.db),
         azure,

@@ -11,7 +11,9 @@
 //! - `GET /subscriptions/{sub}/providers/Microsoft.Advisor/recommendations` ([`advisor`]).
 //! - `GET {resourceId}/providers/Microsoft.Insights/metrics` and
 //!   `POST /monitor/{region}/subscriptions/{sub}/metrics:getBatch` ([`monitor`]).
-//! - `GET /_sim/stats`, `POST /_sim/reset`, `GET|POST /_sim/faults`, `GET /_sim/estate`.
+//! - `GET /subscriptions/{sub}` — the subscription and its home tenant ([`subscriptions`]).
+//! - `GET /_sim/stats`, `POST /_sim/reset`, `GET|POST /_sim/faults`, `GET /_sim/estate`,
+//!   `POST /_sim/subscriptions/{sub}/move` (`{"tenant_id": …}`: a subscription transfer).
 
 pub mod advisor;
 pub mod arm;
@@ -32,6 +34,7 @@ pub mod resource_graph;
 pub mod rng;
 pub mod server;
 pub mod stats;
+pub mod subscriptions;
 pub mod throttle;
 
 use std::net::{Ipv4Addr, SocketAddr};
@@ -203,6 +206,19 @@ impl SimHandle {
     pub fn set_faults(&self, faults: FaultConfig) -> anyhow::Result<()> {
         faults.validate().map_err(anyhow::Error::msg)?;
         self.state.faults.set(faults);
+        Ok(())
+    }
+
+    /// Moves a subscription to another Entra tenant (as `POST /_sim/subscriptions/{id}/move`).
+    pub fn move_subscription(
+        &self,
+        subscription_id: uuid::Uuid,
+        tenant_id: uuid::Uuid,
+    ) -> anyhow::Result<()> {
+        anyhow::ensure!(
+            self.estate.move_subscription(subscription_id, tenant_id),
+            "no subscription {subscription_id} in the simulated estate"
+        );
         Ok(())
     }
 

@@ -36,9 +36,18 @@ pub enum ApiError {
     PayloadTooLarge,
     #[error("expected a request body with Content-Type: application/json")]
     UnsupportedMediaType,
+    /// A subscription to register is not in the tenant's Entra tenant, or cannot be seen with
+    /// its credentials: one answer for both, so it tells nothing about other tenants.
+    #[error(
+        "the subscription does not belong to this tenant's Entra tenant, or AzCops cannot read it with this tenant's credentials"
+    )]
+    SubscriptionNotInTenant,
     /// A dependency (database, token keys) is not reachable; safe to retry.
     #[error("{0}")]
     Unavailable(&'static str),
+    /// Azure could not be asked (not configured, unreachable, throttling, no token).
+    #[error("{0}")]
+    AzureUnavailable(&'static str),
     /// A bug or an unexpected failure; logged once, never shown to the client.
     #[error("internal error")]
     Internal(#[source] anyhow::Error),
@@ -62,7 +71,10 @@ impl ApiError {
             ApiError::Conflict(_) => StatusCode::CONFLICT,
             ApiError::PayloadTooLarge => StatusCode::PAYLOAD_TOO_LARGE,
             ApiError::UnsupportedMediaType => StatusCode::UNSUPPORTED_MEDIA_TYPE,
-            ApiError::Unavailable(_) => StatusCode::SERVICE_UNAVAILABLE,
+            ApiError::SubscriptionNotInTenant => StatusCode::UNPROCESSABLE_ENTITY,
+            ApiError::Unavailable(_) | ApiError::AzureUnavailable(_) => {
+                StatusCode::SERVICE_UNAVAILABLE
+            }
             ApiError::Internal(_) => StatusCode::INTERNAL_SERVER_ERROR,
         }
     }
@@ -77,7 +89,9 @@ impl ApiError {
             ApiError::Conflict(_) => "conflict",
             ApiError::PayloadTooLarge => "payload_too_large",
             ApiError::UnsupportedMediaType => "unsupported_media_type",
+            ApiError::SubscriptionNotInTenant => "subscription_not_in_tenant",
             ApiError::Unavailable(_) => "service_unavailable",
+            ApiError::AzureUnavailable(_) => "azure_unavailable",
             ApiError::Internal(_) => "internal_error",
         }
     }

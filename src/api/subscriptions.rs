@@ -1,7 +1,9 @@
 //! `/api/v1/subscriptions`: the Azure subscriptions registered for a tenant.
 //!
 //! A customer tenant's callers work on their own tenant's subscriptions; operator admins name
-//! the tenant in the body (`tenant_id`) or filter lists with `?tenant_id=`.
+//! the tenant in the body (`tenant_id`) or filter lists with `?tenant_id=`. Registration first
+//! asks ARM for the subscription's home tenant ([`crate::azure::subscriptions`]): only a
+//! subscription of the tenant's own Entra tenant can be registered, whoever registers it.
 
 use axum::Router;
 use axum::extract::State;
@@ -16,6 +18,8 @@ use super::extract::{Json, Path, Query};
 use super::pagination::{self, Paginated};
 use super::tenants::valid_name;
 use super::{AppState, Caller};
+use crate::azure::client::CallContext;
+use crate::azure::subscriptions::{self as azure_subscriptions, HomeTenant};
 use crate::db::audit::{Action, Entry};
 use crate::db::subscriptions::{
     self, NewSubscription, Subscription, SubscriptionChanges, SubscriptionFilter,
@@ -92,9 +96,14 @@ fn valid_scope(scope: Option<String>) -> Result<Option<String>, ApiError> {
     }
 }
 
-/// Registers a subscription (admins).
+/// Registers a subscription (admins), once ARM confirms that its home tenant is the tenant's
+/// Entra tenant (`422 subscription_not_in_tenant` otherwise, or when the tenant's credentials
+/// cannot see it; `503 azure_unavailable` when Azure cannot be asked).
 #[utoipa::path(post, path = "/api/v1/subscriptions", tag = "subscriptions", request_body = CreateSubscription,
-    responses((status = 201, body = Subscription), (status = 400), (status = 403), (status = 404), (status = 409)))]
+    responses((status = 201, body = Subscription), (status = 400), (status = 403), (status = 404),
+        (status = 409, description = "already registered (only answered for a subscription of the tenant's Entra tenant)"),
+        (status = 422, description = "subscription_not_in_tenant: not in the tenant's Entra tenant, or not visible to its credentials"),
+        (status = 503, description = "azure_unavailable: Azure is not configured or cannot be reached; try again later")))]
 pub async fn create(
     State(state): State<AppState>,
     caller: Caller,
@@ -117,9 +126,13 @@ pub async fn create(
         is_active: body.is_active.unwrap_or(true),
     };
     let mut tx = state.begin(caller.scope).await?;
-    tenants::get(&mut tx, tenant_id)
+    let tenant = tenants::get(&mut tx, tenant_id)
         .await?
         .ok_or(ApiError::NotFound("tenant"))?;
+    // No transaction is held across the Azure call.
+    tx.commit().await?;
+    verify_home_tenant(&state, tenant.azure_tenant_id, new.subscription_id).await?;
+    let mut tx = state.begin(caller.scope).await?;
     let subscription = subscriptions::insert(&mut tx, &new).await?;
     let entry = Entry::new(
         Action::Create,
@@ -136,6 +149,40 @@ pub async fn create(
         [(header::LOCATION, location)],
         Json(subscription),
     ))
+}
+
+/// Asks ARM, with the tenant's credentials, whether `subscription_id` belongs to Entra tenant
+/// `azure_tenant_id`. Done before the uniqueness check, so that `409` is only ever said about
+/// a subscription of the caller's own tenant.
+async fn verify_home_tenant(
+    state: &AppState,
+    azure_tenant_id: Uuid,
+    subscription_id: Uuid,
+) -> Result<(), ApiError> {
+    let Some(azure) = &state.azure else {
+        tracing::warn!("a subscription cannot be registered: Azure is not configured");
+        return Err(ApiError::AzureUnavailable(
+            "Azure is not configured, so the subscription's tenant cannot be verified",
+        ));
+    };
+    let subscription = subscription_id.to_string();
+    let ctx = CallContext::new(azure_tenant_id.to_string()).with_subscription(&subscription);
+    let expected = azure_tenant_id.to_string();
+    match azure_subscriptions::verify_home(azure, &ctx, &subscription, &expected).await {
+        Ok(HomeTenant::Matches) => Ok(()),
+        Ok(HomeTenant::Elsewhere) => {
+            tracing::info!(azure.subscription_id = %subscription, azure.tenant_id = %expected,
+                "registration refused: the subscription is not in the tenant's Entra tenant");
+            Err(ApiError::SubscriptionNotInTenant)
+        }
+        Err(e) => {
+            tracing::warn!(error = %e, retryable = e.is_retryable(), azure.subscription_id = %subscription,
+                "registration: the subscription's home tenant could not be read");
+            Err(ApiError::AzureUnavailable(
+                "Azure could not be asked which tenant the subscription belongs to; try again later",
+            ))
+        }
+    }
 }
 
 /// Lists subscriptions.

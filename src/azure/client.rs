@@ -52,16 +52,19 @@ pub enum Api {
     MonitorMetrics,
     /// Monitor metrics data plane (`metrics:getBatch`), with its own token scope.
     MonitorBatch,
+    /// ARM subscriptions (`GET /subscriptions/{id}`): a subscription's home tenant.
+    Subscriptions,
 }
 
 impl Api {
     /// Every API, in counter order.
-    pub const ALL: [Api; 5] = [
+    pub const ALL: [Api; 6] = [
         Api::ResourceGraph,
         Api::CostManagement,
         Api::Advisor,
         Api::MonitorMetrics,
         Api::MonitorBatch,
+        Api::Subscriptions,
     ];
 
     /// The name in logs and statistics.
@@ -72,6 +75,7 @@ impl Api {
             Api::Advisor => "advisor",
             Api::MonitorMetrics => "monitor_metrics",
             Api::MonitorBatch => "monitor_batch",
+            Api::Subscriptions => "subscriptions",
         }
     }
 

@@ -10,6 +10,7 @@ use crate::azure::client::{AzureClient, CallContext};
 use crate::azure::cost_management::{self, CostError, CostRow, CostScope};
 use crate::azure::monitor::{self, MonitorError, MonitorOptions, VmMetrics, VmTarget};
 use crate::azure::resource_graph::{self, Resource, ResourceGraphError};
+use crate::azure::subscriptions::{self, HomeTenant, SubscriptionError};
 use crate::ingestion::message::Mode;
 
 /// The ARM type of virtual machines, as the mapper lower-cases it.
@@ -32,6 +33,20 @@ pub struct Collected {
 /// Why a collection failed.
 #[derive(Debug, thiserror::Error)]
 pub enum CollectError {
+    /// ARM reports another home tenant for the subscription, or the credentials cannot see it
+    /// (moved out, or never this tenant's): nothing is collected.
+    #[error(
+        "the subscription is not, or no longer, in this tenant's Entra tenant (or its credentials cannot see it): nothing was collected"
+    )]
+    NotInTenant,
+    /// The home-tenant check itself failed (throttling, 5xx, no token, …).
+    #[error("checking the subscription's home tenant: {0}")]
+    HomeTenant(#[from] SubscriptionError),
+    /// Resource Graph returned rows whose `tenantId` is not the tenant's (or is missing).
+    #[error(
+        "Resource Graph returned {count} row(s) of another Entra tenant (or without tenantId): nothing was stored"
+    )]
+    ForeignRows { count: usize },
     #[error(transparent)]
     ResourceGraph(#[from] ResourceGraphError),
     #[error(transparent)]
@@ -46,6 +61,8 @@ impl CollectError {
     /// Whether trying again later may succeed.
     pub fn is_retryable(&self) -> bool {
         match self {
+            CollectError::NotInTenant | CollectError::ForeignRows { .. } => false,
+            CollectError::HomeTenant(e) => e.is_retryable(),
             CollectError::ResourceGraph(e) => e.is_retryable(),
             CollectError::Cost(e) => e.is_retryable(),
             CollectError::Advisor(e) => e.is_retryable(),
@@ -58,6 +75,9 @@ impl CollectError {
 #[derive(Debug, Clone)]
 pub struct Target<'a> {
     pub subscription_id: &'a str,
+    /// The tenant's Entra tenant: the subscription's home must be this one, and every
+    /// inventory row must carry it as `tenantId`.
+    pub entra_tenant_id: &'a str,
     pub billing_scope: Option<&'a str>,
     pub mode: Mode,
     /// Inclusive; `None` is yesterday.
@@ -77,12 +97,21 @@ async fn costs(
     }
 }
 
-/// Runs the collectors `target.mode` asks for.
+/// Runs the collectors `target.mode` asks for, once ARM confirms that the subscription's
+/// home is still the tenant's Entra tenant (one cheap `GET /subscriptions/{id}` per item: a
+/// subscription moved to another tenant after registration fails here, before any of its
+/// inventory, costs, Advisor findings or metrics are read).
 pub async fn collect(
     client: &AzureClient,
     ctx: &CallContext,
     target: &Target<'_>,
 ) -> Result<Collected, CollectError> {
+    let home =
+        subscriptions::verify_home(client, ctx, target.subscription_id, target.entra_tenant_id)
+            .await?;
+    if home != HomeTenant::Matches {
+        return Err(CollectError::NotInTenant);
+    }
     if target.mode == Mode::Cost {
         return Ok(Collected {
             costs: costs(client, ctx, target).await?,
@@ -91,7 +120,7 @@ pub async fn collect(
     }
     let subscriptions = [target.subscription_id.to_owned()];
     let (inventory, costs, recommendations) = tokio::join!(
-        inventory(client, ctx, &subscriptions),
+        inventory(client, ctx, &subscriptions, target.entra_tenant_id),
         costs(client, ctx, target),
         advisor::collect(client, ctx, target.subscription_id),
     );
@@ -109,16 +138,24 @@ pub async fn collect(
     })
 }
 
-/// Walks the inventory page by page: how many resources, and which are VMs.
+/// Walks the inventory page by page: how many resources, and which are VMs. Rows of another
+/// Entra tenant than `entra_tenant_id` fail the whole item rather than being
+/// dropped one by one: the raw pages go to the lake as received, so the only way to keep them
+/// out of it, and out of the database, is to store nothing of this item.
 async fn inventory(
     client: &AzureClient,
     ctx: &CallContext,
     subscriptions: &[String],
-) -> Result<(usize, Vec<VmTarget>), ResourceGraphError> {
+    entra_tenant_id: &str,
+) -> Result<(usize, Vec<VmTarget>), CollectError> {
     let mut pages = std::pin::pin!(resource_graph::inventory_pages(client, ctx, subscriptions));
     let (mut count, mut vms) = (0, Vec::new());
     while let Some(page) = pages.next().await {
         let page = page?;
+        let foreign = foreign_rows(&page, entra_tenant_id);
+        if foreign > 0 {
+            return Err(CollectError::ForeignRows { count: foreign });
+        }
         count += page.len();
         vms.extend(page.into_iter().filter(is_vm).map(|r| VmTarget {
             resource_id: r.resource_id,
@@ -128,6 +165,53 @@ async fn inventory(
     Ok((count, vms))
 }
 
+/// How many of `page`'s resources do not carry `entra_tenant_id` as their `tenantId`.
+pub fn foreign_rows(page: &[Resource], entra_tenant_id: &str) -> usize {
+    page.iter()
+        .filter(|r| !r.tenant_id.eq_ignore_ascii_case(entra_tenant_id.trim()))
+        .count()
+}
+
 fn is_vm(resource: &Resource) -> bool {
     resource.resource_type == VM_TYPE
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::azure::resource_graph::mapper::map_row;
+    use serde_json::json;
+
+    const MINE: &str = "0a2c0000-0000-4000-8000-00000000000a";
+
+    fn row(tenant: Option<&str>) -> Resource {
+        let mut row =
+            json!({"id": "/subscriptions/s/resourceGroups/rg/providers/Microsoft.Compute/disks/d"});
+        if let Some(tenant) = tenant {
+            row["tenantId"] = json!(tenant);
+        }
+        map_row(0, &row).expect("maps")
+    }
+
+    #[test]
+    fn rows_of_another_or_no_tenant_are_foreign() {
+        let page = [
+            row(Some(&MINE.to_ascii_uppercase())),
+            row(Some("0a2c0000-0000-4000-8000-00000000000b")),
+            row(None),
+        ];
+        assert_eq!(foreign_rows(&page[..1], MINE), 0, "case does not matter");
+        assert_eq!(foreign_rows(&page, MINE), 2);
+    }
+
+    #[test]
+    fn a_foreign_tenant_fails_the_item_for_good() {
+        assert!(!CollectError::ForeignRows { count: 1 }.is_retryable());
+        assert!(!CollectError::NotInTenant.is_retryable());
+        assert!(
+            CollectError::NotInTenant
+                .to_string()
+                .contains("no longer, in this tenant's Entra tenant")
+        );
+    }
 }

@@ -40,6 +40,10 @@ impl Failure {
         "azure_bad_response",
         "Azure answered with data AzCops could not read",
     );
+    pub const SUBSCRIPTION_NOT_IN_TENANT: Self = Self::new(
+        "subscription_not_in_tenant",
+        "the subscription is not, or no longer, in this tenant's Entra tenant; nothing was stored",
+    );
     pub const LAKE_UNAVAILABLE: Self = Self::new(
         "lake_unavailable",
         "the raw snapshot could not be written to the lake",

@@ -76,6 +76,9 @@ impl StoreError {
     /// What the run item shows of it.
     fn failure(&self) -> Failure {
         match self {
+            StoreError::Collect(CollectError::NotInTenant | CollectError::ForeignRows { .. }) => {
+                Failure::SUBSCRIPTION_NOT_IN_TENANT
+            }
             StoreError::Collect(e) => Failure::of(e, Failure::INGESTION_FAILED),
             StoreError::Lake(_) => Failure::LAKE_UNAVAILABLE,
             StoreError::Database(_) => Failure::DATABASE_UNAVAILABLE,
@@ -221,8 +224,10 @@ impl Ingestor {
         run_at: DateTime<Utc>,
     ) -> Result<Outcome, StoreError> {
         let subscription = target.subscription_id.to_string();
+        let entra_tenant = target.azure_tenant_id.to_string();
         let plan = Target {
             subscription_id: &subscription,
+            entra_tenant_id: &entra_tenant,
             billing_scope: target.billing_scope.as_deref(),
             mode: m.mode,
             cost_window: m.cost_from.zip(m.cost_to),

@@ -16,7 +16,7 @@ use super::listener::ConnectionKill;
 use super::server::Shared;
 use super::stats::{Api, FaultKind};
 use super::throttle::{retry_seconds, scaled};
-use super::{advisor, cost_management, monitor, resource_graph};
+use super::{advisor, cost_management, monitor, resource_graph, subscriptions};
 
 /// A recognised ARM or Monitor operation.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -37,6 +37,10 @@ pub enum Route {
         region: String,
         subscription: String,
     },
+    /// `GET /subscriptions/{id}`.
+    Subscription {
+        subscription: String,
+    },
 }
 
 impl Route {
@@ -51,6 +55,9 @@ impl Route {
             ["providers", "microsoft.resourcegraph", "resources"] if post => {
                 Some(Self::ResourceGraph)
             }
+            ["subscriptions", _] if get => Some(Self::Subscription {
+                subscription: segments[1].to_owned(),
+            }),
             [
                 "subscriptions",
                 _,
@@ -96,6 +103,7 @@ impl Route {
             Self::Advisor { .. } => Api::Advisor,
             Self::Metrics { .. } => Api::MonitorMetrics,
             Self::Batch { .. } => Api::MonitorBatch,
+            Self::Subscription { .. } => Api::Subscriptions,
         }
     }
 
@@ -105,7 +113,8 @@ impl Route {
             Self::CostQuery { subscription }
             | Self::Advisor { subscription }
             | Self::Metrics { subscription, .. }
-            | Self::Batch { subscription, .. } => Some(subscription),
+            | Self::Batch { subscription, .. }
+            | Self::Subscription { subscription } => Some(subscription),
         }
     }
 
@@ -133,6 +142,7 @@ impl Route {
             Self::Advisor { .. } => &["2023-01-01", "2025-01-01"],
             Self::Metrics { .. } => &["2023-10-01", "2024-02-01"],
             Self::Batch { .. } => &["2023-10-01", "2024-02-01"],
+            Self::Subscription { .. } => &["2016-06-01", "2020-01-01", "2022-12-01"],
         }
     }
 }
@@ -262,6 +272,7 @@ async fn handle(
             region,
             subscription,
         } => monitor::batch(state, &request, region, subscription),
+        Route::Subscription { subscription } => subscriptions::get(state, &request, subscription),
     }
 }
 

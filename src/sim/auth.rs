@@ -1,7 +1,7 @@
 //! Issued tokens and the checks every ARM and Monitor request goes through: a bearer token this
-//! simulator issued, unexpired, for the right audience; and a subscription of the token's tenant
-//! (principals of the operator tenant, like the managed identity, see every subscription, as
-//! with Azure Lighthouse).
+//! simulator issued, unexpired, for the right audience; and a subscription whose current home
+//! is the token's tenant (principals of the operator tenant, like the managed identity, see
+//! every subscription, as with Azure Lighthouse).
 
 use std::collections::HashMap;
 use std::sync::Mutex;
@@ -208,8 +208,8 @@ pub fn authorize(
         )
     };
     let id = Uuid::parse_str(subscription).map_err(|_| not_found())?;
-    let sub = estate.subscription(id).ok_or_else(not_found)?;
-    if principal.operator || sub.tenant_id == principal.tenant_id {
+    let home = estate.home_tenant(id).ok_or_else(not_found)?;
+    if principal.operator || home == principal.tenant_id {
         return Ok(id);
     }
     Err(ApiError::new(

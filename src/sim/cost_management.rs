@@ -32,11 +32,7 @@ pub async fn query(state: &Shared, request: &ArmRequest, subscription: &str) -> 
     let action = "Microsoft.CostManagement/query/action";
     let sub = authorize(&state.estate, &request.principal, subscription, action)?;
     let query = CostQuery::parse(&request.body, state.estate.today())?;
-    let tenant = state
-        .estate
-        .subscription(sub)
-        .map(|s| s.tenant_id)
-        .unwrap_or_default();
+    let tenant = state.estate.home_tenant(sub).unwrap_or_default();
     let remaining = charge(state, tenant, query.months())?;
     let canonical: Value = serde_json::from_slice(&request.body).unwrap_or_default();
     let fingerprint = hash2(hash_str(&canonical.to_string()), sub.as_u128() as u64);

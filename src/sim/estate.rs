@@ -19,6 +19,7 @@ pub use resource::{
 
 use std::collections::HashMap;
 use std::ops::Range;
+use std::sync::RwLock;
 
 use chrono::{DateTime, Duration, NaiveDate, NaiveTime, Utc};
 use uuid::Uuid;
@@ -96,6 +97,8 @@ pub struct Estate {
     subscription_index: HashMap<Uuid, usize>,
     /// By [`id_key`] of the lower-cased id.
     resource_index: HashMap<u64, usize>,
+    /// Subscriptions moved to another tenant after generation ([`Self::move_subscription`]).
+    moved: RwLock<HashMap<Uuid, Uuid>>,
 }
 
 impl Estate {
@@ -153,11 +156,31 @@ impl Estate {
             .map(|i| &self.subscriptions[*i])
     }
 
-    /// The subscriptions of one tenant.
+    /// The subscriptions whose home is one tenant (now: after any move).
     pub fn subscriptions_of(&self, tenant_id: Uuid) -> impl Iterator<Item = &Subscription> {
         self.subscriptions
             .iter()
-            .filter(move |s| s.tenant_id == tenant_id)
+            .filter(move |s| self.home_tenant(s.id) == Some(tenant_id))
+    }
+
+    /// The Entra tenant a subscription belongs to now: where it was generated, unless it has
+    /// been moved since. `None` for an unknown subscription.
+    pub fn home_tenant(&self, subscription_id: Uuid) -> Option<Uuid> {
+        let generated = self.subscription(subscription_id)?.tenant_id;
+        let moved = self.moved.read().unwrap_or_else(|e| e.into_inner());
+        Some(moved.get(&subscription_id).copied().unwrap_or(generated))
+    }
+
+    /// Moves a subscription to another Entra tenant (any tenant id, known to the estate or
+    /// not), as a subscription transfer does: from now on ARM, Resource Graph and every
+    /// authorisation check report the new home. False for an unknown subscription.
+    pub fn move_subscription(&self, subscription_id: Uuid, tenant_id: Uuid) -> bool {
+        if self.subscription(subscription_id).is_none() {
+            return false;
+        }
+        let mut moved = self.moved.write().unwrap_or_else(|e| e.into_inner());
+        moved.insert(subscription_id, tenant_id);
+        true
     }
 
     /// The resources of a subscription, ordered by id (empty for an unknown subscription).

@@ -142,7 +142,7 @@ async fn run(state: &Shared, request: &ArmRequest) -> ApiResult {
     let rows: Vec<Value> = matching
         [page.offset.min(limited)..(page.offset + page.top).min(limited)]
         .iter()
-        .map(|i| plan.project(state.estate.resources()[*i as usize].to_graph_json(), now))
+        .map(|i| plan.project(graph_row(state, *i as usize), now))
         .collect();
     let next = page.offset + rows.len();
     let response = QueryResponse {
@@ -233,8 +233,8 @@ fn scope(state: &Shared, request: &ArmRequest, body: &QueryRequest) -> Result<Ve
                             ),
                         )
                     })?;
-                for sub in &tenant.subscription_ids {
-                    ids.push(authorize(estate, principal, &sub.to_string(), action)?);
+                for sub in estate.subscriptions_of(tenant.id) {
+                    ids.push(authorize(estate, principal, &sub.id.to_string(), action)?);
                 }
             }
             ids
@@ -242,7 +242,7 @@ fn scope(state: &Shared, request: &ArmRequest, body: &QueryRequest) -> Result<Ve
         _ => estate
             .subscriptions()
             .iter()
-            .filter(|s| principal.operator || s.tenant_id == principal.tenant_id)
+            .filter(|s| principal.operator || estate.home_tenant(s.id) == Some(principal.tenant_id))
             .map(|s| s.id)
             .collect(),
     };
@@ -309,6 +309,17 @@ fn evaluate(state: &Shared, plan: &Plan, subscriptions: &[Uuid]) -> Vec<u32> {
         }
     }
     rows.into_iter().map(|(i, _)| i).collect()
+}
+
+/// A resource's row, its `tenantId` the subscription's current home (it may have moved).
+fn graph_row(state: &Shared, index: usize) -> Value {
+    let resource = &state.estate.resources()[index];
+    let mut row = resource.to_graph_json();
+    let home = state.estate.home_tenant(resource.subscription_id);
+    if let (Some(home), Some(object)) = (home, row.as_object_mut()) {
+        object.insert("tenantId".into(), Value::String(home.to_string()));
+    }
+    row
 }
 
 fn to_table(plan: &Plan, page: Vec<Value>) -> Value {

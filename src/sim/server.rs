@@ -5,7 +5,7 @@
 use std::sync::{Arc, Mutex, MutexGuard};
 use std::time::Instant;
 
-use axum::extract::{Request, State};
+use axum::extract::{Path, Request, State};
 use axum::http::{HeaderMap, HeaderValue, StatusCode};
 use axum::middleware::{self, Next};
 use axum::response::{IntoResponse, Response};
@@ -98,6 +98,10 @@ pub fn router(state: Shared) -> Router {
         .route("/_sim/reset", post(reset))
         .route("/_sim/faults", get(get_faults).post(set_faults))
         .route("/_sim/estate", get(estate_summary))
+        .route(
+            "/_sim/subscriptions/{subscription}/move",
+            post(move_subscription),
+        )
         .fallback(arm::dispatch)
         .layer(middleware::from_fn(request_ids))
         .with_state(state)
@@ -131,6 +135,43 @@ async fn set_faults(State(state): State<Shared>, body: axum::body::Bytes) -> Res
             (StatusCode::BAD_REQUEST, Json(body)).into_response()
         }
     }
+}
+
+/// `POST /_sim/subscriptions/{id}/move` with `{"tenant_id": "…"}`: a subscription transfer.
+async fn move_subscription(
+    State(state): State<Shared>,
+    Path(subscription): Path<String>,
+    body: axum::body::Bytes,
+) -> Response {
+    let refuse = |status: StatusCode, code: &str, message: String| {
+        let body = json!({"error": {"code": code, "message": message}});
+        (status, Json(body)).into_response()
+    };
+    let Ok(subscription) = Uuid::parse_str(&subscription) else {
+        return refuse(
+            StatusCode::NOT_FOUND,
+            "SubscriptionNotFound",
+            format!("no subscription {subscription}"),
+        );
+    };
+    let tenant = serde_json::from_slice::<Value>(&body).ok().and_then(|v| {
+        v.get("tenant_id")?
+            .as_str()
+            .and_then(|t| Uuid::parse_str(t).ok())
+    });
+    let Some(tenant) = tenant else {
+        let message = r#"the body must be {"tenant_id": "<guid>"}"#.to_owned();
+        return refuse(StatusCode::BAD_REQUEST, "InvalidMove", message);
+    };
+    if !state.estate.move_subscription(subscription, tenant) {
+        return refuse(
+            StatusCode::NOT_FOUND,
+            "SubscriptionNotFound",
+            format!("no subscription {subscription}"),
+        );
+    }
+    tracing::info!(%subscription, %tenant, "sim subscription moved");
+    Json(json!({"subscription_id": subscription, "tenant_id": tenant})).into_response()
 }
 
 /// Tenants and subscriptions, so a demo knows which ids to register.

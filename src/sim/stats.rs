@@ -17,6 +17,7 @@ pub enum Api {
     Advisor,
     MonitorMetrics,
     MonitorBatch,
+    Subscriptions,
 }
 
 impl Api {
@@ -29,6 +30,7 @@ impl Api {
             Self::Advisor => "advisor",
             Self::MonitorMetrics => "monitor_metrics",
             Self::MonitorBatch => "monitor_batch",
+            Self::Subscriptions => "subscriptions",
         }
     }
 }
@@ -42,6 +44,9 @@ pub struct ApiCounts {
     pub advisor: u64,
     pub monitor_metrics: u64,
     pub monitor_batch: u64,
+    /// `GET /subscriptions/{id}` (absent in documents written before it existed).
+    #[serde(default)]
+    pub subscriptions: u64,
 }
 
 impl ApiCounts {
@@ -54,6 +59,7 @@ impl ApiCounts {
             Api::Advisor => self.advisor,
             Api::MonitorMetrics => self.monitor_metrics,
             Api::MonitorBatch => self.monitor_batch,
+            Api::Subscriptions => self.subscriptions,
         }
     }
 
@@ -65,6 +71,7 @@ impl ApiCounts {
             Api::Advisor => &mut self.advisor,
             Api::MonitorMetrics => &mut self.monitor_metrics,
             Api::MonitorBatch => &mut self.monitor_batch,
+            Api::Subscriptions => &mut self.subscriptions,
         };
         *slot += by;
     }
@@ -77,6 +84,7 @@ impl ApiCounts {
             + self.advisor
             + self.monitor_metrics
             + self.monitor_batch
+            + self.subscriptions
     }
 }
 

@@ -1,18 +1,24 @@
-//! Subscriptions CRUD, tenant scoping, and conflicts.
+//! Subscriptions CRUD, tenant scoping, and conflicts; registration against the simulated
+//! Azure (the subscription's home tenant is checked: [`home_tenant`]).
+
+mod home_tenant;
 
 use axum::http::{Method, StatusCode};
 use serde_json::json;
 use sqlx::PgPool;
 use uuid::Uuid;
 
+use crate::support::sim_azure::{operator_identity, simulator};
 use crate::support::{ADMIN, READER, TestApp};
 
 #[sqlx::test(migrator = "azcops::db::MIGRATOR")]
 async fn a_tenant_admin_manages_its_own_subscriptions(pool: PgPool) {
-    let app = TestApp::new(pool).await;
-    let (tenant, tid) = app.tenant("Contoso").await;
+    let sim = simulator(1, 3).await;
+    let app = TestApp::with_azure(pool, operator_identity(&sim)).await;
+    let tid = sim.estate.tenants()[0].id;
+    let tenant = app.tenant_of("Contoso", tid).await;
     let admin = app.token(tid, &[ADMIN]);
-    let sub = Uuid::new_v4();
+    let sub = sim.estate.tenants()[0].subscription_ids[0];
     let created = app
         .call(Method::POST, "/api/v1/subscriptions", Some(&admin), Some(json!({"subscription_id": sub, "display_name": "prod", "billing_scope": "/providers/Microsoft.Billing/billingAccounts/1"})))
         .await;
@@ -83,10 +89,11 @@ async fn a_tenant_admin_manages_its_own_subscriptions(pool: PgPool) {
 
 #[sqlx::test(migrator = "azcops::db::MIGRATOR")]
 async fn a_registered_subscription_id_is_a_conflict(pool: PgPool) {
-    let app = TestApp::new(pool).await;
-    let (tenant, _) = app.tenant("Contoso").await;
-    let body =
-        json!({"tenant_id": tenant, "subscription_id": Uuid::new_v4(), "display_name": "prod"});
+    let sim = simulator(1, 3).await;
+    let app = TestApp::with_azure(pool, operator_identity(&sim)).await;
+    let home = &sim.estate.tenants()[0];
+    let tenant = app.tenant_of("Contoso", home.id).await;
+    let body = json!({"tenant_id": tenant, "subscription_id": home.subscription_ids[0], "display_name": "prod"});
     let first = app
         .call(
             Method::POST,

@@ -25,6 +25,7 @@ mod advisor_paging;
 mod cost_paging;
 mod monitor_batches;
 mod resource_graph_paging;
+mod subscription_home;
 
 pub(super) const SUB: &str = "11111111-1111-1111-1111-111111111111";
 

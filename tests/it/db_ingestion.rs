@@ -39,6 +39,7 @@ fn resource(name: &str) -> InventoryResource {
             "/subscriptions/x/resourcegroups/rg/providers/microsoft.compute/disks/{name}"
         ),
         subscription_id: "x".into(),
+        tenant_id: "t".into(),
         name: name.to_owned(),
         resource_type: "microsoft.compute/disks".into(),
         kind: None,

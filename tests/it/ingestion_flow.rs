@@ -3,6 +3,8 @@
 //! Functions host would, the simulated Azure serves the APIs, rows land in PostgreSQL and raw
 //! snapshots in the lake.
 
+mod home_tenant;
+
 use axum::body::Body;
 use axum::http::StatusCode;
 use chrono::{Days, Utc};
@@ -17,10 +19,7 @@ use crate::support::pipeline::{Pipeline, simulator};
 
 mod tenants;
 
-const FIXTURES: &str = concat!(
-    env!("CARGO_MANIFEST_DIR"),
-    "/tests/fixtures/functions-host"
-);
+const FIXTURES: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/tests/fixtures/functions-host");
 
 /// Everything a flow test runs against: the handler over the test's database with its own
 /// Azurite queue and lake ([`Pipeline`]), and the simulated Azure it ingests from.
@@ -377,7 +376,11 @@ async fn a_failing_subscription_fails_alone_and_the_run_is_partially_failed(pool
         .iter()
         .find(|(s, _)| s == "failed")
         .expect("one failed item");
-    assert_eq!(failed.1.as_deref(), Some("azure_not_found"), "{failed:?}");
+    assert_eq!(
+        failed.1.as_deref(),
+        Some("subscription_not_in_tenant"),
+        "a subscription Azure does not know fails its home-tenant check: {failed:?}"
+    );
     let mut tx = azcops::db::begin(&flow.pool, azcops::db::Scope::Operator)
         .await
         .expect("tx");

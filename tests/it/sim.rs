@@ -1,6 +1,8 @@
 //! The simulated Azure (`azcops::sim`), started in-process on port 0 with a small estate and
 //! driven over HTTP like the connectors drive the real one.
 
+mod subscriptions;
+
 use std::collections::HashSet;
 use std::time::Duration;
 

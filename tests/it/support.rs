@@ -3,6 +3,7 @@
 
 pub mod pipeline;
 pub mod scratch;
+pub mod sim_azure;
 pub mod tokens;
 
 use axum::Router;
@@ -15,7 +16,9 @@ use tower::ServiceExt;
 use uuid::Uuid;
 
 use azcops::api::{self, AppState, Authn};
-use azcops::db::Database;
+use azcops::azure::client::AzureClient;
+use azcops::db::subscriptions::NewSubscription;
+use azcops::db::{Database, Scope};
 use tokens::{JwksServer, TokenBuilder};
 
 pub const ADMIN: &str = "AzCops.Admin";
@@ -37,14 +40,28 @@ pub struct Reply {
 }
 
 impl TestApp {
+    /// The API without Azure (registering a subscription answers 503).
     pub async fn new(pool: PgPool) -> Self {
+        Self::build(pool, None).await
+    }
+
+    /// The API with an Azure client (e.g. one of [`sim_azure`]'s, against a simulator).
+    pub async fn with_azure(pool: PgPool, azure: AzureClient) -> Self {
+        Self::build(pool, Some(azure)).await
+    }
+
+    async fn build(pool: PgPool, azure: Option<AzureClient>) -> Self {
         let jwks = JwksServer::start().await;
         let operator_tid = Uuid::new_v4();
         let authn = Authn::Entra {
             verifier: jwks.verifier(),
             operator_tenant_id: operator_tid,
         };
-        let router = api::router(AppState::new(Database::from_pool(pool.clone()), authn));
+        let mut state = AppState::new(Database::from_pool(pool.clone()), authn);
+        if let Some(azure) = azure {
+            state = state.with_azure(azure);
+        }
+        let router = api::router(state);
         Self {
             router,
             jwks,
@@ -129,19 +146,39 @@ impl TestApp {
         (reply.id(), tid)
     }
 
-    /// Registers a subscription for `tenant_id` as the operator; returns its id.
-    pub async fn subscription(&self, tenant_id: Uuid, name: &str) -> Uuid {
-        let body = serde_json::json!({ "tenant_id": tenant_id, "subscription_id": Uuid::new_v4(), "display_name": name });
+    /// Registers a tenant for Entra tenant `azure_tenant_id` as the operator; returns its id.
+    pub async fn tenant_of(&self, name: &str, azure_tenant_id: Uuid) -> Uuid {
+        let body = serde_json::json!({ "name": name, "azure_tenant_id": azure_tenant_id });
         let reply = self
             .call(
                 Method::POST,
-                "/api/v1/subscriptions",
+                "/api/v1/tenants",
                 Some(&self.operator()),
                 Some(body),
             )
             .await;
         assert_eq!(reply.status, StatusCode::CREATED, "{}", reply.body);
         reply.id()
+    }
+
+    /// A subscription (a random Azure id) of `tenant_id`, set up directly in the database for
+    /// tests whose subject is not registration (which asks Azure); returns its id.
+    pub async fn subscription(&self, tenant_id: Uuid, name: &str) -> Uuid {
+        let new = NewSubscription {
+            tenant_id,
+            subscription_id: Uuid::new_v4(),
+            display_name: name.to_owned(),
+            billing_scope: None,
+            is_active: true,
+        };
+        let mut tx = azcops::db::begin(&self.pool, Scope::Operator)
+            .await
+            .expect("transaction");
+        let created = azcops::db::subscriptions::insert(&mut tx, &new)
+            .await
+            .expect("subscription");
+        tx.commit().await.expect("commit");
+        created.id
     }
 
     /// Audit rows for a target, oldest first (read as the superuser, beside RLS).

@@ -15,6 +15,9 @@ pub struct Resource {
     pub resource_id: String,
     /// From `subscriptionId`, else from the id; lower-cased.
     pub subscription_id: String,
+    /// The row's `tenantId` (the subscription's home Entra tenant), lower-cased; empty when
+    /// the row has none (the library's inventory query always projects it).
+    pub tenant_id: String,
     /// As Azure returns it (names are displayed, so their case is kept).
     pub name: String,
     /// E.g. `microsoft.compute/virtualmachines`.
@@ -79,6 +82,7 @@ pub fn map_row(index: usize, row: &Value) -> Result<Resource, RowError> {
     Ok(Resource {
         resource_id,
         subscription_id,
+        tenant_id: lower(object, "tenantId"),
         name: string(object, "name").unwrap_or_default().to_owned(),
         resource_type: lower(object, "type"),
         kind: string(object, "kind")

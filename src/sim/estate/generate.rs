@@ -78,6 +78,7 @@ pub(super) fn generate(config: &EstateConfig) -> Estate {
         resources,
         subscription_index,
         resource_index,
+        moved: Default::default(),
     }
 }
 

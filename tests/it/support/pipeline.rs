@@ -152,6 +152,11 @@ pub struct Delivered {
 impl Pipeline {
     /// Registers the simulated estate in `pool` and builds the handler over it.
     pub async fn new(pool: PgPool, sim: &SimHandle) -> Self {
+        Self::with_azure(pool, sim, azure_for(sim)).await
+    }
+
+    /// The same, the handler's Azure client being `azure`.
+    pub async fn with_azure(pool: PgPool, sim: &SimHandle, azure: AzureClient) -> Self {
         register(&pool, sim).await;
         let name = unique("rel-ingest");
         let connection = StorageConnection::development();
@@ -165,14 +170,15 @@ impl Pipeline {
         let state = AppState::new(Database::from_pool(pool.clone()), Authn::Disabled);
         let ingestor = LazyIngestor::new(
             Arc::clone(&state.db),
-            azure_for(sim),
+            azure.clone(),
             location,
             MAX_DEQUEUE_COUNT,
         );
         let sender = QueueClient::new(&connection, &name, MessageEncoding::Base64).expect("queue");
         let state = state
             .with_queue(Arc::new(QueueEnqueue(sender)))
-            .with_ingestor(Arc::new(ingestor));
+            .with_ingestor(Arc::new(ingestor))
+            .with_azure(azure);
         Self {
             router: api::handler_router(state),
             queue,

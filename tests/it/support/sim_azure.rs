@@ -1,0 +1,103 @@
+//! Azure clients pointed at the in-process simulated Azure: one holding the operator's
+//! managed identity (its tokens are not bound to a customer tenant, and it sees every
+//! delegated subscription, as with Azure Lighthouse) and one holding an app registration per
+//! customer tenant (tokens of the tenant asked for).
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use futures::future::BoxFuture;
+use secrecy::SecretString;
+use url::Url;
+
+use azcops::azure::client::{AzureClient, Endpoints};
+use azcops::azure::credentials::{
+    AccessToken, StaticClientSecret, TokenCache, TokenSource, client_secret_source,
+};
+use azcops::azure::error::AzureError;
+use azcops::azure::qpu_budget::{MemoryQpuBudget, QpuLimits};
+use azcops::azure::throttle::RetryPolicy;
+use azcops::sim::estate::EstateConfig;
+use azcops::sim::{SimConfig, SimHandle};
+
+/// The simulated Azure with `tenants` customer tenants of two subscriptions of `resources`
+/// resources each, throttling off.
+pub async fn simulator(tenants: usize, resources: usize) -> SimHandle {
+    let estate = EstateConfig {
+        tenants,
+        subscriptions_per_tenant: 2,
+        resources_per_subscription: resources,
+        ..EstateConfig::default()
+    };
+    azcops::sim::start(SimConfig {
+        estate,
+        throttling: false,
+        ..SimConfig::default()
+    })
+    .await
+    .expect("simulator")
+}
+
+/// Like the managed identity: every token is the operator tenant's, whichever tenant the call
+/// is for (`IdentitySource` ignores the tenant in the same way).
+struct OperatorIdentity {
+    inner: Arc<dyn TokenSource>,
+    operator_tenant: String,
+}
+
+impl TokenSource for OperatorIdentity {
+    fn fetch<'a>(
+        &'a self,
+        _tenant_id: &'a str,
+        scope: &'a str,
+    ) -> BoxFuture<'a, Result<AccessToken, AzureError>> {
+        self.inner.fetch(&self.operator_tenant, scope)
+    }
+}
+
+fn app_registration(sim: &SimHandle) -> Arc<dyn TokenSource> {
+    let secrets = Arc::new(StaticClientSecret(SecretString::from("sim-secret")));
+    client_secret_source(
+        reqwest::Client::new(),
+        sim.base_url.clone(),
+        "azcops-tests".into(),
+        secrets,
+    )
+}
+
+/// A client whose tokens are the operator's managed identity's.
+pub fn operator_identity(sim: &SimHandle) -> AzureClient {
+    let source = OperatorIdentity {
+        inner: app_registration(sim),
+        operator_tenant: sim.estate.operator_tenant_id().to_string(),
+    };
+    client(sim, Arc::new(source))
+}
+
+/// A client with an app registration in each customer tenant (tokens bound to the tenant).
+pub fn tenant_bound(sim: &SimHandle) -> AzureClient {
+    client(sim, app_registration(sim))
+}
+
+fn client(sim: &SimHandle, source: Arc<dyn TokenSource>) -> AzureClient {
+    let base = sim.base_url.as_str().trim_end_matches('/');
+    let mut endpoints = Endpoints::new(
+        Url::parse(base).expect("arm"),
+        format!("{base}/monitor/{{region}}"),
+        "https://metrics.monitor.azure.com/.default",
+    );
+    endpoints.arm_scope = "https://management.azure.com/.default".into();
+    let policy = RetryPolicy {
+        max_attempts: 3,
+        base_delay: Duration::from_millis(10),
+        max_delay: Duration::from_millis(50),
+        ..RetryPolicy::default()
+    };
+    AzureClient::new(
+        reqwest::Client::new(),
+        TokenCache::new(source),
+        endpoints,
+        policy,
+        Arc::new(MemoryQpuBudget::new(QpuLimits::default().scaled(0.01))),
+    )
+}
