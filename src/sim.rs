@@ -12,6 +12,9 @@
 //! - `GET {resourceId}/providers/Microsoft.Insights/metrics` and
 //!   `POST /monitor/{region}/subscriptions/{sub}/metrics:getBatch` ([`monitor`]).
 //! - `GET /_sim/stats`, `POST /_sim/reset`, `GET|POST /_sim/faults`, `GET /_sim/estate`.
+//!
+//! Separately, [`dev_idp`] is a development identity provider minting AzCops API tokens
+//! (`azure-sim dev-idp`).
 
 pub mod advisor;
 pub mod arm;
@@ -19,6 +22,7 @@ pub mod auth;
 pub mod cost_management;
 pub mod cost_query;
 pub mod costs;
+pub mod dev_idp;
 pub mod error;
 pub mod estate;
 pub mod faults;

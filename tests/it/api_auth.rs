@@ -56,6 +56,12 @@ async fn invalid_tokens_are_401s(pool: PgPool) {
         ("tampered signature", base().tampered()),
         ("attacker key", base().rs256_with_attacker_key()),
         ("garbage", "not.a.jwt".to_owned()),
+        ("ID token of the same app", base().id_token().rs256()),
+        ("v2 token without azp", base().without_claim("azp").rs256()),
+        (
+            "v1 token without appid",
+            base().v1().without_claim("appid").rs256(),
+        ),
     ];
     for (case, token) in cases {
         let reply = app
@@ -79,6 +85,15 @@ async fn invalid_tokens_are_401s(pool: PgPool) {
         StatusCode::OK,
         "the same token, valid, is accepted"
     );
+    let v1 = app
+        .call(
+            Method::GET,
+            "/api/v1/tenants",
+            Some(&base().v1().rs256()),
+            None,
+        )
+        .await;
+    assert_eq!(v1.status, StatusCode::OK, "a v1.0 access token is accepted");
 }
 
 #[sqlx::test(migrator = "azcops::db::MIGRATOR")]
