@@ -265,10 +265,7 @@ mod tests {
 
     #[test]
     fn refusal_log_fields_leave_out_what_is_not_a_tenant_id() {
-        let injected = b64url(
-            br#"{"tid":"x
-level=ERROR forged"}"#,
-        );
+        let injected = b64url(br#"{"tid":"x\nlevel=ERROR forged"}"#);
         for token in ["garbage", "a.b.c", &format!("e30.{injected}.c2ln")] {
             assert_eq!(Refusal::of(&AuthError::Malformed, token).claimed_tid, None);
         }

@@ -12,9 +12,6 @@
 //! - `GET {resourceId}/providers/Microsoft.Insights/metrics` and
 //!   `POST /monitor/{region}/subscriptions/{sub}/metrics:getBatch` ([`monitor`]).
 //! - `GET /_sim/stats`, `POST /_sim/reset`, `GET|POST /_sim/faults`, `GET /_sim/estate`.
-//!
-//! Separately, [`dev_idp`] is a development identity provider minting AzCops API tokens
-//! (`azure-sim dev-idp`).
 
 pub mod advisor;
 pub mod arm;
