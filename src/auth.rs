@@ -10,15 +10,21 @@
 //!    before a key is even looked up, which rules out key-confusion attacks;
 //! 2. the signature verifies with the JWKS key of that `kid`; the JWKS is
 //!    fetched lazily, cached, and refetched on an unknown `kid` at most once
-//!    per [`VerifierSettings::min_refresh_interval`];
+//!    per [`VerifierSettings::min_refresh_interval`]; a set older than
+//!    [`VerifierSettings::max_key_age`] is refreshed in the background while
+//!    requests keep using the cached keys;
 //! 3. `exp` (required) and `nbf` (if present) hold, with
 //!    [`VerifierSettings::leeway_secs`] of clock skew;
 //! 4. `aud` equals [`VerifierSettings::audience`];
 //! 5. `tid` is a UUID and `iss` equals one of [`VerifierSettings::issuers`]
 //!    with `{tid}` replaced by that `tid`, so a token cannot claim one tenant
-//!    while being issued by another.
+//!    while being issued by another;
+//! 6. it is an access token, not an ID token of the same app registration:
+//!    `ver` is `2.0` with an `azp` or `1.0` with an `appid`, and there is no
+//!    `nonce`.
 //!
-//! Tokens are never logged; errors carry no token content.
+//! Each refusal is logged once, here, with its reason and the `tid` the token
+//! claims; tokens are never logged, and errors carry no token content.
 
 mod claims;
 mod error;
@@ -50,6 +56,9 @@ pub const DEFAULT_LEEWAY_SECS: u64 = 60;
 /// Default minimum time between two JWKS refetches caused by unknown key ids.
 pub const DEFAULT_MIN_REFRESH_INTERVAL: Duration = Duration::from_secs(5 * 60);
 
+/// Default age after which the cached JWKS is refreshed (in the background).
+pub const DEFAULT_MAX_KEY_AGE: Duration = Duration::from_secs(24 * 60 * 60);
+
 /// What a [`Verifier`] accepts and where it finds the signing keys.
 #[derive(Debug, Clone)]
 pub struct VerifierSettings {
@@ -64,6 +73,10 @@ pub struct VerifierSettings {
     /// Minimum time between two JWKS fetches; bounds the refetches that tokens
     /// with unknown key ids can cause.
     pub min_refresh_interval: Duration,
+    /// Age after which the cached keys are refreshed in the background (they
+    /// stay in use until a refresh succeeds), so that withdrawn keys
+    /// eventually stop being accepted.
+    pub max_key_age: Duration,
 }
 
 impl VerifierSettings {
@@ -76,6 +89,7 @@ impl VerifierSettings {
             issuers: ENTRA_ISSUER_TEMPLATES.map(String::from).to_vec(),
             leeway_secs: DEFAULT_LEEWAY_SECS,
             min_refresh_interval: DEFAULT_MIN_REFRESH_INTERVAL,
+            max_key_age: DEFAULT_MAX_KEY_AGE,
         }
     }
 }
@@ -90,7 +104,7 @@ pub struct Verifier {
 struct Inner {
     settings: VerifierSettings,
     validation: Validation,
-    keys: jwks::KeyCache,
+    keys: Arc<jwks::KeyCache>,
 }
 
 impl Verifier {
@@ -99,11 +113,12 @@ impl Verifier {
     /// `http` should have connect and request timeouts configured; the JWKS
     /// fetch is additionally bounded by a 10 second timeout.
     pub fn new(settings: VerifierSettings, http: reqwest::Client) -> Self {
-        let keys = jwks::KeyCache::new(
+        let keys = Arc::new(jwks::KeyCache::new(
             settings.jwks_url.clone(),
             http,
             settings.min_refresh_interval,
-        );
+            settings.max_key_age,
+        ));
         let validation = validation(&settings);
         let inner = Inner {
             settings,
@@ -120,7 +135,24 @@ impl Verifier {
     /// # Errors
     /// An [`AuthError`] saying why the token is not acceptable, or
     /// [`AuthError::JwksUnavailable`] when the signing keys could not be fetched.
+    ///
+    /// A refusal is logged here (once: callers must not log it again) with its
+    /// reason and the `tid` the token claims, never with the token.
     pub async fn verify(&self, token: &str) -> Result<Claims, AuthError> {
+        let result = self.check(token).await;
+        if let Err(err) = &result {
+            let refusal = Refusal::of(err, token);
+            tracing::warn!(
+                reason = %refusal.reason,
+                auth.tid = refusal.claimed_tid.map(tracing::field::display),
+                "bearer token refused"
+            );
+        }
+        result
+    }
+
+    /// The checks of [`Verifier::verify`], without the logging.
+    async fn check(&self, token: &str) -> Result<Claims, AuthError> {
         let header = token::parse_header(token)?;
         let key = self.inner.keys.key_for(&header.kid).await?;
         let raw = token::decode_claims(token, &key, &self.inner.validation)?;
@@ -138,6 +170,32 @@ impl fmt::Debug for Verifier {
         f.debug_struct("Verifier")
             .field("settings", &self.inner.settings)
             .finish_non_exhaustive()
+    }
+}
+
+/// What the log of a refused token says.
+#[derive(Debug, PartialEq, Eq)]
+struct Refusal {
+    /// Why the token was refused. For unavailable keys only that, since the
+    /// fetch failure itself is logged once by the key cache.
+    reason: String,
+    /// The `tid` the payload claims, if it holds a UUID there. Unverified
+    /// (the token was refused), but only ever a UUID, so it cannot forge log
+    /// lines, and it tells which customer is affected.
+    claimed_tid: Option<uuid::Uuid>,
+}
+
+impl Refusal {
+    fn of(err: &AuthError, token: &str) -> Self {
+        let reason = if err.is_unavailable() {
+            err.description().to_owned()
+        } else {
+            err.to_string()
+        };
+        Self {
+            reason,
+            claimed_tid: token::claimed_tid(token),
+        }
     }
 }
 
@@ -175,6 +233,7 @@ mod tests {
         );
         assert_eq!(settings.leeway_secs, DEFAULT_LEEWAY_SECS);
         assert_eq!(settings.min_refresh_interval, DEFAULT_MIN_REFRESH_INTERVAL);
+        assert_eq!(settings.max_key_age, DEFAULT_MAX_KEY_AGE);
     }
 
     #[test]
@@ -185,6 +244,40 @@ mod tests {
         for claim in ["exp", "aud", "iss", "sub"] {
             assert!(validation.required_spec_claims.contains(claim), "{claim}");
         }
+    }
+
+    #[test]
+    fn refusal_log_fields_name_the_reason_and_the_claimed_tenant_only() {
+        let tid = uuid::Uuid::new_v4();
+        let payload = format!(r#"{{"tid":"{tid}","sub":"secret-subject"}}"#);
+        let token = format!("eyJhbGciOiJSUzI1NiJ9.{}.c2ln", b64url(payload.as_bytes()));
+
+        let refusal = Refusal::of(&AuthError::Expired, &token);
+
+        assert_eq!(refusal.reason, "the token has expired");
+        assert_eq!(refusal.claimed_tid, Some(tid));
+        let text = format!("{refusal:?}");
+        assert!(
+            !text.contains("secret-subject") && !text.contains("c2ln"),
+            "{text}"
+        );
+    }
+
+    #[test]
+    fn refusal_log_fields_leave_out_what_is_not_a_tenant_id() {
+        let injected = b64url(br#"{"tid":"x\nlevel=ERROR forged"}"#);
+        for token in ["garbage", "a.b.c", &format!("e30.{injected}.c2ln")] {
+            assert_eq!(Refusal::of(&AuthError::Malformed, token).claimed_tid, None);
+        }
+        let unavailable = AuthError::JwksUnavailable("connection refused".into());
+        let refusal = Refusal::of(&unavailable, "a.b.c");
+        assert_eq!(refusal.reason, "signing keys unavailable");
+    }
+
+    /// Unpadded base64url, for building test payloads.
+    fn b64url(bytes: &[u8]) -> String {
+        use base64::Engine;
+        base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(bytes)
     }
 
     #[test]

@@ -1,6 +1,7 @@
 //! Configuration, read once from the environment (as Functions app settings and Key Vault
 //! references arrive) with clap, so `azcops --help` documents every variable.
 
+use std::net::IpAddr;
 use std::time::Duration;
 
 use clap::{Args, ValueEnum};
@@ -318,6 +319,80 @@ impl Config {
     }
 }
 
+/// Where a serving process can be reached from: what decides whether development-only settings
+/// are refused.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Exposure {
+    /// Running on an Azure App Service / Functions worker ([`running_in_azure`]).
+    pub in_azure: bool,
+    /// Listening on an address other than loopback (e.g. `0.0.0.0`).
+    pub public_listener: bool,
+}
+
+impl Exposure {
+    /// The exposure of this process when it listens on `listen`.
+    pub fn detect(listen: IpAddr) -> Self {
+        Self {
+            in_azure: running_in_azure(),
+            public_listener: !listen.is_loopback(),
+        }
+    }
+
+    /// Why development settings are refused here, if they are (ends a sentence).
+    fn production(self) -> Option<&'static str> {
+        if self.in_azure {
+            Some("when running in Azure")
+        } else if self.public_listener {
+            Some("when listening on a non-loopback address")
+        } else {
+            None
+        }
+    }
+}
+
+impl Config {
+    /// Refuses the settings that only make sense on a developer's machine (no authentication,
+    /// a plain-`http://` JWKS URL or Azure authority host) when the process runs in Azure or
+    /// listens beyond loopback. Locally they stay allowed: the simulator and the development
+    /// identity provider serve `http://127.0.0.1`.
+    pub fn refuse_development_settings(&self, exposure: Exposure) -> Result<(), ConfigError> {
+        refuse_development_settings(exposure, &self.auth, &self.azure.authority_host)
+    }
+}
+
+/// [`Config::refuse_development_settings`] over the settings it inspects.
+fn refuse_development_settings(
+    exposure: Exposure,
+    auth: &AuthConfig,
+    authority_host: &Url,
+) -> Result<(), ConfigError> {
+    let Some(context) = exposure.production() else {
+        return Ok(());
+    };
+    if auth.mode == AuthMode::Disabled {
+        return Err(ConfigError::new(
+            "AZCOPS_AUTH_MODE",
+            format!("`disabled` is for local development and is refused {context}"),
+        ));
+    }
+    let insecure = |url: &Url| url.scheme() != "https";
+    if auth.jwks_url.as_ref().is_some_and(insecure) {
+        return Err(ConfigError::new(
+            "AZCOPS_AUTH_JWKS_URL",
+            format!(
+                "must be an https:// URL {context} (the token signing keys must not be forgeable in transit)"
+            ),
+        ));
+    }
+    if insecure(authority_host) {
+        return Err(ConfigError::new(
+            "AZCOPS_AZURE_AUTHORITY_HOST",
+            format!("must be an https:// URL {context}"),
+        ));
+    }
+    Ok(())
+}
+
 /// True when the process runs on an Azure App Service / Functions worker (the platform sets
 /// these variables; Core Tools and `azcops host` do not).
 pub fn running_in_azure() -> bool {
@@ -362,6 +437,76 @@ mod tests {
             auth(AuthMode::Disabled).validate(false),
             Ok(AuthSettings::Disabled)
         ));
+    }
+
+    const LOCAL: Exposure = Exposure {
+        in_azure: false,
+        public_listener: false,
+    };
+    const IN_AZURE: Exposure = Exposure {
+        in_azure: true,
+        public_listener: false,
+    };
+    const PUBLIC: Exposure = Exposure {
+        in_azure: false,
+        public_listener: true,
+    };
+
+    fn https_auth() -> AuthConfig {
+        AuthConfig {
+            jwks_url: Some(
+                Url::parse("https://login.microsoftonline.com/common/discovery/v2.0/keys").unwrap(),
+            ),
+            ..auth(AuthMode::Entra)
+        }
+    }
+
+    fn url(text: &str) -> Url {
+        Url::parse(text).unwrap()
+    }
+
+    fn refused_variable(exposure: Exposure, auth: &AuthConfig, authority: &str) -> &'static str {
+        refuse_development_settings(exposure, auth, &url(authority))
+            .unwrap_err()
+            .variable
+    }
+
+    #[test]
+    fn development_settings_are_refused_in_azure_and_beyond_loopback() {
+        let entra = "https://login.microsoftonline.com";
+        let sim = "http://127.0.0.1:7090";
+        for exposure in [IN_AZURE, PUBLIC] {
+            let disabled = auth(AuthMode::Disabled);
+            assert_eq!(
+                refused_variable(exposure, &disabled, entra),
+                "AZCOPS_AUTH_MODE"
+            );
+            let http_jwks = auth(AuthMode::Entra);
+            assert_eq!(
+                refused_variable(exposure, &http_jwks, entra),
+                "AZCOPS_AUTH_JWKS_URL"
+            );
+            assert_eq!(
+                refused_variable(exposure, &https_auth(), sim),
+                "AZCOPS_AZURE_AUTHORITY_HOST"
+            );
+            assert!(refuse_development_settings(exposure, &https_auth(), &url(entra)).is_ok());
+        }
+        let err = refuse_development_settings(PUBLIC, &auth(AuthMode::Disabled), &url(entra))
+            .unwrap_err();
+        assert!(err.to_string().contains("non-loopback"), "{err}");
+    }
+
+    #[test]
+    fn development_settings_stay_allowed_on_a_local_loopback_listener() {
+        let sim = url("http://127.0.0.1:7090");
+        for auth in [auth(AuthMode::Disabled), auth(AuthMode::Entra)] {
+            assert!(refuse_development_settings(LOCAL, &auth, &sim).is_ok());
+        }
+        assert!(!Exposure::detect(IpAddr::from([127, 0, 0, 1])).public_listener);
+        assert!(!Exposure::detect("::1".parse().unwrap()).public_listener);
+        assert!(Exposure::detect(IpAddr::from([0, 0, 0, 0])).public_listener);
+        assert!(Exposure::detect(IpAddr::from([10, 1, 2, 3])).public_listener);
     }
 
     #[test]

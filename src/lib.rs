@@ -9,7 +9,6 @@ pub mod auth;
 pub mod azure;
 pub mod config;
 pub mod db;
-pub mod devauth;
 pub mod functions;
 pub mod host;
 pub mod ingestion;

@@ -7,9 +7,8 @@ use std::process::ExitCode;
 use anyhow::Context;
 use clap::{Parser, Subcommand};
 
-use azcops::config::{Config, LogConfig};
-use azcops::devauth::DevIdpConfig;
-use azcops::{db, devauth, server, telemetry, tools};
+use azcops::config::{Config, Exposure, LogConfig};
+use azcops::{db, server, telemetry, tools};
 
 /// AzCops: multi-tenant Azure FinOps, served as an Azure Functions custom handler.
 #[derive(Debug, Parser)]
@@ -73,13 +72,6 @@ enum Command {
         #[command(flatten)]
         log: LogConfig,
     },
-    /// Run a development identity provider (JWKS + token minting) for local use.
-    DevIdp {
-        #[command(flatten)]
-        idp: DevIdpConfig,
-        #[command(flatten)]
-        log: LogConfig,
-    },
 }
 
 impl Command {
@@ -88,8 +80,7 @@ impl Command {
             Command::Handler { config, .. }
             | Command::Serve { config, .. }
             | Command::Migrate { config } => &config.log,
-            Command::DevIdp { log, .. }
-            | Command::Collect { log, .. }
+            Command::Collect { log, .. }
             | Command::Enqueue { log, .. }
             | Command::Host { log, .. } => log,
         }
@@ -121,12 +112,15 @@ async fn main() -> ExitCode {
 async fn run(command: Command) -> anyhow::Result<()> {
     match command {
         Command::Handler { port, config } => {
+            let addr = SocketAddr::from((Ipv4Addr::LOCALHOST, port));
+            config.refuse_development_settings(Exposure::detect(addr.ip()))?;
             // Bind before anything slow: the host probes `GET /` from the moment it starts us.
-            let listener = server::bind(SocketAddr::from((Ipv4Addr::LOCALHOST, port))).await?;
+            let listener = server::bind(addr).await?;
             let state = server::state(&config)?;
             server::serve(listener, state, config.migrate_on_start, true).await
         }
         Command::Serve { listen, config } => {
+            config.refuse_development_settings(Exposure::detect(listen.ip()))?;
             let listener = server::bind(listen).await?;
             let state = server::state(&config)?;
             server::serve(listener, state, config.migrate_on_start, false).await
@@ -148,14 +142,6 @@ async fn run(command: Command) -> anyhow::Result<()> {
             print(&text)
         }
         Command::Host { config, .. } => azcops::host::run(config).await,
-        Command::DevIdp { idp, .. } => {
-            let listener = server::bind(idp.listen).await?;
-            tracing::info!(addr = %listener.local_addr()?, "development identity provider listening");
-            axum::serve(listener, devauth::router(&idp)?)
-                .with_graceful_shutdown(server::shutdown_signal())
-                .await?;
-            Ok(())
-        }
     }
 }
 

@@ -165,6 +165,7 @@ pub fn state(config: &Config) -> anyhow::Result<AppState> {
                 issuers,
                 leeway_secs: 60,
                 min_refresh_interval: std::time::Duration::from_secs(60),
+                max_key_age: crate::auth::DEFAULT_MAX_KEY_AGE,
             };
             Authn::Entra {
                 verifier: Verifier::new(settings, http),

@@ -21,6 +21,7 @@ pub mod auth;
 pub mod cost_management;
 pub mod cost_query;
 pub mod costs;
+pub mod dev_idp;
 pub mod error;
 pub mod estate;
 pub mod faults;

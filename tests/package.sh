@@ -79,6 +79,13 @@ else
   fail "unpacked handler is not an executable ELF file"
 fi
 
+# What is deployed cannot mint tokens: the development identity provider is azure-sim's alone.
+if "$work/handler" dev-idp --help >/dev/null 2>&1; then
+  fail "the packaged handler still has a dev-idp subcommand"
+else
+  ok "the packaged handler has no dev-idp subcommand (it cannot mint tokens)"
+fi
+
 port="$(python3 -c 'import socket; s = socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1]); s.close()')"
 (
   cd "$work"

@@ -55,6 +55,8 @@ pub(super) struct RawClaims {
     upn: Option<String>,
     azp: Option<String>,
     appid: Option<String>,
+    ver: Option<String>,
+    nonce: Option<serde_json::Value>,
     roles: Option<Vec<String>>,
 }
 
@@ -70,6 +72,7 @@ pub(super) fn from_raw(raw: RawClaims, settings: &VerifierSettings) -> Result<Cl
     if !issuer_matches(iss, tid_text, &settings.issuers) {
         return Err(AuthError::WrongIssuer);
     }
+    require_access_token(&raw)?;
     let oid = parse_oid(raw.oid.as_deref())?;
     let sub = raw.sub.clone().ok_or(AuthError::MissingClaim("sub"))?;
     Ok(Claims {
@@ -79,6 +82,26 @@ pub(super) fn from_raw(raw: RawClaims, settings: &VerifierSettings) -> Result<Cl
         name: display_name(&raw),
         roles: raw.roles.unwrap_or_default(),
     })
+}
+
+/// Refuses anything but an access token. An ID token issued to the same app registration has
+/// the same `aud`, `iss` and `tid` and may carry `roles`; what it lacks is the client the token
+/// was issued to (`azp` in v2.0 tokens, `appid` in v1.0 tokens), and it may carry a `nonce`,
+/// which access tokens never do.
+fn require_access_token(raw: &RawClaims) -> Result<(), AuthError> {
+    if raw.nonce.is_some() {
+        return Err(AuthError::NotAnAccessToken("it carries a nonce"));
+    }
+    let (client, missing) = match raw.ver.as_deref() {
+        Some("2.0") => (&raw.azp, "a v2.0 token without azp"),
+        Some("1.0") => (&raw.appid, "a v1.0 token without appid"),
+        Some(_) => return Err(AuthError::InvalidClaim("ver")),
+        None => return Err(AuthError::NotAnAccessToken("it has no ver claim")),
+    };
+    match client.as_deref() {
+        Some(id) if !id.trim().is_empty() => Ok(()),
+        _ => Err(AuthError::NotAnAccessToken(missing)),
+    }
 }
 
 /// Whether `iss` equals one of `templates` with `{tid}` replaced by `tid`.
@@ -133,6 +156,8 @@ mod tests {
             "tid": TID,
             "oid": "00000000-0000-4000-8000-000000000001",
             "sub": "subject",
+            "ver": "2.0",
+            "azp": "11111111-2222-4333-8444-555555555555",
             "roles": [ROLE_READER],
         })
     }
@@ -176,7 +201,11 @@ mod tests {
         assert_eq!(claims.principal(), "00000000-0000-4000-8000-000000000001");
         assert!(claims.has_role(ROLE_READER));
         assert!(!claims.has_role(ROLE_ADMIN));
-        assert_eq!(claims.name, None);
+        // No user name claims: the client application names the caller.
+        assert_eq!(
+            claims.name.as_deref(),
+            Some("11111111-2222-4333-8444-555555555555")
+        );
     }
 
     #[test]
@@ -199,8 +228,55 @@ mod tests {
         value["preferred_username"] = json!("");
         let claims = from_raw(raw(value), &settings()).expect("valid");
         assert_eq!(claims.name.as_deref(), Some("Display Name"));
-        let claims = from_raw(with("appid", json!("app-id")), &settings()).expect("valid");
+        let claims = from_raw(v1_app_token("app-id"), &settings()).expect("valid");
         assert_eq!(claims.name.as_deref(), Some("app-id"));
+    }
+
+    /// A v1.0 access token of an application: `appid`, no `azp`, no user names.
+    fn v1_app_token(appid: &str) -> RawClaims {
+        let mut value = valid();
+        let object = value.as_object_mut().expect("object");
+        object.remove("azp");
+        object.insert("ver".into(), json!("1.0"));
+        object.insert("appid".into(), json!(appid));
+        raw(value)
+    }
+
+    fn not_an_access_token(raw: RawClaims) -> bool {
+        matches!(
+            from_raw(raw, &settings()),
+            Err(AuthError::NotAnAccessToken(_))
+        )
+    }
+
+    #[test]
+    fn id_token_with_the_same_audience_issuer_and_roles_is_refused() {
+        let mut id_token = valid();
+        id_token.as_object_mut().expect("object").remove("azp");
+        id_token["nonce"] = json!("n-0S6_WzA2Mj");
+        assert!(not_an_access_token(raw(id_token)));
+        assert!(
+            not_an_access_token(with("nonce", json!("n"))),
+            "nonce with azp"
+        );
+    }
+
+    #[test]
+    fn v2_token_needs_azp_and_v1_token_needs_appid() {
+        assert!(not_an_access_token(without("azp")));
+        assert!(not_an_access_token(with("azp", json!(" "))));
+        assert!(from_raw(v1_app_token("app-id"), &settings()).is_ok());
+        assert!(not_an_access_token(v1_app_token("")));
+        let mut v1_with_azp_only = valid();
+        v1_with_azp_only["ver"] = json!("1.0");
+        assert!(not_an_access_token(raw(v1_with_azp_only)));
+    }
+
+    #[test]
+    fn token_without_ver_or_with_an_unknown_ver_is_refused() {
+        assert!(not_an_access_token(without("ver")));
+        let err = from_raw(with("ver", json!("3.0")), &settings()).expect_err("ver 3.0");
+        assert!(matches!(err, AuthError::InvalidClaim("ver")), "{err:?}");
     }
 
     #[test]

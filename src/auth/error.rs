@@ -41,6 +41,9 @@ pub enum AuthError {
     /// A claim is present but has an unusable value (e.g. `tid` not a UUID).
     #[error("the token claim `{0}` has an invalid value")]
     InvalidClaim(&'static str),
+    /// A valid token, but not an access token (e.g. an ID token of the same app registration).
+    #[error("the token is not an access token: {0}")]
+    NotAnAccessToken(&'static str),
     /// The signing keys could not be fetched; the token could not be checked.
     #[error("the token signing keys are unavailable: {0}")]
     JwksUnavailable(String),
@@ -63,6 +66,7 @@ impl AuthError {
             Self::WrongIssuer => "invalid issuer",
             Self::MissingClaim(_) => "required claim missing",
             Self::InvalidClaim(_) => "invalid claim value",
+            Self::NotAnAccessToken(_) => "not an access token",
             Self::JwksUnavailable(_) => "signing keys unavailable",
         }
     }
@@ -122,6 +126,7 @@ mod tests {
             AuthError::WrongIssuer,
             AuthError::MissingClaim("tid"),
             AuthError::InvalidClaim("tid"),
+            AuthError::NotAnAccessToken("it carries a nonce"),
             AuthError::JwksUnavailable("connection refused".into()),
         ]
     }

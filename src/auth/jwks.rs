@@ -1,6 +1,12 @@
 //! The JWKS key cache: lazy fetch, refetch on unknown key ids (rate-limited,
-//! concurrent refreshes collapsed into one), and a daily refresh so that keys
-//! withdrawn by the authority eventually stop being accepted.
+//! concurrent refreshes collapsed into one), and a periodic refresh (daily by
+//! default) so that keys withdrawn by the authority eventually stop being
+//! accepted.
+//!
+//! The periodic refresh runs in the background: a request whose `kid` is in
+//! the cached set is answered from it at once, even while a refresh of the
+//! stale set is slow or failing. Only requests that need a key the cache does
+//! not have wait for a fetch.
 
 use std::collections::HashMap;
 use std::sync::Arc;
@@ -19,10 +25,6 @@ const FETCH_TIMEOUT: Duration = Duration::from_secs(10);
 /// After a failed fetch, retry no sooner than this (or the refresh interval,
 /// if shorter), so an outage does not lock the keys out for long.
 const FAILED_FETCH_RETRY: Duration = Duration::from_secs(10);
-
-/// Keys older than this are refetched on next use (the old ones are kept if
-/// the fetch fails).
-const MAX_KEY_AGE: Duration = Duration::from_secs(24 * 60 * 60);
 
 /// Verification keys by key id.
 type KeyMap = HashMap<String, Arc<DecodingKey>>;
@@ -53,10 +55,9 @@ struct Snapshot {
 }
 
 impl Snapshot {
-    /// The key for `kid`, unless the snapshot is due for its periodic refresh.
-    fn fresh_key(&self, kid: &str) -> Option<Arc<DecodingKey>> {
-        let fresh = self.fetched_at.is_some_and(|at| at.elapsed() < MAX_KEY_AGE);
-        fresh.then(|| self.keys.get(kid).cloned()).flatten()
+    /// Whether the keys are due for their periodic refresh (or were never fetched).
+    fn is_stale(&self, max_age: Duration) -> bool {
+        self.fetched_at.is_none_or(|at| at.elapsed() >= max_age)
     }
 }
 
@@ -84,36 +85,74 @@ pub(super) struct KeyCache {
     url: Url,
     http: reqwest::Client,
     min_refresh_interval: Duration,
+    max_key_age: Duration,
     snapshot: RwLock<Snapshot>,
-    refresh: Mutex<RefreshState>,
+    refresh: Arc<Mutex<RefreshState>>,
 }
 
 impl KeyCache {
     /// An empty cache; nothing is fetched until the first lookup.
-    pub(super) fn new(url: Url, http: reqwest::Client, min_refresh_interval: Duration) -> Self {
+    pub(super) fn new(
+        url: Url,
+        http: reqwest::Client,
+        min_refresh_interval: Duration,
+        max_key_age: Duration,
+    ) -> Self {
         Self {
             url,
             http,
             min_refresh_interval,
+            max_key_age,
             snapshot: RwLock::default(),
-            refresh: Mutex::default(),
+            refresh: Arc::default(),
         }
     }
 
-    /// The verification key for `kid`, fetching the JWKS if needed and allowed.
-    pub(super) async fn key_for(&self, kid: &str) -> Result<Arc<DecodingKey>, AuthError> {
-        if let Some(key) = self.snapshot.read().await.fresh_key(kid) {
-            return Ok(key);
+    /// The verification key for `kid`: from the cache if it is there (starting a
+    /// background refresh when the cached set is stale), otherwise after a
+    /// fetch, if the rate limit allows one.
+    pub(super) async fn key_for(
+        self: &Arc<Self>,
+        kid: &str,
+    ) -> Result<Arc<DecodingKey>, AuthError> {
+        let (key, stale) = {
+            let snapshot = self.snapshot.read().await;
+            let stale = snapshot.is_stale(self.max_key_age);
+            (snapshot.keys.get(kid).cloned(), stale)
+        };
+        match key {
+            Some(key) => {
+                if stale {
+                    self.refresh_in_background();
+                }
+                Ok(key)
+            }
+            None => self.refresh_for(kid).await,
         }
-        self.refresh_for(kid).await
+    }
+
+    /// Starts one background refresh of a stale set, unless a fetch is already
+    /// under way or the rate limit says not yet; never waits.
+    fn refresh_in_background(self: &Arc<Self>) {
+        let Ok(mut state) = Arc::clone(&self.refresh).try_lock_owned() else {
+            return; // a fetch is under way
+        };
+        if !state.may_fetch(self.min_refresh_interval) {
+            return;
+        }
+        state.last_attempt = Some(Instant::now());
+        let cache = Arc::clone(self);
+        tokio::spawn(async move {
+            state.last_error = cache.fetch_and_store().await.err();
+        });
     }
 
     /// Refetches (at most one task at a time, rate-limited) and looks `kid` up again.
     async fn refresh_for(&self, kid: &str) -> Result<Arc<DecodingKey>, AuthError> {
         let mut state = self.refresh.lock().await;
-        // Another task may have refreshed while this one waited for the lock.
-        if let Some(key) = self.snapshot.read().await.fresh_key(kid) {
-            return Ok(key);
+        // Another task may have fetched while this one waited for the lock.
+        if let Some(key) = self.snapshot.read().await.keys.get(kid) {
+            return Ok(Arc::clone(key));
         }
         if state.may_fetch(self.min_refresh_interval) {
             state.last_attempt = Some(Instant::now());
@@ -122,7 +161,7 @@ impl KeyCache {
         self.any_key(kid, &state).await
     }
 
-    /// The key for `kid` even if due for refresh; otherwise why there is none.
+    /// The key for `kid`, or why there is none.
     async fn any_key(
         &self,
         kid: &str,
@@ -238,17 +277,12 @@ mod tests {
     }
 
     #[test]
-    fn snapshot_keys_expire_after_a_day() {
-        let keys = parse(json!([{"kty": "RSA", "kid": "k", "n": "AQAB", "e": "AQAB"}]));
-        let mut snapshot = Snapshot {
-            keys,
-            fetched_at: Some(Instant::now()),
-        };
-        assert!(snapshot.fresh_key("k").is_some());
-        assert!(snapshot.fresh_key("other").is_none());
-        snapshot.fetched_at = Instant::now().checked_sub(MAX_KEY_AGE);
-        if snapshot.fetched_at.is_some() {
-            assert!(snapshot.fresh_key("k").is_none());
-        }
+    fn snapshot_is_stale_when_never_fetched_or_older_than_the_max_age() {
+        let day = Duration::from_secs(24 * 60 * 60);
+        let mut snapshot = Snapshot::default();
+        assert!(snapshot.is_stale(day));
+        snapshot.fetched_at = Some(Instant::now());
+        assert!(!snapshot.is_stale(day));
+        assert!(snapshot.is_stale(Duration::ZERO));
     }
 }

@@ -7,6 +7,7 @@
 
 use jsonwebtoken::{DecodingKey, Validation};
 use serde::Deserialize;
+use uuid::Uuid;
 
 use super::claims::RawClaims;
 use super::error::{AuthError, from_jwt};
@@ -43,6 +44,19 @@ pub(super) fn parse_header(token: &str) -> Result<TokenHeader, AuthError> {
         Some(kid) if !kid.is_empty() => Ok(TokenHeader { kid }),
         _ => Err(AuthError::MissingKeyId),
     }
+}
+
+/// The `tid` an (unverified) token's payload claims, if it is a UUID: for
+/// logging a refusal, never for deciding anything.
+pub(super) fn claimed_tid(token: &str) -> Option<Uuid> {
+    #[derive(Deserialize)]
+    struct TenantOnly {
+        tid: Option<String>,
+    }
+    header_segment(token)?;
+    let payload = token.split('.').nth(1)?;
+    let raw: TenantOnly = serde_json::from_slice(&b64url_decode(payload)?).ok()?;
+    Uuid::parse_str(&raw.tid?).ok()
 }
 
 /// The first of exactly three dot-separated segments, if the token has that shape.

@@ -1,16 +1,21 @@
 //! The `azure-sim` binary: the simulated Azure of [`azcops::sim`] on a loopback port, for the
 //! local demo and benchmarks. Every knob is a flag with an `AZURE_SIM_*` variable; it logs one
 //! `listening addr=…` line and serves until Ctrl-C or SIGTERM.
+//!
+//! `azure-sim dev-idp` runs the development identity provider ([`azcops::sim::dev_idp`])
+//! instead: the JWKS and token minting that local AzCops instances trust. It lives here, not in
+//! the deployed `azcops` binary, so that nothing deployed can mint tokens.
 
 use std::net::SocketAddr;
 use std::process::ExitCode;
 use std::time::Duration;
 
 use chrono::NaiveDate;
-use clap::{Parser, ValueEnum};
+use clap::{Parser, Subcommand, ValueEnum};
 use url::Url;
 
 use azcops::config::LogConfig;
+use azcops::sim::dev_idp::{self, DevIdpConfig};
 use azcops::sim::{self, EstateConfig, FaultConfig, SimConfig};
 use azcops::{server, telemetry};
 
@@ -19,6 +24,9 @@ use azcops::{server, telemetry};
 #[derive(Debug, Parser)]
 #[command(name = "azure-sim", version)]
 struct Cli {
+    /// Without a subcommand: the simulated Azure.
+    #[command(subcommand)]
+    command: Option<Command>,
     /// Address to listen on (port 0 picks a free one).
     #[arg(long, env = "AZURE_SIM_LISTEN", default_value = "127.0.0.1:7090")]
     listen: SocketAddr,
@@ -102,6 +110,19 @@ struct Cli {
     log: LogConfig,
 }
 
+/// What else `azure-sim` can run.
+#[derive(Debug, Subcommand)]
+enum Command {
+    /// A development identity provider for local AzCops instances: `GET /keys` (JWKS) and
+    /// `GET /token` (a signed access token as text). Never for production.
+    DevIdp {
+        #[command(flatten)]
+        idp: DevIdpConfig,
+        #[command(flatten)]
+        log: LogConfig,
+    },
+}
+
 /// `on` or `off`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
 enum Switch {
@@ -144,11 +165,19 @@ impl Cli {
 #[tokio::main]
 async fn main() -> ExitCode {
     let cli = Cli::parse();
-    if let Err(e) = telemetry::init(&cli.log, telemetry::Output::Stdout) {
+    let log = match &cli.command {
+        Some(Command::DevIdp { log, .. }) => log,
+        None => &cli.log,
+    };
+    if let Err(e) = telemetry::init(log, telemetry::Output::Stdout) {
         eprintln!("azure-sim: {e:#}");
         return ExitCode::from(2);
     }
-    match run(cli.config()).await {
+    let result = match &cli.command {
+        Some(Command::DevIdp { idp, .. }) => dev_idp::serve(idp).await,
+        None => run(cli.config()).await,
+    };
+    match result {
         Ok(()) => ExitCode::SUCCESS,
         Err(e) => {
             tracing::error!(error = format!("{e:#}"), "azure-sim failed");

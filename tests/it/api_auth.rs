@@ -1,5 +1,8 @@
 //! Authentication and authorisation through the API: tokens, roles, and tenant isolation.
 
+use std::io::Write;
+use std::sync::{Arc, Mutex};
+
 use axum::body::Body;
 use axum::http::{Method, Request, StatusCode};
 use serde_json::json;
@@ -56,6 +59,12 @@ async fn invalid_tokens_are_401s(pool: PgPool) {
         ("tampered signature", base().tampered()),
         ("attacker key", base().rs256_with_attacker_key()),
         ("garbage", "not.a.jwt".to_owned()),
+        ("ID token of the same app", base().id_token().rs256()),
+        ("v2 token without azp", base().without_claim("azp").rs256()),
+        (
+            "v1 token without appid",
+            base().v1().without_claim("appid").rs256(),
+        ),
     ];
     for (case, token) in cases {
         let reply = app
@@ -79,6 +88,15 @@ async fn invalid_tokens_are_401s(pool: PgPool) {
         StatusCode::OK,
         "the same token, valid, is accepted"
     );
+    let v1 = app
+        .call(
+            Method::GET,
+            "/api/v1/tenants",
+            Some(&base().v1().rs256()),
+            None,
+        )
+        .await;
+    assert_eq!(v1.status, StatusCode::OK, "a v1.0 access token is accepted");
 }
 
 #[sqlx::test(migrator = "azcops::db::MIGRATOR")]
@@ -280,4 +298,62 @@ async fn an_unreachable_jwks_is_a_503_not_a_401(pool: PgPool) {
         .call(Method::GET, "/api/v1/tenants", Some(&app.operator()), None)
         .await;
     reply.assert_error(StatusCode::SERVICE_UNAVAILABLE, "service_unavailable");
+}
+
+/// A log sink for one test.
+#[derive(Clone, Default)]
+struct Logs(Arc<Mutex<Vec<u8>>>);
+
+impl Write for Logs {
+    fn write(&mut self, bytes: &[u8]) -> std::io::Result<usize> {
+        self.0.lock().expect("log").extend_from_slice(bytes);
+        Ok(bytes.len())
+    }
+    fn flush(&mut self) -> std::io::Result<()> {
+        Ok(())
+    }
+}
+
+impl Logs {
+    fn text(&self) -> String {
+        String::from_utf8_lossy(&self.0.lock().expect("log")).into_owned()
+    }
+}
+
+#[sqlx::test(migrator = "azcops::db::MIGRATOR")]
+async fn a_refused_token_is_logged_once_with_its_reason_and_tenant_never_the_token(pool: PgPool) {
+    let logs = Logs::default();
+    let writer = logs.clone();
+    let subscriber = tracing_subscriber::fmt()
+        .with_writer(move || writer.clone())
+        .with_ansi(false)
+        .with_max_level(tracing::Level::DEBUG)
+        .finish();
+    let _guard = tracing::subscriber::set_default(subscriber);
+    let app = TestApp::new(pool).await;
+    let tid = Uuid::new_v4();
+    let token = TokenBuilder::new(tid)
+        .roles(&[ADMIN])
+        .exp_offset(-3600)
+        .rs256();
+
+    let reply = app
+        .call(Method::GET, "/api/v1/tenants", Some(&token), None)
+        .await;
+
+    assert_unauthorized(&reply);
+    let text = logs.text();
+    let refusals: Vec<_> = text.lines().filter(|l| l.contains("expired")).collect();
+    assert_eq!(refusals.len(), 1, "one log line for the failure:\n{text}");
+    assert!(refusals[0].contains("bearer token refused"), "{text}");
+    assert!(
+        refusals[0].contains(&tid.to_string()),
+        "the claimed tid:\n{text}"
+    );
+    for segment in token.split('.') {
+        assert!(
+            !text.contains(segment),
+            "the token is never logged:\n{text}"
+        );
+    }
 }

@@ -5,6 +5,7 @@ mod api_auth;
 mod api_inventory;
 mod api_subscriptions;
 mod api_tenants;
+mod auth_jwks;
 mod auth_verifier;
 mod azure_client;
 mod connectors_fixtures;

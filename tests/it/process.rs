@@ -444,9 +444,121 @@ async fn disabled_auth_refuses_to_start_in_azure() {
     assert_failed_naming(&output, "AZCOPS_AUTH_MODE", "disabled auth in Azure");
 }
 
+/// `handler` as the host starts it, with Entra authentication whose settings are all https
+/// except what the test changes.
+fn entra_handler() -> Command {
+    let mut command = as_the_host_starts_it(free_port(), Some(UNREACHABLE_DATABASE_URL));
+    command
+        .env("AZCOPS_AUTH_MODE", "entra")
+        .env(
+            "AZCOPS_AUTH_JWKS_URL",
+            "https://login.microsoftonline.com/common/discovery/v2.0/keys",
+        )
+        .env("AZCOPS_AUTH_AUDIENCE", "api://azcops")
+        .env(
+            "AZCOPS_OPERATOR_TENANT_ID",
+            "00000000-0000-0000-0000-00000000a2c0",
+        );
+    command
+}
+
+#[tokio::test]
+async fn plain_http_jwks_url_or_authority_host_refuse_to_start_in_azure() {
+    let mut jwks = entra_handler();
+    jwks.env("WEBSITE_SITE_NAME", "azcops-prod")
+        .env("AZCOPS_AUTH_JWKS_URL", "http://127.0.0.1:7081/keys");
+    let output = run_to_exit(jwks).await;
+    assert_failed_naming(&output, "AZCOPS_AUTH_JWKS_URL", "http JWKS URL in Azure");
+
+    let mut authority = entra_handler();
+    authority
+        .env("WEBSITE_OWNER_NAME", "owner")
+        .env("AZCOPS_AZURE_AUTHORITY_HOST", "http://127.0.0.1:7090");
+    let output = run_to_exit(authority).await;
+    assert_failed_naming(
+        &output,
+        "AZCOPS_AZURE_AUTHORITY_HOST",
+        "http authority host in Azure",
+    );
+}
+
+#[tokio::test]
+async fn serve_on_a_non_loopback_address_refuses_development_settings() {
+    let serve = |variable: &str, value: &str| {
+        let mut command = azcops(&["serve", "--listen", "0.0.0.0:0"]);
+        command
+            .env("DATABASE_URL", UNREACHABLE_DATABASE_URL)
+            .env("AZCOPS_AUTH_MODE", "entra")
+            .env(
+                "AZCOPS_AUTH_JWKS_URL",
+                "https://login.microsoftonline.com/common/discovery/v2.0/keys",
+            )
+            .env("AZCOPS_AUTH_AUDIENCE", "api://azcops")
+            .env(
+                "AZCOPS_OPERATOR_TENANT_ID",
+                "00000000-0000-0000-0000-00000000a2c0",
+            )
+            .env(variable, value);
+        command
+    };
+    let cases = [
+        ("AZCOPS_AUTH_MODE", "disabled"),
+        ("AZCOPS_AUTH_JWKS_URL", "http://127.0.0.1:7081/keys"),
+        ("AZCOPS_AZURE_AUTHORITY_HOST", "http://127.0.0.1:7090"),
+    ];
+    for (variable, value) in cases {
+        let output = run_to_exit(serve(variable, value)).await;
+        assert_failed_naming(
+            &output,
+            variable,
+            &format!("serve on 0.0.0.0 with {variable}={value}"),
+        );
+    }
+}
+
+#[tokio::test]
+async fn local_handler_accepts_the_simulator_and_dev_idp_over_http() {
+    let port = free_port();
+    let mut command = as_the_host_starts_it(port, Some(UNREACHABLE_DATABASE_URL));
+    command
+        .env("AZCOPS_AUTH_MODE", "entra")
+        .env("AZCOPS_AUTH_JWKS_URL", "http://127.0.0.1:7081/keys")
+        .env("AZCOPS_AUTH_AUDIENCE", "api://azcops-local")
+        .env(
+            "AZCOPS_OPERATOR_TENANT_ID",
+            "00000000-0000-0000-0000-00000000a2c0",
+        )
+        .env("AZCOPS_AZURE_AUTHORITY_HOST", "http://127.0.0.1:7090");
+    let mut handler = Running::spawn(command);
+
+    let response = handler.wait_until_ready(loopback(port)).await;
+
+    assert_eq!(response.status(), StatusCode::OK, "{}", handler.output());
+}
+
 // ----------------------------------------------------------------------------------------------
 // Other subcommands
 // ----------------------------------------------------------------------------------------------
+
+#[tokio::test]
+async fn azcops_cannot_mint_tokens_the_dev_idp_is_azure_sims() {
+    let output = run_to_exit(azcops(&["dev-idp", "--help"])).await;
+    assert!(
+        !output.status.success(),
+        "`azcops dev-idp` must not exist: {}",
+        String::from_utf8_lossy(&output.stdout)
+    );
+
+    let mut sim = Command::new(env!("CARGO_BIN_EXE_azure-sim"));
+    sim.args(["dev-idp", "--help"]).kill_on_drop(true);
+    let output = run_to_exit(sim).await;
+    let help = String::from_utf8_lossy(&output.stdout);
+    assert!(
+        output.status.success(),
+        "`azure-sim dev-idp --help`: {help}"
+    );
+    assert!(help.contains("AZURE_SIM_DEV_IDP_KEY_FILE"), "{help}");
+}
 
 /// The address of a JSON `listening` log line.
 fn listening_addr(line: &str) -> Option<SocketAddr> {

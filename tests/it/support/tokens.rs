@@ -15,7 +15,9 @@ use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
 use axum::routing::get;
 use axum::{Json, Router};
-use azcops::auth::{ENTRA_ISSUER_TEMPLATES, ROLE_ADMIN, Verifier, VerifierSettings};
+use azcops::auth::{
+    DEFAULT_MAX_KEY_AGE, ENTRA_ISSUER_TEMPLATES, ROLE_ADMIN, Verifier, VerifierSettings,
+};
 use base64::Engine;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use jsonwebtoken::{Algorithm, EncodingKey, Header};
@@ -25,12 +27,16 @@ use rsa::pkcs8::{EncodePublicKey, LineEnding};
 use rsa::rand_core::{TryCryptoRng, TryRng};
 use rsa::traits::PublicKeyParts;
 use serde_json::{Map, Value, json};
+use tokio::sync::Notify;
 use tokio::task::JoinHandle;
 use url::Url;
 use uuid::Uuid;
 
 /// The audience the test verifier expects.
 pub const TEST_AUDIENCE: &str = "api://azcops-test";
+
+/// The client the test tokens are issued to (`azp` of v2.0, `appid` of v1.0 tokens).
+pub const TEST_CLIENT_ID: &str = "5e6f7a8b-0c1d-4e2f-8a3b-4c5d6e7f8a9b";
 
 /// The key id of the good key in every [`JwksServer`].
 pub const GOOD_KID: &str = "test-key-1";
@@ -142,7 +148,12 @@ impl TryCryptoRng for OsRandom {}
 struct Published {
     keys: Arc<Mutex<Vec<Value>>>,
     fetches: Arc<AtomicUsize>,
+    answered: Arc<AtomicUsize>,
     failing: Arc<AtomicBool>,
+    /// While set, fetches wait (unanswered) until [`JwksServer::release_fetches`].
+    holding: Arc<AtomicBool>,
+    release: Arc<Notify>,
+    held_arrived: Arc<Notify>,
 }
 
 /// A JWKS endpoint on 127.0.0.1, stopped when dropped.
@@ -192,6 +203,28 @@ impl JwksServer {
         key
     }
 
+    /// How many fetches were answered (held ones are not, until released).
+    pub fn answered_count(&self) -> usize {
+        self.published.answered.load(Ordering::SeqCst)
+    }
+
+    /// Makes later fetches hang, unanswered, until [`Self::release_fetches`]:
+    /// a JWKS endpoint that has become unbearably slow.
+    pub fn hold_fetches(&self) {
+        self.published.holding.store(true, Ordering::SeqCst);
+    }
+
+    /// Waits until a held fetch has reached the endpoint.
+    pub async fn held_fetch_arrived(&self) {
+        self.published.held_arrived.notified().await;
+    }
+
+    /// Answers the held fetches and stops holding.
+    pub fn release_fetches(&self) {
+        self.published.holding.store(false, Ordering::SeqCst);
+        self.published.release.notify_waiters();
+    }
+
     /// Makes the endpoint answer 503 (or serve again).
     pub fn set_failing(&self, failing: bool) {
         self.published.failing.store(failing, Ordering::SeqCst);
@@ -204,11 +237,18 @@ impl JwksServer {
 
     /// A verifier for this server with a different refresh interval.
     pub fn verifier_with_refresh_interval(&self, interval: Duration) -> Verifier {
-        let settings = VerifierSettings {
+        self.verifier_with(|settings| VerifierSettings {
             min_refresh_interval: interval,
-            ..verifier_settings(&self.url)
-        };
-        Verifier::new(settings, http_client())
+            ..settings
+        })
+    }
+
+    /// A verifier for this server with [`verifier_settings`] changed by `change`.
+    pub fn verifier_with(
+        &self,
+        change: impl FnOnce(VerifierSettings) -> VerifierSettings,
+    ) -> Verifier {
+        Verifier::new(change(verifier_settings(&self.url)), http_client())
     }
 }
 
@@ -231,6 +271,12 @@ fn initial_keys() -> Vec<Value> {
 
 async fn serve_jwks(State(published): State<Published>) -> Response {
     published.fetches.fetch_add(1, Ordering::SeqCst);
+    if published.holding.load(Ordering::SeqCst) {
+        let released = published.release.notified();
+        published.held_arrived.notify_one();
+        released.await;
+    }
+    published.answered.fetch_add(1, Ordering::SeqCst);
     if published.failing.load(Ordering::SeqCst) {
         return StatusCode::SERVICE_UNAVAILABLE.into_response();
     }
@@ -264,6 +310,7 @@ pub fn verifier_settings(jwks_url: &Url) -> VerifierSettings {
         issuers: ENTRA_ISSUER_TEMPLATES.map(String::from).to_vec(),
         leeway_secs: 60,
         min_refresh_interval: TEST_REFRESH_INTERVAL,
+        max_key_age: DEFAULT_MAX_KEY_AGE,
     }
 }
 
@@ -284,7 +331,8 @@ pub struct TokenBuilder {
 }
 
 impl TokenBuilder {
-    /// A token of `tid` with v2.0 issuer, [`TEST_AUDIENCE`], valid from a
+    /// A v2.0 access token of `tid` (v2.0 issuer, `ver` 2.0, `azp`
+    /// [`TEST_CLIENT_ID`], no `nonce`), [`TEST_AUDIENCE`], valid from a
     /// minute ago for an hour, random `sub` and `oid`, no roles.
     pub fn new(tid: Uuid) -> Self {
         let now = now();
@@ -295,6 +343,8 @@ impl TokenBuilder {
             "oid": Uuid::new_v4().to_string(),
             "sub": format!("sub-{}", Uuid::new_v4().simple()),
             "preferred_username": "alice@contoso.example",
+            "ver": "2.0",
+            "azp": TEST_CLIENT_ID,
             "iat": now - 60,
             "nbf": now - 60,
             "exp": now + 3600,
@@ -307,6 +357,23 @@ impl TokenBuilder {
             kid: Kid::Default,
             claims,
         }
+    }
+
+    /// Turns the token into a v1.0 access token: v1 issuer, `ver` 1.0,
+    /// `appid` [`TEST_CLIENT_ID`] instead of `azp`.
+    pub fn v1(self) -> Self {
+        let tid = self.claims["tid"].as_str().unwrap_or_default().to_owned();
+        self.iss(&format!("https://sts.windows.net/{tid}/"))
+            .claim("ver", json!("1.0"))
+            .claim("appid", json!(TEST_CLIENT_ID))
+            .without_claim("azp")
+    }
+
+    /// Turns the token into the ID token the same app registration would get:
+    /// same `aud`, `iss`, `tid` and roles, but a `nonce` and no `azp`.
+    pub fn id_token(self) -> Self {
+        self.claim("nonce", json!("n-0S6_WzA2Mj"))
+            .without_claim("azp")
     }
 
     /// Sets the `roles` claim.

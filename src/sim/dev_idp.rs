@@ -1,6 +1,8 @@
 //! A development identity provider, so a local AzCops can be called with real bearer tokens
-//! without Entra ID: it serves a JWKS and mints RS256 access tokens shaped like Entra ID's
-//! (`iss` in the v2.0 form, `tid`, `oid`, `roles`). Never used in Azure.
+//! without Entra ID: it serves a JWKS and mints RS256 v2.0 access tokens shaped like Entra ID's
+//! (`iss` in the v2.0 form, `ver` 2.0, `azp`, `tid`, `oid`, `roles`, never a `nonce`), which
+//! pass every check of [`crate::auth`]. Served by `azure-sim dev-idp`, never by the `azcops`
+//! binary: what is deployed cannot mint tokens.
 
 use std::net::SocketAddr;
 use std::path::PathBuf;
@@ -22,22 +24,25 @@ use uuid::Uuid;
 /// The key id of the development signing key.
 pub const DEV_KEY_ID: &str = "azcops-dev-1";
 
-/// Settings of `azcops dev-idp`.
+/// The client id (`azp`) of the tokens minted: a made-up local client application.
+pub const DEV_CLIENT_ID: &str = "00000000-0000-4000-8000-00000000c11e";
+
+/// Settings of `azure-sim dev-idp`.
 #[derive(Debug, Clone, clap::Args)]
 pub struct DevIdpConfig {
     /// Address to listen on.
     #[arg(
         long,
-        env = "AZCOPS_DEV_IDP_LISTEN",
-        value_name = "AZCOPS_DEV_IDP_LISTEN",
+        env = "AZURE_SIM_DEV_IDP_LISTEN",
+        value_name = "AZURE_SIM_DEV_IDP_LISTEN",
         default_value = "127.0.0.1:7081"
     )]
     pub listen: SocketAddr,
     /// PKCS#1 DER file holding the signing key; created when missing, so tokens survive restarts.
     #[arg(
         long,
-        env = "AZCOPS_DEV_IDP_KEY_FILE",
-        value_name = "AZCOPS_DEV_IDP_KEY_FILE",
+        env = "AZURE_SIM_DEV_IDP_KEY_FILE",
+        value_name = "AZURE_SIM_DEV_IDP_KEY_FILE",
         default_value = ".local/dev-idp-key.der"
     )]
     pub key_file: PathBuf,
@@ -112,6 +117,7 @@ impl Signer {
         let claims = json!({
             "iss": format!("https://login.microsoftonline.com/{tid}/v2.0"),
             "aud": self.audience, "tid": tid, "oid": oid, "sub": oid,
+            "ver": "2.0", "azp": DEV_CLIENT_ID,
             "name": request.name.as_deref().unwrap_or("Local Developer"),
             "roles": roles, "iat": now, "nbf": now, "exp": now + ttl,
         });
@@ -156,4 +162,18 @@ async fn token(
             format!("cannot mint: {e}"),
         )
     })
+}
+
+/// Serves [`router`] on `config.listen` until Ctrl-C or SIGTERM, logging `listening addr=…`.
+///
+/// # Errors
+/// The key file cannot be read or written, or the address cannot be bound.
+pub async fn serve(config: &DevIdpConfig) -> anyhow::Result<()> {
+    let router = router(config)?;
+    let listener = crate::server::bind(config.listen).await?;
+    tracing::info!(addr = %listener.local_addr()?, "development identity provider listening");
+    axum::serve(listener, router)
+        .with_graceful_shutdown(crate::server::shutdown_signal())
+        .await?;
+    Ok(())
 }
