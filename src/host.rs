@@ -82,7 +82,7 @@ pub async fn run(config: HostConfig) -> anyhow::Result<()> {
     let root = std::fs::canonicalize(&config.app_root)
         .with_context(|| format!("app root {}", config.app_root.display()))?;
     let app = AppConfig::load(&root, &|k| std::env::var(k).ok())?;
-    let launch = process::Launch::new(&app, config.handler_executable.as_deref())?;
+    let mut launch = process::Launch::new(&app, config.handler_executable.as_deref())?;
     let (port_tx, port_rx) = watch::channel(None);
     let (stopping_tx, stopping) = watch::channel(false);
     let (stop_handler_tx, stop_handler) = watch::channel(false);
@@ -91,6 +91,7 @@ pub async fn run(config: HostConfig) -> anyhow::Result<()> {
         .await
         .with_context(|| format!("binding {}", config.listen))?;
     tracing::info!(addr = %listener.local_addr()?, app_root = %root.display(), "host listening");
+    launch.fronted_by = Some(listener.local_addr()?);
     let mut supervisor = tokio::spawn(process::supervise(launch, port_tx, stop_handler));
     let admin_key = admin::AdminKey::configured_or_generated(config.admin_key.as_ref());
     let state = start_triggers(&app, &invoker, &stopping, admin_key);

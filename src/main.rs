@@ -29,6 +29,10 @@ enum Command {
             value_name = "FUNCTIONS_CUSTOMHANDLER_PORT"
         )]
         port: u16,
+        /// Where the Functions host in front of this handler serves HTTP (`azcops host` sets
+        /// it): beyond loopback, development settings are refused as for `serve`.
+        #[arg(long, env = "AZCOPS_HOST_LISTEN", value_name = "AZCOPS_HOST_LISTEN")]
+        host_listen: Option<SocketAddr>,
         #[command(flatten)]
         config: Config,
     },
@@ -111,9 +115,14 @@ async fn main() -> ExitCode {
 
 async fn run(command: Command) -> anyhow::Result<()> {
     match command {
-        Command::Handler { port, config } => {
+        Command::Handler {
+            port,
+            host_listen,
+            config,
+        } => {
             let addr = SocketAddr::from((Ipv4Addr::LOCALHOST, port));
-            config.refuse_development_settings(Exposure::detect(addr.ip()))?;
+            let reached_at = host_listen.map_or(addr.ip(), |host| host.ip());
+            config.refuse_development_settings(Exposure::detect(reached_at))?;
             // Bind before anything slow: the host probes `GET /` from the moment it starts us.
             let listener = server::bind(addr).await?;
             let state = server::state(&config)?;

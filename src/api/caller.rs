@@ -92,7 +92,18 @@ impl Caller {
     }
 }
 
+/// The request's bearer token. A request without a usable one is logged here, once, with the
+/// reason (there is no token, so no `tid`); a token that is present is judged, and a refusal
+/// logged, by [`crate::auth::Verifier::verify`].
 fn bearer(parts: &Parts) -> Result<&str, ApiError> {
+    let token = bearer_token(parts);
+    if let Err(ApiError::Unauthorized { description, .. }) = &token {
+        tracing::warn!(reason = description, "bearer token refused");
+    }
+    token
+}
+
+fn bearer_token(parts: &Parts) -> Result<&str, ApiError> {
     let missing = ApiError::Unauthorized {
         description: "a bearer token is required",
         token_given: false,

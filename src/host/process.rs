@@ -33,6 +33,9 @@ pub struct Launch {
     pub arguments: Vec<String>,
     pub working_directory: PathBuf,
     pub app_root: PathBuf,
+    /// Where this host serves HTTP: passed to the handler as `AZCOPS_HOST_LISTEN`, so a handler
+    /// behind a host reachable beyond loopback refuses development settings as `serve` would.
+    pub fronted_by: Option<std::net::SocketAddr>,
 }
 
 impl Launch {
@@ -55,6 +58,7 @@ impl Launch {
             arguments: app.handler.arguments.clone(),
             working_directory: app.handler.working_directory.clone(),
             app_root: app.root.clone(),
+            fronted_by: None,
         })
     }
 
@@ -75,7 +79,11 @@ impl Launch {
             .env("FUNCTIONS_HTTPWORKER_ID", &worker_id)
             .env("FUNCTIONS_APP_ROOT_PATH", &self.app_root)
             // The host's own secret: the handler has no use for it.
-            .env_remove("AZCOPS_HOST_ADMIN_KEY")
+            .env_remove("AZCOPS_HOST_ADMIN_KEY");
+        if let Some(listen) = self.fronted_by {
+            command.env("AZCOPS_HOST_LISTEN", listen.to_string());
+        }
+        command
             .stdin(Stdio::null())
             .stdout(Stdio::inherit())
             .stderr(Stdio::inherit())

@@ -517,6 +517,35 @@ async fn serve_on_a_non_loopback_address_refuses_development_settings() {
 }
 
 #[tokio::test]
+async fn a_handler_behind_a_host_reachable_beyond_loopback_refuses_disabled_auth() {
+    let mut handler = as_the_host_starts_it(free_port(), Some(UNREACHABLE_DATABASE_URL));
+    handler.env("AZCOPS_HOST_LISTEN", "0.0.0.0:7071");
+    let output = run_to_exit(handler).await;
+    assert_failed_naming(
+        &output,
+        "AZCOPS_AUTH_MODE",
+        "handler behind a host on 0.0.0.0",
+    );
+
+    // `azcops host` tells its handler where it listens, so the whole host stops.
+    let mut host = azcops(&["host", "--listen", "0.0.0.0:0"]);
+    host.env("DATABASE_URL", UNREACHABLE_DATABASE_URL)
+        .env("AZCOPS_AUTH_MODE", "disabled")
+        .env_remove("AZCOPS_HOST_HANDLER_EXECUTABLE");
+    let output = run_to_exit(host).await;
+    let all = format!(
+        "{}{}",
+        String::from_utf8_lossy(&output.stdout),
+        String::from_utf8_lossy(&output.stderr)
+    );
+    assert!(
+        !output.status.success() && all.contains("AZCOPS_AUTH_MODE"),
+        "a host on 0.0.0.0 with disabled auth must not run: {}\n{all}",
+        output.status
+    );
+}
+
+#[tokio::test]
 async fn local_handler_accepts_the_simulator_and_dev_idp_over_http() {
     let port = free_port();
     let mut command = as_the_host_starts_it(port, Some(UNREACHABLE_DATABASE_URL));
