@@ -99,8 +99,8 @@ fn filter(
 }
 
 /// Lists daily cost rows, newest first.
-#[utoipa::path(get, path = "/api/v1/costs", tag = "costs", params(ListCosts),
-    responses((status = 200, body = Paginated<CostDay>), (status = 400), (status = 401)))]
+#[utoipa::path(get, path = "/api/v1/costs", operation_id = "listCosts", tag = "costs", params(ListCosts),
+    responses((status = 200, description = "One page of daily cost rows, newest first.", body = Paginated<CostDay>)))]
 pub async fn list(
     State(state): State<AppState>,
     caller: Caller,
@@ -214,8 +214,9 @@ fn daily_trend(
 }
 
 /// Summarises cost for a window.
-#[utoipa::path(get, path = "/api/v1/costs/summary", tag = "costs", params(SummaryParams),
-    responses((status = 200, body = CostSummary), (status = 400), (status = 401)))]
+#[utoipa::path(get, path = "/api/v1/costs/summary", operation_id = "getCostSummary", tag = "costs",
+    params(SummaryParams),
+    responses((status = 200, description = "Totals, breakdown by service and one point per day for the window.", body = CostSummary)))]
 pub async fn summary(
     State(state): State<AppState>,
     caller: Caller,

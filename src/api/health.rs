@@ -21,8 +21,9 @@ pub struct Health {
 }
 
 /// Reports health; 503 with the same body when the database does not answer within 3 s.
-#[utoipa::path(get, path = "/api/health", tag = "health",
-    responses((status = 200, body = Health), (status = 503, body = Health)))]
+#[utoipa::path(get, path = "/api/health", operation_id = "getHealth", tag = "health",
+    responses((status = 200, description = "The database answers.", body = Health),
+        (status = 503, description = "The database does not answer within 3 s.", body = Health)))]
 pub async fn health(State(state): State<AppState>) -> (StatusCode, Json<Health>) {
     let reachable = tokio::time::timeout(Duration::from_secs(3), async {
         let pool = state.db.pool().await.ok()?;

@@ -86,9 +86,13 @@ fn window(body: &TriggerRequest) -> Result<CostWindow, ApiError> {
 /// Starts an ingestion: creates a run and enqueues one message per subscription (admins).
 /// A tenant has at most one run per mode queued or running: another trigger meanwhile is a
 /// `409` naming that run. Every accepted trigger is audited.
-#[utoipa::path(post, path = "/api/v1/ingestion/trigger", tag = "ingestion", request_body = TriggerRequest,
-    responses((status = 202, body = Accepted), (status = 400), (status = 403), (status = 404), (status = 409),
-        (status = 503)))]
+#[utoipa::path(post, path = "/api/v1/ingestion/trigger", operation_id = "triggerIngestion", tag = "ingestion",
+    request_body = TriggerRequest,
+    responses((status = 202, description = "The run is queued: one message per subscription.", body = Accepted),
+        (status = 403, description = "Only admins trigger ingestion."),
+        (status = 404, description = "A `tenant_id` the caller may not manage, or a subscription id that is not an active subscription of the tenant."),
+        (status = 409, description = "A run of the tenant in this mode is still queued or running (named in the message)."),
+        (status = 503, description = "The ingestion queue or the database cannot be reached.")))]
 pub async fn trigger(
     State(state): State<AppState>,
     caller: Caller,
@@ -195,8 +199,10 @@ fn check_found(requested: &[Uuid], found: &[(Uuid, Uuid)]) -> Result<(), ApiErro
 }
 
 /// A run's status and items.
-#[utoipa::path(get, path = "/api/v1/ingestion/status/{run_id}", tag = "ingestion", params(("run_id" = Uuid, Path)),
-    responses((status = 200, body = RunStatus), (status = 400), (status = 404)))]
+#[utoipa::path(get, path = "/api/v1/ingestion/status/{run_id}", operation_id = "getIngestionRun", tag = "ingestion",
+    params(("run_id" = Uuid, Path)),
+    responses((status = 200, description = "The run's status and its items, one per subscription.", body = RunStatus),
+        (status = 404, description = "No run with this id that the caller may see.")))]
 pub async fn status(
     State(state): State<AppState>,
     caller: Caller,
@@ -223,8 +229,9 @@ pub struct ListRuns {
 }
 
 /// Runs, newest first.
-#[utoipa::path(get, path = "/api/v1/ingestion/runs", tag = "ingestion", params(ListRuns),
-    responses((status = 200, body = Paginated<Run>), (status = 400)))]
+#[utoipa::path(get, path = "/api/v1/ingestion/runs", operation_id = "listIngestionRuns", tag = "ingestion",
+    params(ListRuns),
+    responses((status = 200, description = "One page of runs, newest first.", body = Paginated<Run>)))]
 pub async fn runs(
     State(state): State<AppState>,
     caller: Caller,

@@ -99,3 +99,96 @@ pub async fn document() -> Json<utoipa::openapi::OpenApi> {
     doc.info.version = crate::VERSION.to_owned();
     Json(doc)
 }
+
+#[cfg(test)]
+mod tests {
+    use std::collections::BTreeMap;
+
+    use serde_json::Value;
+
+    use super::*;
+
+    /// Every operation of the document as (`METHOD path`, operation), walked from its JSON.
+    fn operations(doc: &Value) -> Vec<(String, &Value)> {
+        let paths = doc["paths"].as_object().expect("paths");
+        let mut found = Vec::new();
+        for (path, item) in paths {
+            for (method, operation) in item.as_object().expect("path item") {
+                found.push((format!("{} {path}", method.to_uppercase()), operation));
+            }
+        }
+        found
+    }
+
+    fn document() -> Value {
+        serde_json::to_value(ApiDoc::openapi()).expect("the document serialises")
+    }
+
+    #[test]
+    fn every_operation_has_a_unique_operation_id_saying_what_it_does() {
+        let doc = document();
+        let mut ids: BTreeMap<String, String> = BTreeMap::new();
+        for (operation, body) in operations(&doc) {
+            let id = body["operationId"].as_str().unwrap_or_default();
+            assert!(
+                id.starts_with(|c: char| c.is_ascii_lowercase())
+                    && id.chars().all(|c| c.is_ascii_alphanumeric())
+                    && id.chars().any(|c| c.is_ascii_uppercase()),
+                "{operation}: operationId {id:?} is not a lowerCamelCase verb and noun"
+            );
+            if let Some(other) = ids.insert(id.to_owned(), operation.clone()) {
+                panic!("operationId {id:?} is used by both {other} and {operation}");
+            }
+        }
+        assert!(ids.len() >= 18, "the whole API: {ids:?}");
+    }
+
+    #[test]
+    fn operation_ids_stay_as_published() {
+        let doc = document();
+        let ids: BTreeMap<String, &str> = operations(&doc)
+            .into_iter()
+            .map(|(op, body)| (op, body["operationId"].as_str().unwrap_or_default()))
+            .collect();
+        let published = [
+            ("GET /api/health", "getHealth"),
+            ("POST /api/v1/tenants", "createTenant"),
+            ("GET /api/v1/tenants", "listTenants"),
+            ("GET /api/v1/tenants/{id}", "getTenant"),
+            ("PATCH /api/v1/tenants/{id}", "updateTenant"),
+            ("DELETE /api/v1/tenants/{id}", "deleteTenant"),
+            ("POST /api/v1/subscriptions", "createSubscription"),
+            ("GET /api/v1/subscriptions", "listSubscriptions"),
+            ("GET /api/v1/subscriptions/{id}", "getSubscription"),
+            ("PATCH /api/v1/subscriptions/{id}", "updateSubscription"),
+            ("DELETE /api/v1/subscriptions/{id}", "deleteSubscription"),
+            ("GET /api/v1/resources", "listResources"),
+            ("GET /api/v1/resources/{id}", "getResource"),
+            ("GET /api/v1/costs", "listCosts"),
+            ("GET /api/v1/costs/summary", "getCostSummary"),
+            ("POST /api/v1/ingestion/trigger", "triggerIngestion"),
+            ("GET /api/v1/ingestion/status/{run_id}", "getIngestionRun"),
+            ("GET /api/v1/ingestion/runs", "listIngestionRuns"),
+        ];
+        for (operation, id) in published {
+            assert_eq!(ids.get(operation), Some(&id), "{operation}");
+        }
+    }
+
+    #[test]
+    fn every_response_of_every_operation_has_a_description() {
+        let doc = document();
+        assert_eq!(doc["openapi"], "3.1.0");
+        for (operation, body) in operations(&doc) {
+            let responses = body["responses"].as_object().expect("responses");
+            assert!(!responses.is_empty(), "{operation}: no responses");
+            for (status, response) in responses {
+                let description = response["description"].as_str().unwrap_or_default();
+                assert!(
+                    !description.trim().is_empty(),
+                    "{operation}: the {status} response has no description"
+                );
+            }
+        }
+    }
+}

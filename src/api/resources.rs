@@ -88,8 +88,9 @@ impl ListResources {
 }
 
 /// Lists resources.
-#[utoipa::path(get, path = "/api/v1/resources", tag = "resources", params(ListResources),
-    responses((status = 200, body = Paginated<Resource>), (status = 400), (status = 401)))]
+#[utoipa::path(get, path = "/api/v1/resources", operation_id = "listResources", tag = "resources",
+    params(ListResources),
+    responses((status = 200, description = "One page of the inventory, ordered by resource id.", body = Paginated<Resource>)))]
 pub async fn list(
     State(state): State<AppState>,
     caller: Caller,
@@ -104,8 +105,10 @@ pub async fn list(
 }
 
 /// Reads one resource with its properties.
-#[utoipa::path(get, path = "/api/v1/resources/{id}", tag = "resources", params(("id" = Uuid, Path)),
-    responses((status = 200, body = Resource), (status = 400), (status = 404)))]
+#[utoipa::path(get, path = "/api/v1/resources/{id}", operation_id = "getResource", tag = "resources",
+    params(("id" = Uuid, Path)),
+    responses((status = 200, description = "The resource with its properties.", body = Resource),
+        (status = 404, description = "No resource with this id that the caller may see.")))]
 pub async fn read(
     State(state): State<AppState>,
     caller: Caller,

@@ -99,8 +99,11 @@ fn valid_scope(scope: Option<String>) -> Result<Option<String>, ApiError> {
 /// Registers a subscription (admins), once ARM confirms that its home tenant is the tenant's
 /// Entra tenant (`422 subscription_not_in_tenant` otherwise, or when the tenant's credentials
 /// cannot see it; `503 azure_unavailable` when Azure cannot be asked).
-#[utoipa::path(post, path = "/api/v1/subscriptions", tag = "subscriptions", request_body = CreateSubscription,
-    responses((status = 201, body = Subscription), (status = 400), (status = 403), (status = 404),
+#[utoipa::path(post, path = "/api/v1/subscriptions", operation_id = "createSubscription", tag = "subscriptions",
+    request_body = CreateSubscription,
+    responses((status = 201, description = "The subscription registered, at the `Location` given.", body = Subscription),
+        (status = 403, description = "Only admins register subscriptions."),
+        (status = 404, description = "No tenant with this `tenant_id` that the caller may manage."),
         (status = 409, description = "already registered (only answered for a subscription of the tenant's Entra tenant)"),
         (status = 422, description = "subscription_not_in_tenant: not in the tenant's Entra tenant, or not visible to its credentials"),
         (status = 503, description = "azure_unavailable: Azure is not configured or cannot be reached; try again later")))]
@@ -186,8 +189,9 @@ async fn verify_home_tenant(
 }
 
 /// Lists subscriptions.
-#[utoipa::path(get, path = "/api/v1/subscriptions", tag = "subscriptions", params(ListSubscriptions),
-    responses((status = 200, body = Paginated<Subscription>), (status = 400)))]
+#[utoipa::path(get, path = "/api/v1/subscriptions", operation_id = "listSubscriptions", tag = "subscriptions",
+    params(ListSubscriptions),
+    responses((status = 200, description = "One page of the subscriptions the caller may see.", body = Paginated<Subscription>)))]
 pub async fn list(
     State(state): State<AppState>,
     caller: Caller,
@@ -211,8 +215,10 @@ pub async fn list(
 }
 
 /// Reads one subscription.
-#[utoipa::path(get, path = "/api/v1/subscriptions/{id}", tag = "subscriptions", params(("id" = Uuid, Path)),
-    responses((status = 200, body = Subscription), (status = 400), (status = 404)))]
+#[utoipa::path(get, path = "/api/v1/subscriptions/{id}", operation_id = "getSubscription", tag = "subscriptions",
+    params(("id" = Uuid, Path)),
+    responses((status = 200, description = "The subscription.", body = Subscription),
+        (status = 404, description = "No subscription with this id that the caller may see.")))]
 pub async fn read(
     State(state): State<AppState>,
     caller: Caller,
@@ -227,8 +233,10 @@ pub async fn read(
 }
 
 /// Changes a subscription (admins).
-#[utoipa::path(patch, path = "/api/v1/subscriptions/{id}", tag = "subscriptions", params(("id" = Uuid, Path)),
-    request_body = UpdateSubscription, responses((status = 200, body = Subscription), (status = 400), (status = 404)))]
+#[utoipa::path(patch, path = "/api/v1/subscriptions/{id}", operation_id = "updateSubscription", tag = "subscriptions",
+    params(("id" = Uuid, Path)), request_body = UpdateSubscription,
+    responses((status = 200, description = "The subscription as changed.", body = Subscription),
+        (status = 404, description = "No subscription with this id that the caller may see.")))]
 pub async fn update(
     State(state): State<AppState>,
     caller: Caller,
@@ -261,8 +269,11 @@ pub async fn update(
 }
 
 /// Deletes a subscription and the rows ingested for it (admins).
-#[utoipa::path(delete, path = "/api/v1/subscriptions/{id}", tag = "subscriptions", params(("id" = Uuid, Path)),
-    responses((status = 204), (status = 403), (status = 404)))]
+#[utoipa::path(delete, path = "/api/v1/subscriptions/{id}", operation_id = "deleteSubscription", tag = "subscriptions",
+    params(("id" = Uuid, Path)),
+    responses((status = 204, description = "The subscription and the rows ingested for it are deleted."),
+        (status = 403, description = "Only admins delete subscriptions."),
+        (status = 404, description = "No subscription with this id that the caller may see.")))]
 pub async fn remove(
     State(state): State<AppState>,
     caller: Caller,

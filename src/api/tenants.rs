@@ -78,8 +78,11 @@ pub fn valid_name(field: &str, name: &str) -> Result<String, ApiError> {
 }
 
 /// Registers a tenant (operator admins only).
-#[utoipa::path(post, path = "/api/v1/tenants", tag = "tenants", request_body = CreateTenant,
-    responses((status = 201, body = Tenant), (status = 400), (status = 401), (status = 403), (status = 409)))]
+#[utoipa::path(post, path = "/api/v1/tenants", operation_id = "createTenant", tag = "tenants",
+    request_body = CreateTenant,
+    responses((status = 201, description = "The tenant registered, at the `Location` given.", body = Tenant),
+        (status = 403, description = "Only operator admins register tenants."),
+        (status = 409, description = "A tenant with this `azure_tenant_id` is already registered.")))]
 pub async fn create(
     State(state): State<AppState>,
     caller: Caller,
@@ -106,8 +109,9 @@ pub async fn create(
 }
 
 /// Lists the tenants the caller may see.
-#[utoipa::path(get, path = "/api/v1/tenants", tag = "tenants", params(ListTenants),
-    responses((status = 200, body = Paginated<Tenant>), (status = 400), (status = 401)))]
+#[utoipa::path(get, path = "/api/v1/tenants", operation_id = "listTenants", tag = "tenants",
+    params(ListTenants),
+    responses((status = 200, description = "One page of the tenants the caller may see.", body = Paginated<Tenant>)))]
 pub async fn list(
     State(state): State<AppState>,
     caller: Caller,
@@ -128,8 +132,10 @@ fn visible(caller: &Caller, id: Uuid) -> Result<(), ApiError> {
 }
 
 /// Reads one tenant.
-#[utoipa::path(get, path = "/api/v1/tenants/{id}", tag = "tenants", params(("id" = Uuid, Path)),
-    responses((status = 200, body = Tenant), (status = 400), (status = 404)))]
+#[utoipa::path(get, path = "/api/v1/tenants/{id}", operation_id = "getTenant", tag = "tenants",
+    params(("id" = Uuid, Path)),
+    responses((status = 200, description = "The tenant.", body = Tenant),
+        (status = 404, description = "No tenant with this id that the caller may see.")))]
 pub async fn read(
     State(state): State<AppState>,
     caller: Caller,
@@ -145,8 +151,11 @@ pub async fn read(
 }
 
 /// Changes a tenant (operator admins only).
-#[utoipa::path(patch, path = "/api/v1/tenants/{id}", tag = "tenants", params(("id" = Uuid, Path)),
-    request_body = UpdateTenant, responses((status = 200, body = Tenant), (status = 400), (status = 403), (status = 404)))]
+#[utoipa::path(patch, path = "/api/v1/tenants/{id}", operation_id = "updateTenant", tag = "tenants",
+    params(("id" = Uuid, Path)), request_body = UpdateTenant,
+    responses((status = 200, description = "The tenant as changed.", body = Tenant),
+        (status = 403, description = "Only operator admins change tenants."),
+        (status = 404, description = "No tenant with this id that the caller may see.")))]
 pub async fn update(
     State(state): State<AppState>,
     caller: Caller,
@@ -180,8 +189,12 @@ pub async fn update(
 }
 
 /// Deletes a tenant that has no subscriptions left (operator admins only).
-#[utoipa::path(delete, path = "/api/v1/tenants/{id}", tag = "tenants", params(("id" = Uuid, Path)),
-    responses((status = 204), (status = 403), (status = 404), (status = 409)))]
+#[utoipa::path(delete, path = "/api/v1/tenants/{id}", operation_id = "deleteTenant", tag = "tenants",
+    params(("id" = Uuid, Path)),
+    responses((status = 204, description = "The tenant is deleted."),
+        (status = 403, description = "Only operator admins delete tenants."),
+        (status = 404, description = "No tenant with this id that the caller may see."),
+        (status = 409, description = "The tenant still has subscriptions.")))]
 pub async fn remove(
     State(state): State<AppState>,
     caller: Caller,
