@@ -424,6 +424,22 @@ mod tests {
         assert_eq!(units_to_tighten(&limits, &[(now, 2)], now, &observation), 3);
     }
 
+    #[tokio::test]
+    async fn the_memory_budget_waits_for_a_full_window_and_for_a_hold() {
+        // 2 units per 100 ms.
+        let budget = MemoryQpuBudget::new(QpuLimits::new(2, 60, 600).scaled(0.01));
+        assert_eq!(budget.acquire("t", 2).await.unwrap(), Duration::ZERO);
+        assert!(budget.acquire("t", 1).await.unwrap() > Duration::ZERO);
+        assert_eq!(budget.acquire("other", 2).await.unwrap(), Duration::ZERO);
+        let held = QpuObservation {
+            retry_after: Some(Duration::from_millis(150)),
+            ..Default::default()
+        };
+        budget.observe("other", &held).await.unwrap();
+        let waited = budget.acquire("other", 1).await.unwrap();
+        assert!(waited >= Duration::from_millis(140), "waited {waited:?}");
+    }
+
     #[test]
     fn queries_larger_than_the_smallest_window_are_refused() {
         let limits = QpuLimits::default();
