@@ -29,13 +29,16 @@ use url::Url;
 use uuid::Uuid;
 
 use azcops::azure::client::{AzureClient, CallContext, Endpoints};
-use azcops::azure::cost_management::{self, CostRow, CostScope};
+use azcops::azure::cost_management::{self, CostScope};
 use azcops::azure::credentials::{StaticClientSecret, TokenCache, client_secret_source};
 use azcops::azure::qpu_budget::MemoryQpuBudget;
 use azcops::azure::resource_graph::{self, Resource};
 use azcops::azure::throttle::RetryPolicy;
+use azcops::db::costs::NewCostRow;
+use azcops::db::resources::NewResource;
 use azcops::db::{self, Scope};
 use azcops::ingestion::pipeline::BATCH_SIZE;
+use azcops::ingestion::rows::{cost_rows, inventory_rows};
 use azcops::sim::estate::EstateConfig;
 use azcops::sim::{SimConfig, SimHandle};
 
@@ -48,12 +51,12 @@ fn setting(name: &str, default: u64) -> anyhow::Result<u64> {
     }
 }
 
-/// One subscription's rows, as the pipeline holds them.
+/// One subscription's rows, as the pipeline hands them to the database.
 struct Subscription {
     db_id: Uuid,
     /// Resource Graph pages, each sorted and without duplicates (as the pipeline stores them).
-    pages: Vec<Vec<Resource>>,
-    costs: Vec<CostRow>,
+    pages: Vec<Vec<NewResource>>,
+    costs: Vec<NewCostRow>,
 }
 
 fn azure_for(sim: &SimHandle) -> anyhow::Result<AzureClient> {
@@ -154,8 +157,8 @@ async fn collect(
         let costs = cost_management::collect_range(&azure, &ctx, &scope, from, to).await?;
         subscriptions.push(Subscription {
             db_id,
-            pages,
-            costs,
+            pages: pages.into_iter().map(inventory_rows).collect(),
+            costs: cost_rows(costs),
         });
     }
     Ok((tenant_id, subscriptions))
@@ -279,10 +282,9 @@ async fn copy_resources(
             let mut data = String::new();
             for r in page {
                 let json = |v: &Option<Value>| v.as_ref().map(Value::to_string);
-                let tags = serde_json::to_string(&r.tags)?;
+                let tags = r.tags.to_string();
                 let (sku, properties) = (json(&r.sku), json(&r.properties));
-                let present = |s: &str| (!s.is_empty()).then(|| s.to_owned());
-                let (location, group) = (present(&r.location), present(&r.resource_group));
+                let (location, group) = (&r.location, &r.resource_group);
                 line(
                     &mut data,
                     &[

@@ -88,20 +88,16 @@ impl AppState {
     }
 }
 
-/// The custom handler's application: [`router`] plus the non-HTTP functions at
-/// `/<FunctionName>` (see [`crate::functions`]), which only the Functions host may reach: it
-/// listens on loopback and forwards nothing but `/api/...` from outside.
-pub fn handler_router(state: AppState) -> Router {
-    application(state, true)
-}
-
 /// The API alone: `GET /` for readiness probes and everything under `/api` (`azcops serve`,
 /// which may listen on any address, so it never exposes the function routes).
 pub fn router(state: AppState) -> Router {
-    application(state, false)
+    router_with(state, Router::new())
 }
 
-fn application(state: AppState, with_functions: bool) -> Router {
+/// The API plus `routes` under the same middleware, body limit and state: the custom handler
+/// adds the function routes this way (`crate::server::handler_router`), so the API does not
+/// depend on them.
+pub fn router_with(state: AppState, routes: Router<AppState>) -> Router {
     let v1 = Router::new()
         .merge(tenants::router())
         .merge(subscriptions::router())
@@ -111,13 +107,8 @@ fn application(state: AppState, with_functions: bool) -> Router {
     let api = Router::new()
         .route("/api/health", get(health::health))
         .route("/api/openapi.json", get(openapi::document))
-        .nest("/api/v1", v1);
-    let api = if with_functions {
-        api.merge(crate::functions::router())
-    } else {
-        api
-    };
-    let api = api
+        .nest("/api/v1", v1)
+        .merge(routes)
         .fallback(not_found)
         .layer(DefaultBodyLimit::max(MAX_BODY_BYTES))
         .layer(CatchPanicLayer::custom(|_| {

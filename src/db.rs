@@ -6,6 +6,7 @@
 //! stands behind each query's own tenant filter.
 
 pub mod audit;
+pub mod cost_query_budget;
 pub mod costs;
 pub mod entra;
 pub mod ingestion;

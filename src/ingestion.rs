@@ -6,5 +6,6 @@ pub mod failure;
 pub mod fanout;
 pub mod message;
 pub mod pipeline;
+pub mod qpu_budget;
 pub mod rows;
 pub mod runtime;

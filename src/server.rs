@@ -5,15 +5,17 @@ use std::net::SocketAddr;
 use std::sync::Arc;
 
 use anyhow::Context;
+use axum::Router;
 use secrecy::ExposeSecret;
 use tokio::net::TcpListener;
 
 use crate::api::{self, AppState, Authn};
 use crate::auth::{Verifier, VerifierSettings};
 use crate::azure::client::AzureClient;
-use crate::azure::qpu_budget::PgQpuBudget;
 use crate::config::{AuthSettings, Config, DatabaseAuth, running_in_azure};
 use crate::db::{Database, Login, MIGRATOR, UrlSource};
+use crate::functions;
+use crate::ingestion::qpu_budget::PgQpuBudget;
 use crate::ingestion::runtime::{LazyIngestor, QueueEnqueue};
 use crate::storage::lake::LakeLocation;
 
@@ -236,6 +238,13 @@ pub async fn bind(addr: SocketAddr) -> anyhow::Result<TcpListener> {
         .with_context(|| format!("binding {addr}"))
 }
 
+/// The custom handler's application: the API plus the non-HTTP functions at `/<FunctionName>`
+/// (see [`crate::functions`]), which only the Functions host may reach: it listens on loopback
+/// and forwards nothing but `/api/...` from outside.
+pub fn handler_router(state: AppState) -> Router {
+    api::router_with(state, functions::router())
+}
+
 /// Serves `state` on `listener` until a shutdown signal, applying migrations in the
 /// background first when `migrate` is set (the port already answers meanwhile). `functions`
 /// mounts the function routes too: only for the custom handler behind the Functions host.
@@ -251,7 +260,7 @@ pub async fn serve(
     }
     tracing::info!(%addr, version = crate::VERSION, functions, "listening");
     let app = if functions {
-        api::handler_router(state)
+        handler_router(state)
     } else {
         api::router(state)
     };

@@ -218,7 +218,7 @@ impl AzureClient {
 
     /// The client `config` describes: its credential (`managed_identity_client_id` is
     /// `AZURE_CLIENT_ID`; `key_vault` holds per-tenant client secrets), endpoints and retries,
-    /// over `budget` (a [`super::qpu_budget::PgQpuBudget`] in the Function app).
+    /// over `budget` (the ingestion's `PgQpuBudget`, kept in PostgreSQL, in the Function app).
     pub fn from_config(
         config: &AzureConfig,
         managed_identity_client_id: Option<&str>,

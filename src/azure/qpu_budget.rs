@@ -5,13 +5,13 @@
 //! [`QpuBudget::acquire`] waits until all three windows have room for the units and records
 //! them; [`QpuBudget::observe`] tightens the budget from Azure's answer: when the
 //! `qpu-remaining` counters (or `qpu-consumed`) say more was spent than the log knows, the
-//! difference is logged as spent now, and a 429's retry-after holds the tenant. Two
-//! implementations: [`PgQpuBudget`] (`postgres`, shared across instances) and
-//! [`MemoryQpuBudget`] (one process, for tools without a database).
-
-mod postgres;
-
-pub use postgres::PgQpuBudget;
+//! difference is logged as spent now, and a 429's retry-after holds the tenant.
+//!
+//! Both are written once, here, over a tenant's log that an implementation only stores:
+//! [`QpuBudget::update`] reads the log and adds what the budget decided, atomically. Two
+//! implementations: [`MemoryQpuBudget`] (one process, for tools and tests without a database)
+//! and the ingestion's `PgQpuBudget` (`crate::ingestion::qpu_budget`, kept in PostgreSQL and
+//! shared across instances; the Azure layer runs no SQL).
 
 use std::collections::HashMap;
 use std::sync::Mutex;
@@ -97,22 +97,103 @@ pub struct QpuObservation {
     pub retry_after: Option<Duration>,
 }
 
-/// A per-tenant query budget shared by every caller of the tenant.
+/// One tenant's log as a budget sees it at one moment.
+#[derive(Debug, Clone, Copy)]
+pub struct TenantLog<'a> {
+    /// The log's clock (for a log shared by instances, the one clock they share).
+    pub now: DateTime<Utc>,
+    /// The spending within the longest window, oldest first.
+    pub spent: &'a [Spend],
+    /// Until when Azure asked the tenant to hold, if it did.
+    pub hold_until: Option<DateTime<Utc>>,
+}
+
+/// What the budget decided from a tenant's log: what to add to it, and how long to wait.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct Decision {
+    /// Units to log as spent now (nothing when 0).
+    pub spend: u32,
+    /// The units were learnt from Azure's counters rather than acquired.
+    pub observed: bool,
+    /// Hold the tenant until then (or longer, if it already is held longer).
+    pub hold_until: Option<DateTime<Utc>>,
+    /// For units that did not fit: how long until they may.
+    pub wait: Duration,
+}
+
+/// The check a budget runs on a tenant's log.
+pub type Decide<'a> = dyn Fn(&TenantLog<'_>) -> Decision + Send + Sync + 'a;
+
+/// A per-tenant query budget shared by every caller of the tenant. An implementation keeps
+/// the log ([`QpuBudget::update`]); acquiring and observing are the same for every log.
 pub trait QpuBudget: Send + Sync {
+    /// The windows this budget keeps to.
+    fn limits(&self) -> &QpuLimits;
+
+    /// Reads `tenant_id`'s log (spending older than the longest window forgotten), lets
+    /// `decide` look at it and adds what it decided, with no other user of the log in between.
+    /// Returns the decision.
+    fn update<'a>(
+        &'a self,
+        tenant_id: &'a str,
+        decide: &'a Decide<'a>,
+    ) -> BoxFuture<'a, Result<Decision, AzureError>>;
+
     /// Waits until `units` fit in every window of `tenant_id`, records them as spent, and
     /// returns how long it waited. Fails at once when `units` can never fit.
     fn acquire<'a>(
         &'a self,
         tenant_id: &'a str,
         units: u32,
-    ) -> BoxFuture<'a, Result<Duration, AzureError>>;
+    ) -> BoxFuture<'a, Result<Duration, AzureError>> {
+        Box::pin(async move {
+            let limits = self.limits();
+            check_units(limits, tenant_id, units)?;
+            let decide = |log: &TenantLog<'_>| {
+                let wait = wait_needed(limits, log.spent, log.hold_until, log.now, units);
+                Decision {
+                    spend: if wait.is_zero() { units } else { 0 },
+                    wait,
+                    ..Decision::default()
+                }
+            };
+            let mut waited = Duration::ZERO;
+            loop {
+                let wait = self.update(tenant_id, &decide).await?.wait;
+                if wait.is_zero() {
+                    return Ok(waited);
+                }
+                tracing::debug!(
+                    tenant_id,
+                    units,
+                    wait_ms = wait.as_millis() as u64,
+                    "waiting for Cost Management query budget"
+                );
+                tokio::time::sleep(wait).await;
+                waited += wait;
+            }
+        })
+    }
 
     /// Tightens the budget of `tenant_id` from an answer's headers.
     fn observe<'a>(
         &'a self,
         tenant_id: &'a str,
         observation: &'a QpuObservation,
-    ) -> BoxFuture<'a, Result<(), AzureError>>;
+    ) -> BoxFuture<'a, Result<(), AzureError>> {
+        Box::pin(async move {
+            let limits = self.limits();
+            let decide = |log: &TenantLog<'_>| Decision {
+                spend: units_to_tighten(limits, log.spent, log.now, observation),
+                observed: true,
+                hold_until: observation
+                    .retry_after
+                    .map(|wait| log.now + chrono::Duration::from_std(wait).unwrap_or_default()),
+                wait: Duration::ZERO,
+            };
+            self.update(tenant_id, &decide).await.map(|_| ())
+        })
+    }
 }
 
 /// Units spent at a time.
@@ -186,11 +267,7 @@ fn until_from(now: DateTime<Utc>, until: DateTime<Utc>) -> Duration {
 }
 
 /// Refuses a query that no window can ever hold.
-pub(crate) fn check_units(
-    limits: &QpuLimits,
-    tenant_id: &str,
-    units: u32,
-) -> Result<(), AzureError> {
+fn check_units(limits: &QpuLimits, tenant_id: &str, units: u32) -> Result<(), AzureError> {
     let max = limits.max_units();
     let detail = if units == 0 {
         "a query costs at least 1 unit: is its time range empty?".to_owned()
@@ -210,11 +287,11 @@ pub(crate) fn check_units(
 #[derive(Debug, Default)]
 pub struct MemoryQpuBudget {
     limits: QpuLimits,
-    tenants: Mutex<HashMap<String, TenantLog>>,
+    tenants: Mutex<HashMap<String, MemoryLog>>,
 }
 
 #[derive(Debug, Default)]
-struct TenantLog {
+struct MemoryLog {
     spent: Vec<Spend>,
     hold_until: Option<DateTime<Utc>>,
 }
@@ -228,70 +305,46 @@ impl MemoryQpuBudget {
         }
     }
 
-    /// Records `units` if they fit now; otherwise how long to wait.
-    fn try_acquire(&self, tenant_id: &str, units: u32) -> Duration {
-        let now = Utc::now();
-        let mut tenants = self.lock();
-        let log = tenants.entry(tenant_id.to_owned()).or_default();
-        log.prune(now, self.limits.horizon());
-        let wait = wait_needed(&self.limits, &log.spent, log.hold_until, now, units);
-        if wait.is_zero() {
-            log.spent.push((now, units));
-        }
-        wait
-    }
-
-    fn lock(&self) -> std::sync::MutexGuard<'_, HashMap<String, TenantLog>> {
+    fn lock(&self) -> std::sync::MutexGuard<'_, HashMap<String, MemoryLog>> {
         self.tenants
             .lock()
             .unwrap_or_else(std::sync::PoisonError::into_inner)
     }
 }
 
-impl TenantLog {
+impl MemoryLog {
     fn prune(&mut self, now: DateTime<Utc>, horizon: Duration) {
         self.spent.retain(|(at, _)| until_from(*at, now) < horizon);
     }
 }
 
 impl QpuBudget for MemoryQpuBudget {
-    fn acquire<'a>(
-        &'a self,
-        tenant_id: &'a str,
-        units: u32,
-    ) -> BoxFuture<'a, Result<Duration, AzureError>> {
-        Box::pin(async move {
-            check_units(&self.limits, tenant_id, units)?;
-            let mut waited = Duration::ZERO;
-            loop {
-                let wait = self.try_acquire(tenant_id, units);
-                if wait.is_zero() {
-                    return Ok(waited);
-                }
-                tokio::time::sleep(wait).await;
-                waited += wait;
-            }
-        })
+    fn limits(&self) -> &QpuLimits {
+        &self.limits
     }
 
-    fn observe<'a>(
+    fn update<'a>(
         &'a self,
         tenant_id: &'a str,
-        observation: &'a QpuObservation,
-    ) -> BoxFuture<'a, Result<(), AzureError>> {
+        decide: &'a Decide<'a>,
+    ) -> BoxFuture<'a, Result<Decision, AzureError>> {
         Box::pin(async move {
             let now = Utc::now();
             let mut tenants = self.lock();
             let log = tenants.entry(tenant_id.to_owned()).or_default();
-            let extra = units_to_tighten(&self.limits, &log.spent, now, observation);
-            if extra > 0 {
-                log.spent.push((now, extra));
+            log.prune(now, self.limits.horizon());
+            let decision = decide(&TenantLog {
+                now,
+                spent: &log.spent,
+                hold_until: log.hold_until,
+            });
+            if decision.spend > 0 {
+                log.spent.push((now, decision.spend));
             }
-            if let Some(wait) = observation.retry_after {
-                let until = now + chrono::Duration::from_std(wait).unwrap_or_default();
-                log.hold_until = log.hold_until.max(Some(until));
+            if decision.hold_until.is_some() {
+                log.hold_until = log.hold_until.max(decision.hold_until);
             }
-            Ok(())
+            Ok(decision)
         })
     }
 }
@@ -369,6 +422,22 @@ mod tests {
         assert_eq!(units_to_tighten(&limits, &[(now, 2)], now, &observation), 0);
         observation.headers.consumed = Some(5);
         assert_eq!(units_to_tighten(&limits, &[(now, 2)], now, &observation), 3);
+    }
+
+    #[tokio::test]
+    async fn the_memory_budget_waits_for_a_full_window_and_for_a_hold() {
+        // 2 units per 100 ms.
+        let budget = MemoryQpuBudget::new(QpuLimits::new(2, 60, 600).scaled(0.01));
+        assert_eq!(budget.acquire("t", 2).await.unwrap(), Duration::ZERO);
+        assert!(budget.acquire("t", 1).await.unwrap() > Duration::ZERO);
+        assert_eq!(budget.acquire("other", 2).await.unwrap(), Duration::ZERO);
+        let held = QpuObservation {
+            retry_after: Some(Duration::from_millis(150)),
+            ..Default::default()
+        };
+        budget.observe("other", &held).await.unwrap();
+        let waited = budget.acquire("other", 1).await.unwrap();
+        assert!(waited >= Duration::from_millis(140), "waited {waited:?}");
     }
 
     #[test]

@@ -9,7 +9,6 @@ use utoipa::ToSchema;
 use uuid::Uuid;
 
 use super::Page;
-pub use crate::azure::cost_management::CostRow;
 
 /// One day of cost for one (subscription, resource group, service, meter category).
 #[derive(Debug, Clone, PartialEq, Serialize, ToSchema)]
@@ -32,6 +31,23 @@ pub struct CostDay {
     pub currency: String,
     pub created_at: DateTime<Utc>,
     pub updated_at: DateTime<Utc>,
+}
+
+/// One day of cost to write: the natural key (date, resource group, service, meter category)
+/// and the amounts (mapped from Cost Management's rows in `crate::ingestion::rows`).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct NewCostRow {
+    pub date: NaiveDate,
+    /// Lower-cased; empty for charges outside any resource group.
+    pub resource_group: String,
+    pub service_name: String,
+    pub meter_category: String,
+    /// ActualCost.
+    pub cost: Decimal,
+    /// AmortizedCost.
+    pub amortized_cost: Decimal,
+    /// ISO currency code of both amounts.
+    pub currency: String,
 }
 
 /// Which cost rows a list or summary covers; `None` matches everything.
@@ -163,10 +179,10 @@ pub async fn upsert(
     conn: &mut PgConnection,
     tenant_id: Uuid,
     subscription_db_id: Uuid,
-    rows: &[CostRow],
+    rows: &[NewCostRow],
 ) -> Result<u64, sqlx::Error> {
     let dates: Vec<NaiveDate> = rows.iter().map(|r| r.date).collect();
-    let text = |f: fn(&CostRow) -> &str| {
+    let text = |f: fn(&NewCostRow) -> &str| {
         rows.iter()
             .map(|r| f(r).to_owned())
             .collect::<Vec<String>>()

@@ -3,15 +3,33 @@
 //! then succeeded, failed, or partially failed.
 
 use chrono::{DateTime, NaiveDate, Utc};
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 use serde_json::Value;
 use sqlx::PgConnection;
 use utoipa::ToSchema;
 use uuid::Uuid;
 
 use super::Page;
-use crate::ingestion::failure::Failure;
-use crate::ingestion::message::Mode;
+
+/// What a run collects (also the `mode` of an ingestion message and of a trigger request).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, sqlx::Type, ToSchema)]
+#[serde(rename_all = "lowercase")]
+#[sqlx(type_name = "ingestion_mode", rename_all = "lowercase")]
+#[schema(as = Mode)]
+pub enum RunMode {
+    /// Inventory, costs, Advisor and metrics.
+    Full,
+    /// Costs only (the hourly incremental run).
+    Cost,
+}
+
+/// Why an item failed, as its readers see it: a stable code and a short fixed message (the
+/// ingestion's failures, `crate::ingestion::failure`, become these).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct ItemFailure {
+    pub code: &'static str,
+    pub message: &'static str,
+}
 
 /// What started a run.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, sqlx::Type, ToSchema)]
@@ -41,7 +59,7 @@ pub enum ItemStatus {
 pub struct Run {
     pub id: Uuid,
     pub tenant_id: Uuid,
-    pub mode: Mode,
+    pub mode: RunMode,
     pub trigger: Trigger,
     /// `queued`, `running`, `succeeded`, `partially_failed` or `failed`.
     pub status: String,
@@ -84,7 +102,7 @@ pub struct Item {
 #[derive(Debug, Clone)]
 pub struct NewRun<'a> {
     pub tenant_id: Uuid,
-    pub mode: Mode,
+    pub mode: RunMode,
     pub trigger: Trigger,
     /// The timer slot; a second run for the same tenant, mode and slot is not created.
     pub schedule_slot: Option<DateTime<Utc>>,
@@ -106,7 +124,7 @@ pub async fn create_run(
            ON CONFLICT (tenant_id, mode, schedule_slot) DO NOTHING
            RETURNING id"#,
         new.tenant_id,
-        new.mode as Mode,
+        new.mode as RunMode,
         new.trigger as Trigger,
         new.schedule_slot,
         new.requested_by,
@@ -182,7 +200,7 @@ pub struct Outcome {
     pub metrics: i32,
     pub azure_calls: Value,
     /// `None` for success.
-    pub error: Option<Failure>,
+    pub error: Option<ItemFailure>,
 }
 
 /// Records an item's end: succeeded, or `failed`/`rejected` with its error.
@@ -232,7 +250,7 @@ async fn runs(
 ) -> Result<Vec<Run>, sqlx::Error> {
     sqlx::query_as!(
         Run,
-        r#"SELECT r.id, r.tenant_id, r.mode AS "mode: Mode", r.trigger AS "trigger: Trigger", r.schedule_slot,
+        r#"SELECT r.id, r.tenant_id, r.mode AS "mode: RunMode", r.trigger AS "trigger: Trigger", r.schedule_slot,
                   r.requested_by, r.cost_from, r.cost_to, r.created_at,
                   s.status AS "status!", s.total AS "items_total!", s.succeeded AS "items_succeeded!",
                   s.failed AS "items_failed!", s.finished_at
@@ -324,7 +342,7 @@ pub const STALLED_AFTER_HOURS: i32 = 6;
 pub async fn lock_run_in_progress(
     conn: &mut PgConnection,
     tenant_id: Uuid,
-    mode: Mode,
+    mode: RunMode,
 ) -> Result<Option<Uuid>, sqlx::Error> {
     let key = format!("azcops.ingestion_run:{tenant_id}:{mode:?}");
     sqlx::query!("SELECT pg_advisory_xact_lock(hashtextextended($1, 0))", key)
@@ -338,7 +356,7 @@ pub async fn lock_run_in_progress(
                  AND i.updated_at > now() - make_interval(hours => $3))
            ORDER BY r.created_at, r.id LIMIT 1"#,
         tenant_id,
-        mode as Mode,
+        mode as RunMode,
         STALLED_AFTER_HOURS,
     )
     .fetch_optional(conn)
@@ -349,13 +367,13 @@ pub async fn lock_run_in_progress(
 pub async fn run_for_slot(
     conn: &mut PgConnection,
     tenant_id: Uuid,
-    mode: Mode,
+    mode: RunMode,
     slot: DateTime<Utc>,
 ) -> Result<Option<Uuid>, sqlx::Error> {
     sqlx::query_scalar!(
         "SELECT id FROM ingestion_runs WHERE tenant_id = $1 AND mode = $2 AND schedule_slot = $3",
         tenant_id,
-        mode as Mode,
+        mode as RunMode,
         slot,
     )
     .fetch_optional(conn)
@@ -376,7 +394,7 @@ pub async fn queued_items(conn: &mut PgConnection, run_id: Uuid) -> Result<Vec<U
 pub async fn fail_queued_items(
     conn: &mut PgConnection,
     run_id: Uuid,
-    failure: Failure,
+    failure: ItemFailure,
 ) -> Result<u64, sqlx::Error> {
     let result = sqlx::query!(
         "UPDATE ingestion_run_items SET status = 'failed', error_code = $2, error = $3, finished_at = now()
@@ -390,15 +408,15 @@ pub async fn fail_queued_items(
     Ok(result.rows_affected())
 }
 
-/// Marks the item of `tenant_id`'s run for `subscription_id` rejected; false when that tenant
-/// has no such item. A message naming another tenant's run changes nothing of it.
+/// Marks the item of `tenant_id`'s run for `subscription_id` rejected with `failure`; false
+/// when that tenant has no such item. A message naming another tenant's run changes nothing of it.
 pub async fn reject_item(
     conn: &mut PgConnection,
     tenant_id: Uuid,
     run_id: Uuid,
     subscription_id: Uuid,
+    failure: ItemFailure,
 ) -> Result<bool, sqlx::Error> {
-    let failure = Failure::REJECTED_MESSAGE;
     let result = sqlx::query!(
         "UPDATE ingestion_run_items SET status = 'rejected', error_code = $4, error = $5, finished_at = now()
          WHERE tenant_id = $1 AND run_id = $2 AND subscription_id = $3 AND status <> 'succeeded'",

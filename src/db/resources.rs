@@ -114,8 +114,22 @@ pub async fn get(
     .await
 }
 
-/// A resource as Resource Graph's inventory reports it (lower-cased ids, type, location, group).
-pub use crate::azure::resource_graph::Resource as InventoryResource;
+/// A resource to write, as the inventory reports it (mapped from Resource Graph's rows in
+/// `crate::ingestion::rows`).
+#[derive(Debug, Clone, PartialEq)]
+pub struct NewResource {
+    /// The ARM resource id, lower-cased.
+    pub resource_id: String,
+    pub name: String,
+    pub resource_type: String,
+    pub kind: Option<String>,
+    pub location: Option<String>,
+    pub resource_group: Option<String>,
+    pub sku: Option<Value>,
+    /// A JSON object of tag names to values.
+    pub tags: Value,
+    pub properties: Option<Value>,
+}
 
 /// Inserts or updates a batch of one subscription's resources in one statement, as seen at
 /// `seen_at` (the run's time, so a second delivery writes the same values). Rows that did not
@@ -125,11 +139,10 @@ pub async fn upsert(
     tenant_id: Uuid,
     subscription_db_id: Uuid,
     seen_at: DateTime<Utc>,
-    rows: &[InventoryResource],
+    rows: &[NewResource],
 ) -> Result<u64, sqlx::Error> {
-    let col = |f: fn(&InventoryResource) -> Option<String>| rows.iter().map(f).collect::<Vec<_>>();
-    let json = |f: fn(&InventoryResource) -> Option<Value>| rows.iter().map(f).collect::<Vec<_>>();
-    let present = |s: &str| (!s.is_empty()).then(|| s.to_owned());
+    let col = |f: fn(&NewResource) -> Option<String>| rows.iter().map(f).collect::<Vec<_>>();
+    let json = |f: fn(&NewResource) -> Option<Value>| rows.iter().map(f).collect::<Vec<_>>();
     let result = sqlx::query!(
         r#"INSERT INTO resources (tenant_id, subscription_db_id, resource_id, name, type, kind, location, resource_group,
                                  sku, tags, properties, first_seen_at, last_seen_at)
@@ -158,10 +171,10 @@ pub async fn upsert(
         &col(|r| Some(r.name.clone())) as &[Option<String>],
         &col(|r| Some(r.resource_type.clone())) as &[Option<String>],
         &col(|r| r.kind.clone()) as &[Option<String>],
-        &rows.iter().map(|r| present(&r.location)).collect::<Vec<_>>() as &[Option<String>],
-        &rows.iter().map(|r| present(&r.resource_group)).collect::<Vec<_>>() as &[Option<String>],
+        &col(|r| r.location.clone()) as &[Option<String>],
+        &col(|r| r.resource_group.clone()) as &[Option<String>],
         &json(|r| r.sku.clone()) as &[Option<Value>],
-        &json(|r| serde_json::to_value(&r.tags).ok()) as &[Option<Value>],
+        &json(|r| Some(r.tags.clone())) as &[Option<Value>],
         &json(|r| r.properties.clone()) as &[Option<Value>],
     )
     .execute(conn)

@@ -8,6 +8,7 @@
 use std::error::Error;
 
 use crate::azure::error::AzureError;
+use crate::db::ingestion::ItemFailure;
 
 /// A sanitised failure: what is stored on the run item and returned by the status API.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -100,6 +101,15 @@ impl Failure {
             AzureError::InvalidUrl(_) | AzureError::Encode(_) | AzureError::Config(_) => {
                 Self::INGESTION_FAILED
             }
+        }
+    }
+}
+
+impl From<Failure> for ItemFailure {
+    fn from(f: Failure) -> Self {
+        Self {
+            code: f.code,
+            message: f.message,
         }
     }
 }

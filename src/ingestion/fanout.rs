@@ -159,7 +159,8 @@ pub async fn send_all(
     for text in texts {
         if let Err(error) = queue.send(text).await {
             let mut tx = db::begin(pool, Scope::Operator).await?;
-            ingestion::fail_queued_items(&mut tx, run_id, Failure::QUEUE_UNAVAILABLE).await?;
+            ingestion::fail_queued_items(&mut tx, run_id, Failure::QUEUE_UNAVAILABLE.into())
+                .await?;
             tx.commit().await?;
             return Err(error.context(format!("enqueueing the messages of run {run_id}")));
         }

@@ -16,18 +16,8 @@ pub const SCHEMA_VERSION: u32 = 1;
 /// Longest cost window one message may ask for.
 pub const MAX_COST_WINDOW_DAYS: i64 = 366;
 
-/// What to collect.
-#[derive(
-    Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, sqlx::Type, utoipa::ToSchema,
-)]
-#[serde(rename_all = "lowercase")]
-#[sqlx(type_name = "ingestion_mode", rename_all = "lowercase")]
-pub enum Mode {
-    /// Inventory, costs, Advisor and metrics.
-    Full,
-    /// Costs only (the hourly incremental run).
-    Cost,
-}
+/// What to collect: the database's run mode (`"full"` or `"cost"` on the wire).
+pub use crate::db::ingestion::RunMode as Mode;
 
 /// One subscription to ingest.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]

@@ -114,7 +114,9 @@ impl Ingestor {
             let pool = self.db.pool().await?;
             if let Some((run_id, m)) = message.and_then(|m| m.run_id.map(|run_id| (run_id, m))) {
                 let mut tx = db::begin(pool, Scope::Tenant(m.tenant_id)).await?;
-                ingestion::reject_item(&mut tx, m.tenant_id, run_id, m.subscription_id).await?;
+                let failure = Failure::REJECTED_MESSAGE.into();
+                ingestion::reject_item(&mut tx, m.tenant_id, run_id, m.subscription_id, failure)
+                    .await?;
                 tx.commit().await?;
             }
             let mut tx = db::begin(pool, Scope::Operator).await?;
@@ -197,7 +199,7 @@ impl Ingestor {
                 let error = format!("{e:#}");
                 let outcome = Outcome {
                     azure_calls: calls,
-                    error: Some(e.failure()),
+                    error: Some(e.failure().into()),
                     ..Outcome::default()
                 };
                 ingestion::finish_item(&mut tx, item_id, ItemStatus::Failed, &outcome).await?;
@@ -310,15 +312,16 @@ impl Ingestor {
                 // A resource listed twice (it moved between pages) must appear once per statement.
                 page.sort_by(|a, b| a.resource_id.cmp(&b.resource_id));
                 page.dedup_by(|a, b| a.resource_id == b.resource_id);
+                let page = super::rows::inventory_rows(page);
                 db::resources::upsert(&mut tx, tenant, sub, run_at, &page).await?;
             }
             db::resources::mark_missing_deleted(&mut tx, sub, run_at).await?;
             outcome.resources = count(total);
         }
-        for batch in collected.costs.chunks(BATCH_SIZE) {
+        outcome.costs = count(collected.costs.len());
+        for batch in super::rows::cost_rows(collected.costs).chunks(BATCH_SIZE) {
             db::costs::upsert(&mut tx, tenant, sub, batch).await?;
         }
-        outcome.costs = count(collected.costs.len());
         let rows = super::rows::advisor_rows(&collected.recommendations);
         for batch in rows.chunks(BATCH_SIZE) {
             db::recommendations::upsert_advisor(&mut tx, tenant, sub, batch).await?;

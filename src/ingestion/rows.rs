@@ -4,7 +4,46 @@ use rust_decimal::Decimal;
 use serde_json::json;
 
 use crate::azure::advisor::AdvisorRecommendation;
+use crate::azure::cost_management::CostRow;
+use crate::azure::resource_graph::Resource;
+use crate::db::costs::NewCostRow;
 use crate::db::recommendations::AdvisorRow;
+use crate::db::resources::NewResource;
+
+/// Cost Management's merged rows as `costs_daily` rows.
+pub fn cost_rows(rows: Vec<CostRow>) -> Vec<NewCostRow> {
+    rows.into_iter()
+        .map(|r| NewCostRow {
+            date: r.date,
+            resource_group: r.resource_group,
+            service_name: r.service_name,
+            meter_category: r.meter_category,
+            cost: r.cost,
+            amortized_cost: r.amortized_cost,
+            currency: r.currency,
+        })
+        .collect()
+}
+
+/// Resource Graph's inventory as `resources` rows: an empty location or resource group is
+/// none, the tags a JSON object.
+pub fn inventory_rows(resources: Vec<Resource>) -> Vec<NewResource> {
+    let present = |s: String| (!s.is_empty()).then_some(s);
+    resources
+        .into_iter()
+        .map(|r| NewResource {
+            tags: serde_json::to_value(&r.tags).unwrap_or_else(|_| json!({})),
+            resource_id: r.resource_id,
+            name: r.name,
+            resource_type: r.resource_type,
+            kind: r.kind,
+            location: present(r.location),
+            resource_group: present(r.resource_group),
+            sku: r.sku,
+            properties: r.properties,
+        })
+        .collect()
+}
 
 /// Advisor recommendations as rows, one per ARM id (the last wins: a batch must not name a
 /// row twice, and Advisor has been seen repeating ids).

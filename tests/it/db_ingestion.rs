@@ -7,10 +7,10 @@ use serde_json::json;
 use sqlx::PgPool;
 use uuid::Uuid;
 
-use azcops::db::costs::{self, CostRow};
+use azcops::db::costs::{self, NewCostRow};
 use azcops::db::ingestion::{self, ItemStatus, NewRun, Outcome, Start, Trigger};
 use azcops::db::recommendations::{self, AdvisorRow};
-use azcops::db::resources::{self, InventoryResource};
+use azcops::db::resources::{self, NewResource};
 use azcops::db::{self, Scope};
 use azcops::ingestion::failure::Failure;
 use azcops::ingestion::message::Mode;
@@ -33,22 +33,18 @@ async fn tenant_and_subscription(pool: &PgPool) -> (Uuid, Uuid, Uuid) {
     (tenant, sub, azure_sub)
 }
 
-fn resource(name: &str) -> InventoryResource {
-    InventoryResource {
+fn resource(name: &str) -> NewResource {
+    NewResource {
         resource_id: format!(
             "/subscriptions/x/resourcegroups/rg/providers/microsoft.compute/disks/{name}"
         ),
-        subscription_id: "x".into(),
-        tenant_id: "t".into(),
         name: name.to_owned(),
         resource_type: "microsoft.compute/disks".into(),
         kind: None,
-        location: "westeurope".into(),
-        resource_group: "rg".into(),
+        location: Some("westeurope".into()),
+        resource_group: Some("rg".into()),
         sku: Some(json!({"name": "Premium_LRS"})),
-        tags: [("env".to_owned(), "prod".to_owned())]
-            .into_iter()
-            .collect(),
+        tags: json!({"env": "prod"}),
         properties: Some(json!({"diskState": "Unattached"})),
     }
 }
@@ -147,8 +143,8 @@ async fn resources_missing_from_a_fresh_inventory_are_marked_deleted_and_come_ba
     );
 }
 
-fn cost(day: u32, amount: &str) -> CostRow {
-    CostRow {
+fn cost(day: u32, amount: &str) -> NewCostRow {
+    NewCostRow {
         date: NaiveDate::from_ymd_opt(2026, 11, day).expect("date"),
         resource_group: "rg".into(),
         service_name: "Storage".into(),
@@ -320,7 +316,7 @@ async fn a_timer_slot_gets_one_run_and_the_status_follows_the_items(pool: PgPool
         panic!("b starts")
     };
     let failure = Outcome {
-        error: Some(Failure::AZURE_FORBIDDEN),
+        error: Some(Failure::AZURE_FORBIDDEN.into()),
         ..Outcome::default()
     };
     ingestion::finish_item(&mut tx, b, ItemStatus::Failed, &failure)

@@ -13,8 +13,9 @@ use sqlx::postgres::{PgConnectOptions, PgPoolOptions};
 use sqlx::{PgConnection, PgPool};
 use uuid::Uuid;
 
-use azcops::azure::qpu_budget::{PgQpuBudget, QpuBudget, QpuLimits, QpuObservation};
+use azcops::azure::qpu_budget::{QpuBudget, QpuLimits, QpuObservation};
 use azcops::db::{self, Database, Scope, UrlSource};
+use azcops::ingestion::qpu_budget::PgQpuBudget;
 
 use crate::support::TestApp;
 

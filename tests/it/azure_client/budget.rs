@@ -4,7 +4,8 @@
 use std::sync::Arc;
 use std::time::Duration;
 
-use azcops::azure::qpu_budget::{PgQpuBudget, QpuBudget, QpuLimits, QpuObservation};
+use azcops::azure::qpu_budget::{QpuBudget, QpuLimits, QpuObservation};
+use azcops::ingestion::qpu_budget::PgQpuBudget;
 use chrono::{DateTime, Utc};
 use serde_json::{Value, json};
 use sqlx::PgPool;

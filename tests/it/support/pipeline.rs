@@ -20,7 +20,7 @@ use tower::ServiceExt;
 use url::Url;
 use uuid::Uuid;
 
-use azcops::api::{self, AppState, Authn};
+use azcops::api::{AppState, Authn};
 use azcops::azure::client::{AzureClient, Endpoints};
 use azcops::azure::credentials::{StaticClientSecret, TokenCache, client_secret_source};
 use azcops::azure::qpu_budget::{MemoryQpuBudget, QpuLimits};
@@ -180,7 +180,7 @@ impl Pipeline {
             .with_ingestor(Arc::new(ingestor))
             .with_azure(azure);
         Self {
-            router: api::handler_router(state),
+            router: azcops::server::handler_router(state),
             queue,
             lake,
             pool,
