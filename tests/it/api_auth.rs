@@ -1,14 +1,12 @@
 //! Authentication and authorisation through the API: tokens, roles, and tenant isolation.
 
-use std::io::Write;
-use std::sync::{Arc, Mutex};
-
 use axum::body::Body;
 use axum::http::{Method, Request, StatusCode};
 use serde_json::json;
 use sqlx::PgPool;
 use uuid::Uuid;
 
+use crate::support::logs::Logs;
 use crate::support::tokens::TokenBuilder;
 use crate::support::{ADMIN, READER, Reply, TestApp};
 
@@ -300,36 +298,9 @@ async fn an_unreachable_jwks_is_a_503_not_a_401(pool: PgPool) {
     reply.assert_error(StatusCode::SERVICE_UNAVAILABLE, "service_unavailable");
 }
 
-/// A log sink for one test.
-#[derive(Clone, Default)]
-struct Logs(Arc<Mutex<Vec<u8>>>);
-
-impl Write for Logs {
-    fn write(&mut self, bytes: &[u8]) -> std::io::Result<usize> {
-        self.0.lock().expect("log").extend_from_slice(bytes);
-        Ok(bytes.len())
-    }
-    fn flush(&mut self) -> std::io::Result<()> {
-        Ok(())
-    }
-}
-
-impl Logs {
-    fn text(&self) -> String {
-        String::from_utf8_lossy(&self.0.lock().expect("log")).into_owned()
-    }
-}
-
 #[sqlx::test(migrator = "azcops::db::MIGRATOR")]
 async fn a_refused_token_is_logged_once_with_its_reason_and_tenant_never_the_token(pool: PgPool) {
-    let logs = Logs::default();
-    let writer = logs.clone();
-    let subscriber = tracing_subscriber::fmt()
-        .with_writer(move || writer.clone())
-        .with_ansi(false)
-        .with_max_level(tracing::Level::DEBUG)
-        .finish();
-    let _guard = tracing::subscriber::set_default(subscriber);
+    let (logs, _guard) = Logs::capture();
     let app = TestApp::new(pool).await;
     let tid = Uuid::new_v4();
     let token = TokenBuilder::new(tid)

@@ -1,6 +1,7 @@
 //! Shared test harness: the application router over a test database, a JWKS server, tokens,
 //! and a one-call request helper.
 
+pub mod logs;
 pub mod pipeline;
 pub mod scratch;
 pub mod sim_azure;
