@@ -65,9 +65,7 @@ async fn invalid_tokens_are_401s(pool: PgPool) {
         ),
     ];
     for (case, token) in cases {
-        let reply = app
-            .call(Method::GET, "/api/v1/tenants", Some(&token), None)
-            .await;
+        let reply = app.get("/api/v1/tenants", &token).await;
         assert_eq!(
             reply.status,
             StatusCode::UNAUTHORIZED,
@@ -78,22 +76,13 @@ async fn invalid_tokens_are_401s(pool: PgPool) {
         let challenge = reply.headers["www-authenticate"].to_str().unwrap();
         assert!(challenge.contains("invalid_token"), "{case}: {challenge}");
     }
-    let valid = app
-        .call(Method::GET, "/api/v1/tenants", Some(&base().rs256()), None)
-        .await;
+    let valid = app.get("/api/v1/tenants", &base().rs256()).await;
     assert_eq!(
         valid.status,
         StatusCode::OK,
         "the same token, valid, is accepted"
     );
-    let v1 = app
-        .call(
-            Method::GET,
-            "/api/v1/tenants",
-            Some(&base().v1().rs256()),
-            None,
-        )
-        .await;
+    let v1 = app.get("/api/v1/tenants", &base().v1().rs256()).await;
     assert_eq!(v1.status, StatusCode::OK, "a v1.0 access token is accepted");
 }
 
@@ -101,9 +90,7 @@ async fn invalid_tokens_are_401s(pool: PgPool) {
 async fn a_valid_token_without_an_app_role_is_forbidden(pool: PgPool) {
     let app = TestApp::new(pool).await;
     let token = app.token(app.operator_tid, &[]);
-    let reply = app
-        .call(Method::GET, "/api/v1/tenants", Some(&token), None)
-        .await;
+    let reply = app.get("/api/v1/tenants", &token).await;
     reply.assert_error(StatusCode::FORBIDDEN, "forbidden");
 }
 
@@ -111,9 +98,7 @@ async fn a_valid_token_without_an_app_role_is_forbidden(pool: PgPool) {
 async fn a_caller_from_an_unregistered_tenant_is_forbidden(pool: PgPool) {
     let app = TestApp::new(pool).await;
     let token = app.token(Uuid::new_v4(), &[ADMIN]);
-    let reply = app
-        .call(Method::GET, "/api/v1/subscriptions", Some(&token), None)
-        .await;
+    let reply = app.get("/api/v1/subscriptions", &token).await;
     reply.assert_error(StatusCode::FORBIDDEN, "forbidden");
 }
 
@@ -124,39 +109,27 @@ async fn a_reader_cannot_write_subscriptions(pool: PgPool) {
     let sub = app.subscription(tenant, "prod").await;
     let reader = app.token(tid, &[READER]);
     let create = app
-        .call(
-            Method::POST,
+        .post(
             "/api/v1/subscriptions",
-            Some(&reader),
-            Some(json!({"subscription_id": Uuid::new_v4(), "display_name": "x"})),
+            &reader,
+            json!({"subscription_id": Uuid::new_v4(), "display_name": "x"}),
         )
         .await;
     create.assert_error(StatusCode::FORBIDDEN, "forbidden");
     let patch = app
-        .call(
-            Method::PATCH,
+        .patch(
             &format!("/api/v1/subscriptions/{sub}"),
-            Some(&reader),
-            Some(json!({"display_name": "y"})),
+            &reader,
+            json!({"display_name": "y"}),
         )
         .await;
     patch.assert_error(StatusCode::FORBIDDEN, "forbidden");
     let delete = app
-        .call(
-            Method::DELETE,
-            &format!("/api/v1/subscriptions/{sub}"),
-            Some(&reader),
-            None,
-        )
+        .delete(&format!("/api/v1/subscriptions/{sub}"), &reader)
         .await;
     delete.assert_error(StatusCode::FORBIDDEN, "forbidden");
     let read = app
-        .call(
-            Method::GET,
-            &format!("/api/v1/subscriptions/{sub}"),
-            Some(&reader),
-            None,
-        )
+        .get(&format!("/api/v1/subscriptions/{sub}"), &reader)
         .await;
     assert_eq!(read.status, StatusCode::OK);
     assert_eq!(read.body["display_name"], "prod", "nothing was changed");
@@ -199,45 +172,27 @@ async fn another_tenants_objects_answer_404_for_read_update_and_delete(pool: PgP
         );
     }
     let create_in_b = app
-        .call(
-            Method::POST,
+        .post(
             "/api/v1/subscriptions",
-            Some(&admin_a),
-            Some(json!({"tenant_id": b, "subscription_id": Uuid::new_v4(), "display_name": "x"})),
+            &admin_a,
+            json!({"tenant_id": b, "subscription_id": Uuid::new_v4(), "display_name": "x"}),
         )
         .await;
     create_in_b.assert_error(StatusCode::NOT_FOUND, "not_found");
 
     let op = app.operator();
     let b_still = app
-        .call(
-            Method::GET,
-            &format!("/api/v1/subscriptions/{b_sub}"),
-            Some(&op),
-            None,
-        )
+        .get(&format!("/api/v1/subscriptions/{b_sub}"), &op)
         .await;
     assert_eq!(
         b_still.body["display_name"], "b-prod",
         "B's subscription untouched"
     );
     let b_count = app
-        .call(
-            Method::GET,
-            &format!("/api/v1/subscriptions?tenant_id={b}"),
-            Some(&op),
-            None,
-        )
+        .get(&format!("/api/v1/subscriptions?tenant_id={b}"), &op)
         .await;
     assert_eq!(b_count.body["total"], 1);
-    let own = app
-        .call(
-            Method::GET,
-            &format!("/api/v1/tenants/{a}"),
-            Some(&admin_a),
-            None,
-        )
-        .await;
+    let own = app.get(&format!("/api/v1/tenants/{a}"), &admin_a).await;
     assert_eq!(own.status, StatusCode::OK, "its own tenant is visible");
 }
 
@@ -247,20 +202,18 @@ async fn only_operator_admins_manage_tenants(pool: PgPool) {
     let (a, a_tid) = app.tenant("A").await;
     let admin_a = app.token(a_tid, &[ADMIN]);
     let create = app
-        .call(
-            Method::POST,
+        .post(
             "/api/v1/tenants",
-            Some(&admin_a),
-            Some(json!({"name": "mine", "azure_tenant_id": Uuid::new_v4()})),
+            &admin_a,
+            json!({"name": "mine", "azure_tenant_id": Uuid::new_v4()}),
         )
         .await;
     create.assert_error(StatusCode::FORBIDDEN, "forbidden");
     let rename = app
-        .call(
-            Method::PATCH,
+        .patch(
             &format!("/api/v1/tenants/{a}"),
-            Some(&admin_a),
-            Some(json!({"name": "renamed"})),
+            &admin_a,
+            json!({"name": "renamed"}),
         )
         .await;
     rename.assert_error(StatusCode::FORBIDDEN, "forbidden");
@@ -270,20 +223,14 @@ async fn only_operator_admins_manage_tenants(pool: PgPool) {
 async fn a_deactivated_tenants_callers_are_forbidden(pool: PgPool) {
     let app = TestApp::new(pool).await;
     let (a, a_tid) = app.tenant("A").await;
-    app.call(
-        Method::PATCH,
+    app.patch(
         &format!("/api/v1/tenants/{a}"),
-        Some(&app.operator()),
-        Some(json!({"is_active": false})),
+        &app.operator(),
+        json!({"is_active": false}),
     )
     .await;
     let reply = app
-        .call(
-            Method::GET,
-            "/api/v1/subscriptions",
-            Some(&app.token(a_tid, &[READER])),
-            None,
-        )
+        .get("/api/v1/subscriptions", &app.token(a_tid, &[READER]))
         .await;
     reply.assert_error(StatusCode::FORBIDDEN, "forbidden");
 }
@@ -292,9 +239,7 @@ async fn a_deactivated_tenants_callers_are_forbidden(pool: PgPool) {
 async fn an_unreachable_jwks_is_a_503_not_a_401(pool: PgPool) {
     let app = TestApp::new(pool).await;
     app.jwks.set_failing(true);
-    let reply = app
-        .call(Method::GET, "/api/v1/tenants", Some(&app.operator()), None)
-        .await;
+    let reply = app.get("/api/v1/tenants", &app.operator()).await;
     reply.assert_error(StatusCode::SERVICE_UNAVAILABLE, "service_unavailable");
 }
 
@@ -308,9 +253,7 @@ async fn a_refused_token_is_logged_once_with_its_reason_and_tenant_never_the_tok
         .exp_offset(-3600)
         .rs256();
 
-    let reply = app
-        .call(Method::GET, "/api/v1/tenants", Some(&token), None)
-        .await;
+    let reply = app.get("/api/v1/tenants", &token).await;
 
     assert_unauthorized(&reply);
     let text = logs.text();
