@@ -15,7 +15,7 @@ use crate::azure::qpu_budget::PgQpuBudget;
 use crate::config::{AuthSettings, Config, DatabaseAuth, running_in_azure};
 use crate::db::{Database, Login, MIGRATOR, UrlSource};
 use crate::ingestion::runtime::{LazyIngestor, QueueEnqueue};
-use crate::storage::lake::LakeLocation;
+use crate::storage::lake::location::LAKE_URL_SETTING;
 
 /// The database as configured. Connects to nothing.
 ///
@@ -174,12 +174,17 @@ pub fn state(config: &Config) -> anyhow::Result<AppState> {
         }
     };
     let state = AppState::new(db, authn);
+    // Every setting is in `config`; the environment is read here only for the storage
+    // connections settings name (`AZCOPS_QUEUE_CONNECTION`, and `AzureWebJobsStorage` for an
+    // `az://` lake), as the Functions host resolves a binding's `connection`.
     ingestion(config, state, |name| std::env::var(name).ok())
 }
 
 /// Adds the ingestion queue, the Azure client and the ingestor when their settings are present
 /// (an API-only deployment runs without queue and lake: triggers and the queue function then
-/// answer 503; without a usable Azure configuration registration answers 503 too).
+/// answer 503; without a usable Azure configuration registration answers 503 too). A lake URL
+/// that is set but unusable fails start-up naming `AZCOPS_LAKE_URL`; `lookup` reads the storage
+/// connections named by settings.
 pub fn ingestion(
     config: &Config,
     mut state: AppState,
@@ -212,12 +217,16 @@ pub fn ingestion(
             tracing::warn!(error = %e, "Azure not configured: subscriptions cannot be registered")
         }
     }
-    let lake = match LakeLocation::from_settings(lookup) {
-        Ok(lake) => lake,
-        Err(e) => {
-            tracing::warn!(error = %e, "no lake configured: the queue function cannot ingest");
-            return Ok(state);
-        }
+    let Some(lake) = config
+        .ingestion
+        .lake(lookup)
+        .context("configuration: the lake")?
+    else {
+        tracing::warn!(
+            setting = LAKE_URL_SETTING,
+            "no lake configured: the queue function cannot ingest"
+        );
+        return Ok(state);
     };
     let azure = azure.context("configuration: Azure")?;
     let ingestor = LazyIngestor::new(
