@@ -5,136 +5,27 @@ use std::net::SocketAddr;
 use std::sync::Arc;
 
 use anyhow::Context;
-use secrecy::ExposeSecret;
 use tokio::net::TcpListener;
 
 use crate::api::{self, AppState, Authn};
 use crate::auth::{Verifier, VerifierSettings};
 use crate::azure::client::AzureClient;
 use crate::azure::qpu_budget::PgQpuBudget;
-use crate::config::{AuthSettings, Config, DatabaseAuth, running_in_azure};
-use crate::db::{Database, Login, MIGRATOR, UrlSource};
+use crate::config::{AuthSettings, Config, running_in_azure};
+use crate::db::{Database, MIGRATOR};
 use crate::ingestion::runtime::{LazyIngestor, QueueEnqueue};
 use crate::storage::lake::location::LAKE_URL_SETTING;
 
-/// The database as configured. Connects to nothing.
-///
-/// - `DATABASE_URL` set, no `AZCOPS_DATABASE_PASSWORD_SECRET`: that URL (a Key Vault URL, if
-///   any, is not used for the database).
-/// - `DATABASE_URL` empty and `AZCOPS_KEY_VAULT_URL` set: the whole URL is the secret
-///   `AZCOPS_DATABASE_URL_SECRET`.
-/// - `DATABASE_URL` without a password, `AZCOPS_KEY_VAULT_URL` and
-///   `AZCOPS_DATABASE_PASSWORD_SECRET` set: that URL with the secret as its password.
-///
-/// Anything else that names a password secret is refused rather than guessed at: a password
-/// secret without a vault or without a URL to apply it to, or with a URL that already has a
-/// password (`user:password@` or `?password=`). Secret names must be valid Key Vault names
-/// (1–127 letters, digits and `-`), since they become part of the request path.
-///
-/// With `AZCOPS_DATABASE_AUTH=entra`, `DATABASE_URL` (without a password) is used with an Entra
-/// ID token of the managed identity as its password.
+/// The database as configured (the rules are [`Config::database_source`]'s). Connects to
+/// nothing.
 pub fn database(config: &Config) -> anyhow::Result<Database> {
-    config.validate_database()?;
-    let url = config
-        .database_url
-        .as_ref()
-        .filter(|url| !url.expose_secret().trim().is_empty());
-    let client_id = config.azure_client_id().map(str::to_owned);
-    let login = match config.database_auth {
-        DatabaseAuth::Password => Login::Password,
-        DatabaseAuth::Entra => {
-            if url.map(url_has_password).transpose()? == Some(true) {
-                return Err(config_error(
-                    "DATABASE_URL",
-                    "must not have a password with AZCOPS_DATABASE_AUTH=entra (the password is a \
-                     token of the managed identity)",
-                ));
-            }
-            Login::Entra {
-                client_id: client_id.clone(),
-            }
-        }
-    };
-    let source = match (
-        url,
-        config.key_vault_url(),
-        config.database_password_secret(),
-    ) {
-        (Some(url), _, None) => UrlSource::Direct(url.clone()),
-        (None, Some(vault), None) => UrlSource::KeyVault {
-            vault: vault.clone(),
-            secret: key_vault_secret_name(
-                "AZCOPS_DATABASE_URL_SECRET",
-                &config.database_url_secret,
-            )?,
-            client_id,
-        },
-        (Some(url), Some(vault), Some(secret)) => {
-            if url_has_password(url)? {
-                return Err(config_error(
-                    "AZCOPS_DATABASE_PASSWORD_SECRET",
-                    "DATABASE_URL already has a password: remove it from DATABASE_URL, or unset \
-                     AZCOPS_DATABASE_PASSWORD_SECRET",
-                ));
-            }
-            UrlSource::KeyVaultPassword {
-                url: url.clone(),
-                vault: vault.clone(),
-                secret: key_vault_secret_name("AZCOPS_DATABASE_PASSWORD_SECRET", secret)?,
-                client_id,
-            }
-        }
-        (_, None, Some(_)) => {
-            return Err(config_error(
-                "AZCOPS_KEY_VAULT_URL",
-                "is required when AZCOPS_DATABASE_PASSWORD_SECRET is set",
-            ));
-        }
-        (None, Some(_), Some(_)) => {
-            return Err(config_error(
-                "DATABASE_URL",
-                "is required (without a password) when AZCOPS_DATABASE_PASSWORD_SECRET is set; \
-                 to read the whole URL from Key Vault, unset AZCOPS_DATABASE_PASSWORD_SECRET",
-            ));
-        }
-        (None, None, None) => return Err(config_error("DATABASE_URL", "is required")),
-    };
+    let (source, login) = config.database_source()?;
     Ok(Database::new(
         source,
         config.db_max_connections,
         config.db_acquire_timeout(),
     )
     .with_login(login))
-}
-
-fn config_error(variable: &'static str, problem: &str) -> anyhow::Error {
-    crate::config::ConfigError {
-        variable,
-        problem: problem.to_owned(),
-    }
-    .into()
-}
-
-/// `name`, trimmed, if it is a valid Key Vault secret name.
-fn key_vault_secret_name(variable: &'static str, name: &str) -> anyhow::Result<String> {
-    let name = name.trim();
-    let valid = (1..=127).contains(&name.len())
-        && name.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'-');
-    if !valid {
-        return Err(config_error(
-            variable,
-            &format!("`{name}` is not a Key Vault secret name (1-127 letters, digits and -)"),
-        ));
-    }
-    Ok(name.to_owned())
-}
-
-/// Whether a database URL carries a password, in its user info or as `?password=`.
-fn url_has_password(url: &secrecy::SecretString) -> anyhow::Result<bool> {
-    // The parse error of `url` never quotes the input.
-    let parsed = url::Url::parse(url.expose_secret().trim())
-        .map_err(|e| config_error("DATABASE_URL", &format!("is not a URL: {e}")))?;
-    Ok(parsed.password().is_some() || parsed.query_pairs().any(|(key, _)| key == "password"))
 }
 
 /// Builds the application state from validated configuration. Connects to nothing.
