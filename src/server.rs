@@ -32,6 +32,9 @@ pub fn database(config: &Config) -> anyhow::Result<Database> {
 pub fn state(config: &Config) -> anyhow::Result<AppState> {
     let in_azure = running_in_azure();
     config.validate_serving(in_azure)?;
+    // An API-only deployment may leave Azure unusable (registration then answers 503), but a
+    // value that is set and wrong stops start-up, naming the variable.
+    config.azure.validate().context("configuration")?;
     let db = database(config)?.refusing_owner_login(in_azure);
     let authn = match config.auth.validate(running_in_azure())? {
         AuthSettings::Disabled => {

@@ -510,6 +510,27 @@ async fn an_invalid_lake_url_fails_start_up_naming_the_variable() {
 }
 
 #[tokio::test]
+async fn invalid_azure_settings_fail_start_up_naming_the_variable() {
+    let mut template = as_the_host_starts_it(free_port(), Some(UNREACHABLE_DATABASE_URL));
+    template.env("AZCOPS_AZURE_MONITOR_ENDPOINT", "not a url {region}");
+    let output = run_to_exit(template).await;
+    assert_failed_naming(
+        &output,
+        "AZCOPS_AZURE_MONITOR_ENDPOINT",
+        "not a URL template",
+    );
+
+    let mut secret = as_the_host_starts_it(free_port(), Some(UNREACHABLE_DATABASE_URL));
+    secret.env("AZCOPS_AZURE_CREDENTIAL", "client-secret");
+    let output = run_to_exit(secret).await;
+    assert_failed_naming(
+        &output,
+        "AZCOPS_AZURE_APP_CLIENT_ID",
+        "client-secret without an app",
+    );
+}
+
+#[tokio::test]
 async fn disabled_auth_refuses_to_start_in_azure() {
     let mut command = as_the_host_starts_it(free_port(), Some(UNREACHABLE_DATABASE_URL));
     command.env("WEBSITE_INSTANCE_ID", "abc");
