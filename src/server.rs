@@ -14,7 +14,7 @@ use crate::azure::qpu_budget::PgQpuBudget;
 use crate::config::{AuthSettings, Config, running_in_azure};
 use crate::db::{Database, MIGRATOR};
 use crate::ingestion::runtime::{LazyIngestor, QueueEnqueue};
-use crate::storage::lake::location::LAKE_URL_SETTING;
+use crate::storage::lake::location::{CLIENT_ID_SETTING, LAKE_URL_SETTING};
 
 /// The database as configured (the rules are [`Config::database_source`]'s). Connects to
 /// nothing.
@@ -111,9 +111,15 @@ pub fn ingestion(
             tracing::warn!(error = %e, "Azure not configured: subscriptions cannot be registered")
         }
     }
+    // An `abfss://` lake's user-assigned identity is the configured one, not read again.
+    let client_id = config.azure_client_id().map(str::to_owned);
+    let lake_settings = |name: &str| match name {
+        CLIENT_ID_SETTING => client_id.clone(),
+        _ => lookup(name),
+    };
     let Some(lake) = config
         .ingestion
-        .lake(lookup)
+        .lake(lake_settings)
         .context("configuration: the lake")?
     else {
         tracing::warn!(
