@@ -5,9 +5,11 @@ use std::net::IpAddr;
 use std::time::Duration;
 
 use clap::{Args, ValueEnum};
-use secrecy::{ExposeSecret, SecretString};
+use secrecy::SecretString;
 use url::Url;
 use uuid::Uuid;
+
+mod database;
 
 /// Issuer templates accepted by default: Entra ID v2.0 and v1.0 access tokens.
 pub const DEFAULT_ISSUERS: &str =
@@ -266,37 +268,6 @@ impl Config {
             .as_deref()
             .map(str::trim)
             .filter(|id| !id.is_empty())
-    }
-
-    /// Rejects combinations clap cannot express: no database URL and no Key Vault to read it
-    /// from; an Entra ID login with a password from anywhere else.
-    pub fn validate_database(&self) -> Result<(), ConfigError> {
-        let has_url = self
-            .database_url
-            .as_ref()
-            .is_some_and(|u| !u.expose_secret().trim().is_empty());
-        if self.database_auth == DatabaseAuth::Entra {
-            if !has_url {
-                return Err(ConfigError::new(
-                    "DATABASE_URL",
-                    "is required with AZCOPS_DATABASE_AUTH=entra (host, database and the managed \
-                     identity's role name, without a password)",
-                ));
-            }
-            if self.database_password_secret().is_some() {
-                return Err(ConfigError::new(
-                    "AZCOPS_DATABASE_PASSWORD_SECRET",
-                    "must be unset with AZCOPS_DATABASE_AUTH=entra (the password is a token)",
-                ));
-            }
-        }
-        if !has_url && self.key_vault_url().is_none() {
-            return Err(ConfigError::new(
-                "DATABASE_URL",
-                "is required (or set AZCOPS_KEY_VAULT_URL to read it from Key Vault)",
-            ));
-        }
-        Ok(())
     }
 
     /// Checks the settings that only serving uses: migrations on start are refused when

@@ -88,7 +88,8 @@ use azure_core::http::ClientOptions;
 
 use crate::secrets::{self, SecretError, VaultName};
 
-/// Where the database URL comes from (see `server::database` for how the settings choose).
+/// Where the database URL comes from (see `config::Config::database_source` for how the
+/// settings choose).
 ///
 /// With Key Vault, the secret is read once, on the first [`Database::pool`] call, and the pool
 /// built from it is kept for the life of the process; a failed read is retried by the next

@@ -6,10 +6,12 @@ use axum::Router;
 use axum::body::Bytes;
 use axum::extract::State;
 use axum::http::StatusCode;
+use axum::response::{IntoResponse, Response};
 use axum::routing::post;
 use chrono::Utc;
 
 use crate::api::AppState;
+use crate::api::error::ErrorDetail;
 use crate::api::extract::Json;
 use crate::ingestion::fanout;
 use crate::ingestion::message::Mode;
@@ -41,22 +43,60 @@ pub fn router() -> Router<AppState> {
 }
 
 /// An answer the host reads: 200 with logs, or a failure status (whose body the host drops).
-pub type Answer = (StatusCode, Json<InvokeResponse>);
+pub type Answer = Result<(StatusCode, Json<InvokeResponse>), Failure>;
 
-/// A failed invocation, logged here because the host discards the body of a non-2xx answer.
-pub fn failure(status: StatusCode, message: String) -> Answer {
-    tracing::error!(error = %message, "invocation failed");
-    (status, Json(InvokeResponse::logs(vec![message])))
+/// A failed invocation: its status and the line the host would log. Rendered once by
+/// [`IntoResponse`], which leaves the line for the request log (the host discards the body of a
+/// non-2xx answer, so the handler's log is where it is read).
+#[derive(Debug)]
+pub struct Failure {
+    status: StatusCode,
+    message: String,
+}
+
+impl Failure {
+    /// A failure answered with `status`.
+    pub fn new(status: StatusCode, message: impl Into<String>) -> Self {
+        Self {
+            status,
+            message: message.into(),
+        }
+    }
+
+    fn bad_request(message: impl Into<String>) -> Self {
+        Self::new(StatusCode::BAD_REQUEST, message)
+    }
+
+    fn unavailable(message: impl Into<String>) -> Self {
+        Self::new(StatusCode::SERVICE_UNAVAILABLE, message)
+    }
+
+    fn internal(message: impl Into<String>) -> Self {
+        Self::new(StatusCode::INTERNAL_SERVER_ERROR, message)
+    }
+}
+
+impl IntoResponse for Failure {
+    fn into_response(self) -> Response {
+        let mut response = (
+            self.status,
+            Json(InvokeResponse::logs(vec![self.message.clone()])),
+        )
+            .into_response();
+        response.extensions_mut().insert(ErrorDetail(self.message));
+        response
+    }
+}
+
+/// A successful answer carrying one log line.
+fn done(line: String) -> Answer {
+    Ok((StatusCode::OK, Json(InvokeResponse::logs(vec![line]))))
 }
 
 /// Parses the host's body; an unreadable one is answered 400 (it would fail again).
-pub fn parse(body: &Bytes) -> Result<InvokeRequest, Box<Answer>> {
-    serde_json::from_slice(body).map_err(|e| {
-        Box::new(failure(
-            StatusCode::BAD_REQUEST,
-            format!("unreadable invocation payload: {e}"),
-        ))
-    })
+pub fn parse(body: &Bytes) -> Result<InvokeRequest, Failure> {
+    serde_json::from_slice(body)
+        .map_err(|e| Failure::bad_request(format!("unreadable invocation payload: {e}")))
 }
 
 /// How far ahead of this handler's clock a timer invocation's `UtcNow` may be.
@@ -69,119 +109,74 @@ async fn timer(
     mode: Mode,
     schedule: &'static str,
 ) -> Answer {
-    let request = match parse(&body) {
-        Ok(request) => request,
-        Err(answer) => return *answer,
-    };
+    let request = parse(&body)?;
     let timer = request.timer(TIMER_BINDING).unwrap_or_default();
     let now = request.utc_now().unwrap_or_else(Utc::now);
     // The host's clock and ours agree to within seconds; a later `UtcNow` would claim a slot
     // that has not come yet, and the real occurrence would then find its run already made.
     if now > Utc::now() + MAX_CLOCK_AHEAD {
-        return failure(
-            StatusCode::BAD_REQUEST,
-            format!("the invocation's UtcNow {now} is ahead of this handler's clock"),
-        );
+        return Err(Failure::bad_request(format!(
+            "the invocation's UtcNow {now} is ahead of this handler's clock"
+        )));
     }
-    let slot = match Schedule::parse(schedule).map(|s| s.latest_at_or_before(now)) {
-        Ok(Some(slot)) => slot,
+    let slot = Schedule::parse(schedule)
+        .map_err(|e| Failure::internal(format!("schedule `{schedule}`: {e}")))?
+        .latest_at_or_before(now)
         // The invocation's `UtcNow` lies before any slot (e.g. year 1): the payload is wrong.
-        Ok(None) => {
-            return failure(
-                StatusCode::BAD_REQUEST,
-                format!("no slot of `{schedule}` before the invocation's UtcNow {now}"),
-            );
-        }
-        Err(e) => {
-            return failure(
-                StatusCode::INTERNAL_SERVER_ERROR,
-                format!("schedule `{schedule}`: {e}"),
-            );
-        }
-    };
-    let Some(queue) = state.queue.clone() else {
-        return failure(
-            StatusCode::SERVICE_UNAVAILABLE,
-            "the ingestion queue is not configured".into(),
-        );
-    };
-    let pool = match state.db.pool().await {
-        Ok(pool) => pool,
-        Err(e) => {
-            return failure(
-                StatusCode::SERVICE_UNAVAILABLE,
-                format!("database unavailable: {e:#}"),
-            );
-        }
-    };
-    match fanout::fan_out(pool, queue.as_ref(), mode, slot).await {
-        Ok(report) => {
-            let line = format!(
-                "{mode:?} ingestion for slot {slot}: {} run(s) created, {} found, {} message(s) sent{}",
-                report.runs_created,
-                report.runs_found,
-                report.messages_sent,
-                if timer.is_past_due { " (past due)" } else { "" }
-            );
-            tracing::info!(runs_created = report.runs_created, messages = report.messages_sent, %slot, "fan-out");
-            (StatusCode::OK, Json(InvokeResponse::logs(vec![line])))
-        }
-        Err(e) => failure(
-            StatusCode::INTERNAL_SERVER_ERROR,
-            format!("fan-out failed: {e:#}"),
-        ),
-    }
+        .ok_or_else(|| {
+            Failure::bad_request(format!(
+                "no slot of `{schedule}` before the invocation's UtcNow {now}"
+            ))
+        })?;
+    let queue = state
+        .queue
+        .clone()
+        .ok_or_else(|| Failure::unavailable("the ingestion queue is not configured"))?;
+    let pool = state
+        .db
+        .pool()
+        .await
+        .map_err(|e| Failure::unavailable(format!("database unavailable: {e:#}")))?;
+    let report = fanout::fan_out(pool, queue.as_ref(), mode, slot)
+        .await
+        .map_err(|e| Failure::internal(format!("fan-out failed: {e:#}")))?;
+    let line = format!(
+        "{mode:?} ingestion for slot {slot}: {} run(s) created, {} found, {} message(s) sent{}",
+        report.runs_created,
+        report.runs_found,
+        report.messages_sent,
+        if timer.is_past_due { " (past due)" } else { "" }
+    );
+    tracing::info!(runs_created = report.runs_created, messages = report.messages_sent, %slot, "fan-out");
+    done(line)
 }
 
 /// The queue function: ingest the subscription the message names. 200 when done or rejected
 /// (a message that can never succeed is not retried), 500 when the host should retry.
 async fn ingest_subscription(State(state): State<AppState>, body: Bytes) -> Answer {
-    let request = match parse(&body) {
-        Ok(request) => request,
-        Err(answer) => return *answer,
-    };
-    let text = match request.data_string(QUEUE_BINDING) {
-        Ok(text) => text,
-        Err(e) => {
-            return failure(
-                StatusCode::BAD_REQUEST,
-                format!("not a queue invocation: {e}"),
-            );
-        }
-    };
-    let Some(lazy) = state.ingestor.clone() else {
-        return failure(
-            StatusCode::SERVICE_UNAVAILABLE,
-            "ingestion is not configured (Azure and AZCOPS_LAKE_URL)".into(),
-        );
-    };
-    let ingestor = match lazy.get().await {
-        Ok(ingestor) => ingestor,
-        Err(e) => {
-            return failure(
-                StatusCode::SERVICE_UNAVAILABLE,
-                format!("ingestion unavailable: {e:#}"),
-            );
-        }
-    };
+    let request = parse(&body)?;
+    let text = request
+        .data_string(QUEUE_BINDING)
+        .map_err(|e| Failure::bad_request(format!("not a queue invocation: {e}")))?;
+    let lazy = state.ingestor.clone().ok_or_else(|| {
+        Failure::unavailable("ingestion is not configured (Azure and AZCOPS_LAKE_URL)")
+    })?;
+    let ingestor = lazy
+        .get()
+        .await
+        .map_err(|e| Failure::unavailable(format!("ingestion unavailable: {e:#}")))?;
     let dequeue_count = request.dequeue_count().unwrap_or(1);
     let id = request.metadata_string("Id").unwrap_or_default();
     match ingestor.handle(&text, dequeue_count).await {
         Disposition::Done(line) => {
             tracing::info!(message.id = %id, dequeue_count, outcome = "done", "{line}");
-            (StatusCode::OK, Json(InvokeResponse::logs(vec![line])))
+            done(line)
         }
         Disposition::Rejected(reason) => {
             tracing::warn!(message.id = %id, dequeue_count, outcome = "rejected", "{reason}");
-            (
-                StatusCode::OK,
-                Json(InvokeResponse::logs(vec![format!("rejected: {reason}")])),
-            )
+            done(format!("rejected: {reason}"))
         }
-        Disposition::Retry(error) => failure(
-            StatusCode::INTERNAL_SERVER_ERROR,
-            format!("will be retried: {error}"),
-        ),
+        Disposition::Retry(error) => Err(Failure::internal(format!("will be retried: {error}"))),
     }
 }
 

@@ -6,101 +6,22 @@ use std::sync::Arc;
 
 use anyhow::Context;
 use axum::Router;
-use secrecy::ExposeSecret;
 use tokio::net::TcpListener;
 
 use crate::api::{self, AppState, Authn};
 use crate::auth::{Verifier, VerifierSettings};
 use crate::azure::client::AzureClient;
-use crate::config::{AuthSettings, Config, DatabaseAuth, running_in_azure};
-use crate::db::{Database, Login, MIGRATOR, UrlSource};
+use crate::config::{AuthSettings, Config, running_in_azure};
+use crate::db::{Database, MIGRATOR};
 use crate::functions;
 use crate::ingestion::qpu_budget::PgQpuBudget;
 use crate::ingestion::runtime::{LazyIngestor, QueueEnqueue};
-use crate::storage::lake::LakeLocation;
+use crate::storage::lake::location::{CLIENT_ID_SETTING, LAKE_URL_SETTING};
 
-/// The database as configured. Connects to nothing.
-///
-/// - `DATABASE_URL` set, no `AZCOPS_DATABASE_PASSWORD_SECRET`: that URL (a Key Vault URL, if
-///   any, is not used for the database).
-/// - `DATABASE_URL` empty and `AZCOPS_KEY_VAULT_URL` set: the whole URL is the secret
-///   `AZCOPS_DATABASE_URL_SECRET`.
-/// - `DATABASE_URL` without a password, `AZCOPS_KEY_VAULT_URL` and
-///   `AZCOPS_DATABASE_PASSWORD_SECRET` set: that URL with the secret as its password.
-///
-/// Anything else that names a password secret is refused rather than guessed at: a password
-/// secret without a vault or without a URL to apply it to, or with a URL that already has a
-/// password (`user:password@` or `?password=`). Secret names must be valid Key Vault names
-/// (1–127 letters, digits and `-`), since they become part of the request path.
-///
-/// With `AZCOPS_DATABASE_AUTH=entra`, `DATABASE_URL` (without a password) is used with an Entra
-/// ID token of the managed identity as its password.
+/// The database as configured (the rules are [`Config::database_source`]'s). Connects to
+/// nothing.
 pub fn database(config: &Config) -> anyhow::Result<Database> {
-    config.validate_database()?;
-    let url = config
-        .database_url
-        .as_ref()
-        .filter(|url| !url.expose_secret().trim().is_empty());
-    let client_id = config.azure_client_id().map(str::to_owned);
-    let login = match config.database_auth {
-        DatabaseAuth::Password => Login::Password,
-        DatabaseAuth::Entra => {
-            if url.map(url_has_password).transpose()? == Some(true) {
-                return Err(config_error(
-                    "DATABASE_URL",
-                    "must not have a password with AZCOPS_DATABASE_AUTH=entra (the password is a \
-                     token of the managed identity)",
-                ));
-            }
-            Login::Entra {
-                client_id: client_id.clone(),
-            }
-        }
-    };
-    let source = match (
-        url,
-        config.key_vault_url(),
-        config.database_password_secret(),
-    ) {
-        (Some(url), _, None) => UrlSource::Direct(url.clone()),
-        (None, Some(vault), None) => UrlSource::KeyVault {
-            vault: vault.clone(),
-            secret: key_vault_secret_name(
-                "AZCOPS_DATABASE_URL_SECRET",
-                &config.database_url_secret,
-            )?,
-            client_id,
-        },
-        (Some(url), Some(vault), Some(secret)) => {
-            if url_has_password(url)? {
-                return Err(config_error(
-                    "AZCOPS_DATABASE_PASSWORD_SECRET",
-                    "DATABASE_URL already has a password: remove it from DATABASE_URL, or unset \
-                     AZCOPS_DATABASE_PASSWORD_SECRET",
-                ));
-            }
-            UrlSource::KeyVaultPassword {
-                url: url.clone(),
-                vault: vault.clone(),
-                secret: key_vault_secret_name("AZCOPS_DATABASE_PASSWORD_SECRET", secret)?,
-                client_id,
-            }
-        }
-        (_, None, Some(_)) => {
-            return Err(config_error(
-                "AZCOPS_KEY_VAULT_URL",
-                "is required when AZCOPS_DATABASE_PASSWORD_SECRET is set",
-            ));
-        }
-        (None, Some(_), Some(_)) => {
-            return Err(config_error(
-                "DATABASE_URL",
-                "is required (without a password) when AZCOPS_DATABASE_PASSWORD_SECRET is set; \
-                 to read the whole URL from Key Vault, unset AZCOPS_DATABASE_PASSWORD_SECRET",
-            ));
-        }
-        (None, None, None) => return Err(config_error("DATABASE_URL", "is required")),
-    };
+    let (source, login) = config.database_source()?;
     Ok(Database::new(
         source,
         config.db_max_connections,
@@ -109,40 +30,13 @@ pub fn database(config: &Config) -> anyhow::Result<Database> {
     .with_login(login))
 }
 
-fn config_error(variable: &'static str, problem: &str) -> anyhow::Error {
-    crate::config::ConfigError {
-        variable,
-        problem: problem.to_owned(),
-    }
-    .into()
-}
-
-/// `name`, trimmed, if it is a valid Key Vault secret name.
-fn key_vault_secret_name(variable: &'static str, name: &str) -> anyhow::Result<String> {
-    let name = name.trim();
-    let valid = (1..=127).contains(&name.len())
-        && name.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'-');
-    if !valid {
-        return Err(config_error(
-            variable,
-            &format!("`{name}` is not a Key Vault secret name (1-127 letters, digits and -)"),
-        ));
-    }
-    Ok(name.to_owned())
-}
-
-/// Whether a database URL carries a password, in its user info or as `?password=`.
-fn url_has_password(url: &secrecy::SecretString) -> anyhow::Result<bool> {
-    // The parse error of `url` never quotes the input.
-    let parsed = url::Url::parse(url.expose_secret().trim())
-        .map_err(|e| config_error("DATABASE_URL", &format!("is not a URL: {e}")))?;
-    Ok(parsed.password().is_some() || parsed.query_pairs().any(|(key, _)| key == "password"))
-}
-
 /// Builds the application state from validated configuration. Connects to nothing.
 pub fn state(config: &Config) -> anyhow::Result<AppState> {
     let in_azure = running_in_azure();
     config.validate_serving(in_azure)?;
+    // An API-only deployment may leave Azure unusable (registration then answers 503), but a
+    // value that is set and wrong stops start-up, naming the variable.
+    config.azure.validate().context("configuration")?;
     let db = database(config)?.refusing_owner_login(in_azure);
     let authn = match config.auth.validate(running_in_azure())? {
         AuthSettings::Disabled => {
@@ -176,12 +70,17 @@ pub fn state(config: &Config) -> anyhow::Result<AppState> {
         }
     };
     let state = AppState::new(db, authn);
+    // Every setting is in `config`; the environment is read here only for the storage
+    // connections settings name (`AZCOPS_QUEUE_CONNECTION`, and `AzureWebJobsStorage` for an
+    // `az://` lake), as the Functions host resolves a binding's `connection`.
     ingestion(config, state, |name| std::env::var(name).ok())
 }
 
 /// Adds the ingestion queue, the Azure client and the ingestor when their settings are present
 /// (an API-only deployment runs without queue and lake: triggers and the queue function then
-/// answer 503; without a usable Azure configuration registration answers 503 too).
+/// answer 503; without a usable Azure configuration registration answers 503 too). A lake URL
+/// that is set but unusable fails start-up naming `AZCOPS_LAKE_URL`; `lookup` reads the storage
+/// connections named by settings.
 pub fn ingestion(
     config: &Config,
     mut state: AppState,
@@ -214,12 +113,22 @@ pub fn ingestion(
             tracing::warn!(error = %e, "Azure not configured: subscriptions cannot be registered")
         }
     }
-    let lake = match LakeLocation::from_settings(lookup) {
-        Ok(lake) => lake,
-        Err(e) => {
-            tracing::warn!(error = %e, "no lake configured: the queue function cannot ingest");
-            return Ok(state);
-        }
+    // An `abfss://` lake's user-assigned identity is the configured one, not read again.
+    let client_id = config.azure_client_id().map(str::to_owned);
+    let lake_settings = |name: &str| match name {
+        CLIENT_ID_SETTING => client_id.clone(),
+        _ => lookup(name),
+    };
+    let Some(lake) = config
+        .ingestion
+        .lake(lake_settings)
+        .context("configuration: the lake")?
+    else {
+        tracing::warn!(
+            setting = LAKE_URL_SETTING,
+            "no lake configured: the queue function cannot ingest"
+        );
+        return Ok(state);
     };
     let azure = azure.context("configuration: Azure")?;
     let ingestor = LazyIngestor::new(

@@ -13,7 +13,7 @@ use serde_json::json;
 use tracing::Instrument;
 use uuid::Uuid;
 
-use super::error::ErrorBody;
+use super::error::{ErrorBody, ErrorDetail};
 
 /// The request and response header carrying the correlation id.
 pub static CORRELATION_HEADER: HeaderName = HeaderName::from_static("x-correlation-id");
@@ -41,6 +41,10 @@ fn accepted_id(value: Option<&HeaderValue>) -> Option<String> {
 }
 
 /// The middleware: correlation id in, one log line and the id out, errors as envelopes.
+///
+/// The request line is the only log line of a failed request: it carries the status, the
+/// correlation id (its span's), the tenant and, when the handler left an [`ErrorDetail`], the
+/// cause, at `error` for a 5xx, `warn` for another failure with a cause, `info` otherwise.
 pub async fn track(mut request: Request, next: Next) -> Response {
     let started = Instant::now();
     let correlation_id = accepted_id(request.headers().get(&CORRELATION_HEADER))
@@ -55,6 +59,10 @@ pub async fn track(mut request: Request, next: Next) -> Response {
     let span = tracing::info_span!("request", %method, path, correlation_id);
 
     let mut response = next.run(request).instrument(span.clone()).await;
+    let error = response
+        .extensions_mut()
+        .remove::<ErrorDetail>()
+        .map(|detail| detail.0);
     render_error(&mut response, &correlation_id);
     if let Ok(value) = HeaderValue::from_str(&correlation_id) {
         response
@@ -67,7 +75,9 @@ pub async fn track(mut request: Request, next: Next) -> Response {
     let tenant_id = slot.0.get().map(|t| t.to_string());
     let _entered = span.enter();
     if status >= 500 {
-        tracing::error!(status, duration_ms, tenant_id, "request");
+        tracing::error!(status, duration_ms, tenant_id, error, "request");
+    } else if error.is_some() {
+        tracing::warn!(status, duration_ms, tenant_id, error, "request");
     } else {
         tracing::info!(status, duration_ms, tenant_id, "request");
     }

@@ -3,7 +3,9 @@
 //!
 //! [`ApiError::into_response`] leaves the code and message in the response's extensions and
 //! the request middleware ([`super::context`]) writes the envelope, because only it knows the
-//! correlation id. 5xx messages never carry internal text.
+//! correlation id. 5xx messages never carry internal text: the detail of an unexpected failure
+//! travels in an [`ErrorDetail`] extension to the middleware's one request line, so every failure
+//! is logged exactly once, with its status and correlation id.
 
 use axum::http::{HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
@@ -45,6 +47,9 @@ pub enum ApiError {
     /// A dependency (database, token keys) is not reachable; safe to retry.
     #[error("{0}")]
     Unavailable(&'static str),
+    /// The database cannot be reached; the cause is logged on the request line.
+    #[error("the database is unavailable, try again shortly")]
+    DatabaseUnavailable(#[source] sqlx::Error),
     /// Azure could not be asked (not configured, unreachable, throttling, no token).
     #[error("{0}")]
     AzureUnavailable(&'static str),
@@ -52,6 +57,10 @@ pub enum ApiError {
     #[error("internal error")]
     Internal(#[source] anyhow::Error),
 }
+
+/// What the request line logs as `error`: the cause of a failure the client is not shown.
+#[derive(Debug, Clone)]
+pub struct ErrorDetail(pub String);
 
 /// The code and message of an error response, rendered into the envelope by the middleware.
 #[derive(Debug, Clone)]
@@ -72,9 +81,9 @@ impl ApiError {
             ApiError::PayloadTooLarge => StatusCode::PAYLOAD_TOO_LARGE,
             ApiError::UnsupportedMediaType => StatusCode::UNSUPPORTED_MEDIA_TYPE,
             ApiError::SubscriptionNotInTenant => StatusCode::UNPROCESSABLE_ENTITY,
-            ApiError::Unavailable(_) | ApiError::AzureUnavailable(_) => {
-                StatusCode::SERVICE_UNAVAILABLE
-            }
+            ApiError::Unavailable(_)
+            | ApiError::DatabaseUnavailable(_)
+            | ApiError::AzureUnavailable(_) => StatusCode::SERVICE_UNAVAILABLE,
             ApiError::Internal(_) => StatusCode::INTERNAL_SERVER_ERROR,
         }
     }
@@ -90,7 +99,7 @@ impl ApiError {
             ApiError::PayloadTooLarge => "payload_too_large",
             ApiError::UnsupportedMediaType => "unsupported_media_type",
             ApiError::SubscriptionNotInTenant => "subscription_not_in_tenant",
-            ApiError::Unavailable(_) => "service_unavailable",
+            ApiError::Unavailable(_) | ApiError::DatabaseUnavailable(_) => "service_unavailable",
             ApiError::AzureUnavailable(_) => "azure_unavailable",
             ApiError::Internal(_) => "internal_error",
         }
@@ -104,10 +113,15 @@ impl ApiError {
 
 impl IntoResponse for ApiError {
     fn into_response(self) -> Response {
-        if let ApiError::Internal(source) = &self {
-            tracing::error!(error = format!("{source:#}"), "request failed");
-        }
         let mut response = self.status().into_response();
+        let detail = match &self {
+            ApiError::Internal(source) => Some(format!("{source:#}")),
+            ApiError::DatabaseUnavailable(source) => Some(source.to_string()),
+            _ => None,
+        };
+        if let Some(detail) = detail {
+            response.extensions_mut().insert(ErrorDetail(detail));
+        }
         if let ApiError::Unauthorized {
             description,
             token_given,
@@ -159,10 +173,7 @@ impl From<sqlx::Error> for ApiError {
             sqlx::Error::PoolTimedOut
             | sqlx::Error::Io(_)
             | sqlx::Error::PoolClosed
-            | sqlx::Error::Tls(_) => {
-                tracing::warn!(error = %error, "database unavailable");
-                ApiError::Unavailable("the database is unavailable, try again shortly")
-            }
+            | sqlx::Error::Tls(_) => ApiError::DatabaseUnavailable(error),
             sqlx::Error::Database(db) => {
                 if let Some(mapped) = db.constraint().and_then(constraint_error) {
                     return mapped;

@@ -12,9 +12,9 @@
 //! pointing elsewhere is refused.
 //!
 //! Cost Management: every request of [`Api::CostManagement`] first acquires query units from
-//! the budget: 1 with [`AzureClient::get`]/[`AzureClient::post`]/[`AzureClient::post_pages`],
-//! or the months of data the query touches with [`AzureClient::post_cost_query`] and
-//! [`AzureClient::cost_query_pages`] (charged again for each page and each retry).
+//! the budget: 1 with [`AzureClient::get`]/[`AzureClient::post`], or the months of data the
+//! query touches with [`AzureClient::post_cost_query`] and [`AzureClient::post_pages`] with
+//! [`super::paging::PostPaging::cost_query`] (charged again for each page and each retry).
 
 mod attempt;
 mod urls;

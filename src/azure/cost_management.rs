@@ -35,6 +35,7 @@ pub use request::{CostType, DateRange, query_definition, query_units};
 
 use super::client::{AzureClient, CallContext};
 use super::error::AzureError;
+use super::paging::PostPaging;
 
 /// The api-version used.
 pub const API_VERSION: &str = "2023-11-01";
@@ -190,7 +191,7 @@ pub async fn query(
     let next: fn(&Option<QueryResult>) -> Option<String> =
         |page| page.as_ref().and_then(QueryResult::next_link);
     let pages: Vec<Option<QueryResult>> = client
-        .cost_query_pages(ctx, url, &body, units, next)
+        .post_pages(ctx, PostPaging::cost_query(units), url, &body, next)
         .try_collect()
         .await
         .map_err(azure)?;

@@ -2,11 +2,11 @@
 //! stays bounded. Pages are followed until the link is absent, never by counting records (a
 //! page may be empty and still have a link):
 //! - [`AzureClient::get_pages`]: ARM lists, `{"value":[…],"nextLink"}`, GET each `nextLink`;
-//! - [`AzureClient::post_pages`] / [`AzureClient::cost_query_pages`]: POST the same body to
-//!   each link (Cost Management; the caller's `next` reads `properties.nextLink` or `nextLink`,
-//!   see [`cost_next_link`]);
-//! - [`AzureClient::post_skip_token_pages`]: Resource Graph, the same URL and body with
-//!   `options.$skipToken` set to the previous page's `$skipToken`.
+//! - [`AzureClient::post_pages`]: a POSTed query, paged as its [`PostPaging`] says: the same
+//!   body to each link ([`PostPaging::cost_query`]: Cost Management, whose `next` reads
+//!   `properties.nextLink` or `nextLink`, see [`cost_next_link`]), or the same URL and body with
+//!   `options.$skipToken` set to the previous page's `$skipToken` ([`PostPaging::skip_token`]:
+//!   Resource Graph).
 //!
 //! A failed page ends the stream after yielding its error.
 
@@ -30,12 +30,49 @@ struct ArmPage<T> {
 }
 
 /// How to ask for the page after a link or token.
-#[derive(Clone, Copy)]
-enum Follow {
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Follow {
     /// The same method and body to the link.
     Link,
     /// The same URL and body, with `options.$skipToken` set.
     SkipToken,
+}
+
+/// How a POSTed query is paged: the API it is charged to, the query units each page acquires
+/// (for [`Api::CostManagement`]; 1 elsewhere) and how the next page is asked for.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct PostPaging {
+    pub api: Api,
+    pub units: u32,
+    pub follow: Follow,
+}
+
+impl PostPaging {
+    /// The same body POSTed to each link, one unit a page.
+    pub fn link(api: Api) -> Self {
+        Self {
+            api,
+            units: 1,
+            follow: Follow::Link,
+        }
+    }
+
+    /// A Cost Management query reading `units` months of data: the same body POSTed to each
+    /// link, `units` acquired from the tenant's budget for every page.
+    pub fn cost_query(units: u32) -> Self {
+        Self {
+            units,
+            ..Self::link(Api::CostManagement)
+        }
+    }
+
+    /// The same URL and body again, with `options.$skipToken` set (Resource Graph).
+    pub fn skip_token(api: Api) -> Self {
+        Self {
+            follow: Follow::SkipToken,
+            ..Self::link(api)
+        }
+    }
 }
 
 impl AzureClient {
@@ -53,31 +90,14 @@ impl AzureClient {
         })
     }
 
-    /// The pages of POSTing `body` to `url` and then the same body to each link `next` finds.
+    /// The pages of POSTing `body` (for [`Follow::SkipToken`], a JSON object) to `url`, then
+    /// of asking for the page after what `next` finds in each, as `paging` says.
     pub fn post_pages<'a, B, T>(
         &'a self,
         ctx: &'a CallContext,
-        api: Api,
+        paging: PostPaging,
         url: Url,
         body: &'a B,
-        next: fn(&T) -> Option<String>,
-    ) -> impl Stream<Item = Result<T, AzureError>> + 'a
-    where
-        B: Serialize + Sync + ?Sized,
-        T: DeserializeOwned + 'a,
-    {
-        let first = encode(body).map(|body| Call::new(api, Method::POST, url, Some(body), 1));
-        self.pages(ctx, first, next, Follow::Link)
-    }
-
-    /// [`AzureClient::post_pages`] for a Cost Management query reading `units` months of data
-    /// (acquired from the tenant's budget for every page).
-    pub fn cost_query_pages<'a, B, T>(
-        &'a self,
-        ctx: &'a CallContext,
-        url: Url,
-        body: &'a B,
-        units: u32,
         next: fn(&T) -> Option<String>,
     ) -> impl Stream<Item = Result<T, AzureError>> + 'a
     where
@@ -85,26 +105,8 @@ impl AzureClient {
         T: DeserializeOwned + 'a,
     {
         let first = encode(body)
-            .map(|body| Call::new(Api::CostManagement, Method::POST, url, Some(body), units));
-        self.pages(ctx, first, next, Follow::Link)
-    }
-
-    /// The pages of POSTing `body` (a JSON object) to `url`, then again with
-    /// `options.$skipToken` set to what `next` finds in the previous page (Resource Graph).
-    pub fn post_skip_token_pages<'a, B, T>(
-        &'a self,
-        ctx: &'a CallContext,
-        api: Api,
-        url: Url,
-        body: &'a B,
-        next: fn(&T) -> Option<String>,
-    ) -> impl Stream<Item = Result<T, AzureError>> + 'a
-    where
-        B: Serialize + Sync + ?Sized,
-        T: DeserializeOwned + 'a,
-    {
-        let first = encode(body).map(|body| Call::new(api, Method::POST, url, Some(body), 1));
-        self.pages(ctx, first, next, Follow::SkipToken)
+            .map(|body| Call::new(paging.api, Method::POST, url, Some(body), paging.units));
+        self.pages(ctx, first, next, paging.follow)
     }
 
     fn pages<'a, T: DeserializeOwned + 'a>(
@@ -160,7 +162,7 @@ fn following(call: &Call, link: &str, follow: Follow) -> Result<Call, AzureError
 }
 
 /// The link to the next page of a Cost Management query answer: `properties.nextLink`, or the
-/// top-level `nextLink` the spec also declares (a `next` for [`AzureClient::cost_query_pages`]
+/// top-level `nextLink` the spec also declares (a `next` for [`AzureClient::post_pages`]
 /// over `serde_json::Value` pages).
 pub fn cost_next_link(page: &serde_json::Value) -> Option<String> {
     [&page["properties"]["nextLink"], &page["nextLink"]]

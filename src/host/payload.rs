@@ -7,17 +7,7 @@ use chrono::{DateTime, SecondsFormat, Utc};
 use serde_json::{Map, Value, json};
 use uuid::Uuid;
 
-/// A received queue message, as far as the payload needs it.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct QueueMessage {
-    pub id: String,
-    pub pop_receipt: String,
-    pub dequeue_count: u32,
-    pub inserted_at: Option<DateTime<Utc>>,
-    pub expires_at: Option<DateTime<Utc>>,
-    pub next_visible_at: Option<DateTime<Utc>>,
-    pub text: String,
-}
+use crate::storage::message::ReceivedMessage;
 
 /// `Metadata.sys`.
 pub fn sys(function: &str, now: DateTime<Utc>) -> Value {
@@ -62,8 +52,14 @@ pub fn timer(
     json!({"Data": data, "Metadata": {"sys": sys(function, now)}})
 }
 
-/// The queue-trigger payload.
-pub fn queue(function: &str, binding: &str, message: &QueueMessage, now: DateTime<Utc>) -> Value {
+/// The queue-trigger payload for `message`, whose decoded text is `text`.
+pub fn queue(
+    function: &str,
+    binding: &str,
+    message: &ReceivedMessage,
+    text: &str,
+    now: DateTime<Utc>,
+) -> Value {
     let mut metadata = Map::new();
     metadata.insert(
         "DequeueCount".into(),
@@ -82,7 +78,7 @@ pub fn queue(function: &str, binding: &str, message: &QueueMessage, now: DateTim
     metadata.insert("Id".into(), twice(&message.id));
     metadata.insert("PopReceipt".into(), twice(&message.pop_receipt));
     metadata.insert("sys".into(), sys(function, now));
-    if let Ok(Value::Object(fields)) = serde_json::from_str::<Value>(&message.text) {
+    if let Ok(Value::Object(fields)) = serde_json::from_str::<Value>(text) {
         for (key, value) in fields {
             if let Some(value) = binding_data(&value) {
                 metadata.insert(key, value);
@@ -90,7 +86,7 @@ pub fn queue(function: &str, binding: &str, message: &QueueMessage, now: DateTim
         }
     }
     let mut data = Map::new();
-    data.insert(binding.to_owned(), twice(&message.text));
+    data.insert(binding.to_owned(), twice(text));
     json!({"Data": data, "Metadata": metadata})
 }
 
@@ -113,6 +109,7 @@ fn binding_data(value: &Value) -> Option<Value> {
 mod tests {
     use super::*;
     use crate::invocation::InvokeRequest;
+    use crate::storage::message::MessageEncoding;
 
     fn fixture(name: &str) -> Value {
         let path = format!(
@@ -138,19 +135,21 @@ mod tests {
     #[test]
     fn a_json_queue_message_is_built_like_the_captured_one() {
         let expected = fixture("queue-json-double-encoded.json");
-        let message = QueueMessage {
+        let text = r#"{"scraperId":"viennaHousingScraper002","timestamp":"2024-04-06T15:30:00Z","listings":[]}"#;
+        let message = ReceivedMessage {
             id: "4434c659-815f-434e-a851-f1df7b701f27".into(),
             pop_receipt: "AgAAAAMAAAAAAAAAVqQNb/ai2gE=".into(),
             dequeue_count: 5,
             inserted_at: Some(at("2024-05-10T16:13:45Z")),
             expires_at: Some(at("2024-05-17T16:13:45Z")),
             next_visible_at: Some(at("2024-05-10T16:23:46Z")),
-            text: r#"{"scraperId":"viennaHousingScraper002","timestamp":"2024-04-06T15:30:00Z","listings":[]}"#.into(),
+            raw_text: text.into(),
+            encoding: MessageEncoding::None,
         };
-        let built = queue("scraperResultTrigger", "msg", &message, Utc::now());
+        let built = queue("scraperResultTrigger", "msg", &message, text, Utc::now());
         assert_eq!(comparable(built.clone()), comparable(expected));
         let request: InvokeRequest = serde_json::from_value(built).unwrap();
-        assert_eq!(request.data_string("msg").unwrap(), message.text);
+        assert_eq!(request.data_string("msg").unwrap(), text);
         assert_eq!(request.dequeue_count(), Some(5));
         assert_eq!(request.method_name(), Some("scraperResultTrigger"));
     }
@@ -166,16 +165,17 @@ mod tests {
             .unwrap();
         let binding = expected["Data"].as_object().unwrap().keys().next().unwrap();
         let inner: String = serde_json::from_str(text.as_str().unwrap()).unwrap();
-        let message = QueueMessage {
+        let message = ReceivedMessage {
             id: "i".into(),
             pop_receipt: "p".into(),
             dequeue_count: 1,
             inserted_at: None,
             expires_at: None,
             next_visible_at: None,
-            text: inner,
+            raw_text: inner.clone(),
+            encoding: MessageEncoding::None,
         };
-        let built = queue("f", binding, &message, Utc::now());
+        let built = queue("f", binding, &message, &inner, Utc::now());
         assert_eq!(built["Data"][binding], *text);
         assert_eq!(built["Metadata"]["DequeueCount"], json!("1"));
         assert_eq!(built["Metadata"]["Id"], json!("\"i\""));

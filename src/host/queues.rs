@@ -12,7 +12,7 @@ use tokio::sync::watch;
 
 use super::config::QueueOptions;
 use super::invoke::{InFlight, Invoker};
-use super::payload::{self, QueueMessage};
+use super::payload;
 use crate::storage::connection::StorageConnection;
 use crate::storage::message::{MessageEncoding, ReceivedMessage};
 use crate::storage::queue::QueueClient;
@@ -82,16 +82,17 @@ impl QueueTrigger {
     /// Invokes the function with `text` as a message that is not on the queue (admin API).
     pub async fn invoke_text(&self, invoker: &Invoker, text: &str) -> bool {
         let now = Utc::now();
-        let message = QueueMessage {
+        let message = ReceivedMessage {
             id: uuid::Uuid::new_v4().to_string(),
             pop_receipt: String::new(),
             dequeue_count: 1,
             inserted_at: Some(now),
             expires_at: Some(now + chrono::Duration::days(7)),
             next_visible_at: Some(now),
-            text: text.to_owned(),
+            raw_text: text.to_owned(),
+            encoding: MessageEncoding::None,
         };
-        let body = payload::queue(&self.function, &self.binding, &message, now);
+        let body = payload::queue(&self.function, &self.binding, &message, text, now);
         invoker.invoke(&self.function, &body).await.is_success()
     }
 
@@ -151,12 +152,7 @@ impl QueueTrigger {
                 return self.to_poison(&message).await;
             }
         };
-        let body = payload::queue(
-            &self.function,
-            &self.binding,
-            &to_payload(&message, text),
-            Utc::now(),
-        );
+        let body = payload::queue(&self.function, &self.binding, &message, &text, Utc::now());
         if invoker.invoke(&self.function, &body).await.is_success() {
             if let Err(e) = self.queue.delete(&message.id, &message.pop_receipt).await {
                 tracing::warn!(function = %self.function, message_id = %message.id, error = %e, "delete failed");
@@ -195,18 +191,6 @@ impl QueueTrigger {
                 "could not move the message to the poison queue")
             }
         }
-    }
-}
-
-fn to_payload(message: &ReceivedMessage, text: String) -> QueueMessage {
-    QueueMessage {
-        id: message.id.clone(),
-        pop_receipt: message.pop_receipt.clone(),
-        dequeue_count: message.dequeue_count,
-        inserted_at: message.inserted_at,
-        expires_at: message.expires_at,
-        next_visible_at: message.next_visible_at,
-        text,
     }
 }
 

@@ -138,7 +138,15 @@ impl Ingestor {
             Ok(())
         }
         .await;
-        tracing::warn!(reason, recorded = result.is_ok(), "queue message rejected");
+        // The rejection itself is logged once, by the queue function that reports it; only a
+        // failure to record it is this function's to log.
+        if let Err(e) = result {
+            tracing::error!(
+                reason,
+                error = format!("{e:#}"),
+                "rejected queue message not recorded"
+            );
+        }
     }
 
     async fn ingest(&self, m: &IngestMessage, dequeue_count: u32) -> anyhow::Result<Disposition> {

@@ -13,6 +13,7 @@ use super::pipeline::Ingestor;
 use crate::azure::client::AzureClient;
 use crate::db::Database;
 use crate::storage::connection::StorageConnection;
+use crate::storage::lake::location::LAKE_URL_SETTING;
 use crate::storage::lake::{Lake, LakeLocation};
 use crate::storage::message::MessageEncoding;
 use crate::storage::queue::QueueClient;
@@ -42,6 +43,16 @@ pub struct IngestionConfig {
     /// As host.json's `extensions.queues.maxDequeueCount`: the last attempt stops retrying.
     #[arg(long, env = "AZCOPS_QUEUE_MAX_DEQUEUE_COUNT", value_name = "AZCOPS_QUEUE_MAX_DEQUEUE_COUNT", default_value_t = 5, value_parser = clap::value_parser!(u32).range(1..=100))]
     pub max_dequeue_count: u32,
+    /// Where raw snapshots go: `abfss://raw@<account>.dfs.core.windows.net[/prefix]`,
+    /// `https://<account>.blob.core.windows.net/raw`, `az://raw` (the AzureWebJobsStorage
+    /// account), `azurite://raw` or `file:///absolute/folder`. Without it the queue function
+    /// cannot ingest; a value that is not a lake URL fails start-up.
+    #[arg(
+        long = "lake-url",
+        env = LAKE_URL_SETTING,
+        value_name = LAKE_URL_SETTING
+    )]
+    pub lake_url: Option<String>,
 }
 
 impl IngestionConfig {
@@ -51,6 +62,18 @@ impl IngestionConfig {
             MessageEncoding::None
         } else {
             MessageEncoding::Base64
+        }
+    }
+
+    /// The lake `lake_url` names, or `None` when it is not set; `lookup` reads the connection
+    /// an `az://` lake refers to. The error names [`LAKE_URL_SETTING`] (or that connection).
+    pub fn lake(
+        &self,
+        lookup: impl Fn(&str) -> Option<String>,
+    ) -> Result<Option<LakeLocation>, crate::storage::lake::LakeError> {
+        match self.lake_url.as_deref().map(str::trim) {
+            Some(url) if !url.is_empty() => LakeLocation::parse(url, lookup).map(Some),
+            _ => Ok(None),
         }
     }
 

@@ -66,7 +66,8 @@ impl fmt::Display for MessageEncoding {
     }
 }
 
-/// A message taken from the queue (invisible to others until its visibility timeout ends).
+/// A message taken from the queue (invisible to others until its visibility timeout ends); the
+/// local host builds the queue trigger's payload from it.
 #[derive(Debug, Clone)]
 pub struct ReceivedMessage {
     /// The message id.

@@ -1,14 +1,12 @@
 //! Authentication and authorisation through the API: tokens, roles, and tenant isolation.
 
-use std::io::Write;
-use std::sync::{Arc, Mutex};
-
 use axum::body::Body;
 use axum::http::{Method, Request, StatusCode};
 use serde_json::json;
 use sqlx::PgPool;
 use uuid::Uuid;
 
+use crate::support::logs::Logs;
 use crate::support::tokens::TokenBuilder;
 use crate::support::{ADMIN, READER, Reply, TestApp};
 
@@ -67,9 +65,7 @@ async fn invalid_tokens_are_401s(pool: PgPool) {
         ),
     ];
     for (case, token) in cases {
-        let reply = app
-            .call(Method::GET, "/api/v1/tenants", Some(&token), None)
-            .await;
+        let reply = app.get("/api/v1/tenants", &token).await;
         assert_eq!(
             reply.status,
             StatusCode::UNAUTHORIZED,
@@ -80,22 +76,13 @@ async fn invalid_tokens_are_401s(pool: PgPool) {
         let challenge = reply.headers["www-authenticate"].to_str().unwrap();
         assert!(challenge.contains("invalid_token"), "{case}: {challenge}");
     }
-    let valid = app
-        .call(Method::GET, "/api/v1/tenants", Some(&base().rs256()), None)
-        .await;
+    let valid = app.get("/api/v1/tenants", &base().rs256()).await;
     assert_eq!(
         valid.status,
         StatusCode::OK,
         "the same token, valid, is accepted"
     );
-    let v1 = app
-        .call(
-            Method::GET,
-            "/api/v1/tenants",
-            Some(&base().v1().rs256()),
-            None,
-        )
-        .await;
+    let v1 = app.get("/api/v1/tenants", &base().v1().rs256()).await;
     assert_eq!(v1.status, StatusCode::OK, "a v1.0 access token is accepted");
 }
 
@@ -103,9 +90,7 @@ async fn invalid_tokens_are_401s(pool: PgPool) {
 async fn a_valid_token_without_an_app_role_is_forbidden(pool: PgPool) {
     let app = TestApp::new(pool).await;
     let token = app.token(app.operator_tid, &[]);
-    let reply = app
-        .call(Method::GET, "/api/v1/tenants", Some(&token), None)
-        .await;
+    let reply = app.get("/api/v1/tenants", &token).await;
     reply.assert_error(StatusCode::FORBIDDEN, "forbidden");
 }
 
@@ -113,9 +98,7 @@ async fn a_valid_token_without_an_app_role_is_forbidden(pool: PgPool) {
 async fn a_caller_from_an_unregistered_tenant_is_forbidden(pool: PgPool) {
     let app = TestApp::new(pool).await;
     let token = app.token(Uuid::new_v4(), &[ADMIN]);
-    let reply = app
-        .call(Method::GET, "/api/v1/subscriptions", Some(&token), None)
-        .await;
+    let reply = app.get("/api/v1/subscriptions", &token).await;
     reply.assert_error(StatusCode::FORBIDDEN, "forbidden");
 }
 
@@ -126,39 +109,27 @@ async fn a_reader_cannot_write_subscriptions(pool: PgPool) {
     let sub = app.subscription(tenant, "prod").await;
     let reader = app.token(tid, &[READER]);
     let create = app
-        .call(
-            Method::POST,
+        .post(
             "/api/v1/subscriptions",
-            Some(&reader),
-            Some(json!({"subscription_id": Uuid::new_v4(), "display_name": "x"})),
+            &reader,
+            json!({"subscription_id": Uuid::new_v4(), "display_name": "x"}),
         )
         .await;
     create.assert_error(StatusCode::FORBIDDEN, "forbidden");
     let patch = app
-        .call(
-            Method::PATCH,
+        .patch(
             &format!("/api/v1/subscriptions/{sub}"),
-            Some(&reader),
-            Some(json!({"display_name": "y"})),
+            &reader,
+            json!({"display_name": "y"}),
         )
         .await;
     patch.assert_error(StatusCode::FORBIDDEN, "forbidden");
     let delete = app
-        .call(
-            Method::DELETE,
-            &format!("/api/v1/subscriptions/{sub}"),
-            Some(&reader),
-            None,
-        )
+        .delete(&format!("/api/v1/subscriptions/{sub}"), &reader)
         .await;
     delete.assert_error(StatusCode::FORBIDDEN, "forbidden");
     let read = app
-        .call(
-            Method::GET,
-            &format!("/api/v1/subscriptions/{sub}"),
-            Some(&reader),
-            None,
-        )
+        .get(&format!("/api/v1/subscriptions/{sub}"), &reader)
         .await;
     assert_eq!(read.status, StatusCode::OK);
     assert_eq!(read.body["display_name"], "prod", "nothing was changed");
@@ -201,45 +172,27 @@ async fn another_tenants_objects_answer_404_for_read_update_and_delete(pool: PgP
         );
     }
     let create_in_b = app
-        .call(
-            Method::POST,
+        .post(
             "/api/v1/subscriptions",
-            Some(&admin_a),
-            Some(json!({"tenant_id": b, "subscription_id": Uuid::new_v4(), "display_name": "x"})),
+            &admin_a,
+            json!({"tenant_id": b, "subscription_id": Uuid::new_v4(), "display_name": "x"}),
         )
         .await;
     create_in_b.assert_error(StatusCode::NOT_FOUND, "not_found");
 
     let op = app.operator();
     let b_still = app
-        .call(
-            Method::GET,
-            &format!("/api/v1/subscriptions/{b_sub}"),
-            Some(&op),
-            None,
-        )
+        .get(&format!("/api/v1/subscriptions/{b_sub}"), &op)
         .await;
     assert_eq!(
         b_still.body["display_name"], "b-prod",
         "B's subscription untouched"
     );
     let b_count = app
-        .call(
-            Method::GET,
-            &format!("/api/v1/subscriptions?tenant_id={b}"),
-            Some(&op),
-            None,
-        )
+        .get(&format!("/api/v1/subscriptions?tenant_id={b}"), &op)
         .await;
     assert_eq!(b_count.body["total"], 1);
-    let own = app
-        .call(
-            Method::GET,
-            &format!("/api/v1/tenants/{a}"),
-            Some(&admin_a),
-            None,
-        )
-        .await;
+    let own = app.get(&format!("/api/v1/tenants/{a}"), &admin_a).await;
     assert_eq!(own.status, StatusCode::OK, "its own tenant is visible");
 }
 
@@ -249,20 +202,18 @@ async fn only_operator_admins_manage_tenants(pool: PgPool) {
     let (a, a_tid) = app.tenant("A").await;
     let admin_a = app.token(a_tid, &[ADMIN]);
     let create = app
-        .call(
-            Method::POST,
+        .post(
             "/api/v1/tenants",
-            Some(&admin_a),
-            Some(json!({"name": "mine", "azure_tenant_id": Uuid::new_v4()})),
+            &admin_a,
+            json!({"name": "mine", "azure_tenant_id": Uuid::new_v4()}),
         )
         .await;
     create.assert_error(StatusCode::FORBIDDEN, "forbidden");
     let rename = app
-        .call(
-            Method::PATCH,
+        .patch(
             &format!("/api/v1/tenants/{a}"),
-            Some(&admin_a),
-            Some(json!({"name": "renamed"})),
+            &admin_a,
+            json!({"name": "renamed"}),
         )
         .await;
     rename.assert_error(StatusCode::FORBIDDEN, "forbidden");
@@ -272,20 +223,14 @@ async fn only_operator_admins_manage_tenants(pool: PgPool) {
 async fn a_deactivated_tenants_callers_are_forbidden(pool: PgPool) {
     let app = TestApp::new(pool).await;
     let (a, a_tid) = app.tenant("A").await;
-    app.call(
-        Method::PATCH,
+    app.patch(
         &format!("/api/v1/tenants/{a}"),
-        Some(&app.operator()),
-        Some(json!({"is_active": false})),
+        &app.operator(),
+        json!({"is_active": false}),
     )
     .await;
     let reply = app
-        .call(
-            Method::GET,
-            "/api/v1/subscriptions",
-            Some(&app.token(a_tid, &[READER])),
-            None,
-        )
+        .get("/api/v1/subscriptions", &app.token(a_tid, &[READER]))
         .await;
     reply.assert_error(StatusCode::FORBIDDEN, "forbidden");
 }
@@ -294,42 +239,13 @@ async fn a_deactivated_tenants_callers_are_forbidden(pool: PgPool) {
 async fn an_unreachable_jwks_is_a_503_not_a_401(pool: PgPool) {
     let app = TestApp::new(pool).await;
     app.jwks.set_failing(true);
-    let reply = app
-        .call(Method::GET, "/api/v1/tenants", Some(&app.operator()), None)
-        .await;
+    let reply = app.get("/api/v1/tenants", &app.operator()).await;
     reply.assert_error(StatusCode::SERVICE_UNAVAILABLE, "service_unavailable");
-}
-
-/// A log sink for one test.
-#[derive(Clone, Default)]
-struct Logs(Arc<Mutex<Vec<u8>>>);
-
-impl Write for Logs {
-    fn write(&mut self, bytes: &[u8]) -> std::io::Result<usize> {
-        self.0.lock().expect("log").extend_from_slice(bytes);
-        Ok(bytes.len())
-    }
-    fn flush(&mut self) -> std::io::Result<()> {
-        Ok(())
-    }
-}
-
-impl Logs {
-    fn text(&self) -> String {
-        String::from_utf8_lossy(&self.0.lock().expect("log")).into_owned()
-    }
 }
 
 #[sqlx::test(migrator = "azcops::db::MIGRATOR")]
 async fn a_refused_token_is_logged_once_with_its_reason_and_tenant_never_the_token(pool: PgPool) {
-    let logs = Logs::default();
-    let writer = logs.clone();
-    let subscriber = tracing_subscriber::fmt()
-        .with_writer(move || writer.clone())
-        .with_ansi(false)
-        .with_max_level(tracing::Level::DEBUG)
-        .finish();
-    let _guard = tracing::subscriber::set_default(subscriber);
+    let (logs, _guard) = Logs::capture();
     let app = TestApp::new(pool).await;
     let tid = Uuid::new_v4();
     let token = TokenBuilder::new(tid)
@@ -337,9 +253,7 @@ async fn a_refused_token_is_logged_once_with_its_reason_and_tenant_never_the_tok
         .exp_offset(-3600)
         .rs256();
 
-    let reply = app
-        .call(Method::GET, "/api/v1/tenants", Some(&token), None)
-        .await;
+    let reply = app.get("/api/v1/tenants", &token).await;
 
     assert_unauthorized(&reply);
     let text = logs.text();

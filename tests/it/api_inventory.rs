@@ -105,7 +105,7 @@ async fn resources_are_filtered_and_paginated_in_a_stable_order(pool: PgPool) {
     let get = |q: &str| {
         let uri = format!("/api/v1/resources{q}");
         let (app, reader) = (&app, &reader);
-        async move { app.call(Method::GET, &uri, Some(reader), None).await }
+        async move { app.get(&uri, reader).await }
     };
 
     let all = get("").await;
@@ -178,26 +178,17 @@ async fn costs_are_filtered_by_date_service_and_group(pool: PgPool) {
     let today = Utc::now().date_naive();
     let from = today.checked_sub_days(Days::new(7)).expect("date");
 
-    let all = app
-        .call(Method::GET, "/api/v1/costs", Some(&reader), None)
-        .await;
+    let all = app.get("/api/v1/costs", &reader).await;
     assert_eq!(all.body["total"], 6);
     let recent = app
-        .call(
-            Method::GET,
-            &format!("/api/v1/costs?from={from}&to={today}"),
-            Some(&reader),
-            None,
-        )
+        .get(&format!("/api/v1/costs?from={from}&to={today}"), &reader)
         .await;
     assert_eq!(recent.body["total"], 4);
     assert_eq!(recent.body["items"][0]["currency"], "EUR");
     let storage = app
-        .call(
-            Method::GET,
+        .get(
             &format!("/api/v1/costs?from={from}&service_name=Storage&resource_group=RG-APP"),
-            Some(&reader),
-            None,
+            &reader,
         )
         .await;
     assert_eq!(storage.body["total"], 2);
@@ -211,12 +202,7 @@ async fn the_summary_totals_the_window_by_service_and_day(pool: PgPool) {
     let sub = app.subscription(tenant, "prod").await;
     seed(&app, tenant, sub, "a").await;
     let reply = app
-        .call(
-            Method::GET,
-            "/api/v1/costs/summary",
-            Some(&app.token(tid, &[READER])),
-            None,
-        )
+        .get("/api/v1/costs/summary", &app.token(tid, &[READER]))
         .await;
     assert_eq!(reply.status, StatusCode::OK, "{}", reply.body);
     let body = &reply.body;
@@ -259,7 +245,7 @@ async fn bad_filters_are_400s_with_the_envelope(pool: PgPool) {
         "/api/v1/resources?colour=blue",
         "/api/v1/resources/not-a-uuid",
     ] {
-        let reply = app.call(Method::GET, uri, Some(&op), None).await;
+        let reply = app.get(uri, &op).await;
         reply.assert_error(StatusCode::BAD_REQUEST, "bad_request");
     }
 }
@@ -275,16 +261,12 @@ async fn another_tenants_inventory_and_costs_stay_invisible(pool: PgPool) {
     seed(&app, b, sub_b, "b").await;
     let reader_a = app.token(a_tid, &[READER]);
 
-    let resources = app
-        .call(Method::GET, "/api/v1/resources", Some(&reader_a), None)
-        .await;
+    let resources = app.get("/api/v1/resources", &reader_a).await;
     assert_eq!(resources.body["total"], 3);
     let theirs = app
-        .call(
-            Method::GET,
+        .get(
             &format!("/api/v1/resources?subscription_id={sub_b}"),
-            Some(&reader_a),
-            None,
+            &reader_a,
         )
         .await;
     assert_eq!(theirs.body["total"], 0);
@@ -295,36 +277,17 @@ async fn another_tenants_inventory_and_costs_stay_invisible(pool: PgPool) {
             .await
             .expect("b resource");
     let direct = app
-        .call(
-            Method::GET,
-            &format!("/api/v1/resources/{b_resource}"),
-            Some(&reader_a),
-            None,
-        )
+        .get(&format!("/api/v1/resources/{b_resource}"), &reader_a)
         .await;
     direct.assert_error(StatusCode::NOT_FOUND, "not_found");
     let costs = app
-        .call(
-            Method::GET,
-            &format!("/api/v1/costs?subscription_id={sub_b}"),
-            Some(&reader_a),
-            None,
-        )
+        .get(&format!("/api/v1/costs?subscription_id={sub_b}"), &reader_a)
         .await;
     assert_eq!(costs.body["total"], 0);
-    let summary = app
-        .call(Method::GET, "/api/v1/costs/summary", Some(&reader_a), None)
-        .await;
+    let summary = app.get("/api/v1/costs/summary", &reader_a).await;
     assert_eq!(summary.body["total_cost"], 23.5, "only A's costs");
 
-    let operator = app
-        .call(
-            Method::GET,
-            "/api/v1/resources",
-            Some(&app.operator()),
-            None,
-        )
-        .await;
+    let operator = app.get("/api/v1/resources", &app.operator()).await;
     assert_eq!(operator.body["total"], 6, "the operator sees both tenants");
 }
 
@@ -363,44 +326,30 @@ async fn ingestion_runs_of_another_tenant_stay_invisible(pool: PgPool) {
     let admin_a = app.token(a_tid, &[crate::support::ADMIN]);
 
     let status = app
-        .call(
-            Method::GET,
-            &format!("/api/v1/ingestion/status/{run}"),
-            Some(&admin_a),
-            None,
-        )
+        .get(&format!("/api/v1/ingestion/status/{run}"), &admin_a)
         .await;
     status.assert_error(StatusCode::NOT_FOUND, "not_found");
-    let runs = app
-        .call(Method::GET, "/api/v1/ingestion/runs", Some(&admin_a), None)
-        .await;
+    let runs = app.get("/api/v1/ingestion/runs", &admin_a).await;
     assert_eq!(runs.body["total"], 0);
     let trigger = app
-        .call(
-            Method::POST,
+        .post(
             "/api/v1/ingestion/trigger",
-            Some(&admin_a),
-            Some(json!({"tenant_id": b})),
+            &admin_a,
+            json!({"tenant_id": b}),
         )
         .await;
     trigger.assert_error(StatusCode::NOT_FOUND, "not_found");
     let theirs = app
-        .call(
-            Method::POST,
+        .post(
             "/api/v1/ingestion/trigger",
-            Some(&admin_a),
-            Some(json!({"subscription_ids": [sub_b]})),
+            &admin_a,
+            json!({"subscription_ids": [sub_b]}),
         )
         .await;
     theirs.assert_error(StatusCode::NOT_FOUND, "not_found");
     let op = app.operator();
     let seen = app
-        .call(
-            Method::GET,
-            &format!("/api/v1/ingestion/status/{run}"),
-            Some(&op),
-            None,
-        )
+        .get(&format!("/api/v1/ingestion/status/{run}"), &op)
         .await;
     assert_eq!(seen.body["status"], "queued", "the operator sees it");
     let reader = app.token(a_tid, &[READER]);
@@ -422,13 +371,6 @@ async fn ingestion_runs_of_another_tenant_stay_invisible(pool: PgPool) {
         )
         .await;
     no_queue.assert_error(StatusCode::SERVICE_UNAVAILABLE, "service_unavailable");
-    let bad = app
-        .call(
-            Method::GET,
-            "/api/v1/ingestion/status/nope",
-            Some(&op),
-            None,
-        )
-        .await;
+    let bad = app.get("/api/v1/ingestion/status/nope", &op).await;
     bad.assert_error(StatusCode::BAD_REQUEST, "bad_request");
 }

@@ -3,7 +3,7 @@
 
 mod home_tenant;
 
-use axum::http::{Method, StatusCode};
+use axum::http::StatusCode;
 use serde_json::json;
 use sqlx::PgPool;
 use uuid::Uuid;
@@ -20,7 +20,7 @@ async fn a_tenant_admin_manages_its_own_subscriptions(pool: PgPool) {
     let admin = app.token(tid, &[ADMIN]);
     let sub = sim.estate.tenants()[0].subscription_ids[0];
     let created = app
-        .call(Method::POST, "/api/v1/subscriptions", Some(&admin), Some(json!({"subscription_id": sub, "display_name": "prod", "billing_scope": "/providers/Microsoft.Billing/billingAccounts/1"})))
+        .post("/api/v1/subscriptions", &admin, json!({"subscription_id": sub, "display_name": "prod", "billing_scope": "/providers/Microsoft.Billing/billingAccounts/1"}))
         .await;
     assert_eq!(created.status, StatusCode::CREATED, "{}", created.body);
     assert_eq!(
@@ -31,11 +31,10 @@ async fn a_tenant_admin_manages_its_own_subscriptions(pool: PgPool) {
     let id = created.id();
 
     let patched = app
-        .call(
-            Method::PATCH,
+        .patch(
             &format!("/api/v1/subscriptions/{id}"),
-            Some(&admin),
-            Some(json!({"display_name": "production", "billing_scope": null})),
+            &admin,
+            json!({"display_name": "production", "billing_scope": null}),
         )
         .await;
     assert_eq!(patched.status, StatusCode::OK, "{}", patched.body);
@@ -47,11 +46,10 @@ async fn a_tenant_admin_manages_its_own_subscriptions(pool: PgPool) {
     assert_eq!(patched.body["is_active"], true);
 
     let kept = app
-        .call(
-            Method::PATCH,
+        .patch(
             &format!("/api/v1/subscriptions/{id}"),
-            Some(&admin),
-            Some(json!({"is_active": false})),
+            &admin,
+            json!({"is_active": false}),
         )
         .await;
     assert_eq!(
@@ -60,22 +58,12 @@ async fn a_tenant_admin_manages_its_own_subscriptions(pool: PgPool) {
     );
 
     let listed = app
-        .call(
-            Method::GET,
-            "/api/v1/subscriptions?is_active=false",
-            Some(&admin),
-            None,
-        )
+        .get("/api/v1/subscriptions?is_active=false", &admin)
         .await;
     assert_eq!(listed.body["total"], 1);
 
     let deleted = app
-        .call(
-            Method::DELETE,
-            &format!("/api/v1/subscriptions/{id}"),
-            Some(&admin),
-            None,
-        )
+        .delete(&format!("/api/v1/subscriptions/{id}"), &admin)
         .await;
     assert_eq!(deleted.status, StatusCode::NO_CONTENT);
     let actions: Vec<String> = app
@@ -95,21 +83,11 @@ async fn a_registered_subscription_id_is_a_conflict(pool: PgPool) {
     let tenant = app.tenant_of("Contoso", home.id).await;
     let body = json!({"tenant_id": tenant, "subscription_id": home.subscription_ids[0], "display_name": "prod"});
     let first = app
-        .call(
-            Method::POST,
-            "/api/v1/subscriptions",
-            Some(&app.operator()),
-            Some(body.clone()),
-        )
+        .post("/api/v1/subscriptions", &app.operator(), body.clone())
         .await;
     assert_eq!(first.status, StatusCode::CREATED);
     let again = app
-        .call(
-            Method::POST,
-            "/api/v1/subscriptions",
-            Some(&app.operator()),
-            Some(body),
-        )
+        .post("/api/v1/subscriptions", &app.operator(), body)
         .await;
     again.assert_error(StatusCode::CONFLICT, "conflict");
 }
@@ -119,16 +97,15 @@ async fn an_operator_must_name_an_existing_tenant(pool: PgPool) {
     let app = TestApp::new(pool).await;
     let op = app.operator();
     let missing = app
-        .call(
-            Method::POST,
+        .post(
             "/api/v1/subscriptions",
-            Some(&op),
-            Some(json!({"subscription_id": Uuid::new_v4(), "display_name": "x"})),
+            &op,
+            json!({"subscription_id": Uuid::new_v4(), "display_name": "x"}),
         )
         .await;
     missing.assert_error(StatusCode::BAD_REQUEST, "bad_request");
     let unknown = app
-        .call(Method::POST, "/api/v1/subscriptions", Some(&op), Some(json!({"tenant_id": Uuid::new_v4(), "subscription_id": Uuid::new_v4(), "display_name": "x"})))
+        .post("/api/v1/subscriptions", &op, json!({"tenant_id": Uuid::new_v4(), "subscription_id": Uuid::new_v4(), "display_name": "x"}))
         .await;
     unknown.assert_error(StatusCode::NOT_FOUND, "not_found");
 }
@@ -142,42 +119,26 @@ async fn operators_filter_lists_by_tenant_and_tenants_see_only_their_own(pool: P
     app.subscription(a, "a-2").await;
     app.subscription(b, "b-1").await;
     let op = app.operator();
-    let all = app
-        .call(Method::GET, "/api/v1/subscriptions", Some(&op), None)
-        .await;
+    let all = app.get("/api/v1/subscriptions", &op).await;
     assert_eq!(all.body["total"], 3);
     let only_b = app
-        .call(
-            Method::GET,
-            &format!("/api/v1/subscriptions?tenant_id={b}"),
-            Some(&op),
-            None,
-        )
+        .get(&format!("/api/v1/subscriptions?tenant_id={b}"), &op)
         .await;
     assert_eq!(only_b.body["total"], 1);
     assert_eq!(only_b.body["items"][0]["display_name"], "b-1");
 
     let reader_a = app.token(a_tid, &[READER]);
-    let mine = app
-        .call(Method::GET, "/api/v1/subscriptions", Some(&reader_a), None)
-        .await;
+    let mine = app.get("/api/v1/subscriptions", &reader_a).await;
     assert_eq!(mine.body["total"], 2);
     let theirs = app
-        .call(
-            Method::GET,
-            &format!("/api/v1/subscriptions?tenant_id={b}"),
-            Some(&reader_a),
-            None,
-        )
+        .get(&format!("/api/v1/subscriptions?tenant_id={b}"), &reader_a)
         .await;
     assert_eq!(theirs.status, StatusCode::OK);
     assert_eq!(
         theirs.body["total"], 0,
         "another tenant's filter shows nothing"
     );
-    let tenants = app
-        .call(Method::GET, "/api/v1/tenants", Some(&reader_a), None)
-        .await;
+    let tenants = app.get("/api/v1/tenants", &reader_a).await;
     assert_eq!(tenants.body["total"], 1);
     assert_eq!(tenants.body["items"][0]["id"], a.to_string());
 }
@@ -194,18 +155,9 @@ async fn subscription_bad_input_is_a_400(pool: PgPool) {
         json!({"tenant_id": tenant, "subscription_id": Uuid::new_v4(), "display_name": "x", "is_active": "yes"}),
         json!({"tenant_id": tenant, "display_name": "x"}),
     ] {
-        let reply = app
-            .call(Method::POST, "/api/v1/subscriptions", Some(&op), Some(body))
-            .await;
+        let reply = app.post("/api/v1/subscriptions", &op, body).await;
         reply.assert_error(StatusCode::BAD_REQUEST, "bad_request");
     }
-    let listed = app
-        .call(
-            Method::GET,
-            "/api/v1/subscriptions?is_active=maybe",
-            Some(&op),
-            None,
-        )
-        .await;
+    let listed = app.get("/api/v1/subscriptions?is_active=maybe", &op).await;
     listed.assert_error(StatusCode::BAD_REQUEST, "bad_request");
 }

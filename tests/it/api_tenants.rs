@@ -14,11 +14,10 @@ async fn operator_creates_reads_updates_and_deletes_a_tenant(pool: PgPool) {
     let op = app.operator();
     let tid = Uuid::new_v4();
     let created = app
-        .call(
-            Method::POST,
+        .post(
             "/api/v1/tenants",
-            Some(&op),
-            Some(json!({"name": " Contoso ", "azure_tenant_id": tid, "type": "internal"})),
+            &op,
+            json!({"name": " Contoso ", "azure_tenant_id": tid, "type": "internal"}),
         )
         .await;
     assert_eq!(created.status, StatusCode::CREATED, "{}", created.body);
@@ -31,23 +30,15 @@ async fn operator_creates_reads_updates_and_deletes_a_tenant(pool: PgPool) {
         format!("/api/v1/tenants/{id}").as_str()
     );
 
-    let read = app
-        .call(
-            Method::GET,
-            &format!("/api/v1/tenants/{id}"),
-            Some(&op),
-            None,
-        )
-        .await;
+    let read = app.get(&format!("/api/v1/tenants/{id}"), &op).await;
     assert_eq!(read.status, StatusCode::OK);
     assert_eq!(read.body["azure_tenant_id"], tid.to_string());
 
     let updated = app
-        .call(
-            Method::PATCH,
+        .patch(
             &format!("/api/v1/tenants/{id}"),
-            Some(&op),
-            Some(json!({"name": "Contoso Ltd", "is_active": false})),
+            &op,
+            json!({"name": "Contoso Ltd", "is_active": false}),
         )
         .await;
     assert_eq!(updated.status, StatusCode::OK, "{}", updated.body);
@@ -59,23 +50,9 @@ async fn operator_creates_reads_updates_and_deletes_a_tenant(pool: PgPool) {
         "updated_at maintained by the database"
     );
 
-    let deleted = app
-        .call(
-            Method::DELETE,
-            &format!("/api/v1/tenants/{id}"),
-            Some(&op),
-            None,
-        )
-        .await;
+    let deleted = app.delete(&format!("/api/v1/tenants/{id}"), &op).await;
     assert_eq!(deleted.status, StatusCode::NO_CONTENT);
-    let gone = app
-        .call(
-            Method::GET,
-            &format!("/api/v1/tenants/{id}"),
-            Some(&op),
-            None,
-        )
-        .await;
+    let gone = app.get(&format!("/api/v1/tenants/{id}"), &op).await;
     gone.assert_error(StatusCode::NOT_FOUND, "not_found");
 }
 
@@ -84,20 +61,13 @@ async fn every_change_to_a_tenant_is_audited_with_before_and_after(pool: PgPool)
     let app = TestApp::new(pool).await;
     let op = app.operator();
     let (id, _) = app.tenant("Fabrikam").await;
-    app.call(
-        Method::PATCH,
+    app.patch(
         &format!("/api/v1/tenants/{id}"),
-        Some(&op),
-        Some(json!({"name": "Fabrikam Inc"})),
+        &op,
+        json!({"name": "Fabrikam Inc"}),
     )
     .await;
-    app.call(
-        Method::DELETE,
-        &format!("/api/v1/tenants/{id}"),
-        Some(&op),
-        None,
-    )
-    .await;
+    app.delete(&format!("/api/v1/tenants/{id}"), &op).await;
 
     let rows = app.audit_rows(id).await;
     let actions: Vec<&str> = rows.iter().map(|(action, _, _)| action.as_str()).collect();
@@ -115,22 +85,10 @@ async fn a_duplicate_azure_tenant_id_is_a_conflict(pool: PgPool) {
     let tid = Uuid::new_v4();
     let body = json!({"name": "A", "azure_tenant_id": tid});
     let first = app
-        .call(
-            Method::POST,
-            "/api/v1/tenants",
-            Some(&app.operator()),
-            Some(body.clone()),
-        )
+        .post("/api/v1/tenants", &app.operator(), body.clone())
         .await;
     assert_eq!(first.status, StatusCode::CREATED);
-    let again = app
-        .call(
-            Method::POST,
-            "/api/v1/tenants",
-            Some(&app.operator()),
-            Some(body),
-        )
-        .await;
+    let again = app.post("/api/v1/tenants", &app.operator(), body).await;
     again.assert_error(StatusCode::CONFLICT, "conflict");
     assert!(
         again.body["error"]["message"]
@@ -146,21 +104,11 @@ async fn a_tenant_with_subscriptions_cannot_be_deleted(pool: PgPool) {
     let (id, _) = app.tenant("Busy").await;
     app.subscription(id, "prod").await;
     let reply = app
-        .call(
-            Method::DELETE,
-            &format!("/api/v1/tenants/{id}"),
-            Some(&app.operator()),
-            None,
-        )
+        .delete(&format!("/api/v1/tenants/{id}"), &app.operator())
         .await;
     reply.assert_error(StatusCode::CONFLICT, "conflict");
     let still = app
-        .call(
-            Method::GET,
-            &format!("/api/v1/tenants/{id}"),
-            Some(&app.operator()),
-            None,
-        )
+        .get(&format!("/api/v1/tenants/{id}"), &app.operator())
         .await;
     assert_eq!(still.status, StatusCode::OK, "nothing was lost");
 }
@@ -172,14 +120,7 @@ async fn lists_are_paginated_with_totals(pool: PgPool) {
         app.tenant(&format!("tenant-{i}")).await;
     }
     let op = app.operator();
-    let page = app
-        .call(
-            Method::GET,
-            "/api/v1/tenants?page=2&page_size=2",
-            Some(&op),
-            None,
-        )
-        .await;
+    let page = app.get("/api/v1/tenants?page=2&page_size=2", &op).await;
     assert_eq!(page.status, StatusCode::OK);
     assert_eq!(page.body["page"], 2);
     assert_eq!(page.body["page_size"], 2);
@@ -193,37 +134,14 @@ async fn lists_are_paginated_with_totals(pool: PgPool) {
         .collect();
     assert_eq!(names, ["tenant-2", "tenant-3"]);
 
-    let last = app
-        .call(
-            Method::GET,
-            "/api/v1/tenants?page=3&page_size=2",
-            Some(&op),
-            None,
-        )
-        .await;
+    let last = app.get("/api/v1/tenants?page=3&page_size=2", &op).await;
     assert_eq!(last.body["items"].as_array().unwrap().len(), 1);
-    let beyond = app
-        .call(
-            Method::GET,
-            "/api/v1/tenants?page=9&page_size=2",
-            Some(&op),
-            None,
-        )
-        .await;
+    let beyond = app.get("/api/v1/tenants?page=9&page_size=2", &op).await;
     assert_eq!(beyond.status, StatusCode::OK);
     assert!(beyond.body["items"].as_array().unwrap().is_empty());
-    let default = app
-        .call(Method::GET, "/api/v1/tenants", Some(&op), None)
-        .await;
+    let default = app.get("/api/v1/tenants", &op).await;
     assert_eq!(default.body["page_size"], 50);
-    let max = app
-        .call(
-            Method::GET,
-            "/api/v1/tenants?page_size=500",
-            Some(&op),
-            None,
-        )
-        .await;
+    let max = app.get("/api/v1/tenants?page_size=500", &op).await;
     assert_eq!(max.status, StatusCode::OK);
 }
 
@@ -240,14 +158,7 @@ async fn out_of_range_paging_is_a_400_with_the_envelope(pool: PgPool) {
         "page_size=1.5",
         "colour=red",
     ] {
-        let reply = app
-            .call(
-                Method::GET,
-                &format!("/api/v1/tenants?{query}"),
-                Some(&op),
-                None,
-            )
-            .await;
+        let reply = app.get(&format!("/api/v1/tenants?{query}"), &op).await;
         reply.assert_error(StatusCode::BAD_REQUEST, "bad_request");
     }
 }
@@ -318,9 +229,7 @@ async fn bad_input_gets_a_4xx_with_the_envelope(pool: PgPool) {
     let not_json = app.send(post("name=x", "text/plain")).await;
     not_json.assert_error(StatusCode::UNSUPPORTED_MEDIA_TYPE, "unsupported_media_type");
 
-    let path = app
-        .call(Method::GET, "/api/v1/tenants/not-a-uuid", Some(&op), None)
-        .await;
+    let path = app.get("/api/v1/tenants/not-a-uuid", &op).await;
     path.assert_error(StatusCode::BAD_REQUEST, "bad_request");
 
     let huge = format!(
@@ -342,14 +251,7 @@ async fn bad_input_gets_a_4xx_with_the_envelope(pool: PgPool) {
 #[sqlx::test(migrator = "azcops::db::MIGRATOR")]
 async fn unknown_routes_and_methods_answer_with_the_envelope(pool: PgPool) {
     let app = TestApp::new(pool).await;
-    let missing = app
-        .call(
-            Method::GET,
-            "/api/v1/nothing-here",
-            Some(&app.operator()),
-            None,
-        )
-        .await;
+    let missing = app.get("/api/v1/nothing-here", &app.operator()).await;
     missing.assert_error(StatusCode::NOT_FOUND, "not_found");
     let method = app
         .call(Method::PUT, "/api/v1/tenants", Some(&app.operator()), None)
@@ -452,12 +354,8 @@ async fn a_reader_cannot_write_tenants(pool: PgPool) {
     let app = TestApp::new(pool).await;
     let reader = app.token(app.operator_tid, &[READER]);
     let body = json!({"name": "X", "azure_tenant_id": Uuid::new_v4()});
-    let reply = app
-        .call(Method::POST, "/api/v1/tenants", Some(&reader), Some(body))
-        .await;
+    let reply = app.post("/api/v1/tenants", &reader, body).await;
     reply.assert_error(StatusCode::FORBIDDEN, "forbidden");
-    let list = app
-        .call(Method::GET, "/api/v1/tenants", Some(&reader), None)
-        .await;
+    let list = app.get("/api/v1/tenants", &reader).await;
     assert_eq!(list.status, StatusCode::OK, "but may read");
 }

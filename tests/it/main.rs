@@ -17,6 +17,7 @@ mod db_roles;
 mod host;
 mod ingestion_flow;
 mod key_vault;
+mod logging;
 mod process;
 mod reliability;
 mod schema;

@@ -434,6 +434,102 @@ async fn missing_configuration_fails_start_up_naming_the_variable() {
     assert_failed_naming(&output, "DATABASE_URL", "no DATABASE_URL");
 }
 
+/// Every setting the handler reads, each declared once in the configuration.
+const SETTINGS: [&str; 36] = [
+    "DATABASE_URL",
+    "AZCOPS_KEY_VAULT_URL",
+    "AZCOPS_DATABASE_URL_SECRET",
+    "AZCOPS_DATABASE_PASSWORD_SECRET",
+    "AZURE_CLIENT_ID",
+    "AZCOPS_DB_MAX_CONNECTIONS",
+    "AZCOPS_DATABASE_AUTH",
+    "AZCOPS_MIGRATE_ON_START",
+    "AZCOPS_AUTH_MODE",
+    "AZCOPS_AUTH_JWKS_URL",
+    "AZCOPS_AUTH_AUDIENCE",
+    "AZCOPS_AUTH_ISSUERS",
+    "AZCOPS_OPERATOR_TENANT_ID",
+    "AZCOPS_LOG_FORMAT",
+    "RUST_LOG",
+    "AZCOPS_AZURE_ARM_ENDPOINT",
+    "AZCOPS_AZURE_AUTHORITY_HOST",
+    "AZCOPS_AZURE_MONITOR_ENDPOINT",
+    "AZCOPS_AZURE_MONITOR_SCOPE",
+    "AZCOPS_AZURE_ARM_SCOPE",
+    "AZCOPS_AZURE_CREDENTIAL",
+    "AZCOPS_AZURE_APP_CLIENT_ID",
+    "AZCOPS_AZURE_CLIENT_SECRET",
+    "AZCOPS_AZURE_CLIENT_SECRET_NAME",
+    "AZCOPS_AZURE_REQUEST_TIMEOUT_SECS",
+    "AZCOPS_AZURE_CONNECT_TIMEOUT_SECS",
+    "AZCOPS_AZURE_MAX_ATTEMPTS",
+    "AZCOPS_AZURE_RETRY_BASE_MS",
+    "AZCOPS_AZURE_RETRY_MAX_MS",
+    "AZCOPS_AZURE_MAX_THROTTLE_WAIT_SECS",
+    "AZCOPS_AZURE_COST_QPU_LIMITS",
+    "AZCOPS_QUEUE_CONNECTION",
+    "AZCOPS_INGEST_QUEUE",
+    "AZCOPS_QUEUE_MESSAGE_ENCODING",
+    "AZCOPS_QUEUE_MAX_DEQUEUE_COUNT",
+    "AZCOPS_LAKE_URL",
+];
+
+#[tokio::test]
+async fn help_lists_every_setting() {
+    for subcommand in ["serve", "handler"] {
+        let output = run_to_exit(azcops(&[subcommand, "--help"])).await;
+        let help = String::from_utf8_lossy(&output.stdout);
+        for setting in SETTINGS {
+            assert!(
+                help.contains(&format!("env: {setting}")),
+                "`azcops {subcommand} --help` must list {setting}:\n{help}"
+            );
+        }
+    }
+}
+
+#[tokio::test]
+async fn an_invalid_lake_url_fails_start_up_naming_the_variable() {
+    for (value, case) in [
+        ("not a url", "not a URL"),
+        ("ftp://raw", "an unknown scheme"),
+        ("az://raw", "az:// without its storage connection"),
+    ] {
+        let mut command = as_the_host_starts_it(free_port(), Some(UNREACHABLE_DATABASE_URL));
+        command
+            .env("AZCOPS_LAKE_URL", value)
+            .env_remove("AzureWebJobsStorage");
+        let output = run_to_exit(command).await;
+        let variable = if value.starts_with("az:") {
+            "AzureWebJobsStorage"
+        } else {
+            "AZCOPS_LAKE_URL"
+        };
+        assert_failed_naming(&output, variable, case);
+    }
+}
+
+#[tokio::test]
+async fn invalid_azure_settings_fail_start_up_naming_the_variable() {
+    let mut template = as_the_host_starts_it(free_port(), Some(UNREACHABLE_DATABASE_URL));
+    template.env("AZCOPS_AZURE_MONITOR_ENDPOINT", "not a url {region}");
+    let output = run_to_exit(template).await;
+    assert_failed_naming(
+        &output,
+        "AZCOPS_AZURE_MONITOR_ENDPOINT",
+        "not a URL template",
+    );
+
+    let mut secret = as_the_host_starts_it(free_port(), Some(UNREACHABLE_DATABASE_URL));
+    secret.env("AZCOPS_AZURE_CREDENTIAL", "client-secret");
+    let output = run_to_exit(secret).await;
+    assert_failed_naming(
+        &output,
+        "AZCOPS_AZURE_APP_CLIENT_ID",
+        "client-secret without an app",
+    );
+}
+
 #[tokio::test]
 async fn disabled_auth_refuses_to_start_in_azure() {
     let mut command = as_the_host_starts_it(free_port(), Some(UNREACHABLE_DATABASE_URL));

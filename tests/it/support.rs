@@ -1,6 +1,7 @@
 //! Shared test harness: the application router over a test database, a JWKS server, tokens,
 //! and a one-call request helper.
 
+pub mod logs;
 pub mod pipeline;
 pub mod scratch;
 pub mod sim_azure;
@@ -88,60 +89,39 @@ impl TestApp {
         token: Option<&str>,
         body: Option<Value>,
     ) -> Reply {
-        let mut request = Request::builder().method(method).uri(uri);
-        if let Some(token) = token {
-            request = request.header("authorization", format!("Bearer {token}"));
-        }
-        let body = match body {
-            Some(json) => {
-                request = request.header("content-type", "application/json");
-                Body::from(json.to_string())
-            }
-            None => Body::empty(),
-        };
-        self.send(request.body(body).expect("request")).await
+        self.send(request(method, uri, token, body)).await
+    }
+
+    /// `GET uri` with `token` as bearer.
+    pub async fn get(&self, uri: &str, token: &str) -> Reply {
+        self.call(Method::GET, uri, Some(token), None).await
+    }
+
+    /// `POST uri` with `token` as bearer and `body` as JSON.
+    pub async fn post(&self, uri: &str, token: &str, body: Value) -> Reply {
+        self.call(Method::POST, uri, Some(token), Some(body)).await
+    }
+
+    /// `PATCH uri` with `token` as bearer and `body` as JSON.
+    pub async fn patch(&self, uri: &str, token: &str, body: Value) -> Reply {
+        self.call(Method::PATCH, uri, Some(token), Some(body)).await
+    }
+
+    /// `DELETE uri` with `token` as bearer.
+    pub async fn delete(&self, uri: &str, token: &str) -> Reply {
+        self.call(Method::DELETE, uri, Some(token), None).await
     }
 
     /// Sends a prepared request.
     pub async fn send(&self, request: Request<Body>) -> Reply {
-        let response = self
-            .router
-            .clone()
-            .oneshot(request)
-            .await
-            .expect("router answers");
-        let status = response.status();
-        let headers = response.headers().clone();
-        let bytes = response
-            .into_body()
-            .collect()
-            .await
-            .expect("body")
-            .to_bytes();
-        let body = if bytes.is_empty() {
-            Value::Null
-        } else {
-            serde_json::from_slice(&bytes).unwrap_or(Value::Null)
-        };
-        Reply {
-            status,
-            headers,
-            body,
-        }
+        send(&self.router, request).await
     }
 
     /// Registers a tenant as the operator; returns (tenant id, Entra tenant id).
     pub async fn tenant(&self, name: &str) -> (Uuid, Uuid) {
         let tid = Uuid::new_v4();
         let body = serde_json::json!({ "name": name, "azure_tenant_id": tid });
-        let reply = self
-            .call(
-                Method::POST,
-                "/api/v1/tenants",
-                Some(&self.operator()),
-                Some(body),
-            )
-            .await;
+        let reply = self.post("/api/v1/tenants", &self.operator(), body).await;
         assert_eq!(reply.status, StatusCode::CREATED, "{}", reply.body);
         (reply.id(), tid)
     }
@@ -149,14 +129,7 @@ impl TestApp {
     /// Registers a tenant for Entra tenant `azure_tenant_id` as the operator; returns its id.
     pub async fn tenant_of(&self, name: &str, azure_tenant_id: Uuid) -> Uuid {
         let body = serde_json::json!({ "name": name, "azure_tenant_id": azure_tenant_id });
-        let reply = self
-            .call(
-                Method::POST,
-                "/api/v1/tenants",
-                Some(&self.operator()),
-                Some(body),
-            )
-            .await;
+        let reply = self.post("/api/v1/tenants", &self.operator(), body).await;
         assert_eq!(reply.status, StatusCode::CREATED, "{}", reply.body);
         reply.id()
     }
@@ -190,6 +163,55 @@ impl TestApp {
         .fetch_all(&self.pool)
         .await
         .expect("audit rows")
+    }
+}
+
+/// A request to `uri`: `token` as bearer, `body` as JSON (with its content type).
+pub fn request(
+    method: Method,
+    uri: &str,
+    token: Option<&str>,
+    body: Option<Value>,
+) -> Request<Body> {
+    let mut request = Request::builder().method(method).uri(uri);
+    if let Some(token) = token {
+        request = request.header("authorization", format!("Bearer {token}"));
+    }
+    let body = match body {
+        Some(json) => {
+            request = request.header("content-type", "application/json");
+            Body::from(json.to_string())
+        }
+        None => Body::empty(),
+    };
+    request.body(body).expect("request")
+}
+
+/// Sends `request` to `router`; the answer with its body parsed as JSON (`Null` when empty or
+/// not JSON).
+pub async fn send(router: &Router, request: Request<Body>) -> Reply {
+    let response = router
+        .clone()
+        .oneshot(request)
+        .await
+        .expect("router answers");
+    let status = response.status();
+    let headers = response.headers().clone();
+    let bytes = response
+        .into_body()
+        .collect()
+        .await
+        .expect("body")
+        .to_bytes();
+    let body = if bytes.is_empty() {
+        Value::Null
+    } else {
+        serde_json::from_slice(&bytes).unwrap_or(Value::Null)
+    };
+    Reply {
+        status,
+        headers,
+        body,
     }
 }
 

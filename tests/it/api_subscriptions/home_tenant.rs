@@ -17,13 +17,7 @@ use azcops::sim::FaultConfig;
 const REFUSED: &str = "subscription_not_in_tenant";
 
 async fn register(app: &TestApp, token: &str, body: Value) -> Reply {
-    app.call(
-        Method::POST,
-        "/api/v1/subscriptions",
-        Some(token),
-        Some(body),
-    )
-    .await
+    app.post("/api/v1/subscriptions", token, body).await
 }
 
 async fn registered(app: &TestApp) -> i64 {

@@ -2,7 +2,7 @@
 //! `$skipToken`; an empty page with a link does not stop paging.
 
 use azcops::azure::client::Api;
-use azcops::azure::paging::cost_next_link;
+use azcops::azure::paging::{PostPaging, cost_next_link};
 use futures::TryStreamExt;
 use serde_json::{Value, json};
 
@@ -74,7 +74,7 @@ async fn cost_query_pages_post_the_same_body_to_every_next_link() {
         json!({"type": "ActualCost", "timeframe": "Custom", "dataset": {"granularity": "Daily"}});
 
     let pages: Vec<Value> = client
-        .cost_query_pages(&ctx, url, &body, 2, cost_next_link)
+        .post_pages(&ctx, PostPaging::cost_query(2), url, &body, cost_next_link)
         .try_collect()
         .await
         .expect("pages");
@@ -122,7 +122,13 @@ async fn resource_graph_pages_resend_the_query_with_the_skip_token() {
     let next = |page: &Value| page["$skipToken"].as_str().map(str::to_owned);
 
     let pages: Vec<Value> = client
-        .post_skip_token_pages(&ctx, Api::ResourceGraph, url, &query, next)
+        .post_pages(
+            &ctx,
+            PostPaging::skip_token(Api::ResourceGraph),
+            url,
+            &query,
+            next,
+        )
         .try_collect()
         .await
         .expect("pages");

@@ -9,14 +9,13 @@ use std::time::Duration;
 
 use axum::Router;
 use axum::body::Body;
-use axum::http::{Request, StatusCode};
+use axum::http::header::CONTENT_TYPE;
+use axum::http::{HeaderValue, Method, Request, StatusCode};
 use chrono::Utc;
 use futures::{StreamExt, TryStreamExt};
-use http_body_util::BodyExt;
 use secrecy::SecretString;
 use serde_json::{Value, json};
 use sqlx::PgPool;
-use tower::ServiceExt;
 use url::Url;
 use uuid::Uuid;
 
@@ -34,6 +33,7 @@ use azcops::storage::lake::{Lake, LakeLocation};
 use azcops::storage::message::MessageEncoding;
 use azcops::storage::queue::QueueClient;
 
+use crate::support;
 pub use crate::support::scratch::{ScratchDb, eventually, unique};
 
 /// The queue's `maxDequeueCount`, as in `host.json`.
@@ -196,35 +196,26 @@ impl Pipeline {
         self.send(request).await
     }
 
-    /// `method uri` with an optional JSON body; the answer and its JSON (`Null` if none).
+    /// `method uri` with an optional JSON body (always labelled JSON); the answer and its JSON
+    /// (`Null` if none).
     pub async fn request(
         &self,
         method: &str,
         uri: String,
         body: Option<Value>,
     ) -> (StatusCode, Value) {
-        let request = Request::builder()
-            .method(method)
-            .uri(uri)
-            .header("content-type", "application/json")
-            .body(body.map(|b| Body::from(b.to_string())).unwrap_or_default())
-            .expect("request");
+        let method = Method::from_bytes(method.as_bytes()).expect("method");
+        let mut request = support::request(method, &uri, None, body);
+        request
+            .headers_mut()
+            .entry(CONTENT_TYPE)
+            .or_insert(HeaderValue::from_static("application/json"));
         self.send(request).await
     }
 
     async fn send(&self, request: Request<Body>) -> (StatusCode, Value) {
-        let response = self.router.clone().oneshot(request).await.expect("answer");
-        let status = response.status();
-        let bytes = response
-            .into_body()
-            .collect()
-            .await
-            .expect("body")
-            .to_bytes();
-        (
-            status,
-            serde_json::from_slice(&bytes).unwrap_or(Value::Null),
-        )
+        let reply = support::send(&self.router, request).await;
+        (reply.status, reply.body)
     }
 
     /// Fires the daily (full) timer; returns its log line.
