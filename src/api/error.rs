@@ -50,9 +50,13 @@ pub enum ApiError {
     /// The database cannot be reached; the cause is logged on the request line.
     #[error("the database is unavailable, try again shortly")]
     DatabaseUnavailable(#[source] sqlx::Error),
-    /// Azure could not be asked (not configured, unreachable, throttling, no token).
+    /// Azure could not be asked (not configured, unreachable, throttling, no token); the
+    /// cause, when there is one, is logged on the request line.
     #[error("{0}")]
-    AzureUnavailable(&'static str),
+    AzureUnavailable(&'static str, Option<String>),
+    /// The ingestion queue refused a run's messages; the cause is logged on the request line.
+    #[error("the ingestion queue is unavailable; the run's items were marked failed")]
+    QueueUnavailable(#[source] anyhow::Error),
     /// A bug or an unexpected failure; logged once, never shown to the client.
     #[error("internal error")]
     Internal(#[source] anyhow::Error),
@@ -83,7 +87,8 @@ impl ApiError {
             ApiError::SubscriptionNotInTenant => StatusCode::UNPROCESSABLE_ENTITY,
             ApiError::Unavailable(_)
             | ApiError::DatabaseUnavailable(_)
-            | ApiError::AzureUnavailable(_) => StatusCode::SERVICE_UNAVAILABLE,
+            | ApiError::AzureUnavailable(..)
+            | ApiError::QueueUnavailable(_) => StatusCode::SERVICE_UNAVAILABLE,
             ApiError::Internal(_) => StatusCode::INTERNAL_SERVER_ERROR,
         }
     }
@@ -99,8 +104,10 @@ impl ApiError {
             ApiError::PayloadTooLarge => "payload_too_large",
             ApiError::UnsupportedMediaType => "unsupported_media_type",
             ApiError::SubscriptionNotInTenant => "subscription_not_in_tenant",
-            ApiError::Unavailable(_) | ApiError::DatabaseUnavailable(_) => "service_unavailable",
-            ApiError::AzureUnavailable(_) => "azure_unavailable",
+            ApiError::Unavailable(_)
+            | ApiError::DatabaseUnavailable(_)
+            | ApiError::QueueUnavailable(_) => "service_unavailable",
+            ApiError::AzureUnavailable(..) => "azure_unavailable",
             ApiError::Internal(_) => "internal_error",
         }
     }
@@ -117,6 +124,8 @@ impl IntoResponse for ApiError {
         let detail = match &self {
             ApiError::Internal(source) => Some(format!("{source:#}")),
             ApiError::DatabaseUnavailable(source) => Some(source.to_string()),
+            ApiError::QueueUnavailable(source) => Some(format!("{source:#}")),
+            ApiError::AzureUnavailable(_, cause) => cause.clone(),
             _ => None,
         };
         if let Some(detail) = detail {

@@ -146,12 +146,7 @@ pub async fn trigger(
         .map_err(|_| ApiError::Unavailable("the database is unavailable, try again shortly"))?;
     fanout::send_all(pool, queue.as_ref(), run_id, texts)
         .await
-        .map_err(|e| {
-            tracing::error!(error = format!("{e:#}"), %run_id, "enqueue failed");
-            ApiError::Unavailable(
-                "the ingestion queue is unavailable; the run's items were marked failed",
-            )
-        })?;
+        .map_err(|e| ApiError::QueueUnavailable(e.context(format!("enqueueing run {run_id}"))))?;
     let accepted = Accepted {
         run_id,
         status: "queued",

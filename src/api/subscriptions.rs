@@ -163,9 +163,9 @@ async fn verify_home_tenant(
     subscription_id: Uuid,
 ) -> Result<(), ApiError> {
     let Some(azure) = &state.azure else {
-        tracing::warn!("a subscription cannot be registered: Azure is not configured");
         return Err(ApiError::AzureUnavailable(
             "Azure is not configured, so the subscription's tenant cannot be verified",
+            Some("a subscription cannot be registered: Azure is not configured".into()),
         ));
     };
     let subscription = subscription_id.to_string();
@@ -178,13 +178,13 @@ async fn verify_home_tenant(
                 "registration refused: the subscription is not in the tenant's Entra tenant");
             Err(ApiError::SubscriptionNotInTenant)
         }
-        Err(e) => {
-            tracing::warn!(error = %e, retryable = e.is_retryable(), azure.subscription_id = %subscription,
-                "registration: the subscription's home tenant could not be read");
-            Err(ApiError::AzureUnavailable(
-                "Azure could not be asked which tenant the subscription belongs to; try again later",
-            ))
-        }
+        Err(e) => Err(ApiError::AzureUnavailable(
+            "Azure could not be asked which tenant the subscription belongs to; try again later",
+            Some(format!(
+                "reading the home tenant of subscription {subscription} (retryable: {}): {e}",
+                e.is_retryable()
+            )),
+        )),
     }
 }
 

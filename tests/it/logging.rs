@@ -113,3 +113,34 @@ async fn a_rejected_queue_message_is_logged_once_with_its_reason(pool: PgPool) {
     assert!(lines[0].contains("dequeue_count=2"), "{all}");
     assert_eq!(logs.failures(), lines, "no other line reports it");
 }
+
+#[sqlx::test(migrator = "azcops::db::MIGRATOR")]
+async fn a_registration_azure_cannot_verify_is_logged_once_with_its_cause(pool: PgPool) {
+    let app = TestApp::new(pool).await;
+    let (_, tid) = app.tenant("A").await;
+    let (logs, _guard) = Logs::capture();
+
+    let request = Request::post("/api/v1/subscriptions")
+        .header(
+            "authorization",
+            format!("Bearer {}", app.token(tid, &["AzCops.Admin"])),
+        )
+        .header("content-type", "application/json")
+        .header("x-correlation-id", "corr-no-azure-1")
+        .body(Body::from(
+            json!({"subscription_id": uuid::Uuid::new_v4(), "display_name": "x"}).to_string(),
+        ))
+        .expect("request");
+    let reply = app.send(request).await;
+
+    reply.assert_error(StatusCode::SERVICE_UNAVAILABLE, "azure_unavailable");
+    let text = logs.text();
+    let lines = logs.failures();
+    assert_eq!(lines.len(), 1, "one log line for the failure:\n{text}");
+    assert!(lines[0].contains("corr-no-azure-1"), "{text}");
+    assert!(lines[0].contains("status=503"), "{text}");
+    assert!(
+        lines[0].contains("Azure is not configured"),
+        "the cause:\n{text}"
+    );
+}
