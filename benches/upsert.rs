@@ -36,8 +36,8 @@ use azcops::azure::resource_graph::{self, Resource};
 use azcops::azure::throttle::RetryPolicy;
 use azcops::db::{self, Scope};
 use azcops::ingestion::pipeline::BATCH_SIZE;
-use azcops::sim::estate::EstateConfig;
-use azcops::sim::{SimConfig, SimHandle};
+use azure_sim::estate::EstateConfig;
+use azure_sim::{SimConfig, SimHandle};
 
 const DATABASE: &str = "azcops_bench_upsert";
 
@@ -408,7 +408,7 @@ async fn run() -> anyhow::Result<()> {
     let cost_days = u32::try_from(setting("BENCH_UPSERT_COST_DAYS", 365)?)?;
     let rounds = setting("BENCH_UPSERT_ROUNDS", 3)?.max(1);
 
-    let sim = azcops::sim::start(SimConfig {
+    let sim = azure_sim::start(SimConfig {
         estate: EstateConfig {
             tenants: 1,
             subscriptions_per_tenant: subscriptions,

@@ -20,7 +20,7 @@ mod key_vault;
 mod process;
 mod reliability;
 mod schema;
-mod sim;
+mod sim_contract;
 mod storage;
 mod support;
 mod tools;
