@@ -1,6 +1,7 @@
 //! Resource Graph: `POST /providers/Microsoft.ResourceGraph/resources`. Runs the KQL it is sent
-//! (the subset [`kql`] understands) over the estate, pages with opaque `$skipToken`s, and enforces the per-principal quota
-//! (15 requests per 5 s window, time-scaled) with `x-ms-user-quota-*` headers.
+//! (the subset [`kql`] understands; anything else is a `400 InvalidQuery`) over the estate,
+//! pages with opaque `$skipToken`s, and enforces the per-principal quota (15 requests per 5 s
+//! window, time-scaled) with `x-ms-user-quota-*` headers.
 
 use std::sync::Arc;
 use std::time::Duration;
