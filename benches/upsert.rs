@@ -39,8 +39,8 @@ use azcops::db::resources::NewResource;
 use azcops::db::{self, Scope};
 use azcops::ingestion::pipeline::BATCH_SIZE;
 use azcops::ingestion::rows::{cost_rows, inventory_rows};
-use azcops::sim::estate::EstateConfig;
-use azcops::sim::{SimConfig, SimHandle};
+use azure_sim::estate::EstateConfig;
+use azure_sim::{SimConfig, SimHandle};
 
 const DATABASE: &str = "azcops_bench_upsert";
 
@@ -410,7 +410,7 @@ async fn run() -> anyhow::Result<()> {
     let cost_days = u32::try_from(setting("BENCH_UPSERT_COST_DAYS", 365)?)?;
     let rounds = setting("BENCH_UPSERT_ROUNDS", 3)?.max(1);
 
-    let sim = azcops::sim::start(SimConfig {
+    let sim = azure_sim::start(SimConfig {
         estate: EstateConfig {
             tenants: 1,
             subscriptions_per_tenant: subscriptions,

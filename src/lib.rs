@@ -36,7 +36,6 @@ pub mod invocation;
 pub mod schedule;
 pub mod secrets;
 pub mod server;
-pub mod sim;
 pub mod storage;
 pub mod telemetry;
 pub mod tools;

@@ -14,8 +14,7 @@ const LAYERS: [&[&str]; 5] = [
     &["db", "azure", "storage"],
     &["ingestion"],
     &["api", "functions", "config", "tools"],
-    // `sim`: the simulated Azure, while it is part of this crate.
-    &["server", "host", "telemetry", "sim"],
+    &["server", "host", "telemetry"],
 ];
 
 /// What `module` may use.

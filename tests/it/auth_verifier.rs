@@ -1,7 +1,7 @@
 //! Entra ID token verification against a local JWKS endpoint.
 
 use azcops::auth::{AuthError, ROLE_ADMIN, ROLE_READER, Verifier, VerifierSettings};
-use azcops::sim::dev_idp::{self, DevIdpConfig};
+use azure_sim::dev_idp::{self, DevIdpConfig};
 use serde_json::json;
 use uuid::Uuid;
 

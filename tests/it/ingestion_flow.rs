@@ -12,7 +12,7 @@ use serde_json::{Value, json};
 use sqlx::PgPool;
 use uuid::Uuid;
 
-use azcops::sim::SimHandle;
+use azure_sim::SimHandle;
 use futures::TryStreamExt;
 
 use crate::support::pipeline::{Pipeline, simulator};
@@ -163,7 +163,7 @@ async fn a_timer_fans_out_and_every_subscription_is_ingested(pool: PgPool) {
         .expect("cost");
         let expected = flow.sim.estate.expected_cost(
             sub.id,
-            azcops::sim::costs::CostType::ActualCost,
+            azure_sim::costs::CostType::ActualCost,
             yesterday,
             yesterday,
         );

@@ -21,7 +21,7 @@ mod logging;
 mod process;
 mod reliability;
 mod schema;
-mod sim;
+mod sim_contract;
 mod storage;
 mod support;
 mod tools;

@@ -7,11 +7,11 @@ use std::time::Duration;
 use serde_json::Value;
 use uuid::Uuid;
 
-use azcops::sim::estate::EstateConfig;
-use azcops::sim::{SimConfig, SimHandle};
 use azcops::storage::connection::StorageConnection;
 use azcops::storage::message::MessageEncoding;
 use azcops::storage::queue::QueueClient;
+use azure_sim::estate::EstateConfig;
+use azure_sim::{SimConfig, SimHandle};
 
 async fn run(args: &[&str], env: &[(&str, String)]) -> Output {
     let mut command = tokio::process::Command::new(env!("CARGO_BIN_EXE_azcops"));
@@ -52,7 +52,7 @@ async fn collect_prints_a_subscriptions_normalised_inventory_and_costs() {
         resources_per_subscription: 30,
         ..EstateConfig::default()
     };
-    let sim = azcops::sim::start(SimConfig {
+    let sim = azure_sim::start(SimConfig {
         estate,
         throttling: false,
         ..SimConfig::default()

@@ -12,7 +12,7 @@ use crate::support::{ADMIN, Reply, TestApp};
 use azcops::api::{AppState, Authn};
 use azcops::config::Config;
 use azcops::db::Database;
-use azcops::sim::FaultConfig;
+use azure_sim::FaultConfig;
 
 const REFUSED: &str = "subscription_not_in_tenant";
 

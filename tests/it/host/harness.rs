@@ -12,11 +12,11 @@ use serde_json::{Value, json};
 use tokio::io::{AsyncBufReadExt, AsyncRead, BufReader};
 use tokio::process::{Child, Command};
 
-use azcops::sim::estate::EstateConfig;
-use azcops::sim::{SimConfig, SimHandle};
 use azcops::storage::connection::StorageConnection;
 use azcops::storage::message::MessageEncoding;
 use azcops::storage::queue::QueueClient;
+use azure_sim::estate::EstateConfig;
+use azure_sim::{SimConfig, SimHandle};
 
 use crate::support::scratch::{ScratchDb, eventually, unique};
 
@@ -301,7 +301,7 @@ pub async fn simulator() -> SimHandle {
         resources_per_subscription: 20,
         ..EstateConfig::default()
     };
-    azcops::sim::start(SimConfig {
+    azure_sim::start(SimConfig {
         estate,
         throttling: false,
         ..SimConfig::default()

@@ -8,7 +8,7 @@ use sqlx::PgPool;
 use uuid::Uuid;
 
 use azcops::azure::client::AzureClient;
-use azcops::sim::SimHandle;
+use azure_sim::SimHandle;
 
 use crate::support::pipeline::{Pipeline, simulator, snapshots};
 use crate::support::sim_azure::{operator_identity, tenant_bound};

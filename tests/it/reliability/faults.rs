@@ -3,9 +3,9 @@
 //! 1 % truncated bodies. Every subscription must end succeeded, with the same rows and the
 //! same raw snapshots.
 
-use azcops::sim::FaultConfig;
-use azcops::sim::faults::{Fault, Faults};
-use azcops::sim::stats::FaultCounts;
+use azure_sim::FaultConfig;
+use azure_sim::faults::{Fault, Faults};
+use azure_sim::stats::FaultCounts;
 
 use crate::support::pipeline::{
     Pipeline, Rows, ScratchDb, responses_by_status, simulator, snapshots,

@@ -26,12 +26,12 @@ use azcops::azure::qpu_budget::{MemoryQpuBudget, QpuLimits};
 use azcops::azure::throttle::RetryPolicy;
 use azcops::db::Database;
 use azcops::ingestion::runtime::{LazyIngestor, QueueEnqueue};
-use azcops::sim::estate::EstateConfig;
-use azcops::sim::{SimConfig, SimHandle};
 use azcops::storage::connection::StorageConnection;
 use azcops::storage::lake::{Lake, LakeLocation};
 use azcops::storage::message::MessageEncoding;
 use azcops::storage::queue::QueueClient;
+use azure_sim::estate::EstateConfig;
+use azure_sim::{SimConfig, SimHandle};
 
 use crate::support;
 pub use crate::support::scratch::{ScratchDb, eventually, unique};
@@ -50,7 +50,7 @@ pub async fn simulator(subscriptions: usize, resources: usize) -> SimHandle {
         resources_per_subscription: resources,
         ..EstateConfig::default()
     };
-    azcops::sim::start(SimConfig {
+    azure_sim::start(SimConfig {
         estate,
         throttling: false,
         ..SimConfig::default()

@@ -17,8 +17,8 @@ use azcops::azure::credentials::{
 use azcops::azure::error::AzureError;
 use azcops::azure::qpu_budget::{MemoryQpuBudget, QpuLimits};
 use azcops::azure::throttle::RetryPolicy;
-use azcops::sim::estate::EstateConfig;
-use azcops::sim::{SimConfig, SimHandle};
+use azure_sim::estate::EstateConfig;
+use azure_sim::{SimConfig, SimHandle};
 
 /// The simulated Azure with `tenants` customer tenants of two subscriptions of `resources`
 /// resources each, throttling off.
@@ -29,7 +29,7 @@ pub async fn simulator(tenants: usize, resources: usize) -> SimHandle {
         resources_per_subscription: resources,
         ..EstateConfig::default()
     };
-    azcops::sim::start(SimConfig {
+    azure_sim::start(SimConfig {
         estate,
         throttling: false,
         ..SimConfig::default()

@@ -1,7 +1,7 @@
 //! A development identity provider, so a local AzCops can be called with real bearer tokens
 //! without Entra ID: it serves a JWKS and mints RS256 v2.0 access tokens shaped like Entra ID's
 //! (`iss` in the v2.0 form, `ver` 2.0, `azp`, `tid`, `oid`, `roles`, never a `nonce`), which
-//! pass every check of [`crate::auth`]. Served by `azure-sim dev-idp`, never by the `azcops`
+//! pass every check of AzCops' token verifier (`azcops::auth`). Served by `azure-sim dev-idp`, never by the `azcops`
 //! binary: what is deployed cannot mint tokens.
 
 use std::net::SocketAddr;
@@ -170,10 +170,12 @@ async fn token(
 /// The key file cannot be read or written, or the address cannot be bound.
 pub async fn serve(config: &DevIdpConfig) -> anyhow::Result<()> {
     let router = router(config)?;
-    let listener = crate::server::bind(config.listen).await?;
+    let listener = tokio::net::TcpListener::bind(config.listen)
+        .await
+        .with_context(|| format!("binding {}", config.listen))?;
     tracing::info!(addr = %listener.local_addr()?, "development identity provider listening");
     axum::serve(listener, router)
-        .with_graceful_shutdown(crate::server::shutdown_signal())
+        .with_graceful_shutdown(crate::shutdown::signal())
         .await?;
     Ok(())
 }

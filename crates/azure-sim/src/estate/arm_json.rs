@@ -6,7 +6,7 @@ use chrono::{DateTime, SecondsFormat, Utc};
 use serde_json::{Value, json};
 
 use super::{Details, Disk, IpBinding, Nic, Resource, Snapshot, SqlDatabase, StorageAccount};
-use crate::sim::rng::uuid_from;
+use crate::rng::uuid_from;
 
 /// The parts that differ by kind: `kind`, `sku`, `managedBy` and `properties`.
 struct Parts<'a> {

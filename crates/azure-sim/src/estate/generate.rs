@@ -7,7 +7,7 @@ use uuid::Uuid;
 use super::catalog::*;
 use super::details::{Links, details, tags};
 use super::{Estate, EstateConfig, Resource, ResourceGroup, ResourceKind, Subscription, Tenant};
-use crate::sim::rng::{SplitMix64, hash_str, hash2, uuid_from};
+use crate::rng::{SplitMix64, hash_str, hash2, uuid_from};
 
 /// A resource before its details: enough to build ids that others can point at.
 struct Skeleton {

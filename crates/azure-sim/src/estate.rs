@@ -269,7 +269,7 @@ impl Estate {
 
 /// The index key of an ARM id: a stable hash of its lower-cased form.
 fn id_key(id: &str) -> u64 {
-    crate::sim::rng::hash_bytes(id.bytes().map(|b| b.to_ascii_lowercase()))
+    crate::rng::hash_bytes(id.bytes().map(|b| b.to_ascii_lowercase()))
 }
 
 #[cfg(test)]

@@ -9,7 +9,7 @@ use super::{
     AppServicePlan, Details, Disk, IpBinding, Nic, PublicIp, ResourceGroup, ResourceKind, Snapshot,
     SqlDatabase, StorageAccount, Tags, Utilisation, Vm,
 };
-use crate::sim::rng::{SplitMix64, uuid_from};
+use crate::rng::{SplitMix64, uuid_from};
 
 pub(super) fn tags(r: &mut SplitMix64) -> Tags {
     if r.chance(0.05) {

@@ -5,8 +5,7 @@ use reqwest::StatusCode;
 use serde_json::{Value, json};
 use uuid::Uuid;
 
-use super::{ARM, METRICS, Sim, reply, small};
-use azcops::azure::resource_graph::queries;
+use crate::support::{ARM, METRICS, Sim, queries, reply, small};
 
 fn subscription_path(subscription: Uuid) -> String {
     format!("subscriptions/{subscription}?api-version=2022-12-01")

@@ -2,7 +2,9 @@
 //! (Resource Graph, Cost Management, Advisor, Monitor metrics) in their real wire formats, over a
 //! deterministic synthetic estate, with the documented throttling, injectable faults and
 //! request counters. Tests, the local demo and benchmarks start it in-process with [`start`];
-//! the `azure-sim` binary wraps the same call.
+//! the `azure-sim` binary wraps the same call. It speaks only Azure's wire formats and does not
+//! depend on AzCops: production's own queries are checked against it by a contract test in the
+//! `azcops` package (`tests/it/sim_contract.rs`).
 //!
 //! Routes (all on one loopback port):
 //! - `POST /{tenant}/oauth2/v2.0/token`, `GET /msi/token` — tokens ([`identity`]).
@@ -34,6 +36,7 @@ pub mod paging;
 pub mod resource_graph;
 pub mod rng;
 pub mod server;
+pub mod shutdown;
 pub mod stats;
 pub mod subscriptions;
 pub mod throttle;

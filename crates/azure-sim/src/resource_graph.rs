@@ -1,6 +1,7 @@
-//! Resource Graph: `POST /providers/Microsoft.ResourceGraph/resources`. Runs the library's KQL
-//! over the estate, pages with opaque `$skipToken`s, and enforces the per-principal quota
-//! (15 requests per 5 s window, time-scaled) with `x-ms-user-quota-*` headers.
+//! Resource Graph: `POST /providers/Microsoft.ResourceGraph/resources`. Runs the KQL it is sent
+//! (the subset [`kql`] understands; anything else is a `400 InvalidQuery`) over the estate,
+//! pages with opaque `$skipToken`s, and enforces the per-principal quota (15 requests per 5 s
+//! window, time-scaled) with `x-ms-user-quota-*` headers.
 
 use std::sync::Arc;
 use std::time::Duration;
@@ -22,7 +23,6 @@ use super::rng::{hash_str, hash2};
 use super::server::Shared;
 use super::stats::Api;
 use super::throttle::{WindowOutcome, hh_mm_ss, retry_seconds, scaled};
-use crate::azure::resource_graph::queries;
 
 /// Requests per window per principal, as documented.
 pub const QUOTA: u32 = 15;
@@ -64,14 +64,6 @@ struct QueryResponse {
     skip_token: Option<String>,
     data: Value,
     facets: Vec<Value>,
-}
-
-/// Every query text the simulator accepts: the library's constants.
-pub fn library() -> Vec<&'static str> {
-    let mut all = vec![queries::ALL_RESOURCES];
-    all.extend(queries::WASTE.iter().map(|q| q.kql));
-    all.extend(queries::RIGHTSIZING.iter().map(|q| q.kql));
-    all
 }
 
 /// Handles one query.
@@ -130,7 +122,10 @@ async fn run(state: &Shared, request: &ArmRequest) -> ApiResult {
             format!("The request content was invalid: {e}"),
         )
     })?;
-    let plan = Arc::new(recognise(&body.query)?);
+    let plan =
+        Arc::new(kql::parse(&body.query).map_err(|e| {
+            ApiError::bad_request("InvalidQuery", format!("Query is invalid: {e}"))
+        })?);
     let subscriptions = scope(state, request, &body)?;
     let fingerprint = subscriptions
         .iter()
@@ -164,18 +159,6 @@ async fn run(state: &Shared, request: &ArmRequest) -> ApiResult {
         facets: Vec::new(),
     };
     Ok(Json(response).into_response())
-}
-
-/// The plan of a query text, if it is one of the library's.
-fn recognise(query: &str) -> Result<Plan, ApiError> {
-    if !library().contains(&query) {
-        return Err(ApiError::bad_request(
-            "InvalidQuery",
-            "Query is invalid: the simulated Resource Graph only runs the queries of azure::resource_graph::queries.",
-        ));
-    }
-    kql::parse(query)
-        .map_err(|e| ApiError::bad_request("InvalidQuery", format!("Query is invalid: {e}")))
 }
 
 /// Which page a request asks for.

@@ -230,7 +230,7 @@ impl Estate {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::sim::estate::EstateConfig;
+    use crate::estate::EstateConfig;
 
     fn estate() -> Estate {
         let today = NaiveDate::from_ymd_opt(2025, 3, 15).expect("date");

@@ -7,8 +7,8 @@ use serde::Deserialize;
 use uuid::Uuid;
 
 use super::{canonical_dimension, dimension, invalid};
-use crate::sim::costs::CostLine;
-use crate::sim::error::ApiError;
+use crate::costs::CostLine;
+use crate::error::ApiError;
 
 /// The recursive filter expression.
 #[derive(Debug, Clone, Deserialize)]

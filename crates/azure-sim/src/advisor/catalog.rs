@@ -9,9 +9,9 @@ use chrono::Duration;
 use serde_json::{Value, json};
 use uuid::Uuid;
 
-use crate::sim::costs::daily_rate;
-use crate::sim::estate::{Details, Estate, Resource, Utilisation, Vm, timestamp};
-use crate::sim::rng::{hash_str, hash2, uuid_from};
+use crate::costs::daily_rate;
+use crate::estate::{Details, Estate, Resource, Utilisation, Vm, timestamp};
+use crate::rng::{hash_str, hash2, uuid_from};
 
 /// A recommendation type: its id, category and texts.
 struct RecType {

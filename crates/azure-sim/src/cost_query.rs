@@ -344,7 +344,7 @@ fn yyyymmdd(d: NaiveDate) -> u32 {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::sim::estate::EstateConfig;
+    use crate::estate::EstateConfig;
     use serde_json::json;
 
     fn today() -> NaiveDate {

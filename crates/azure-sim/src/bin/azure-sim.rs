@@ -1,8 +1,8 @@
-//! The `azure-sim` binary: the simulated Azure of [`azcops::sim`] on a loopback port, for the
+//! The `azure-sim` binary: the simulated Azure of [`azure_sim`] on a loopback port, for the
 //! local demo and benchmarks. Every knob is a flag with an `AZURE_SIM_*` variable; it logs one
 //! `listening addr=…` line and serves until Ctrl-C or SIGTERM.
 //!
-//! `azure-sim dev-idp` runs the development identity provider ([`azcops::sim::dev_idp`])
+//! `azure-sim dev-idp` runs the development identity provider ([`azure_sim::dev_idp`])
 //! instead: the JWKS and token minting that local AzCops instances trust. It lives here, not in
 //! the deployed `azcops` binary, so that nothing deployed can mint tokens.
 
@@ -14,10 +14,9 @@ use chrono::NaiveDate;
 use clap::{Parser, Subcommand, ValueEnum};
 use url::Url;
 
-use azcops::config::LogConfig;
-use azcops::sim::dev_idp::{self, DevIdpConfig};
-use azcops::sim::{self, EstateConfig, FaultConfig, SimConfig};
-use azcops::{server, telemetry};
+use azure_sim::dev_idp::{self, DevIdpConfig};
+use azure_sim::{self as sim, EstateConfig, FaultConfig, SimConfig, shutdown};
+use tracing_subscriber::{EnvFilter, fmt, prelude::*};
 
 /// A simulated Azure (Entra ID, Resource Graph, Cost Management, Advisor, Monitor) over a
 /// deterministic synthetic estate.
@@ -123,6 +122,57 @@ enum Command {
     },
 }
 
+/// How it logs, to stdout (the same settings as `azcops`, so one environment serves both).
+#[derive(Debug, Clone, clap::Args)]
+struct LogConfig {
+    /// `text` for people, `json` for log pipelines.
+    #[arg(long = "log-format", env = "AZCOPS_LOG_FORMAT", value_name = "AZCOPS_LOG_FORMAT", value_enum, default_value_t = LogFormat::Text)]
+    format: LogFormat,
+    /// Log filter in `tracing` syntax, e.g. `info,azure_sim=debug`.
+    #[arg(
+        long = "log-level",
+        env = "RUST_LOG",
+        value_name = "RUST_LOG",
+        default_value = "info"
+    )]
+    filter: String,
+}
+
+/// Log formats.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+enum LogFormat {
+    Text,
+    Json,
+}
+
+impl LogConfig {
+    /// Installs the global subscriber.
+    fn init(&self) -> anyhow::Result<()> {
+        let filter = EnvFilter::try_new(&self.filter)
+            .map_err(|e| anyhow::anyhow!("configuration: RUST_LOG: invalid filter: {e}"))?;
+        let registry = tracing_subscriber::registry().with(filter);
+        match self.format {
+            LogFormat::Json => registry
+                .with(
+                    fmt::layer()
+                        .json()
+                        .flatten_event(true)
+                        .with_current_span(true)
+                        .with_span_list(false),
+                )
+                .try_init()?,
+            LogFormat::Text => registry
+                .with(
+                    fmt::layer()
+                        .with_target(false)
+                        .with_ansi(std::io::IsTerminal::is_terminal(&std::io::stdout())),
+                )
+                .try_init()?,
+        }
+        Ok(())
+    }
+}
+
 /// `on` or `off`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
 enum Switch {
@@ -169,7 +219,7 @@ async fn main() -> ExitCode {
         Some(Command::DevIdp { log, .. }) => log,
         None => &cli.log,
     };
-    if let Err(e) = telemetry::init(log, telemetry::Output::Stdout) {
+    if let Err(e) = log.init() {
         eprintln!("azure-sim: {e:#}");
         return ExitCode::from(2);
     }
@@ -197,7 +247,7 @@ async fn run(config: SimConfig) -> anyhow::Result<()> {
         resources = estate.resources().len(),
         "listening"
     );
-    server::shutdown_signal().await;
+    shutdown::signal().await;
     handle.shutdown().await;
     tracing::info!("shut down");
     Ok(())

@@ -1,0 +1,208 @@
+//! Monitor metrics: the ARM and batch APIs, and errors inside a 200.
+
+use std::collections::HashSet;
+
+use azure_sim::estate::Utilisation;
+use azure_sim::{EstateConfig, SimConfig};
+use chrono::{DurationRound, Utc};
+use reqwest::StatusCode;
+use serde_json::json;
+
+use crate::support::{ARM, METRICS, Sim, small};
+
+/// The last whole hours: `hours` of them ending at the previous full hour.
+fn past_hours(hours: i64) -> (chrono::DateTime<Utc>, chrono::DateTime<Utc>) {
+    let end = Utc::now()
+        .duration_trunc(chrono::Duration::hours(1))
+        .expect("truncates");
+    (end - chrono::Duration::hours(hours), end)
+}
+
+#[tokio::test]
+async fn arm_metrics_return_hourly_points_and_idle_vms_stay_under_five_percent() {
+    let s = Sim::start(small()).await;
+    let e = &s.handle.estate;
+    let vm = e
+        .resources()
+        .iter()
+        .find(|r| {
+            r.vm()
+                .is_some_and(|v| v.running && v.utilisation == Utilisation::Idle)
+        })
+        .expect("an idle VM");
+    let token = s.token(vm.tenant_id, ARM).await;
+    let (start, end) = past_hours(24);
+    let mut url = s.url(&format!(
+        "{}/providers/Microsoft.Insights/metrics",
+        &vm.id[1..]
+    ));
+    url.query_pairs_mut()
+        .append_pair("api-version", "2023-10-01")
+        .append_pair("metricnames", "Percentage CPU,Available Memory Bytes")
+        .append_pair(
+            "timespan",
+            &format!("{}/{}", start.to_rfc3339(), end.to_rfc3339()),
+        )
+        .append_pair("interval", "PT1H")
+        .append_pair("aggregation", "average,maximum,minimum");
+    let r = s.get(url, &token).await;
+    assert_eq!(r.status, StatusCode::OK, "{}", r.text);
+    assert_eq!(
+        (
+            r.body["interval"].as_str(),
+            r.body["resourceregion"].as_str()
+        ),
+        (Some("PT1H"), Some(vm.location))
+    );
+    let metrics = r.body["value"].as_array().expect("value");
+    assert_eq!(
+        metrics
+            .iter()
+            .map(|m| m["unit"].as_str().unwrap_or_default())
+            .collect::<Vec<_>>(),
+        ["Percent", "Bytes"]
+    );
+    let points = metrics[0]["timeseries"][0]["data"]
+        .as_array()
+        .expect("data");
+    assert_eq!(points.len(), 24);
+    assert!(
+        points
+            .iter()
+            .all(|p| p["average"].as_f64().is_some_and(|a| a < 5.0) && p["maximum"].is_number())
+    );
+    assert!(metrics.iter().all(|m| m["errorCode"] == "Success"));
+}
+
+#[tokio::test]
+async fn the_batch_api_takes_fifty_resources_and_rejects_fifty_one_mixed_regions_and_timespan() {
+    let s = Sim::start(small()).await;
+    let e = &s.handle.estate;
+    let (sub, region) = e
+        .subscriptions()
+        .iter()
+        .find_map(|sub| {
+            let regions: HashSet<&str> = e
+                .resources_of(sub.id)
+                .iter()
+                .filter(|r| r.vm().is_some())
+                .map(|r| r.location)
+                .collect();
+            (regions.len() > 1).then(|| (sub.id, *regions.iter().next().expect("a region")))
+        })
+        .expect("a subscription with VMs in two regions");
+    let tenant = e.subscription(sub).expect("sub").tenant_id;
+    let token = s.token(tenant, METRICS).await;
+    let vms: Vec<&str> = e
+        .resources_of(sub)
+        .iter()
+        .filter(|r| r.vm().is_some())
+        .map(|r| r.id.as_str())
+        .collect();
+    let local: Vec<String> = e
+        .resources_of(sub)
+        .iter()
+        .filter(|r| r.vm().is_some() && r.location == region)
+        .map(|r| r.id.clone())
+        .collect();
+    let ghost = |i: usize| {
+        format!(
+            "/subscriptions/{sub}/resourceGroups/rg-gone/providers/Microsoft.Compute/virtualMachines/ghost-{i}"
+        )
+    };
+    let fifty: Vec<String> = local
+        .iter()
+        .cloned()
+        .chain((0..).map(ghost))
+        .take(50)
+        .collect();
+    let (start, end) = past_hours(6);
+    let batch = |extra: &str| {
+        let fmt = |t: chrono::DateTime<Utc>| t.format("%Y-%m-%dT%H:%M:%S%.3fZ").to_string();
+        s.url(&format!(
+            "monitor/{region}/subscriptions/{sub}/metrics:getBatch?api-version=2024-02-01&metricnamespace=Microsoft.Compute/virtualMachines&metricnames=Percentage%20CPU&starttime={}&endtime={}&interval=PT1H&aggregation=average{extra}",
+            fmt(start), fmt(end)
+        ))
+    };
+    let ok = s
+        .post(batch(""), &token, &json!({"resourceids": fifty}))
+        .await;
+    assert_eq!(ok.status, StatusCode::OK, "{}", ok.text);
+    let values = ok.body["values"].as_array().expect("values");
+    assert_eq!(values.len(), 50);
+    assert_eq!(values[0]["value"][0]["errorCode"], "Success");
+    assert_eq!(
+        values[0]["value"][0]["timeseries"][0]["data"]
+            .as_array()
+            .map(Vec::len),
+        Some(6)
+    );
+    assert_eq!(values[49]["value"][0]["errorCode"], "ResourceNotFound");
+    let fifty_one: Vec<String> = (0..51).map(ghost).collect();
+    let other_region = vms
+        .iter()
+        .find(|id| e.resource(id).is_some_and(|r| r.location != region))
+        .expect("other region");
+    for (url, body) in [
+        (batch(""), json!({"resourceids": fifty_one})),
+        (batch(""), json!({"resourceids": [local[0], other_region]})),
+        (
+            batch(&format!(
+                "&timespan={}/{}",
+                start.to_rfc3339(),
+                end.to_rfc3339()
+            )),
+            json!({"resourceids": [local[0]]}),
+        ),
+    ] {
+        let refused = s.post(url, &token, &body).await;
+        assert_eq!(refused.status, StatusCode::BAD_REQUEST, "{}", refused.text);
+        assert_eq!(
+            (
+                refused.header("x-ms-error-code"),
+                refused.body["error"]["code"].as_str()
+            ),
+            ("BadRequest", Some("BadRequest"))
+        );
+        assert!(refused.body["error"]["additionalInfo"].is_array());
+    }
+    let arm_token = s.token(tenant, ARM).await;
+    assert_eq!(
+        s.post(batch(""), &arm_token, &json!({"resourceids": [local[0]]}))
+            .await
+            .status,
+        StatusCode::UNAUTHORIZED
+    );
+}
+
+#[tokio::test]
+async fn metric_errors_are_reported_inside_a_200() {
+    let s = Sim::start(SimConfig {
+        estate: EstateConfig {
+            metric_error_rate: 1.0,
+            ..small().estate
+        },
+        ..small()
+    })
+    .await;
+    let vm = s
+        .handle
+        .estate
+        .resources()
+        .iter()
+        .find(|r| r.vm().is_some())
+        .expect("a VM");
+    let token = s.token(vm.tenant_id, ARM).await;
+    let r = s
+        .get(
+            s.url(&format!(
+                "{}/providers/Microsoft.Insights/metrics?api-version=2023-10-01&interval=PT1H",
+                &vm.id[1..]
+            )),
+            &token,
+        )
+        .await;
+    assert_eq!(r.status, StatusCode::OK);
+    assert_ne!(r.body["value"][0]["errorCode"], "Success");
+    assert_eq!(r.body["value"][0]["timeseries"], json!([]));
+}
