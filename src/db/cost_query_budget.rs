@@ -2,7 +2,7 @@
 //! each Entra tenant spent and until when Azure asked it to hold, shared by every Function
 //! instance. A caller locks the tenant with [`lock_tenant`] inside a short transaction, reads
 //! and extends the log, and commits; the database's clock is the one clock the instances share.
-//! The budget's rules are the Azure client's (`crate::azure::qpu_budget`); this is only storage.
+//! The budget's rules are the Azure client's (the query budget of the Azure client); this is only storage.
 
 use chrono::{DateTime, Utc};
 use sqlx::PgConnection;

@@ -34,7 +34,7 @@ pub struct CostDay {
 }
 
 /// One day of cost to write: the natural key (date, resource group, service, meter category)
-/// and the amounts (mapped from Cost Management's rows in `crate::ingestion::rows`).
+/// and the amounts (mapped from Cost Management's rows by the ingestion pipeline).
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct NewCostRow {
     pub date: NaiveDate,

@@ -24,7 +24,7 @@ pub enum RunMode {
 }
 
 /// Why an item failed, as its readers see it: a stable code and a short fixed message (the
-/// ingestion's failures, `crate::ingestion::failure`, become these).
+/// ingestion pipeline's failures become these).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct ItemFailure {
     pub code: &'static str,

@@ -114,8 +114,8 @@ pub async fn get(
     .await
 }
 
-/// A resource to write, as the inventory reports it (mapped from Resource Graph's rows in
-/// `crate::ingestion::rows`).
+/// A resource to write, as the inventory reports it (mapped from Resource Graph's rows by the
+/// ingestion pipeline).
 #[derive(Debug, Clone, PartialEq)]
 pub struct NewResource {
     /// The ARM resource id, lower-cased.
