@@ -13,16 +13,12 @@ use axum::http::header::CONTENT_TYPE;
 use axum::http::{HeaderValue, Method, Request, StatusCode};
 use chrono::Utc;
 use futures::{StreamExt, TryStreamExt};
-use secrecy::SecretString;
 use serde_json::{Value, json};
 use sqlx::PgPool;
-use url::Url;
 use uuid::Uuid;
 
 use azcops::api::{AppState, Authn};
-use azcops::azure::client::{AzureClient, Endpoints};
-use azcops::azure::credentials::{StaticClientSecret, TokenCache, client_secret_source};
-use azcops::azure::qpu_budget::{MemoryQpuBudget, QpuLimits};
+use azcops::azure::client::AzureClient;
 use azcops::azure::throttle::RetryPolicy;
 use azcops::db::Database;
 use azcops::ingestion::runtime::{LazyIngestor, QueueEnqueue};
@@ -84,21 +80,6 @@ pub async fn register(pool: &PgPool, sim: &SimHandle) {
 
 /// The Azure client of the handler, pointed at the simulator, with short backoffs.
 fn azure_for(sim: &SimHandle) -> AzureClient {
-    let http = reqwest::Client::new();
-    let base = sim.base_url.as_str().trim_end_matches('/');
-    let secrets = Arc::new(StaticClientSecret(SecretString::from("sim-secret")));
-    let source = client_secret_source(
-        http.clone(),
-        sim.base_url.clone(),
-        "azcops-reliability".into(),
-        secrets,
-    );
-    let mut endpoints = Endpoints::new(
-        Url::parse(base).expect("arm"),
-        format!("{base}/monitor/{{region}}"),
-        "https://metrics.monitor.azure.com/.default",
-    );
-    endpoints.arm_scope = "https://management.azure.com/.default".into();
     let policy = RetryPolicy {
         // Eight attempts, not five: at the fault suite's 17 % a request failing five times in a
         // row (one in 7,000) would send Monitor to its per-VM fallback, whose raw snapshot
@@ -108,15 +89,7 @@ fn azure_for(sim: &SimHandle) -> AzureClient {
         max_delay: Duration::from_millis(200),
         ..RetryPolicy::default()
     };
-    AzureClient::new(
-        http,
-        TokenCache::new(source),
-        endpoints,
-        policy,
-        // The documented quotas over windows a hundred times shorter: the budget still follows
-        // the simulator's `qpu-remaining` headers, but a test does not wait minutes for them.
-        Arc::new(MemoryQpuBudget::new(QpuLimits::default().scaled(0.01))),
-    )
+    support::sim_azure::app_registration_client(sim, "azcops-reliability", policy)
 }
 
 /// A lake under a fresh prefix of Azurite's container `raw`; returns its URL too.

@@ -55,31 +55,50 @@ impl TokenSource for OperatorIdentity {
     }
 }
 
-fn app_registration(sim: &SimHandle) -> Arc<dyn TokenSource> {
+fn app_registration(sim: &SimHandle, client_id: &str) -> Arc<dyn TokenSource> {
     let secrets = Arc::new(StaticClientSecret(SecretString::from("sim-secret")));
     client_secret_source(
         reqwest::Client::new(),
         sim.base_url.clone(),
-        "azcops-tests".into(),
+        client_id.into(),
         secrets,
     )
+}
+
+/// Short backoffs, so a failing call does not slow a test down.
+fn fast_retries() -> RetryPolicy {
+    RetryPolicy {
+        max_attempts: 3,
+        base_delay: Duration::from_millis(10),
+        max_delay: Duration::from_millis(50),
+        ..RetryPolicy::default()
+    }
 }
 
 /// A client whose tokens are the operator's managed identity's.
 pub fn operator_identity(sim: &SimHandle) -> AzureClient {
     let source = OperatorIdentity {
-        inner: app_registration(sim),
+        inner: app_registration(sim, "azcops-tests"),
         operator_tenant: sim.estate.operator_tenant_id().to_string(),
     };
-    client(sim, Arc::new(source))
+    client(sim, Arc::new(source), fast_retries())
 }
 
 /// A client with an app registration in each customer tenant (tokens bound to the tenant).
 pub fn tenant_bound(sim: &SimHandle) -> AzureClient {
-    client(sim, app_registration(sim))
+    client(sim, app_registration(sim, "azcops-tests"), fast_retries())
 }
 
-fn client(sim: &SimHandle, source: Arc<dyn TokenSource>) -> AzureClient {
+/// A client with the app registration `client_id` in each customer tenant, retrying by `policy`.
+pub fn app_registration_client(
+    sim: &SimHandle,
+    client_id: &str,
+    policy: RetryPolicy,
+) -> AzureClient {
+    client(sim, app_registration(sim, client_id), policy)
+}
+
+fn client(sim: &SimHandle, source: Arc<dyn TokenSource>, policy: RetryPolicy) -> AzureClient {
     let base = sim.base_url.as_str().trim_end_matches('/');
     let mut endpoints = Endpoints::new(
         Url::parse(base).expect("arm"),
@@ -87,12 +106,6 @@ fn client(sim: &SimHandle, source: Arc<dyn TokenSource>) -> AzureClient {
         "https://metrics.monitor.azure.com/.default",
     );
     endpoints.arm_scope = "https://management.azure.com/.default".into();
-    let policy = RetryPolicy {
-        max_attempts: 3,
-        base_delay: Duration::from_millis(10),
-        max_delay: Duration::from_millis(50),
-        ..RetryPolicy::default()
-    };
     AzureClient::new(
         reqwest::Client::new(),
         TokenCache::new(source),
