@@ -6,11 +6,16 @@
 //! stands behind each query's own tenant filter.
 
 pub mod audit;
+pub mod conditions;
+pub mod containers;
 pub mod cost_query_budget;
 pub mod costs;
 pub mod entra;
 pub mod ingestion;
+pub mod metrics;
 pub mod recommendations;
+pub mod reference;
+pub mod resource_costs;
 pub mod resources;
 pub mod runtime_login;
 pub mod subscriptions;

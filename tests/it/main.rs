@@ -14,6 +14,7 @@ mod db_ingestion;
 mod db_login;
 mod db_login_in_azure;
 mod db_roles;
+mod db_rule_inputs;
 mod host;
 mod ingestion_flow;
 mod key_vault;
