@@ -17,7 +17,7 @@ pub mod queue;
 pub mod sas;
 
 pub use connection::{ConnectionError, StorageConnection, StorageCredential};
-pub use lake::{Lake, LakeError, LakeLocation, snapshot_path};
+pub use lake::{Lake, LakeError, LakeLocation, snapshot_part_path, snapshot_path};
 pub use message::{MessageEncoding, PeekedMessage, ReceivedMessage};
 pub use queue::{QueueClient, QueueError};
 

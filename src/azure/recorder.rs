@@ -1,11 +1,17 @@
 //! Keeps the raw bodies of an ingestion's successful Azure responses, per API, so each
 //! collector's raw snapshot can be written to the lake exactly as Azure sent it (before the
 //! database is touched). Bodies are kept once, as the bytes received.
+//!
+//! The APIs whose answers are the bulk of a large subscription (Monitor's metrics: several MB per
+//! batch of 50 resources) can instead be *spilled*: each response goes, as it arrives, into a
+//! bounded channel whose reader writes it to the lake, so no more than a few are held at once
+//! (the channel's capacity makes the calls wait for the writer).
 
 use std::collections::BTreeMap;
 use std::sync::Mutex;
 
 use axum::body::Bytes;
+use tokio::sync::mpsc;
 
 use super::client::Api;
 
@@ -23,11 +29,36 @@ pub struct RawResponse {
 #[derive(Debug, Default)]
 pub struct Recorder {
     responses: Mutex<BTreeMap<&'static str, Vec<RawResponse>>>,
+    spill: Option<Spill>,
+}
+
+/// Where the responses of some APIs go instead of being kept.
+#[derive(Debug)]
+struct Spill {
+    apis: Vec<Api>,
+    sender: mpsc::Sender<(Api, RawResponse)>,
 }
 
 impl Recorder {
+    /// A recorder that sends the responses of `apis` to `sender` as they arrive (waiting while
+    /// the channel is full) and keeps the others. Once the receiver is gone, spilled responses
+    /// are dropped: the reader's own error reports that the snapshot is incomplete.
+    pub fn spilling(apis: &[Api], sender: mpsc::Sender<(Api, RawResponse)>) -> Self {
+        Self {
+            responses: Mutex::default(),
+            spill: Some(Spill {
+                apis: apis.to_vec(),
+                sender,
+            }),
+        }
+    }
+
     /// Records a successful response of `api`.
-    pub fn record(&self, api: Api, response: RawResponse) {
+    pub async fn record(&self, api: Api, response: RawResponse) {
+        if let Some(spill) = self.spill.as_ref().filter(|s| s.apis.contains(&api)) {
+            let _ = spill.sender.send((api, response)).await;
+            return;
+        }
         if let Ok(mut map) = self.responses.lock() {
             map.entry(api.name()).or_default().push(response);
         }
@@ -81,34 +112,61 @@ pub fn snapshot_chunks(meta: &serde_json::Value, responses: &[RawResponse]) -> V
 mod tests {
     use super::*;
 
-    #[test]
-    fn snapshots_embed_bodies_unchanged_and_parse_as_json() {
+    #[tokio::test]
+    async fn spilled_apis_go_to_the_channel_and_the_rest_is_kept() {
+        let (sender, mut receiver) = mpsc::channel(1);
+        let recorder = Recorder::spilling(&[Api::MonitorBatch], sender);
+        let response = |url: &str| RawResponse {
+            url: url.into(),
+            status: 200,
+            body: Bytes::from_static(b"{}"),
+        };
+        recorder.record(Api::MonitorBatch, response("m1")).await;
+        recorder.record(Api::Advisor, response("a1")).await;
+        let (api, spilled) = receiver.recv().await.expect("spilled");
+        assert_eq!((api, spilled.url.as_str()), (Api::MonitorBatch, "m1"));
+        assert!(recorder.take(&[Api::MonitorBatch]).is_empty(), "not kept");
+        assert_eq!(recorder.take(&[Api::Advisor]).len(), 1);
+        drop(receiver);
+        // With the reader gone a spilled response is dropped, not kept nor waited for.
+        recorder.record(Api::MonitorBatch, response("m2")).await;
+        assert!(recorder.take(&[Api::MonitorBatch]).is_empty());
+    }
+
+    #[tokio::test]
+    async fn snapshots_embed_bodies_unchanged_and_parse_as_json() {
         let recorder = Recorder::default();
         let body = |s: &'static str| Bytes::from_static(s.as_bytes());
-        recorder.record(
-            Api::Advisor,
-            RawResponse {
-                url: "https://a/1".into(),
-                status: 200,
-                body: body("{\"value\": [1, 2]}"),
-            },
-        );
-        recorder.record(
-            Api::Advisor,
-            RawResponse {
-                url: "https://a/2".into(),
-                status: 204,
-                body: body(""),
-            },
-        );
-        recorder.record(
-            Api::CostManagement,
-            RawResponse {
-                url: "https://c".into(),
-                status: 200,
-                body: body("{}"),
-            },
-        );
+        recorder
+            .record(
+                Api::Advisor,
+                RawResponse {
+                    url: "https://a/1".into(),
+                    status: 200,
+                    body: body("{\"value\": [1, 2]}"),
+                },
+            )
+            .await;
+        recorder
+            .record(
+                Api::Advisor,
+                RawResponse {
+                    url: "https://a/2".into(),
+                    status: 204,
+                    body: body(""),
+                },
+            )
+            .await;
+        recorder
+            .record(
+                Api::CostManagement,
+                RawResponse {
+                    url: "https://c".into(),
+                    status: 200,
+                    body: body("{}"),
+                },
+            )
+            .await;
         let advisor = recorder.take(&[Api::Advisor]);
         assert_eq!(advisor.len(), 2);
         assert!(recorder.take(&[Api::Advisor]).is_empty(), "taken once");

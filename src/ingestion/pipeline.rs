@@ -1,11 +1,20 @@
 //! One queue message, one subscription: resolve it, collect from Azure, write each
 //! collector's raw snapshot to the lake (create-only) **before** touching the database, then
 //! upsert the normalised rows in batches and record the run item's outcome.
+//!
+//! Monitor's answers, the bulk of a large subscription, are not held until the end: each is
+//! written to the lake as a part of the monitor snapshot while collection goes on
+//! ([`snapshot_part_path`]), through a channel of [`SPILL_CAPACITY`] responses, so at most a few
+//! batches are in memory at once. When collection succeeds, the snapshot's own document (where
+//! a whole snapshot would be) lists the parts of that attempt, create-only like every snapshot:
+//! the first attempt that completed is the snapshot; parts of an attempt that did not complete
+//! stay in the lake, listed nowhere.
 
 use std::sync::Arc;
 
 use chrono::{DateTime, Utc};
 use serde_json::json;
+use tokio::sync::mpsc;
 use uuid::Uuid;
 
 use super::collect::{self, CollectError, Collected, Target};
@@ -17,18 +26,26 @@ use crate::azure::resource_graph::{self, QueryResponse, Resource};
 use crate::db::ingestion::{self, ItemStatus, NewRun, Outcome, Start, Trigger};
 use crate::db::subscriptions::{self, IngestionTarget};
 use crate::db::{self, Database, Scope, audit};
-use crate::storage::lake::{Lake, LakeError, snapshot_path};
+use crate::storage::lake::{Lake, LakeError, snapshot_part_path, snapshot_path};
 
 /// Rows written per statement.
 pub const BATCH_SIZE: usize = 1000;
 
-/// The connectors and the APIs whose responses make up their raw snapshots.
-const SNAPSHOTS: [(&str, &[Api]); 4] = [
+/// Monitor responses that may wait for the lake writer before the next call waits.
+pub const SPILL_CAPACITY: usize = 2;
+
+/// The connectors and the APIs whose responses make up their raw snapshots, written whole.
+const SNAPSHOTS: [(&str, &[Api]); 3] = [
     ("resource_graph", &[Api::ResourceGraph]),
     ("cost_management", &[Api::CostManagement]),
     ("advisor", &[Api::Advisor]),
-    ("monitor", &[Api::MonitorBatch, Api::MonitorMetrics]),
 ];
+
+/// The connector whose snapshot is written in parts, and its APIs.
+const SPILLED: (&str, &[Api]) = ("monitor", &[Api::MonitorBatch, Api::MonitorMetrics]);
+
+/// Received spilled responses.
+type Spilled = mpsc::Receiver<(Api, RawResponse)>;
 
 /// What the queue function should answer.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -184,12 +201,19 @@ impl Ingestor {
                 return Ok(Disposition::Rejected(reason));
             }
         };
+        let (sender, spilled) = mpsc::channel(SPILL_CAPACITY);
         let ctx = CallContext::new(target.azure_tenant_id.to_string())
             .with_subscription(target.subscription_id.to_string())
             .with_correlation_id(run_id.to_string())
-            .with_recorder(Arc::new(Recorder::default()));
+            .with_recorder(Arc::new(Recorder::spilling(SPILLED.1, sender)));
+        let snapshot = SnapshotKey {
+            message: m,
+            run_id,
+            run_at: run.created_at,
+            attempt: Uuid::new_v4(),
+        };
         let result = self
-            .collect_and_store(&ctx, m, &target, run_id, run.created_at)
+            .collect_and_store(&ctx, spilled, &target, &snapshot)
             .await;
         let calls = serde_json::to_value(ctx.stats.snapshot()).unwrap_or_default();
         let mut tx = db::begin(pool, Scope::Tenant(target.tenant_id)).await?;
@@ -228,11 +252,11 @@ impl Ingestor {
     async fn collect_and_store(
         &self,
         ctx: &CallContext,
-        m: &IngestMessage,
+        spilled: Spilled,
         target: &IngestionTarget,
-        run_id: Uuid,
-        run_at: DateTime<Utc>,
+        key: &SnapshotKey<'_>,
     ) -> Result<Outcome, StoreError> {
+        let (m, run_id, run_at) = (key.message, key.run_id, key.run_at);
         let subscription = target.subscription_id.to_string();
         let entra_tenant = target.azure_tenant_id.to_string();
         let plan = Target {
@@ -243,9 +267,115 @@ impl Ingestor {
             cost_window: m.cost_from.zip(m.cost_to),
             now: run_at,
         };
-        let collected = collect::collect(&self.azure, ctx, &plan).await?;
+        let collected = self
+            .collect_spilling(collect::collect(&self.azure, ctx, &plan), spilled, key)
+            .await?;
         let inventory = self.write_snapshots(ctx, m, run_id, run_at).await?;
         self.upsert(target, run_at, collected, &inventory).await
+    }
+
+    /// Runs `collect` while writing each spilled response to the lake as the next part of its
+    /// snapshot; what is still in the channel when collection ends is written after it.
+    async fn collect_spilling(
+        &self,
+        collect: impl Future<Output = Result<Collected, CollectError>>,
+        mut spilled: Spilled,
+        key: &SnapshotKey<'_>,
+    ) -> Result<Collected, StoreError> {
+        let mut collect = std::pin::pin!(collect);
+        let mut parts = Vec::new();
+        let collected = loop {
+            tokio::select! {
+                biased;
+                Some((_, response)) = spilled.recv() => {
+                    parts.push(self.write_part(key, parts.len() + 1, response).await?);
+                }
+                collected = &mut collect => break collected,
+            }
+        };
+        spilled.close();
+        while let Ok((_, response)) = spilled.try_recv() {
+            parts.push(self.write_part(key, parts.len() + 1, response).await?);
+        }
+        let collected = collected?;
+        if !parts.is_empty() {
+            self.write_manifest(key, &parts).await?;
+        }
+        Ok(collected)
+    }
+
+    /// The spilled snapshot's document: its metadata and the paths of this attempt's parts.
+    async fn write_manifest(
+        &self,
+        key: &SnapshotKey<'_>,
+        parts: &[String],
+    ) -> Result<(), LakeError> {
+        let m = key.message;
+        let (connector, _) = SPILLED;
+        let doc = json!({
+            "meta": {
+                "connector": connector, "tenant_id": m.tenant_id, "subscription_id": m.subscription_id,
+                "run_id": key.run_id, "mode": m.mode, "attempt": key.attempt, "collected_at": Utc::now(),
+            },
+            "parts": parts,
+        });
+        let path = snapshot_path(
+            m.tenant_id,
+            connector,
+            key.run_at.date_naive(),
+            m.subscription_id,
+            key.run_id,
+        );
+        let body = object_store::PutPayload::from(doc.to_string().into_bytes());
+        match self.lake.put_json(&path, body).await {
+            Err(e) if e.is_already_exists() => {
+                tracing::info!(lake.path = %path, "snapshot already written");
+                Ok(())
+            }
+            other => other,
+        }
+    }
+
+    /// Writes one spilled response as part `seq` of this attempt's snapshot (create-only: a
+    /// part already there is kept).
+    async fn write_part(
+        &self,
+        key: &SnapshotKey<'_>,
+        seq: usize,
+        response: RawResponse,
+    ) -> Result<String, LakeError> {
+        let seq = u32::try_from(seq).unwrap_or(u32::MAX);
+        let m = key.message;
+        let (connector, _) = SPILLED;
+        let meta = json!({
+            "connector": connector, "tenant_id": m.tenant_id, "subscription_id": m.subscription_id,
+            "run_id": key.run_id, "mode": m.mode, "attempt": key.attempt, "part": seq,
+            "collected_at": Utc::now(),
+        });
+        let path = snapshot_part_path(
+            m.tenant_id,
+            connector,
+            key.run_at.date_naive(),
+            m.subscription_id,
+            key.run_id,
+            key.attempt,
+            seq,
+        );
+        let payload = snapshot_chunks(&meta, std::slice::from_ref(&response));
+        match self
+            .lake
+            .put_json(
+                &path,
+                payload.into_iter().collect::<object_store::PutPayload>(),
+            )
+            .await
+        {
+            Err(e) if e.is_already_exists() => {
+                tracing::info!(lake.path = %path, "snapshot part already written");
+            }
+            other => other?,
+        }
+        Ok(path.to_string())
     }
 
     /// One snapshot per collector that ran; an existing one (a redelivery) is kept as it is.
@@ -339,6 +469,15 @@ impl Ingestor {
         tx.commit().await?;
         Ok(outcome)
     }
+}
+
+/// Where one attempt's snapshots go.
+struct SnapshotKey<'a> {
+    message: &'a IngestMessage,
+    run_id: Uuid,
+    run_at: DateTime<Utc>,
+    /// This attempt's own id: parts are written per attempt.
+    attempt: Uuid,
 }
 
 /// One raw Resource Graph page, mapped again (it was mapped once already while collecting).

@@ -96,6 +96,33 @@ pub fn snapshot_path(
     ])
 }
 
+/// Part `seq` of one attempt of a snapshot written in parts as the responses arrive (the
+/// Monitor metrics of a large subscription):
+/// `…/{subscription}/{run_id}/{attempt}/{seq:05}.json` beside where [`snapshot_path`] puts the
+/// snapshot's own document. Each attempt (a redelivery, or a duplicate delivered at the same
+/// time) has its own random id, so two never write into each other's parts.
+pub fn snapshot_part_path(
+    tenant: impl Display,
+    connector: &str,
+    date: NaiveDate,
+    subscription: impl Display,
+    run_id: impl Display,
+    attempt: impl Display,
+    seq: u32,
+) -> Path {
+    Path::from_iter([
+        tenant.to_string(),
+        connector.to_owned(),
+        format!("{:04}", date.year()),
+        format!("{:02}", date.month()),
+        format!("{:02}", date.day()),
+        subscription.to_string(),
+        run_id.to_string(),
+        attempt.to_string(),
+        format!("{seq:05}.json"),
+    ])
+}
+
 /// The lake: an object store and the name errors and logs give it.
 #[derive(Clone)]
 pub struct Lake {
@@ -338,6 +365,16 @@ mod tests {
         assert_eq!(
             path.as_ref(),
             "t-1/cost_management/2026/03/07/sub-9/run-5.json"
+        );
+    }
+
+    #[test]
+    fn snapshot_parts_sit_in_a_folder_named_after_the_run() {
+        let date = NaiveDate::from_ymd_opt(2026, 3, 7).unwrap();
+        let path = snapshot_part_path("t-1", "monitor", date, "sub-9", "run-5", "a-2", 17);
+        assert_eq!(
+            path.as_ref(),
+            "t-1/monitor/2026/03/07/sub-9/run-5/a-2/00017.json"
         );
     }
 

@@ -67,14 +67,16 @@ impl AzureClient {
         };
         let outcome = judge(call, exchange);
         if let (Some(recorder), Some((status, body)), Ok(_)) = (&ctx.recorder, raw, &outcome) {
-            recorder.record(
-                call.api,
-                RawResponse {
-                    url: redact(&call.url),
-                    status,
-                    body,
-                },
-            );
+            recorder
+                .record(
+                    call.api,
+                    RawResponse {
+                        url: redact(&call.url),
+                        status,
+                        body,
+                    },
+                )
+                .await;
         }
         log(
             ctx,

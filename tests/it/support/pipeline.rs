@@ -346,7 +346,9 @@ async fn rows(pool: &PgPool, select: &'static str) -> Vec<String> {
 
 /// Every raw snapshot in `lake`, by path with the run id replaced by `RUN`, its metadata
 /// without the run id and collection time, and its responses in a stable order (concurrent
-/// requests may be recorded in any order).
+/// requests may be recorded in any order). A snapshot written in parts is read through its
+/// document's list of parts, its parts' responses together; parts it does not list (of an
+/// attempt that did not complete) are not part of any snapshot.
 pub async fn snapshots(lake: &Lake) -> BTreeMap<String, Value> {
     let listed: Vec<_> = lake
         .store()
@@ -354,16 +356,30 @@ pub async fn snapshots(lake: &Lake) -> BTreeMap<String, Value> {
         .try_collect()
         .await
         .expect("list the lake");
-    let mut out = BTreeMap::new();
+    let mut out: BTreeMap<String, Value> = BTreeMap::new();
     for meta in listed {
         let path = meta.location.to_string();
         let (folder, file) = path.rsplit_once('/').expect("a snapshot path has folders");
         assert!(file.ends_with(".json"), "{path}");
+        if part_folder(folder, file).is_some() {
+            continue;
+        }
         let bytes = lake.get(&meta.location).await.expect("read a snapshot");
         let mut doc: Value = serde_json::from_slice(&bytes).expect("snapshot JSON");
+        if let Some(parts) = doc.as_object_mut().and_then(|d| d.remove("parts")) {
+            let mut responses = Vec::new();
+            for part in parts.as_array().expect("a list of parts") {
+                let part = object_store::path::Path::from(part.as_str().expect("a path"));
+                let bytes = lake.get(&part).await.expect("a listed part exists");
+                let part: Value = serde_json::from_slice(&bytes).expect("part JSON");
+                responses.extend(part["responses"].as_array().cloned().unwrap_or_default());
+            }
+            doc["responses"] = Value::Array(responses);
+        }
         if let Some(m) = doc["meta"].as_object_mut() {
-            m.remove("run_id");
-            m.remove("collected_at");
+            for key in ["run_id", "collected_at", "attempt"] {
+                m.remove(key);
+            }
         }
         if let Some(responses) = doc["responses"].as_array_mut() {
             responses.sort_by_cached_key(Value::to_string);
@@ -372,6 +388,17 @@ pub async fn snapshots(lake: &Lake) -> BTreeMap<String, Value> {
         assert!(previous.is_none(), "two snapshots in {folder}");
     }
     out
+}
+
+/// The folder of the subscription when `folder/file` is a part of a snapshot written in parts
+/// (`{subscription folder}/{run_id}/{attempt}/{seq}.json`).
+pub fn part_folder<'a>(folder: &'a str, file: &str) -> Option<&'a str> {
+    let seq = file.strip_suffix(".json")?;
+    if !(seq.len() == 5 && seq.bytes().all(|b| b.is_ascii_digit())) {
+        return None;
+    }
+    let (run_folder, _attempt) = folder.rsplit_once('/')?;
+    run_folder.rsplit_once('/').map(|(parent, _run)| parent)
 }
 
 /// How many requests of the run's traffic were answered per status, from the simulator.
