@@ -2,6 +2,7 @@
 //! one subscription into the lake and PostgreSQL.
 
 pub mod collect;
+pub mod conditions;
 pub mod failure;
 pub mod fanout;
 pub mod message;

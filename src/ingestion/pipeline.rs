@@ -450,10 +450,13 @@ impl Ingestor {
                 // A resource listed twice (it moved between pages) must appear once per statement.
                 page.sort_by(|a, b| a.resource_id.cmp(&b.resource_id));
                 page.dedup_by(|a, b| a.resource_id == b.resource_id);
+                let conditions = super::rows::condition_rows(&page);
+                db::conditions::observe(&mut tx, tenant, sub, run_at, &conditions).await?;
                 let page = super::rows::inventory_rows(page);
                 db::resources::upsert(&mut tx, tenant, sub, run_at, &page).await?;
             }
             db::resources::mark_missing_deleted(&mut tx, sub, run_at).await?;
+            db::conditions::end_unseen(&mut tx, tenant, sub, run_at).await?;
             outcome.resources = count(total);
         }
         outcome.costs = count(collected.costs.len());

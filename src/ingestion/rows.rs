@@ -6,6 +6,7 @@ use serde_json::json;
 use crate::azure::advisor::AdvisorRecommendation;
 use crate::azure::cost_management::CostRow;
 use crate::azure::resource_graph::Resource;
+use crate::db::conditions::Observed;
 use crate::db::costs::NewCostRow;
 use crate::db::recommendations::AdvisorRow;
 use crate::db::resources::NewResource;
@@ -41,6 +42,20 @@ pub fn inventory_rows(resources: Vec<Resource>) -> Vec<NewResource> {
             resource_group: present(r.resource_group),
             sku: r.sku,
             properties: r.properties,
+        })
+        .collect()
+}
+
+/// The tracked conditions that hold for `resources`, as the database records them.
+pub fn condition_rows(resources: &[Resource]) -> Vec<Observed> {
+    resources
+        .iter()
+        .flat_map(|r| {
+            super::conditions::holding(r).into_iter().map(|h| Observed {
+                resource_id: r.resource_id.clone(),
+                condition: h.condition.to_owned(),
+                since_hint: h.since_hint,
+            })
         })
         .collect()
 }
