@@ -213,3 +213,37 @@ pub async fn upsert(
     .await?;
     Ok(result.rows_affected())
 }
+
+/// Deletes the subscription's rows dated `from..=to` whose natural key is not among `keep`: the
+/// window's answer is complete, so a row it no longer holds was restated away (else a day Azure
+/// restated would keep a charge it no longer shows). Returns rows deleted.
+pub async fn delete_absent(
+    conn: &mut PgConnection,
+    subscription_db_id: Uuid,
+    from: NaiveDate,
+    to: NaiveDate,
+    keep: &[NewCostRow],
+) -> Result<u64, sqlx::Error> {
+    let dates: Vec<NaiveDate> = keep.iter().map(|r| r.date).collect();
+    let text = |f: fn(&NewCostRow) -> &str| -> Vec<String> {
+        keep.iter().map(|r| f(r).to_owned()).collect()
+    };
+    let result = sqlx::query!(
+        r#"DELETE FROM costs_daily c
+           WHERE c.subscription_db_id = $1 AND c.date BETWEEN $2 AND $3
+             AND NOT EXISTS (SELECT 1 FROM UNNEST($4::date[], $5::text[], $6::text[], $7::text[])
+                                 AS k(date, resource_group, service_name, meter_category)
+                             WHERE (k.date, k.resource_group, k.service_name, k.meter_category)
+                                 = (c.date, c.resource_group, c.service_name, c.meter_category))"#,
+        subscription_db_id,
+        from,
+        to,
+        &dates,
+        &text(|r| &r.resource_group),
+        &text(|r| &r.service_name),
+        &text(|r| &r.meter_category),
+    )
+    .execute(conn)
+    .await?;
+    Ok(result.rows_affected())
+}

@@ -2,7 +2,7 @@
 //! Advisor concurrently; Monitor once the inventory has named the VMs), with every raw
 //! response kept by the call context's recorder for the lake.
 
-use chrono::{DateTime, NaiveDate, Utc};
+use chrono::{DateTime, Duration, NaiveDate, Utc};
 use futures::StreamExt;
 
 use crate::azure::advisor::{self, AdvisorError, AdvisorRecommendation};
@@ -25,7 +25,10 @@ pub const VM_TYPE: &str = "microsoft.compute/virtualmachines";
 pub struct Collected {
     /// Resources the inventory reported; `None` in cost mode (no inventory taken).
     pub inventory_count: Option<usize>,
+    /// The daily costs of every day of `cost_window`: the window's complete answer.
     pub costs: Vec<CostRow>,
+    /// The days the costs cover (inclusive).
+    pub cost_window: Option<(NaiveDate, NaiveDate)>,
     pub recommendations: Vec<AdvisorRecommendation>,
     pub metrics: Vec<VmMetrics>,
 }
@@ -80,9 +83,29 @@ pub struct Target<'a> {
     pub entra_tenant_id: &'a str,
     pub billing_scope: Option<&'a str>,
     pub mode: Mode,
-    /// Inclusive; `None` is yesterday.
+    /// Inclusive; `None` is the mode's own window ([`Target::daily_cost_window`]).
     pub cost_window: Option<(NaiveDate, NaiveDate)>,
     pub now: DateTime<Utc>,
+}
+
+/// Days before today whose costs Azure still restates: a full run collects them again.
+pub const RESTATED_DAYS: i64 = 3;
+
+impl Target<'_> {
+    /// The days whose daily costs this item collects: the message's window if it names one;
+    /// else, on a full run, the last [`RESTATED_DAYS`] days (D−3..D−1: Azure restates recent
+    /// days, so they are read again until they settle); on an hourly cost run, yesterday.
+    pub fn daily_cost_window(&self) -> (NaiveDate, NaiveDate) {
+        if let Some(window) = self.cost_window {
+            return window;
+        }
+        let today = self.now.date_naive();
+        let yesterday = today - Duration::days(1);
+        match self.mode {
+            Mode::Full => (today - Duration::days(RESTATED_DAYS), yesterday),
+            Mode::Cost => (yesterday, yesterday),
+        }
+    }
 }
 
 async fn costs(
@@ -91,10 +114,8 @@ async fn costs(
     target: &Target<'_>,
 ) -> Result<Vec<CostRow>, CostError> {
     let scope = CostScope::for_subscription(target.subscription_id, target.billing_scope)?;
-    match target.cost_window {
-        Some((from, to)) => cost_management::collect_range(client, ctx, &scope, from, to).await,
-        None => cost_management::collect(client, ctx, &scope).await,
-    }
+    let (from, to) = target.daily_cost_window();
+    cost_management::collect_range(client, ctx, &scope, from, to).await
 }
 
 /// Runs the collectors `target.mode` asks for, once ARM confirms that the subscription's
@@ -115,6 +136,7 @@ pub async fn collect(
     if target.mode == Mode::Cost {
         return Ok(Collected {
             costs: costs(client, ctx, target).await?,
+            cost_window: Some(target.daily_cost_window()),
             ..Collected::default()
         });
     }
@@ -133,6 +155,7 @@ pub async fn collect(
     Ok(Collected {
         inventory_count: Some(count),
         costs,
+        cost_window: Some(target.daily_cost_window()),
         recommendations,
         metrics,
     })
@@ -202,6 +225,35 @@ mod tests {
         ];
         assert_eq!(foreign_rows(&page[..1], MINE), 0, "case does not matter");
         assert_eq!(foreign_rows(&page, MINE), 2);
+    }
+
+    #[test]
+    fn a_full_run_reads_the_restated_days_again_and_an_hourly_run_yesterday() {
+        let now = DateTime::parse_from_rfc3339("2026-03-02T02:00:00Z")
+            .unwrap()
+            .with_timezone(&Utc);
+        let day = |m, d| NaiveDate::from_ymd_opt(2026, m, d).unwrap();
+        let target = |mode, cost_window| Target {
+            subscription_id: "s",
+            entra_tenant_id: MINE,
+            billing_scope: None,
+            mode,
+            cost_window,
+            now,
+        };
+        assert_eq!(
+            target(Mode::Full, None).daily_cost_window(),
+            (day(2, 27), day(3, 1))
+        );
+        assert_eq!(
+            target(Mode::Cost, None).daily_cost_window(),
+            (day(3, 1), day(3, 1))
+        );
+        let asked = Some((day(1, 1), day(1, 31)));
+        assert_eq!(
+            target(Mode::Full, asked).daily_cost_window(),
+            asked.unwrap()
+        );
     }
 
     #[test]

@@ -460,8 +460,12 @@ impl Ingestor {
             outcome.resources = count(total);
         }
         outcome.costs = count(collected.costs.len());
-        for batch in super::rows::cost_rows(collected.costs).chunks(BATCH_SIZE) {
+        let costs = super::rows::cost_rows(collected.costs);
+        for batch in costs.chunks(BATCH_SIZE) {
             db::costs::upsert(&mut tx, tenant, sub, batch).await?;
+        }
+        if let Some((from, to)) = collected.cost_window {
+            db::costs::delete_absent(&mut tx, sub, from, to, &costs).await?;
         }
         let rows = super::rows::advisor_rows(&collected.recommendations);
         for batch in rows.chunks(BATCH_SIZE) {

@@ -439,3 +439,48 @@ async fn reference_data_is_shared_and_refreshed_by_one_claimant_a_day(pool: PgPo
         .unwrap()
     );
 }
+
+#[sqlx::test(migrator = "azcops::db::MIGRATOR")]
+async fn a_restated_window_drops_the_rows_azure_no_longer_reports_and_keeps_other_days(
+    pool: PgPool,
+) {
+    use azcops::db::costs::{self, NewCostRow};
+    let (tenant, sub) = tenant_and_subscription(&pool).await;
+    let day = |d| NaiveDate::from_ymd_opt(2026, 11, d).unwrap();
+    let row = |d, service: &str| NewCostRow {
+        date: day(d),
+        resource_group: "rg".into(),
+        service_name: service.into(),
+        meter_category: service.into(),
+        cost: Decimal::ONE,
+        amortized_cost: Decimal::ONE,
+        currency: "EUR".into(),
+    };
+    let mut tx = db::begin(&pool, Scope::Tenant(tenant)).await.unwrap();
+    let first = [
+        row(1, "Storage"),
+        row(2, "Storage"),
+        row(2, "Bandwidth"),
+        row(3, "Storage"),
+    ];
+    costs::upsert(&mut tx, tenant, sub, &first).await.unwrap();
+    // Azure restates days 2..3: day 2's bandwidth charge is gone.
+    let restated = [row(2, "Storage"), row(3, "Storage")];
+    costs::upsert(&mut tx, tenant, sub, &restated)
+        .await
+        .unwrap();
+    let deleted = costs::delete_absent(&mut tx, sub, day(2), day(3), &restated)
+        .await
+        .unwrap();
+    assert_eq!(deleted, 1);
+    let left: Vec<(NaiveDate, String)> =
+        sqlx::query_as("SELECT date, service_name FROM costs_daily ORDER BY date, service_name")
+            .fetch_all(&mut *tx)
+            .await
+            .unwrap();
+    let expected: Vec<(NaiveDate, String)> = [(1, "Storage"), (2, "Storage"), (3, "Storage")]
+        .into_iter()
+        .map(|(d, s)| (day(d), s.to_owned()))
+        .collect();
+    assert_eq!(left, expected, "day 1 is outside the window and stays");
+}
