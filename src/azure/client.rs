@@ -9,7 +9,9 @@
 //! helpers are in [`super::paging`]; one attempt's mechanics in `client/attempt.rs`.
 //!
 //! Tokens are sent only to the configured ARM endpoint and Monitor template, so a `nextLink`
-//! pointing elsewhere is refused.
+//! pointing elsewhere is refused. The public Retail Prices API ([`Api::RetailPrices`]) goes
+//! through the same retries and throttling but never gets a token (no `Authorization` header),
+//! and only its configured endpoint (origin and path) is requested.
 //!
 //! Cost Management: every request of [`Api::CostManagement`] first acquires query units from
 //! the budget: 1 with [`AzureClient::get`]/[`AzureClient::post`], or the months of data the
@@ -37,7 +39,7 @@ use super::error::AzureError;
 use super::qpu_budget::QpuBudget;
 use super::recorder::Recorder;
 use super::throttle::{QuotaGate, RetryPolicy};
-use urls::{build_url, matches_template};
+use urls::{build_url, matches_template, same_endpoint, with_query};
 
 /// The Azure APIs, each with its own token scope, pacing and counters.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
@@ -54,17 +56,23 @@ pub enum Api {
     MonitorBatch,
     /// ARM subscriptions (`GET /subscriptions/{id}`): a subscription's home tenant.
     Subscriptions,
+    /// Compute Resource SKUs (ARM): VM sizes per subscription and region.
+    ResourceSkus,
+    /// The public Azure Retail Prices API: no token is ever sent to it.
+    RetailPrices,
 }
 
 impl Api {
     /// Every API, in counter order.
-    pub const ALL: [Api; 6] = [
+    pub const ALL: [Api; 8] = [
         Api::ResourceGraph,
         Api::CostManagement,
         Api::Advisor,
         Api::MonitorMetrics,
         Api::MonitorBatch,
         Api::Subscriptions,
+        Api::ResourceSkus,
+        Api::RetailPrices,
     ];
 
     /// The name in logs and statistics.
@@ -76,7 +84,14 @@ impl Api {
             Api::MonitorMetrics => "monitor_metrics",
             Api::MonitorBatch => "monitor_batch",
             Api::Subscriptions => "subscriptions",
+            Api::ResourceSkus => "resource_skus",
+            Api::RetailPrices => "retail_prices",
         }
+    }
+
+    /// True when requests carry an Entra token: every API but the public Retail Prices API.
+    pub fn authenticated(self) -> bool {
+        self != Api::RetailPrices
     }
 
     pub(crate) fn index(self) -> usize {
@@ -84,17 +99,26 @@ impl Api {
     }
 }
 
-/// Where Azure is: ARM, the Monitor data plane template (`{region}` replaced), and scopes.
+/// The public Retail Prices endpoint.
+pub const DEFAULT_RETAIL_PRICES_URL: &str = "https://prices.azure.com/api/retail/prices";
+
+/// Where Azure is: ARM, the Monitor data plane template (`{region}` replaced), the public
+/// Retail Prices endpoint, and scopes.
 #[derive(Debug, Clone)]
 pub struct Endpoints {
     pub arm: Url,
     pub monitor: String,
     pub arm_scope: String,
     pub monitor_scope: String,
+    /// The Retail Prices endpoint (no query): requests and `NextPageLink`s of
+    /// [`Api::RetailPrices`] must have exactly its origin and path. `None` only when the
+    /// default could not be parsed (it always can): price queries then fail.
+    pub retail_prices: Option<Url>,
 }
 
 impl Endpoints {
-    /// Endpoints with the ARM scope derived from the ARM endpoint (`{arm}/.default`).
+    /// Endpoints with the ARM scope derived from the ARM endpoint (`{arm}/.default`) and the
+    /// public Retail Prices endpoint.
     pub fn new(arm: Url, monitor: impl Into<String>, monitor_scope: impl Into<String>) -> Self {
         let arm_scope = format!("{}/.default", arm.as_str().trim_end_matches('/'));
         Self {
@@ -102,7 +126,16 @@ impl Endpoints {
             monitor: monitor.into(),
             arm_scope,
             monitor_scope: monitor_scope.into(),
+            retail_prices: Url::parse(DEFAULT_RETAIL_PRICES_URL).ok(),
         }
+    }
+
+    /// The same endpoints with another Retail Prices endpoint (its query, if any, dropped).
+    pub fn with_retail_prices(mut self, mut url: Url) -> Self {
+        url.set_query(None);
+        url.set_fragment(None);
+        self.retail_prices = Some(url);
+        self
     }
 
     /// The endpoints of `config`.
@@ -120,7 +153,7 @@ impl Endpoints {
         {
             endpoints.arm_scope = scope.to_owned();
         }
-        endpoints
+        endpoints.with_retail_prices(config.retail_prices_url.clone())
     }
 }
 
@@ -276,6 +309,15 @@ impl AzureClient {
         build_url(&base, path, query)
     }
 
+    /// The Retail Prices endpoint with `query` pairs, encoded strictly (a space is `%20`, a
+    /// quote `%27`: OData filters reach the service exactly as written).
+    pub fn retail_prices_url(&self, query: &[(&str, &str)]) -> Result<Url, AzureError> {
+        let base = self.inner.endpoints.retail_prices.as_ref().ok_or_else(|| {
+            AzureError::Config("no Retail Prices endpoint (AZCOPS_RETAIL_PRICES_URL)".into())
+        })?;
+        Ok(with_query(base, query))
+    }
+
     /// GETs `url` and decodes the JSON answer.
     pub async fn get<T: DeserializeOwned>(
         &self,
@@ -345,7 +387,9 @@ impl AzureClient {
         }
     }
 
-    /// Refuses to send a token anywhere but the configured endpoints.
+    /// Refuses to send a request anywhere but the configured endpoints: a token only to ARM
+    /// and the Monitor template, and Retail Prices requests only to exactly its endpoint (so
+    /// a `NextPageLink` cannot make the client fetch another URL).
     fn check_origin(&self, api: Api, url: &Url) -> Result<(), AzureError> {
         let origin = &url[..url::Position::BeforePath];
         let endpoints = &self.inner.endpoints;
@@ -353,6 +397,10 @@ impl AzureClient {
             Api::MonitorBatch => {
                 matches_template(&endpoints.monitor, &url[..url::Position::AfterPath])
             }
+            Api::RetailPrices => endpoints
+                .retail_prices
+                .as_ref()
+                .is_some_and(|endpoint| same_endpoint(endpoint, url)),
             _ => origin == &endpoints.arm[..url::Position::BeforePath],
         };
         if allowed {
