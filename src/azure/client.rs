@@ -318,6 +318,16 @@ impl AzureClient {
         Ok(with_query(base, query))
     }
 
+    /// True when `url` has exactly the origin and path of the Retail Prices endpoint: the only
+    /// place a price request (or a `NextPageLink`) may go.
+    pub fn is_retail_prices_url(&self, url: &Url) -> bool {
+        self.inner
+            .endpoints
+            .retail_prices
+            .as_ref()
+            .is_some_and(|endpoint| same_endpoint(endpoint, url))
+    }
+
     /// GETs `url` and decodes the JSON answer.
     pub async fn get<T: DeserializeOwned>(
         &self,
@@ -397,10 +407,7 @@ impl AzureClient {
             Api::MonitorBatch => {
                 matches_template(&endpoints.monitor, &url[..url::Position::AfterPath])
             }
-            Api::RetailPrices => endpoints
-                .retail_prices
-                .as_ref()
-                .is_some_and(|endpoint| same_endpoint(endpoint, url)),
+            Api::RetailPrices => self.is_retail_prices_url(url),
             _ => origin == &endpoints.arm[..url::Position::BeforePath],
         };
         if allowed {
