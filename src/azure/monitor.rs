@@ -2,7 +2,7 @@
 //! statistics per metric (avg, max, min, nearest-rank p95, samples: [`stats`]), for the
 //! resource kinds of [`kinds`]: VMs (CPU, available memory, network out), scale sets (CPU,
 //! memory), managed disks (read/write operations and bytes per second, and from them the
-//! consumed share of the provisioned IOPS and MBps: [`derive`]), App Service plans (CPU,
+//! consumed share of the provisioned IOPS and MBps: [`consumed`]), App Service plans (CPU,
 //! memory) and SQL databases (DTU, CPU). The VM underutilisation rule is in [`rules`].
 //!
 //! The data plane batch API is preferred: `POST {monitor endpoint of the region}/subscriptions
@@ -20,7 +20,7 @@
 //! retried. [`metric_batches`] yields each call's outcome as it completes, so a caller can
 //! write results (and the raw answers its recorder kept) batch by batch.
 
-pub mod derive;
+pub mod consumed;
 pub mod kinds;
 pub mod plan;
 pub mod rules;

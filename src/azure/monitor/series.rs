@@ -9,7 +9,7 @@ use chrono::{DateTime, Utc};
 use serde::Serialize;
 
 use super::MetricsWindow;
-use super::derive::{BYTES_PER_DISK_MB, consumed_percent};
+use super::consumed::{BYTES_PER_DISK_MB, consumed_percent};
 use super::kinds::{
     DISK_IOPS_CONSUMED_METRIC, DISK_MBPS_CONSUMED_METRIC, DISK_READ_BYTES_METRIC,
     DISK_READ_OPS_METRIC, DISK_WRITE_BYTES_METRIC, DISK_WRITE_OPS_METRIC, MetricKind,
