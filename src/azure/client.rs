@@ -34,6 +34,7 @@ use url::Url;
 
 pub use super::stats::{ApiStats, CallStats};
 pub use endpoints::{DEFAULT_RETAIL_PRICES_URL, Endpoints};
+pub use urls::same_origin_redirects;
 
 use super::config::AzureConfig;
 use super::credentials::{self, TokenCache};
@@ -206,6 +207,7 @@ impl AzureClient {
         let http = reqwest::Client::builder()
             .connect_timeout(config.connect_timeout())
             .user_agent(concat!("azcops/", env!("CARGO_PKG_VERSION")))
+            .redirect(same_origin_redirects())
             .build()
             .map_err(|e| AzureError::Config(format!("HTTP client: {e}")))?;
         let source =

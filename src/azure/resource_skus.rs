@@ -21,6 +21,8 @@ use serde_json::Value;
 
 use super::client::{Api, AzureClient, CallContext};
 use super::error::AzureError;
+// Letters and digits only, so the region goes into the OData filter without escaping.
+use super::monitor::plan::region_name as region;
 
 /// The api-version used.
 pub const API_VERSION: &str = "2021-07-01";
@@ -141,17 +143,6 @@ pub fn skus_url(
         &path,
         &[("api-version", API_VERSION), ("$filter", filter.as_str())],
     )?)
-}
-
-/// `West Europe` → `westeurope`; `None` unless letters and digits remain (so the value can go
-/// into the OData filter unescaped).
-fn region(location: &str) -> Option<String> {
-    let name: String = location
-        .chars()
-        .filter(|c| !c.is_whitespace())
-        .collect::<String>()
-        .to_ascii_lowercase();
-    (!name.is_empty() && name.chars().all(|c| c.is_ascii_alphanumeric())).then_some(name)
 }
 
 /// The VM size of `item` as seen in `location`, or `None` when it is not a VM size or lacks

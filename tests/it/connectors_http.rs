@@ -11,7 +11,7 @@ use axum::Router;
 use axum::body::{Body, to_bytes};
 use axum::extract::Request;
 use axum::response::Response;
-use azcops::azure::client::{AzureClient, CallContext, Endpoints};
+use azcops::azure::client::{AzureClient, CallContext, Endpoints, same_origin_redirects};
 use azcops::azure::credentials::{AccessToken, TokenCache, TokenSource};
 use azcops::azure::error::AzureError;
 use azcops::azure::qpu_budget::MemoryQpuBudget;
@@ -164,8 +164,13 @@ pub(super) fn client_with(azure: &Url, policy: RetryPolicy) -> AzureClient {
     )
     .with_retail_prices(prices);
     let tokens = TokenCache::new(Arc::new(FixedToken));
+    // The production client's redirect policy: only redirects to the same origin are followed.
+    let http = reqwest::Client::builder()
+        .redirect(same_origin_redirects())
+        .build()
+        .expect("http client");
     AzureClient::new(
-        reqwest::Client::new(),
+        http,
         tokens,
         endpoints,
         policy,

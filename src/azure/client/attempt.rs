@@ -51,9 +51,10 @@ impl AzureClient {
     ) -> Result<T, Failure> {
         self.pace(ctx, call).await?;
         let scope = self.scope(call.api);
-        let token = match call.api.authenticated() {
-            true => Some(self.inner.tokens.token(&ctx.tenant_id, scope).await?),
-            false => None,
+        let token = if call.api.authenticated() {
+            Some(self.inner.tokens.token(&ctx.tenant_id, scope).await?)
+        } else {
+            None
         };
         let started = Instant::now();
         let exchange = self.send(ctx, call, token.as_ref()).await;

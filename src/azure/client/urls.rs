@@ -1,5 +1,5 @@
 //! URLs: building them under the configured endpoints, checking that a token only goes to
-//! those endpoints, and writing them into logs and errors without secrets.
+//! those endpoints (and that no redirect leads elsewhere), and writing them into logs and errors without secrets.
 
 use url::Url;
 
@@ -78,6 +78,21 @@ pub(super) fn same_endpoint(endpoint: &Url, url: &Url) -> bool {
         && url.username().is_empty()
         && url.password().is_none()
         && path(url) == path(endpoint)
+}
+
+/// The redirect policy of the client's HTTP connection: follow a redirect (at most 5) only
+/// to the origin the request was sent to. Azure's APIs do not redirect across origins, and an
+/// answer must not be able to send the client elsewhere (a Retail Prices `302` to an internal
+/// address would otherwise bypass the endpoint check); the `3xx` is then the answer, an error.
+pub fn same_origin_redirects() -> reqwest::redirect::Policy {
+    reqwest::redirect::Policy::custom(|attempt| {
+        let first = attempt.previous().first().map(Url::origin);
+        if attempt.previous().len() > 5 || first != Some(attempt.url().origin()) {
+            attempt.stop()
+        } else {
+            attempt.follow()
+        }
+    })
 }
 
 /// True when `url` (without its query) lies under the Monitor template filled with some region

@@ -228,3 +228,44 @@ async fn prices_in_another_currency_fail_the_query() {
         Err(PriceError::InvalidQuery(_))
     ));
 }
+
+#[tokio::test]
+async fn a_redirect_to_another_origin_is_not_followed_and_one_to_the_same_origin_is() {
+    let (elsewhere, elsewhere_log) = serve(two_pages).await;
+    let target = format!("{elsewhere}api/retail/prices");
+    let answer: super::Numbered = Arc::new(move |request: &Received, base: &str, _| {
+        let location = if request.raw_query.contains("moved=1") {
+            return two_pages(request, base);
+        } else if request.raw_query.contains("Standard_D2s_v3") {
+            format!("{base}{PATH}?{}&moved=1", request.raw_query)
+        } else {
+            target.clone()
+        };
+        Response::builder()
+            .status(302)
+            .header("location", location)
+            .body(axum::body::Body::empty())
+            .expect("response")
+    });
+    let (azure, log) = serve_numbered(answer).await;
+    let (client, ctx) = (client(&azure), context());
+
+    let prices = retail_prices::query_prices(&client, &ctx, &query(&["Standard_D2s_v3"]))
+        .await
+        .expect("same-origin redirect followed");
+    assert_eq!(prices.len(), 2);
+    assert!(received(&log).iter().all(|r| r.authorization.is_none()));
+
+    let err = retail_prices::query_prices(&client, &ctx, &query(&["Standard_E2s_v5"]))
+        .await
+        .expect_err("cross-origin redirect");
+    assert!(
+        matches!(&err, PriceError::Azure(e) if e.status() == Some(302)),
+        "{err}"
+    );
+    assert!(!err.is_retryable());
+    assert!(
+        received(&elsewhere_log).is_empty(),
+        "nothing was sent elsewhere"
+    );
+}
