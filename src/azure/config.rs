@@ -1,5 +1,6 @@
 //! Azure settings: cloud endpoints (so sovereign clouds and test servers need no code
-//! change; the public Retail Prices endpoint too), the credential, timeouts, retries and the Cost Management query quotas.
+//! change; the public Retail Prices endpoint too), the credential, timeouts, retries and the
+//! Cost Management query quotas.
 
 use std::time::Duration;
 

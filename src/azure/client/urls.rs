@@ -1,5 +1,6 @@
 //! URLs: building them under the configured endpoints, checking that a token only goes to
-//! those endpoints (and that no redirect leads elsewhere), and writing them into logs and errors without secrets.
+//! those endpoints (and that no redirect leads elsewhere), and writing them into logs and
+//! errors without secrets.
 
 use url::Url;
 
