@@ -12,6 +12,8 @@ pub mod paging;
 pub mod qpu_budget;
 pub mod recorder;
 pub mod resource_graph;
+pub mod resource_skus;
+pub mod retail_prices;
 pub mod stats;
 pub mod subscriptions;
 pub mod throttle;

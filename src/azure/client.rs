@@ -9,7 +9,9 @@
 //! helpers are in [`super::paging`]; one attempt's mechanics in `client/attempt.rs`.
 //!
 //! Tokens are sent only to the configured ARM endpoint and Monitor template, so a `nextLink`
-//! pointing elsewhere is refused.
+//! pointing elsewhere is refused. The public Retail Prices API ([`Api::RetailPrices`]) goes
+//! through the same retries and throttling but never gets a token (no `Authorization` header),
+//! and only its configured endpoint (origin and path) is requested.
 //!
 //! Cost Management: every request of [`Api::CostManagement`] first acquires query units from
 //! the budget: 1 with [`AzureClient::get`]/[`AzureClient::post`], or the months of data the
@@ -17,6 +19,7 @@
 //! [`super::paging::PostPaging::cost_query`] (charged again for each page and each retry).
 
 mod attempt;
+mod endpoints;
 mod urls;
 
 use std::sync::Arc;
@@ -30,6 +33,8 @@ use serde::de::DeserializeOwned;
 use url::Url;
 
 pub use super::stats::{ApiStats, CallStats};
+pub use endpoints::{DEFAULT_RETAIL_PRICES_URL, Endpoints};
+pub use urls::same_origin_redirects;
 
 use super::config::AzureConfig;
 use super::credentials::{self, TokenCache};
@@ -37,7 +42,7 @@ use super::error::AzureError;
 use super::qpu_budget::QpuBudget;
 use super::recorder::Recorder;
 use super::throttle::{QuotaGate, RetryPolicy};
-use urls::{build_url, matches_template};
+use urls::{build_url, matches_template, same_endpoint, with_query};
 
 /// The Azure APIs, each with its own token scope, pacing and counters.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
@@ -54,17 +59,23 @@ pub enum Api {
     MonitorBatch,
     /// ARM subscriptions (`GET /subscriptions/{id}`): a subscription's home tenant.
     Subscriptions,
+    /// Compute Resource SKUs (ARM): VM sizes per subscription and region.
+    ResourceSkus,
+    /// The public Azure Retail Prices API: no token is ever sent to it.
+    RetailPrices,
 }
 
 impl Api {
     /// Every API, in counter order.
-    pub const ALL: [Api; 6] = [
+    pub const ALL: [Api; 8] = [
         Api::ResourceGraph,
         Api::CostManagement,
         Api::Advisor,
         Api::MonitorMetrics,
         Api::MonitorBatch,
         Api::Subscriptions,
+        Api::ResourceSkus,
+        Api::RetailPrices,
     ];
 
     /// The name in logs and statistics.
@@ -76,51 +87,18 @@ impl Api {
             Api::MonitorMetrics => "monitor_metrics",
             Api::MonitorBatch => "monitor_batch",
             Api::Subscriptions => "subscriptions",
+            Api::ResourceSkus => "resource_skus",
+            Api::RetailPrices => "retail_prices",
         }
+    }
+
+    /// True when requests carry an Entra token: every API but the public Retail Prices API.
+    pub fn authenticated(self) -> bool {
+        self != Api::RetailPrices
     }
 
     pub(crate) fn index(self) -> usize {
         self as usize
-    }
-}
-
-/// Where Azure is: ARM, the Monitor data plane template (`{region}` replaced), and scopes.
-#[derive(Debug, Clone)]
-pub struct Endpoints {
-    pub arm: Url,
-    pub monitor: String,
-    pub arm_scope: String,
-    pub monitor_scope: String,
-}
-
-impl Endpoints {
-    /// Endpoints with the ARM scope derived from the ARM endpoint (`{arm}/.default`).
-    pub fn new(arm: Url, monitor: impl Into<String>, monitor_scope: impl Into<String>) -> Self {
-        let arm_scope = format!("{}/.default", arm.as_str().trim_end_matches('/'));
-        Self {
-            arm,
-            monitor: monitor.into(),
-            arm_scope,
-            monitor_scope: monitor_scope.into(),
-        }
-    }
-
-    /// The endpoints of `config`.
-    pub fn from_config(config: &AzureConfig) -> Self {
-        let mut endpoints = Self::new(
-            config.arm_endpoint.clone(),
-            config.monitor_endpoint.clone(),
-            config.monitor_scope.clone(),
-        );
-        if let Some(scope) = config
-            .arm_scope
-            .as_deref()
-            .map(str::trim)
-            .filter(|s| !s.is_empty())
-        {
-            endpoints.arm_scope = scope.to_owned();
-        }
-        endpoints
     }
 }
 
@@ -229,6 +207,7 @@ impl AzureClient {
         let http = reqwest::Client::builder()
             .connect_timeout(config.connect_timeout())
             .user_agent(concat!("azcops/", env!("CARGO_PKG_VERSION")))
+            .redirect(same_origin_redirects())
             .build()
             .map_err(|e| AzureError::Config(format!("HTTP client: {e}")))?;
         let source =
@@ -274,6 +253,25 @@ impl AzureClient {
         let base = Url::parse(&base)
             .map_err(|e| AzureError::InvalidUrl(format!("Monitor endpoint: {e}")))?;
         build_url(&base, path, query)
+    }
+
+    /// The Retail Prices endpoint with `query` pairs, encoded strictly (a space is `%20`, a
+    /// quote `%27`: OData filters reach the service exactly as written).
+    pub fn retail_prices_url(&self, query: &[(&str, &str)]) -> Result<Url, AzureError> {
+        let base = self.inner.endpoints.retail_prices.as_ref().ok_or_else(|| {
+            AzureError::Config("no Retail Prices endpoint (AZCOPS_RETAIL_PRICES_URL)".into())
+        })?;
+        Ok(with_query(base, query))
+    }
+
+    /// True when `url` has exactly the origin and path of the Retail Prices endpoint: the only
+    /// place a price request (or a `NextPageLink`) may go.
+    pub fn is_retail_prices_url(&self, url: &Url) -> bool {
+        self.inner
+            .endpoints
+            .retail_prices
+            .as_ref()
+            .is_some_and(|endpoint| same_endpoint(endpoint, url))
     }
 
     /// GETs `url` and decodes the JSON answer.
@@ -345,7 +343,9 @@ impl AzureClient {
         }
     }
 
-    /// Refuses to send a token anywhere but the configured endpoints.
+    /// Refuses to send a request anywhere but the configured endpoints: a token only to ARM
+    /// and the Monitor template, and Retail Prices requests only to exactly its endpoint (so
+    /// a `NextPageLink` cannot make the client fetch another URL).
     fn check_origin(&self, api: Api, url: &Url) -> Result<(), AzureError> {
         let origin = &url[..url::Position::BeforePath];
         let endpoints = &self.inner.endpoints;
@@ -353,6 +353,7 @@ impl AzureClient {
             Api::MonitorBatch => {
                 matches_template(&endpoints.monitor, &url[..url::Position::AfterPath])
             }
+            Api::RetailPrices => self.is_retail_prices_url(url),
             _ => origin == &endpoints.arm[..url::Position::BeforePath],
         };
         if allowed {

@@ -1,5 +1,6 @@
 //! Azure settings: cloud endpoints (so sovereign clouds and test servers need no code
-//! change), the credential, timeouts, retries and the Cost Management query quotas.
+//! change; the public Retail Prices endpoint too), the credential, timeouts, retries and the
+//! Cost Management query quotas.
 
 use std::time::Duration;
 
@@ -59,6 +60,16 @@ pub struct AzureConfig {
         value_name = "AZCOPS_AZURE_ARM_SCOPE"
     )]
     pub arm_scope: Option<String>,
+
+    /// Azure Retail Prices API (public; no credential is ever sent to it). Price requests go
+    /// only to this origin and path, whatever a `NextPageLink` says.
+    #[arg(
+        long = "retail-prices-url",
+        env = "AZCOPS_RETAIL_PRICES_URL",
+        value_name = "AZCOPS_RETAIL_PRICES_URL",
+        default_value = "https://prices.azure.com/api/retail/prices"
+    )]
+    pub retail_prices_url: Url,
 
     /// `managed-identity` (the app's own tenant), `client-secret` (an app registration in each
     /// customer tenant) or `developer-tools` (Azure CLI / azd login, local only).
@@ -172,6 +183,17 @@ impl AzureConfig {
                 "AZCOPS_AZURE_MONITOR_ENDPOINT is not a URL template: {e}"
             ))
         })?;
+        let prices = &self.retail_prices_url;
+        if !matches!(prices.scheme(), "https" | "http")
+            || prices.query().is_some()
+            || prices.fragment().is_some()
+            || !prices.username().is_empty()
+        {
+            return Err(AzureError::Config(
+                "AZCOPS_RETAIL_PRICES_URL must be an http(s) URL without query, fragment or user"
+                    .into(),
+            ));
+        }
         if self.credential == CredentialKind::ClientSecret && self.app_client_id().is_none() {
             return Err(AzureError::Config(
                 "AZCOPS_AZURE_APP_CLIENT_ID is required with AZCOPS_AZURE_CREDENTIAL=client-secret"
@@ -226,6 +248,33 @@ mod tests {
         assert_eq!(cli.azure.cost_qpu_limits, QpuLimits::default());
         assert_eq!(cli.azure.retry_policy().max_attempts, 5);
         assert!(cli.azure.validate().is_ok());
+        assert_eq!(
+            cli.azure.retail_prices_url.as_str(),
+            "https://prices.azure.com/api/retail/prices"
+        );
+    }
+
+    #[test]
+    fn the_retail_prices_url_must_be_a_plain_http_url() {
+        for bad in [
+            "ftp://prices.example/p",
+            "https://prices.example/p?x=1",
+            "https://u@prices.example/p",
+        ] {
+            let cli = Cli::try_parse_from(["azcops", "--retail-prices-url", bad]).unwrap();
+            let err = cli.azure.validate().unwrap_err();
+            assert!(
+                err.to_string().contains("AZCOPS_RETAIL_PRICES_URL"),
+                "{err}"
+            );
+        }
+        let local = Cli::try_parse_from([
+            "azcops",
+            "--retail-prices-url",
+            "http://127.0.0.1:7090/prices",
+        ])
+        .unwrap();
+        assert!(local.azure.validate().is_ok());
     }
 
     #[test]

@@ -1,6 +1,6 @@
 //! Azure Cost Management: the daily actual and amortized cost of a subscription (or of a
 //! configured billing scope, filtered to the subscription), per resource group, service and
-//! meter category.
+//! meter category; and each resource's cost over a window.
 //!
 //! `POST {arm}/{scope}/providers/Microsoft.CostManagement/query?api-version=2023-11-01` with
 //! `timeframe: Custom`, daily granularity and the `Cost` sum ([`request`]). `ActualCost` and
@@ -21,7 +21,14 @@
 //! **Query units.** A query costs one unit per calendar month its period touches
 //! ([`query_units`]); ranges are queried a month at a time ([`DateRange::months`]), so a
 //! backfill of any length fits the budget and each request costs one unit per page.
+//!
+//! **Per resource.** [`collect_by_resource`] ([`by_resource`]) sums each resource's cost per
+//! service over a window ([`DateRange::resource_cost_window`]: 30 complete days ending three
+//! days ago) with `granularity: None`, grouped by `ResourceId` and `ServiceName`; charges
+//! without a resource are kept with an empty id. [`DateRange::restated`] names the recent
+//! days whose daily costs Azure still restates, for collecting them again.
 
+pub mod by_resource;
 pub mod merge;
 pub mod parse;
 pub mod request;
@@ -29,9 +36,14 @@ pub mod request;
 use chrono::{NaiveDate, Utc};
 use futures::TryStreamExt;
 
+pub use by_resource::{
+    ResourceCostEntry, ResourceCostRow, collect_by_resource, merge_by_resource, parse_resource_rows,
+};
 pub use merge::{CostRow, merge};
 pub use parse::{CostEntry, ParseError, QueryResult, parse_rows, parse_usage_date};
-pub use request::{CostType, DateRange, query_definition, query_units};
+pub use request::{
+    CostType, DateRange, query_definition, query_definition_by_resource, query_units,
+};
 
 use super::client::{AzureClient, CallContext};
 use super::error::AzureError;

@@ -13,7 +13,9 @@ use serde_json::Value;
 mod advisor_examples;
 mod cost_examples;
 mod monitor_examples;
+mod prices_examples;
 mod resource_graph_examples;
+mod skus_examples;
 
 use advisor_examples::{advisor_detail, advisor_list_2023, advisor_list_2025};
 use cost_examples::{
@@ -21,7 +23,9 @@ use cost_examples::{
     cost_sub_query,
 };
 use monitor_examples::{metrics_batch, metrics_get, metrics_multi_resource};
+use prices_examples::prices_vm;
 use resource_graph_examples::{rg_basic, rg_facet, rg_first_page, rg_next_page, rg_random_page};
+use skus_examples::{skus_all, skus_extended_locations, skus_for_region};
 
 const ROOT: &str = concat!(
     env!("CARGO_MANIFEST_DIR"),
@@ -106,15 +110,33 @@ const CHECKS: &[(&str, Check)] = &[
         "monitor-metrics-batch/2024-02-01/MetricBatchExample.json",
         metrics_batch,
     ),
+    (
+        "compute-skus/2021-07-01/ListAvailableResourceSkusForARegion.json",
+        skus_for_region,
+    ),
+    (
+        "compute-skus/2021-07-01/ListAvailableResourceSkus.json",
+        skus_all,
+    ),
+    (
+        "compute-skus/2021-07-01/ListAvailableResourceSkusWithExtendedLocations.json",
+        skus_extended_locations,
+    ),
+    (
+        "retail-prices/2023-01-01-preview/RetailPricesVirtualMachines.json",
+        prices_vm,
+    ),
 ];
 
 /// The connectors' folders; each has a test below running its checks.
-const CONNECTORS: [&str; 5] = [
+const CONNECTORS: [&str; 7] = [
     "resourcegraph/",
     "costmanagement/",
     "advisor/",
     "monitor-metrics/",
     "monitor-metrics-batch/",
+    "compute-skus/",
+    "retail-prices/",
 ];
 
 fn read(relative: &str) -> Value {
@@ -211,4 +233,14 @@ fn advisor_examples_map_to_recommendations_with_savings_and_confidence() {
 fn monitor_examples_give_per_resource_statistics() {
     run_checks("monitor-metrics/");
     run_checks("monitor-metrics-batch/");
+}
+
+#[test]
+fn resource_sku_examples_give_vm_sizes() {
+    run_checks("compute-skus/");
+}
+
+#[test]
+fn the_documented_retail_prices_answer_gives_exact_prices() {
+    run_checks("retail-prices/");
 }

@@ -51,11 +51,15 @@ impl AzureClient {
     ) -> Result<T, Failure> {
         self.pace(ctx, call).await?;
         let scope = self.scope(call.api);
-        let token = self.inner.tokens.token(&ctx.tenant_id, scope).await?;
+        let token = if call.api.authenticated() {
+            Some(self.inner.tokens.token(&ctx.tenant_id, scope).await?)
+        } else {
+            None
+        };
         let started = Instant::now();
-        let exchange = self.send(ctx, call, &token).await;
+        let exchange = self.send(ctx, call, token.as_ref()).await;
         let elapsed = started.elapsed();
-        if exchange.status == Some(401) {
+        if exchange.status == Some(401) && token.is_some() {
             self.inner.tokens.invalidate(&ctx.tenant_id, scope).await;
         }
         self.observe(ctx, call, &exchange).await;
@@ -149,15 +153,18 @@ impl AzureClient {
         Ok(())
     }
 
-    async fn send(&self, ctx: &CallContext, call: &Call, token: &SecretString) -> Exchange {
+    /// Sends one request; with `token`, as a bearer token (never for an unauthenticated API).
+    async fn send(&self, ctx: &CallContext, call: &Call, token: Option<&SecretString>) -> Exchange {
         let timeout = self.inner.policy.request_timeout;
         let mut request = self
             .inner
             .http
             .request(call.method.clone(), call.url.clone())
-            .bearer_auth(token.expose_secret())
             .header("accept", "application/json")
             .timeout(timeout);
+        if let Some(token) = token {
+            request = request.bearer_auth(token.expose_secret());
+        }
         if let Some(body) = &call.body {
             request = request
                 .header(CONTENT_TYPE, "application/json")
@@ -166,7 +173,7 @@ impl AzureClient {
         if let Some(id) = ctx
             .correlation_id
             .as_deref()
-            .filter(|id| uuid::Uuid::parse_str(id).is_ok())
+            .filter(|id| token.is_some() && uuid::Uuid::parse_str(id).is_ok())
         {
             request = request.header("x-ms-correlation-request-id", id);
         }

@@ -1,5 +1,6 @@
 //! URLs: building them under the configured endpoints, checking that a token only goes to
-//! those endpoints, and writing them into logs and errors without secrets.
+//! those endpoints (and that no redirect leads elsewhere), and writing them into logs and
+//! errors without secrets.
 
 use url::Url;
 
@@ -38,6 +39,61 @@ pub(super) fn build_url(base: &Url, path: &str, query: &[(&str, &str)]) -> Resul
         url.query_pairs_mut().extend_pairs(query);
     }
     Ok(url)
+}
+
+/// `base` with its query replaced by `query`, every byte but the unreserved ones
+/// (`A-Z a-z 0-9 - . _ ~`) percent-encoded: `$filter=a eq 'b'` becomes
+/// `%24filter=a%20eq%20%27b%27` (never `+` for a space, which not every server decodes).
+pub(super) fn with_query(base: &Url, query: &[(&str, &str)]) -> Url {
+    let mut url = base.clone();
+    url.set_fragment(None);
+    let encoded: Vec<String> = query
+        .iter()
+        .map(|(key, value)| format!("{}={}", encode(key), encode(value)))
+        .collect();
+    url.set_query((!encoded.is_empty()).then(|| encoded.join("&")).as_deref());
+    url
+}
+
+fn encode(text: &str) -> String {
+    let mut out = String::with_capacity(text.len());
+    for byte in text.bytes() {
+        if byte.is_ascii_alphanumeric() || matches!(byte, b'-' | b'.' | b'_' | b'~') {
+            out.push(char::from(byte));
+        } else {
+            out.push_str(&format!("%{byte:02X}"));
+        }
+    }
+    out
+}
+
+/// True when `url` has exactly the scheme, host, port (the scheme's default counts as given)
+/// and path of `endpoint` (a trailing `/` aside), and no user name or password: where a
+/// paging link may lead for an API that must not be steered elsewhere.
+pub(super) fn same_endpoint(endpoint: &Url, url: &Url) -> bool {
+    let path = |u: &Url| u.path().trim_end_matches('/').to_owned();
+    url.scheme() == endpoint.scheme()
+        && url.host_str().map(str::to_ascii_lowercase)
+            == endpoint.host_str().map(str::to_ascii_lowercase)
+        && url.port_or_known_default() == endpoint.port_or_known_default()
+        && url.username().is_empty()
+        && url.password().is_none()
+        && path(url) == path(endpoint)
+}
+
+/// The redirect policy of the client's HTTP connection: follow a redirect (at most 5) only
+/// to the origin the request was sent to. Azure's APIs do not redirect across origins, and an
+/// answer must not be able to send the client elsewhere (a Retail Prices `302` to an internal
+/// address would otherwise bypass the endpoint check); the `3xx` is then the answer, an error.
+pub fn same_origin_redirects() -> reqwest::redirect::Policy {
+    reqwest::redirect::Policy::custom(|attempt| {
+        let first = attempt.previous().first().map(Url::origin);
+        if attempt.previous().len() > 5 || first != Some(attempt.url().origin()) {
+            attempt.stop()
+        } else {
+            attempt.follow()
+        }
+    })
 }
 
 /// True when `url` (without its query) lies under the Monitor template filled with some region
@@ -133,6 +189,36 @@ mod tests {
             "https://{region}.metrics.monitor.azure.com",
             "https://westeurope.metrics.monitor.azure.com.evil.com/x"
         ));
+    }
+
+    #[test]
+    fn retail_price_queries_are_strictly_encoded_and_links_must_match_the_endpoint() {
+        let endpoint = Url::parse("https://prices.azure.com/api/retail/prices").unwrap();
+        let url = with_query(
+            &endpoint,
+            &[("currencyCode", "'EUR'"), ("$filter", "a eq 'b c' & x+y")],
+        );
+        assert_eq!(
+            url.as_str(),
+            "https://prices.azure.com/api/retail/prices?currencyCode=%27EUR%27&%24filter=a%20eq%20%27b%20c%27%20%26%20x%2By"
+        );
+        let same = |link: &str| same_endpoint(&endpoint, &Url::parse(link).unwrap());
+        assert!(same(
+            "https://prices.azure.com:443/api/retail/prices?$filter=x&$skip=1000"
+        ));
+        assert!(same("https://PRICES.azure.com/api/retail/prices/"));
+        for foreign in [
+            "http://prices.azure.com/api/retail/prices",
+            "https://prices.azure.com:8443/api/retail/prices",
+            "https://prices.azure.com.evil.example/api/retail/prices",
+            "https://evil.example/api/retail/prices",
+            "https://prices.azure.com/api/retail/prices/../../admin",
+            "https://prices.azure.com/api/retail/pricesX",
+            "https://user:pw@prices.azure.com/api/retail/prices",
+            "https://169.254.169.254/metadata/identity/oauth2/token",
+        ] {
+            assert!(!same(foreign), "{foreign}");
+        }
     }
 
     #[test]

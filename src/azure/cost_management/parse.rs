@@ -67,6 +67,9 @@ pub struct CostEntry {
 pub enum ParseError {
     #[error("no cost column (Cost, PreTaxCost, CostUSD or PreTaxCostUSD)")]
     NoCostColumn,
+    /// The answer lacks a column the query grouped by (e.g. `ResourceId`).
+    #[error("no {column} column")]
+    MissingColumn { column: &'static str },
     #[error("row {row}: {column} is not {expected}")]
     Cell {
         row: usize,
@@ -76,7 +79,7 @@ pub enum ParseError {
 }
 
 /// Accepted names of each column, in order of preference (compared case-insensitively).
-const COST: [&str; 5] = [
+pub(super) const COST: [&str; 5] = [
     "Cost",
     "PreTaxCost",
     "CostUSD",
@@ -84,10 +87,10 @@ const COST: [&str; 5] = [
     "totalCost",
 ];
 const RESOURCE_GROUP: [&str; 2] = ["ResourceGroupName", "ResourceGroup"];
-const SERVICE: [&str; 1] = ["ServiceName"];
+pub(super) const SERVICE: [&str; 1] = ["ServiceName"];
 const METER_CATEGORY: [&str; 1] = ["MeterCategory"];
 const DATE: [&str; 1] = ["UsageDate"];
-const CURRENCY: [&str; 3] = ["Currency", "BillingCurrency", "BillingCurrencyCode"];
+pub(super) const CURRENCY: [&str; 3] = ["Currency", "BillingCurrency", "BillingCurrencyCode"];
 
 /// Where each column is in this answer.
 struct Layout {
@@ -100,15 +103,19 @@ struct Layout {
     currency: Option<usize>,
 }
 
+/// The position of the first of `names` (in order of preference, case-insensitively) among
+/// `columns`.
+pub(super) fn find_column(columns: &[QueryColumn], names: &[&str]) -> Option<usize> {
+    names.iter().find_map(|name| {
+        columns
+            .iter()
+            .position(|c| c.name.eq_ignore_ascii_case(name))
+    })
+}
+
 impl Layout {
     fn of(columns: &[QueryColumn]) -> Result<Self, ParseError> {
-        let find = |names: &[&str]| {
-            names.iter().find_map(|name| {
-                columns
-                    .iter()
-                    .position(|c| c.name.eq_ignore_ascii_case(name))
-            })
-        };
+        let find = |names: &[&str]| find_column(columns, names);
         let cost = find(&COST).ok_or(ParseError::NoCostColumn)?;
         Ok(Self {
             cost,
@@ -181,7 +188,7 @@ fn parse_row(
     })
 }
 
-fn text(value: &Value) -> String {
+pub(super) fn text(value: &Value) -> String {
     match value {
         Value::String(s) => s.trim().to_owned(),
         Value::Null => String::new(),

@@ -1,6 +1,7 @@
-//! The Cost Management query AzCops sends: cost type, the custom time period (whole UTC days),
-//! daily granularity, the `Cost` sum and the two groupings, plus the query's price in query
-//! units (one per calendar month the period touches).
+//! The Cost Management queries AzCops sends: cost type, the custom time period (whole UTC
+//! days), daily granularity (or none, for the per-resource totals), the `Cost` sum and the two
+//! groupings, plus the query's price in query units (one per calendar month the period
+//! touches), and the date ranges collected.
 
 use chrono::{DateTime, Datelike, Duration, NaiveDate, Utc};
 use serde::Serialize;
@@ -29,6 +30,9 @@ impl CostType {
 /// [`super`] for why the meter category is not a third.
 pub const GROUPING: [&str; 2] = ["ResourceGroupName", "ServiceName"];
 
+/// The groupings of the per-resource query ([`super::by_resource`]).
+pub const GROUPING_BY_RESOURCE: [&str; 2] = ["ResourceId", "ServiceName"];
+
 /// An inclusive range of UTC days, `from <= to`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct DateRange {
@@ -46,6 +50,32 @@ impl DateRange {
     pub fn yesterday(now: DateTime<Utc>) -> Self {
         let day = now.date_naive() - Duration::days(1);
         Self { from: day, to: day }
+    }
+
+    /// The 30 complete days that end three days before `now`'s day (UTC): `to` = today − 3,
+    /// `from` = `to` − 29. Cost Management restates the most recent days for up to about 72
+    /// hours, so a window ending earlier no longer moves.
+    pub fn resource_cost_window(now: DateTime<Utc>) -> Self {
+        let to = now.date_naive() - Duration::days(3);
+        Self {
+            from: to - Duration::days(29),
+            to,
+        }
+    }
+
+    /// The days still being restated, D−3..=D−1: what the daily run collects again so that
+    /// recent days stop reading low.
+    pub fn restated(now: DateTime<Utc>) -> Self {
+        let today = now.date_naive();
+        Self {
+            from: today - Duration::days(3),
+            to: today - Duration::days(1),
+        }
+    }
+
+    /// Number of days in the range.
+    pub fn days(self) -> i64 {
+        (self.to - self.from).num_days() + 1
     }
 
     /// The range cut at calendar-month boundaries, in order: each part costs one query unit,
@@ -91,10 +121,36 @@ pub fn query_definition(
     range: DateRange,
     subscription_id: Option<&str>,
 ) -> Value {
+    definition(cost_type, range, subscription_id, "Daily", GROUPING)
+}
+
+/// The per-resource query body: `granularity: None` (one total per group over the whole
+/// range), grouped by [`GROUPING_BY_RESOURCE`], otherwise as [`query_definition`].
+pub fn query_definition_by_resource(
+    cost_type: CostType,
+    range: DateRange,
+    subscription_id: Option<&str>,
+) -> Value {
+    definition(
+        cost_type,
+        range,
+        subscription_id,
+        "None",
+        GROUPING_BY_RESOURCE,
+    )
+}
+
+fn definition(
+    cost_type: CostType,
+    range: DateRange,
+    subscription_id: Option<&str>,
+    granularity: &str,
+    grouping: [&str; 2],
+) -> Value {
     let mut dataset = json!({
-        "granularity": "Daily",
+        "granularity": granularity,
         "aggregation": {"totalCost": {"name": "Cost", "function": "Sum"}},
-        "grouping": GROUPING.map(|name| json!({"type": "Dimension", "name": name})),
+        "grouping": grouping.map(|name| json!({"type": "Dimension", "name": name})),
     });
     if let Some(subscription_id) = subscription_id {
         dataset["filter"] = json!({
@@ -141,6 +197,70 @@ mod tests {
                 from: day(2024, 2, 29),
                 to: day(2024, 2, 29)
             }
+        );
+    }
+
+    #[test]
+    fn the_resource_cost_window_is_thirty_complete_days_ending_three_days_ago() {
+        let now = DateTime::parse_from_rfc3339("2024-03-05T23:59:00Z")
+            .unwrap()
+            .with_timezone(&Utc);
+        let window = DateRange::resource_cost_window(now);
+        assert_eq!(
+            window,
+            DateRange {
+                from: day(2024, 2, 2),
+                to: day(2024, 3, 2)
+            }
+        );
+        assert_eq!(window.days(), 30);
+        assert_eq!(query_units(window.from, window.to), 2, "February and March");
+        let just_after_midnight = DateTime::parse_from_rfc3339("2024-03-06T00:00:01Z")
+            .unwrap()
+            .with_timezone(&Utc);
+        assert_eq!(
+            DateRange::resource_cost_window(just_after_midnight).to,
+            day(2024, 3, 3)
+        );
+    }
+
+    #[test]
+    fn the_restated_days_are_the_three_before_today() {
+        let now = DateTime::parse_from_rfc3339("2024-03-01T06:00:00Z")
+            .unwrap()
+            .with_timezone(&Utc);
+        let restated = DateRange::restated(now);
+        assert_eq!(
+            restated,
+            DateRange {
+                from: day(2024, 2, 27),
+                to: day(2024, 2, 29)
+            }
+        );
+        assert_eq!(restated.days(), 3);
+        assert_eq!(
+            restated.to,
+            DateRange::yesterday(now).to,
+            "ends with yesterday"
+        );
+    }
+
+    #[test]
+    fn the_per_resource_query_has_no_granularity_and_groups_by_resource_and_service() {
+        let range = DateRange::new(day(2024, 4, 28), day(2024, 5, 27)).unwrap();
+        let body = query_definition_by_resource(CostType::ActualCost, range, Some("s1"));
+        assert_eq!(body["type"], "ActualCost");
+        assert_eq!(body["timePeriod"]["from"], "2024-04-28T00:00:00Z");
+        assert_eq!(body["timePeriod"]["to"], "2024-05-27T23:59:59Z");
+        assert_eq!(body["dataset"]["granularity"], "None");
+        assert_eq!(
+            body["dataset"]["grouping"],
+            json!([{"type": "Dimension", "name": "ResourceId"}, {"type": "Dimension", "name": "ServiceName"}])
+        );
+        assert_eq!(body["dataset"]["aggregation"]["totalCost"]["name"], "Cost");
+        assert_eq!(
+            body["dataset"]["filter"]["dimensions"]["name"],
+            "SubscriptionId"
         );
     }
 

@@ -1,12 +1,14 @@
-//! Which VMs go into which `metrics:getBatch` call: one call takes at most 50 unique resources
-//! of one subscription, one region and one resource type, so VMs are grouped by
-//! (subscription, region) and each group cut into chunks of 50. VMs whose id names no
-//! subscription or whose region is unusable go to the per-VM ARM call instead.
+//! Which resources go into which `metrics:getBatch` call: one call takes at most 50 unique
+//! resources of one subscription, one region and one resource type (one metrics namespace),
+//! so targets are grouped by (namespace, subscription, region) and each group cut into chunks
+//! of 50. Resources whose id names no subscription or whose region is unusable go to the
+//! per-resource ARM call instead.
 
 use std::collections::{BTreeMap, BTreeSet};
 
 use serde::{Deserialize, Serialize};
 
+use super::kinds::{MetricKind, MetricTarget};
 use crate::azure::resource_graph::mapper::id_segment;
 
 /// The most resources one batch call may name.
@@ -19,9 +21,21 @@ pub struct VmTarget {
     pub location: String,
 }
 
+impl From<&VmTarget> for MetricTarget {
+    fn from(vm: &VmTarget) -> Self {
+        MetricTarget {
+            resource_id: vm.resource_id.clone(),
+            location: vm.location.clone(),
+            kind: MetricKind::Vm,
+        }
+    }
+}
+
 /// One batch call.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Batch {
+    /// The metrics namespace of every resource in it.
+    pub namespace: &'static str,
     pub subscription_id: String,
     /// Lower-case, letters and digits (`westeurope`).
     pub region: String,
@@ -29,33 +43,62 @@ pub struct Batch {
     pub resource_ids: Vec<String>,
 }
 
+/// One resource queried on its own through ARM.
+#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord)]
+pub struct Single {
+    pub namespace: &'static str,
+    /// Lower-cased.
+    pub resource_id: String,
+}
+
 /// The calls to make.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct Plan {
     pub batches: Vec<Batch>,
-    /// Lower-cased ids to query one by one through ARM.
-    pub singles: Vec<String>,
+    pub singles: Vec<Single>,
 }
 
-/// Groups `vms` by subscription and region and chunks each group by [`MAX_BATCH`], in a
-/// stable order (subscription, region, resource id). Duplicates are dropped.
-pub fn plan_batches(vms: &[VmTarget]) -> Plan {
-    let mut groups: BTreeMap<(String, String), BTreeSet<String>> = BTreeMap::new();
+/// Groups `targets` by namespace, subscription and region and chunks each group by
+/// [`MAX_BATCH`], in a stable order (namespace, subscription, region, resource id).
+/// Duplicates are dropped.
+pub fn plan_targets(targets: &[MetricTarget]) -> Plan {
+    type Group = (&'static str, String, String);
+    let mut groups: BTreeMap<Group, BTreeSet<String>> = BTreeMap::new();
     let mut singles = BTreeSet::new();
-    for vm in vms {
-        let id = vm.resource_id.trim().to_ascii_lowercase();
-        match (id_segment(&id, "subscriptions"), region_name(&vm.location)) {
+    for target in targets {
+        let namespace = target.kind.namespace();
+        let id = target.resource_id.trim().to_ascii_lowercase();
+        match (
+            id_segment(&id, "subscriptions"),
+            region_name(&target.location),
+        ) {
             (Some(subscription), Some(region)) => {
-                groups.entry((subscription, region)).or_default().insert(id);
+                groups
+                    .entry((namespace, subscription, region))
+                    .or_default()
+                    .insert(id);
             }
             _ => {
-                singles.insert(id);
+                singles.insert(Single {
+                    namespace,
+                    resource_id: id,
+                });
             }
         }
     }
     let batches = groups
         .into_iter()
-        .flat_map(|((subscription_id, region), ids)| chunk(subscription_id, region, ids))
+        .flat_map(|((namespace, subscription_id, region), ids)| {
+            let ids: Vec<String> = ids.into_iter().collect();
+            ids.chunks(MAX_BATCH)
+                .map(|chunk| Batch {
+                    namespace,
+                    subscription_id: subscription_id.clone(),
+                    region: region.clone(),
+                    resource_ids: chunk.to_vec(),
+                })
+                .collect::<Vec<_>>()
+        })
         .collect();
     Plan {
         batches,
@@ -63,15 +106,10 @@ pub fn plan_batches(vms: &[VmTarget]) -> Plan {
     }
 }
 
-fn chunk(subscription_id: String, region: String, ids: BTreeSet<String>) -> Vec<Batch> {
-    let ids: Vec<String> = ids.into_iter().collect();
-    ids.chunks(MAX_BATCH)
-        .map(|chunk| Batch {
-            subscription_id: subscription_id.clone(),
-            region: region.clone(),
-            resource_ids: chunk.to_vec(),
-        })
-        .collect()
+/// [`plan_targets`] for VMs.
+pub fn plan_batches(vms: &[VmTarget]) -> Plan {
+    let targets: Vec<MetricTarget> = vms.iter().map(MetricTarget::from).collect();
+    plan_targets(&targets)
 }
 
 /// `West Europe` / `westeurope` → `westeurope`; `None` unless letters and digits remain.
@@ -140,5 +178,42 @@ mod tests {
         assert_eq!(plan.batches.len(), 1);
         assert_eq!(plan.batches[0].resource_ids.len(), 1);
         assert_eq!(plan.singles.len(), 2);
+        assert!(
+            plan.singles
+                .iter()
+                .all(|s| s.namespace == "Microsoft.Compute/virtualMachines")
+        );
+    }
+
+    #[test]
+    fn kinds_of_one_subscription_and_region_get_separate_batches() {
+        let target = |n: usize, kind: MetricKind| MetricTarget {
+            resource_id: format!("/subscriptions/s1/resourceGroups/rg/providers/x/y/r{n}"),
+            location: "westeurope".into(),
+            kind,
+        };
+        let disk = MetricKind::ManagedDisk {
+            iops_limit: Some(500.0),
+            mbps_limit: Some(100.0),
+        };
+        let plan = plan_targets(&[
+            target(1, MetricKind::Vm),
+            target(2, disk),
+            target(3, MetricKind::SqlDatabase),
+            target(4, disk),
+        ]);
+        let shape: Vec<(&str, usize)> = plan
+            .batches
+            .iter()
+            .map(|b| (b.namespace, b.resource_ids.len()))
+            .collect();
+        assert_eq!(
+            shape,
+            [
+                ("Microsoft.Compute/disks", 2),
+                ("Microsoft.Compute/virtualMachines", 1),
+                ("Microsoft.Sql/servers/databases", 1)
+            ]
+        );
     }
 }

@@ -1,50 +1,96 @@
-//! The calls of a collection: one batch (falling back to per-VM ARM calls when it fails for
-//! any reason but throttling), the per-VM calls, and how their outcomes combine so that one
-//! call's failure stays on its VMs.
+//! The calls of a collection: one batch (falling back to per-resource ARM calls when it fails
+//! for any reason but throttling), the per-resource calls, and how their outcomes combine so
+//! that one call's failure stays on its resources.
+
+use std::collections::HashMap;
 
 use futures::{StreamExt, stream};
 
+use super::kinds::MetricKind;
+use super::series::{ResourceMetrics, resource_metrics};
 use super::stats::{VmMetrics, vm_metrics};
 use super::wire::{BatchRequest, BatchResponse, MetricsResponse};
-use super::{Batch, MetricsWindow, MonitorError, MonitorOptions, batch_url, vm_url};
+use super::{Batch, MetricsWindow, MonitorError, MonitorOptions, Single, batch_url, resource_url};
 use crate::azure::client::{Api, AzureClient, CallContext};
 use crate::azure::error::AzureError;
 
-/// One VM through ARM: its metrics, or the request's failure.
-pub(super) async fn fetch_vm(
+/// The kind of each target, by lower-cased resource id (a disk's limits live here).
+pub(super) type Kinds = HashMap<String, MetricKind>;
+
+/// The kind of `id`, else the plain kind of `namespace`.
+fn kind_of(kinds: &Kinds, id: &str, namespace: &str) -> MetricKind {
+    kinds
+        .get(id)
+        .copied()
+        .filter(|k| k.namespace() == namespace)
+        .or_else(|| MetricKind::of_namespace(namespace))
+        .unwrap_or(MetricKind::Vm)
+}
+
+/// One resource through ARM: its metrics, or the request's failure.
+pub(super) async fn fetch_resource(
     client: &AzureClient,
     ctx: &CallContext,
     resource_id: &str,
+    kind: &MetricKind,
     window: &MetricsWindow,
-) -> Result<VmMetrics, AzureError> {
-    let url = vm_url(client, resource_id, window)?;
+) -> Result<ResourceMetrics, AzureError> {
+    let url = resource_url(client, resource_id, kind.namespace(), window)?;
     let response: MetricsResponse = client.get(ctx, Api::MonitorMetrics, url).await?;
-    Ok(vm_metrics(resource_id, &response.value))
+    Ok(resource_metrics(resource_id, kind, window, &response.value))
 }
 
-/// The VMs of a batch answer, in the batch's order; a VM missing from it gets an error.
-pub fn vms_from_batch(batch: &Batch, response: &BatchResponse) -> Vec<VmMetrics> {
+/// The resources of a batch answer, in the batch's order; one missing from it is failed.
+pub fn resources_from_batch(
+    batch: &Batch,
+    response: &BatchResponse,
+    kinds: &HashMap<String, MetricKind>,
+    window: &MetricsWindow,
+) -> Vec<ResourceMetrics> {
     batch
         .resource_ids
         .iter()
         .map(|id| {
-            let item = response.values.iter().find(|item| {
-                item.resourceid
-                    .as_deref()
-                    .is_some_and(|r| r.eq_ignore_ascii_case(id))
-            });
-            match item {
-                Some(item) => vm_metrics(id, &item.value),
-                None => VmMetrics::failed(id, "no metrics in the batch answer".into()),
+            let kind = kind_of(kinds, id, batch.namespace);
+            match find_item(response, id) {
+                Some(item) => resource_metrics(id, &kind, window, &item.value),
+                None => ResourceMetrics::failed(
+                    id,
+                    &kind,
+                    window,
+                    "no metrics in the batch answer".into(),
+                ),
             }
         })
         .collect()
 }
 
-/// The outcome of one call (or one batch and its fallback): the VMs, and the first request
-/// failure when nothing succeeded.
-pub(super) struct Outcome {
-    pub vms: Vec<VmMetrics>,
+fn find_item<'a>(response: &'a BatchResponse, id: &str) -> Option<&'a super::wire::BatchItem> {
+    response.values.iter().find(|item| {
+        item.resourceid
+            .as_deref()
+            .is_some_and(|r| r.eq_ignore_ascii_case(id))
+    })
+}
+
+/// The VMs of a batch answer (CPU and memory), in the batch's order; a VM missing from it
+/// gets an error.
+pub fn vms_from_batch(batch: &Batch, response: &BatchResponse) -> Vec<VmMetrics> {
+    batch
+        .resource_ids
+        .iter()
+        .map(|id| match find_item(response, id) {
+            Some(item) => vm_metrics(id, &item.value),
+            None => VmMetrics::failed(id, "no metrics in the batch answer".into()),
+        })
+        .collect()
+}
+
+/// The outcome of one call (or one batch and its fallback): the resources, and the first
+/// request failure when nothing succeeded.
+#[derive(Debug)]
+pub struct Outcome {
+    pub resources: Vec<ResourceMetrics>,
     pub failure: Option<AzureError>,
 }
 
@@ -52,6 +98,7 @@ pub(super) async fn run_batch(
     client: &AzureClient,
     ctx: &CallContext,
     batch: Batch,
+    kinds: &Kinds,
     options: &MonitorOptions,
 ) -> Outcome {
     let body = BatchRequest {
@@ -68,7 +115,7 @@ pub(super) async fn run_batch(
     let error = match answer {
         Ok(response) => {
             return Outcome {
-                vms: vms_from_batch(&batch, &response),
+                resources: resources_from_batch(&batch, &response, kinds, &options.window),
                 failure: None,
             };
         }
@@ -76,16 +123,27 @@ pub(super) async fn run_batch(
     };
     let throttled = matches!(error, AzureError::Throttled { .. });
     if options.fallback_to_per_vm && !throttled {
-        tracing::warn!(azure.region = %batch.region, vms = batch.resource_ids.len(), error = %error, "metrics batch failed; querying its VMs one by one");
-        return run_singles(client, ctx, batch.resource_ids, options, Some(&error)).await;
+        tracing::warn!(azure.region = %batch.region, azure.namespace = batch.namespace, resources = batch.resource_ids.len(), error = %error, "metrics batch failed; querying its resources one by one");
+        let singles = batch
+            .resource_ids
+            .into_iter()
+            .map(|resource_id| Single {
+                namespace: batch.namespace,
+                resource_id,
+            })
+            .collect();
+        return run_singles(client, ctx, singles, kinds, options, Some(&error)).await;
     }
-    let vms = batch
+    let resources = batch
         .resource_ids
         .iter()
-        .map(|id| VmMetrics::failed(id, format!("batch: {error}")))
+        .map(|id| {
+            let kind = kind_of(kinds, id, batch.namespace);
+            ResourceMetrics::failed(id, &kind, &options.window, format!("batch: {error}"))
+        })
         .collect();
     Outcome {
-        vms,
+        resources,
         failure: Some(error),
     }
 }
@@ -93,35 +151,40 @@ pub(super) async fn run_batch(
 pub(super) async fn run_singles(
     client: &AzureClient,
     ctx: &CallContext,
-    ids: Vec<String>,
+    singles: Vec<Single>,
+    kinds: &Kinds,
     options: &MonitorOptions,
     batch_error: Option<&AzureError>,
 ) -> Outcome {
-    let results: Vec<(String, Result<VmMetrics, AzureError>)> = stream::iter(ids)
-        .map(|id| async move {
-            let result = fetch_vm(client, ctx, &id, &options.window).await;
-            (id, result)
-        })
-        .buffered(options.concurrency.max(1))
-        .collect()
-        .await;
+    let window = &options.window;
+    let results: Vec<(String, MetricKind, Result<ResourceMetrics, AzureError>)> =
+        stream::iter(singles)
+            .map(|single| async move {
+                let kind = kind_of(kinds, &single.resource_id, single.namespace);
+                let result = fetch_resource(client, ctx, &single.resource_id, &kind, window).await;
+                (single.resource_id, kind, result)
+            })
+            .buffered(options.concurrency.max(1))
+            .collect()
+            .await;
     let mut outcome = Outcome {
-        vms: Vec::new(),
+        resources: Vec::new(),
         failure: None,
     };
     let mut succeeded = false;
-    for (id, result) in results {
+    for (id, kind, result) in results {
         match result {
-            Ok(vm) => {
+            Ok(resource) => {
                 succeeded = true;
-                outcome.vms.push(vm);
+                outcome.resources.push(resource);
             }
             Err(error) => {
-                let mut vm = VmMetrics::failed(&id, format!("per-VM: {error}"));
+                let mut failed =
+                    ResourceMetrics::failed(&id, &kind, window, format!("per-resource: {error}"));
                 if let Some(batch_error) = batch_error {
-                    vm.errors.insert(0, format!("batch: {batch_error}"));
+                    failed.errors.insert(0, format!("batch: {batch_error}"));
                 }
-                outcome.vms.push(vm);
+                outcome.resources.push(failed);
                 outcome.failure.get_or_insert(error);
             }
         }
@@ -132,34 +195,47 @@ pub(super) async fn run_singles(
     outcome
 }
 
-pub(super) fn combine(outcomes: Vec<Outcome>) -> Result<Vec<VmMetrics>, MonitorError> {
-    let total: usize = outcomes.iter().map(|o| o.vms.len()).sum();
+/// All outcomes' resources sorted by id; an error only when there were resources and every
+/// call failed.
+pub(super) fn combine(outcomes: Vec<Outcome>) -> Result<Vec<ResourceMetrics>, MonitorError> {
+    let total: usize = outcomes.iter().map(|o| o.resources.len()).sum();
     let all_failed = total > 0
         && outcomes
             .iter()
-            .all(|o| o.vms.is_empty() || o.failure.is_some());
+            .all(|o| o.resources.is_empty() || o.failure.is_some());
     let mut first_failure = None;
-    let mut vms = Vec::with_capacity(total);
+    let mut resources = Vec::with_capacity(total);
     for outcome in outcomes {
-        vms.extend(outcome.vms);
+        resources.extend(outcome.resources);
         if first_failure.is_none() {
             first_failure = outcome.failure;
         }
     }
     if let (true, Some(source)) = (all_failed, first_failure) {
-        return Err(MonitorError::AllFailed { vms: total, source });
+        return Err(MonitorError::AllFailed {
+            resources: total,
+            source,
+        });
     }
-    vms.sort_by(|a, b| a.resource_id.cmp(&b.resource_id));
-    Ok(vms)
+    resources.sort_by(|a, b| {
+        (a.resource_id.as_str(), a.namespace).cmp(&(b.resource_id.as_str(), b.namespace))
+    });
+    Ok(resources)
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+    use chrono::Utc;
+
+    fn window() -> MetricsWindow {
+        MetricsWindow::last_days(Utc::now(), 14)
+    }
 
     #[test]
-    fn a_vm_missing_from_a_batch_answer_gets_an_error() {
+    fn a_resource_missing_from_a_batch_answer_is_failed() {
         let batch = Batch {
+            namespace: "Microsoft.Web/serverfarms",
             subscription_id: "s".into(),
             region: "westeurope".into(),
             resource_ids: vec!["/a".into(), "/b".into()],
@@ -168,32 +244,42 @@ mod tests {
             serde_json::json!({"values": [{"resourceid": "/A", "value": []}]}),
         )
         .unwrap();
+        let resources = resources_from_batch(&batch, &response, &Kinds::new(), &window());
+        assert_eq!(resources[0].errors.len(), 2, "both metrics missing for /a");
+        assert_eq!(resources[1].errors, ["no metrics in the batch answer"]);
+        assert!(resources.iter().all(|r| r.series.iter().all(|s| s.failed)));
         let vms = vms_from_batch(&batch, &response);
-        assert_eq!(vms[0].errors.len(), 2, "both metrics missing for /a");
-        assert_eq!(
-            vms[1].errors,
-            vec!["no metrics in the batch answer".to_owned()]
-        );
+        assert_eq!(vms[1].errors, ["no metrics in the batch answer"]);
     }
 
     #[test]
     fn the_collection_fails_only_when_every_call_failed() {
         let failed = || Outcome {
-            vms: vec![VmMetrics::failed("/x", "e".into())],
+            resources: vec![ResourceMetrics::failed(
+                "/x",
+                &MetricKind::Vm,
+                &window(),
+                "e".into(),
+            )],
             failure: Some(AzureError::InvalidUrl("x".into())),
         };
         let fine = Outcome {
-            vms: vec![VmMetrics::failed("/y", "metric".into())],
+            resources: vec![ResourceMetrics::failed(
+                "/y",
+                &MetricKind::Vm,
+                &window(),
+                "m".into(),
+            )],
             failure: None,
         };
         assert!(combine(vec![failed(), fine]).is_ok());
         assert!(matches!(
             combine(vec![failed(), failed()]),
-            Err(MonitorError::AllFailed { vms: 2, .. })
+            Err(MonitorError::AllFailed { resources: 2, .. })
         ));
         assert!(
             combine(vec![Outcome {
-                vms: vec![],
+                resources: vec![],
                 failure: None
             }])
             .unwrap()

@@ -10,6 +10,7 @@ use std::collections::BTreeMap;
 
 use serde::Serialize;
 
+use super::kinds::Aggregation;
 use super::wire::{Metric, MetricValue};
 use crate::azure::error::one_line;
 
@@ -86,19 +87,68 @@ impl MetricStats {
     }
 }
 
+impl MetricStats {
+    /// The statistics of plain hourly values (max and min are theirs too), or `None` for
+    /// none. Values that are not finite are ignored.
+    pub fn from_values(mut values: Vec<f64>) -> Option<Self> {
+        values.retain(|v| v.is_finite());
+        values.sort_by(f64::total_cmp);
+        let p95 = percentile_nearest_rank(&values, 95.0)?;
+        Some(Self {
+            avg: values.iter().sum::<f64>() / values.len() as f64,
+            max: values.last().copied().unwrap_or(p95),
+            min: values.first().copied().unwrap_or(p95),
+            p95,
+            samples: values.len(),
+        })
+    }
+}
+
+/// The error Azure reported for `metric` (name, code and message on one line), if any.
+pub fn metric_error(metric: &Metric) -> Option<String> {
+    if metric.succeeded() {
+        return None;
+    }
+    let code = metric.error_code.as_deref().unwrap_or("Unknown");
+    let message = metric.error_message.as_deref().unwrap_or("");
+    Some(one_line(
+        &format!("{}: {code}: {message}", metric.name.value),
+        300,
+    ))
+}
+
 /// The statistics of `metric` over all its series: an error (code and message) when Azure
 /// reported one for it, `None` when it has no data.
 pub fn metric_stats(metric: &Metric) -> Result<Option<MetricStats>, String> {
-    if !metric.succeeded() {
-        let code = metric.error_code.as_deref().unwrap_or("Unknown");
-        let message = metric.error_message.as_deref().unwrap_or("");
-        return Err(one_line(
-            &format!("{}: {code}: {message}", metric.name.value),
-            300,
-        ));
+    if let Some(error) = metric_error(metric) {
+        return Err(error);
     }
     let points = metric.timeseries.iter().flat_map(|series| &series.data);
     Ok(MetricStats::from_points(points))
+}
+
+/// The statistics of `metric` with `aggregation` as each hour's value: averages as
+/// [`metric_stats`]; totals (a counter's sum over the hour) with max, min and p95 over the
+/// hourly totals.
+pub fn metric_stats_with(
+    metric: &Metric,
+    aggregation: Aggregation,
+) -> Result<Option<MetricStats>, String> {
+    match aggregation {
+        Aggregation::Average => metric_stats(metric),
+        Aggregation::Total => {
+            if let Some(error) = metric_error(metric) {
+                return Err(error);
+            }
+            let totals = metric
+                .timeseries
+                .iter()
+                .flat_map(|series| &series.data)
+                .filter_map(|point| point.total)
+                .collect();
+            Ok(MetricStats::from_values(totals))
+        }
+    }
 }
 
 /// The statistics of each resource of a subscription-scope answer, whose series are split by
@@ -191,6 +241,42 @@ mod tests {
             }
         );
         assert_eq!(MetricStats::from_points(&[MetricValue::default()]), None);
+    }
+
+    #[test]
+    fn totals_are_the_hourly_value_of_counters() {
+        let metric = Metric {
+            name: super::super::wire::LocalizableString {
+                value: "Network Out Total".into(),
+                localized_value: None,
+            },
+            timeseries: vec![super::super::wire::TimeSeries {
+                metadatavalues: vec![],
+                data: [3e6, 1e6, 2e6]
+                    .iter()
+                    .map(|t| MetricValue {
+                        average: Some(t / 60.0),
+                        maximum: Some(*t),
+                        total: Some(*t),
+                        ..MetricValue::default()
+                    })
+                    .chain([MetricValue::default()])
+                    .collect(),
+            }],
+            ..Metric::default()
+        };
+        let stats = metric_stats_with(&metric, Aggregation::Total)
+            .unwrap()
+            .unwrap();
+        assert_eq!(
+            (stats.avg, stats.max, stats.min, stats.p95, stats.samples),
+            (2e6, 3e6, 1e6, 3e6, 3)
+        );
+        let averages = metric_stats_with(&metric, Aggregation::Average)
+            .unwrap()
+            .unwrap();
+        assert_eq!(averages.avg, 2e6 / 60.0);
+        assert_eq!(MetricStats::from_values(vec![f64::NAN]), None);
     }
 
     #[test]

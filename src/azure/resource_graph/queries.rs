@@ -68,6 +68,13 @@ pub const MISSING_COST_CENTER_TAG: &str = "Resources \
 | project id, name, type, location, resourceGroup, subscriptionId, tags \
 | order by id asc";
 
+/// Subscriptions and resource groups with their tags (the `ResourceContainers` table), so a
+/// tag rule can see what a resource inherits.
+pub const RESOURCE_CONTAINERS: &str = "ResourceContainers \
+| where type =~ 'microsoft.resources/subscriptions' or type =~ 'microsoft.resources/subscriptions/resourcegroups' \
+| project id, name, type, tenantId, subscriptionId, resourceGroup, tags \
+| order by id asc";
+
 /// A named query of the library.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct NamedQuery {

@@ -97,6 +97,14 @@ pub(super) fn cost_sub_grouping(example: &Value) {
         ]
     );
     assert!(rows.iter().all(|r| r.date == day(2018, 3, 1)));
+    // The real `granularity: None` answer, grouped by resource group: the per-resource reader
+    // refuses it instead of storing its costs as charges without a resource.
+    assert_eq!(
+        cost_management::parse_resource_rows(&cost_page(example)),
+        Err(cost_management::ParseError::MissingColumn {
+            column: "ResourceId"
+        })
+    );
 }
 
 pub(super) fn cost_mg_query(example: &Value) {

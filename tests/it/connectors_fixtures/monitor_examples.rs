@@ -136,6 +136,7 @@ pub(super) fn metrics_batch(example: &Value) {
     );
     // Mapped per requested VM (ids matched case-insensitively): no VM metrics, both missing.
     let batch = Batch {
+        namespace: "Microsoft.Storage/storageAccounts",
         subscription_id: "12345678-abcd-1234-abcd-123456789abc".into(),
         region: "eastus".into(),
         resource_ids: request

@@ -32,12 +32,14 @@ pub(super) fn vm_item(id: &str, memory_fails: bool) -> Value {
     } else {
         metric("Available Memory Bytes", &[4e9, 5e9])
     };
-    json!({"resourceid": id, "resourceregion": "westeurope", "value": [metric("Percentage CPU", &[2.0, 4.0]), memory]})
+    let network = json!({"name": {"value": "Network Out Total"}, "unit": "Bytes", "errorCode": "Success",
+        "timeseries": [{"metadatavalues": [], "data": [{"timeStamp": "2024-05-01T00:00:00Z", "total": 1e6}]}]});
+    json!({"resourceid": id, "resourceregion": "westeurope", "value": [metric("Percentage CPU", &[2.0, 4.0]), memory, network]})
 }
 
 pub(super) fn monitor_answer(request: &Received, _base: &str) -> Response {
     if request.method == "GET" {
-        // The per-VM ARM fallback: vm-b1 answers, vm-b2 is gone.
+        // The per-resource ARM fallback: vm-b1 answers, vm-b2 is gone.
         if request.target.contains("/vm-b1/") {
             let answer =
                 json!({"interval": "PT1H", "value": vm_item(&vm_id("vm-b1"), false)["value"]});
@@ -115,9 +117,9 @@ async fn monitor_batches_keep_good_metrics_beside_a_failed_metric_and_a_failed_b
         )));
         for part in [
             "metricnamespace=Microsoft.Compute/virtualMachines",
-            "metricnames=Percentage CPU,Available Memory Bytes",
+            "metricnames=Percentage CPU,Available Memory Bytes,Network Out Total",
             "interval=PT1H",
-            "aggregation=average,maximum,minimum",
+            "aggregation=average,maximum,minimum,total",
             "starttime=",
             "endtime=",
         ] {
@@ -153,7 +155,7 @@ async fn a_failed_batch_falls_back_to_one_arm_call_per_vm() {
     assert!(b1.errors.is_empty(), "{:?}", b1.errors);
     assert!(
         b2.errors[0].starts_with("batch:")
-            && b2.errors[1].starts_with("per-VM:")
+            && b2.errors[1].starts_with("per-resource:")
             && b2.errors[1].contains("ResourceNotFound")
     );
     let requests = received(&log);
