@@ -75,6 +75,7 @@ fn azure_for(sim: &SimHandle) -> anyhow::Result<AzureClient> {
         "https://metrics.monitor.azure.com/.default",
     );
     endpoints.arm_scope = "https://management.azure.com/.default".into();
+    let endpoints = endpoints.with_retail_prices(Url::parse(&format!("{base}/api/retail/prices"))?);
     Ok(AzureClient::new(
         http,
         TokenCache::new(source),

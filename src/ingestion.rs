@@ -8,5 +8,7 @@ pub mod fanout;
 pub mod message;
 pub mod pipeline;
 pub mod qpu_budget;
+pub mod reference;
 pub mod rows;
 pub mod runtime;
+pub mod targets;

@@ -259,7 +259,7 @@ impl AzureClient {
     /// quote `%27`: OData filters reach the service exactly as written).
     pub fn retail_prices_url(&self, query: &[(&str, &str)]) -> Result<Url, AzureError> {
         let base = self.inner.endpoints.retail_prices.as_ref().ok_or_else(|| {
-            AzureError::Config("no Retail Prices endpoint (AZCOPS_RETAIL_PRICES_URL)".into())
+            AzureError::Config("no Retail Prices endpoint (AZCOPS_AZURE_RETAIL_PRICES_URL)".into())
         })?;
         Ok(with_query(base, query))
     }

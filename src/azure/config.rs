@@ -64,9 +64,9 @@ pub struct AzureConfig {
     /// Azure Retail Prices API (public; no credential is ever sent to it). Price requests go
     /// only to this origin and path, whatever a `NextPageLink` says.
     #[arg(
-        long = "retail-prices-url",
-        env = "AZCOPS_RETAIL_PRICES_URL",
-        value_name = "AZCOPS_RETAIL_PRICES_URL",
+        long = "azure-retail-prices-url",
+        env = "AZCOPS_AZURE_RETAIL_PRICES_URL",
+        value_name = "AZCOPS_AZURE_RETAIL_PRICES_URL",
         default_value = "https://prices.azure.com/api/retail/prices"
     )]
     pub retail_prices_url: Url,
@@ -190,7 +190,7 @@ impl AzureConfig {
             || !prices.username().is_empty()
         {
             return Err(AzureError::Config(
-                "AZCOPS_RETAIL_PRICES_URL must be an http(s) URL without query, fragment or user"
+                "AZCOPS_AZURE_RETAIL_PRICES_URL must be an http(s) URL without query, fragment or user"
                     .into(),
             ));
         }
@@ -261,16 +261,16 @@ mod tests {
             "https://prices.example/p?x=1",
             "https://u@prices.example/p",
         ] {
-            let cli = Cli::try_parse_from(["azcops", "--retail-prices-url", bad]).unwrap();
+            let cli = Cli::try_parse_from(["azcops", "--azure-retail-prices-url", bad]).unwrap();
             let err = cli.azure.validate().unwrap_err();
             assert!(
-                err.to_string().contains("AZCOPS_RETAIL_PRICES_URL"),
+                err.to_string().contains("AZCOPS_AZURE_RETAIL_PRICES_URL"),
                 "{err}"
             );
         }
         let local = Cli::try_parse_from([
             "azcops",
-            "--retail-prices-url",
+            "--azure-retail-prices-url",
             "http://127.0.0.1:7090/prices",
         ])
         .unwrap();

@@ -1,6 +1,6 @@
 //! The Azure Retail Prices API: public list prices per region, SKU and meter.
 //!
-//! `GET {AZCOPS_RETAIL_PRICES_URL}?api-version=2023-01-01-preview&currencyCode='EUR'
+//! `GET {AZCOPS_AZURE_RETAIL_PRICES_URL}?api-version=2023-01-01-preview&currencyCode='EUR'
 //! &$filter=armRegionName eq '…' and serviceName eq '…' and priceType eq 'Consumption'
 //! and (armSkuName eq '…' or …)` ([`filter`]; a long SKU list becomes several requests).
 //! The API is unauthenticated: the client sends no `Authorization` header to it

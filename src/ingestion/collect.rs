@@ -1,17 +1,21 @@
-//! Collection for one subscription: the connectors run against Azure (inventory, costs and
-//! Advisor concurrently; Monitor once the inventory has named the VMs), with every raw
-//! response kept by the call context's recorder for the lake.
+//! Collection for one subscription: the connectors run against Azure (inventory, daily costs,
+//! per-resource costs, resource containers and Advisor concurrently; Monitor once the inventory
+//! has named what to read), with every raw response kept by the call context's recorder for the
+//! lake.
 
 use chrono::{DateTime, Duration, NaiveDate, Utc};
 use futures::StreamExt;
 
 use crate::azure::advisor::{self, AdvisorError, AdvisorRecommendation};
 use crate::azure::client::{AzureClient, CallContext};
-use crate::azure::cost_management::{self, CostError, CostRow, CostScope};
-use crate::azure::monitor::{self, MonitorError, MonitorOptions, VmMetrics, VmTarget};
-use crate::azure::resource_graph::{self, Resource, ResourceGraphError};
+use crate::azure::cost_management::{
+    self, CostError, CostRow, CostScope, DateRange, ResourceCostRow,
+};
+use crate::azure::monitor::{self, MetricTarget, MonitorError, MonitorOptions, ResourceMetrics};
+use crate::azure::resource_graph::{self, Container, Resource, ResourceGraphError};
 use crate::azure::subscriptions::{self, HomeTenant, SubscriptionError};
 use crate::ingestion::message::Mode;
+use crate::ingestion::targets::{ReferenceNeeds, metric_target};
 
 /// The ARM type of virtual machines, as the mapper lower-cases it.
 pub const VM_TYPE: &str = "microsoft.compute/virtualmachines";
@@ -30,7 +34,14 @@ pub struct Collected {
     /// The days the costs cover (inclusive).
     pub cost_window: Option<(NaiveDate, NaiveDate)>,
     pub recommendations: Vec<AdvisorRecommendation>,
-    pub metrics: Vec<VmMetrics>,
+    /// The metrics of the resources the inventory named ([`metric_target`]).
+    pub metrics: Vec<ResourceMetrics>,
+    /// Each resource's cost over [`DateRange::resource_cost_window`] (full runs).
+    pub resource_costs: Option<(DateRange, Vec<ResourceCostRow>)>,
+    /// The subscription and its resource groups, with their tags (full runs).
+    pub containers: Option<Vec<Container>>,
+    /// The reference data the inventory's resources are priced with.
+    pub needs: ReferenceNeeds,
 }
 
 /// Why a collection failed.
@@ -141,27 +152,72 @@ pub async fn collect(
         });
     }
     let subscriptions = [target.subscription_id.to_owned()];
-    let (inventory, costs, recommendations) = tokio::join!(
+    let window = DateRange::resource_cost_window(target.now);
+    let (inventory, costs, resource_costs, containers, recommendations) = tokio::join!(
         inventory(client, ctx, &subscriptions, target.entra_tenant_id),
         costs(client, ctx, target),
+        resource_costs(client, ctx, target, window),
+        containers(client, ctx, &subscriptions, target.entra_tenant_id),
         advisor::collect(client, ctx, target.subscription_id),
     );
-    let ((count, vms), costs, recommendations) = (inventory?, costs?, recommendations?);
-    let metrics = if vms.is_empty() {
+    let (inventory, costs, recommendations) = (inventory?, costs?, recommendations?);
+    let (resource_costs, containers) = (resource_costs?, containers?);
+    let metrics = if inventory.targets.is_empty() {
         Vec::new()
     } else {
-        monitor::collect(client, ctx, &vms, &MonitorOptions::last_14_days(target.now)).await?
+        let options = MonitorOptions::last_14_days(target.now);
+        monitor::collect_resources(client, ctx, &inventory.targets, &options).await?
     };
     Ok(Collected {
-        inventory_count: Some(count),
+        inventory_count: Some(inventory.count),
         costs,
         cost_window: Some(target.daily_cost_window()),
         recommendations,
         metrics,
+        resource_costs: Some((window, resource_costs)),
+        containers: Some(containers),
+        needs: inventory.needs,
     })
 }
 
-/// Walks the inventory page by page: how many resources, and which are VMs. Rows of another
+async fn resource_costs(
+    client: &AzureClient,
+    ctx: &CallContext,
+    target: &Target<'_>,
+    window: DateRange,
+) -> Result<Vec<ResourceCostRow>, CostError> {
+    let scope = CostScope::for_subscription(target.subscription_id, target.billing_scope)?;
+    cost_management::collect_by_resource(client, ctx, &scope, window).await
+}
+
+/// The subscription's containers; like inventory rows, one of another Entra tenant fails the
+/// item.
+async fn containers(
+    client: &AzureClient,
+    ctx: &CallContext,
+    subscriptions: &[String],
+    entra_tenant_id: &str,
+) -> Result<Vec<Container>, CollectError> {
+    let containers = resource_graph::collect_containers(client, ctx, subscriptions).await?;
+    let foreign = containers
+        .iter()
+        .filter(|c| !c.tenant_id.eq_ignore_ascii_case(entra_tenant_id.trim()))
+        .count();
+    if foreign > 0 {
+        return Err(CollectError::ForeignRows { count: foreign });
+    }
+    Ok(containers)
+}
+
+/// What walking the inventory found.
+struct InventoryWalk {
+    count: usize,
+    targets: Vec<MetricTarget>,
+    needs: ReferenceNeeds,
+}
+
+/// Walks the inventory page by page: how many resources, which Monitor reads, and what reference
+/// data prices them. Rows of another
 /// Entra tenant than `entra_tenant_id` fail the whole item rather than being
 /// dropped one by one: the raw pages go to the lake as received, so the only way to keep them
 /// out of it, and out of the database, is to store nothing of this item.
@@ -170,22 +226,26 @@ async fn inventory(
     ctx: &CallContext,
     subscriptions: &[String],
     entra_tenant_id: &str,
-) -> Result<(usize, Vec<VmTarget>), CollectError> {
+) -> Result<InventoryWalk, CollectError> {
     let mut pages = std::pin::pin!(resource_graph::inventory_pages(client, ctx, subscriptions));
-    let (mut count, mut vms) = (0, Vec::new());
+    let mut walk = InventoryWalk {
+        count: 0,
+        targets: Vec::new(),
+        needs: ReferenceNeeds::default(),
+    };
     while let Some(page) = pages.next().await {
         let page = page?;
         let foreign = foreign_rows(&page, entra_tenant_id);
         if foreign > 0 {
             return Err(CollectError::ForeignRows { count: foreign });
         }
-        count += page.len();
-        vms.extend(page.into_iter().filter(is_vm).map(|r| VmTarget {
-            resource_id: r.resource_id,
-            location: r.location,
-        }));
+        walk.count += page.len();
+        for resource in &page {
+            walk.needs.add(resource);
+        }
+        walk.targets.extend(page.iter().filter_map(metric_target));
     }
-    Ok((count, vms))
+    Ok(walk)
 }
 
 /// How many of `page`'s resources do not carry `entra_tenant_id` as their `tenantId`.
@@ -193,10 +253,6 @@ pub fn foreign_rows(page: &[Resource], entra_tenant_id: &str) -> usize {
     page.iter()
         .filter(|r| !r.tenant_id.eq_ignore_ascii_case(entra_tenant_id.trim()))
         .count()
-}
-
-fn is_vm(resource: &Resource) -> bool {
-    resource.resource_type == VM_TYPE
 }
 
 #[cfg(test)]

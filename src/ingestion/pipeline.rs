@@ -20,6 +20,7 @@ use uuid::Uuid;
 use super::collect::{self, CollectError, Collected, Target};
 use super::failure::Failure;
 use super::message::IngestMessage;
+use super::reference::Refresher;
 use crate::azure::client::{Api, AzureClient, CallContext};
 use crate::azure::recorder::{RawResponse, Recorder, snapshot_chunks};
 use crate::azure::resource_graph::{self, QueryResponse, Resource};
@@ -267,11 +268,26 @@ impl Ingestor {
             cost_window: m.cost_from.zip(m.cost_to),
             now: run_at,
         };
-        let collected = self
+        let mut collected = self
             .collect_spilling(collect::collect(&self.azure, ctx, &plan), spilled, key)
             .await?;
         let inventory = self.write_snapshots(ctx, m, run_id, run_at).await?;
-        self.upsert(target, run_at, collected, &inventory).await
+        let needs = std::mem::take(&mut collected.needs);
+        let currency = billing_currency(&collected);
+        let outcome = self.upsert(target, run_at, collected, &inventory).await?;
+        drop(inventory);
+        if let Ok(pool) = self.db.pool().await {
+            let refresher = Refresher {
+                pool,
+                azure: &self.azure,
+                ctx,
+                tenant_id: target.tenant_id,
+                subscription_id: &subscription,
+                now: Utc::now(),
+            };
+            refresher.refresh(&needs, &currency).await;
+        }
+        Ok(outcome)
     }
 
     /// Runs `collect` while writing each spilled response to the lake as the next part of its
@@ -473,6 +489,28 @@ impl Ingestor {
         }
         outcome.recommendations = count(rows.len());
         outcome.metrics = count(collected.metrics.len());
+        for batch in super::rows::metric_rows(&collected.metrics).chunks(BATCH_SIZE) {
+            db::metrics::upsert(&mut tx, tenant, sub, batch).await?;
+        }
+        if let Some((window, rows)) = collected.resource_costs {
+            let window = db::resource_costs::Window {
+                start: window.from,
+                end: window.to,
+            };
+            let rows = super::rows::resource_cost_rows(rows);
+            for batch in rows.chunks(BATCH_SIZE) {
+                db::resource_costs::upsert(&mut tx, tenant, sub, window, batch).await?;
+            }
+            let keep: Vec<(String, String)> = rows
+                .into_iter()
+                .map(|r| (r.resource_id, r.service_name))
+                .collect();
+            db::resource_costs::delete_absent(&mut tx, tenant, sub, window, &keep).await?;
+        }
+        if let Some(containers) = collected.containers {
+            let rows = super::rows::container_rows(containers);
+            db::containers::replace(&mut tx, tenant, sub, run_at, &rows).await?;
+        }
         tx.commit().await?;
         Ok(outcome)
     }
@@ -493,6 +531,24 @@ fn inventory_page(response: &RawResponse) -> Result<Vec<Resource>, StoreError> {
         serde_json::from_slice(&response.body).map_err(|e| StoreError::Inventory(e.to_string()))?;
     resource_graph::map_page("all_resources", &page)
         .map_err(|e| StoreError::Inventory(e.to_string()))
+}
+
+/// The currency the subscription is billed in, as its costs say (USD when it has none yet).
+fn billing_currency(collected: &Collected) -> String {
+    let resource_costs = collected.resource_costs.as_ref().map(|(_, rows)| rows);
+    collected
+        .costs
+        .iter()
+        .map(|c| c.currency.as_str())
+        .chain(
+            resource_costs
+                .into_iter()
+                .flatten()
+                .map(|c| c.currency.as_str()),
+        )
+        .find(|c| !c.is_empty())
+        .unwrap_or("USD")
+        .to_ascii_uppercase()
 }
 
 fn count(n: usize) -> i32 {

@@ -435,7 +435,7 @@ async fn missing_configuration_fails_start_up_naming_the_variable() {
 }
 
 /// Every setting the handler reads, each declared once in the configuration.
-const SETTINGS: [&str; 36] = [
+const SETTINGS: [&str; 37] = [
     "DATABASE_URL",
     "AZCOPS_KEY_VAULT_URL",
     "AZCOPS_DATABASE_URL_SECRET",
@@ -454,6 +454,7 @@ const SETTINGS: [&str; 36] = [
     "AZCOPS_AZURE_ARM_ENDPOINT",
     "AZCOPS_AZURE_AUTHORITY_HOST",
     "AZCOPS_AZURE_MONITOR_ENDPOINT",
+    "AZCOPS_AZURE_RETAIL_PRICES_URL",
     "AZCOPS_AZURE_MONITOR_SCOPE",
     "AZCOPS_AZURE_ARM_SCOPE",
     "AZCOPS_AZURE_CREDENTIAL",

@@ -38,6 +38,10 @@ fn sim_env(sim: &SimHandle) -> Vec<(&'static str, String)> {
             "AZCOPS_AZURE_MONITOR_ENDPOINT",
             format!("{base}/monitor/{{region}}"),
         ),
+        (
+            "AZCOPS_AZURE_RETAIL_PRICES_URL",
+            format!("{base}/api/retail/prices"),
+        ),
         ("AZCOPS_AZURE_CREDENTIAL", "client-secret".into()),
         ("AZCOPS_AZURE_APP_CLIENT_ID", "azcops-test".into()),
         ("AZCOPS_AZURE_CLIENT_SECRET", "any".into()),

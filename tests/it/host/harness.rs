@@ -152,6 +152,10 @@ impl Host {
                 "AZCOPS_AZURE_MONITOR_ENDPOINT",
                 format!("{base}/monitor/{{region}}"),
             )
+            .env(
+                "AZCOPS_AZURE_RETAIL_PRICES_URL",
+                format!("{base}/api/retail/prices"),
+            )
             .env("AZCOPS_AZURE_CREDENTIAL", "client-secret")
             .env("AZCOPS_AZURE_APP_CLIENT_ID", "x")
             .env("AZCOPS_AZURE_CLIENT_SECRET", "y")

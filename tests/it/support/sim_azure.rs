@@ -106,6 +106,8 @@ fn client(sim: &SimHandle, source: Arc<dyn TokenSource>, policy: RetryPolicy) ->
         "https://metrics.monitor.azure.com/.default",
     );
     endpoints.arm_scope = "https://management.azure.com/.default".into();
+    let endpoints = endpoints
+        .with_retail_prices(Url::parse(&format!("{base}/api/retail/prices")).expect("prices"));
     AzureClient::new(
         reqwest::Client::new(),
         TokenCache::new(source),
