@@ -20,6 +20,7 @@
 pub mod advisor;
 pub mod arm;
 pub mod auth;
+pub mod catalog;
 pub mod cost_management;
 pub mod cost_query;
 pub mod costs;

@@ -1,7 +1,9 @@
-//! Azure Monitor metrics for the estate's VMs: the ARM API
+//! Azure Monitor metrics of the estate's VMs, scale sets, managed disks, App Service plans and
+//! SQL databases ([`metrics::NAMESPACES`]): the ARM API
 //! (`GET {resourceId}/providers/Microsoft.Insights/metrics`) and the data-plane batch API
-//! (`POST /monitor/{region}/subscriptions/{sub}/metrics:getBatch`, at most 50 resources of one
-//! subscription, region and type; `starttime`/`endtime`, never `timespan`).
+//! (`POST /monitor/{region}/subscriptions/{sub}/metrics:getBatch`, one `metricnamespace` per
+//! call, at most 50 resources of one subscription, region and type; `starttime`/`endtime`,
+//! never `timespan`).
 
 use std::collections::HashSet;
 
@@ -14,10 +16,9 @@ use serde_json::{Value, json};
 use super::arm::ArmRequest;
 use super::auth::authorize;
 use super::error::{ApiError, ApiResult, ErrorStyle};
-use super::metrics::{self, MAX_POINTS, METRICS, MetricDef, Window};
+use super::metrics::{self, MAX_POINTS, MetricDef, Namespace, Window, namespaces};
 use super::server::Shared;
 
-const VM_TYPE: &str = "Microsoft.Compute/virtualMachines";
 /// Most resources one batch call takes.
 pub const BATCH_LIMIT: usize = 50;
 const RETENTION_DAYS: i64 = 93;
@@ -37,25 +38,32 @@ pub fn metrics(
         .ok_or_else(|| not_found(resource_id))?;
     let bare =
         |message: String| ApiError::bad_request("BadRequest", message).style(ErrorStyle::Bare);
-    let Some(vm) = resource.vm() else {
+    let Some(namespace) = namespaces::for_kind(resource.kind()) else {
         let kind = resource.kind().arm_type();
         return Err(bare(format!(
-            "Metrics of '{kind}' are not simulated; only {VM_TYPE}."
+            "Metrics of '{kind}' are not simulated; only {}.",
+            served_namespaces()
         )));
     };
-    if request
+    if let Some(ns) = request
         .param("metricnamespace")
-        .is_some_and(|ns| !ns.eq_ignore_ascii_case(VM_TYPE))
+        .filter(|ns| !ns.eq_ignore_ascii_case(namespace.name))
     {
-        return Err(bare(format!("The metric namespace must be {VM_TYPE}.")));
+        return Err(bare(format!(
+            "Metric namespace '{ns}' is not valid for resource type '{}'; use {}.",
+            resource.kind().arm_type(),
+            namespace.name
+        )));
     }
     let (start, end) = match request.param("timespan") {
         Some(span) => timespan(span).map_err(bare)?,
         None => (Utc::now() - Duration::hours(1), Utc::now()),
     };
+    let default_metric = namespace.metrics[0].name;
     let query = MetricsQuery::parse(
         request,
-        request.param("metricnames").unwrap_or("Percentage CPU"),
+        namespace,
+        request.param("metricnames").unwrap_or(default_metric),
         (start, end),
     )
     .map_err(bare)?;
@@ -63,17 +71,25 @@ pub fn metrics(
     let value: Vec<Value> = query
         .names
         .iter()
-        .map(|m| metrics::metric_json(resource, vm, m, &query.window, rate))
+        .map(|m| metrics::metric_json(&state.estate, resource, m, &query.window, rate))
         .collect();
     Ok(Json(json!({
         "cost": query.window.point_count() * query.names.len() as i64,
         "timespan": format!("{}/{}", seconds(start), seconds(end)),
         "interval": query.interval,
         "value": value,
-        "namespace": VM_TYPE,
+        "namespace": namespace.name,
         "resourceregion": resource.location,
     }))
     .into_response())
+}
+
+fn served_namespaces() -> String {
+    metrics::NAMESPACES
+        .iter()
+        .map(|n| n.name)
+        .collect::<Vec<_>>()
+        .join(", ")
 }
 
 /// `POST /monitor/{region}/subscriptions/{sub}/metrics:getBatch`.
@@ -99,7 +115,13 @@ fn batch_inner(
             .param(name)
             .ok_or_else(|| bad(format!("The query parameter '{name}' is required.")))
     };
-    let namespace = required("metricnamespace")?;
+    let namespace_name = required("metricnamespace")?;
+    let namespace = namespaces::by_name(namespace_name).ok_or_else(|| {
+        bad(format!(
+            "Metric namespace '{namespace_name}' is not supported; supported: {}.",
+            served_namespaces()
+        ))
+    })?;
     let names = required("metricnames")?;
     let end = request
         .param("endtime")
@@ -114,37 +136,43 @@ fn batch_inner(
         .map_err(bad)?;
     let query = MetricsQuery::parse(
         request,
+        namespace,
         names,
         (start.unwrap_or(end - Duration::hours(1)), end),
     )
     .map_err(bad)?;
     let ids = resource_ids(&request.body).map_err(bad)?;
-    check_batch(state, &ids, (region, subscription), namespace).map_err(bad)?;
+    check_batch(state, &ids, (region, subscription), namespace.name).map_err(bad)?;
     let values: Vec<Value> = ids
         .iter()
         .map(|id| {
             json!({
                 "starttime": millis(query.window.start), "endtime": millis(query.window.end),
-                "interval": query.interval, "namespace": namespace, "resourceregion": region,
-                "resourceid": id, "value": batch_metrics(state, id, &query),
+                "interval": query.interval, "namespace": namespace_name, "resourceregion": region,
+                "resourceid": id, "value": batch_metrics(state, id, namespace, &query),
             })
         })
         .collect();
     Ok(Json(json!({"values": values})).into_response())
 }
 
-/// The metrics of one resource of a batch; an unknown VM gets an error code per metric.
-fn batch_metrics(state: &Shared, id: &str, query: &MetricsQuery) -> Vec<Value> {
+/// The metrics of one resource of a batch; an unknown resource gets an error code per metric.
+fn batch_metrics(
+    state: &Shared,
+    id: &str,
+    namespace: &Namespace,
+    query: &MetricsQuery,
+) -> Vec<Value> {
     let rate = state.estate.config().metric_error_rate;
     match state
         .estate
         .resource(id)
-        .and_then(|r| r.vm().map(|vm| (r, vm)))
+        .filter(|r| r.kind() == namespace.kind)
     {
-        Some((r, vm)) => query
+        Some(r) => query
             .names
             .iter()
-            .map(|m| metrics::metric_json(r, vm, m, &query.window, rate))
+            .map(|m| metrics::metric_json(&state.estate, r, m, &query.window, rate))
             .collect(),
         None => {
             let message = format!("The resource '{id}' was not found.");
@@ -169,12 +197,13 @@ struct MetricsQuery {
 impl MetricsQuery {
     fn parse(
         request: &ArmRequest,
+        namespace: &Namespace,
         names: &str,
         (start, end): (DateTime<Utc>, DateTime<Utc>),
     ) -> Result<Self, String> {
         let interval = request.param("interval").unwrap_or("PT1M");
         Ok(Self {
-            names: metric_names(names)?,
+            names: metric_names(namespace, names)?,
             window: window(start, end, interval, request.param("aggregation"))?,
             interval: interval.to_ascii_uppercase(),
         })
@@ -223,8 +252,7 @@ fn check_batch(
                 "All resource ids must belong to subscription '{subscription}': '{id}'."
             ));
         }
-        let kind = segments.get(5..7).map(|t| t.join("/")).unwrap_or_default();
-        if !kind.eq_ignore_ascii_case(namespace) {
+        if !resource_type(id).eq_ignore_ascii_case(namespace) {
             return Err(format!(
                 "All resources must be of type '{namespace}': '{id}'."
             ));
@@ -256,13 +284,30 @@ fn not_found(resource_id: &str) -> ApiError {
     )
 }
 
-fn metric_names(csv: &str) -> Result<Vec<MetricDef>, String> {
+/// The resource type an ARM id names: `Microsoft.Sql/servers/databases` for
+/// `…/providers/Microsoft.Sql/servers/s1/databases/db1`.
+fn resource_type(id: &str) -> String {
+    let segments: Vec<&str> = id.trim_matches('/').split('/').collect();
+    let Some(p) = segments
+        .iter()
+        .rposition(|s| s.eq_ignore_ascii_case("providers"))
+    else {
+        return String::new();
+    };
+    let rest = &segments[p + 1..];
+    let mut parts: Vec<&str> = rest.first().copied().into_iter().collect();
+    parts.extend(rest.iter().skip(1).step_by(2));
+    parts.join("/")
+}
+
+fn metric_names(namespace: &Namespace, csv: &str) -> Result<Vec<MetricDef>, String> {
     csv.split(',')
         .map(|name| {
-            metrics::find(name).ok_or_else(|| {
-                let valid: Vec<&str> = METRICS.iter().map(|m| m.name).collect();
+            namespace.metric(name).ok_or_else(|| {
+                let valid: Vec<&str> = namespace.metrics.iter().map(|m| m.name).collect();
+                let (provider, kind) = namespace.provider_and_type();
                 format!(
-                    "Failed to find metric configuration for provider: Microsoft.Compute, resource Type: virtualMachines, metric: {}, Valid metrics: {}",
+                    "Failed to find metric configuration for provider: {provider}, resource Type: {kind}, metric: {}, Valid metrics: {}",
                     name.trim(),
                     valid.join(",")
                 )
@@ -384,5 +429,15 @@ mod tests {
         assert_eq!(iso_duration("P1DT12H"), Ok(Duration::hours(36)));
         assert!(iso_duration("PT10S").is_err());
         assert!(iso_duration("1H").is_err());
+    }
+
+    #[test]
+    fn resource_types_of_nested_ids_include_every_type_segment() {
+        let db =
+            "/subscriptions/s/resourceGroups/rg/providers/Microsoft.Sql/servers/s1/databases/db1";
+        assert_eq!(resource_type(db), "Microsoft.Sql/servers/databases");
+        let vm =
+            "/subscriptions/s/resourceGroups/rg/providers/Microsoft.Compute/virtualMachines/vm";
+        assert_eq!(resource_type(vm), "Microsoft.Compute/virtualMachines");
     }
 }

@@ -27,7 +27,7 @@ async fn arm_metrics_return_hourly_points_and_idle_vms_stay_under_five_percent()
         .iter()
         .find(|r| {
             r.vm()
-                .is_some_and(|v| v.running && v.utilisation == Utilisation::Idle)
+                .is_some_and(|v| v.is_running() && v.utilisation == Utilisation::Idle)
         })
         .expect("an idle VM");
     let token = s.token(vm.tenant_id, ARM).await;
