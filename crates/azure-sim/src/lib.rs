@@ -35,12 +35,15 @@ pub mod metrics;
 pub mod monitor;
 pub mod paging;
 pub mod resource_graph;
+pub mod resource_skus;
+pub mod retail_prices;
 pub mod rng;
 pub mod server;
 pub mod shutdown;
 pub mod stats;
 pub mod subscriptions;
 pub mod throttle;
+pub mod truth;
 
 use std::net::{Ipv4Addr, SocketAddr};
 use std::sync::Arc;
@@ -79,6 +82,10 @@ pub struct SimConfig {
     pub cost_page_size: usize,
     /// Advisor recommendations per page when the client sends no `$top`.
     pub advisor_page_size: usize,
+    /// Resource SKUs per page (Azure answers in one page; smaller pages exercise `nextLink`).
+    pub sku_page_size: usize,
+    /// Retail Prices items per page (the service's page is 1,000 items).
+    pub prices_page_size: usize,
     /// Faults injected from the start (changeable at runtime via `POST /_sim/faults`).
     pub faults: FaultConfig,
 }
@@ -95,6 +102,8 @@ impl Default for SimConfig {
             identity_header: "azure-sim-identity-header".into(),
             cost_page_size: 1000,
             advisor_page_size: 100,
+            sku_page_size: 1000,
+            prices_page_size: 1000,
             faults: FaultConfig::default(),
         }
     }
@@ -108,8 +117,8 @@ impl SimConfig {
         );
         anyhow::ensure!(self.cost_page_size > 0, "cost_page_size must be at least 1");
         anyhow::ensure!(
-            self.advisor_page_size > 0,
-            "advisor_page_size must be at least 1"
+            self.advisor_page_size > 0 && self.sku_page_size > 0 && self.prices_page_size > 0,
+            "advisor_page_size, sku_page_size and prices_page_size must be at least 1"
         );
         anyhow::ensure!(
             (0.0..=1.0).contains(&self.estate.metric_error_rate),

@@ -78,7 +78,7 @@ pub(super) fn details(
         (K::Snapshot, Plant::StaleSnapshot) => ago(r, midnight, 95..400),
         (K::Snapshot, _) => ago(r, midnight, 1..400),
         (K::Disk, _) => ago(r, midnight, 20..700),
-        _ => ago(r, midnight, 20..900),
+        _ => ago(r, midnight, 35..900),
     };
     let details = match s.kind {
         K::VirtualMachine => Details::VirtualMachine(compute::vm(r, s, midnight, created)),

@@ -56,9 +56,16 @@ pub(super) fn disks(
                 attached[k].push(res[d].id.clone());
                 (Some(vm_res.id.clone()), state, Some(since))
             }
-            None if r.chance(0.2) => (None, DiskState::Unattached, None),
+            None if plants[d] != Plant::UnattachedDisk && r.chance(0.2) => {
+                (None, DiskState::Unattached, None)
+            }
             None => {
-                let since = ago_after(&mut r, midnight, 1..120, disk_created);
+                let first = if plants[d] == Plant::UnattachedDisk {
+                    8
+                } else {
+                    1
+                };
+                let since = ago_after(&mut r, midnight, first..120, disk_created);
                 (None, DiskState::Unattached, Some(since))
             }
         };
