@@ -25,7 +25,9 @@ pub fn parse(text: &str) -> Result<Plan, String> {
             Table::ResourceContainers
         }
         _ => {
-            return Err("only the `Resources` and `ResourceContainers` tables are supported".into());
+            return Err(
+                "only the `Resources` and `ResourceContainers` tables are supported".into(),
+            );
         }
     };
     let mut plan = Plan {
