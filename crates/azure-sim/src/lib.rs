@@ -1,21 +1,30 @@
-//! The simulated Azure: an Entra ID token endpoint and the four APIs the connectors use
-//! (Resource Graph, Cost Management, Advisor, Monitor metrics) in their real wire formats, over a
-//! deterministic synthetic estate, with the documented throttling, injectable faults and
-//! request counters. Tests, the local demo and benchmarks start it in-process with [`start`];
-//! the `azure-sim` binary wraps the same call. It speaks only Azure's wire formats and does not
-//! depend on AzCops: production's own queries are checked against it by a contract test in the
-//! `azcops` package (`tests/it/sim_contract.rs`).
+//! The simulated Azure: an Entra ID token endpoint and the APIs the connectors use (Resource
+//! Graph, Cost Management, Advisor, Monitor metrics, Resource SKUs, Retail Prices) in their
+//! real wire formats, over a deterministic synthetic estate of 23 resource kinds whose
+//! inventory, metrics, costs and prices agree, with planted conditions as ground truth, the
+//! documented throttling, injectable faults and request counters. Tests, the local demo and
+//! benchmarks start it in-process with [`start`]; the `azure-sim` binary wraps the same call.
+//! It speaks only Azure's wire formats and does not depend on AzCops: production's own queries
+//! are checked against it by a contract test in the `azcops` package (`tests/it/sim_contract.rs`).
 //!
 //! Routes (all on one loopback port):
 //! - `POST /{tenant}/oauth2/v2.0/token`, `GET /msi/token` — tokens ([`identity`]).
-//! - `POST /providers/Microsoft.ResourceGraph/resources` ([`resource_graph`]).
-//! - `POST /subscriptions/{sub}/providers/Microsoft.CostManagement/query` ([`cost_management`]).
+//! - `POST /providers/Microsoft.ResourceGraph/resources` — `Resources` and `ResourceContainers`
+//!   ([`resource_graph`]).
+//! - `POST /subscriptions/{sub}/providers/Microsoft.CostManagement/query` — daily or
+//!   `granularity: None`, grouped by up to two dimensions (e.g. `ResourceId` + `ServiceName`)
+//!   ([`cost_management`]).
 //! - `GET /subscriptions/{sub}/providers/Microsoft.Advisor/recommendations` ([`advisor`]).
 //! - `GET {resourceId}/providers/Microsoft.Insights/metrics` and
-//!   `POST /monitor/{region}/subscriptions/{sub}/metrics:getBatch` ([`monitor`]).
+//!   `POST /monitor/{region}/subscriptions/{sub}/metrics:getBatch` — VMs, scale sets, managed
+//!   disks, App Service plans, SQL databases ([`monitor`], [`metrics::NAMESPACES`]).
+//! - `GET /subscriptions/{sub}/providers/Microsoft.Compute/skus` ([`resource_skus`]).
+//! - `GET /api/retail/prices` — public, no token ([`retail_prices`]).
 //! - `GET /subscriptions/{sub}` — the subscription and its home tenant ([`subscriptions`]).
-//! - `GET /_sim/stats`, `POST /_sim/reset`, `GET|POST /_sim/faults`, `GET /_sim/estate`,
-//!   `POST /_sim/subscriptions/{sub}/move` (`{"tenant_id": …}`: a subscription transfer).
+//! - `GET /_sim/stats`, `POST /_sim/reset`, `GET|POST /_sim/faults`,
+//!   `GET /_sim/estate[?subscription={id}]` (tenants, subscriptions and the ground truth of
+//!   [`truth`]), `POST /_sim/subscriptions/{sub}/move` (`{"tenant_id": …}`: a subscription
+//!   transfer).
 
 pub mod advisor;
 pub mod arm;

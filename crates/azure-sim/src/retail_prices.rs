@@ -25,12 +25,15 @@ use super::server::Shared;
 /// The api-versions the service accepts (none is accepted too).
 pub const API_VERSIONS: [&str; 3] = ["2021-10-01-preview", "2021-10-01", "2023-01-01-preview"];
 
+/// One currency's price list, with or without savings plans.
+type PriceList = Arc<Vec<Value>>;
+
 /// The price lists already built, by currency and whether savings plans are shown.
 #[derive(Debug, Default)]
-pub struct PriceLists(Mutex<HashMap<(String, bool), Arc<Vec<Value>>>>);
+pub struct PriceLists(Mutex<HashMap<(String, bool), PriceList>>);
 
 impl PriceLists {
-    fn get(&self, currency: &str, savings_plans: bool) -> Option<Arc<Vec<Value>>> {
+    fn get(&self, currency: &str, savings_plans: bool) -> Option<PriceList> {
         let rate = per_usd(currency)?;
         let key = (currency.to_owned(), savings_plans);
         let mut lists = self.0.lock().unwrap_or_else(|e| e.into_inner());

@@ -90,7 +90,7 @@ fn for_resource<'a>(r: &'a Resource, currency: &'static str) -> Option<Item<'a>>
         Details::VirtualMachine(Vm {
             rightsize_target: Some(target),
             ..
-        }) if r.vm().is_some_and(payg_vm) && r.hash % 3 != 0 => {
+        }) if r.vm().is_some_and(payg_vm) && !r.hash.is_multiple_of(3) => {
             let vm = r.vm()?;
             let ratio = target.hourly(vm.pays_windows_licence())
                 / vm.size.hourly(vm.pays_windows_licence());

@@ -289,7 +289,7 @@ pub fn price_list(currency: &str, per_usd: f64, savings_plans: bool) -> Vec<Valu
                 "unitPrice": price,
                 "armRegionName": region,
                 "location": location,
-                "effectiveStartDate": if seed % 3 == 0 { "2023-05-01T00:00:00Z" } else { "2024-01-01T00:00:00Z" },
+                "effectiveStartDate": if seed.is_multiple_of(3) { "2023-05-01T00:00:00Z" } else { "2024-01-01T00:00:00Z" },
                 "meterId": uuid_from(seed, "meter", 0),
                 "meterName": m.meter,
                 "productId": product_id,

@@ -218,13 +218,10 @@ async fn planted_cost_conditions_hold_in_the_served_costs() {
             .vm()
             .filter(|v| v.sql_vm.as_ref().is_some_and(|(_, payg)| *payg))
         {
-            assert_eq!(
-                has(
-                    &rules,
-                    vm.sql_vm.as_ref().map_or("", |(id, _)| id),
-                    "sqlvm.no_ahb"
-                ),
-                true
+            let registration = vm.sql_vm.as_ref().map_or("", |(id, _)| id);
+            assert!(
+                has(&rules, registration, "sqlvm.no_ahb"),
+                "{registration}: a pay-as-you-go SQL VM"
             );
             if vm.is_running() {
                 assert!(

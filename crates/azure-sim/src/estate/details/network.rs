@@ -21,7 +21,7 @@ pub(super) fn nic(r: &mut SplitMix64) -> Nic {
 pub(super) fn public_ip(r: &mut SplitMix64) -> PublicIp {
     PublicIp {
         address: format!("20.{}.{}.{}", r.below(256), r.below(256), 1 + r.below(254)),
-        sku: if r.chance(0.8) { "Standard" } else { "Basic" },
+        sku: if r.chance(0.9) { "Standard" } else { "Basic" },
         binding: super::super::kinds::IpBinding::None,
     }
 }

@@ -59,7 +59,7 @@ pub(super) fn sql_database(r: &mut SplitMix64, s: &Skeleton) -> SqlDatabase {
     // The server is the 9th segment of `/subscriptions/…/providers/Microsoft.Sql/servers/{server}/…`.
     let server = s.id.split('/').nth(8).unwrap_or_default().to_owned();
     let roll = r.next_f64();
-    let sku = if s.plant == Plant::UnderusedDtuDb || roll < 0.55 {
+    let sku = if s.plant == Plant::UnderusedDtuDb || roll < 0.5 {
         let candidates: Vec<_> = SQL_DTU_SKUS
             .iter()
             .filter(|d| {
@@ -67,7 +67,7 @@ pub(super) fn sql_database(r: &mut SplitMix64, s: &Skeleton) -> SqlDatabase {
             })
             .collect();
         SqlSku::Dtu(*candidates[r.below(candidates.len() as u64) as usize])
-    } else if roll < 0.75 {
+    } else if roll < 0.65 {
         SqlSku::VCore(r.pick(&[2, 4, 8]))
     } else {
         // Wishes to be pooled; linking finds a pool on its server or makes it an S0.
