@@ -309,6 +309,29 @@ async fn every_namespace_serves_its_metrics_with_azures_units_and_refuses_unknow
         StatusCode::BAD_REQUEST,
         "a VM in a disks batch"
     );
+    let plan = e
+        .resources_of(sub)
+        .iter()
+        .find(|r| r.kind() == K::AppServicePlan)
+        .expect("a plan");
+    let arm_token = s.token(s.tenant(0), ARM).await;
+    let arm = s
+        .get(
+            s.url(&format!(
+                "{}/providers/Microsoft.Insights/metrics?api-version=2023-10-01&metricnamespace=Microsoft.Web/serverfarms&metricnames=CpuPercentage&interval=PT1H&aggregation=average,maximum",
+                &plan.id[1..]
+            )),
+            &arm_token,
+        )
+        .await;
+    assert_eq!(arm.status, StatusCode::OK, "{}", arm.text);
+    assert_eq!(
+        (
+            arm.body["namespace"].as_str(),
+            arm.body["value"][0]["unit"].as_str()
+        ),
+        (Some("Microsoft.Web/serverfarms"), Some("Percent"))
+    );
     let unknown_ns = s
         .batch(
             &token,
