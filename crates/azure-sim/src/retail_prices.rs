@@ -98,21 +98,31 @@ pub fn list(state: &Shared, request: &ArmRequest) -> Response {
     .into_response()
 }
 
-/// The request's own URL with `$skip` set to `skip` (absolute, on the simulator's base URL).
+/// The request's own URL with `$skip` set to `skip` (absolute, on the simulator's base URL;
+/// `$` kept literal and spaces as `%20`, as the service writes its links).
 fn next_link(state: &Shared, request: &ArmRequest, skip: usize) -> String {
-    let mut query = url::form_urlencoded::Serializer::new(String::new());
-    for (k, v) in request
+    let encode = |v: &str| -> String {
+        url::form_urlencoded::byte_serialize(v.as_bytes())
+            .collect::<String>()
+            .replace('+', "%20")
+    };
+    let mut pairs: Vec<String> = request
         .query
         .iter()
         .filter(|(k, _)| !k.eq_ignore_ascii_case("$skip"))
-    {
-        query.append_pair(k, v);
-    }
-    query.append_pair("$skip", &skip.to_string());
+        .map(|(k, v)| {
+            let key = match k.strip_prefix('$') {
+                Some(rest) => format!("${}", encode(rest)),
+                None => encode(k),
+            };
+            format!("{key}={}", encode(v))
+        })
+        .collect();
+    pairs.push(format!("$skip={skip}"));
     format!(
         "{}{}?{}",
         state.base_url.as_str().trim_end_matches('/'),
         request.path,
-        query.finish().replace('+', "%20")
+        pairs.join("&")
     )
 }
