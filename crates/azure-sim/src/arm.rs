@@ -16,7 +16,9 @@ use super::listener::ConnectionKill;
 use super::server::Shared;
 use super::stats::{Api, FaultKind};
 use super::throttle::{retry_seconds, scaled};
-use super::{advisor, cost_management, monitor, resource_graph, subscriptions};
+use super::{
+    advisor, cost_management, monitor, resource_graph, resource_skus, retail_prices, subscriptions,
+};
 
 /// A recognised ARM or Monitor operation.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -41,6 +43,12 @@ pub enum Route {
     Subscription {
         subscription: String,
     },
+    /// `GET /subscriptions/{id}/providers/Microsoft.Compute/skus`.
+    Skus {
+        subscription: String,
+    },
+    /// `GET /api/retail/prices` (public: no token).
+    RetailPrices,
 }
 
 impl Route {
@@ -58,6 +66,12 @@ impl Route {
             ["subscriptions", _] if get => Some(Self::Subscription {
                 subscription: segments[1].to_owned(),
             }),
+            ["subscriptions", _, "providers", "microsoft.compute", "skus"] if get => {
+                Some(Self::Skus {
+                    subscription: segments[1].to_owned(),
+                })
+            }
+            ["api", "retail", "prices"] if get => Some(Self::RetailPrices),
             [
                 "subscriptions",
                 _,
@@ -104,13 +118,16 @@ impl Route {
             Self::Metrics { .. } => Api::MonitorMetrics,
             Self::Batch { .. } => Api::MonitorBatch,
             Self::Subscription { .. } => Api::Subscriptions,
+            Self::Skus { .. } => Api::ResourceSkus,
+            Self::RetailPrices => Api::RetailPrices,
         }
     }
 
     fn subscription(&self) -> Option<&str> {
         match self {
-            Self::ResourceGraph => None,
+            Self::ResourceGraph | Self::RetailPrices => None,
             Self::CostQuery { subscription }
+            | Self::Skus { subscription }
             | Self::Advisor { subscription }
             | Self::Metrics { subscription, .. }
             | Self::Batch { subscription, .. }
@@ -143,6 +160,8 @@ impl Route {
             Self::Metrics { .. } => &["2023-10-01", "2024-02-01"],
             Self::Batch { .. } => &["2023-10-01", "2024-02-01"],
             Self::Subscription { .. } => &["2016-06-01", "2020-01-01", "2022-12-01"],
+            Self::Skus { .. } => &["2019-04-01", "2021-07-01"],
+            Self::RetailPrices => &crate::retail_prices::API_VERSIONS,
         }
     }
 }
@@ -241,13 +260,25 @@ async fn handle(
     body: Bytes,
 ) -> ApiResult {
     let style = route.error_style();
+    let query: Vec<(String, String)> =
+        url::form_urlencoded::parse(uri.query().unwrap_or_default().as_bytes())
+            .into_owned()
+            .collect();
+    if route == Route::RetailPrices {
+        let request = ArmRequest {
+            route,
+            path: uri.path().to_owned(),
+            query,
+            headers,
+            body,
+            principal: Principal::anonymous(),
+        };
+        return Ok(retail_prices::list(state, &request));
+    }
     let principal = state
         .tokens
         .authenticate(&headers, route.audience())
         .map_err(|e| e.style(style))?;
-    let query = url::form_urlencoded::parse(uri.query().unwrap_or_default().as_bytes())
-        .into_owned()
-        .collect();
     let path = uri.path().to_owned();
     let request = ArmRequest {
         route,
@@ -273,6 +304,8 @@ async fn handle(
             subscription,
         } => monitor::batch(state, &request, region, subscription),
         Route::Subscription { subscription } => subscriptions::get(state, &request, subscription),
+        Route::Skus { subscription } => resource_skus::list(state, &request, subscription),
+        Route::RetailPrices => Ok(retail_prices::list(state, &request)),
     }
 }
 

@@ -67,6 +67,15 @@ pub struct Principal {
 }
 
 impl Principal {
+    /// The caller of a public API (no token).
+    pub fn anonymous() -> Self {
+        Self {
+            tenant_id: Uuid::nil(),
+            client_id: String::new(),
+            operator: false,
+        }
+    }
+
     /// The service principal's object id (stable per client id).
     pub fn object_id(&self) -> Uuid {
         uuid_from(hash_str(&self.client_id), "object-id", 0)

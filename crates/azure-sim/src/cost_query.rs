@@ -11,7 +11,7 @@ use serde::Deserialize;
 use serde_json::Value;
 use uuid::Uuid;
 
-use super::costs::{self, CostLine, CostType, EUR_TO_USD};
+use super::costs::{self, CostLine, CostType};
 use super::error::ApiError;
 use super::estate::Estate;
 
@@ -143,9 +143,10 @@ impl CostQuery {
         (index(self.to) - index(self.from) + 1).max(1) as u32
     }
 
-    /// Evaluates the query over one subscription.
+    /// Evaluates the query over one subscription. Lines are whole cents, so every grouping of
+    /// the same lines adds up to the same amounts.
     pub fn run(&self, estate: &Estate, subscription: Uuid) -> CostTable {
-        let mut sums: BTreeMap<(u32, Vec<String>), f64> = BTreeMap::new();
+        let mut sums: BTreeMap<(u32, Vec<String>), (i64, i64)> = BTreeMap::new();
         costs::for_each_line(
             estate,
             subscription,
@@ -163,24 +164,22 @@ impl CostQuery {
                         .iter()
                         .map(|g| dimension(&line, g, subscription))
                         .collect();
-                    *sums.entry((date, key)).or_default() += line.amount;
+                    let sum = sums.entry((date, key)).or_default();
+                    sum.0 += line.cents;
+                    sum.1 += line.usd_cents;
                 }
             },
         );
         let currency = estate.currency_of(subscription);
-        let fx = if currency == "EUR" { EUR_TO_USD } else { 1.0 };
         let rows = sums
             .into_iter()
-            .map(|((date, groups), amount)| {
+            .map(|((date, groups), (cents, usd_cents))| {
                 let mut row: Vec<Value> = self
                     .measures
                     .iter()
                     .map(|m| {
-                        Value::from(if m.ends_with("USD") {
-                            amount * fx
-                        } else {
-                            amount
-                        })
+                        let amount = if m.ends_with("USD") { usd_cents } else { cents };
+                        Value::from(amount as f64 / 100.0)
                     })
                     .collect();
                 row.extend(groups.into_iter().map(Value::from));
@@ -312,16 +311,16 @@ fn canonical_dimension(name: &str) -> Result<&'static str, ApiError> {
 }
 
 /// The value of a dimension for a cost line (ids and types lower-case, as Cost Management
-/// returns them; reservation purchases have no resource group).
+/// returns them; reservation purchases have no resource id and no resource group).
 fn dimension(line: &CostLine<'_>, name: &str, subscription: Uuid) -> String {
     let r = line.resource;
-    let (service, meter) = costs::service(r.kind());
+    let (service, meter) = line.service;
     match name {
         "ResourceGroupName" | "ResourceGroup" if line.purchase => String::new(),
         "ResourceGroupName" | "ResourceGroup" => r.resource_group.clone(),
         "ServiceName" => service.into(),
         "MeterCategory" => meter.into(),
-        "ResourceId" if line.purchase => costs::reservation_order_id(r),
+        "ResourceId" if line.purchase => String::new(),
         "ResourceId" => r.id.to_ascii_lowercase(),
         "ResourceType" if line.purchase => "microsoft.capacity/reservationorders".into(),
         "ResourceType" => r.kind().arm_type().to_ascii_lowercase(),

@@ -1,15 +1,28 @@
-//! The cost model: each resource has a deterministic daily cost, consistent with the inventory
-//! (deallocated VMs and NICs cost nothing, disks by size and SKU, …). Reserved VMs differ by cost
-//! type: actual cost shows a monthly reservation purchase on the 1st (with no resource group),
-//! amortized cost spreads that fee over the month's days on the VM itself.
+//! The cost model: each resource's charges per day, from the list prices of
+//! [`crate::catalog`] and the resource's history (a VM is billed until it was deallocated, a
+//! resource from the hour it was created). Every line (resource × day × service) is a whole
+//! number of cents in the billing currency, so any grouping of the same lines (per resource
+//! over a window, or per resource group × service × day) sums to the same cents.
+//!
+//! Reserved VMs differ by cost type: actual cost shows a monthly reservation purchase on the
+//! 1st (with no resource id and no resource group), amortized cost spreads that fee over the
+//! month's days on the VM itself, to the cent.
 //!
 //! Nothing is stored: lines are computed on demand for a subscription and a date range.
+
+mod rates;
 
 use chrono::{Datelike, Months, NaiveDate};
 use uuid::Uuid;
 
-use super::estate::{Details, Estate, Resource, ResourceKind};
-use super::rng::{hash2, unit, uuid_from};
+pub use rates::{LICENSES, Service, billed_hours, daily_rate, hourly_usd, service};
+
+use super::catalog::per_usd;
+use super::estate::{Estate, Resource};
+use super::rng::uuid_from;
+
+/// Euro to dollar, for the `…USD` aggregations of EUR tenants.
+pub use super::catalog::EUR_TO_USD;
 
 /// Cost Management's `type`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -32,56 +45,43 @@ impl CostType {
     }
 }
 
-/// One line of cost: a resource (or its reservation purchase) on one day.
+/// One line of cost: a resource's (or its reservation purchase's) charge for one service on
+/// one day.
 #[derive(Debug, Clone, Copy)]
 pub struct CostLine<'a> {
     pub resource: &'a Resource,
     pub date: NaiveDate,
-    pub amount: f64,
-    /// A reservation purchase (actual cost only).
+    /// In the billing currency, whole cents.
+    pub cents: i64,
+    /// The same charge in US dollars, whole cents.
+    pub usd_cents: i64,
+    pub service: Service,
+    /// A reservation purchase (actual cost only): no resource id, no resource group.
     pub purchase: bool,
     /// Usage covered by a reservation.
     pub reserved: bool,
 }
 
-/// Euro to dollar, for the `…USD` aggregations of EUR tenants.
-pub const EUR_TO_USD: f64 = 1.08;
-
-/// The pay-as-you-go cost of one day of `r` (zero for what is free or stopped).
-pub fn daily_rate(r: &Resource) -> f64 {
-    match &r.details {
-        Details::VirtualMachine(vm) if vm.running => {
-            let licence = if vm.os_type == "Windows" { 1.4 } else { 1.0 };
-            vm.size.hourly_price * 24.0 * licence
-        }
-        Details::VirtualMachine(_) | Details::NetworkInterface(_) => 0.0,
-        Details::Disk(d) => f64::from(d.size_gb) * disk_gb_month(d.sku) / 30.0,
-        Details::PublicIp(p) => {
-            if p.sku == "Standard" {
-                0.12
-            } else {
-                0.096
-            }
-        }
-        Details::Snapshot(s) => f64::from(s.size_gb) * 0.05 / 30.0,
-        Details::AppServicePlan(p) => p.hourly_price * 24.0 * f64::from(p.workers),
-        Details::SqlDatabase(d) => d.daily_price,
-        Details::StorageAccount(s) => s.daily_price,
+impl CostLine<'_> {
+    /// The amount in the billing currency.
+    pub fn amount(&self) -> f64 {
+        self.cents as f64 / 100.0
     }
 }
 
-fn disk_gb_month(sku: &str) -> f64 {
-    match sku {
-        "Premium_LRS" => 0.135,
-        "StandardSSD_LRS" => 0.075,
-        _ => 0.045,
-    }
+fn cents(amount: f64) -> i64 {
+    (amount * 100.0).round() as i64
 }
 
-/// The monthly fee of the reservation covering a reserved VM (60 % of pay-as-you-go).
+/// The monthly fee of the reservation covering a reserved VM (60 % of pay-as-you-go), in the
+/// billing currency `per_usd`, whole cents.
+fn reservation_fee_cents(r: &Resource, per_usd: f64) -> i64 {
+    cents(daily_rate(r) * 30.0 * 0.6 * per_usd)
+}
+
+/// The monthly fee of the reservation covering a reserved VM, in USD.
 pub fn reservation_fee(r: &Resource) -> f64 {
-    let rate = daily_rate(r) * 30.0 * 0.6;
-    (rate * 100.0).round() / 100.0
+    reservation_fee_cents(r, 1.0) as f64 / 100.0
 }
 
 /// The reservation order a reserved VM's purchases are billed to.
@@ -92,49 +92,27 @@ pub fn reservation_order_id(r: &Resource) -> String {
     )
 }
 
-/// `(service name, meter category)` of a resource's usage.
-pub fn service(kind: ResourceKind) -> (&'static str, &'static str) {
-    match kind {
-        ResourceKind::VirtualMachine => ("Virtual Machines", "Virtual Machines"),
-        ResourceKind::PublicIp | ResourceKind::NetworkInterface => {
-            ("Virtual Network", "Virtual Network")
-        }
-        ResourceKind::AppServicePlan => ("Azure App Service", "Azure App Service"),
-        ResourceKind::SqlDatabase => ("SQL Database", "SQL Database"),
-        ResourceKind::Disk | ResourceKind::Snapshot | ResourceKind::StorageAccount => {
-            ("Storage", "Storage")
-        }
-    }
+fn reserved(r: &Resource) -> bool {
+    r.vm().is_some_and(|vm| vm.reserved)
 }
 
-/// The day's cost of `r`, before reservations: usage-billed services vary from day to day.
-fn day_cost(r: &Resource, date: NaiveDate) -> f64 {
-    let base = daily_rate(r);
-    let jitter = unit(hash2(r.hash, date.num_days_from_ce() as u64));
-    match r.kind() {
-        ResourceKind::StorageAccount | ResourceKind::SqlDatabase => base * (0.85 + 0.3 * jitter),
-        _ => base,
-    }
-}
-
-fn exists_on(r: &Resource, date: NaiveDate) -> bool {
-    let created = match &r.details {
-        // A reservation is billed for whole months: from the first month the VM fully existed.
-        Details::VirtualMachine(vm) if vm.reserved => {
-            return vm.time_created.date_naive() <= date.with_day(1).unwrap_or(date);
-        }
-        Details::VirtualMachine(vm) => vm.time_created,
-        Details::Disk(d) => d.time_created,
-        Details::Snapshot(s) => s.time_created,
-        _ => return true,
-    };
-    created.date_naive() <= date
+/// Whether a reserved VM's reservation bills `date`'s month: from the first month the VM
+/// fully existed.
+fn reservation_covers(r: &Resource, date: NaiveDate) -> bool {
+    r.created.date_naive() <= date.with_day(1).unwrap_or(date)
 }
 
 fn days_in_month(date: NaiveDate) -> u32 {
     let first = date.with_day(1).unwrap_or(date);
     let next = first.checked_add_months(Months::new(1)).unwrap_or(first);
     (next - first).num_days() as u32
+}
+
+/// A month's fee spread over its days in whole cents that add up to the fee exactly.
+fn amortized_share(fee: i64, date: NaiveDate) -> i64 {
+    let days = i64::from(days_in_month(date));
+    let day = i64::from(date.day0());
+    fee / days + i64::from(day < fee % days)
 }
 
 /// Calls `f` with every non-zero cost line of a subscription between `from` and `to`
@@ -148,15 +126,14 @@ pub fn for_each_line<'a>(
 ) {
     let (first, last) = estate.cost_data_range();
     let (from, to) = (from.max(first), to.min(last));
+    let fx = per_usd(estate.currency_of(subscription)).unwrap_or(1.0);
     for resource in estate.resources_of(subscription) {
         let mut date = from;
         while date <= to {
-            if exists_on(resource, date) {
-                emit(resource, date, cost_type, &mut f);
-            }
-            date = date.succ_opt().unwrap_or(date);
-            if date == NaiveDate::MAX {
-                break;
+            emit(resource, date, cost_type, fx, &mut f);
+            match date.succ_opt() {
+                Some(next) => date = next,
+                None => break,
             }
         }
     }
@@ -166,32 +143,52 @@ fn emit<'a>(
     r: &'a Resource,
     date: NaiveDate,
     cost_type: CostType,
+    fx: f64,
     f: &mut impl FnMut(CostLine<'a>),
 ) {
-    let reserved = r.vm().is_some_and(|vm| vm.reserved);
-    let line = |amount, purchase| CostLine {
+    let line = |service, usd: f64, purchase| CostLine {
         resource: r,
         date,
-        amount,
+        cents: cents(usd * fx),
+        usd_cents: cents(usd),
+        service,
         purchase,
-        reserved,
+        reserved: reserved(r),
     };
-    if !reserved {
-        let amount = day_cost(r, date);
-        if amount > 0.0 {
-            f(line(amount, false));
+    let own_service = service(r.kind());
+    let (own, licence) = hourly_usd(r);
+    let hours = billed_hours(r, date);
+    let mut lines = [None, None];
+    if reserved(r) {
+        if reservation_covers(r, date) {
+            let fee = reservation_fee_cents(r, fx);
+            let usd_fee = reservation_fee_cents(r, 1.0);
+            lines[0] = match cost_type {
+                CostType::AmortizedCost => Some(CostLine {
+                    cents: amortized_share(fee, date),
+                    usd_cents: amortized_share(usd_fee, date),
+                    ..line(own_service, 0.0, false)
+                }),
+                _ if date.day() == 1 => Some(CostLine {
+                    cents: fee,
+                    usd_cents: usd_fee,
+                    ..line(own_service, 0.0, true)
+                }),
+                _ => None,
+            };
         }
-        return;
-    }
-    match cost_type {
-        CostType::AmortizedCost => f(line(
-            reservation_fee(r) / f64::from(days_in_month(date)),
+    } else if hours > 0.0 {
+        lines[0] = Some(line(
+            own_service,
+            own * hours * rates::day_factor(r, date),
             false,
-        )),
-        CostType::ActualCost | CostType::Usage if date.day() == 1 => {
-            f(line(reservation_fee(r), true))
-        }
-        CostType::ActualCost | CostType::Usage => {}
+        ));
+    }
+    if licence > 0.0 && hours > 0.0 {
+        lines[1] = Some(line(LICENSES, licence * hours, false));
+    }
+    for l in lines.into_iter().flatten().filter(|l| l.cents != 0) {
+        f(l);
     }
 }
 
@@ -211,10 +208,36 @@ impl Estate {
         from: NaiveDate,
         to: NaiveDate,
     ) -> f64 {
-        let mut total = 0.0;
+        let mut total = 0;
         for_each_line(self, subscription, cost_type, (from, to), |line| {
-            total += line.amount
+            total += line.cents
         });
+        total as f64 / 100.0
+    }
+
+    /// One resource's cost of `cost_type` between `from` and `to` (inclusive), in cents of the
+    /// billing currency (its reservation purchases are not its own: they have no resource id).
+    pub fn resource_cost_cents(
+        &self,
+        resource: &Resource,
+        cost_type: CostType,
+        (from, to): (NaiveDate, NaiveDate),
+    ) -> i64 {
+        let (first, last) = self.cost_data_range();
+        let fx = per_usd(self.currency_of(resource.subscription_id)).unwrap_or(1.0);
+        let mut total = 0;
+        let mut date = from.max(first);
+        while date <= to.min(last) {
+            emit(resource, date, cost_type, fx, &mut |l: CostLine<'_>| {
+                if !l.purchase {
+                    total += l.cents;
+                }
+            });
+            match date.succ_opt() {
+                Some(next) => date = next,
+                None => break,
+            }
+        }
         total
     }
 
@@ -250,10 +273,7 @@ mod tests {
         let actual = estate.expected_cost(sub, CostType::ActualCost, feb(1), feb(28));
         let amortized = estate.expected_cost(sub, CostType::AmortizedCost, feb(1), feb(28));
         assert!((actual - amortized).abs() < 1e-6, "{actual} vs {amortized}");
-        let has_reserved = estate
-            .resources_of(sub)
-            .iter()
-            .any(|r| r.vm().is_some_and(|v| v.reserved));
+        let has_reserved = estate.resources_of(sub).iter().any(reserved);
         let first_actual = estate.expected_cost(sub, CostType::ActualCost, feb(1), feb(1));
         let first_amortized = estate.expected_cost(sub, CostType::AmortizedCost, feb(1), feb(1));
         assert_eq!(has_reserved, first_actual > first_amortized + 0.01);
@@ -269,5 +289,49 @@ mod tests {
         );
         let (first, last) = estate.cost_data_range();
         assert_eq!((last - first).num_days(), 59);
+    }
+
+    #[test]
+    fn an_amortized_fee_adds_up_to_the_cent_over_its_month() {
+        let feb = NaiveDate::from_ymd_opt(2025, 2, 1).expect("date");
+        let total: i64 = (0..28)
+            .map(|d| amortized_share(10_001, feb + chrono::Duration::days(d)))
+            .sum();
+        assert_eq!(total, 10_001);
+    }
+
+    #[test]
+    fn a_deallocated_vm_stops_costing_compute_when_it_was_deallocated() {
+        let estate = Estate::generate(&EstateConfig {
+            today: Some(NaiveDate::from_ymd_opt(2025, 3, 15).expect("date")),
+            cost_days: 300,
+            resources_per_subscription: 120,
+            ..EstateConfig::default()
+        });
+        let (first, last) = estate.cost_data_range();
+        let vm = estate
+            .resources()
+            .iter()
+            .find(|r| {
+                r.vm().is_some_and(|v| {
+                    v.power == crate::estate::PowerState::Deallocated
+                        && v.power_since.date_naive() > first
+                        && v.power_since.date_naive() < last
+                })
+            })
+            .expect("a VM deallocated within the cost window");
+        let since = vm.vm().map(|v| v.power_since.date_naive()).unwrap_or(first);
+        let after = since.succ_opt().unwrap_or(since);
+        assert!(
+            estate.resource_cost_cents(
+                vm,
+                CostType::ActualCost,
+                (first, since.pred_opt().unwrap_or(since))
+            ) > 0
+        );
+        assert_eq!(
+            estate.resource_cost_cents(vm, CostType::ActualCost, (after, last)),
+            0
+        );
     }
 }

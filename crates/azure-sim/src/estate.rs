@@ -1,21 +1,24 @@
 //! The synthetic Azure estate the simulator serves: tenants, subscriptions and resources,
 //! generated deterministically from a seed (same seed, same day → byte-identical responses).
 //!
-//! Only the inventory is stored; costs ([`super::costs`]), metrics ([`super::metrics`]) and
-//! Advisor recommendations ([`super::advisor`]) are computed on demand from per-resource hashes,
-//! so 50 × 2000 resources generate in a few tens of milliseconds.
+//! Only the inventory is stored; costs ([`super::costs`]), metrics ([`super::metrics`]), Advisor
+//! recommendations ([`super::advisor`]) and the planted conditions ([`super::truth`]) are
+//! computed on demand from it, so 50 × 2000 resources generate in well under a second.
 
 mod arm_json;
 mod catalog;
+pub mod containers;
 mod details;
 mod generate;
+mod kinds;
+mod links;
+mod plan;
 mod resource;
 
+pub use crate::catalog::VmSize;
 pub(crate) use arm_json::timestamp;
-pub use resource::{
-    AppServicePlan, Details, Disk, IpBinding, Nic, PublicIp, Resource, ResourceKind, Snapshot,
-    SqlDatabase, StorageAccount, Tags, Utilisation, Vm, VmSize,
-};
+pub use kinds::*;
+pub use resource::{Details, Resource, ResourceKind, Tags};
 
 use std::collections::HashMap;
 use std::ops::Range;
@@ -73,6 +76,7 @@ pub struct Subscription {
     pub id: Uuid,
     pub tenant_id: Uuid,
     pub display_name: String,
+    pub tags: Tags,
     pub resource_groups: Vec<ResourceGroup>,
     resources: Range<usize>,
 }
@@ -82,6 +86,7 @@ pub struct Subscription {
 pub struct ResourceGroup {
     pub name: String,
     pub location: &'static str,
+    pub tags: Tags,
 }
 
 /// The whole estate.
@@ -240,10 +245,9 @@ impl Estate {
     /// Snapshots older than 90 days (the `STALE_SNAPSHOTS` query).
     pub fn expected_stale_snapshots(&self, subscription_id: Uuid) -> usize {
         let cutoff = self.reference_now() - Duration::days(90);
-        self.count(
-            subscription_id,
-            |r| matches!(&r.details, Details::Snapshot(s) if s.time_created < cutoff),
-        )
+        self.count(subscription_id, |r| {
+            r.kind() == ResourceKind::Snapshot && r.created < cutoff
+        })
     }
 
     /// Resources without a `cost-center` tag (the `MISSING_COST_CENTER_TAG` query).
@@ -251,11 +255,11 @@ impl Estate {
         self.count(subscription_id, |r| r.tags.cost_center.is_none())
     }
 
-    /// Running VMs whose average CPU stays below 5 %.
+    /// Running VMs whose CPU stays below 5 %.
     pub fn expected_idle_vms(&self, subscription_id: Uuid) -> usize {
         self.count(subscription_id, |r| {
             r.vm()
-                .is_some_and(|vm| vm.running && vm.utilisation == Utilisation::Idle)
+                .is_some_and(|vm| vm.is_running() && vm.utilisation == Utilisation::Idle)
         })
     }
 

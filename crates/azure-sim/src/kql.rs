@@ -1,7 +1,8 @@
 //! A tiny KQL interpreter for the Resource Graph simulator: enough of the language to run
-//! AzCops' inventory, waste and rightsizing queries over the estate (`Resources`, `where`
-//! with `and`/`or`, comparisons, `isnull`, `tostring`/`toint`/`todatetime`, `ago`, `project`
-//! with aliases, `order by`, `limit`). Anything else is reported as unsupported.
+//! AzCops' inventory, waste and rightsizing queries over the estate (`Resources` and
+//! `ResourceContainers`, `where` with `and`/`or`, comparisons, `in`/`in~`/`!in`/`!in~` with a
+//! list of strings, `isnull`, `tostring`/`toint`/`todatetime`, `ago`, `project` with aliases,
+//! `order by`, `limit`). Anything else is reported as unsupported.
 //!
 //! The simulator knows nothing of AzCops' query library: it interprets whatever text it is sent
 //! (instead of hard-coding each result), so it stays right when a query changes. That every
@@ -26,6 +27,13 @@ pub enum Expr {
     Span(i64),
     Call(Func, Vec<Expr>),
     Cmp(Box<Expr>, CmpOp, Box<Expr>),
+    /// `value in ('a', 'b')`, `in~` (case-insensitive), `!in`, `!in~`.
+    In {
+        value: Box<Expr>,
+        list: Vec<String>,
+        case_insensitive: bool,
+        negated: bool,
+    },
     And(Box<Expr>, Box<Expr>),
     Or(Box<Expr>, Box<Expr>),
 }
@@ -69,10 +77,20 @@ pub struct Column {
     pub expr: Expr,
 }
 
+/// The table a query reads.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum Table {
+    #[default]
+    Resources,
+    /// Subscriptions and resource groups.
+    ResourceContainers,
+}
+
 /// A parsed query, in the shape the simulator supports: filters, then an optional projection,
 /// ordering (evaluated on the source row) and limit.
 #[derive(Debug, Clone, PartialEq, Default)]
 pub struct Plan {
+    pub table: Table,
     pub filters: Vec<Expr>,
     pub projection: Option<Vec<Column>>,
     pub order: Option<(Expr, bool)>,
@@ -169,7 +187,7 @@ fn column_type(expr: &Expr) -> &'static str {
         Expr::Call(Func::ToInt, _) => "integer",
         Expr::Call(Func::ToReal, _) | Expr::Num(_) => "number",
         Expr::Call(Func::ToDateTime | Func::Ago | Func::Now, _) => "datetime",
-        Expr::Cmp(..) | Expr::And(..) | Expr::Or(..) => "boolean",
+        Expr::Cmp(..) | Expr::In { .. } | Expr::And(..) | Expr::Or(..) => "boolean",
         Expr::Call(
             Func::IsNull | Func::IsNotNull | Func::IsEmpty | Func::IsNotEmpty | Func::Not,
             _,
@@ -237,9 +255,30 @@ mod tests {
     }
 
     #[test]
+    fn in_lists_compare_with_or_without_case() {
+        let plan = parse(
+            "resourcecontainers | where type in~ ('microsoft.resources/subscriptions', \
+             'microsoft.resources/subscriptions/resourcegroups') | where name !in ('skip') \
+             | project id, name, type, tenantId, subscriptionId, resourceGroup, tags | order by id asc",
+        )
+        .expect("parses");
+        assert_eq!(plan.table, Table::ResourceContainers);
+        let rg = json!({"id": "/subscriptions/s/resourceGroups/RG", "name": "RG",
+            "type": "Microsoft.Resources/subscriptions/resourceGroups"});
+        assert!(plan.matches(&rg, now()));
+        assert!(!plan.matches(
+            &json!({"type": "microsoft.resources/subscriptions", "name": "skip"}),
+            now()
+        ));
+        let exact = parse("Resources | where type in ('Microsoft.Compute/disks')").expect("parses");
+        assert!(!exact.matches(&json!({"type": "microsoft.compute/disks"}), now()));
+    }
+
+    #[test]
     fn unsupported_syntax_is_an_error() {
         assert!(parse("Resources | summarize count() by type").is_err());
-        assert!(parse("ResourceContainers | project id").is_err());
+        assert!(parse("AdvisorResources | project id").is_err());
+        assert!(parse("Resources | where type in~ ('a', 1)").is_err());
         assert!(parse("Resources | where name startswith 'x'").is_err());
     }
 }

@@ -1,25 +1,35 @@
-//! The simulated Azure: an Entra ID token endpoint and the four APIs the connectors use
-//! (Resource Graph, Cost Management, Advisor, Monitor metrics) in their real wire formats, over a
-//! deterministic synthetic estate, with the documented throttling, injectable faults and
-//! request counters. Tests, the local demo and benchmarks start it in-process with [`start`];
-//! the `azure-sim` binary wraps the same call. It speaks only Azure's wire formats and does not
-//! depend on AzCops: production's own queries are checked against it by a contract test in the
-//! `azcops` package (`tests/it/sim_contract.rs`).
+//! The simulated Azure: an Entra ID token endpoint and the APIs the connectors use (Resource
+//! Graph, Cost Management, Advisor, Monitor metrics, Resource SKUs, Retail Prices) in their
+//! real wire formats, over a deterministic synthetic estate of 23 resource kinds whose
+//! inventory, metrics, costs and prices agree, with planted conditions as ground truth, the
+//! documented throttling, injectable faults and request counters. Tests, the local demo and
+//! benchmarks start it in-process with [`start`]; the `azure-sim` binary wraps the same call.
+//! It speaks only Azure's wire formats and does not depend on AzCops: production's own queries
+//! are checked against it by a contract test in the `azcops` package (`tests/it/sim_contract.rs`).
 //!
 //! Routes (all on one loopback port):
 //! - `POST /{tenant}/oauth2/v2.0/token`, `GET /msi/token` — tokens ([`identity`]).
-//! - `POST /providers/Microsoft.ResourceGraph/resources` ([`resource_graph`]).
-//! - `POST /subscriptions/{sub}/providers/Microsoft.CostManagement/query` ([`cost_management`]).
+//! - `POST /providers/Microsoft.ResourceGraph/resources` — `Resources` and `ResourceContainers`
+//!   ([`resource_graph`]).
+//! - `POST /subscriptions/{sub}/providers/Microsoft.CostManagement/query` — daily or
+//!   `granularity: None`, grouped by up to two dimensions (e.g. `ResourceId` + `ServiceName`)
+//!   ([`cost_management`]).
 //! - `GET /subscriptions/{sub}/providers/Microsoft.Advisor/recommendations` ([`advisor`]).
 //! - `GET {resourceId}/providers/Microsoft.Insights/metrics` and
-//!   `POST /monitor/{region}/subscriptions/{sub}/metrics:getBatch` ([`monitor`]).
+//!   `POST /monitor/{region}/subscriptions/{sub}/metrics:getBatch` — VMs, scale sets, managed
+//!   disks, App Service plans, SQL databases ([`monitor`], [`metrics::NAMESPACES`]).
+//! - `GET /subscriptions/{sub}/providers/Microsoft.Compute/skus` ([`resource_skus`]).
+//! - `GET /api/retail/prices` — public, no token ([`retail_prices`]).
 //! - `GET /subscriptions/{sub}` — the subscription and its home tenant ([`subscriptions`]).
-//! - `GET /_sim/stats`, `POST /_sim/reset`, `GET|POST /_sim/faults`, `GET /_sim/estate`,
-//!   `POST /_sim/subscriptions/{sub}/move` (`{"tenant_id": …}`: a subscription transfer).
+//! - `GET /_sim/stats`, `POST /_sim/reset`, `GET|POST /_sim/faults`,
+//!   `GET /_sim/estate[?subscription={id}]` (tenants, subscriptions and the ground truth of
+//!   [`truth`]), `POST /_sim/subscriptions/{sub}/move` (`{"tenant_id": …}`: a subscription
+//!   transfer).
 
 pub mod advisor;
 pub mod arm;
 pub mod auth;
+pub mod catalog;
 pub mod cost_management;
 pub mod cost_query;
 pub mod costs;
@@ -34,12 +44,15 @@ pub mod metrics;
 pub mod monitor;
 pub mod paging;
 pub mod resource_graph;
+pub mod resource_skus;
+pub mod retail_prices;
 pub mod rng;
 pub mod server;
 pub mod shutdown;
 pub mod stats;
 pub mod subscriptions;
 pub mod throttle;
+pub mod truth;
 
 use std::net::{Ipv4Addr, SocketAddr};
 use std::sync::Arc;
@@ -78,6 +91,10 @@ pub struct SimConfig {
     pub cost_page_size: usize,
     /// Advisor recommendations per page when the client sends no `$top`.
     pub advisor_page_size: usize,
+    /// Resource SKUs per page (Azure answers in one page; smaller pages exercise `nextLink`).
+    pub sku_page_size: usize,
+    /// Retail Prices items per page (the service's page is 1,000 items).
+    pub prices_page_size: usize,
     /// Faults injected from the start (changeable at runtime via `POST /_sim/faults`).
     pub faults: FaultConfig,
 }
@@ -94,6 +111,8 @@ impl Default for SimConfig {
             identity_header: "azure-sim-identity-header".into(),
             cost_page_size: 1000,
             advisor_page_size: 100,
+            sku_page_size: 1000,
+            prices_page_size: 1000,
             faults: FaultConfig::default(),
         }
     }
@@ -107,8 +126,8 @@ impl SimConfig {
         );
         anyhow::ensure!(self.cost_page_size > 0, "cost_page_size must be at least 1");
         anyhow::ensure!(
-            self.advisor_page_size > 0,
-            "advisor_page_size must be at least 1"
+            self.advisor_page_size > 0 && self.sku_page_size > 0 && self.prices_page_size > 0,
+            "advisor_page_size, sku_page_size and prices_page_size must be at least 1"
         );
         anyhow::ensure!(
             (0.0..=1.0).contains(&self.estate.metric_error_rate),

@@ -1,7 +1,9 @@
-//! Azure Monitor metrics for the estate's VMs: the ARM API
+//! Azure Monitor metrics of the estate's VMs, scale sets, managed disks, App Service plans and
+//! SQL databases ([`metrics::NAMESPACES`]): the ARM API
 //! (`GET {resourceId}/providers/Microsoft.Insights/metrics`) and the data-plane batch API
-//! (`POST /monitor/{region}/subscriptions/{sub}/metrics:getBatch`, at most 50 resources of one
-//! subscription, region and type; `starttime`/`endtime`, never `timespan`).
+//! (`POST /monitor/{region}/subscriptions/{sub}/metrics:getBatch`, one `metricnamespace` per
+//! call, at most 50 resources of one subscription, region and type; `starttime`/`endtime`,
+//! never `timespan`).
 
 use std::collections::HashSet;
 
@@ -14,10 +16,13 @@ use serde_json::{Value, json};
 use super::arm::ArmRequest;
 use super::auth::authorize;
 use super::error::{ApiError, ApiResult, ErrorStyle};
-use super::metrics::{self, MAX_POINTS, METRICS, MetricDef, Window};
+use super::metrics::{self, Namespace, namespaces};
 use super::server::Shared;
 
-const VM_TYPE: &str = "Microsoft.Compute/virtualMachines";
+mod request;
+
+use request::{MetricsQuery, parse_time, timespan};
+
 /// Most resources one batch call takes.
 pub const BATCH_LIMIT: usize = 50;
 const RETENTION_DAYS: i64 = 93;
@@ -37,25 +42,32 @@ pub fn metrics(
         .ok_or_else(|| not_found(resource_id))?;
     let bare =
         |message: String| ApiError::bad_request("BadRequest", message).style(ErrorStyle::Bare);
-    let Some(vm) = resource.vm() else {
+    let Some(namespace) = namespaces::for_kind(resource.kind()) else {
         let kind = resource.kind().arm_type();
         return Err(bare(format!(
-            "Metrics of '{kind}' are not simulated; only {VM_TYPE}."
+            "Metrics of '{kind}' are not simulated; only {}.",
+            served_namespaces()
         )));
     };
-    if request
+    if let Some(ns) = request
         .param("metricnamespace")
-        .is_some_and(|ns| !ns.eq_ignore_ascii_case(VM_TYPE))
+        .filter(|ns| !ns.eq_ignore_ascii_case(namespace.name))
     {
-        return Err(bare(format!("The metric namespace must be {VM_TYPE}.")));
+        return Err(bare(format!(
+            "Metric namespace '{ns}' is not valid for resource type '{}'; use {}.",
+            resource.kind().arm_type(),
+            namespace.name
+        )));
     }
     let (start, end) = match request.param("timespan") {
         Some(span) => timespan(span).map_err(bare)?,
         None => (Utc::now() - Duration::hours(1), Utc::now()),
     };
+    let default_metric = namespace.metrics[0].name;
     let query = MetricsQuery::parse(
         request,
-        request.param("metricnames").unwrap_or("Percentage CPU"),
+        namespace,
+        request.param("metricnames").unwrap_or(default_metric),
         (start, end),
     )
     .map_err(bare)?;
@@ -63,17 +75,25 @@ pub fn metrics(
     let value: Vec<Value> = query
         .names
         .iter()
-        .map(|m| metrics::metric_json(resource, vm, m, &query.window, rate))
+        .map(|m| metrics::metric_json(&state.estate, resource, m, &query.window, rate))
         .collect();
     Ok(Json(json!({
         "cost": query.window.point_count() * query.names.len() as i64,
         "timespan": format!("{}/{}", seconds(start), seconds(end)),
         "interval": query.interval,
         "value": value,
-        "namespace": VM_TYPE,
+        "namespace": namespace.name,
         "resourceregion": resource.location,
     }))
     .into_response())
+}
+
+fn served_namespaces() -> String {
+    metrics::NAMESPACES
+        .iter()
+        .map(|n| n.name)
+        .collect::<Vec<_>>()
+        .join(", ")
 }
 
 /// `POST /monitor/{region}/subscriptions/{sub}/metrics:getBatch`.
@@ -99,7 +119,13 @@ fn batch_inner(
             .param(name)
             .ok_or_else(|| bad(format!("The query parameter '{name}' is required.")))
     };
-    let namespace = required("metricnamespace")?;
+    let namespace_name = required("metricnamespace")?;
+    let namespace = namespaces::by_name(namespace_name).ok_or_else(|| {
+        bad(format!(
+            "Metric namespace '{namespace_name}' is not supported; supported: {}.",
+            served_namespaces()
+        ))
+    })?;
     let names = required("metricnames")?;
     let end = request
         .param("endtime")
@@ -114,37 +140,43 @@ fn batch_inner(
         .map_err(bad)?;
     let query = MetricsQuery::parse(
         request,
+        namespace,
         names,
         (start.unwrap_or(end - Duration::hours(1)), end),
     )
     .map_err(bad)?;
     let ids = resource_ids(&request.body).map_err(bad)?;
-    check_batch(state, &ids, (region, subscription), namespace).map_err(bad)?;
+    check_batch(state, &ids, (region, subscription), namespace.name).map_err(bad)?;
     let values: Vec<Value> = ids
         .iter()
         .map(|id| {
             json!({
                 "starttime": millis(query.window.start), "endtime": millis(query.window.end),
-                "interval": query.interval, "namespace": namespace, "resourceregion": region,
-                "resourceid": id, "value": batch_metrics(state, id, &query),
+                "interval": query.interval, "namespace": namespace_name, "resourceregion": region,
+                "resourceid": id, "value": batch_metrics(state, id, namespace, &query),
             })
         })
         .collect();
     Ok(Json(json!({"values": values})).into_response())
 }
 
-/// The metrics of one resource of a batch; an unknown VM gets an error code per metric.
-fn batch_metrics(state: &Shared, id: &str, query: &MetricsQuery) -> Vec<Value> {
+/// The metrics of one resource of a batch; an unknown resource gets an error code per metric.
+fn batch_metrics(
+    state: &Shared,
+    id: &str,
+    namespace: &Namespace,
+    query: &MetricsQuery,
+) -> Vec<Value> {
     let rate = state.estate.config().metric_error_rate;
     match state
         .estate
         .resource(id)
-        .and_then(|r| r.vm().map(|vm| (r, vm)))
+        .filter(|r| r.kind() == namespace.kind)
     {
-        Some((r, vm)) => query
+        Some(r) => query
             .names
             .iter()
-            .map(|m| metrics::metric_json(r, vm, m, &query.window, rate))
+            .map(|m| metrics::metric_json(&state.estate, r, m, &query.window, rate))
             .collect(),
         None => {
             let message = format!("The resource '{id}' was not found.");
@@ -156,28 +188,6 @@ fn batch_metrics(state: &Shared, id: &str, query: &MetricsQuery) -> Vec<Value> {
                 })
                 .collect()
         }
-    }
-}
-
-/// The metric names, window and interval of a request.
-struct MetricsQuery {
-    names: Vec<MetricDef>,
-    window: Window,
-    interval: String,
-}
-
-impl MetricsQuery {
-    fn parse(
-        request: &ArmRequest,
-        names: &str,
-        (start, end): (DateTime<Utc>, DateTime<Utc>),
-    ) -> Result<Self, String> {
-        let interval = request.param("interval").unwrap_or("PT1M");
-        Ok(Self {
-            names: metric_names(names)?,
-            window: window(start, end, interval, request.param("aggregation"))?,
-            interval: interval.to_ascii_uppercase(),
-        })
     }
 }
 
@@ -223,8 +233,7 @@ fn check_batch(
                 "All resource ids must belong to subscription '{subscription}': '{id}'."
             ));
         }
-        let kind = segments.get(5..7).map(|t| t.join("/")).unwrap_or_default();
-        if !kind.eq_ignore_ascii_case(namespace) {
+        if !resource_type(id).eq_ignore_ascii_case(namespace) {
             return Err(format!(
                 "All resources must be of type '{namespace}': '{id}'."
             ));
@@ -256,113 +265,20 @@ fn not_found(resource_id: &str) -> ApiError {
     )
 }
 
-fn metric_names(csv: &str) -> Result<Vec<MetricDef>, String> {
-    csv.split(',')
-        .map(|name| {
-            metrics::find(name).ok_or_else(|| {
-                let valid: Vec<&str> = METRICS.iter().map(|m| m.name).collect();
-                format!(
-                    "Failed to find metric configuration for provider: Microsoft.Compute, resource Type: virtualMachines, metric: {}, Valid metrics: {}",
-                    name.trim(),
-                    valid.join(",")
-                )
-            })
-        })
-        .collect()
-}
-
-fn window(
-    start: DateTime<Utc>,
-    end: DateTime<Utc>,
-    interval: &str,
-    aggregation: Option<&str>,
-) -> Result<Window, String> {
-    if end <= start {
-        return Err("The end time must be after the start time.".into());
-    }
-    if start < Utc::now() - Duration::days(RETENTION_DAYS) {
-        return Err(format!(
-            "Query startTime: {} is out of the Max metrics retention period: {RETENTION_DAYS}.00:00:00",
-            seconds(start)
-        ));
-    }
-    let grain = if interval.eq_ignore_ascii_case("FULL") {
-        end - start
-    } else {
-        iso_duration(interval)?
-    };
-    let aggregations: Vec<String> = aggregation
-        .unwrap_or("average")
-        .split(',')
-        .map(|a| a.trim().to_ascii_lowercase())
-        .collect();
-    if let Some(bad) = aggregations
+/// The resource type an ARM id names: `Microsoft.Sql/servers/databases` for
+/// `…/providers/Microsoft.Sql/servers/s1/databases/db1`.
+fn resource_type(id: &str) -> String {
+    let segments: Vec<&str> = id.trim_matches('/').split('/').collect();
+    let Some(p) = segments
         .iter()
-        .find(|a| !["average", "minimum", "maximum", "total", "count"].contains(&a.as_str()))
-    {
-        return Err(format!("Unknown aggregation '{bad}'."));
-    }
-    let window = Window {
-        start,
-        end,
-        grain,
-        aggregations,
+        .rposition(|s| s.eq_ignore_ascii_case("providers"))
+    else {
+        return String::new();
     };
-    if window.point_count() > MAX_POINTS {
-        return Err(format!(
-            "The request asks for more than {MAX_POINTS} points per series; use a larger interval."
-        ));
-    }
-    Ok(window)
-}
-
-fn timespan(span: &str) -> Result<(DateTime<Utc>, DateTime<Utc>), String> {
-    match span.split_once('/') {
-        Some((start, end)) => Ok((parse_time(start)?, parse_time(end)?)),
-        None => {
-            let now = Utc::now();
-            Ok((now - iso_duration(span)?, now))
-        }
-    }
-}
-
-fn parse_time(s: &str) -> Result<DateTime<Utc>, String> {
-    DateTime::parse_from_rfc3339(s.trim())
-        .map(|t| t.with_timezone(&Utc))
-        .map_err(|_| format!("'{s}' is not an ISO 8601 date-time."))
-}
-
-/// An ISO 8601 duration such as `PT1H`, `PT15M` or `P1D` (at least one minute).
-fn iso_duration(s: &str) -> Result<Duration, String> {
-    let bad = || format!("'{s}' is not a supported ISO 8601 duration.");
-    let upper = s.trim().to_ascii_uppercase();
-    let rest = upper.strip_prefix('P').ok_or_else(bad)?;
-    let (days, time) = rest.split_once('T').unwrap_or((rest, ""));
-    let mut total = Duration::zero();
-    for (part, units) in [
-        (days, &[('D', 86_400)][..]),
-        (time, &[('H', 3_600), ('M', 60), ('S', 1)][..]),
-    ] {
-        let mut number = String::new();
-        for c in part.chars() {
-            if c.is_ascii_digit() {
-                number.push(c);
-                continue;
-            }
-            let seconds = units
-                .iter()
-                .find(|(u, _)| *u == c)
-                .map(|(_, s)| *s)
-                .ok_or_else(bad)?;
-            let n: i64 = number.parse().map_err(|_| bad())?;
-            total += Duration::seconds(n * seconds);
-            number.clear();
-        }
-    }
-    if total < Duration::minutes(1) {
-        return Err(bad());
-    }
-    Ok(total)
+    let rest = &segments[p + 1..];
+    let mut parts: Vec<&str> = rest.first().copied().into_iter().collect();
+    parts.extend(rest.iter().skip(1).step_by(2));
+    parts.join("/")
 }
 
 fn seconds(t: DateTime<Utc>) -> String {
@@ -372,17 +288,17 @@ fn seconds(t: DateTime<Utc>) -> String {
 fn millis(t: DateTime<Utc>) -> String {
     t.to_rfc3339_opts(SecondsFormat::Millis, true)
 }
-
 #[cfg(test)]
 mod tests {
     use super::*;
 
     #[test]
-    fn iso_durations_parse() {
-        assert_eq!(iso_duration("PT1H"), Ok(Duration::hours(1)));
-        assert_eq!(iso_duration("pt15m"), Ok(Duration::minutes(15)));
-        assert_eq!(iso_duration("P1DT12H"), Ok(Duration::hours(36)));
-        assert!(iso_duration("PT10S").is_err());
-        assert!(iso_duration("1H").is_err());
+    fn resource_types_of_nested_ids_include_every_type_segment() {
+        let db =
+            "/subscriptions/s/resourceGroups/rg/providers/Microsoft.Sql/servers/s1/databases/db1";
+        assert_eq!(resource_type(db), "Microsoft.Sql/servers/databases");
+        let vm =
+            "/subscriptions/s/resourceGroups/rg/providers/Microsoft.Compute/virtualMachines/vm";
+        assert_eq!(resource_type(vm), "Microsoft.Compute/virtualMachines");
     }
 }

@@ -1,7 +1,8 @@
 //! Resource Graph: `POST /providers/Microsoft.ResourceGraph/resources`. Runs the KQL it is sent
-//! (the subset [`kql`] understands; anything else is a `400 InvalidQuery`) over the estate,
-//! pages with opaque `$skipToken`s, and enforces the per-principal quota (15 requests per 5 s
-//! window, time-scaled) with `x-ms-user-quota-*` headers.
+//! (the subset [`kql`] understands; anything else is a `400 InvalidQuery`) over the estate's
+//! `Resources` or `ResourceContainers` (subscriptions and resource groups), pages with opaque
+//! `$skipToken`s, and enforces the per-principal quota (15 requests per 5 s window,
+//! time-scaled) with `x-ms-user-quota-*` headers.
 
 use std::sync::Arc;
 use std::time::Duration;
@@ -17,7 +18,7 @@ use uuid::Uuid;
 use super::arm::ArmRequest;
 use super::auth::authorize;
 use super::error::{ApiError, ApiResult};
-use super::kql::{self, Plan};
+use super::kql::{self, Plan, Table};
 use super::paging::{decode_token, encode_token};
 use super::rng::{hash_str, hash2};
 use super::server::Shared;
@@ -137,7 +138,7 @@ async fn run(state: &Shared, request: &ArmRequest) -> ApiResult {
     let rows: Vec<Value> = matching
         [page.offset.min(limited)..(page.offset + page.top).min(limited)]
         .iter()
-        .map(|i| plan.project(graph_row(state, *i as usize), now))
+        .map(|i| plan.project(graph_row(state, plan.table, *i), now))
         .collect();
     let next = page.offset + rows.len();
     let response = QueryResponse {
@@ -262,23 +263,32 @@ fn evaluate(state: &Shared, plan: &Plan, subscriptions: &[Uuid]) -> Vec<u32> {
     let now = estate.reference_now();
     let mut rows: Vec<(u32, Option<String>)> = Vec::new();
     let type_literal = plan.type_literal();
+    let mut consider = |i: u32, row: &dyn Fn() -> Value| {
+        if !plan.needs_rows() {
+            rows.push((i, None));
+            return;
+        }
+        let row = row();
+        if plan.matches(&row, now) {
+            let key = (!plan.orders_by_id_ascending())
+                .then(|| plan.order_key(&row, now))
+                .flatten();
+            rows.push((i, key));
+        }
+    };
     for sub in subscriptions {
+        if plan.table == Table::ResourceContainers {
+            for i in estate.container_rows(*sub) {
+                consider(i, &|| estate.container_json(i));
+            }
+            continue;
+        }
         for i in estate.resource_range(*sub) {
             let resource = &estate.resources()[i];
             if type_literal.is_some_and(|t| !resource.kind().arm_type().eq_ignore_ascii_case(t)) {
                 continue;
             }
-            if !plan.needs_rows() {
-                rows.push((i as u32, None));
-                continue;
-            }
-            let row = resource.to_graph_json();
-            if plan.matches(&row, now) {
-                let key = (!plan.orders_by_id_ascending())
-                    .then(|| plan.order_key(&row, now))
-                    .flatten();
-                rows.push((i as u32, key));
-            }
+            consider(i as u32, &|| resource.to_graph_json());
         }
     }
     if let Some((_, descending)) = plan
@@ -294,9 +304,12 @@ fn evaluate(state: &Shared, plan: &Plan, subscriptions: &[Uuid]) -> Vec<u32> {
     rows.into_iter().map(|(i, _)| i).collect()
 }
 
-/// A resource's row, its `tenantId` the subscription's current home (it may have moved).
-fn graph_row(state: &Shared, index: usize) -> Value {
-    let resource = &state.estate.resources()[index];
+/// A row of `table`, its `tenantId` the subscription's current home (it may have moved).
+fn graph_row(state: &Shared, table: Table, index: u32) -> Value {
+    if table == Table::ResourceContainers {
+        return state.estate.container_json(index);
+    }
+    let resource = &state.estate.resources()[index as usize];
     let mut row = resource.to_graph_json();
     let home = state.estate.home_tenant(resource.subscription_id);
     if let (Some(home), Some(object)) = (home, row.as_object_mut()) {

@@ -2,10 +2,11 @@
 //! control endpoints, and the ARM/Monitor front door as fallback) and the ARM correlation
 //! headers on every response.
 
+use std::collections::HashMap;
 use std::sync::{Arc, Mutex, MutexGuard};
 use std::time::Instant;
 
-use axum::extract::{Path, Request, State};
+use axum::extract::{Path, Query, Request, State};
 use axum::http::{HeaderMap, HeaderValue, StatusCode};
 use axum::middleware::{self, Next};
 use axum::response::{IntoResponse, Response};
@@ -21,9 +22,10 @@ use super::estate::Estate;
 use super::faults::{FaultConfig, Faults};
 use super::paging::ResultCache;
 use super::resource_graph;
+use super::retail_prices::PriceLists;
 use super::stats::Stats;
 use super::throttle::{FixedWindow, QpuLimiter, scaled};
-use super::{SimConfig, arm, identity};
+use super::{SimConfig, arm, identity, truth};
 
 /// Everything the handlers share.
 #[derive(Debug)]
@@ -37,6 +39,8 @@ pub struct SimState {
     pub stats: Stats,
     pub arg_cache: ResultCache<Arc<Vec<u32>>>,
     pub cost_cache: ResultCache<Arc<CostTable>>,
+    /// Retail price lists, built once per currency.
+    pub price_lists: PriceLists,
     arg_quota: Mutex<FixedWindow>,
     qpu: Mutex<QpuLimiter>,
 }
@@ -53,6 +57,7 @@ impl SimState {
             stats: Stats::default(),
             arg_cache: ResultCache::new(32),
             cost_cache: ResultCache::new(8),
+            price_lists: PriceLists::default(),
             arg_quota: Mutex::new(arg_window(&config)),
             qpu: Mutex::new(QpuLimiter::new(config.time_scale)),
             config,
@@ -174,9 +179,35 @@ async fn move_subscription(
     Json(json!({"subscription_id": subscription, "tenant_id": tenant})).into_response()
 }
 
-/// Tenants and subscriptions, so a demo knows which ids to register.
-async fn estate_summary(State(state): State<Shared>) -> Response {
+/// Tenants and subscriptions, so a demo knows which ids to register, and the ground truth
+/// ([`truth`]): every resource's planted conditions, for `?subscription={id}` only if given.
+async fn estate_summary(
+    State(state): State<Shared>,
+    Query(params): Query<HashMap<String, String>>,
+) -> Response {
     let estate = &state.estate;
+    let only = match params.get("subscription").map(|s| Uuid::parse_str(s)) {
+        Some(Ok(id)) => Some(id),
+        Some(Err(_)) => {
+            let body = json!({"error": {"code": "InvalidSubscriptionId", "message": "subscription must be a GUID"}});
+            return (StatusCode::BAD_REQUEST, Json(body)).into_response();
+        }
+        None => None,
+    };
+    let conditions: Vec<truth::ResourceTruth> = estate
+        .subscriptions()
+        .iter()
+        .filter(|s| only.is_none_or(|id| id == s.id))
+        .flat_map(|s| estate.ground_truth(s.id))
+        .collect();
+    let thresholds: serde_json::Map<String, Value> = truth::THRESHOLD_DAYS
+        .iter()
+        .map(|(rule, days)| ((*rule).to_owned(), json!(days)))
+        .chain([(
+            "snapshot.stale".to_owned(),
+            json!(truth::STALE_SNAPSHOT_DAYS),
+        )])
+        .collect();
     let tenants: Vec<Value> = estate
         .tenants()
         .iter()
@@ -190,10 +221,13 @@ async fn estate_summary(State(state): State<Shared>) -> Response {
         .collect();
     Json(json!({
         "today": estate.today(),
+        "reference_now": estate.reference_now(),
         "operator_tenant_id": estate.operator_tenant_id(),
         "managed_identity_client_id": estate.msi_client_id(),
         "resources": estate.resources().len(),
         "tenants": tenants,
+        "threshold_days": thresholds,
+        "conditions": conditions,
     }))
     .into_response()
 }

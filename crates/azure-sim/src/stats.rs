@@ -18,6 +18,8 @@ pub enum Api {
     MonitorMetrics,
     MonitorBatch,
     Subscriptions,
+    ResourceSkus,
+    RetailPrices,
 }
 
 impl Api {
@@ -31,6 +33,8 @@ impl Api {
             Self::MonitorMetrics => "monitor_metrics",
             Self::MonitorBatch => "monitor_batch",
             Self::Subscriptions => "subscriptions",
+            Self::ResourceSkus => "resource_skus",
+            Self::RetailPrices => "retail_prices",
         }
     }
 }
@@ -47,6 +51,12 @@ pub struct ApiCounts {
     /// `GET /subscriptions/{id}` (absent in documents written before it existed).
     #[serde(default)]
     pub subscriptions: u64,
+    /// `GET /subscriptions/{id}/providers/Microsoft.Compute/skus`.
+    #[serde(default)]
+    pub resource_skus: u64,
+    /// `GET /api/retail/prices` (public).
+    #[serde(default)]
+    pub retail_prices: u64,
 }
 
 impl ApiCounts {
@@ -60,6 +70,8 @@ impl ApiCounts {
             Api::MonitorMetrics => self.monitor_metrics,
             Api::MonitorBatch => self.monitor_batch,
             Api::Subscriptions => self.subscriptions,
+            Api::ResourceSkus => self.resource_skus,
+            Api::RetailPrices => self.retail_prices,
         }
     }
 
@@ -72,6 +84,8 @@ impl ApiCounts {
             Api::MonitorMetrics => &mut self.monitor_metrics,
             Api::MonitorBatch => &mut self.monitor_batch,
             Api::Subscriptions => &mut self.subscriptions,
+            Api::ResourceSkus => &mut self.resource_skus,
+            Api::RetailPrices => &mut self.retail_prices,
         };
         *slot += by;
     }
@@ -85,6 +99,8 @@ impl ApiCounts {
             + self.monitor_metrics
             + self.monitor_batch
             + self.subscriptions
+            + self.resource_skus
+            + self.retail_prices
     }
 }
 

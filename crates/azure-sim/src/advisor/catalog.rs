@@ -9,6 +9,7 @@ use chrono::Duration;
 use serde_json::{Value, json};
 use uuid::Uuid;
 
+use crate::catalog::per_usd;
 use crate::costs::daily_rate;
 use crate::estate::{Details, Estate, Resource, Utilisation, Vm, timestamp};
 use crate::rng::{hash_str, hash2, uuid_from};
@@ -78,17 +79,28 @@ pub fn recommendations(estate: &Estate, subscription: Uuid) -> Vec<Value> {
 }
 
 fn for_resource<'a>(r: &'a Resource, currency: &'static str) -> Option<Item<'a>> {
-    let monthly = daily_rate(r) * 30.0;
-    let payg_vm = |vm: &Vm| vm.running && !vm.reserved;
+    let monthly = daily_rate(r) * 30.0 * per_usd(currency).unwrap_or(1.0);
+    let payg_vm = |vm: &Vm| vm.is_running() && !vm.reserved;
     match &r.details {
         Details::VirtualMachine(vm) if payg_vm(vm) && vm.utilisation == Utilisation::Idle => {
             let extended = vm_extended(r, vm.size.name, "Shutdown", monthly, currency);
             Some(item(r, &VM_RIGHTSIZE, "High", extended))
         }
-        Details::VirtualMachine(vm)
-            if payg_vm(vm) && vm.size.vcpus >= 4 && r.hash.is_multiple_of(3) =>
-        {
-            let extended = vm_extended(r, vm.size.name, "Standard_D2s_v5", monthly / 2.0, currency);
+        // Advisor knows about two thirds of the oversized VMs the rules find.
+        Details::VirtualMachine(Vm {
+            rightsize_target: Some(target),
+            ..
+        }) if r.vm().is_some_and(payg_vm) && !r.hash.is_multiple_of(3) => {
+            let vm = r.vm()?;
+            let ratio = target.hourly(vm.pays_windows_licence())
+                / vm.size.hourly(vm.pays_windows_licence());
+            let extended = vm_extended(
+                r,
+                vm.size.name,
+                target.name,
+                monthly * (1.0 - ratio),
+                currency,
+            );
             Some(item(r, &VM_RIGHTSIZE, "Medium", extended))
         }
         Details::VirtualMachine(_) if r.hash % 4 == 1 => {
@@ -172,10 +184,10 @@ fn savings(seed: u64, monthly: f64, currency: &str) -> BTreeMap<&'static str, St
 fn reservations(estate: &Estate, subscription: Uuid, currency: &'static str) -> Vec<Item<'static>> {
     let mut by_size: BTreeMap<&str, (u32, f64, &str)> = BTreeMap::new();
     for r in estate.resources_of(subscription) {
-        if let Some(vm) = r.vm().filter(|vm| vm.running && !vm.reserved) {
+        if let Some(vm) = r.vm().filter(|vm| vm.is_running() && !vm.reserved) {
             let entry = by_size.entry(vm.size.name).or_insert((0, 0.0, r.location));
             entry.0 += 1;
-            entry.1 += daily_rate(r) * 365.0 * 0.4;
+            entry.1 += daily_rate(r) * 365.0 * 0.4 * per_usd(currency).unwrap_or(1.0);
         }
     }
     by_size

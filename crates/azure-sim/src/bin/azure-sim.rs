@@ -79,6 +79,12 @@ struct Cli {
     /// Advisor recommendations per page without `$top`.
     #[arg(long, env = "AZURE_SIM_ADVISOR_PAGE_SIZE", default_value_t = 100)]
     advisor_page_size: usize,
+    /// Resource SKUs per page.
+    #[arg(long, env = "AZURE_SIM_SKU_PAGE_SIZE", default_value_t = 1000)]
+    sku_page_size: usize,
+    /// Retail Prices items per page.
+    #[arg(long, env = "AZURE_SIM_PRICES_PAGE_SIZE", default_value_t = 1000)]
+    prices_page_size: usize,
     /// Fraction of ARM/Monitor calls answered with a 500/502/503/504.
     #[arg(
         long = "fault-5xx-rate",
@@ -200,6 +206,8 @@ impl Cli {
             identity_header: self.identity_header.clone(),
             cost_page_size: self.cost_page_size,
             advisor_page_size: self.advisor_page_size,
+            sku_page_size: self.sku_page_size,
+            prices_page_size: self.prices_page_size,
             faults: FaultConfig {
                 rate_5xx: self.fault_5xx_rate,
                 rate_429: self.fault_429_rate,

@@ -1,6 +1,7 @@
-//! The tables the generator draws from: names, regions, SKUs and their list prices.
+//! The tables the generator draws from: names, regions and how often each kind and size
+//! occurs (sizes and prices themselves are in [`crate::catalog`]).
 
-use super::VmSize;
+use super::ResourceKind;
 
 pub(super) const TENANT_NAMES: [&str; 10] = [
     "Contoso",
@@ -46,51 +47,29 @@ pub(super) const OWNERS: [&str; 4] = [
     "data-team@example.com",
 ];
 pub(super) const APPLICATIONS: [&str; 5] = ["webshop", "billing", "datalake", "intranet", "crm"];
-pub(super) const VM_SIZES: [VmSize; 7] = [
-    VmSize {
-        name: "Standard_B2s",
-        vcpus: 2,
-        memory_gb: 4,
-        hourly_price: 0.0416,
-    },
-    VmSize {
-        name: "Standard_D2s_v5",
-        vcpus: 2,
-        memory_gb: 8,
-        hourly_price: 0.096,
-    },
-    VmSize {
-        name: "Standard_D4s_v5",
-        vcpus: 4,
-        memory_gb: 16,
-        hourly_price: 0.192,
-    },
-    VmSize {
-        name: "Standard_D8s_v5",
-        vcpus: 8,
-        memory_gb: 32,
-        hourly_price: 0.384,
-    },
-    VmSize {
-        name: "Standard_E4s_v5",
-        vcpus: 4,
-        memory_gb: 32,
-        hourly_price: 0.252,
-    },
-    VmSize {
-        name: "Standard_F4s_v2",
-        vcpus: 4,
-        memory_gb: 8,
-        hourly_price: 0.169,
-    },
-    VmSize {
-        name: "Standard_D16s_v5",
-        vcpus: 16,
-        memory_gb: 64,
-        hourly_price: 0.768,
-    },
+/// VM sizes the estate uses, with their relative frequency.
+pub(super) const ESTATE_VM_SIZES: [(&str, u64); 10] = [
+    ("Standard_B2s", 12),
+    ("Standard_B2ms", 8),
+    ("Standard_D2s_v5", 18),
+    ("Standard_D4s_v5", 16),
+    ("Standard_D8s_v5", 10),
+    ("Standard_D16s_v5", 5),
+    ("Standard_E4s_v5", 9),
+    ("Standard_E8s_v5", 6),
+    ("Standard_F4s_v2", 9),
+    ("Standard_F8s_v2", 7),
 ];
-pub(super) const DISK_SKUS: [&str; 3] = ["Premium_LRS", "StandardSSD_LRS", "Standard_LRS"];
+/// Sizes an oversized VM can have (a smaller size of its family exists).
+pub(super) const OVERSIZABLE_VM_SIZES: [&str; 7] = [
+    "Standard_D4s_v5",
+    "Standard_D8s_v5",
+    "Standard_D16s_v5",
+    "Standard_E4s_v5",
+    "Standard_E8s_v5",
+    "Standard_F4s_v2",
+    "Standard_F8s_v2",
+];
 pub(super) const STORAGE_SKUS: [&str; 4] = [
     "Standard_LRS",
     "Standard_GRS",
@@ -98,21 +77,30 @@ pub(super) const STORAGE_SKUS: [&str; 4] = [
     "Premium_LRS",
 ];
 pub(super) const DISK_SIZES: [u32; 6] = [32, 64, 128, 256, 512, 1024];
-pub(super) const PLANS: [(&str, &str, f64); 5] = [
-    ("B1", "Basic", 0.075),
-    ("S1", "Standard", 0.10),
-    ("P1v3", "PremiumV3", 0.25),
-    ("P2v3", "PremiumV3", 0.50),
-    ("I1v2", "IsolatedV2", 0.52),
+/// Relative frequency of each kind (per mille) after the prefix: most resources are VMs,
+/// disks, NICs, public IPs, snapshots and storage, as in real estates.
+pub(super) const KIND_WEIGHTS: [(ResourceKind, u64); 23] = [
+    (ResourceKind::VirtualMachine, 170),
+    (ResourceKind::Disk, 170),
+    (ResourceKind::NetworkInterface, 140),
+    (ResourceKind::PublicIp, 90),
+    (ResourceKind::Snapshot, 80),
+    (ResourceKind::StorageAccount, 105),
+    (ResourceKind::VirtualNetwork, 30),
+    (ResourceKind::AppServicePlan, 25),
+    (ResourceKind::WebSite, 35),
+    (ResourceKind::SqlServer, 15),
+    (ResourceKind::SqlDatabase, 40),
+    (ResourceKind::ElasticPool, 5),
+    (ResourceKind::SqlVirtualMachine, 12),
+    (ResourceKind::LoadBalancer, 20),
+    (ResourceKind::ApplicationGateway, 8),
+    (ResourceKind::NatGateway, 8),
+    (ResourceKind::VirtualNetworkGateway, 6),
+    (ResourceKind::Connection, 6),
+    (ResourceKind::PrivateEndpoint, 18),
+    (ResourceKind::ExpressRouteCircuit, 3),
+    (ResourceKind::VirtualMachineScaleSet, 10),
+    (ResourceKind::DdosProtectionPlan, 1),
+    (ResourceKind::ClassicStorageAccount, 3),
 ];
-/// (name, tier, capacity, family, daily price).
-pub(super) const SQL_SKUS: [(&str, &str, u32, Option<&str>, f64); 6] = [
-    ("Basic", "Basic", 5, None, 0.16),
-    ("S0", "Standard", 10, None, 0.48),
-    ("S2", "Standard", 50, None, 2.40),
-    ("P1", "Premium", 125, None, 15.0),
-    ("GP_Gen5", "GeneralPurpose", 2, Some("Gen5"), 12.1),
-    ("GP_Gen5", "GeneralPurpose", 8, Some("Gen5"), 48.4),
-];
-/// Relative frequency of each kind, in [`ResourceKind::ALL`] order.
-pub(super) const KIND_WEIGHTS: [u64; 8] = [20, 20, 15, 10, 10, 7, 8, 10];

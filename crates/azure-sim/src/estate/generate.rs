@@ -1,21 +1,14 @@
-//! Generation of the estate from the seed: one generator per subscription, two passes (the
-//! skeleton of names and groups, then the details that point at other resources).
+//! Generation of the estate from the seed: one generator per subscription (subscriptions are
+//! built in parallel), three phases ([`super::plan`]: kinds, names and ids; [`super::details`]:
+//! each resource's own attributes; [`super::links`]: the links between them).
 
 use chrono::{DateTime, NaiveTime, Utc};
 use uuid::Uuid;
 
 use super::catalog::*;
-use super::details::{Links, details, tags};
-use super::{Estate, EstateConfig, Resource, ResourceGroup, ResourceKind, Subscription, Tenant};
+use super::{Estate, EstateConfig, Resource, ResourceGroup, Subscription, Tenant};
+use super::{containers, details, links, plan};
 use crate::rng::{SplitMix64, hash_str, hash2, uuid_from};
-
-/// A resource before its details: enough to build ids that others can point at.
-struct Skeleton {
-    kind: ResourceKind,
-    name: String,
-    group: usize,
-    id: String,
-}
 
 pub(super) fn generate(config: &EstateConfig) -> Estate {
     let today = config.today.unwrap_or_else(|| Utc::now().date_naive());
@@ -43,6 +36,7 @@ pub(super) fn generate(config: &EstateConfig) -> Estate {
                 environment_label(g % per_tenant),
                 g % per_tenant + 1
             ),
+            tags: containers::subscription_tags(*id),
             resource_groups: groups,
             resources: start..resources.len(),
         });
@@ -88,7 +82,7 @@ fn generate_subscription(
     midnight: DateTime<Utc>,
 ) -> (Vec<ResourceGroup>, Vec<Resource>) {
     let mut rng = SplitMix64::new(hash2(config.seed, hash_str(&id.to_string())));
-    let groups = resource_groups(&mut rng);
+    let groups = resource_groups(&mut rng, id);
     let resources = subscription_resources(config, &mut rng, (id, tenant_id), &groups, midnight);
     (groups, resources)
 }
@@ -124,13 +118,17 @@ fn environment_label(s: usize) -> &'static str {
     ["Production", "Development", "Shared", "Sandbox"][s % 4]
 }
 
-fn resource_groups(rng: &mut SplitMix64) -> Vec<ResourceGroup> {
+fn resource_groups(rng: &mut SplitMix64, subscription_id: Uuid) -> Vec<ResourceGroup> {
     let count = 3 + rng.below(4) as usize;
     let offset = rng.below(GROUP_NAMES.len() as u64) as usize;
     (0..count)
-        .map(|i| ResourceGroup {
-            name: GROUP_NAMES[(offset + i) % GROUP_NAMES.len()].to_owned(),
-            location: rng.pick(&LOCATIONS),
+        .map(|i| {
+            let name = GROUP_NAMES[(offset + i) % GROUP_NAMES.len()];
+            ResourceGroup {
+                name: name.to_owned(),
+                location: rng.pick(&LOCATIONS),
+                tags: containers::group_tags(subscription_id, name),
+            }
         })
         .collect()
 }
@@ -142,110 +140,40 @@ fn subscription_resources(
     groups: &[ResourceGroup],
     midnight: DateTime<Utc>,
 ) -> Vec<Resource> {
-    let mut skeletons: Vec<Skeleton> = (0..config.resources_per_subscription)
-        .map(|i| skeleton(rng, i, subscription_id, groups))
-        .collect();
-    // Resources are kept in id order (Resource Graph's `order by id`); sorting the small
-    // skeletons is much cheaper than sorting the resources.
-    skeletons.sort_by(|a, b| a.id.cmp(&b.id));
-    let of_kind = |kind| -> Vec<&str> {
-        skeletons
-            .iter()
-            .filter(|s| s.kind == kind)
-            .map(|s| s.id.as_str())
-            .collect()
-    };
-    let vms = of_kind(ResourceKind::VirtualMachine);
-    let nics = of_kind(ResourceKind::NetworkInterface);
-    let disks = of_kind(ResourceKind::Disk);
-    let links = Links {
-        vms: &vms,
-        nics: &nics,
-        disks: &disks,
+    let skeletons = plan::skeletons(
+        rng,
+        config.resources_per_subscription,
         subscription_id,
         groups,
-    };
-    skeletons
+    );
+    let mut resources: Vec<Resource> = skeletons
         .iter()
         .map(|s| {
             let hash = hash_str(&s.id);
             let mut r = SplitMix64::new(hash2(config.seed, hash));
             let group = &groups[s.group];
+            let location = if r.chance(0.85) {
+                group.location
+            } else {
+                r.pick(&LOCATIONS)
+            };
+            let tags = details::tags(&mut r);
+            let (created, details) = details::details(&mut r, s, midnight);
             Resource {
                 id: s.id.clone(),
                 name: s.name.clone(),
                 subscription_id,
                 tenant_id,
                 resource_group: group.name.clone(),
-                location: if r.chance(0.85) {
-                    group.location
-                } else {
-                    r.pick(&LOCATIONS)
-                },
-                tags: tags(&mut r),
-                details: details(&mut r, (s.kind, &s.id), &links, midnight),
+                location,
+                tags,
+                created,
+                details,
                 hash,
             }
         })
-        .collect()
-}
-
-fn skeleton(
-    rng: &mut SplitMix64,
-    i: usize,
-    subscription_id: Uuid,
-    groups: &[ResourceGroup],
-) -> Skeleton {
-    // The first resources cycle through every kind so that even tiny estates have each one.
-    let kind = if i < ResourceKind::ALL.len() {
-        ResourceKind::ALL[i]
-    } else {
-        weighted_kind(rng)
-    };
-    let group = rng.below(groups.len() as u64) as usize;
-    let name = resource_name(kind, i, rng);
-    let path = match kind {
-        ResourceKind::SqlDatabase => format!(
-            "Microsoft.Sql/servers/sql-{}-{:02}/databases/{name}",
-            i % 7,
-            i % 3
-        ),
-        _ => format!("{}/{name}", kind.arm_type()),
-    };
-    let id = format!(
-        "/subscriptions/{subscription_id}/resourceGroups/{}/providers/{path}",
-        groups[group].name
-    );
-    Skeleton {
-        kind,
-        name,
-        group,
-        id,
-    }
-}
-
-fn weighted_kind(rng: &mut SplitMix64) -> ResourceKind {
-    let total: u64 = KIND_WEIGHTS.iter().sum();
-    let mut roll = rng.below(total);
-    for (kind, weight) in ResourceKind::ALL.iter().zip(KIND_WEIGHTS) {
-        if roll < weight {
-            return *kind;
-        }
-        roll -= weight;
-    }
-    ResourceKind::StorageAccount
-}
-
-fn resource_name(kind: ResourceKind, i: usize, rng: &mut SplitMix64) -> String {
-    let app = rng.pick(&APPLICATIONS);
-    match kind {
-        ResourceKind::VirtualMachine => format!("vm-{app}-{i:04}"),
-        ResourceKind::Disk => format!("disk-{app}-{i:04}"),
-        ResourceKind::PublicIp => format!("pip-{app}-{i:04}"),
-        ResourceKind::NetworkInterface => format!("nic-{app}-{i:04}"),
-        ResourceKind::Snapshot => format!("snap-{app}-{i:04}"),
-        ResourceKind::AppServicePlan => format!("asp-{app}-{i:04}"),
-        ResourceKind::SqlDatabase => format!("sqldb-{app}-{i:04}"),
-        ResourceKind::StorageAccount => format!("st{app}{i:04}{:04x}", rng.below(0x10000)),
-    }
+        .collect();
+    let plants: Vec<plan::Plant> = skeletons.iter().map(|s| s.plant).collect();
+    links::link(&mut resources, &plants, midnight);
+    resources
 }

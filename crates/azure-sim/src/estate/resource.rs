@@ -7,6 +7,7 @@ use serde_json::Value;
 use uuid::Uuid;
 
 use super::arm_json;
+use super::kinds::*;
 
 /// One resource of the inventory.
 #[derive(Debug, Clone)]
@@ -19,55 +20,60 @@ pub struct Resource {
     pub resource_group: String,
     pub location: &'static str,
     pub tags: Tags,
+    /// When it was created: nothing is billed, measured or attached before.
+    pub created: DateTime<Utc>,
     pub details: Details,
     /// A stable hash of the id, the source of every per-resource random value.
     pub hash: u64,
 }
 
-/// The resource types in the estate.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
-pub enum ResourceKind {
-    VirtualMachine,
-    Disk,
-    PublicIp,
-    NetworkInterface,
-    Snapshot,
-    AppServicePlan,
-    SqlDatabase,
-    StorageAccount,
+macro_rules! kinds {
+    ($( $kind:ident => $arm:literal ),* $(,)?) => {
+        /// The resource types in the estate.
+        #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
+        pub enum ResourceKind { $( $kind ),* }
+
+        impl ResourceKind {
+            /// Every kind.
+            pub const ALL: [ResourceKind; [$( stringify!($kind) ),*].len()] = [$( Self::$kind ),*];
+
+            /// The ARM resource type with the provider's casing.
+            pub fn arm_type(self) -> &'static str {
+                match self { $( Self::$kind => $arm ),* }
+            }
+        }
+    };
 }
 
-impl ResourceKind {
-    /// Every kind, in generation order.
-    pub const ALL: [ResourceKind; 8] = [
-        Self::VirtualMachine,
-        Self::Disk,
-        Self::NetworkInterface,
-        Self::PublicIp,
-        Self::Snapshot,
-        Self::AppServicePlan,
-        Self::SqlDatabase,
-        Self::StorageAccount,
-    ];
-
-    /// The ARM resource type with the provider's casing.
-    pub fn arm_type(self) -> &'static str {
-        match self {
-            Self::VirtualMachine => "Microsoft.Compute/virtualMachines",
-            Self::Disk => "Microsoft.Compute/disks",
-            Self::PublicIp => "Microsoft.Network/publicIPAddresses",
-            Self::NetworkInterface => "Microsoft.Network/networkInterfaces",
-            Self::Snapshot => "Microsoft.Compute/snapshots",
-            Self::AppServicePlan => "Microsoft.Web/serverFarms",
-            Self::SqlDatabase => "Microsoft.Sql/servers/databases",
-            Self::StorageAccount => "Microsoft.Storage/storageAccounts",
-        }
-    }
+kinds! {
+    VirtualMachine => "Microsoft.Compute/virtualMachines",
+    Disk => "Microsoft.Compute/disks",
+    NetworkInterface => "Microsoft.Network/networkInterfaces",
+    PublicIp => "Microsoft.Network/publicIPAddresses",
+    Snapshot => "Microsoft.Compute/snapshots",
+    AppServicePlan => "Microsoft.Web/serverFarms",
+    SqlDatabase => "Microsoft.Sql/servers/databases",
+    StorageAccount => "Microsoft.Storage/storageAccounts",
+    VirtualNetwork => "Microsoft.Network/virtualNetworks",
+    WebSite => "Microsoft.Web/sites",
+    SqlServer => "Microsoft.Sql/servers",
+    ElasticPool => "Microsoft.Sql/servers/elasticPools",
+    SqlVirtualMachine => "Microsoft.SqlVirtualMachine/sqlVirtualMachines",
+    LoadBalancer => "Microsoft.Network/loadBalancers",
+    ApplicationGateway => "Microsoft.Network/applicationGateways",
+    NatGateway => "Microsoft.Network/natGateways",
+    VirtualNetworkGateway => "Microsoft.Network/virtualNetworkGateways",
+    Connection => "Microsoft.Network/connections",
+    PrivateEndpoint => "Microsoft.Network/privateEndpoints",
+    ExpressRouteCircuit => "Microsoft.Network/expressRouteCircuits",
+    VirtualMachineScaleSet => "Microsoft.Compute/virtualMachineScaleSets",
+    DdosProtectionPlan => "Microsoft.Network/ddosProtectionPlans",
+    ClassicStorageAccount => "Microsoft.ClassicStorage/storageAccounts",
 }
 
 /// Tags. A few resources carry them as a JSON *string* (connectors must coerce); those never
 /// carry `cost-center`, so "missing cost-center" means the same whichever way one reads them.
-#[derive(Debug, Clone, Default)]
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct Tags {
     pub environment: Option<&'static str>,
     pub cost_center: Option<&'static str>,
@@ -107,119 +113,64 @@ impl Tags {
 pub enum Details {
     VirtualMachine(Vm),
     Disk(Disk),
-    PublicIp(PublicIp),
     NetworkInterface(Nic),
+    PublicIp(PublicIp),
     Snapshot(Snapshot),
     AppServicePlan(AppServicePlan),
     SqlDatabase(SqlDatabase),
     StorageAccount(StorageAccount),
+    VirtualNetwork(VirtualNetwork),
+    WebSite(WebSite),
+    SqlServer(SqlServer),
+    ElasticPool(ElasticPool),
+    SqlVirtualMachine(SqlVm),
+    LoadBalancer(LoadBalancer),
+    ApplicationGateway(AppGateway),
+    NatGateway(NatGateway),
+    VirtualNetworkGateway(VnetGateway),
+    Connection(Connection),
+    PrivateEndpoint(PrivateEndpoint),
+    ExpressRouteCircuit(ErCircuitDetails),
+    VirtualMachineScaleSet(Vmss),
+    DdosProtectionPlan(DdosPlan),
+    ClassicStorageAccount(StorageAccount),
 }
 
-/// A VM size with its shape and pay-as-you-go price.
-#[derive(Debug, Clone, Copy, PartialEq)]
-pub struct VmSize {
-    pub name: &'static str,
-    pub vcpus: u32,
-    pub memory_gb: u32,
-    pub hourly_price: f64,
-}
-
-/// How busy a VM is (drives its metrics and the Advisor shutdown/resize recommendations).
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Utilisation {
-    /// Average CPU below 5 %.
-    Idle,
-    Moderate,
-    Busy,
-}
-
-#[derive(Debug, Clone)]
-pub struct Vm {
-    pub size: VmSize,
-    pub os_type: &'static str,
-    pub running: bool,
-    /// Covered by a reservation: actual cost shows a monthly purchase, amortized spreads it.
-    pub reserved: bool,
-    pub utilisation: Utilisation,
-    pub vm_id: Uuid,
-    pub time_created: DateTime<Utc>,
-}
-
-#[derive(Debug, Clone)]
-pub struct Disk {
-    pub size_gb: u32,
-    pub sku: &'static str,
-    /// The VM the disk is attached to; `None` is `diskState = Unattached`.
-    pub managed_by: Option<String>,
-    pub time_created: DateTime<Utc>,
-}
-
-/// What a public IP is bound to (`None` = orphaned).
-#[derive(Debug, Clone)]
-pub enum IpBinding {
-    IpConfiguration(String),
-    NatGateway(String),
-    None,
-}
-
-#[derive(Debug, Clone)]
-pub struct PublicIp {
-    pub address: String,
-    pub sku: &'static str,
-    pub binding: IpBinding,
-}
-
-#[derive(Debug, Clone)]
-pub struct Nic {
-    pub virtual_machine: Option<String>,
-    pub private_ip: String,
-}
-
-#[derive(Debug, Clone)]
-pub struct Snapshot {
-    pub size_gb: u32,
-    pub time_created: DateTime<Utc>,
-    pub source_disk: String,
-}
-
-#[derive(Debug, Clone)]
-pub struct AppServicePlan {
-    pub sku_name: &'static str,
-    pub tier: &'static str,
-    pub workers: u32,
-    pub hourly_price: f64,
-}
-
-#[derive(Debug, Clone)]
-pub struct SqlDatabase {
-    pub server: String,
-    pub sku_name: &'static str,
-    pub tier: &'static str,
-    pub capacity: u32,
-    pub family: Option<&'static str>,
-    pub daily_price: f64,
-}
-
-#[derive(Debug, Clone)]
-pub struct StorageAccount {
-    pub sku: &'static str,
-    pub access_tier: &'static str,
-    pub daily_price: f64,
+impl Details {
+    /// The kind these details belong to.
+    pub fn kind(&self) -> ResourceKind {
+        match self {
+            Self::VirtualMachine(_) => ResourceKind::VirtualMachine,
+            Self::Disk(_) => ResourceKind::Disk,
+            Self::NetworkInterface(_) => ResourceKind::NetworkInterface,
+            Self::PublicIp(_) => ResourceKind::PublicIp,
+            Self::Snapshot(_) => ResourceKind::Snapshot,
+            Self::AppServicePlan(_) => ResourceKind::AppServicePlan,
+            Self::SqlDatabase(_) => ResourceKind::SqlDatabase,
+            Self::StorageAccount(_) => ResourceKind::StorageAccount,
+            Self::VirtualNetwork(_) => ResourceKind::VirtualNetwork,
+            Self::WebSite(_) => ResourceKind::WebSite,
+            Self::SqlServer(_) => ResourceKind::SqlServer,
+            Self::ElasticPool(_) => ResourceKind::ElasticPool,
+            Self::SqlVirtualMachine(_) => ResourceKind::SqlVirtualMachine,
+            Self::LoadBalancer(_) => ResourceKind::LoadBalancer,
+            Self::ApplicationGateway(_) => ResourceKind::ApplicationGateway,
+            Self::NatGateway(_) => ResourceKind::NatGateway,
+            Self::VirtualNetworkGateway(_) => ResourceKind::VirtualNetworkGateway,
+            Self::Connection(_) => ResourceKind::Connection,
+            Self::PrivateEndpoint(_) => ResourceKind::PrivateEndpoint,
+            Self::ExpressRouteCircuit(_) => ResourceKind::ExpressRouteCircuit,
+            Self::VirtualMachineScaleSet(_) => ResourceKind::VirtualMachineScaleSet,
+            Self::DdosProtectionPlan(_) => ResourceKind::DdosProtectionPlan,
+            Self::ClassicStorageAccount(_) => ResourceKind::ClassicStorageAccount,
+        }
+    }
 }
 
 impl Resource {
     /// The resource's kind.
     pub fn kind(&self) -> ResourceKind {
-        match &self.details {
-            Details::VirtualMachine(_) => ResourceKind::VirtualMachine,
-            Details::Disk(_) => ResourceKind::Disk,
-            Details::PublicIp(_) => ResourceKind::PublicIp,
-            Details::NetworkInterface(_) => ResourceKind::NetworkInterface,
-            Details::Snapshot(_) => ResourceKind::Snapshot,
-            Details::AppServicePlan(_) => ResourceKind::AppServicePlan,
-            Details::SqlDatabase(_) => ResourceKind::SqlDatabase,
-            Details::StorageAccount(_) => ResourceKind::StorageAccount,
-        }
+        self.details.kind()
     }
 
     /// The VM details, when this is a VM.

@@ -26,6 +26,26 @@ pub(super) fn eval(expr: &Expr, row: &Value, now: DateTime<Utc>) -> Val {
         Expr::Span(s) => Val::Span(*s),
         Expr::Call(func, args) => call(*func, args.first().map(|a| eval(a, row, now)), now),
         Expr::Cmp(l, op, r) => compare(&eval(l, row, now), *op, &eval(r, row, now)),
+        Expr::In {
+            value,
+            list,
+            case_insensitive,
+            negated,
+        } => {
+            let v = eval(value, row, now);
+            if is_null(&v) {
+                return Val::Bool(*negated);
+            }
+            let v = to_string(&v);
+            let found = list.iter().any(|item| {
+                if *case_insensitive {
+                    item.to_lowercase() == v.to_lowercase()
+                } else {
+                    *item == v
+                }
+            });
+            Val::Bool(found != *negated)
+        }
         Expr::And(l, r) => Val::Bool(truthy(&eval(l, row, now)) && truthy(&eval(r, row, now))),
         Expr::Or(l, r) => Val::Bool(truthy(&eval(l, row, now)) || truthy(&eval(r, row, now))),
     }

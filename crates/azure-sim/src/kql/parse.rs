@@ -1,6 +1,6 @@
 //! Lexer and recursive-descent parser for the supported KQL subset.
 
-use super::{CmpOp, Column, Expr, Func, Plan};
+use super::{CmpOp, Column, Expr, Func, Plan, Table};
 
 #[derive(Debug, Clone, PartialEq)]
 enum Tok {
@@ -11,19 +11,29 @@ enum Tok {
     Sym(&'static str),
 }
 
-const SYMBOLS: [&str; 16] = [
-    "=~", "!~", "==", "!=", "<=", ">=", "|", "(", ")", "[", "]", ".", ",", "=", "<", ">",
+const SYMBOLS: [&str; 18] = [
+    "=~", "!~", "==", "!=", "<=", ">=", "|", "(", ")", "[", "]", ".", ",", "=", "<", ">", "~", "!",
 ];
 
 /// Parses a query of the supported subset into a [`Plan`].
 pub fn parse(text: &str) -> Result<Plan, String> {
     let tokens = lex(text)?;
     let mut stages = tokens.split(|t| *t == Tok::Sym("|"));
-    match stages.next() {
-        Some([Tok::Ident(table)]) if table.eq_ignore_ascii_case("Resources") => {}
-        _ => return Err("only the `Resources` table is supported".into()),
-    }
-    let mut plan = Plan::default();
+    let table = match stages.next() {
+        Some([Tok::Ident(table)]) if table.eq_ignore_ascii_case("Resources") => Table::Resources,
+        Some([Tok::Ident(table)]) if table.eq_ignore_ascii_case("ResourceContainers") => {
+            Table::ResourceContainers
+        }
+        _ => {
+            return Err(
+                "only the `Resources` and `ResourceContainers` tables are supported".into(),
+            );
+        }
+    };
+    let mut plan = Plan {
+        table,
+        ..Plan::default()
+    };
     for stage in stages {
         apply_stage(&mut plan, stage)?;
     }
@@ -229,6 +239,15 @@ impl<'a> Parser<'a> {
 
     fn comparison(&mut self) -> Result<Expr, String> {
         let left = self.primary()?;
+        if let Some(negated) = self.in_operator() {
+            let case_insensitive = self.eat_sym("~");
+            return Ok(Expr::In {
+                value: Box::new(left),
+                list: self.string_list()?,
+                case_insensitive,
+                negated,
+            });
+        }
         let op = match self.peek() {
             Some(Tok::Sym(s)) => match *s {
                 "=~" => CmpOp::EqCi,
@@ -250,6 +269,34 @@ impl<'a> Parser<'a> {
         };
         self.pos += 1;
         Ok(Expr::Cmp(Box::new(left), op, Box::new(self.primary()?)))
+    }
+
+    /// `in`, `in~`, `!in`, `!in~`: `Some(negated)` with the `in` consumed (not the `~`).
+    fn in_operator(&mut self) -> Option<bool> {
+        let at = |k: usize| self.tokens.get(self.pos + k);
+        let negated = matches!(at(0), Some(Tok::Sym("!")));
+        let word = at(usize::from(negated));
+        if !matches!(word, Some(Tok::Ident(w)) if w.eq_ignore_ascii_case("in")) {
+            return None;
+        }
+        self.pos += 1 + usize::from(negated);
+        Some(negated)
+    }
+
+    /// `('a', 'b', …)`.
+    fn string_list(&mut self) -> Result<Vec<String>, String> {
+        self.expect_sym("(")?;
+        let mut list = Vec::new();
+        loop {
+            match self.next() {
+                Some(Tok::Str(s)) => list.push(s.clone()),
+                other => return Err(format!("expected a string in the `in` list, got {other:?}")),
+            }
+            if self.eat_sym(")") {
+                return Ok(list);
+            }
+            self.expect_sym(",")?;
+        }
     }
 
     fn primary(&mut self) -> Result<Expr, String> {

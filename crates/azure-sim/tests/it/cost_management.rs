@@ -119,3 +119,139 @@ async fn query_units_run_out_with_the_documented_429_and_headers() {
     );
     assert_eq!(s.handle.stats().throttled.cost_management, 1);
 }
+
+/// A query over `from..=to` with no granularity (one row per group for the whole period).
+fn total_body(
+    cost_type: &str,
+    from: chrono::NaiveDate,
+    to: chrono::NaiveDate,
+    grouping: &[&str],
+) -> serde_json::Value {
+    let mut body = cost_body(cost_type, from, to, grouping);
+    body["dataset"]["granularity"] = json!("None");
+    body
+}
+
+/// Cents per (resource group, service), from rows whose group comes from `group_of`.
+fn by_group_and_service(
+    rows: &[serde_json::Value],
+    group_of: impl Fn(&serde_json::Value) -> String,
+    service_column: usize,
+) -> std::collections::BTreeMap<(String, String), i64> {
+    let mut sums = std::collections::BTreeMap::new();
+    for row in rows {
+        let cents = (row[0].as_f64().expect("cost") * 100.0).round() as i64;
+        let key = (
+            group_of(row),
+            row[service_column].as_str().unwrap_or_default().to_owned(),
+        );
+        *sums.entry(key).or_default() += cents;
+    }
+    sums
+}
+
+#[tokio::test]
+async fn per_resource_costs_add_up_to_the_resource_group_and_service_costs_to_the_cent() {
+    let s = Sim::start(SimConfig {
+        cost_page_size: 20,
+        estate: azure_sim::EstateConfig {
+            tenants: 4,
+            subscriptions_per_tenant: 1,
+            ..small().estate
+        },
+        ..small()
+    })
+    .await;
+    let to = s.handle.estate.today() - chrono::Duration::days(3);
+    let from = to - chrono::Duration::days(29);
+    for tenant in [0, 3] {
+        let sub = s.subscription(tenant, 0);
+        let token = s.token(s.tenant(tenant), ARM).await;
+        let currency = s.handle.estate.currency_of(sub);
+        for kind in ["AmortizedCost", "ActualCost"] {
+            let per_resource = total_body(kind, from, to, &["ResourceId", "ServiceName"]);
+            let (columns, rows, pages) = s.cost_all(&token, sub, &per_resource).await;
+            assert_eq!(
+                columns,
+                vec![
+                    json!({"name": "Cost", "type": "Number"}),
+                    json!({"name": "ResourceId", "type": "String"}),
+                    json!({"name": "ServiceName", "type": "String"}),
+                    json!({"name": "Currency", "type": "String"}),
+                ]
+            );
+            assert!(pages >= 2, "{pages} pages");
+            assert!(rows.iter().all(|r| r[3] == currency));
+            for row in &rows {
+                let id = row[1].as_str().expect("ResourceId");
+                assert_eq!(id, id.to_ascii_lowercase());
+                assert!(
+                    id.is_empty() || s.handle.estate.resource(id).is_some(),
+                    "{id}"
+                );
+            }
+            let group_of_id = |row: &serde_json::Value| {
+                let id = row[1].as_str().unwrap_or_default();
+                id.split('/').nth(4).unwrap_or_default().to_owned()
+            };
+            let per_resource = by_group_and_service(&rows, group_of_id, 2);
+            let daily = cost_body(kind, from, to, &["ResourceGroupName", "ServiceName"]);
+            let (_, daily_rows, _) = s.cost_all(&token, sub, &daily).await;
+            let group_of_name =
+                |row: &serde_json::Value| row[1].as_str().unwrap_or_default().to_ascii_lowercase();
+            assert_eq!(
+                per_resource,
+                by_group_and_service(&daily_rows, group_of_name, 2),
+                "{kind} {currency}"
+            );
+        }
+    }
+}
+
+#[tokio::test]
+async fn a_reservation_purchase_has_no_resource_id_and_no_resource_group() {
+    let s = Sim::start(small()).await;
+    let e = &s.handle.estate;
+    let sub = e
+        .subscriptions()
+        .iter()
+        .find(|sub| {
+            e.resources_of(sub.id)
+                .iter()
+                .any(|r| r.vm().is_some_and(|v| v.reserved))
+        })
+        .expect("a subscription with a reserved VM")
+        .id;
+    let tenant = e.home_tenant(sub).expect("known subscription");
+    let token = s.token(tenant, ARM).await;
+    let (from, to) = e.cost_data_range();
+    let first_of_month = to.with_day0(0).expect("first");
+    let from = from
+        .max(first_of_month - chrono::Duration::days(1))
+        .min(first_of_month);
+    let (_, rows, _) = s
+        .cost_all(
+            &token,
+            sub,
+            &total_body("ActualCost", from, to, &["ResourceId", "ResourceGroupName"]),
+        )
+        .await;
+    let purchases: Vec<_> = rows.iter().filter(|r| r[1] == "").collect();
+    assert_eq!(
+        purchases.len(),
+        1,
+        "one row for the subscription's purchases"
+    );
+    assert_eq!(purchases[0][2], "", "no resource group either");
+    let (_, amortized, _) = s
+        .cost_all(
+            &token,
+            sub,
+            &total_body("AmortizedCost", from, to, &["ResourceId"]),
+        )
+        .await;
+    assert!(
+        amortized.iter().all(|r| r[1] != ""),
+        "amortized cost sits on the VMs"
+    );
+}

@@ -5,11 +5,15 @@
 
 mod advisor;
 mod binary;
+mod consistency;
 mod cost_management;
 mod faults;
+mod ground_truth;
 mod identity;
 mod monitor;
 mod resource_graph;
+mod resource_skus;
+mod retail_prices;
 mod standalone;
 mod subscriptions;
 mod support;

@@ -27,7 +27,7 @@ async fn arm_metrics_return_hourly_points_and_idle_vms_stay_under_five_percent()
         .iter()
         .find(|r| {
             r.vm()
-                .is_some_and(|v| v.running && v.utilisation == Utilisation::Idle)
+                .is_some_and(|v| v.is_running() && v.utilisation == Utilisation::Idle)
         })
         .expect("an idle VM");
     let token = s.token(vm.tenant_id, ARM).await;
@@ -205,4 +205,193 @@ async fn metric_errors_are_reported_inside_a_200() {
     assert_eq!(r.status, StatusCode::OK);
     assert_ne!(r.body["value"][0]["errorCode"], "Success");
     assert_eq!(r.body["value"][0]["timeseries"], json!([]));
+}
+
+#[tokio::test]
+async fn every_namespace_serves_its_metrics_with_azures_units_and_refuses_unknown_names() {
+    use azure_sim::estate::ResourceKind as K;
+    let s = Sim::start(small()).await;
+    let e = &s.handle.estate;
+    let sub = s.subscription(0, 0);
+    let token = s.token(s.tenant(0), METRICS).await;
+    let cases = [
+        (
+            K::VirtualMachineScaleSet,
+            "Microsoft.Compute/virtualMachineScaleSets",
+            "Percentage CPU,Available Memory Bytes",
+            ["Percent", "Bytes"],
+        ),
+        (
+            K::Disk,
+            "Microsoft.Compute/disks",
+            "Composite Disk Read Operations/sec,Composite Disk Write Bytes/sec",
+            ["CountPerSecond", "BytesPerSecond"],
+        ),
+        (
+            K::AppServicePlan,
+            "Microsoft.Web/serverfarms",
+            "CpuPercentage,MemoryPercentage",
+            ["Percent", "Percent"],
+        ),
+        (
+            K::SqlDatabase,
+            "Microsoft.Sql/servers/databases",
+            "dtu_consumption_percent,cpu_percent",
+            ["Percent", "Percent"],
+        ),
+        (
+            K::VirtualMachine,
+            "Microsoft.Compute/virtualMachines",
+            "Network Out Total,Percentage CPU",
+            ["Bytes", "Percent"],
+        ),
+    ];
+    for (kind, namespace, names, units) in cases {
+        let r = e
+            .resources_of(sub)
+            .iter()
+            .find(|r| r.kind() == kind)
+            .expect("one of each");
+        let ok = s
+            .batch(&token, (r.location, sub), (namespace, names), &[&r.id], 4)
+            .await;
+        assert_eq!(ok.status, StatusCode::OK, "{}", ok.text);
+        let metrics = ok.body["values"][0]["value"].as_array().expect("value");
+        assert_eq!(
+            metrics
+                .iter()
+                .map(|m| m["unit"].as_str().unwrap_or_default())
+                .collect::<Vec<_>>(),
+            units
+        );
+        assert_eq!(ok.body["values"][0]["namespace"], namespace);
+        let unknown = s
+            .batch(
+                &token,
+                (r.location, sub),
+                (namespace, "Nonsense Metric"),
+                &[&r.id],
+                4,
+            )
+            .await;
+        assert_eq!(unknown.status, StatusCode::BAD_REQUEST);
+        let message = unknown.body["error"]["message"]
+            .as_str()
+            .unwrap_or_default();
+        assert!(
+            message.starts_with("Failed to find metric configuration for provider:"),
+            "{message}"
+        );
+        assert!(
+            message.contains("metric: Nonsense Metric, Valid metrics:"),
+            "{message}"
+        );
+    }
+    let vm = e
+        .resources_of(sub)
+        .iter()
+        .find(|r| r.kind() == K::VirtualMachine)
+        .expect("a VM");
+    let mismatch = s
+        .batch(
+            &token,
+            (vm.location, sub),
+            (
+                "Microsoft.Compute/disks",
+                "Composite Disk Read Operations/sec",
+            ),
+            &[&vm.id],
+            4,
+        )
+        .await;
+    assert_eq!(
+        mismatch.status,
+        StatusCode::BAD_REQUEST,
+        "a VM in a disks batch"
+    );
+    let plan = e
+        .resources_of(sub)
+        .iter()
+        .find(|r| r.kind() == K::AppServicePlan)
+        .expect("a plan");
+    let arm_token = s.token(s.tenant(0), ARM).await;
+    let arm = s
+        .get(
+            s.url(&format!(
+                "{}/providers/Microsoft.Insights/metrics?api-version=2023-10-01&metricnamespace=Microsoft.Web/serverfarms&metricnames=CpuPercentage&interval=PT1H&aggregation=average,maximum",
+                &plan.id[1..]
+            )),
+            &arm_token,
+        )
+        .await;
+    assert_eq!(arm.status, StatusCode::OK, "{}", arm.text);
+    assert_eq!(
+        (
+            arm.body["namespace"].as_str(),
+            arm.body["value"][0]["unit"].as_str()
+        ),
+        (Some("Microsoft.Web/serverfarms"), Some("Percent"))
+    );
+    let unknown_ns = s
+        .batch(
+            &token,
+            (vm.location, sub),
+            ("Microsoft.Foo/bars", "x"),
+            &[&vm.id],
+            4,
+        )
+        .await;
+    assert_eq!(unknown_ns.status, StatusCode::BAD_REQUEST);
+}
+
+#[tokio::test]
+async fn a_deallocated_vm_and_a_detached_disk_return_points_without_values() {
+    let s = Sim::start(small()).await;
+    let e = &s.handle.estate;
+    let sub = s.subscription(0, 0);
+    let token = s.token(s.tenant(0), METRICS).await;
+    let vm = e
+        .resources_of(sub)
+        .iter()
+        .find(|r| {
+            r.vm()
+                .is_some_and(|v| v.power == azure_sim::estate::PowerState::Deallocated)
+        })
+        .expect("a deallocated VM");
+    let r = s
+        .batch(
+            &token,
+            (vm.location, sub),
+            ("Microsoft.Compute/virtualMachines", "Percentage CPU"),
+            &[&vm.id],
+            3,
+        )
+        .await;
+    let data = r.body["values"][0]["value"][0]["timeseries"][0]["data"]
+        .as_array()
+        .cloned()
+        .unwrap_or_default();
+    assert_eq!(data.len(), 3);
+    assert!(data.iter().all(|p| {
+        p.as_object()
+            .is_some_and(|o| o.len() == 1 && o.contains_key("timeStamp"))
+    }));
+    let disk = e
+        .resources_of(sub)
+        .iter()
+        .find(
+            |r| matches!(&r.details, azure_sim::estate::Details::Disk(d) if d.managed_by.is_none()),
+        )
+        .expect("a detached disk");
+    let r = s
+        .batch(
+            &token,
+            (disk.location, sub),
+            ("Microsoft.Compute/disks", "Composite Disk Read Bytes/sec"),
+            &[&disk.id],
+            3,
+        )
+        .await;
+    assert!(crate::support::series(&r.body, 0, 0, "average").is_empty());
+    assert_eq!(r.body["values"][0]["value"][0]["errorCode"], "Success");
 }

@@ -124,3 +124,75 @@ async fn any_query_in_the_kql_subset_runs_not_only_azcops_library() {
         "{rows:?}"
     );
 }
+
+#[tokio::test]
+async fn resource_containers_page_subscriptions_and_groups_with_their_tags_and_quota_headers() {
+    let s = Sim::start(SimConfig {
+        throttling: true,
+        ..small()
+    })
+    .await;
+    let token = s.token(s.tenant(0), ARM).await;
+    let subs = s.handle.estate.tenants()[0].subscription_ids.clone();
+    let query = "resourcecontainers \
+| where type in~ ('microsoft.resources/subscriptions','microsoft.resources/subscriptions/resourcegroups') \
+| project id, name, type, tenantId, subscriptionId, resourceGroup, tags | order by id asc";
+    let first = s
+        .graph(
+            &token,
+            json!({"query": query, "subscriptions": subs, "options": {"$top": 3}}),
+        )
+        .await;
+    assert_eq!(first.status, StatusCode::OK, "{}", first.text);
+    assert_eq!(first.header("x-ms-user-quota-remaining"), "14");
+    assert!(first.body["$skipToken"].is_string());
+    let (rows, pages) = s.graph_all(&token, query, &subs, 3).await;
+    let expected: usize = subs
+        .iter()
+        .map(|id| {
+            1 + s
+                .handle
+                .estate
+                .subscription(*id)
+                .expect("sub")
+                .resource_groups
+                .len()
+        })
+        .sum();
+    assert_eq!(rows.len(), expected);
+    assert_eq!(pages, expected.div_ceil(3));
+    let ids: Vec<&str> = rows.iter().filter_map(|r| r["id"].as_str()).collect();
+    assert!(ids.is_sorted(), "ordered by id");
+    let subscriptions: Vec<&serde_json::Value> = rows
+        .iter()
+        .filter(|r| r["type"] == "microsoft.resources/subscriptions")
+        .collect();
+    assert_eq!(subscriptions.len(), subs.len());
+    assert!(
+        subscriptions
+            .iter()
+            .all(|r| r["resourceGroup"] == "" && r["tenantId"] == s.tenant(0).to_string())
+    );
+    assert!(
+        rows.iter()
+            .all(|r| r.as_object().is_some_and(|o| o.len() == 7))
+    );
+    let tagged = |r: &&serde_json::Value| r["tags"].get("cost-center").is_some();
+    let groups: Vec<&serde_json::Value> = rows
+        .iter()
+        .filter(|r| r["type"] == "microsoft.resources/subscriptions/resourcegroups")
+        .collect();
+    assert!(
+        groups.iter().any(tagged) && !groups.iter().all(tagged),
+        "some groups carry cost-center, some not"
+    );
+    let other = s.token(s.tenant(1), ARM).await;
+    let denied = s
+        .graph(&other, json!({"query": query, "subscriptions": subs}))
+        .await;
+    assert_eq!(
+        denied.status,
+        StatusCode::FORBIDDEN,
+        "a principal sees only its tenant's containers"
+    );
+}

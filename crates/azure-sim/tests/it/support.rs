@@ -212,6 +212,61 @@ impl Sim {
     }
 }
 
+impl Sim {
+    /// `GET /_sim/estate?subscription=…`: the subscription's ground truth.
+    pub async fn truth(&self, subscription: Uuid) -> Vec<Value> {
+        let url = self.url(&format!("_sim/estate?subscription={subscription}"));
+        let r = reply(self.http.get(url).send().await.expect("sent")).await;
+        assert_eq!(r.status, StatusCode::OK, "{}", r.text);
+        r.body["conditions"].as_array().expect("conditions").clone()
+    }
+
+    /// A public GET (no token).
+    pub async fn get_public(&self, url: Url) -> Reply {
+        reply(self.http.get(url).send().await.expect("request sent")).await
+    }
+
+    /// One `metrics:getBatch` call over the last `hours` whole hours, hourly, all aggregations.
+    pub async fn batch(
+        &self,
+        token: &str,
+        (region, subscription): (&str, Uuid),
+        (namespace, metrics): (&str, &str),
+        ids: &[&str],
+        hours: i64,
+    ) -> Reply {
+        let end =
+            chrono::DurationRound::duration_trunc(chrono::Utc::now(), chrono::Duration::hours(1))
+                .expect("truncates");
+        let start = end - chrono::Duration::hours(hours);
+        let mut url = self.url(&format!(
+            "monitor/{region}/subscriptions/{subscription}/metrics:getBatch"
+        ));
+        url.query_pairs_mut()
+            .append_pair("api-version", "2024-02-01")
+            .append_pair("metricnamespace", namespace)
+            .append_pair("metricnames", metrics)
+            .append_pair("starttime", &start.to_rfc3339())
+            .append_pair("endtime", &end.to_rfc3339())
+            .append_pair("interval", "PT1H")
+            .append_pair("aggregation", "average,maximum,minimum,total");
+        self.post(url, token, &json!({"resourceids": ids})).await
+    }
+}
+
+/// The values of one aggregation across a batch answer's first resource and metric `m`.
+pub fn series(body: &Value, resource: usize, metric: usize, aggregation: &str) -> Vec<f64> {
+    body["values"][resource]["value"][metric]["timeseries"][0]["data"]
+        .as_array()
+        .map(|points| {
+            points
+                .iter()
+                .filter_map(|p| p[aggregation].as_f64())
+                .collect()
+        })
+        .unwrap_or_default()
+}
+
 pub async fn reply(response: reqwest::Response) -> Reply {
     let (status, headers) = (response.status(), response.headers().clone());
     let text = response.text().await.expect("body read");
