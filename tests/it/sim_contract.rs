@@ -199,9 +199,33 @@ async fn each_library_query_returns_the_estates_subset_with_its_columns() {
         .iter()
         .filter_map(|v| v["powerState"].as_str())
         .collect();
-    assert_eq!(
-        states,
-        HashSet::from(["PowerState/running", "PowerState/deallocated"])
+    let known = HashSet::from([
+        "PowerState/running",
+        "PowerState/deallocated",
+        "PowerState/stopped",
+    ]);
+    assert!(states.is_subset(&known), "{states:?}");
+    assert!(
+        states.contains("PowerState/running") && states.contains("PowerState/deallocated"),
+        "{states:?}"
+    );
+    // Production's containers query: the subscription and each of its resource groups, tagged.
+    let containers = s
+        .graph_all(&token, queries::RESOURCE_CONTAINERS, &[sub])
+        .await;
+    let groups = e
+        .tenants()
+        .iter()
+        .flat_map(|t| e.subscriptions_of(t.id))
+        .find(|x| x.id == sub)
+        .map(|x| x.resource_groups.len())
+        .expect("the subscription");
+    assert_eq!(containers.len(), 1 + groups, "{containers:?}");
+    assert!(
+        containers
+            .iter()
+            .all(|c| c["tenantId"].is_string() && c["tags"].is_object()),
+        "{containers:?}"
     );
     let (_, table) = s.graph(&token, json!({"query": queries::UNATTACHED_DISKS, "subscriptions": [sub], "options": {"resultFormat": "table"}})).await;
     let columns = table["data"]["columns"].as_array().expect("columns");
