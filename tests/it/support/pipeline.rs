@@ -295,6 +295,8 @@ pub struct Rows {
     pub resources: Vec<String>,
     pub costs: Vec<String>,
     pub recommendations: Vec<String>,
+    /// What the rules read: per-resource costs, metric statistics, containers, conditions.
+    pub rule_inputs: Vec<String>,
 }
 
 impl Rows {
@@ -324,15 +326,52 @@ impl Rows {
              LEFT JOIN resources r ON r.id = t.resource_db_id",
         )
         .await;
+        let mut rule_inputs = Vec::new();
+        for (table, select) in [
+            (
+                "resource_costs",
+                "SELECT (to_jsonb(t) - 'tenant_id' - 'subscription_db_id' - 'created_at' - 'updated_at')
+                     || jsonb_build_object('sub', s.subscription_id)
+                 FROM resource_costs t JOIN subscriptions s ON s.id = t.subscription_db_id",
+            ),
+            (
+                "resource_metrics",
+                "SELECT (to_jsonb(t) - 'tenant_id' - 'subscription_db_id' - 'created_at' - 'updated_at'
+                     - 'window_start' - 'window_end')
+                     || jsonb_build_object('sub', s.subscription_id)
+                 FROM resource_metrics t JOIN subscriptions s ON s.id = t.subscription_db_id",
+            ),
+            (
+                "resource_containers",
+                "SELECT (to_jsonb(t) - 'tenant_id' - 'subscription_db_id' - 'created_at' - 'updated_at'
+                     - 'last_seen_at')
+                     || jsonb_build_object('sub', s.subscription_id)
+                 FROM resource_containers t JOIN subscriptions s ON s.id = t.subscription_db_id",
+            ),
+            (
+                "resource_conditions",
+                "SELECT (to_jsonb(t) - 'tenant_id' - 'subscription_db_id' - 'first_seen_at' - 'last_seen_at')
+                     || jsonb_build_object('sub', s.subscription_id)
+                 FROM resource_conditions t JOIN subscriptions s ON s.id = t.subscription_db_id",
+            ),
+        ] {
+            let found = rows(pool, select).await;
+            rule_inputs.extend(found.into_iter().map(|r| format!("{table} {r}")));
+        }
+        rule_inputs.sort();
         Self {
             resources,
             costs,
             recommendations,
+            rule_inputs,
         }
     }
 
     pub fn total(&self) -> usize {
-        self.resources.len() + self.costs.len() + self.recommendations.len()
+        self.resources.len()
+            + self.costs.len()
+            + self.recommendations.len()
+            + self.rule_inputs.len()
     }
 }
 
