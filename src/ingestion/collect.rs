@@ -305,11 +305,8 @@ mod tests {
             target(Mode::Cost, None).daily_cost_window(),
             (day(3, 1), day(3, 1))
         );
-        let asked = Some((day(1, 1), day(1, 31)));
-        assert_eq!(
-            target(Mode::Full, asked).daily_cost_window(),
-            asked.unwrap()
-        );
+        let asked = (day(1, 1), day(1, 31));
+        assert_eq!(target(Mode::Full, Some(asked)).daily_cost_window(), asked);
     }
 
     #[test]

@@ -57,81 +57,71 @@ impl Holding {
     }
 }
 
-/// The conditions that hold for `resource` according to its inventory row.
-pub fn holding(resource: &Resource) -> Vec<Holding> {
+/// The condition that holds for `resource` according to its inventory row, if any (a resource
+/// is in at most one tracked condition).
+pub fn holding(resource: &Resource) -> Option<Holding> {
     let empty = Value::Null;
     let p = resource.properties.as_ref().unwrap_or(&empty);
-    let mut out = Vec::new();
-    match resource.resource_type.as_str() {
-        "microsoft.compute/disks" => {
-            if text(p, &["diskState"]).eq_ignore_ascii_case("unattached") {
-                out.push(Holding {
-                    condition: DISK_UNATTACHED,
-                    since_hint: time(p, "LastOwnershipUpdateTime"),
-                });
-            }
+    let power = text(p, &["extended", "instanceView", "powerState", "code"]).to_ascii_lowercase();
+    let lb_members = ["backendIPConfigurations", "loadBalancerBackendAddresses"];
+    let agw_members = ["backendAddresses", "backendIPConfigurations"];
+    let condition = match resource.resource_type.as_str() {
+        "microsoft.compute/disks" if text(p, &["diskState"]).eq_ignore_ascii_case("unattached") => {
+            return Some(Holding {
+                condition: DISK_UNATTACHED,
+                since_hint: time(p, "LastOwnershipUpdateTime"),
+            });
         }
-        "microsoft.compute/virtualmachines" => {
-            let code = text(p, &["extended", "instanceView", "powerState", "code"]);
-            match code.to_ascii_lowercase().as_str() {
-                "powerstate/deallocated" | "powerstate/deallocating" => {
-                    out.push(Holding::now(VM_DEALLOCATED))
-                }
-                "powerstate/stopped" | "powerstate/stopping" => out.push(Holding::now(VM_STOPPED)),
-                _ => {}
-            }
+        "microsoft.compute/virtualmachines"
+            if matches!(
+                power.as_str(),
+                "powerstate/deallocated" | "powerstate/deallocating"
+            ) =>
+        {
+            VM_DEALLOCATED
         }
-        "microsoft.network/publicipaddresses" => {
-            if absent(p, "ipConfiguration") && absent(p, "natGateway") {
-                out.push(Holding::now(PUBLIC_IP_UNASSOCIATED));
-            }
+        "microsoft.compute/virtualmachines"
+            if matches!(power.as_str(), "powerstate/stopped" | "powerstate/stopping") =>
+        {
+            VM_STOPPED
         }
-        "microsoft.network/networkinterfaces" => {
-            if absent(p, "virtualMachine") && absent(p, "privateEndpoint") {
-                out.push(Holding::now(NIC_UNATTACHED));
-            }
+        "microsoft.network/publicipaddresses"
+            if absent(p, "ipConfiguration") && absent(p, "natGateway") =>
+        {
+            PUBLIC_IP_UNASSOCIATED
         }
-        "microsoft.network/expressroutecircuits" => {
-            let state = text(p, &["serviceProviderProvisioningState"]);
-            if !state.eq_ignore_ascii_case("provisioned") {
-                out.push(Holding::now(EXPRESSROUTE_NOT_PROVISIONED));
-            }
+        "microsoft.network/networkinterfaces"
+            if absent(p, "virtualMachine") && absent(p, "privateEndpoint") =>
+        {
+            NIC_UNATTACHED
         }
-        "microsoft.network/natgateways" => {
-            if empty_list(p, "subnets") {
-                out.push(Holding::now(NAT_GATEWAY_NO_SUBNETS));
-            }
+        "microsoft.network/expressroutecircuits"
+            if !text(p, &["serviceProviderProvisioningState"])
+                .eq_ignore_ascii_case("provisioned") =>
+        {
+            EXPRESSROUTE_NOT_PROVISIONED
         }
-        "microsoft.network/loadbalancers" => {
-            let members = ["backendIPConfigurations", "loadBalancerBackendAddresses"];
-            if pools_empty(p, &members) {
-                out.push(Holding::now(LOAD_BALANCER_NO_BACKENDS));
-            }
+        "microsoft.network/natgateways" if empty_list(p, "subnets") => NAT_GATEWAY_NO_SUBNETS,
+        "microsoft.network/loadbalancers" if pools_empty(p, &lb_members) => {
+            LOAD_BALANCER_NO_BACKENDS
         }
-        "microsoft.network/applicationgateways" => {
-            let members = ["backendAddresses", "backendIPConfigurations"];
-            if pools_empty(p, &members) {
-                out.push(Holding::now(APP_GATEWAY_NO_BACKENDS));
-            }
+        "microsoft.network/applicationgateways" if pools_empty(p, &agw_members) => {
+            APP_GATEWAY_NO_BACKENDS
         }
-        "microsoft.web/serverfarms" => {
-            if p.get("numberOfSites").and_then(Value::as_i64) == Some(0) {
-                out.push(Holding::now(APP_SERVICE_PLAN_EMPTY));
-            }
+        "microsoft.web/serverfarms"
+            if p.get("numberOfSites").and_then(Value::as_i64) == Some(0) =>
+        {
+            APP_SERVICE_PLAN_EMPTY
         }
-        "microsoft.network/ddosprotectionplans" => {
-            if empty_list(p, "virtualNetworks") {
-                out.push(Holding::now(DDOS_PLAN_UNASSOCIATED));
-            }
+        "microsoft.network/ddosprotectionplans" if empty_list(p, "virtualNetworks") => {
+            DDOS_PLAN_UNASSOCIATED
         }
-        "microsoft.network/privateendpoints" => {
-            if !private_endpoint_approved(p) {
-                out.push(Holding::now(PRIVATE_ENDPOINT_UNAPPROVED));
-            }
+        "microsoft.network/privateendpoints" if !private_endpoint_approved(p) => {
+            PRIVATE_ENDPOINT_UNAPPROVED
         }
-        _ => {}
-    }
-    out
+        _ => return None,
+    };
+    Some(Holding::now(condition))
 }
 
 /// The string at `path`, or "".
@@ -221,10 +211,10 @@ mod tests {
             "Microsoft.Compute/disks",
             json!({"diskState": "Unattached", "LastOwnershipUpdateTime": "2026-10-01T08:00:00.1234567+00:00"}),
         );
-        let held = holding(&disk);
-        assert_eq!(held[0].condition, DISK_UNATTACHED);
+        let held = holding(&disk).expect("holds");
+        assert_eq!(held.condition, DISK_UNATTACHED);
         assert_eq!(
-            held[0].since_hint.map(|t| t.to_rfc3339()),
+            held.since_hint.map(|t| t.to_rfc3339()),
             Some("2026-10-01T08:00:00.123456700+00:00".to_owned())
         );
         let attached = resource("Microsoft.Compute/disks", json!({"diskState": "Attached"}));

@@ -7,8 +7,6 @@
 //! per-resource costs), so a throttled or failing SKU or prices API fails only the refresh that
 //! needed it — logged here, once, released for the next ingestion to try — never the item.
 
-use std::collections::BTreeSet;
-
 use chrono::{DateTime, Utc};
 use sqlx::PgPool;
 use uuid::Uuid;
@@ -62,8 +60,7 @@ impl Refresher<'_> {
             }
         }
         for (region, service) in &needs.price_services {
-            let in_use = needs.vm_sizes.get(region);
-            match self.prices(currency, region, service, in_use).await {
+            match self.prices(currency, region, service).await {
                 Ok(true) => done.price_parts += 1,
                 Ok(false) => {}
                 Err(e) => {
@@ -113,21 +110,14 @@ impl Refresher<'_> {
         .await
     }
 
-    async fn prices(
-        &self,
-        currency: &str,
-        region: &str,
-        service: &str,
-        in_use: Option<&BTreeSet<String>>,
-    ) -> anyhow::Result<bool> {
+    /// Every pay-as-you-go price of `service` in `region`: the whole service, not only the
+    /// SKUs one subscription uses, since the part is shared by every tenant that bills in
+    /// `currency` (and a rightsizing prices sizes nobody uses yet). A region's VM prices are a
+    /// few pages of 1,000 items.
+    async fn prices(&self, currency: &str, region: &str, service: &str) -> anyhow::Result<bool> {
         let key = format!("{currency}/{region}/{service}");
         self.claimed("retail_prices", &key, || async {
-            let skus = if service == "Virtual Machines" {
-                self.vm_price_skus(region, in_use).await?
-            } else {
-                Vec::new()
-            };
-            let query = PriceQuery::consumption(currency, region, service, skus);
+            let query = PriceQuery::consumption(currency, region, service, Vec::new());
             let prices = retail_prices::query_prices(self.azure, self.ctx, &query).await?;
             let rows = price_rows(prices);
             let mut tx = db::begin(self.pool, Scope::Tenant(self.tenant_id)).await?;
@@ -138,31 +128,6 @@ impl Refresher<'_> {
             Ok(())
         })
         .await
-    }
-
-    /// The VM sizes whose prices a region needs: those in use and every size of their
-    /// families (where a rightsizing would move to), as far as the size cache knows them.
-    async fn vm_price_skus(
-        &self,
-        region: &str,
-        in_use: Option<&BTreeSet<String>>,
-    ) -> anyhow::Result<Vec<String>> {
-        let in_use = in_use.cloned().unwrap_or_default();
-        let mut tx = db::begin(self.pool, Scope::Tenant(self.tenant_id)).await?;
-        let known = reference::vm_sizes(&mut tx, region).await?;
-        tx.commit().await?;
-        let families: BTreeSet<&str> = known
-            .iter()
-            .filter(|s| in_use.contains(&s.name))
-            .map(|s| s.family.as_str())
-            .collect();
-        let mut skus: BTreeSet<String> = known
-            .iter()
-            .filter(|s| families.contains(s.family.as_str()))
-            .map(|s| s.name.clone())
-            .collect();
-        skus.extend(in_use);
-        Ok(skus.into_iter().collect())
     }
 }
 

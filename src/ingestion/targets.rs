@@ -7,7 +7,7 @@
 //! utilisation, and an unattached disk does no I/O), App Service plans that host sites, and SQL
 //! databases other than `master`. Everything else costs no Monitor call.
 
-use std::collections::{BTreeMap, BTreeSet};
+use std::collections::BTreeSet;
 
 use serde_json::Value;
 
@@ -44,12 +44,11 @@ pub const PRICED_SERVICES: [(&str, &str); 14] = [
 /// The reference data one subscription's rules need.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct ReferenceNeeds {
-    /// Regions with VMs or scale sets: their VM sizes.
+    /// Regions with VMs or scale sets: their VM sizes (every size of the region: a rightsizing
+    /// moves to sizes nobody uses yet).
     pub vm_regions: BTreeSet<String>,
     /// (region, Retail Prices service name) of every priced resource.
     pub price_services: BTreeSet<(String, String)>,
-    /// VM sizes in use per region (`armSkuName`s), so their prices are read first.
-    pub vm_sizes: BTreeMap<String, BTreeSet<String>>,
 }
 
 impl ReferenceNeeds {
@@ -64,24 +63,11 @@ impl ReferenceNeeds {
             self.price_services
                 .insert((region.clone(), (*service).to_owned()));
         }
-        let size = match ty {
-            "microsoft.compute/virtualmachines" => Some(text(
-                resource.properties.as_ref(),
-                &["hardwareProfile", "vmSize"],
-            )),
-            "microsoft.compute/virtualmachinescalesets" => {
-                Some(text(resource.sku.as_ref(), &["name"]))
-            }
-            _ => None,
-        };
-        if let Some(size) = size {
-            self.vm_regions.insert(region.clone());
-            if !size.is_empty() {
-                self.vm_sizes
-                    .entry(region)
-                    .or_default()
-                    .insert(size.to_owned());
-            }
+        if matches!(
+            ty,
+            "microsoft.compute/virtualmachines" | "microsoft.compute/virtualmachinescalesets"
+        ) {
+            self.vm_regions.insert(region);
         }
     }
 }
@@ -207,7 +193,7 @@ mod tests {
     }
 
     #[test]
-    fn needs_name_the_regions_services_and_sizes_in_use() {
+    fn needs_name_the_regions_and_services_in_use() {
         let mut needs = ReferenceNeeds::default();
         needs.add(&resource(
             "Microsoft.Compute/virtualMachines",
@@ -234,10 +220,6 @@ mod tests {
                 ("westeurope".to_owned(), "Storage".to_owned()),
                 ("westeurope".to_owned(), "Virtual Machines".to_owned()),
             ])
-        );
-        assert_eq!(
-            needs.vm_sizes["westeurope"],
-            BTreeSet::from(["Standard_D4s_v5".to_owned()])
         );
     }
 }

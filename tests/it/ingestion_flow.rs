@@ -4,6 +4,7 @@
 //! snapshots in the lake.
 
 mod home_tenant;
+mod rule_inputs;
 
 use axum::body::Body;
 use axum::http::StatusCode;

@@ -98,7 +98,27 @@ pub fn app_registration_client(
     client(sim, app_registration(sim, client_id), policy)
 }
 
+/// [`app_registration_client`] with its endpoints changed by `endpoints` (e.g. an API that is
+/// down).
+pub fn app_registration_client_with(
+    sim: &SimHandle,
+    client_id: &str,
+    policy: RetryPolicy,
+    endpoints: impl FnOnce(Endpoints) -> Endpoints,
+) -> AzureClient {
+    client_with(sim, app_registration(sim, client_id), policy, endpoints)
+}
+
 fn client(sim: &SimHandle, source: Arc<dyn TokenSource>, policy: RetryPolicy) -> AzureClient {
+    client_with(sim, source, policy, |e| e)
+}
+
+fn client_with(
+    sim: &SimHandle,
+    source: Arc<dyn TokenSource>,
+    policy: RetryPolicy,
+    change: impl FnOnce(Endpoints) -> Endpoints,
+) -> AzureClient {
     let base = sim.base_url.as_str().trim_end_matches('/');
     let mut endpoints = Endpoints::new(
         Url::parse(base).expect("arm"),
@@ -106,8 +126,8 @@ fn client(sim: &SimHandle, source: Arc<dyn TokenSource>, policy: RetryPolicy) ->
         "https://metrics.monitor.azure.com/.default",
     );
     endpoints.arm_scope = "https://management.azure.com/.default".into();
-    let endpoints = endpoints
-        .with_retail_prices(Url::parse(&format!("{base}/api/retail/prices")).expect("prices"));
+    let prices = Url::parse(&format!("{base}/api/retail/prices")).expect("prices");
+    let endpoints = change(endpoints.with_retail_prices(prices));
     AzureClient::new(
         reqwest::Client::new(),
         TokenCache::new(source),
