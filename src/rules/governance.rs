@@ -1,0 +1,3 @@
+//! stub
+use super::Rule;
+pub(crate) const RULES: [Rule; 0] = [];

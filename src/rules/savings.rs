@@ -1,0 +1,170 @@
+//! The savings maths of PHASE3 §2, monthly and in the tenant's currency:
+//! - **C30**: the resource's amortized cost over the cost window (30 complete days) is what
+//!   deleting or stopping it saves a month;
+//! - **Δ**: C30 × (1 − price(target) ÷ price(current)) for a resize or a tier change — the
+//!   ratio of list prices applied to what the tenant really pays keeps its discount;
+//! - **retail**: without a per-resource cost (a resource newer than the window, costs not
+//!   collected), the list price of what would be saved, marked as such (the finding's
+//!   confidence is lowered);
+//! - unknown when neither exists: the finding still stands, without a figure.
+//!
+//! The floor and the rounding to cents are applied when the finding is completed.
+
+use rust_decimal::Decimal;
+use serde_json::{Map, Value, json};
+
+use super::finding::{SavingsBasis, cents};
+use super::input::Resource;
+use super::pricing::Price;
+use super::scope::{Cost, Scope};
+
+/// A monthly saving and how it was worked out.
+#[derive(Debug, Clone, PartialEq)]
+pub(crate) struct Estimate {
+    /// `None` when it could not be worked out.
+    pub monthly: Option<Decimal>,
+    pub basis: SavingsBasis,
+    /// The costs and prices used.
+    pub evidence: Map<String, Value>,
+}
+
+fn object(value: Value) -> Map<String, Value> {
+    match value {
+        Value::Object(map) => map,
+        _ => Map::new(),
+    }
+}
+
+impl Estimate {
+    fn new(monthly: Option<Decimal>, basis: SavingsBasis, evidence: Value) -> Self {
+        Self {
+            monthly,
+            basis,
+            evidence: object(evidence),
+        }
+    }
+
+    /// No cost and no price: a saving exists but its size is unknown.
+    pub(crate) fn unknown() -> Self {
+        Self::new(None, SavingsBasis::None, json!({"savings_unknown": "no per-resource cost and no retail price"}))
+    }
+
+    /// The list price of what would be saved.
+    pub(crate) fn retail(price: &Price<'_>) -> Self {
+        Self::new(Some(price.monthly), SavingsBasis::Retail, json!({"retail_price": price.evidence()}))
+    }
+}
+
+/// The cost evidence of a resource.
+fn cost_evidence(scope: &Scope<'_>, amortized: Decimal, actual: Decimal) -> Value {
+    json!({
+        "amortized": cents(amortized).to_string(),
+        "actual": cents(actual).to_string(),
+        "window": scope.ctx.cost_window,
+    })
+}
+
+/// C30 of `r`, else the retail `fallback`, else unknown.
+pub(crate) fn c30<'a>(
+    scope: &Scope<'a>,
+    r: &Resource,
+    fallback: impl FnOnce() -> Option<Price<'a>>,
+) -> Estimate {
+    match scope.cost(&r.resource_id) {
+        Some(c) => Estimate::new(
+            Some(c.amortized),
+            SavingsBasis::ResourceCost,
+            json!({"c30": cost_evidence(scope, c.amortized, c.actual)}),
+        ),
+        None => fallback().map_or_else(Estimate::unknown, |p| Estimate::retail(&p)),
+    }
+}
+
+/// The part of C30 billed under services that `pick` selects (e.g. a VM's compute, or its
+/// SQL Server licence), else the retail `fallback`, else unknown.
+pub(crate) fn c30_of_services<'a>(
+    scope: &Scope<'a>,
+    r: &Resource,
+    pick: impl Fn(&str) -> bool,
+    fallback: impl FnOnce() -> Option<Price<'a>>,
+) -> Estimate {
+    let part = |c: &Cost| -> Option<Decimal> {
+        let picked: Vec<Decimal> = c.services.iter().filter(|(s, _)| pick(s)).map(|(_, a)| *a).collect();
+        (!picked.is_empty()).then(|| picked.iter().sum())
+    };
+    match scope.cost(&r.resource_id).and_then(|c| part(c).map(|p| (p, c))) {
+        Some((amount, c)) => {
+            let services: Vec<&str> = c.services.iter().filter(|(s, _)| pick(s)).map(|(s, _)| s.as_str()).collect();
+            let mut evidence = cost_evidence(scope, c.amortized, c.actual);
+            evidence["part"] = json!(cents(amount).to_string());
+            evidence["services"] = json!(services);
+            Estimate::new(Some(amount), SavingsBasis::ResourceCost, json!({"c30": evidence}))
+        }
+        None => fallback().map_or_else(Estimate::unknown, |p| Estimate::retail(&p)),
+    }
+}
+
+/// Δ for moving `r` from `current` to `target`: C30 × (1 − target ÷ current), else the list
+/// price difference. A target that is not cheaper saves nothing.
+pub(crate) fn delta(scope: &Scope<'_>, r: &Resource, current: &Price<'_>, target: &Price<'_>) -> Estimate {
+    let prices = json!({"current_price": current.evidence(), "target_price": target.evidence()});
+    if current.monthly <= Decimal::ZERO {
+        return Estimate::new(None, SavingsBasis::None, prices);
+    }
+    let ratio = target.monthly / current.monthly;
+    let share = (Decimal::ONE - ratio).max(Decimal::ZERO);
+    let mut evidence = object(prices);
+    evidence.insert("price_ratio".into(), json!(ratio.round_dp(6).normalize().to_string()));
+    match scope.cost(&r.resource_id) {
+        Some(c) => {
+            evidence.insert("c30".into(), cost_evidence(scope, c.amortized, c.actual));
+            Estimate { monthly: Some(c.amortized * share), basis: SavingsBasis::PriceRatio, evidence }
+        }
+        None => Estimate {
+            monthly: Some((current.monthly - target.monthly).max(Decimal::ZERO)),
+            basis: SavingsBasis::Retail,
+            evidence,
+        },
+    }
+}
+
+/// Δ for keeping `share` (0..1) of `r`'s cost, e.g. fewer instances: C30 × (1 − share), else
+/// the retail `current` price × (1 − share).
+pub(crate) fn scaled(scope: &Scope<'_>, r: &Resource, keep: Decimal, current: Option<&Price<'_>>) -> Estimate {
+    let saved = (Decimal::ONE - keep).max(Decimal::ZERO);
+    let ratio = json!({"kept_share": keep.round_dp(6).normalize().to_string()});
+    match (scope.cost(&r.resource_id), current) {
+        (Some(c), _) => {
+            let mut evidence = object(ratio);
+            evidence.insert("c30".into(), cost_evidence(scope, c.amortized, c.actual));
+            Estimate { monthly: Some(c.amortized * saved), basis: SavingsBasis::PriceRatio, evidence }
+        }
+        (None, Some(p)) => {
+            let mut e = Estimate::retail(p);
+            e.monthly = Some(p.monthly * saved);
+            e.evidence.extend(object(ratio));
+            e
+        }
+        (None, None) => Estimate::unknown(),
+    }
+}
+
+/// The sum of several resources' estimates (a deallocated VM's disks and IPs): the weakest
+/// basis wins, unknown parts are counted as unknown.
+pub(crate) fn sum(parts: Vec<(String, Estimate)>) -> Estimate {
+    let mut total = Decimal::ZERO;
+    let mut basis = SavingsBasis::ResourceCost;
+    let mut items = Map::new();
+    for (id, e) in parts {
+        match e.monthly {
+            Some(m) => total += m,
+            None => basis = SavingsBasis::None,
+        }
+        if e.basis == SavingsBasis::Retail && basis != SavingsBasis::None {
+            basis = SavingsBasis::Retail;
+        }
+        items.insert(id, Value::Object(e.evidence));
+    }
+    let monthly = (basis != SavingsBasis::None).then_some(total);
+    Estimate::new(monthly, basis, json!({"parts": items}))
+}
