@@ -31,6 +31,8 @@ mod props;
 mod savings;
 mod scope;
 mod settings;
+#[cfg(test)]
+mod simulated;
 mod storage;
 #[cfg(test)]
 mod testing;

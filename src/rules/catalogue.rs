@@ -146,7 +146,7 @@ macro_rules! rule {
 }
 
 /// Every rule, in a stable order (the order findings are produced in).
-pub const CATALOGUE: [RuleInfo; 28] = [
+const CATALOGUE: [RuleInfo; 28] = [
     rule!("disk.unattached", Waste, "delete", (Medium, Low),
         "Managed disk attached to nothing for at least min_days; saving: its cost (C30)",
         [days("min_days", 7.0, "Days the disk has been unattached")]),

@@ -95,11 +95,6 @@ impl Resource {
         self.sku.as_ref().map_or("", |s| text(s, &["tier"]))
     }
 
-    /// Whether this is a resource of `resource_type` (lower-case).
-    pub(crate) fn is(&self, resource_type: &str) -> bool {
-        self.resource_type == resource_type
-    }
-
     /// When it was created, where ARM says (`timeCreated`, `creationTime`, `creationDate`).
     pub(crate) fn created(&self) -> Option<DateTime<Utc>> {
         ["timeCreated", "creationTime", "creationDate"]

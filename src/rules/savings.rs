@@ -107,6 +107,18 @@ pub(crate) fn c30_of_services<'a>(
 /// Δ for moving `r` from `current` to `target`: C30 × (1 − target ÷ current), else the list
 /// price difference. A target that is not cheaper saves nothing.
 pub(crate) fn delta(scope: &Scope<'_>, r: &Resource, current: &Price<'_>, target: &Price<'_>) -> Estimate {
+    delta_of_services(scope, r, |_| true, current, target)
+}
+
+/// [`delta`] on the part of C30 billed under the services `pick` selects (a VM's compute
+/// without its SQL Server licence).
+pub(crate) fn delta_of_services(
+    scope: &Scope<'_>,
+    r: &Resource,
+    pick: impl Fn(&str) -> bool,
+    current: &Price<'_>,
+    target: &Price<'_>,
+) -> Estimate {
     let prices = json!({"current_price": current.evidence(), "target_price": target.evidence()});
     if current.monthly <= Decimal::ZERO {
         return Estimate::new(None, SavingsBasis::None, prices);
@@ -117,8 +129,13 @@ pub(crate) fn delta(scope: &Scope<'_>, r: &Resource, current: &Price<'_>, target
     evidence.insert("price_ratio".into(), json!(ratio.round_dp(6).normalize().to_string()));
     match scope.cost(&r.resource_id) {
         Some(c) => {
-            evidence.insert("c30".into(), cost_evidence(scope, c.amortized, c.actual));
-            Estimate { monthly: Some(c.amortized * share), basis: SavingsBasis::PriceRatio, evidence }
+            let part: Decimal = c.services.iter().filter(|(s, _)| pick(s)).map(|(_, a)| *a).sum();
+            let mut cost = cost_evidence(scope, c.amortized, c.actual);
+            if part != c.amortized {
+                cost["part"] = json!(cents(part).to_string());
+            }
+            evidence.insert("c30".into(), cost);
+            Estimate { monthly: Some(part * share), basis: SavingsBasis::PriceRatio, evidence }
         }
         None => Estimate {
             monthly: Some((current.monthly - target.monthly).max(Decimal::ZERO)),
@@ -126,6 +143,11 @@ pub(crate) fn delta(scope: &Scope<'_>, r: &Resource, current: &Price<'_>, target
             evidence,
         },
     }
+}
+
+/// Nothing billed in the cost window (a VM deallocated throughout): C30 is zero.
+pub(crate) fn nothing_billed() -> Estimate {
+    Estimate::new(Some(Decimal::ZERO), SavingsBasis::ResourceCost, json!({"c30": {"amortized": "0.00", "note": "not billed in the cost window"}}))
 }
 
 /// Δ for keeping `share` (0..1) of `r`'s cost, e.g. fewer instances: C30 × (1 − share), else
