@@ -113,21 +113,35 @@ pub fn evaluate(ctx: &Context) -> Evaluation {
             continue;
         };
         out.evaluated_rules.insert(info.rule_id);
-        let check = Check { scope: &scope, info };
+        let check = Check {
+            scope: &scope,
+            info,
+        };
         let resources: Vec<&Resource> = if rule.types == ALL_TYPES {
             ctx.resources.iter().collect()
         } else {
-            rule.types.iter().flat_map(|t| scope.of_type(t)).copied().collect()
+            rule.types
+                .iter()
+                .flat_map(|t| scope.of_type(t))
+                .copied()
+                .collect()
         };
         for r in resources {
             match (rule.check)(&check, r) {
                 Verdict::Pass => {}
                 Verdict::Skip(reason) => {
-                    out.skipped.insert((info.rule_id, r.resource_id.to_ascii_lowercase()), reason);
+                    out.skipped
+                        .insert((info.rule_id, r.resource_id.to_ascii_lowercase()), reason);
                 }
                 Verdict::Fire(draft) => {
                     let floor = settings.min_monthly_savings;
-                    match finding::finish(info, &r.resource_id.to_ascii_lowercase(), &ctx.currency, floor, *draft) {
+                    match finding::finish(
+                        info,
+                        &r.resource_id.to_ascii_lowercase(),
+                        &ctx.currency,
+                        floor,
+                        *draft,
+                    ) {
                         Some(f) => out.findings.push(f),
                         None => out.below_floor += 1,
                     }
@@ -157,12 +171,25 @@ mod tests {
     fn a_disabled_rule_is_not_evaluated_and_judges_nothing() {
         let mut c = ctx();
         let ip = resource("Microsoft.Network/publicIPAddresses", "ip", json!({}));
-        c.conditions.push(condition(&ip.resource_id, "public_ip_unassociated", days_ago(30.0)));
+        c.conditions.push(condition(
+            &ip.resource_id,
+            "public_ip_unassociated",
+            days_ago(30.0),
+        ));
         c.resources.push(ip.clone());
         assert!(outcome(&c, "publicip.orphaned", &ip.resource_id).fired());
-        c.settings.rules.insert("publicip.orphaned".into(), RuleSettings { enabled: false, ..Default::default() });
+        c.settings.rules.insert(
+            "publicip.orphaned".into(),
+            RuleSettings {
+                enabled: false,
+                ..Default::default()
+            },
+        );
         let e = evaluate(&c);
-        assert_eq!(outcome_of(&e, "publicip.orphaned", &ip.resource_id), Outcome::NotEvaluated);
+        assert_eq!(
+            outcome_of(&e, "publicip.orphaned", &ip.resource_id),
+            Outcome::NotEvaluated
+        );
         assert!(!e.judged("publicip.orphaned", &ip.resource_id));
         assert!(e.judged("nic.orphaned", "/subscriptions/sub/gone"));
     }
@@ -170,12 +197,19 @@ mod tests {
     #[test]
     fn findings_are_the_same_for_the_same_context() {
         let mut c = ctx();
-        let disk = resource("Microsoft.Compute/disks", "d", json!({"diskState": "Unattached", "diskSizeGB": 128, "timeCreated": days_ago(40.0)}));
+        let disk = resource(
+            "Microsoft.Compute/disks",
+            "d",
+            json!({"diskState": "Unattached", "diskSizeGB": 128, "timeCreated": days_ago(40.0)}),
+        );
         c.costs.push(cost(&disk.resource_id, "Storage", "19.71"));
         c.resources.push(disk);
         let (a, b) = (evaluate(&c), evaluate(&c));
         assert_eq!(a, b);
         assert_eq!(a.findings.len(), 1);
-        assert_eq!(a.findings[0].fingerprint, fingerprint("disk.unattached", &c.resources[0].resource_id, ""));
+        assert_eq!(
+            a.findings[0].fingerprint,
+            fingerprint("disk.unattached", &c.resources[0].resource_id, "")
+        );
     }
 }

@@ -26,10 +26,26 @@ use super::scope::{Check, Scope, Verdict, nic_public_ips, vm_disk_ids};
 const VM: &str = "microsoft.compute/virtualmachines";
 
 pub(crate) const RULES: [Rule; 5] = [
-    Rule { id: "vm.stopped_allocated", types: &[VM], check: stopped_allocated },
-    Rule { id: "vm.long_deallocated", types: &[VM], check: long_deallocated },
-    Rule { id: "vm.idle", types: &[VM], check: utilisation::idle },
-    Rule { id: "vm.rightsize", types: &[VM], check: utilisation::rightsize },
+    Rule {
+        id: "vm.stopped_allocated",
+        types: &[VM],
+        check: stopped_allocated,
+    },
+    Rule {
+        id: "vm.long_deallocated",
+        types: &[VM],
+        check: long_deallocated,
+    },
+    Rule {
+        id: "vm.idle",
+        types: &[VM],
+        check: utilisation::idle,
+    },
+    Rule {
+        id: "vm.rightsize",
+        types: &[VM],
+        check: utilisation::rightsize,
+    },
     Rule {
         id: "vmss.underused",
         types: &["microsoft.compute/virtualmachinescalesets"],
@@ -50,16 +66,21 @@ pub(crate) enum Power {
 
 /// The power state of a VM, `None` when the inventory does not say.
 pub(crate) fn power(vm: &Resource) -> Option<Power> {
-    let code = text(vm.props(), &["extended", "instanceView", "powerState", "code"]);
+    let code = text(
+        vm.props(),
+        &["extended", "instanceView", "powerState", "code"],
+    );
     if code.is_empty() {
         return None;
     }
-    Some(match code.to_ascii_lowercase().trim_start_matches("powerstate/") {
-        "running" => Power::Running,
-        "stopped" | "stopping" => Power::Stopped,
-        "deallocated" | "deallocating" => Power::Deallocated,
-        _ => Power::Other,
-    })
+    Some(
+        match code.to_ascii_lowercase().trim_start_matches("powerstate/") {
+            "running" => Power::Running,
+            "stopped" | "stopping" => Power::Stopped,
+            "deallocated" | "deallocating" => Power::Deallocated,
+            _ => Power::Other,
+        },
+    )
 }
 
 /// Whether the VM runs Windows (its OS disk's `osType`).
@@ -85,11 +106,21 @@ pub(crate) fn size_name(vm: &Resource) -> &str {
 
 /// The VM's compute list price a month, at the price of its OS (unless deallocated: then
 /// nothing is billed and there is no retail fallback).
-pub(crate) fn compute_price<'a>(scope: &Scope<'a>, vm: &Resource, windows: bool) -> Option<Price<'a>> {
+pub(crate) fn compute_price<'a>(
+    scope: &Scope<'a>,
+    vm: &Resource,
+    windows: bool,
+) -> Option<Price<'a>> {
     if power(vm) == Some(Power::Deallocated) {
         return None;
     }
-    meters::vm(&scope.prices, &vm.location, size_name(vm), windows, Decimal::ONE)
+    meters::vm(
+        &scope.prices,
+        &vm.location,
+        size_name(vm),
+        windows,
+        Decimal::ONE,
+    )
 }
 
 /// Whether a cost line is compute (`Virtual Machines`, and the licences billed with it).
@@ -143,13 +174,15 @@ fn deallocated_since(scope: &Scope<'_>, vm: &Resource) -> Option<DateTime<Utc>> 
 
 /// The disks and public IPs a VM keeps paying for while deallocated.
 fn kept_resources<'a>(scope: &Scope<'a>, vm: &Resource) -> Vec<&'a Resource> {
-    let disks = vm_disk_ids(vm).into_iter().filter_map(|id| scope.resource(&id));
+    let disks = vm_disk_ids(vm)
+        .into_iter()
+        .filter_map(|id| scope.resource(&id));
     let nics = list(vm.props(), &["networkProfile", "networkInterfaces"])
         .iter()
         .filter_map(|n| reference(n, &[]))
         .filter_map(|id| scope.resource(&id));
     let ips = nics
-        .flat_map(|nic| nic_public_ips(nic))
+        .flat_map(nic_public_ips)
         .filter_map(|id| scope.resource(&id));
     disks.chain(ips).collect()
 }

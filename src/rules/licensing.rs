@@ -20,8 +20,16 @@ use super::savings;
 use super::scope::{Check, Verdict};
 
 pub(crate) const RULES: [Rule; 2] = [
-    Rule { id: "vm.no_ahb", types: &["microsoft.compute/virtualmachines"], check: windows_vm },
-    Rule { id: "sqlvm.no_ahb", types: &["microsoft.sqlvirtualmachine/sqlvirtualmachines"], check: sql_vm },
+    Rule {
+        id: "vm.no_ahb",
+        types: &["microsoft.compute/virtualmachines"],
+        check: windows_vm,
+    },
+    Rule {
+        id: "sqlvm.no_ahb",
+        types: &["microsoft.sqlvirtualmachine/sqlvirtualmachines"],
+        check: sql_vm,
+    },
 ];
 
 const LICENCES: &str = "virtual machines licenses";
@@ -32,8 +40,9 @@ fn windows_vm(c: &Check<'_, '_>, vm: &Resource) -> Verdict {
     }
     let book = &c.scope.prices;
     let size = size_name(vm);
-    let prices = meters::vm(book, &vm.location, size, true, rust_decimal::Decimal::ONE)
-        .zip(meters::vm(book, &vm.location, size, false, rust_decimal::Decimal::ONE));
+    let prices = meters::vm(book, &vm.location, size, true, rust_decimal::Decimal::ONE).zip(
+        meters::vm(book, &vm.location, size, false, rust_decimal::Decimal::ONE),
+    );
     let Some((windows_price, linux_price)) = prices else {
         return Verdict::Skip("no_price");
     };
@@ -69,14 +78,23 @@ fn sql_vm(c: &Check<'_, '_>, sql: &Resource) -> Verdict {
     }
     let vm_id = text(p, &["virtualMachineResourceId"]);
     let estimate = match c.scope.resource(vm_id) {
-        Some(vm) => savings::c30_of_services(c.scope, vm, |s| s.eq_ignore_ascii_case(LICENCES), || {
-            if power(vm) == Some(Power::Deallocated) {
-                return None;
-            }
-            let vcpus = c.scope.size(&vm.location, size_name(vm))?.vcpus;
-            let edition = if edition.is_empty() { "Standard" } else { edition };
-            meters::sql_licence(&c.scope.prices, &vm.location, edition, vcpus)
-        }),
+        Some(vm) => savings::c30_of_services(
+            c.scope,
+            vm,
+            |s| s.eq_ignore_ascii_case(LICENCES),
+            || {
+                if power(vm) == Some(Power::Deallocated) {
+                    return None;
+                }
+                let vcpus = c.scope.size(&vm.location, size_name(vm))?.vcpus;
+                let edition = if edition.is_empty() {
+                    "Standard"
+                } else {
+                    edition
+                };
+                meters::sql_licence(&c.scope.prices, &vm.location, edition, vcpus)
+            },
+        ),
         None => savings::Estimate::unknown(),
     };
     Verdict::fire(
@@ -107,9 +125,14 @@ mod tests {
         if let Some(l) = licence {
             set(&mut v, &["licenseType"], json!(l));
         }
-        c.prices.extend([vm_price("Standard_D2s_v5", false, "0.096"), vm_price("Standard_D2s_v5", true, "0.188")]);
-        c.costs.push(cost(&v.resource_id, "Virtual Machines", "135.36"));
-        c.costs.push(cost(&v.resource_id, "Virtual Machines Licenses", "36.00"));
+        c.prices.extend([
+            vm_price("Standard_D2s_v5", false, "0.096"),
+            vm_price("Standard_D2s_v5", true, "0.188"),
+        ]);
+        c.costs
+            .push(cost(&v.resource_id, "Virtual Machines", "135.36"));
+        c.costs
+            .push(cost(&v.resource_id, "Virtual Machines Licenses", "36.00"));
         c.settings.owns_licences = true;
         c.resources.push(v.clone());
         v.resource_id
@@ -122,7 +145,10 @@ mod tests {
         let f = outcome(&c, "vm.no_ahb", &v).finding();
         // 135.36 × (1 − 0.096 / 0.188) = 66.24
         assert_eq!(f.monthly_savings, Some(dec("66.24")));
-        assert_eq!((f.action, f.savings_basis), ("enable_ahb", SavingsBasis::PriceRatio));
+        assert_eq!(
+            (f.action, f.savings_basis),
+            ("enable_ahb", SavingsBasis::PriceRatio)
+        );
     }
 
     #[test]
@@ -136,10 +162,18 @@ mod tests {
         assert_eq!(outcome(&c, "vm.no_ahb", &v), Outcome::Passed);
         let mut c = ctx();
         let v = windows_vm(&mut c, None);
-        set(&mut c.resources[0], &["storageProfile", "osDisk", "osType"], json!("Linux"));
+        set(
+            &mut c.resources[0],
+            &["storageProfile", "osDisk", "osType"],
+            json!("Linux"),
+        );
         assert_eq!(outcome(&c, "vm.no_ahb", &v), Outcome::Passed);
         c.prices.clear();
-        set(&mut c.resources[0], &["storageProfile", "osDisk", "osType"], json!("Windows"));
+        set(
+            &mut c.resources[0],
+            &["storageProfile", "osDisk", "osType"],
+            json!("Windows"),
+        );
         assert_eq!(outcome(&c, "vm.no_ahb", &v), Outcome::Skipped("no_price"));
     }
 
@@ -159,21 +193,43 @@ mod tests {
         let mut c = ctx();
         let s = sql_vm(&mut c, "PAYG", "Standard");
         let f = outcome(&c, "sqlvm.no_ahb", &s).finding();
-        assert_eq!((f.monthly_savings, f.savings_basis), (Some(dec("36.00")), SavingsBasis::ResourceCost));
+        assert_eq!(
+            (f.monthly_savings, f.savings_basis),
+            (Some(dec("36.00")), SavingsBasis::ResourceCost)
+        );
         c.costs.retain(|r| r.service_name == "Virtual Machines");
-        c.vm_sizes.push(size("Standard_D2s_v5", "standardDSv5Family", 2, 8.0, 4, 2));
-        c.prices.push(price("Virtual Machines Licenses", "SQL Server Standard", "1-4 vCPU VM", "1-4 vCPU VM License", "1 Hour", "0.2"));
+        c.vm_sizes
+            .push(size("Standard_D2s_v5", "standardDSv5Family", 2, 8.0, 4, 2));
+        c.prices.push(price(
+            "Virtual Machines Licenses",
+            "SQL Server Standard",
+            "1-4 vCPU VM",
+            "1-4 vCPU VM License",
+            "1 Hour",
+            "0.2",
+        ));
         let f = outcome(&c, "sqlvm.no_ahb", &s).finding();
-        assert_eq!((f.monthly_savings, f.savings_basis), (Some(dec("146.00")), SavingsBasis::Retail));
+        assert_eq!(
+            (f.monthly_savings, f.savings_basis),
+            (Some(dec("146.00")), SavingsBasis::Retail)
+        );
     }
 
     #[test]
     fn ahub_developer_or_unowned_sql_vms_do_not_fire() {
-        for (licence, edition, owns) in [("AHUB", "Standard", true), ("PAYG", "Developer", true), ("PAYG", "Enterprise", false)] {
+        for (licence, edition, owns) in [
+            ("AHUB", "Standard", true),
+            ("PAYG", "Developer", true),
+            ("PAYG", "Enterprise", false),
+        ] {
             let mut c = ctx();
             let s = sql_vm(&mut c, licence, edition);
             c.settings.owns_licences = owns;
-            assert_eq!(outcome(&c, "sqlvm.no_ahb", &s), Outcome::Passed, "{licence} {edition} {owns}");
+            assert_eq!(
+                outcome(&c, "sqlvm.no_ahb", &s),
+                Outcome::Passed,
+                "{licence} {edition} {owns}"
+            );
         }
     }
 }

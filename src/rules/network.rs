@@ -15,21 +15,68 @@ use super::savings;
 use super::scope::{Check, Verdict, nic_public_ips};
 
 pub(crate) const RULES: [Rule; 9] = [
-    Rule { id: "publicip.orphaned", types: &["microsoft.network/publicipaddresses"], check: public_ip },
-    Rule { id: "nic.orphaned", types: &["microsoft.network/networkinterfaces"], check: nic },
-    Rule { id: "lb.backendless", types: &["microsoft.network/loadbalancers"], check: load_balancer },
-    Rule { id: "appgw.backendless", types: &["microsoft.network/applicationgateways"], check: app_gateway },
-    Rule { id: "vnetgw.idle", types: &["microsoft.network/virtualnetworkgateways"], check: vnet_gateway },
-    Rule { id: "natgw.orphaned", types: &["microsoft.network/natgateways"], check: nat_gateway },
-    Rule { id: "ddos.unassociated", types: &["microsoft.network/ddosprotectionplans"], check: ddos_plan },
-    Rule { id: "er.unprovisioned", types: &["microsoft.network/expressroutecircuits"], check: circuit },
-    Rule { id: "pe.unused", types: &["microsoft.network/privateendpoints"], check: private_endpoint },
+    Rule {
+        id: "publicip.orphaned",
+        types: &["microsoft.network/publicipaddresses"],
+        check: public_ip,
+    },
+    Rule {
+        id: "nic.orphaned",
+        types: &["microsoft.network/networkinterfaces"],
+        check: nic,
+    },
+    Rule {
+        id: "lb.backendless",
+        types: &["microsoft.network/loadbalancers"],
+        check: load_balancer,
+    },
+    Rule {
+        id: "appgw.backendless",
+        types: &["microsoft.network/applicationgateways"],
+        check: app_gateway,
+    },
+    Rule {
+        id: "vnetgw.idle",
+        types: &["microsoft.network/virtualnetworkgateways"],
+        check: vnet_gateway,
+    },
+    Rule {
+        id: "natgw.orphaned",
+        types: &["microsoft.network/natgateways"],
+        check: nat_gateway,
+    },
+    Rule {
+        id: "ddos.unassociated",
+        types: &["microsoft.network/ddosprotectionplans"],
+        check: ddos_plan,
+    },
+    Rule {
+        id: "er.unprovisioned",
+        types: &["microsoft.network/expressroutecircuits"],
+        check: circuit,
+    },
+    Rule {
+        id: "pe.unused",
+        types: &["microsoft.network/privateendpoints"],
+        check: private_endpoint,
+    },
 ];
 
 /// A waste finding saving the resource's C30 (else its list price).
-fn waste(c: &Check<'_, '_>, r: &Resource, title: String, description: String, confidence: f64, evidence: Value) -> Verdict {
+fn waste(
+    c: &Check<'_, '_>,
+    r: &Resource,
+    title: String,
+    description: String,
+    confidence: f64,
+    evidence: Value,
+) -> Verdict {
     let estimate = savings::c30(c.scope, r, || meters::resource(&c.scope.prices, r));
-    Verdict::fire(Draft::new(title, description, confidence).evidence(evidence).savings(estimate))
+    Verdict::fire(
+        Draft::new(title, description, confidence)
+            .evidence(evidence)
+            .savings(estimate),
+    )
 }
 
 fn public_ip(c: &Check<'_, '_>, ip: &Resource) -> Verdict {
@@ -62,9 +109,14 @@ fn public_ip(c: &Check<'_, '_>, ip: &Resource) -> Verdict {
 
 fn nic(_: &Check<'_, '_>, nic: &Resource) -> Verdict {
     let p = nic.props();
-    let used = ["virtualMachine", "privateEndpoint", "privateLinkService", "hostedWorkloads"]
-        .iter()
-        .any(|k| present(p, &[k]));
+    let used = [
+        "virtualMachine",
+        "privateEndpoint",
+        "privateLinkService",
+        "hostedWorkloads",
+    ]
+    .iter()
+    .any(|k| present(p, &[k]));
     if used {
         return Verdict::Pass;
     }
@@ -96,7 +148,10 @@ fn load_balancer(c: &Check<'_, '_>, lb: &Resource) -> Verdict {
         .iter()
         .any(|rule| present(inner(rule), &["backendIPConfiguration"]));
     if !lb.sku_name().eq_ignore_ascii_case("standard")
-        || !pools_empty(p, &["backendIPConfigurations", "loadBalancerBackendAddresses"])
+        || !pools_empty(
+            p,
+            &["backendIPConfigurations", "loadBalancerBackendAddresses"],
+        )
         || nat_targets
     {
         return Verdict::Pass;
@@ -106,7 +161,10 @@ fn load_balancer(c: &Check<'_, '_>, lb: &Resource) -> Verdict {
         c,
         lb,
         format!("Delete load balancer {} without backends", lb.name),
-        format!("Standard load balancer {} has {pools} backend pool(s), all empty, and no NAT rule target: it balances nothing but is billed by the hour. Delete it.", lb.name),
+        format!(
+            "Standard load balancer {} has {pools} backend pool(s), all empty, and no NAT rule target: it balances nothing but is billed by the hour. Delete it.",
+            lb.name
+        ),
         0.85,
         json!({"sku": lb.sku_name(), "backend_pools": pools, "backend_members": 0}),
     )
@@ -122,7 +180,11 @@ fn app_gateway(c: &Check<'_, '_>, gw: &Resource) -> Verdict {
         c,
         gw,
         format!("Delete application gateway {} without backends", gw.name),
-        format!("Application gateway {} ({}) has {pools} backend pool(s), all without targets: it serves nothing. Delete it.", gw.name, text(p, &["sku", "name"])),
+        format!(
+            "Application gateway {} ({}) has {pools} backend pool(s), all without targets: it serves nothing. Delete it.",
+            gw.name,
+            text(p, &["sku", "name"])
+        ),
         0.85,
         json!({"sku": text(p, &["sku", "name"]), "backend_pools": pools, "backend_targets": 0}),
     )
@@ -130,7 +192,15 @@ fn app_gateway(c: &Check<'_, '_>, gw: &Resource) -> Verdict {
 
 fn vnet_gateway(c: &Check<'_, '_>, gw: &Resource) -> Verdict {
     let connections = c.scope.gateway_connections(&gw.resource_id);
-    let p2s = !list(gw.props(), &["vpnClientConfiguration", "vpnClientAddressPool", "addressPrefixes"]).is_empty();
+    let p2s = !list(
+        gw.props(),
+        &[
+            "vpnClientConfiguration",
+            "vpnClientAddressPool",
+            "addressPrefixes",
+        ],
+    )
+    .is_empty();
     if connections > 0 || p2s {
         return Verdict::Pass;
     }
@@ -156,7 +226,10 @@ fn nat_gateway(c: &Check<'_, '_>, nat: &Resource) -> Verdict {
         c,
         nat,
         format!("Delete NAT gateway {} on no subnet", nat.name),
-        format!("NAT gateway {} is associated with no subnet: no traffic can use it. Delete it (and its public IPs if nothing else needs them).", nat.name),
+        format!(
+            "NAT gateway {} is associated with no subnet: no traffic can use it. Delete it (and its public IPs if nothing else needs them).",
+            nat.name
+        ),
         0.9,
         json!({"subnets": 0}),
     )
@@ -169,8 +242,14 @@ fn ddos_plan(c: &Check<'_, '_>, plan: &Resource) -> Verdict {
     waste(
         c,
         plan,
-        format!("Delete DDoS protection plan {} protecting nothing", plan.name),
-        format!("DDoS protection plan {} protects no virtual network, yet its monthly fee is charged. Delete it or associate the networks it was bought for.", plan.name),
+        format!(
+            "Delete DDoS protection plan {} protecting nothing",
+            plan.name
+        ),
+        format!(
+            "DDoS protection plan {} protects no virtual network, yet its monthly fee is charged. Delete it or associate the networks it was bought for.",
+            plan.name
+        ),
         0.9,
         json!({"virtual_networks": 0}),
     )
@@ -184,7 +263,10 @@ fn circuit(c: &Check<'_, '_>, er: &Resource) -> Verdict {
     if state.eq_ignore_ascii_case("provisioned") {
         return Verdict::Pass;
     }
-    let Some(since) = c.scope.condition(&er.resource_id, "expressroute_not_provisioned") else {
+    let Some(since) = c
+        .scope
+        .condition(&er.resource_id, "expressroute_not_provisioned")
+    else {
         return Verdict::Skip("no_condition_history");
     };
     let min_days = c.param("min_days");
@@ -198,7 +280,10 @@ fn circuit(c: &Check<'_, '_>, er: &Resource) -> Verdict {
         format!(
             "ExpressRoute circuit {} has not been provisioned by its provider ({}) since {}, yet its port fee is billed. Complete the provisioning or delete it.",
             er.name,
-            text(er.props(), &["serviceProviderProperties", "serviceProviderName"]),
+            text(
+                er.props(),
+                &["serviceProviderProperties", "serviceProviderName"]
+            ),
             since.date_naive()
         ),
         0.85,
@@ -207,22 +292,37 @@ fn circuit(c: &Check<'_, '_>, er: &Resource) -> Verdict {
 }
 
 fn private_endpoint(c: &Check<'_, '_>, pe: &Resource) -> Verdict {
-    let statuses: Vec<&str> = ["privateLinkServiceConnections", "manualPrivateLinkServiceConnections"]
-        .iter()
-        .flat_map(|k| list(pe.props(), &[k]))
-        .map(|conn| text(inner(conn), &["privateLinkServiceConnectionState", "status"]))
-        .collect();
+    let statuses: Vec<&str> = [
+        "privateLinkServiceConnections",
+        "manualPrivateLinkServiceConnections",
+    ]
+    .iter()
+    .flat_map(|k| list(pe.props(), &[k]))
+    .map(|conn| {
+        text(
+            inner(conn),
+            &["privateLinkServiceConnectionState", "status"],
+        )
+    })
+    .collect();
     if statuses.iter().any(|s| s.eq_ignore_ascii_case("approved")) {
         return Verdict::Pass;
     }
     waste(
         c,
         pe,
-        format!("Delete private endpoint {} without an approved connection", pe.name),
+        format!(
+            "Delete private endpoint {} without an approved connection",
+            pe.name
+        ),
         format!(
             "Private endpoint {} has no approved connection ({}): no traffic flows through it. Get the connection approved or delete it.",
             pe.name,
-            if statuses.is_empty() { "none at all".to_owned() } else { statuses.join(", ") }
+            if statuses.is_empty() {
+                "none at all".to_owned()
+            } else {
+                statuses.join(", ")
+            }
         ),
         0.85,
         json!({"connection_statuses": statuses}),

@@ -21,10 +21,26 @@ use super::scope::{Check, Verdict};
 const PLAN: &str = "microsoft.web/serverfarms";
 
 pub(crate) const RULES: [Rule; 4] = [
-    Rule { id: "asp.empty", types: &[PLAN], check: empty_plan },
-    Rule { id: "asp.oversized", types: &[PLAN], check: oversized_plan },
-    Rule { id: "sql.dtu_underused", types: &["microsoft.sql/servers/databases"], check: dtu_database },
-    Rule { id: "sql.pool_empty", types: &["microsoft.sql/servers/elasticpools"], check: empty_pool },
+    Rule {
+        id: "asp.empty",
+        types: &[PLAN],
+        check: empty_plan,
+    },
+    Rule {
+        id: "asp.oversized",
+        types: &[PLAN],
+        check: oversized_plan,
+    },
+    Rule {
+        id: "sql.dtu_underused",
+        types: &["microsoft.sql/servers/databases"],
+        check: dtu_database,
+    },
+    Rule {
+        id: "sql.pool_empty",
+        types: &["microsoft.sql/servers/elasticpools"],
+        check: empty_pool,
+    },
 ];
 
 /// Tiers that cost nothing per plan (consumption plans bill executions).
@@ -38,12 +54,17 @@ fn paid(plan: &Resource) -> Option<bool> {
 
 fn sites(c: &Check<'_, '_>, plan: &Resource) -> u64 {
     let counted = c.scope.plan_sites(&plan.resource_id) as u64;
-    let reported = number(plan.props(), &["numberOfSites"]).unwrap_or(0.0).max(0.0) as u64;
+    let reported = number(plan.props(), &["numberOfSites"])
+        .unwrap_or(0.0)
+        .max(0.0) as u64;
     counted.max(reported)
 }
 
 fn linux(plan: &Resource) -> bool {
-    plan.props().get("reserved").and_then(|v| v.as_bool()).unwrap_or(false)
+    plan.props()
+        .get("reserved")
+        .and_then(|v| v.as_bool())
+        .unwrap_or(false)
 }
 
 fn empty_plan(c: &Check<'_, '_>, plan: &Resource) -> Verdict {
@@ -75,16 +96,28 @@ fn empty_plan(c: &Check<'_, '_>, plan: &Resource) -> Verdict {
 /// `P2v3` → (`P`, 2, `v3`).
 fn split_sku(sku: &str) -> Option<(&str, u32, &str)> {
     let start = sku.find(|c: char| c.is_ascii_digit())?;
-    let end = sku[start..].find(|c: char| !c.is_ascii_digit()).map_or(sku.len(), |e| start + e);
+    let end = sku[start..]
+        .find(|c: char| !c.is_ascii_digit())
+        .map_or(sku.len(), |e| start + e);
     Some((&sku[..start], sku[start..end].parse().ok()?, &sku[end..]))
 }
 
 /// The plan SKU one size down in its tier and the price of `workers` of it, if the region's
 /// price list has one.
-fn one_size_down<'a>(c: &Check<'_, 'a>, plan: &Resource, workers: Decimal) -> Option<(String, Price<'a>)> {
+fn one_size_down<'a>(
+    c: &Check<'_, 'a>,
+    plan: &Resource,
+    workers: Decimal,
+) -> Option<(String, Price<'a>)> {
     let (prefix, n, suffix) = split_sku(plan.sku_name())?;
     let smaller = format!("{prefix}{}{suffix}", n.checked_sub(1)?);
-    let price = meters::app_service_plan(&c.scope.prices, &plan.location, &smaller, linux(plan), workers)?;
+    let price = meters::app_service_plan(
+        &c.scope.prices,
+        &plan.location,
+        &smaller,
+        linux(plan),
+        workers,
+    )?;
     Some((smaller, price))
 }
 
@@ -99,14 +132,21 @@ fn oversized_plan(c: &Check<'_, '_>, plan: &Resource) -> Verdict {
         Ok(s) => s,
         Err(reason) => return Verdict::Skip(reason),
     };
-    let (max_cpu, max_memory) = (c.param("max_cpu_p95_percent"), c.param("max_memory_p95_percent"));
+    let (max_cpu, max_memory) = (
+        c.param("max_cpu_p95_percent"),
+        c.param("max_memory_p95_percent"),
+    );
     if !(cpu.p95 < max_cpu && memory.p95 < max_memory) {
         return Verdict::Pass;
     }
-    let workers = number(plan.props(), &["numberOfWorkers"]).unwrap_or(1.0).max(1.0);
+    let workers = number(plan.props(), &["numberOfWorkers"])
+        .unwrap_or(1.0)
+        .max(1.0);
     let workers = Decimal::from(workers as i64);
     let book = &c.scope.prices;
-    let Some(current) = meters::app_service_plan(book, &plan.location, plan.sku_name(), linux(plan), workers) else {
+    let Some(current) =
+        meters::app_service_plan(book, &plan.location, plan.sku_name(), linux(plan), workers)
+    else {
         return Verdict::Skip("no_price");
     };
     let Some((target, target_price)) = one_size_down(c, plan, workers) else {
@@ -143,14 +183,17 @@ const DTU_OBJECTIVES: [&[&str]; 3] = [
 /// The objective one down in its edition, `None` for an edition's smallest or an unknown one.
 fn objective_down(objective: &str) -> Option<&'static str> {
     DTU_OBJECTIVES.iter().find_map(|edition| {
-        let i = edition.iter().position(|o| o.eq_ignore_ascii_case(objective))?;
+        let i = edition
+            .iter()
+            .position(|o| o.eq_ignore_ascii_case(objective))?;
         edition.get(i.checked_sub(1)?).copied()
     })
 }
 
 fn dtu_database(c: &Check<'_, '_>, db: &Resource) -> Verdict {
     let tier = db.sku_tier().to_ascii_lowercase();
-    let pooled = !text(db.props(), &["elasticPoolId"]).is_empty() || db.sku_name().eq_ignore_ascii_case("ElasticPool");
+    let pooled = !text(db.props(), &["elasticPoolId"]).is_empty()
+        || db.sku_name().eq_ignore_ascii_case("ElasticPool");
     if !matches!(tier.as_str(), "basic" | "standard" | "premium") || pooled {
         return Verdict::Pass;
     }
@@ -170,8 +213,11 @@ fn dtu_database(c: &Check<'_, '_>, db: &Resource) -> Verdict {
         return Verdict::Pass;
     }
     let book = &c.scope.prices;
-    let prices = meters::sql_objective(book, &db.location, objective)
-        .zip(meters::sql_objective(book, &db.location, target));
+    let prices = meters::sql_objective(book, &db.location, objective).zip(meters::sql_objective(
+        book,
+        &db.location,
+        target,
+    ));
     let Some((current, to)) = prices else {
         return Verdict::Skip("no_price");
     };
@@ -200,7 +246,12 @@ fn empty_pool(c: &Check<'_, '_>, pool: &Resource) -> Verdict {
     Verdict::fire(
         Draft::new(
             format!("Delete empty elastic pool {}", pool.name),
-            format!("Elastic pool {} ({} {}) holds no database. Delete it.", pool.name, pool.sku_tier(), pool.sku_name()),
+            format!(
+                "Elastic pool {} ({} {}) holds no database. Delete it.",
+                pool.name,
+                pool.sku_tier(),
+                pool.sku_name()
+            ),
             0.9,
         )
         .evidence(json!({"databases": 0, "sku": pool.sku_name(), "tier": pool.sku_tier()}))

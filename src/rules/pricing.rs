@@ -40,6 +40,9 @@ impl Price<'_> {
 #[derive(Debug, Default)]
 pub(crate) struct PriceBook<'a> {
     by_service: HashMap<(String, String), Vec<&'a RetailPrice>>,
+    /// The same items by region, service and `armSkuName` (a region prices thousands of VM
+    /// meters; a VM rule looks up a few sizes per VM).
+    by_arm_sku: HashMap<(String, String, String), Vec<&'a RetailPrice>>,
 }
 
 /// Whether an item is a discounted, evictable twin of a meter.
@@ -56,18 +59,58 @@ impl<'a> PriceBook<'a> {
                 && p.price_type.eq_ignore_ascii_case("Consumption")
                 && !spot_or_low_priority(p)
             {
-                let key = (p.region.to_ascii_lowercase(), p.service_name.to_ascii_lowercase());
+                let key = (
+                    p.region.to_ascii_lowercase(),
+                    p.service_name.to_ascii_lowercase(),
+                );
                 by_service.entry(key).or_default().push(p);
             }
         }
+        let mut by_arm_sku: HashMap<(String, String, String), Vec<&'a RetailPrice>> =
+            HashMap::new();
         for items in by_service.values_mut() {
             // A stable choice among equal matches, whatever order the prices came in.
             items.sort_by(|a, b| {
-                (&a.product_name, &a.sku_name, &a.meter_name, a.unit_price)
-                    .cmp(&(&b.product_name, &b.sku_name, &b.meter_name, b.unit_price))
+                (&a.product_name, &a.sku_name, &a.meter_name, a.unit_price).cmp(&(
+                    &b.product_name,
+                    &b.sku_name,
+                    &b.meter_name,
+                    b.unit_price,
+                ))
             });
+            for p in items.iter().filter(|p| !p.arm_sku_name.is_empty()) {
+                let key = (
+                    p.region.to_ascii_lowercase(),
+                    p.service_name.to_ascii_lowercase(),
+                    p.arm_sku_name.to_ascii_lowercase(),
+                );
+                by_arm_sku.entry(key).or_default().push(p);
+            }
         }
-        Self { by_service }
+        Self {
+            by_service,
+            by_arm_sku,
+        }
+    }
+
+    /// The first item of `service` in `region` with `armSkuName` `arm_sku` that `matches`.
+    pub(crate) fn find_arm_sku(
+        &self,
+        region: &str,
+        service: &str,
+        arm_sku: &str,
+        matches: impl Fn(&RetailPrice) -> bool,
+    ) -> Option<&'a RetailPrice> {
+        let key = (
+            region.to_ascii_lowercase(),
+            service.to_ascii_lowercase(),
+            arm_sku.trim().to_ascii_lowercase(),
+        );
+        self.by_arm_sku
+            .get(&key)?
+            .iter()
+            .copied()
+            .find(|p| matches(p))
     }
 
     /// The first item of `service` in `region` that `matches`.
@@ -78,7 +121,11 @@ impl<'a> PriceBook<'a> {
         matches: impl Fn(&RetailPrice) -> bool,
     ) -> Option<&'a RetailPrice> {
         let key = (region.to_ascii_lowercase(), service.to_ascii_lowercase());
-        self.by_service.get(&key)?.iter().copied().find(|p| matches(p))
+        self.by_service
+            .get(&key)?
+            .iter()
+            .copied()
+            .find(|p| matches(p))
     }
 
     /// The monthly price of `quantity` units (GB for a per-GB meter, instances otherwise) of
@@ -109,7 +156,11 @@ pub(crate) fn monthly_amount(p: &RetailPrice) -> Option<Decimal> {
     if count.is_zero() {
         return None;
     }
-    let rest = unit[digits.len()..].trim().trim_start_matches('/').trim().to_ascii_lowercase();
+    let rest = unit[digits.len()..]
+        .trim()
+        .trim_start_matches('/')
+        .trim()
+        .to_ascii_lowercase();
     // Multiplied before divided, so `1/Day` × 730 ÷ 24 stays exact where it can.
     let (times, per) = match rest.as_str() {
         "hour" | "hours" => (HOURS_PER_MONTH, Decimal::ONE),
@@ -139,9 +190,23 @@ mod tests {
 
     #[test]
     fn the_book_reads_one_currency_consumption_and_no_spot() {
-        let mut spot = price("Virtual Machines", "Virtual Machines Dsv5 Series", "D2s v5 Spot", "D2s v5 Spot", "1 Hour", "0.02");
+        let mut spot = price(
+            "Virtual Machines",
+            "Virtual Machines Dsv5 Series",
+            "D2s v5 Spot",
+            "D2s v5 Spot",
+            "1 Hour",
+            "0.02",
+        );
         spot.arm_sku_name = "Standard_D2s_v5".into();
-        let mut payg = price("Virtual Machines", "Virtual Machines Dsv5 Series", "D2s v5", "D2s v5", "1 Hour", "0.096");
+        let mut payg = price(
+            "Virtual Machines",
+            "Virtual Machines Dsv5 Series",
+            "D2s v5",
+            "D2s v5",
+            "1 Hour",
+            "0.096",
+        );
         payg.arm_sku_name = "Standard_D2s_v5".into();
         let mut reserved = payg.clone();
         reserved.price_type = "Reservation".into();
@@ -149,7 +214,9 @@ mod tests {
         euro.currency = "EUR".into();
         let prices = vec![spot, reserved, euro, payg];
         let book = PriceBook::new(&prices, "usd");
-        let found = book.find("WestEurope", "virtual machines", |p| p.arm_sku_name == "Standard_D2s_v5");
+        let found = book.find("WestEurope", "virtual machines", |p| {
+            p.arm_sku_name == "Standard_D2s_v5"
+        });
         assert_eq!(found.map(|p| p.unit_price), Some(Decimal::new(96, 3)));
         assert!(book.find("eastus", "Virtual Machines", |_| true).is_none());
     }

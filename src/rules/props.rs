@@ -74,7 +74,9 @@ pub(crate) fn reference(value: &Value, path: &[&str]) -> Option<String> {
 /// The item's own fields: a list item's `properties` when it has them, else the item itself
 /// (Resource Graph flattens some sub-resources).
 pub(crate) fn inner(item: &Value) -> &Value {
-    get(item, "properties").filter(|p| p.is_object()).unwrap_or(item)
+    get(item, "properties")
+        .filter(|p| p.is_object())
+        .unwrap_or(item)
 }
 
 static NULL: Value = Value::Null;
@@ -128,10 +130,16 @@ mod tests {
             time(&v, &["lastOwnershipUpdateTime"]).map(|t| t.to_rfc3339()),
             Some("2026-01-02T03:04:05.123456700+00:00".into())
         );
-        assert_eq!(reference(&v, &["nested"]).as_deref(), Some("/subscriptions/abc/x"));
+        assert_eq!(
+            reference(&v, &["nested"]).as_deref(),
+            Some("/subscriptions/abc/x")
+        );
         assert_eq!(number(&v, &["n"]), Some(12.5));
         assert!(present(&v, &["l"]) && !present(&v, &["e"]) && !present(&v, &["missing"]));
         assert_eq!(list(&v, &["n"]).len(), 0);
-        assert_eq!(subscription_of("/subscriptions/AB-C/resourceGroups/x").as_deref(), Some("ab-c"));
+        assert_eq!(
+            subscription_of("/subscriptions/AB-C/resourceGroups/x").as_deref(),
+            Some("ab-c")
+        );
     }
 }

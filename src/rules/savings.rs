@@ -46,12 +46,20 @@ impl Estimate {
 
     /// No cost and no price: a saving exists but its size is unknown.
     pub(crate) fn unknown() -> Self {
-        Self::new(None, SavingsBasis::None, json!({"savings_unknown": "no per-resource cost and no retail price"}))
+        Self::new(
+            None,
+            SavingsBasis::None,
+            json!({"savings_unknown": "no per-resource cost and no retail price"}),
+        )
     }
 
     /// The list price of what would be saved.
     pub(crate) fn retail(price: &Price<'_>) -> Self {
-        Self::new(Some(price.monthly), SavingsBasis::Retail, json!({"retail_price": price.evidence()}))
+        Self::new(
+            Some(price.monthly),
+            SavingsBasis::Retail,
+            json!({"retail_price": price.evidence()}),
+        )
     }
 }
 
@@ -89,16 +97,33 @@ pub(crate) fn c30_of_services<'a>(
     fallback: impl FnOnce() -> Option<Price<'a>>,
 ) -> Estimate {
     let part = |c: &Cost| -> Option<Decimal> {
-        let picked: Vec<Decimal> = c.services.iter().filter(|(s, _)| pick(s)).map(|(_, a)| *a).collect();
+        let picked: Vec<Decimal> = c
+            .services
+            .iter()
+            .filter(|(s, _)| pick(s))
+            .map(|(_, a)| *a)
+            .collect();
         (!picked.is_empty()).then(|| picked.iter().sum())
     };
-    match scope.cost(&r.resource_id).and_then(|c| part(c).map(|p| (p, c))) {
+    match scope
+        .cost(&r.resource_id)
+        .and_then(|c| part(c).map(|p| (p, c)))
+    {
         Some((amount, c)) => {
-            let services: Vec<&str> = c.services.iter().filter(|(s, _)| pick(s)).map(|(s, _)| s.as_str()).collect();
+            let services: Vec<&str> = c
+                .services
+                .iter()
+                .filter(|(s, _)| pick(s))
+                .map(|(s, _)| s.as_str())
+                .collect();
             let mut evidence = cost_evidence(scope, c.amortized, c.actual);
             evidence["part"] = json!(cents(amount).to_string());
             evidence["services"] = json!(services);
-            Estimate::new(Some(amount), SavingsBasis::ResourceCost, json!({"c30": evidence}))
+            Estimate::new(
+                Some(amount),
+                SavingsBasis::ResourceCost,
+                json!({"c30": evidence}),
+            )
         }
         None => fallback().map_or_else(Estimate::unknown, |p| Estimate::retail(&p)),
     }
@@ -106,7 +131,12 @@ pub(crate) fn c30_of_services<'a>(
 
 /// Δ for moving `r` from `current` to `target`: C30 × (1 − target ÷ current), else the list
 /// price difference. A target that is not cheaper saves nothing.
-pub(crate) fn delta(scope: &Scope<'_>, r: &Resource, current: &Price<'_>, target: &Price<'_>) -> Estimate {
+pub(crate) fn delta(
+    scope: &Scope<'_>,
+    r: &Resource,
+    current: &Price<'_>,
+    target: &Price<'_>,
+) -> Estimate {
     delta_of_services(scope, r, |_| true, current, target)
 }
 
@@ -126,16 +156,28 @@ pub(crate) fn delta_of_services(
     let ratio = target.monthly / current.monthly;
     let share = (Decimal::ONE - ratio).max(Decimal::ZERO);
     let mut evidence = object(prices);
-    evidence.insert("price_ratio".into(), json!(ratio.round_dp(6).normalize().to_string()));
+    evidence.insert(
+        "price_ratio".into(),
+        json!(ratio.round_dp(6).normalize().to_string()),
+    );
     match scope.cost(&r.resource_id) {
         Some(c) => {
-            let part: Decimal = c.services.iter().filter(|(s, _)| pick(s)).map(|(_, a)| *a).sum();
+            let part: Decimal = c
+                .services
+                .iter()
+                .filter(|(s, _)| pick(s))
+                .map(|(_, a)| *a)
+                .sum();
             let mut cost = cost_evidence(scope, c.amortized, c.actual);
             if part != c.amortized {
                 cost["part"] = json!(cents(part).to_string());
             }
             evidence.insert("c30".into(), cost);
-            Estimate { monthly: Some(part * share), basis: SavingsBasis::PriceRatio, evidence }
+            Estimate {
+                monthly: Some(part * share),
+                basis: SavingsBasis::PriceRatio,
+                evidence,
+            }
         }
         None => Estimate {
             monthly: Some((current.monthly - target.monthly).max(Decimal::ZERO)),
@@ -147,19 +189,32 @@ pub(crate) fn delta_of_services(
 
 /// Nothing billed in the cost window (a VM deallocated throughout): C30 is zero.
 pub(crate) fn nothing_billed() -> Estimate {
-    Estimate::new(Some(Decimal::ZERO), SavingsBasis::ResourceCost, json!({"c30": {"amortized": "0.00", "note": "not billed in the cost window"}}))
+    Estimate::new(
+        Some(Decimal::ZERO),
+        SavingsBasis::ResourceCost,
+        json!({"c30": {"amortized": "0.00", "note": "not billed in the cost window"}}),
+    )
 }
 
 /// Δ for keeping `share` (0..1) of `r`'s cost, e.g. fewer instances: C30 × (1 − share), else
 /// the retail `current` price × (1 − share).
-pub(crate) fn scaled(scope: &Scope<'_>, r: &Resource, keep: Decimal, current: Option<&Price<'_>>) -> Estimate {
+pub(crate) fn scaled(
+    scope: &Scope<'_>,
+    r: &Resource,
+    keep: Decimal,
+    current: Option<&Price<'_>>,
+) -> Estimate {
     let saved = (Decimal::ONE - keep).max(Decimal::ZERO);
     let ratio = json!({"kept_share": keep.round_dp(6).normalize().to_string()});
     match (scope.cost(&r.resource_id), current) {
         (Some(c), _) => {
             let mut evidence = object(ratio);
             evidence.insert("c30".into(), cost_evidence(scope, c.amortized, c.actual));
-            Estimate { monthly: Some(c.amortized * saved), basis: SavingsBasis::PriceRatio, evidence }
+            Estimate {
+                monthly: Some(c.amortized * saved),
+                basis: SavingsBasis::PriceRatio,
+                evidence,
+            }
         }
         (None, Some(p)) => {
             let mut e = Estimate::retail(p);

@@ -106,7 +106,10 @@ impl<'a> Scope<'a> {
         };
         for r in &ctx.resources {
             s.by_id.insert(lower(&r.resource_id), r);
-            s.by_type.entry(r.resource_type.as_str()).or_default().push(r);
+            s.by_type
+                .entry(r.resource_type.as_str())
+                .or_default()
+                .push(r);
             s.link(r);
         }
         for c in &ctx.costs {
@@ -116,10 +119,12 @@ impl<'a> Scope<'a> {
             cost.services.push((c.service_name.clone(), c.amortized));
         }
         for m in &ctx.metrics {
-            s.metrics.insert((lower(&m.resource_id), lower(&m.metric)), m);
+            s.metrics
+                .insert((lower(&m.resource_id), lower(&m.metric)), m);
         }
         for c in &ctx.conditions {
-            s.conditions.insert((lower(&c.resource_id), lower(&c.condition)), c.since);
+            s.conditions
+                .insert((lower(&c.resource_id), lower(&c.condition)), c.since);
         }
         for v in &ctx.vm_sizes {
             s.sizes.insert((lower(&v.location), lower(&v.name)), v);
@@ -143,17 +148,24 @@ impl<'a> Scope<'a> {
             }
             "microsoft.network/connections" => {
                 let one = reference(p, &["virtualNetworkGateway1"]);
-                let two = reference(p, &["virtualNetworkGateway2"]).filter(|t| Some(t) != one.as_ref());
+                let two =
+                    reference(p, &["virtualNetworkGateway2"]).filter(|t| Some(t) != one.as_ref());
                 count(&mut self.gateway_connections, one);
                 count(&mut self.gateway_connections, two);
             }
             "microsoft.sql/servers/databases" => {
                 let pool = text(p, &["elasticPoolId"]);
-                count(&mut self.pool_databases, (!pool.is_empty()).then(|| lower(pool)));
+                count(
+                    &mut self.pool_databases,
+                    (!pool.is_empty()).then(|| lower(pool)),
+                );
             }
             "microsoft.web/sites" => {
                 let plan = text(p, &["serverFarmId"]);
-                count(&mut self.plan_sites, (!plan.is_empty()).then(|| lower(plan)));
+                count(
+                    &mut self.plan_sites,
+                    (!plan.is_empty()).then(|| lower(plan)),
+                );
             }
             _ => {}
         }
@@ -161,7 +173,10 @@ impl<'a> Scope<'a> {
 
     /// The resources of one (lower-case) type.
     pub(crate) fn of_type(&self, resource_type: &str) -> &[&'a Resource] {
-        self.by_type.get(resource_type).map(Vec::as_slice).unwrap_or_default()
+        self.by_type
+            .get(resource_type)
+            .map(Vec::as_slice)
+            .unwrap_or_default()
     }
 
     /// A resource of the inventory by id (any case).
@@ -187,7 +202,10 @@ impl<'a> Scope<'a> {
     /// The sizes of one region.
     pub(crate) fn sizes_in(&self, location: &str) -> impl Iterator<Item = &'a VmSize> + '_ {
         let location = lower(location);
-        self.ctx.vm_sizes.iter().filter(move |s| lower(&s.location) == location)
+        self.ctx
+            .vm_sizes
+            .iter()
+            .filter(move |s| lower(&s.location) == location)
     }
 
     /// The VM whose storage profile lists the disk.
@@ -196,7 +214,10 @@ impl<'a> Scope<'a> {
     }
 
     pub(crate) fn gateway_connections(&self, id: &str) -> usize {
-        self.gateway_connections.get(&lower(id)).copied().unwrap_or(0)
+        self.gateway_connections
+            .get(&lower(id))
+            .copied()
+            .unwrap_or(0)
     }
 
     pub(crate) fn pool_databases(&self, id: &str) -> usize {
@@ -231,9 +252,9 @@ impl Check<'_, '_> {
     /// The value in force of one of the rule's parameters (NaN for a name the rule does not
     /// have, so no comparison with it holds; the catalogue tests catch such a typo).
     pub(crate) fn param(&self, name: &str) -> f64 {
-        self.info
-            .parameter(name)
-            .map_or(f64::NAN, |p| self.scope.ctx.settings.threshold(self.info, p))
+        self.info.parameter(name).map_or(f64::NAN, |p| {
+            self.scope.ctx.settings.threshold(self.info, p)
+        })
     }
 
     pub(crate) fn now(&self) -> DateTime<Utc> {
@@ -259,6 +280,12 @@ impl Check<'_, '_> {
         if f64::from(m.samples) < self.param("min_samples") {
             return Err("too_few_samples");
         }
-        Ok(Stat { avg, max, min, p95, samples: m.samples })
+        Ok(Stat {
+            avg,
+            max,
+            min,
+            p95,
+            samples: m.samples,
+        })
     }
 }

@@ -85,7 +85,8 @@ pub enum SettingsError {
 
 /// Checks one threshold override against the catalogue.
 pub fn validate_threshold(rule_id: &str, parameter: &str, value: f64) -> Result<(), SettingsError> {
-    let rule = catalogue::rule(rule_id).ok_or_else(|| SettingsError::UnknownRule(rule_id.into()))?;
+    let rule =
+        catalogue::rule(rule_id).ok_or_else(|| SettingsError::UnknownRule(rule_id.into()))?;
     let p = rule
         .parameter(parameter)
         .ok_or_else(|| SettingsError::UnknownParameter {
@@ -114,7 +115,9 @@ pub fn validate_threshold(rule_id: &str, parameter: &str, value: f64) -> Result<
 /// Azure's tag name limits: 512 characters, none of `<>%&\?/`.
 fn valid_tag_key(key: &str) -> bool {
     let key = key.trim();
-    !key.is_empty() && key.chars().count() <= 512 && !key.contains(['<', '>', '%', '&', '\\', '?', '/'])
+    !key.is_empty()
+        && key.chars().count() <= 512
+        && !key.contains(['<', '>', '%', '&', '\\', '?', '/'])
 }
 
 impl Settings {

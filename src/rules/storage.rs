@@ -22,17 +22,45 @@ const DISK: &str = "microsoft.compute/disks";
 const SNAPSHOT: &str = "microsoft.compute/snapshots";
 
 pub(crate) const RULES: [Rule; 6] = [
-    Rule { id: "disk.unattached", types: &[DISK], check: unattached },
-    Rule { id: "disk.on_deallocated_vm", types: &[DISK], check: on_deallocated_vm },
-    Rule { id: "disk.premium_underused", types: &[DISK], check: premium_underused },
-    Rule { id: "snapshot.stale", types: &[SNAPSHOT], check: stale },
-    Rule { id: "snapshot.premium", types: &[SNAPSHOT], check: premium_snapshot },
-    Rule { id: "snapshot.orphaned_source", types: &[SNAPSHOT], check: orphaned_source },
+    Rule {
+        id: "disk.unattached",
+        types: &[DISK],
+        check: unattached,
+    },
+    Rule {
+        id: "disk.on_deallocated_vm",
+        types: &[DISK],
+        check: on_deallocated_vm,
+    },
+    Rule {
+        id: "disk.premium_underused",
+        types: &[DISK],
+        check: premium_underused,
+    },
+    Rule {
+        id: "snapshot.stale",
+        types: &[SNAPSHOT],
+        check: stale,
+    },
+    Rule {
+        id: "snapshot.premium",
+        types: &[SNAPSHOT],
+        check: premium_snapshot,
+    },
+    Rule {
+        id: "snapshot.orphaned_source",
+        types: &[SNAPSHOT],
+        check: orphaned_source,
+    },
 ];
 
 /// The SKU family of a disk or snapshot: `premium`, `standardssd`, `standard`, `premiumv2`, …
 fn family(r: &Resource) -> String {
-    r.sku_name().split('_').next().unwrap_or_default().to_ascii_lowercase()
+    r.sku_name()
+        .split('_')
+        .next()
+        .unwrap_or_default()
+        .to_ascii_lowercase()
 }
 
 fn disk_state(r: &Resource) -> String {
@@ -59,7 +87,9 @@ fn unattached(c: &Check<'_, '_>, disk: &Resource) -> Verdict {
     if c.days_since(since) < min_days {
         return Verdict::Pass;
     }
-    let estimate = savings::c30(c.scope, disk, || meters::disk_resource(&c.scope.prices, disk));
+    let estimate = savings::c30(c.scope, disk, || {
+        meters::disk_resource(&c.scope.prices, disk)
+    });
     Verdict::fire(
         Draft::new(
             format!("Delete unattached disk {}", disk.name),
@@ -79,11 +109,16 @@ fn unattached(c: &Check<'_, '_>, disk: &Resource) -> Verdict {
 
 /// A tier change of `disk` to `target_sku` at the same size: current and target prices, or
 /// the skip when either is not known.
-fn tier_change(c: &Check<'_, '_>, disk: &Resource, target_sku: &str) -> Result<savings::Estimate, Verdict> {
+fn tier_change(
+    c: &Check<'_, '_>,
+    disk: &Resource,
+    target_sku: &str,
+) -> Result<savings::Estimate, Verdict> {
     let book = &c.scope.prices;
     let size = size_gb(disk).ok_or(Verdict::Skip("disk_size_unknown"))?;
     let current = meters::disk_resource(book, disk).ok_or(Verdict::Skip("no_price"))?;
-    let target = meters::disk(book, &disk.location, target_sku, size, None).ok_or(Verdict::Skip("no_price"))?;
+    let target = meters::disk(book, &disk.location, target_sku, size, None)
+        .ok_or(Verdict::Skip("no_price"))?;
     Ok(savings::delta(c.scope, disk, &current, &target))
 }
 
@@ -102,7 +137,9 @@ fn on_deallocated_vm(c: &Check<'_, '_>, disk: &Resource) -> Verdict {
     let reserved_since = (disk_state(disk) == "reserved")
         .then(|| time(disk.props(), &["LastOwnershipUpdateTime"]))
         .flatten();
-    let Some(since) = reserved_since.or_else(|| c.scope.condition(&vm.resource_id, "vm_deallocated")) else {
+    let Some(since) =
+        reserved_since.or_else(|| c.scope.condition(&vm.resource_id, "vm_deallocated"))
+    else {
         return Verdict::Skip("no_condition_history");
     };
     let min_days = c.param("min_days");
@@ -180,8 +217,13 @@ fn premium_underused(c: &Check<'_, '_>, disk: &Resource) -> Verdict {
 }
 
 /// A snapshot's age in days, or the skip when it has no creation time.
-fn age(c: &Check<'_, '_>, snapshot: &Resource) -> Result<(chrono::DateTime<chrono::Utc>, f64), Verdict> {
-    let created = snapshot.created().ok_or(Verdict::Skip("creation_time_unknown"))?;
+fn age(
+    c: &Check<'_, '_>,
+    snapshot: &Resource,
+) -> Result<(chrono::DateTime<chrono::Utc>, f64), Verdict> {
+    let created = snapshot
+        .created()
+        .ok_or(Verdict::Skip("creation_time_unknown"))?;
     Ok((created, c.days_since(created)))
 }
 
@@ -194,7 +236,9 @@ fn stale(c: &Check<'_, '_>, snapshot: &Resource) -> Verdict {
     if days < min_age {
         return Verdict::Pass;
     }
-    let estimate = savings::c30(c.scope, snapshot, || meters::resource(&c.scope.prices, snapshot));
+    let estimate = savings::c30(c.scope, snapshot, || {
+        meters::resource(&c.scope.prices, snapshot)
+    });
     Verdict::fire(
         Draft::new(
             format!("Delete stale snapshot {}", snapshot.name),
@@ -218,7 +262,10 @@ fn premium_snapshot(c: &Check<'_, '_>, snapshot: &Resource) -> Verdict {
     let target = format!("Standard_{}", redundancy(snapshot.sku_name()));
     let prices = size_gb(snapshot).and_then(|size| {
         let current = meters::snapshot(book, &snapshot.location, snapshot.sku_name(), size)?;
-        Some((current, meters::snapshot(book, &snapshot.location, &target, size)?))
+        Some((
+            current,
+            meters::snapshot(book, &snapshot.location, &target, size)?,
+        ))
     });
     let Some((current, to)) = prices else {
         return Verdict::Skip("no_price");
@@ -256,7 +303,9 @@ fn orphaned_source(c: &Check<'_, '_>, snapshot: &Resource) -> Verdict {
     if days < min_age {
         return Verdict::Pass;
     }
-    let estimate = savings::c30(c.scope, snapshot, || meters::resource(&c.scope.prices, snapshot));
+    let estimate = savings::c30(c.scope, snapshot, || {
+        meters::resource(&c.scope.prices, snapshot)
+    });
     Verdict::fire(
         Draft::new(
             format!("Delete snapshot {} of a deleted disk", snapshot.name),

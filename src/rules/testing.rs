@@ -5,14 +5,16 @@ use rust_decimal::Decimal;
 use serde_json::{Value, json};
 
 use super::input::{
-    ConditionSince, Context, CostWindow, MetricState, MetricStats, Resource, ResourceCost, RetailPrice,
-    VmSize,
+    ConditionSince, Context, CostWindow, MetricState, MetricStats, Resource, ResourceCost,
+    RetailPrice, VmSize,
 };
 use super::{Evaluation, Finding, evaluate};
 
 /// The tests' clock.
 pub(crate) fn now() -> DateTime<Utc> {
-    Utc.with_ymd_and_hms(2026, 12, 1, 12, 0, 0).single().unwrap_or_default()
+    Utc.with_ymd_and_hms(2026, 12, 1, 12, 0, 0)
+        .single()
+        .unwrap_or_default()
 }
 
 /// `days` (fractional) before [`now`].
@@ -86,7 +88,14 @@ pub(crate) fn cost(resource_id: &str, service: &str, amortized: &str) -> Resourc
 }
 
 /// A metric with data: `p95`, `max`, `min` (and `avg` = p95), over `samples` hours.
-pub(crate) fn metric(resource_id: &str, name: &str, p95: f64, max: f64, min: f64, samples: u32) -> MetricStats {
+pub(crate) fn metric(
+    resource_id: &str,
+    name: &str,
+    p95: f64,
+    max: f64,
+    min: f64,
+    samples: u32,
+) -> MetricStats {
     MetricStats {
         resource_id: resource_id.into(),
         metric: name.into(),
@@ -116,7 +125,14 @@ pub(crate) fn metric_state(resource_id: &str, name: &str, state: MetricState) ->
 }
 
 /// A USD pay-as-you-go price in `westeurope`.
-pub(crate) fn price(service: &str, product: &str, sku: &str, meter: &str, unit: &str, unit_price: &str) -> RetailPrice {
+pub(crate) fn price(
+    service: &str,
+    product: &str,
+    sku: &str,
+    meter: &str,
+    unit: &str,
+    unit_price: &str,
+) -> RetailPrice {
     RetailPrice {
         currency: "USD".into(),
         region: "westeurope".into(),
@@ -134,14 +150,25 @@ pub(crate) fn price(service: &str, product: &str, sku: &str, meter: &str, unit: 
 /// The Linux (or Windows) hourly price of a VM size.
 pub(crate) fn vm_price(size: &str, windows: bool, hourly: &str) -> RetailPrice {
     let stem = size.trim_start_matches("Standard_").replace('_', " ");
-    let product = if windows { "Virtual Machines Series Windows" } else { "Virtual Machines Series" };
+    let product = if windows {
+        "Virtual Machines Series Windows"
+    } else {
+        "Virtual Machines Series"
+    };
     let mut p = price("Virtual Machines", product, &stem, &stem, "1 Hour", hourly);
     p.arm_sku_name = size.into();
     p
 }
 
 /// A VM size of `westeurope`.
-pub(crate) fn size(name: &str, family: &str, vcpus: u32, memory_gb: f64, disks: u32, nics: u32) -> VmSize {
+pub(crate) fn size(
+    name: &str,
+    family: &str,
+    vcpus: u32,
+    memory_gb: f64,
+    disks: u32,
+    nics: u32,
+) -> VmSize {
     VmSize {
         location: "westeurope".into(),
         name: name.into(),
@@ -156,10 +183,21 @@ pub(crate) fn size(name: &str, family: &str, vcpus: u32, memory_gb: f64, disks: 
 /// A managed disk price of `tier` (`P10`) for `product`.
 pub(crate) fn disk_price(product: &str, tier: &str, monthly: &str) -> RetailPrice {
     let sku = format!("{tier} LRS");
-    price("Storage", product, &sku, &format!("{sku} Disk"), "1/Month", monthly)
+    price(
+        "Storage",
+        product,
+        &sku,
+        &format!("{sku} Disk"),
+        "1/Month",
+        monthly,
+    )
 }
 
-pub(crate) fn condition(resource_id: &str, condition: &str, since: DateTime<Utc>) -> ConditionSince {
+pub(crate) fn condition(
+    resource_id: &str,
+    condition: &str,
+    since: DateTime<Utc>,
+) -> ConditionSince {
     ConditionSince {
         resource_id: resource_id.into(),
         condition: condition.into(),

@@ -73,7 +73,9 @@ pub(super) fn idle(c: &Check<'_, '_>, vm: &Resource) -> Verdict {
     if !(cpu.p95 < max_p95 && cpu.max < max_peak && net_p95 < max_net) {
         return Verdict::Pass;
     }
-    let savings = savings::c30(c.scope, vm, || super::compute_price(c.scope, vm, pays_windows(vm)));
+    let savings = savings::c30(c.scope, vm, || {
+        super::compute_price(c.scope, vm, pays_windows(vm))
+    });
     Verdict::fire(
         Draft::new(
             format!("Shut down idle VM {}", vm.name),
@@ -103,7 +105,10 @@ fn idle_fires(c: &Check<'_, '_>, vm: &Resource) -> bool {
     let Some(info) = catalogue::rule("vm.idle") else {
         return false;
     };
-    let idle_check = Check { scope: c.scope, info };
+    let idle_check = Check {
+        scope: c.scope,
+        info,
+    };
     c.scope.ctx.settings.enabled(info.rule_id) && matches!(idle(&idle_check, vm), Verdict::Fire(_))
 }
 
@@ -145,7 +150,8 @@ pub(super) fn rightsize(c: &Check<'_, '_>, vm: &Resource) -> Verdict {
     }
     let windows = pays_windows(vm);
     let book = &c.scope.prices;
-    let Some(current_price) = meters::vm(book, &vm.location, &current.name, windows, Decimal::ONE) else {
+    let Some(current_price) = meters::vm(book, &vm.location, &current.name, windows, Decimal::ONE)
+    else {
         return Verdict::Skip("no_price");
     };
     let needs = Needs {
@@ -158,7 +164,12 @@ pub(super) fn rightsize(c: &Check<'_, '_>, vm: &Resource) -> Verdict {
         .scope
         .sizes_in(&vm.location)
         .filter(|s| fits(s, current, &needs))
-        .filter_map(|s| Some((s, meters::vm(book, &vm.location, &s.name, windows, Decimal::ONE)?)))
+        .filter_map(|s| {
+            Some((
+                s,
+                meters::vm(book, &vm.location, &s.name, windows, Decimal::ONE)?,
+            ))
+        })
         .filter(|(_, p)| p.monthly < current_price.monthly)
         .min_by(|(a, pa), (b, pb)| {
             (pa.monthly, a.vcpus, &a.name).cmp(&(pb.monthly, b.vcpus, &b.name))
@@ -195,7 +206,12 @@ pub(super) fn scale_set(c: &Check<'_, '_>, vmss: &Resource) -> Verdict {
     let Some(size) = c.scope.size(&vmss.location, vmss.sku_name()) else {
         return Verdict::Skip("no_vm_size");
     };
-    let capacity = vmss.sku.as_ref().and_then(|s| number(s, &["capacity"])).unwrap_or(0.0).floor();
+    let capacity = vmss
+        .sku
+        .as_ref()
+        .and_then(|s| number(s, &["capacity"]))
+        .unwrap_or(0.0)
+        .floor();
     let (max_cpu, max_memory, target) = (
         c.param("max_cpu_p95_percent"),
         c.param("max_memory_used_percent"),
@@ -210,11 +226,23 @@ pub(super) fn scale_set(c: &Check<'_, '_>, vmss: &Resource) -> Verdict {
     if to >= capacity {
         return Verdict::Pass;
     }
-    let profile = &["virtualMachineProfile", "storageProfile", "osDisk", "osType"];
+    let profile = &[
+        "virtualMachineProfile",
+        "storageProfile",
+        "osDisk",
+        "osType",
+    ];
     let windows = text(vmss.props(), profile).eq_ignore_ascii_case("windows")
-        && !text(vmss.props(), &["virtualMachineProfile", "licenseType"]).eq_ignore_ascii_case("Windows_Server");
+        && !text(vmss.props(), &["virtualMachineProfile", "licenseType"])
+            .eq_ignore_ascii_case("Windows_Server");
     let instances = Decimal::from_f64_retain(capacity).unwrap_or(Decimal::ONE);
-    let price = meters::vm(&c.scope.prices, &vmss.location, &size.name, windows, instances);
+    let price = meters::vm(
+        &c.scope.prices,
+        &vmss.location,
+        &size.name,
+        windows,
+        instances,
+    );
     let keep = Decimal::from(to as i64) / Decimal::from(capacity as i64);
     Verdict::fire(
         Draft::new(

@@ -26,11 +26,14 @@ pub(crate) fn vm<'a>(
     windows: bool,
     count: Decimal,
 ) -> Option<Price<'a>> {
-    book.monthly(region, "Virtual Machines", count, |p| {
-        eq(&p.arm_sku_name, size)
-            && hourly(p)
+    let item = book.find_arm_sku(region, "Virtual Machines", size, |p| {
+        hourly(p)
             && p.product_name.trim_end().ends_with(" Windows") == windows
             && !p.product_name.contains("Cloud Services")
+    })?;
+    Some(Price {
+        monthly: super::monthly_amount(item)? * count,
+        item,
     })
 }
 
@@ -54,7 +57,11 @@ const DISK_TIERS: [(u32, f64); 14] = [
 
 /// A managed disk SKU's tier letter and Retail Prices product.
 fn disk_family(sku: &str) -> Option<(&'static str, &'static str)> {
-    let family = sku.split('_').next().unwrap_or_default().to_ascii_lowercase();
+    let family = sku
+        .split('_')
+        .next()
+        .unwrap_or_default()
+        .to_ascii_lowercase();
     match family.as_str() {
         "premium" => Some(("P", "Premium SSD Managed Disks")),
         "standardssd" => Some(("E", "Standard SSD Managed Disks")),
@@ -108,7 +115,13 @@ pub(crate) fn disk<'a>(
 pub(crate) fn disk_resource<'a>(book: &PriceBook<'a>, r: &Resource) -> Option<Price<'a>> {
     let size = number(r.props(), &["diskSizeGB"])?;
     let tier = text(r.props(), &["tier"]);
-    disk(book, &r.location, r.sku_name(), size, Some(tier).filter(|t| !t.is_empty()))
+    disk(
+        book,
+        &r.location,
+        r.sku_name(),
+        size,
+        Some(tier).filter(|t| !t.is_empty()),
+    )
 }
 
 /// Snapshots of `sku` per GB: Premium ones are billed on the Premium SSD product, others on
@@ -157,7 +170,11 @@ pub(crate) fn app_service_plan<'a>(
 }
 
 /// A DTU service objective of SQL Database (`S2`), per database.
-pub(crate) fn sql_objective<'a>(book: &PriceBook<'a>, region: &str, objective: &str) -> Option<Price<'a>> {
+pub(crate) fn sql_objective<'a>(
+    book: &PriceBook<'a>,
+    region: &str,
+    objective: &str,
+) -> Option<Price<'a>> {
     book.monthly(region, "SQL Database", Decimal::ONE, |p| {
         p.product_name.starts_with("SQL Database Single ")
             && eq(&p.sku_name, objective)
@@ -189,7 +206,9 @@ pub(crate) fn resource<'a>(book: &PriceBook<'a>, r: &Resource) -> Option<Price<'
     let one = Decimal::ONE;
     match r.resource_type.as_str() {
         "microsoft.compute/disks" => disk_resource(book, r),
-        "microsoft.compute/snapshots" => snapshot(book, region, r.sku_name(), number(p, &["diskSizeGB"])?),
+        "microsoft.compute/snapshots" => {
+            snapshot(book, region, r.sku_name(), number(p, &["diskSizeGB"])?)
+        }
         "microsoft.network/publicipaddresses" => {
             let method = text(p, &["publicIPAllocationMethod"]);
             book.monthly(region, "Virtual Network", one, |i| {
@@ -208,7 +227,9 @@ pub(crate) fn resource<'a>(book: &PriceBook<'a>, r: &Resource) -> Option<Price<'
         }),
         "microsoft.network/virtualnetworkgateways" => {
             let sku = text(p, &["sku", "name"]);
-            book.monthly(region, "VPN Gateway", one, |i| eq(&i.sku_name, sku) && hourly(i))
+            book.monthly(region, "VPN Gateway", one, |i| {
+                eq(&i.sku_name, sku) && hourly(i)
+            })
         }
         "microsoft.network/expressroutecircuits" => {
             let mbps = number(p, &["serviceProviderProperties", "bandwidthInMbps"])?;
@@ -216,7 +237,9 @@ pub(crate) fn resource<'a>(book: &PriceBook<'a>, r: &Resource) -> Option<Price<'
             book.monthly(region, "ExpressRoute", one, |i| eq(&i.meter_name, &meter))
         }
         "microsoft.network/ddosprotectionplans" => {
-            book.monthly(region, "Azure DDOS Protection", one, |i| i.meter_name.contains("Protection Plan"))
+            book.monthly(region, "Azure DDOS Protection", one, |i| {
+                i.meter_name.contains("Protection Plan")
+            })
         }
         "microsoft.network/privateendpoints" => book.monthly(region, "Virtual Network", one, |i| {
             eq(&i.meter_name, "Standard Private Endpoint")
@@ -226,13 +249,21 @@ pub(crate) fn resource<'a>(book: &PriceBook<'a>, r: &Resource) -> Option<Price<'
                 .or_else(|| r.sku.as_ref().and_then(|s| number(s, &["capacity"])))
                 .unwrap_or(1.0);
             let linux = p.get("reserved").and_then(|v| v.as_bool()).unwrap_or(false);
-            app_service_plan(book, region, r.sku_name(), linux, Decimal::from_f64_retain(workers)?)
+            app_service_plan(
+                book,
+                region,
+                r.sku_name(),
+                linux,
+                Decimal::from_f64_retain(workers)?,
+            )
         }
         "microsoft.sql/servers/elasticpools" => {
             let capacity = r.sku.as_ref().and_then(|s| number(s, &["capacity"]))?;
             let product = format!("SQL Database Elastic Pool - {}", r.sku_tier());
             let sku = format!("{capacity} eDTUs");
-            book.monthly(region, "SQL Database", one, |i| eq(&i.product_name, &product) && eq(&i.sku_name, &sku))
+            book.monthly(region, "SQL Database", one, |i| {
+                eq(&i.product_name, &product) && eq(&i.sku_name, &sku)
+            })
         }
         _ => None,
     }

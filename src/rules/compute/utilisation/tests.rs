@@ -10,9 +10,24 @@ const MBIT_HOUR: f64 = 1e6 / 8.0 * 3600.0;
 fn running_vm(c: &mut Context, cpu: (f64, f64), net_mbps: f64, available_gib: f64) -> String {
     let v = vm("vm1", "Standard_D4s_v5", "running", "Linux");
     let id = v.resource_id.clone();
-    c.metrics.push(metric(&id, "Percentage CPU", cpu.0, cpu.1, 0.1, 336));
-    c.metrics.push(metric(&id, "Network Out Total", net_mbps * MBIT_HOUR, 1e9, 0.0, 336));
-    c.metrics.push(metric(&id, "Available Memory Bytes", 12.0 * GIB, 16.0 * GIB, available_gib * GIB, 336));
+    c.metrics
+        .push(metric(&id, "Percentage CPU", cpu.0, cpu.1, 0.1, 336));
+    c.metrics.push(metric(
+        &id,
+        "Network Out Total",
+        net_mbps * MBIT_HOUR,
+        1e9,
+        0.0,
+        336,
+    ));
+    c.metrics.push(metric(
+        &id,
+        "Available Memory Bytes",
+        12.0 * GIB,
+        16.0 * GIB,
+        available_gib * GIB,
+        336,
+    ));
     c.costs.push(cost(&id, "Virtual Machines", "138.24"));
     c.resources.push(v);
     c.vm_sizes.extend([
@@ -35,9 +50,19 @@ fn an_idle_vm_fires_with_its_cost() {
     let mut c = ctx();
     let v = running_vm(&mut c, (4.99, 19.99), 9.99, 10.0);
     let f = outcome(&c, "vm.idle", &v).finding();
-    assert_eq!((f.action, f.monthly_savings), ("shutdown", Some(dec("138.24"))));
+    assert_eq!(
+        (f.action, f.monthly_savings),
+        ("shutdown", Some(dec("138.24")))
+    );
     assert_eq!(f.savings_basis, SavingsBasis::ResourceCost);
-    assert!((f.evidence["network_out_p95_mbps"].as_f64().unwrap_or_default() - 9.99).abs() < 1e-9);
+    assert!(
+        (f.evidence["network_out_p95_mbps"]
+            .as_f64()
+            .unwrap_or_default()
+            - 9.99)
+            .abs()
+            < 1e-9
+    );
     assert_eq!(f.evidence["max_cpu_p95_percent"], json!(5.0));
 }
 
@@ -55,17 +80,37 @@ fn idle_needs_72_hours_of_both_metrics_and_a_running_vm() {
     let mut c = ctx();
     let v = running_vm(&mut c, (1.0, 2.0), 0.1, 10.0);
     c.metrics[0].samples = 71;
-    assert_eq!(outcome(&c, "vm.idle", &v), Outcome::Skipped("too_few_samples"));
+    assert_eq!(
+        outcome(&c, "vm.idle", &v),
+        Outcome::Skipped("too_few_samples")
+    );
     c.metrics[0].samples = 72;
     assert!(outcome(&c, "vm.idle", &v).fired());
     c.metrics[1] = metric_state(&v, "Network Out Total", MetricState::Failed);
-    assert_eq!(outcome(&c, "vm.idle", &v), Outcome::Skipped("metric_failed"));
+    assert_eq!(
+        outcome(&c, "vm.idle", &v),
+        Outcome::Skipped("metric_failed")
+    );
     c.metrics[1] = metric_state(&v, "Network Out Total", MetricState::NoData);
-    assert_eq!(outcome(&c, "vm.idle", &v), Outcome::Skipped("metric_no_data"));
+    assert_eq!(
+        outcome(&c, "vm.idle", &v),
+        Outcome::Skipped("metric_no_data")
+    );
     c.metrics.remove(1);
-    assert_eq!(outcome(&c, "vm.idle", &v), Outcome::Skipped("metric_missing"));
-    set(&mut c.resources[0], &["extended", "instanceView", "powerState", "code"], json!("PowerState/deallocated"));
-    assert_eq!(outcome(&c, "vm.idle", &v), Outcome::Passed, "a deallocated VM is not idle");
+    assert_eq!(
+        outcome(&c, "vm.idle", &v),
+        Outcome::Skipped("metric_missing")
+    );
+    set(
+        &mut c.resources[0],
+        &["extended", "instanceView", "powerState", "code"],
+        json!("PowerState/deallocated"),
+    );
+    assert_eq!(
+        outcome(&c, "vm.idle", &v),
+        Outcome::Passed,
+        "a deallocated VM is not idle"
+    );
 }
 
 #[test]
@@ -77,7 +122,11 @@ fn an_oversized_vm_moves_to_the_cheapest_fitting_size_of_its_family() {
     assert_eq!(f.variant, "Standard_D2s_v5");
     assert_eq!(f.action, "resize");
     assert_eq!(f.savings_basis, SavingsBasis::PriceRatio);
-    assert_eq!(f.monthly_savings, Some(dec("69.12")), "138.24 × (1 − 0.096 / 0.192)");
+    assert_eq!(
+        f.monthly_savings,
+        Some(dec("69.12")),
+        "138.24 × (1 − 0.096 / 0.192)"
+    );
     assert_eq!(f.evidence["price_ratio"], "0.5");
     assert_eq!(f.fingerprint, format!("vm.rightsize|{v}|standard_d2s_v5"));
 }
@@ -95,7 +144,10 @@ fn rightsizing_stops_at_the_cpu_memory_and_data_disk_edges() {
     let mut c = ctx();
     c.settings.rules.insert(
         "vm.rightsize".into(),
-        crate::rules::RuleSettings { enabled: true, thresholds: [("max_cpu_p95_percent".into(), 60.0)].into() },
+        crate::rules::RuleSettings {
+            enabled: true,
+            thresholds: [("max_cpu_p95_percent".into(), 60.0)].into(),
+        },
     );
     let v = running_vm(&mut c, (41.0, 60.0), 50.0, 10.0);
     assert_eq!(outcome(&c, "vm.rightsize", &v), Outcome::Passed);
@@ -103,7 +155,11 @@ fn rightsizing_stops_at_the_cpu_memory_and_data_disk_edges() {
     let mut c = ctx();
     let v = running_vm(&mut c, (10.0, 60.0), 50.0, 12.0);
     let disk = json!({"managedDisk": {"id": "/x"}});
-    set(&mut c.resources[0], &["storageProfile", "dataDisks"], json!([disk, disk, disk, disk, disk]));
+    set(
+        &mut c.resources[0],
+        &["storageProfile", "dataDisks"],
+        json!([disk, disk, disk, disk, disk]),
+    );
     assert_eq!(outcome(&c, "vm.rightsize", &v), Outcome::Passed);
 }
 
@@ -113,7 +169,13 @@ fn an_idle_vm_is_shut_down_not_resized() {
     let v = running_vm(&mut c, (2.0, 4.0), 0.1, 12.0);
     assert!(outcome(&c, "vm.idle", &v).fired());
     assert_eq!(outcome(&c, "vm.rightsize", &v), Outcome::Passed);
-    c.settings.rules.insert("vm.idle".into(), crate::rules::RuleSettings { enabled: false, ..Default::default() });
+    c.settings.rules.insert(
+        "vm.idle".into(),
+        crate::rules::RuleSettings {
+            enabled: false,
+            ..Default::default()
+        },
+    );
     assert!(outcome(&c, "vm.rightsize", &v).fired());
 }
 
@@ -122,17 +184,27 @@ fn rightsizing_without_sizes_or_prices_is_skipped_and_without_cost_uses_retail()
     let mut c = ctx();
     let v = running_vm(&mut c, (10.0, 60.0), 50.0, 12.0);
     c.vm_sizes.clear();
-    assert_eq!(outcome(&c, "vm.rightsize", &v), Outcome::Skipped("no_vm_size"));
+    assert_eq!(
+        outcome(&c, "vm.rightsize", &v),
+        Outcome::Skipped("no_vm_size")
+    );
     let mut c = ctx();
     let v = running_vm(&mut c, (10.0, 60.0), 50.0, 12.0);
     c.prices.clear();
-    assert_eq!(outcome(&c, "vm.rightsize", &v), Outcome::Skipped("no_price"));
+    assert_eq!(
+        outcome(&c, "vm.rightsize", &v),
+        Outcome::Skipped("no_price")
+    );
     let mut c = ctx();
     let v = running_vm(&mut c, (10.0, 60.0), 50.0, 12.0);
     c.costs.clear();
     let f = outcome(&c, "vm.rightsize", &v).finding();
     assert_eq!(f.savings_basis, SavingsBasis::Retail);
-    assert_eq!(f.monthly_savings, Some(dec("70.08")), "(0.192 − 0.096) × 730");
+    assert_eq!(
+        f.monthly_savings,
+        Some(dec("70.08")),
+        "(0.192 − 0.096) × 730"
+    );
     assert_eq!(f.confidence, 0.55);
 }
 
@@ -140,8 +212,15 @@ fn rightsizing_without_sizes_or_prices_is_skipped_and_without_cost_uses_retail()
 fn a_windows_vm_is_resized_at_windows_prices() {
     let mut c = ctx();
     let v = running_vm(&mut c, (10.0, 60.0), 50.0, 12.0);
-    set(&mut c.resources[0], &["storageProfile", "osDisk", "osType"], json!("Windows"));
-    c.prices.extend([vm_price("Standard_D2s_v5", true, "0.188"), vm_price("Standard_D4s_v5", true, "0.376")]);
+    set(
+        &mut c.resources[0],
+        &["storageProfile", "osDisk", "osType"],
+        json!("Windows"),
+    );
+    c.prices.extend([
+        vm_price("Standard_D2s_v5", true, "0.188"),
+        vm_price("Standard_D4s_v5", true, "0.376"),
+    ]);
     let f = outcome(&c, "vm.rightsize", &v).finding();
     assert_eq!(f.evidence["target_price"]["unit_price"], "0.188");
 }
@@ -152,10 +231,19 @@ fn scale_set(c: &mut Context, capacity: u32, cpu_p95: f64, available_gib: f64) -
         json!({"name": "Standard_D2s_v5", "tier": "Standard", "capacity": capacity}),
     );
     let id = s.resource_id.clone();
-    c.metrics.push(metric(&id, "Percentage CPU", cpu_p95, 40.0, 1.0, 336));
-    c.metrics.push(metric(&id, "Available Memory Bytes", 5.0 * GIB, 8.0 * GIB, available_gib * GIB, 336));
+    c.metrics
+        .push(metric(&id, "Percentage CPU", cpu_p95, 40.0, 1.0, 336));
+    c.metrics.push(metric(
+        &id,
+        "Available Memory Bytes",
+        5.0 * GIB,
+        8.0 * GIB,
+        available_gib * GIB,
+        336,
+    ));
     c.costs.push(cost(&id, "Virtual Machines", "276.48"));
-    c.vm_sizes.push(size("Standard_D2s_v5", "standardDSv5Family", 2, 8.0, 4, 2));
+    c.vm_sizes
+        .push(size("Standard_D2s_v5", "standardDSv5Family", 2, 8.0, 4, 2));
     c.prices.push(vm_price("Standard_D2s_v5", false, "0.096"));
     c.resources.push(s);
     id
@@ -177,6 +265,10 @@ fn a_scale_set_at_the_thresholds_or_of_one_instance_is_not_underused() {
     for (capacity, cpu, available) in [(4, 30.0, 6.0), (4, 10.0, 4.0), (1, 5.0, 7.0)] {
         let mut c = ctx();
         let s = scale_set(&mut c, capacity, cpu, available);
-        assert_eq!(outcome(&c, "vmss.underused", &s), Outcome::Passed, "{capacity} {cpu} {available}");
+        assert_eq!(
+            outcome(&c, "vmss.underused", &s),
+            Outcome::Passed,
+            "{capacity} {cpu} {available}"
+        );
     }
 }
