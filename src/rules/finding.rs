@@ -127,9 +127,11 @@ impl Draft {
 const RETAIL_PENALTY: f64 = 0.2;
 const UNKNOWN_PENALTY: f64 = 0.3;
 
-/// Rounds to cents, half away from zero.
+/// Rounds to cents, half away from zero, always with two decimals (`50.00`).
 pub(crate) fn cents(amount: Decimal) -> Decimal {
-    amount.round_dp_with_strategy(2, RoundingStrategy::MidpointAwayFromZero)
+    let mut rounded = amount.round_dp_with_strategy(2, RoundingStrategy::MidpointAwayFromZero);
+    rounded.rescale(2);
+    rounded
 }
 
 /// Completes a draft, or `None` when its saving is under `floor` (not emitted as a cost

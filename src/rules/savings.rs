@@ -245,3 +245,107 @@ pub(crate) fn sum(parts: Vec<(String, Estimate)>) -> Estimate {
     let monthly = (basis != SavingsBasis::None).then_some(total);
     Estimate::new(monthly, basis, json!({"parts": items}))
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::rules::finding::{Draft, finish};
+    use crate::rules::testing::*;
+
+    fn price_of<'a>(item: &'a crate::rules::RetailPrice, monthly: &str) -> Price<'a> {
+        Price {
+            monthly: dec(monthly),
+            item,
+        }
+    }
+
+    #[test]
+    fn a_price_ratio_keeps_the_tenants_discount() {
+        let mut c = ctx();
+        let r = resource("Microsoft.Compute/disks", "d", serde_json::json!({}));
+        // Billed 50 where the list says 100: half price. Moving to a 60 list price saves
+        // 40 % of what the tenant pays (20), not the list difference (40).
+        c.costs.push(cost(&r.resource_id, "Storage", "30"));
+        c.costs.push(cost(&r.resource_id, "Storage", "20"));
+        let item = price("Storage", "p", "s", "m", "1/Month", "1");
+        let scope = Scope::new(&c);
+        let e = delta(&scope, &r, &price_of(&item, "100"), &price_of(&item, "60"));
+        assert_eq!(
+            (e.monthly, e.basis),
+            (Some(dec("20")), SavingsBasis::PriceRatio)
+        );
+        assert_eq!(e.evidence["price_ratio"], "0.6");
+        assert_eq!(e.evidence["c30"]["amortized"], "50.00");
+        let e = delta(&scope, &r, &price_of(&item, "100"), &price_of(&item, "120"));
+        assert_eq!(
+            e.monthly,
+            Some(Decimal::ZERO),
+            "a dearer target saves nothing"
+        );
+        let e = delta(&scope, &r, &price_of(&item, "0"), &price_of(&item, "0"));
+        assert_eq!((e.monthly, e.basis), (None, SavingsBasis::None));
+    }
+
+    #[test]
+    fn without_cost_the_list_difference_is_used_and_marked_retail() {
+        let c = ctx();
+        let r = resource("Microsoft.Compute/disks", "d", serde_json::json!({}));
+        let item = price("Storage", "p", "s", "m", "1/Month", "1");
+        let scope = Scope::new(&c);
+        let e = delta(&scope, &r, &price_of(&item, "100"), &price_of(&item, "60"));
+        assert_eq!(
+            (e.monthly, e.basis),
+            (Some(dec("40")), SavingsBasis::Retail)
+        );
+        let e = c30(&scope, &r, || Some(price_of(&item, "12.5")));
+        assert_eq!(
+            (e.monthly, e.basis),
+            (Some(dec("12.5")), SavingsBasis::Retail)
+        );
+        assert_eq!(c30(&scope, &r, || None), Estimate::unknown());
+    }
+
+    #[test]
+    fn a_sum_is_as_weak_as_its_weakest_part() {
+        let known = |m: &str, basis| Estimate::new(Some(dec(m)), basis, serde_json::json!({}));
+        let e = sum(vec![
+            ("a".into(), known("1", SavingsBasis::ResourceCost)),
+            ("b".into(), known("2", SavingsBasis::Retail)),
+        ]);
+        assert_eq!((e.monthly, e.basis), (Some(dec("3")), SavingsBasis::Retail));
+        let e = sum(vec![
+            ("a".into(), known("1", SavingsBasis::ResourceCost)),
+            ("b".into(), Estimate::unknown()),
+        ]);
+        assert_eq!((e.monthly, e.basis), (None, SavingsBasis::None));
+        assert_eq!(sum(Vec::new()).monthly, Some(Decimal::ZERO));
+    }
+
+    #[test]
+    fn savings_are_rounded_to_cents_before_the_floor_is_applied() {
+        let rule = crate::rules::rule("disk.unattached").expect("known rule");
+        let draft = |m: &str| {
+            Draft::new("t".into(), "d".into(), 0.9).savings(Estimate::new(
+                Some(dec(m)),
+                SavingsBasis::ResourceCost,
+                serde_json::json!({}),
+            ))
+        };
+        let kept = finish(rule, "/r", "EUR", Decimal::ONE, draft("0.995")).expect("rounds to 1.00");
+        assert_eq!(
+            (kept.monthly_savings, kept.currency.as_str()),
+            (Some(dec("1.00")), "EUR")
+        );
+        assert!(finish(rule, "/r", "EUR", Decimal::ONE, draft("0.994")).is_none());
+        let unknown = Draft::new("t".into(), "d".into(), 0.9).savings(Estimate::unknown());
+        assert!(
+            finish(rule, "/r", "EUR", Decimal::ONE, unknown).is_some(),
+            "an unknown saving is not under the floor"
+        );
+        let hygiene = Draft::new("t".into(), "d".into(), 0.9);
+        assert!(
+            finish(rule, "/r", "EUR", dec("1000"), hygiene).is_some(),
+            "no saving by design: no floor"
+        );
+    }
+}

@@ -151,6 +151,12 @@ fn rightsizing_stops_at_the_cpu_memory_and_data_disk_edges() {
     );
     let v = running_vm(&mut c, (41.0, 60.0), 50.0, 10.0);
     assert_eq!(outcome(&c, "vm.rightsize", &v), Outcome::Passed);
+    // p95 40 % needs exactly 2 vCPUs at 80 %: the D2s_v5 fits.
+    c.metrics[0].p95 = Some(40.0);
+    assert_eq!(
+        outcome(&c, "vm.rightsize", &v).finding().variant,
+        "Standard_D2s_v5"
+    );
     // Five data disks do not fit a D2s_v5 (four).
     let mut c = ctx();
     let v = running_vm(&mut c, (10.0, 60.0), 50.0, 12.0);
