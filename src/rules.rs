@@ -13,6 +13,18 @@
 //! another subscription). A previously stored finding of rule R about resource X is therefore
 //! absent-because-resolved only when [`Evaluation::judged`]`(R, X)` is true: R ran and did not
 //! skip X. A resource that is no longer in the inventory is judged by every rule that ran.
+//! A disabled rule is not evaluated (its findings are left as they are); the Hybrid Benefit
+//! rules with `owns_licences` off are evaluated and pass (the tenant said no licence exists).
+//!
+//! **Savings.** Monthly, in the tenant's currency, rounded to cents: C30 is taken as the
+//! month; retail prices are prorated at 730 hours a month. A cost finding under
+//! [`Settings::min_monthly_savings`] is left out (counted in [`Evaluation::below_floor`]); a
+//! finding without savings by design (governance, `nic.orphaned`) or whose saving could not be
+//! worked out (no cost, no price: `monthly_savings` `None`, confidence lowered) is kept.
+//!
+//! **Durations.** How long a state has held comes from the condition history, except where
+//! Azure itself dates it (a disk's `LastOwnershipUpdateTime`, a resource's `timeCreated`),
+//! which wins or, for a deallocated VM, bounds it: nothing fires earlier than it should.
 //!
 //! Rules live by family: compute (VMs, scale sets), storage (disks, snapshots),
 //! network, paas (App Service, SQL), licensing (Azure Hybrid Benefit) and governance (tags,
@@ -46,7 +58,7 @@ pub use input::{
     RetailPrice, VmSize,
 };
 pub use scope::Skip;
-pub use settings::{RuleSettings, Settings, SettingsError, validate_threshold};
+pub use settings::{RuleSettings, Settings, SettingsError, parse_thresholds, validate_threshold};
 
 use scope::{Check, Scope, Verdict};
 

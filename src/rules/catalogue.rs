@@ -74,6 +74,8 @@ pub struct Parameter {
 #[derive(Debug, Clone, Copy, PartialEq, Serialize, ToSchema)]
 pub struct RuleInfo {
     pub rule_id: &'static str,
+    /// A short name for lists (`Unattached managed disk`).
+    pub title: &'static str,
     pub category: Category,
     /// The verb of its findings: `delete`, `resize`, `shutdown`, `stop`, `change_tier`,
     /// `enable_ahb`, `tag`, `migrate_sku`.
@@ -88,6 +90,15 @@ impl RuleInfo {
     /// A parameter by name.
     pub fn parameter(&self, name: &str) -> Option<&'static Parameter> {
         self.parameters.iter().find(|p| p.name == name)
+    }
+
+    /// The parameters' defaults as a JSON object, by name.
+    pub fn default_thresholds(&self) -> serde_json::Value {
+        let defaults = self
+            .parameters
+            .iter()
+            .map(|p| (p.name.to_owned(), serde_json::json!(p.default)));
+        serde_json::Value::Object(defaults.collect())
     }
 }
 

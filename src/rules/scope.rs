@@ -261,7 +261,7 @@ impl Check<'_, '_> {
         self.scope.ctx.now
     }
 
-    /// Whole days from `since` to now (negative for the future).
+    /// Days (with their fraction) from `since` to now; negative for the future.
     pub(crate) fn days_since(&self, since: DateTime<Utc>) -> f64 {
         (self.now() - since).num_seconds() as f64 / 86_400.0
     }

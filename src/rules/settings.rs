@@ -8,6 +8,7 @@ use std::collections::BTreeMap;
 
 use rust_decimal::Decimal;
 use serde::{Deserialize, Serialize};
+use serde_json::Value;
 
 use super::catalogue::{self, Parameter, RuleInfo};
 
@@ -77,6 +78,10 @@ pub enum SettingsError {
         parameter: String,
         value: f64,
     },
+    #[error("`{rule_id}.{parameter}` must be a number")]
+    NotANumber { rule_id: String, parameter: String },
+    #[error("the thresholds of `{0}` must be a JSON object of numbers by name")]
+    NotAnObject(String),
     #[error("the minimum monthly saving must be zero or more, not {0}")]
     NegativeFloor(Decimal),
     #[error("a required tag key must be 1 to 512 characters without `<>%&\\?/`, not `{0}`")]
@@ -110,6 +115,33 @@ pub fn validate_threshold(rule_id: &str, parameter: &str, value: f64) -> Result<
         });
     }
     Ok(())
+}
+
+/// A rule's thresholds from JSON (an object of numbers by name, as an API or a database keeps
+/// them; a null value means the default), each checked against the catalogue.
+pub fn parse_thresholds(
+    rule_id: &str,
+    thresholds: &Value,
+) -> Result<BTreeMap<String, f64>, SettingsError> {
+    catalogue::rule(rule_id).ok_or_else(|| SettingsError::UnknownRule(rule_id.into()))?;
+    let object = match thresholds {
+        Value::Null => return Ok(BTreeMap::new()),
+        Value::Object(o) => o,
+        _ => return Err(SettingsError::NotAnObject(rule_id.into())),
+    };
+    let mut out = BTreeMap::new();
+    for (parameter, value) in object {
+        if value.is_null() {
+            continue;
+        }
+        let number = value.as_f64().ok_or_else(|| SettingsError::NotANumber {
+            rule_id: rule_id.into(),
+            parameter: parameter.clone(),
+        })?;
+        validate_threshold(rule_id, parameter, number)?;
+        out.insert(parameter.clone(), number);
+    }
+    Ok(out)
 }
 
 /// Azure's tag name limits: 512 characters, none of `<>%&\?/`.
@@ -191,6 +223,39 @@ mod tests {
             validate_threshold("disk.gone", "min_days", 7.0),
             Err(SettingsError::UnknownRule(_))
         ));
+    }
+
+    #[test]
+    fn thresholds_from_json_are_numbers_of_known_parameters() {
+        let parsed = parse_thresholds(
+            "vm.idle",
+            &serde_json::json!({"min_samples": 96, "max_cpu_p95_percent": null}),
+        );
+        assert_eq!(
+            parsed,
+            Ok(BTreeMap::from([("min_samples".to_owned(), 96.0)]))
+        );
+        assert_eq!(
+            parse_thresholds("vm.idle", &Value::Null),
+            Ok(BTreeMap::new())
+        );
+        assert!(matches!(
+            parse_thresholds("vm.idle", &serde_json::json!({"min_samples": "96"})),
+            Err(SettingsError::NotANumber { .. })
+        ));
+        assert!(matches!(
+            parse_thresholds("vm.idle", &serde_json::json!([1])),
+            Err(SettingsError::NotAnObject(_))
+        ));
+        assert!(matches!(
+            parse_thresholds("vm.idle", &serde_json::json!({"min_samples": 0})),
+            Err(SettingsError::OutOfRange { .. })
+        ));
+        let defaults = catalogue::rule("vm.idle").map(|r| r.default_thresholds());
+        assert_eq!(
+            defaults.as_ref().map(|d| d["min_samples"].clone()),
+            Some(serde_json::json!(72.0))
+        );
     }
 
     #[test]

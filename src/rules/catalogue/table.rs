@@ -48,9 +48,10 @@ use Category::*;
 use Level::{High, Low, Medium};
 
 macro_rules! rule {
-    ($id:literal, $category:expr, $action:literal, ($risk:expr, $effort:expr), $description:literal, [$($p:expr),* $(,)?]) => {
+    ($id:literal, $title:literal, $category:expr, $action:literal, ($risk:expr, $effort:expr), $description:literal, [$($p:expr),* $(,)?]) => {
         RuleInfo {
             rule_id: $id,
+            title: $title,
             category: $category,
             action: $action,
             description: $description,
@@ -65,6 +66,7 @@ macro_rules! rule {
 pub(super) const CATALOGUE: [RuleInfo; 28] = [
     rule!(
         "disk.unattached",
+        "Unattached managed disk",
         Waste,
         "delete",
         (Medium, Low),
@@ -73,6 +75,7 @@ pub(super) const CATALOGUE: [RuleInfo; 28] = [
     ),
     rule!(
         "disk.on_deallocated_vm",
+        "SSD disk of a long-deallocated VM",
         Cost,
         "change_tier",
         (Low, Low),
@@ -85,6 +88,7 @@ pub(super) const CATALOGUE: [RuleInfo; 28] = [
     ),
     rule!(
         "disk.premium_underused",
+        "Underused Premium disk",
         Rightsizing,
         "change_tier",
         (Medium, Medium),
@@ -105,6 +109,7 @@ pub(super) const CATALOGUE: [RuleInfo; 28] = [
     ),
     rule!(
         "publicip.orphaned",
+        "Unassociated public IP",
         Waste,
         "delete",
         (Medium, Low),
@@ -117,6 +122,7 @@ pub(super) const CATALOGUE: [RuleInfo; 28] = [
     ),
     rule!(
         "nic.orphaned",
+        "Unattached network interface",
         Waste,
         "delete",
         (Low, Low),
@@ -125,6 +131,7 @@ pub(super) const CATALOGUE: [RuleInfo; 28] = [
     ),
     rule!(
         "snapshot.stale",
+        "Stale snapshot",
         Waste,
         "delete",
         (Medium, Low),
@@ -133,6 +140,7 @@ pub(super) const CATALOGUE: [RuleInfo; 28] = [
     ),
     rule!(
         "snapshot.premium",
+        "Snapshot on Premium storage",
         Cost,
         "change_tier",
         (Low, Low),
@@ -141,6 +149,7 @@ pub(super) const CATALOGUE: [RuleInfo; 28] = [
     ),
     rule!(
         "snapshot.orphaned_source",
+        "Snapshot of a deleted disk",
         Waste,
         "delete",
         (Medium, Low),
@@ -149,6 +158,7 @@ pub(super) const CATALOGUE: [RuleInfo; 28] = [
     ),
     rule!(
         "vm.stopped_allocated",
+        "Stopped VM still allocated",
         Waste,
         "stop",
         (Low, Low),
@@ -157,6 +167,7 @@ pub(super) const CATALOGUE: [RuleInfo; 28] = [
     ),
     rule!(
         "vm.long_deallocated",
+        "Long-deallocated VM",
         Waste,
         "delete",
         (High, Low),
@@ -165,6 +176,7 @@ pub(super) const CATALOGUE: [RuleInfo; 28] = [
     ),
     rule!(
         "vm.idle",
+        "Idle VM",
         Waste,
         "shutdown",
         (High, Low),
@@ -186,6 +198,7 @@ pub(super) const CATALOGUE: [RuleInfo; 28] = [
     ),
     rule!(
         "vm.rightsize",
+        "Oversized VM",
         Rightsizing,
         "resize",
         (Medium, Medium),
@@ -207,6 +220,7 @@ pub(super) const CATALOGUE: [RuleInfo; 28] = [
     ),
     rule!(
         "vmss.underused",
+        "Underused scale set",
         Rightsizing,
         "resize",
         (Medium, Medium),
@@ -228,6 +242,7 @@ pub(super) const CATALOGUE: [RuleInfo; 28] = [
     ),
     rule!(
         "asp.empty",
+        "Empty App Service plan",
         Waste,
         "delete",
         (Low, Low),
@@ -236,6 +251,7 @@ pub(super) const CATALOGUE: [RuleInfo; 28] = [
     ),
     rule!(
         "asp.oversized",
+        "Oversized App Service plan",
         Rightsizing,
         "resize",
         (Medium, Low),
@@ -248,6 +264,7 @@ pub(super) const CATALOGUE: [RuleInfo; 28] = [
     ),
     rule!(
         "sql.dtu_underused",
+        "Underused DTU database",
         Rightsizing,
         "resize",
         (Medium, Low),
@@ -263,6 +280,7 @@ pub(super) const CATALOGUE: [RuleInfo; 28] = [
     ),
     rule!(
         "sql.pool_empty",
+        "Empty elastic pool",
         Waste,
         "delete",
         (Low, Low),
@@ -271,6 +289,7 @@ pub(super) const CATALOGUE: [RuleInfo; 28] = [
     ),
     rule!(
         "lb.backendless",
+        "Load balancer without backends",
         Waste,
         "delete",
         (Low, Low),
@@ -279,6 +298,7 @@ pub(super) const CATALOGUE: [RuleInfo; 28] = [
     ),
     rule!(
         "appgw.backendless",
+        "Application gateway without backends",
         Waste,
         "delete",
         (Low, Low),
@@ -287,6 +307,7 @@ pub(super) const CATALOGUE: [RuleInfo; 28] = [
     ),
     rule!(
         "vnetgw.idle",
+        "Virtual network gateway without connections",
         Waste,
         "delete",
         (Medium, Low),
@@ -295,6 +316,7 @@ pub(super) const CATALOGUE: [RuleInfo; 28] = [
     ),
     rule!(
         "natgw.orphaned",
+        "NAT gateway on no subnet",
         Waste,
         "delete",
         (Low, Low),
@@ -303,6 +325,7 @@ pub(super) const CATALOGUE: [RuleInfo; 28] = [
     ),
     rule!(
         "ddos.unassociated",
+        "DDoS plan protecting no network",
         Waste,
         "delete",
         (Low, Low),
@@ -311,6 +334,7 @@ pub(super) const CATALOGUE: [RuleInfo; 28] = [
     ),
     rule!(
         "er.unprovisioned",
+        "Unprovisioned ExpressRoute circuit",
         Waste,
         "delete",
         (Medium, Medium),
@@ -323,6 +347,7 @@ pub(super) const CATALOGUE: [RuleInfo; 28] = [
     ),
     rule!(
         "pe.unused",
+        "Private endpoint without an approved connection",
         Waste,
         "delete",
         (Low, Low),
@@ -331,6 +356,7 @@ pub(super) const CATALOGUE: [RuleInfo; 28] = [
     ),
     rule!(
         "vm.no_ahb",
+        "Windows VM without Hybrid Benefit",
         Commitment,
         "enable_ahb",
         (Low, Low),
@@ -339,6 +365,7 @@ pub(super) const CATALOGUE: [RuleInfo; 28] = [
     ),
     rule!(
         "sqlvm.no_ahb",
+        "SQL Server VM licensed pay-as-you-go",
         Commitment,
         "enable_ahb",
         (Low, Low),
@@ -347,6 +374,7 @@ pub(super) const CATALOGUE: [RuleInfo; 28] = [
     ),
     rule!(
         "tag.missing",
+        "Missing required tag",
         Governance,
         "tag",
         (Low, Low),
@@ -355,6 +383,7 @@ pub(super) const CATALOGUE: [RuleInfo; 28] = [
     ),
     rule!(
         "sku.retired",
+        "Retired SKU",
         Governance,
         "migrate_sku",
         (Medium, High),
