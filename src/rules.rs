@@ -207,6 +207,68 @@ mod tests {
     }
 
     #[test]
+    fn odd_inventory_rows_never_panic_and_bad_metrics_are_not_judged() {
+        let types = implementations()
+            .flat_map(|r| r.types.iter())
+            .filter(|t| **t != "*");
+        let shapes = [
+            serde_json::Value::Null,
+            json!("text"),
+            json!([1, 2]),
+            json!({}),
+            json!({"diskState": 3, "diskSizeGB": "NaN", "numberOfWorkers": 1e300, "sku": {"capacity": -5},
+                "storageProfile": {"osDisk": "x", "dataDisks": {"a": 1}}, "creationData": {"sourceResourceId": "ü/€"},
+                "extended": {"instanceView": {"powerState": {"code": "PowerState/running"}}}}),
+        ];
+        let mut c = ctx();
+        c.settings.owns_licences = true;
+        for (i, t) in types.enumerate() {
+            for (j, shape) in shapes.iter().enumerate() {
+                let mut r = resource(t, &format!("r{i}-{j}"), shape.clone());
+                r.properties = (!shape.is_null()).then(|| shape.clone());
+                r.sku = Some(json!({"name": "P€1v3", "tier": 7, "capacity": 1e300}));
+                for m in [
+                    "Percentage CPU",
+                    "Available Memory Bytes",
+                    "Network Out Total",
+                    "CpuPercentage",
+                ] {
+                    c.metrics.push(metric(
+                        &r.resource_id,
+                        m,
+                        f64::NAN,
+                        f64::INFINITY,
+                        -1.0,
+                        500,
+                    ));
+                }
+                c.costs.push(cost(
+                    &r.resource_id,
+                    "Storage",
+                    "79228162514264337593543950",
+                ));
+                c.resources.push(r);
+            }
+        }
+        c.prices.push(price(
+            "Storage",
+            "x",
+            "x",
+            "x",
+            "1 Hour",
+            "79228162514264337593543950",
+        ));
+        let e = evaluate(&c);
+        assert_eq!(e.evaluated_rules.len(), 28);
+        assert!(e.skipped.values().all(|reason| !reason.is_empty()));
+        assert!(
+            !e.skipped
+                .values()
+                .any(|reason| *reason == "too_few_samples")
+        );
+    }
+
+    #[test]
     fn findings_are_the_same_for_the_same_context() {
         let mut c = ctx();
         let disk = resource(

@@ -138,7 +138,7 @@ impl<'a> PriceBook<'a> {
         matches: impl Fn(&RetailPrice) -> bool,
     ) -> Option<Price<'a>> {
         let item = self.find(region, service, matches)?;
-        let monthly = monthly_amount(item)? * quantity;
+        let monthly = monthly_amount(item)?.checked_mul(quantity)?;
         Some(Price { monthly, item })
     }
 }
@@ -168,7 +168,7 @@ pub(crate) fn monthly_amount(p: &RetailPrice) -> Option<Decimal> {
         "month" | "months" | "gb/month" => (Decimal::ONE, Decimal::ONE),
         _ => return None,
     };
-    Some(p.unit_price * times / (count * per))
+    p.unit_price.checked_mul(times)?.checked_div(count * per)
 }
 
 #[cfg(test)]

@@ -29,13 +29,14 @@ pub(crate) fn text<'a>(value: &'a Value, path: &[&str]) -> &'a str {
     at(value, path).and_then(Value::as_str).unwrap_or("")
 }
 
-/// The number at a path (a JSON number or a numeric string).
+/// The finite number at a path (a JSON number or a numeric string).
 pub(crate) fn number(value: &Value, path: &[&str]) -> Option<f64> {
-    match at(value, path)? {
+    let n = match at(value, path)? {
         Value::Number(n) => n.as_f64(),
         Value::String(s) => s.trim().parse().ok(),
         _ => None,
-    }
+    };
+    n.filter(|n| n.is_finite())
 }
 
 /// The timestamp at a path (RFC 3339, any fraction of seconds).
@@ -135,6 +136,7 @@ mod tests {
             Some("/subscriptions/abc/x")
         );
         assert_eq!(number(&v, &["n"]), Some(12.5));
+        assert_eq!(number(&json!({"n": "NaN"}), &["n"]), None);
         assert!(present(&v, &["l"]) && !present(&v, &["e"]) && !present(&v, &["missing"]));
         assert_eq!(list(&v, &["n"]).len(), 0);
         assert_eq!(

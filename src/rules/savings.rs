@@ -103,7 +103,11 @@ pub(crate) fn c30_of_services<'a>(
             .filter(|(s, _)| pick(s))
             .map(|(_, a)| *a)
             .collect();
-        (!picked.is_empty()).then(|| picked.iter().sum())
+        (!picked.is_empty()).then(|| {
+            picked
+                .iter()
+                .fold(Decimal::ZERO, |a, b| a.saturating_add(*b))
+        })
     };
     match scope
         .cost(&r.resource_id)
@@ -153,7 +157,9 @@ pub(crate) fn delta_of_services(
     if current.monthly <= Decimal::ZERO {
         return Estimate::new(None, SavingsBasis::None, prices);
     }
-    let ratio = target.monthly / current.monthly;
+    let Some(ratio) = target.monthly.checked_div(current.monthly) else {
+        return Estimate::new(None, SavingsBasis::None, prices);
+    };
     let share = (Decimal::ONE - ratio).max(Decimal::ZERO);
     let mut evidence = object(prices);
     evidence.insert(
@@ -166,8 +172,7 @@ pub(crate) fn delta_of_services(
                 .services
                 .iter()
                 .filter(|(s, _)| pick(s))
-                .map(|(_, a)| *a)
-                .sum();
+                .fold(Decimal::ZERO, |sum, (_, a)| sum.saturating_add(*a));
             let mut cost = cost_evidence(scope, c.amortized, c.actual);
             if part != c.amortized {
                 cost["part"] = json!(cents(part).to_string());
@@ -234,7 +239,7 @@ pub(crate) fn sum(parts: Vec<(String, Estimate)>) -> Estimate {
     let mut items = Map::new();
     for (id, e) in parts {
         match e.monthly {
-            Some(m) => total += m,
+            Some(m) => total = total.saturating_add(m),
             None => basis = SavingsBasis::None,
         }
         if e.basis == SavingsBasis::Retail && basis != SavingsBasis::None {

@@ -114,8 +114,8 @@ impl<'a> Scope<'a> {
         }
         for c in &ctx.costs {
             let cost = s.costs.entry(lower(&c.resource_id)).or_default();
-            cost.amortized += c.amortized;
-            cost.actual += c.actual;
+            cost.amortized = cost.amortized.saturating_add(c.amortized);
+            cost.actual = cost.actual.saturating_add(c.actual);
             cost.services.push((c.service_name.clone(), c.amortized));
         }
         for m in &ctx.metrics {
@@ -277,6 +277,9 @@ impl Check<'_, '_> {
         let (Some(avg), Some(max), Some(min), Some(p95)) = (m.avg, m.max, m.min, m.p95) else {
             return Err("metric_no_data");
         };
+        if ![avg, max, min, p95].iter().all(|v| v.is_finite()) {
+            return Err("metric_invalid");
+        }
         if f64::from(m.samples) < self.param("min_samples") {
             return Err("too_few_samples");
         }
