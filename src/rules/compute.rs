@@ -123,9 +123,11 @@ pub(crate) fn compute_price<'a>(
     )
 }
 
-/// Whether a cost line is compute (`Virtual Machines`, and the licences billed with it).
+/// Whether a cost line is compute (`Virtual Machines`, and the licences billed with it); a
+/// line without a service name is a VM's own, hence compute too.
 fn compute_service(service: &str) -> bool {
-    service.to_ascii_lowercase().starts_with("virtual machines")
+    let service = service.trim().to_ascii_lowercase();
+    service.is_empty() || service.starts_with("virtual machines")
 }
 
 fn stopped_allocated(c: &Check<'_, '_>, vm: &Resource) -> Verdict {

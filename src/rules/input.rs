@@ -81,7 +81,9 @@ pub struct CostWindow {
 pub struct ResourceCost {
     /// Lower-cased ARM id.
     pub resource_id: String,
-    /// Cost Management's `ServiceName` (`Virtual Machines`, `Virtual Machines Licenses`, …).
+    /// Cost Management's `ServiceName` (`Virtual Machines`, `Virtual Machines Licenses`, …);
+    /// "" when not known (then the parts of a cost that a rule reads per service — a SQL VM's
+    /// licence — fall back to retail prices).
     pub service_name: String,
     pub amortized: Decimal,
     pub actual: Decimal,

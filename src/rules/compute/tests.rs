@@ -162,3 +162,18 @@ fn a_deallocated_vm_without_history_or_reserved_disks_is_skipped() {
         Outcome::Skipped("no_condition_history")
     );
 }
+
+#[test]
+fn a_cost_without_service_names_counts_as_a_vms_compute() {
+    let mut c = ctx();
+    let v = vm("vm1", "Standard_D2s_v5", "stopped", "Linux");
+    c.conditions
+        .push(condition(&v.resource_id, "vm_stopped", days_ago(2.0)));
+    c.costs.push(cost(&v.resource_id, "", "70.00"));
+    c.resources.push(v.clone());
+    let f = outcome(&c, "vm.stopped_allocated", &v.resource_id).finding();
+    assert_eq!(
+        (f.monthly_savings, f.savings_basis),
+        (Some(dec("70.00")), SavingsBasis::ResourceCost)
+    );
+}
