@@ -7,7 +7,9 @@
 //! The module map, from the bottom up; a module uses only modules of the layers below it
 //! (`tests/layers.rs` checks the lower layers and that no modules use each other):
 //! 1. Foundations that use no other module: [`secrets`] (Key Vault reads), [`auth`] (token
-//!    verification), [`invocation`] and [`schedule`] (the Functions host's payloads and timers).
+//!    verification), [`invocation`] and [`schedule`] (the Functions host's payloads and timers),
+//!    [`rules`] (the rule engine: pure rules over a subscription's loaded context, with its own
+//!    input types).
 //! 2. One module per outside system: [`db`] (PostgreSQL), [`azure`] (the Azure client and one
 //!    module per Azure API), [`storage`] (queues and the lake). They may read [`secrets`], and
 //!    never use each other nor anything above: `db` has its own input rows, `azure` runs no SQL.
@@ -33,6 +35,7 @@ pub mod functions;
 pub mod host;
 pub mod ingestion;
 pub mod invocation;
+pub mod rules;
 pub mod schedule;
 pub mod secrets;
 pub mod server;

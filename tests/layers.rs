@@ -10,7 +10,7 @@ use std::path::{Path, PathBuf};
 
 /// The layers of `src/lib.rs`'s module map, from the bottom up.
 const LAYERS: [&[&str]; 5] = [
-    &["secrets", "auth", "invocation", "schedule"],
+    &["secrets", "auth", "invocation", "schedule", "rules"],
     &["db", "azure", "storage"],
     &["ingestion"],
     &["api", "functions", "config", "tools"],
