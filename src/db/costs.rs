@@ -216,7 +216,8 @@ pub async fn upsert(
 
 /// Deletes the subscription's rows dated `from..=to` whose natural key is not among `keep`: the
 /// window's answer is complete, so a row it no longer holds was restated away (else a day Azure
-/// restated would keep a charge it no longer shows). Returns rows deleted.
+/// restated would keep a charge it no longer shows). Returns rows deleted. `NOT IN` over the
+/// keys (never null) is a hashed anti-join, linear in the rows.
 pub async fn delete_absent(
     conn: &mut PgConnection,
     subscription_db_id: Uuid,
@@ -231,10 +232,10 @@ pub async fn delete_absent(
     let result = sqlx::query!(
         r#"DELETE FROM costs_daily c
            WHERE c.subscription_db_id = $1 AND c.date BETWEEN $2 AND $3
-             AND NOT EXISTS (SELECT 1 FROM UNNEST($4::date[], $5::text[], $6::text[], $7::text[])
-                                 AS k(date, resource_group, service_name, meter_category)
-                             WHERE (k.date, k.resource_group, k.service_name, k.meter_category)
-                                 = (c.date, c.resource_group, c.service_name, c.meter_category))"#,
+             AND (c.date, c.resource_group, c.service_name, c.meter_category) NOT IN
+                 (SELECT k.date, k.resource_group, k.service_name, k.meter_category
+                  FROM UNNEST($4::date[], $5::text[], $6::text[], $7::text[])
+                       AS k(date, resource_group, service_name, meter_category))"#,
         subscription_db_id,
         from,
         to,

@@ -228,3 +228,23 @@ pub async fn prices(
     .fetch_all(conn)
     .await
 }
+
+/// Every cached retail price of `region` in `currency` (all services).
+pub async fn prices_in_region(
+    conn: &mut PgConnection,
+    currency: &str,
+    region: &str,
+) -> Result<Vec<RetailPrice>, sqlx::Error> {
+    sqlx::query_as!(
+        RetailPrice,
+        "SELECT currency, region, meter_id, product_name, sku_name, price_type, tier_minimum_units,
+                service_name, service_family, arm_sku_name, meter_name, unit_of_measure, unit_price,
+                retail_price, effective_start, is_primary_meter_region
+         FROM retail_prices WHERE currency = $1 AND region = $2
+         ORDER BY service_name, arm_sku_name, product_name, sku_name, meter_name, tier_minimum_units",
+        currency,
+        region
+    )
+    .fetch_all(conn)
+    .await
+}

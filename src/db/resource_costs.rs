@@ -73,6 +73,8 @@ pub async fn upsert(
 
 /// Deletes the rows of `window` whose (resource, service) is not in `keep`: the window's
 /// answer is complete, so a row it no longer holds was restated away. Returns rows deleted.
+/// `NOT IN` over the keys (never null) is a hashed anti-join: one pass, however many rows
+/// (a correlated `NOT EXISTS` over the array was a nested loop, quadratic in the rows).
 pub async fn delete_absent(
     conn: &mut PgConnection,
     tenant_id: Uuid,
@@ -84,8 +86,9 @@ pub async fn delete_absent(
     let result = sqlx::query!(
         r#"DELETE FROM resource_costs c
            WHERE c.tenant_id = $1 AND c.subscription_db_id = $2 AND c.window_end = $3
-             AND NOT EXISTS (SELECT 1 FROM UNNEST($4::text[], $5::text[]) AS k(resource_id, service_name)
-                             WHERE k.resource_id = c.resource_id AND k.service_name = c.service_name)"#,
+             AND (c.resource_id, c.service_name) NOT IN
+                 (SELECT k.resource_id, k.service_name
+                  FROM UNNEST($4::text[], $5::text[]) AS k(resource_id, service_name))"#,
         tenant_id,
         subscription_db_id,
         window.end,
@@ -129,4 +132,43 @@ pub async fn latest_for_subscription(
     )
     .fetch_all(conn)
     .await
+}
+
+/// The rows of one subscription's latest window, one per (resource, service): what a rule
+/// evaluation reads (a licence's share of a VM's cost is its own service).
+pub async fn latest_rows(
+    conn: &mut PgConnection,
+    tenant_id: Uuid,
+    subscription_db_id: Uuid,
+) -> Result<Vec<(Window, NewResourceCost)>, sqlx::Error> {
+    let rows = sqlx::query!(
+        r#"SELECT window_start, window_end, resource_id, service_name, resource_group, cost, amortized_cost, currency
+           FROM resource_costs
+           WHERE tenant_id = $1 AND subscription_db_id = $2
+             AND window_end = (SELECT max(window_end) FROM resource_costs
+                               WHERE tenant_id = $1 AND subscription_db_id = $2)
+           ORDER BY resource_id, service_name"#,
+        tenant_id,
+        subscription_db_id,
+    )
+    .fetch_all(conn)
+    .await?;
+    Ok(rows
+        .into_iter()
+        .map(|r| {
+            let window = Window {
+                start: r.window_start,
+                end: r.window_end,
+            };
+            let row = NewResourceCost {
+                resource_id: r.resource_id,
+                service_name: r.service_name,
+                resource_group: r.resource_group,
+                cost: r.cost,
+                amortized_cost: r.amortized_cost,
+                currency: r.currency,
+            };
+            (window, row)
+        })
+        .collect())
 }

@@ -199,3 +199,23 @@ pub async fn mark_missing_deleted(
     .await?;
     Ok(result.rows_affected())
 }
+
+/// The live (not deleted) resources of one subscription with their properties, by resource id:
+/// what a rule evaluation reads. Returned as [`NewResource`]s, the inventory's own shape.
+pub async fn live_for_subscription(
+    conn: &mut PgConnection,
+    tenant_id: Uuid,
+    subscription_db_id: Uuid,
+) -> Result<Vec<NewResource>, sqlx::Error> {
+    sqlx::query_as!(
+        NewResource,
+        r#"SELECT resource_id, name, type AS resource_type, kind, location, resource_group, sku, tags, properties
+           FROM resources
+           WHERE tenant_id = $1 AND subscription_db_id = $2 AND deleted_at IS NULL
+           ORDER BY resource_id"#,
+        tenant_id,
+        subscription_db_id,
+    )
+    .fetch_all(conn)
+    .await
+}
