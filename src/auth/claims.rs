@@ -12,6 +12,9 @@ pub const ROLE_READER: &str = "AzCops.Reader";
 /// App role granting administrative access.
 pub const ROLE_ADMIN: &str = "AzCops.Admin";
 
+/// App role granting decisions on recommendations (approve, reject, dismiss) besides reading.
+pub const ROLE_APPROVER: &str = "AzCops.Approver";
+
 /// The claims of a verified token.
 #[derive(Debug, Clone)]
 pub struct Claims {

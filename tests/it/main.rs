@@ -13,6 +13,7 @@ mod connectors_http;
 mod db_ingestion;
 mod db_login;
 mod db_login_in_azure;
+mod db_recommendations;
 mod db_roles;
 mod db_rule_inputs;
 mod host;
