@@ -202,6 +202,30 @@ mod tests {
     }
 
     #[test]
+    fn every_schema_reference_resolves() {
+        fn refs<'a>(value: &'a Value, out: &mut Vec<&'a str>) {
+            match value {
+                Value::Object(map) => {
+                    if let Some(Value::String(r)) = map.get("$ref") {
+                        out.push(r);
+                    }
+                    map.values().for_each(|v| refs(v, out));
+                }
+                Value::Array(items) => items.iter().for_each(|v| refs(v, out)),
+                _ => {}
+            }
+        }
+        let doc = document();
+        let mut found = Vec::new();
+        refs(&doc, &mut found);
+        let dangling: Vec<&str> = found
+            .into_iter()
+            .filter(|r| doc.pointer(r.trim_start_matches('#')).is_none())
+            .collect();
+        assert!(dangling.is_empty(), "unresolved: {dangling:?}");
+    }
+
+    #[test]
     fn every_response_of_every_operation_has_a_description() {
         let doc = document();
         assert_eq!(doc["openapi"], "3.1.0");

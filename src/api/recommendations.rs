@@ -81,6 +81,7 @@ pub struct ListRecommendations {
     pub category: Option<String>,
     #[param(min_length = 1, max_length = 400)]
     pub rule_id: Option<String>,
+    #[param(inline)]
     pub source: Option<Source>,
     #[param(min_length = 1, max_length = 400)]
     pub resource_group: Option<String>,
@@ -101,6 +102,7 @@ pub struct ListRecommendations {
     pub include_suppressed: Option<bool>,
     /// Include Advisor recommendations superseded by a rule finding (default false).
     pub include_superseded: Option<bool>,
+    #[param(inline)]
     pub sort: Option<SortBy>,
     #[param(minimum = 1, maximum = 4_294_967_295_i64)]
     pub page: Option<i64>,
