@@ -218,36 +218,38 @@ CREATE TABLE tenant_rule_settings (
 CREATE TRIGGER tenant_rule_settings_set_updated_at BEFORE UPDATE ON tenant_rule_settings
     FOR EACH ROW EXECUTE FUNCTION set_updated_at();
 
--- Whether a finding is hidden at `at`: an active suppression matches it, or its rule is
--- disabled for the tenant. Inlined into the queries that call it (a single SQL expression).
-CREATE FUNCTION recommendation_suppressed(
-    p_tenant_id uuid, p_subscription_db_id uuid, p_source text, p_rule_id text, p_category text,
-    p_resource_id text, p_resource_group text, p_tags jsonb, p_at timestamptz
-) RETURNS boolean
+-- The recommendations hidden at `p_at` (within what the transaction may see): those an active
+-- suppression matches, and the findings of rules their tenant disabled. A set, not a test per
+-- row: queries use it as `id NOT IN (SELECT id FROM recommendations_hidden(…))`, which PostgreSQL
+-- inlines and hashes once, and a correlated `EXISTS (… WHERE h.id = r.id)` for one row.
+CREATE FUNCTION recommendations_hidden(p_at timestamptz) RETURNS TABLE (id uuid)
 LANGUAGE sql STABLE AS $$
-    SELECT EXISTS (
-        SELECT 1 FROM suppressions s
-        WHERE s.tenant_id = p_tenant_id
-          AND (s.kind = 'exclude' OR s.expires_at > p_at)
-          AND CASE s.target WHEN 'rule' THEN s.rule_id = p_rule_id
-                            WHEN 'category' THEN s.category = p_category
-                            ELSE true END
-          AND CASE s.scope
-                WHEN 'tenant' THEN true
-                WHEN 'subscription' THEN s.subscription_db_id = p_subscription_db_id
-                WHEN 'resource_group' THEN s.resource_group = p_resource_group
-                     AND (s.subscription_db_id IS NULL OR s.subscription_db_id = p_subscription_db_id)
-                WHEN 'resource' THEN s.resource_id = p_resource_id
-                ELSE coalesce(p_tags ->> s.tag_key = s.tag_value, false)
-                     OR EXISTS (SELECT 1 FROM resource_containers c
-                                WHERE c.tenant_id = p_tenant_id AND c.subscription_db_id = p_subscription_db_id
-                                  AND (c.kind = 'subscription'
-                                       OR c.kind = 'resource_group' AND c.resource_group = p_resource_group)
-                                  AND c.tags ->> s.tag_key = s.tag_value)
-              END)
-        OR (p_source = 'rule' AND EXISTS (
-            SELECT 1 FROM rule_settings rs
-            WHERE rs.tenant_id = p_tenant_id AND rs.rule_id = p_rule_id AND NOT rs.enabled))
+    SELECT r.id
+    FROM suppressions s
+    JOIN recommendations r ON r.tenant_id = s.tenant_id
+    LEFT JOIN resources res ON res.id = r.resource_db_id
+    WHERE (s.kind = 'exclude' OR s.expires_at > p_at)
+      AND CASE s.target WHEN 'rule' THEN r.rule_id = s.rule_id
+                        WHEN 'category' THEN r.category = s.category
+                        ELSE true END
+      AND CASE s.scope
+            WHEN 'tenant' THEN true
+            WHEN 'subscription' THEN r.subscription_db_id = s.subscription_db_id
+            WHEN 'resource_group' THEN coalesce(res.resource_group = s.resource_group, false)
+                 AND (s.subscription_db_id IS NULL OR r.subscription_db_id = s.subscription_db_id)
+            WHEN 'resource' THEN coalesce(r.resource_id = s.resource_id, false)
+            ELSE coalesce(res.tags ->> s.tag_key = s.tag_value, false)
+                 OR EXISTS (SELECT 1 FROM resource_containers c
+                            WHERE c.tenant_id = r.tenant_id AND c.subscription_db_id = r.subscription_db_id
+                              AND (c.kind = 'subscription'
+                                   OR c.kind = 'resource_group' AND c.resource_group = res.resource_group)
+                              AND c.tags ->> s.tag_key = s.tag_value)
+          END
+    UNION
+    SELECT r.id
+    FROM rule_settings rs
+    JOIN recommendations r ON r.tenant_id = rs.tenant_id AND r.rule_id = rs.rule_id AND r.source = 'rule'
+    WHERE NOT rs.enabled
 $$;
 
 GRANT SELECT, INSERT, UPDATE, DELETE ON suppressions, rule_settings, tenant_rule_settings TO azcops_app;

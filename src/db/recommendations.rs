@@ -2,8 +2,9 @@
 //! by their ARM id) and the rule engine's findings (source `rule`, upserted by fingerprint), with
 //! their lifecycle (PHASE3 §3).
 //!
-//! - [`evaluation`]: what an evaluation of one subscription's rules writes, and snooze expiry;
-//! - [`lifecycle`]: a person's transitions, each with its timeline event and audit record;
+//! - [`evaluation`]: what an evaluation of one subscription's rules writes;
+//! - [`lifecycle`]: a person's transitions, each with its timeline event and audit record, and
+//!   the end of snoozes;
 //! - [`query`]: the list, one recommendation with its timeline, and the summary;
 //! - [`realised`]: savings measured from per-resource costs before and after a change.
 //!
@@ -24,7 +25,8 @@ use sqlx::PgConnection;
 use utoipa::ToSchema;
 use uuid::Uuid;
 
-pub use evaluation::{Evaluated, EvaluationOutcome, NewFinding, apply_evaluation, expire_snoozes};
+pub use evaluation::{Evaluated, EvaluationOutcome, NewFinding, apply_evaluation};
+pub use lifecycle::expire_snoozes;
 
 /// Where a recommendation stands (PHASE3 §3).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize, sqlx::Type, ToSchema)]

@@ -1,7 +1,7 @@
 //! The `suppressions` aggregate: what a tenant hides from its recommendation lists and totals
 //! (PHASE3 §3). A scope (tenant, subscription, resource group, resource, tag key=value) and a
 //! target (one rule, a category, every rule); an exclusion lasts until removed, a snooze until
-//! `expires_at`. Matching is the database function `recommendation_suppressed`, which the
+//! `expires_at`. Matching is the database function `recommendations_hidden`, which the
 //! recommendation queries call.
 
 use chrono::{DateTime, Utc};

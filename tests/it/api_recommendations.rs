@@ -44,7 +44,7 @@ impl World {
             .await;
         let f = finding("disk.unattached", &disk, "delete");
         self.estate
-            .evaluate(&self.app.pool, day(1), &[f.clone()], &[])
+            .evaluate(&self.app.pool, day(1), std::slice::from_ref(&f), &[])
             .await;
         self.estate.finding_id(&self.app.pool, &f.fingerprint).await
     }
@@ -160,7 +160,9 @@ async fn one_recommendation_shows_its_evidence_group_and_timeline(pool: PgPool) 
     let pool = &w.app.pool;
     let disk = w.estate.disk(pool, "rg", "d", json!({})).await;
     let f = finding("disk.unattached", &disk, "delete");
-    w.estate.evaluate(pool, day(1), &[f.clone()], &[]).await;
+    w.estate
+        .evaluate(pool, day(1), std::slice::from_ref(&f), &[])
+        .await;
     let advisor = advisor_row(ADVISOR_UNATTACHED_DISK, &disk, 9);
     w.estate.advisor(pool, &[advisor]).await;
     let id = w.estate.finding_id(pool, &f.fingerprint).await;

@@ -1,15 +1,16 @@
 //! What an evaluation of one subscription's rules writes (PHASE3 §3, re-evaluation): findings
 //! upserted by fingerprint, absent ones counted and resolved after two evaluations in a row,
 //! findings of deleted resources resolved at once, reappearing ones reopened, Advisor
-//! recommendations grouped under the rule finding about the same resource and action; and the
-//! expiry of snoozes.
+//! recommendations grouped under the rule finding about the same resource and action. The
+//! absence count stops at two, and is kept only for findings it can still change (open,
+//! approved, rejected: resolution; executed: regression), so it too stops writing.
 //!
 //! Nothing is written for what did not change: a finding equal to its row (content, status,
 //! no absence to reset) is not touched, so a second evaluation of unchanged data writes no row.
 //! `last_detected_at` is therefore the last evaluation that *wrote* a finding; whether it is
 //! still current is `absent_evaluations = 0`.
 
-use std::collections::HashSet;
+use std::collections::{HashMap, HashSet};
 
 use chrono::{DateTime, Utc};
 use rust_decimal::Decimal;
@@ -79,6 +80,10 @@ pub struct EvaluationOutcome {
 /// transaction of its own (a savepoint when `conn` is already in one). Evaluations of one
 /// subscription are serialised by an advisory lock. Duplicate fingerprints: the first wins.
 /// System transitions are audited with actor [`SYSTEM_ACTOR`].
+///
+/// Sets are compared here rather than in SQL: the planner cannot size an `UNNEST` of
+/// parameters, and joined to another set it picks a nested loop (tens of seconds for 20,000
+/// findings); each statement below reaches its rows through an index.
 pub async fn apply_evaluation(
     conn: &mut PgConnection,
     tenant_id: Uuid,
@@ -101,11 +106,16 @@ pub async fn apply_evaluation(
     .fetch_one(&mut *tx)
     .await?;
     let scope = (tenant_id, subscription_db_id, evaluated_at);
+    let existing = existing_findings(&mut tx, tenant_id, subscription_db_id).await?;
+    let gone = deleted_resources(&mut tx, scope, &findings).await?;
     let mut outcome = EvaluationOutcome::default();
-    let mut events = upsert_findings(&mut tx, scope, &findings, &mut outcome).await?;
+    let mut events = upsert_findings(&mut tx, scope, &findings, &existing, &mut outcome).await?;
+    let live = findings.iter().filter(|f| !gone.contains(&f.resource_id));
+    outcome.unchanged =
+        (live.count() as u64).saturating_sub(outcome.inserted + outcome.updated + outcome.reopened);
     events.extend(resolve_deleted(&mut tx, scope).await?);
-    let present: Vec<String> = findings.iter().map(|f| f.fingerprint.clone()).collect();
-    let (counted, resolved) = count_absent(&mut tx, scope, &present, evaluated).await?;
+    let absent = absent_ids(&existing, &findings, evaluated);
+    let (counted, resolved) = count_absent(&mut tx, scope, &absent).await?;
     outcome.updated += counted;
     events.extend(resolved);
     outcome.resolved = events.iter().filter(|e| e.kind == "resolved").count() as u64;
@@ -131,12 +141,99 @@ pub async fn apply_evaluation(
 
 type Scope = (Uuid, Uuid, DateTime<Utc>);
 
+/// A rule finding of the subscription as the evaluation found it.
+struct Existing {
+    id: Uuid,
+    fingerprint: String,
+    rule_id: String,
+    resource_id: Option<String>,
+    status: Status,
+    absent_evaluations: i32,
+}
+
+/// The subscription's rule findings, by fingerprint.
+async fn existing_findings(
+    conn: &mut PgConnection,
+    tenant_id: Uuid,
+    subscription_db_id: Uuid,
+) -> Result<HashMap<String, Existing>, sqlx::Error> {
+    let rows = sqlx::query_as!(
+        Existing,
+        r#"SELECT id, fingerprint AS "fingerprint!", rule_id, resource_id, status AS "status: Status",
+                  absent_evaluations
+           FROM recommendations
+           WHERE tenant_id = $1 AND subscription_db_id = $2 AND source = 'rule' AND fingerprint IS NOT NULL"#,
+        tenant_id,
+        subscription_db_id,
+    )
+    .fetch_all(conn)
+    .await?;
+    Ok(rows
+        .into_iter()
+        .map(|r| (r.fingerprint.clone(), r))
+        .collect())
+}
+
+/// The resources of `findings` the inventory marked deleted.
+async fn deleted_resources(
+    conn: &mut PgConnection,
+    (tenant_id, subscription_db_id, _): Scope,
+    findings: &[&NewFinding],
+) -> Result<HashSet<String>, sqlx::Error> {
+    let ids: Vec<String> = findings.iter().map(|f| f.resource_id.clone()).collect();
+    let rows = sqlx::query_scalar!(
+        "SELECT resource_id FROM resources
+         WHERE tenant_id = $1 AND subscription_db_id = $2 AND deleted_at IS NOT NULL
+           AND resource_id = ANY($3)",
+        tenant_id,
+        subscription_db_id,
+        &ids,
+    )
+    .fetch_all(conn)
+    .await?;
+    Ok(rows.into_iter().collect())
+}
+
+/// The findings of the rules that ran which this evaluation did not report (unless skipped
+/// for their resource), and whose absence still counts: up to two, for those that can still
+/// resolve or regress (open, approved, rejected, executed).
+fn absent_ids(
+    existing: &HashMap<String, Existing>,
+    findings: &[&NewFinding],
+    evaluated: &Evaluated<'_>,
+) -> Vec<Uuid> {
+    let present: HashSet<&str> = findings.iter().map(|f| f.fingerprint.as_str()).collect();
+    let ran: HashSet<&str> = evaluated.rule_ids.iter().map(String::as_str).collect();
+    let skipped: HashSet<(&str, &str)> = evaluated
+        .skipped
+        .iter()
+        .map(|(rule, resource)| (rule.as_str(), resource.as_str()))
+        .collect();
+    existing
+        .values()
+        .filter(|e| {
+            let counts = matches!(
+                e.status,
+                Status::Open | Status::Approved | Status::Rejected | Status::Executed
+            );
+            let resource = e.resource_id.as_deref().unwrap_or_default();
+            counts
+                && e.absent_evaluations < 2
+                && ran.contains(e.rule_id.as_str())
+                && !present.contains(e.fingerprint.as_str())
+                && !skipped.contains(&(e.rule_id.as_str(), resource))
+        })
+        .map(|e| e.id)
+        .collect()
+}
+
 /// Inserts new findings and writes changed or reappearing ones; findings of deleted resources
-/// are left to [`resolve_deleted`]. Returns the reopenings to record.
+/// are left to [`resolve_deleted`]. Counts what it wrote; returns the reopenings to record.
 async fn upsert_findings(
     conn: &mut PgConnection,
     (tenant_id, subscription_db_id, at): Scope,
     findings: &[&NewFinding],
+    existing: &HashMap<String, Existing>,
     outcome: &mut EvaluationOutcome,
 ) -> Result<Vec<EventRow>, sqlx::Error> {
     let text = |f: fn(&NewFinding) -> &str| -> Vec<String> {
@@ -146,57 +243,45 @@ async fn upsert_findings(
     let confidence: Vec<f64> = findings.iter().map(|f| f.confidence).collect();
     let evidence: Vec<Value> = findings.iter().map(|f| f.evidence.clone()).collect();
     let rows = sqlx::query!(
-        r#"WITH input AS (
-               SELECT f.*, res.id AS resource_db_id, coalesce(res.deleted_at IS NOT NULL, false) AS gone
-               FROM UNNEST($4::text[], $5::text[], $6::text[], $7::text[], $8::text[], $9::text[], $10::text[],
-                           $11::text[], $12::numeric[], $13::text[], $14::text[], $15::float8[], $16::text[],
-                           $17::text[], $18::jsonb[])
-                    AS f(resource_id, rule_id, category, action, variant, fingerprint, title, description, savings,
-                         currency, savings_basis, confidence, risk, effort, evidence)
-               LEFT JOIN resources res
-                      ON res.tenant_id = $1 AND res.subscription_db_id = $2 AND res.resource_id = f.resource_id),
-           old AS (
-               SELECT r.id, r.fingerprint, r.status FROM recommendations r
-               WHERE r.tenant_id = $1 AND r.subscription_db_id = $2 AND r.source = 'rule'
-                 AND r.fingerprint IN (SELECT fingerprint FROM input)),
-           written AS (
-               INSERT INTO recommendations AS r (tenant_id, subscription_db_id, resource_db_id, resource_id, rule_id,
-                   source, fingerprint, category, action, variant, title, description, estimated_monthly_savings,
-                   currency, savings_basis, confidence_score, risk_level, effort_level, evidence, first_detected_at,
-                   last_detected_at)
-               SELECT $1, $2, i.resource_db_id, i.resource_id, i.rule_id, 'rule', i.fingerprint, i.category, i.action,
-                      i.variant, i.title, i.description, CASE WHEN i.savings < 0 THEN 0 ELSE i.savings END, i.currency, i.savings_basis,
-                      round(least(greatest(i.confidence, 0), 1)::numeric, 3), i.risk::level, i.effort::level,
-                      i.evidence, $3, $3
-               FROM input i WHERE NOT i.gone
-               ON CONFLICT (tenant_id, subscription_db_id, source, fingerprint) DO UPDATE SET
-                   resource_db_id = EXCLUDED.resource_db_id, resource_id = EXCLUDED.resource_id,
-                   rule_id = EXCLUDED.rule_id, category = EXCLUDED.category, action = EXCLUDED.action,
-                   variant = EXCLUDED.variant, title = EXCLUDED.title, description = EXCLUDED.description,
-                   estimated_monthly_savings = EXCLUDED.estimated_monthly_savings, currency = EXCLUDED.currency,
-                   savings_basis = EXCLUDED.savings_basis, confidence_score = EXCLUDED.confidence_score,
-                   risk_level = EXCLUDED.risk_level, effort_level = EXCLUDED.effort_level,
-                   evidence = EXCLUDED.evidence, last_detected_at = EXCLUDED.last_detected_at,
-                   absent_evaluations = 0,
-                   -- Found again: a resolved finding reopens, and an executed one that had gone
-                   -- (the trigger flags it regressed). A dismissed one stays dismissed.
-                   status = CASE WHEN r.status = 'resolved' OR (r.status = 'executed' AND r.absent_evaluations > 0)
-                                 THEN 'open'::recommendation_status ELSE r.status END
-               WHERE (r.resource_db_id, r.resource_id, r.rule_id, r.category, r.action, r.variant, r.title,
-                      r.description, r.estimated_monthly_savings, r.currency, r.savings_basis, r.confidence_score,
-                      r.risk_level, r.effort_level, r.evidence)
-                     IS DISTINCT FROM
-                     (EXCLUDED.resource_db_id, EXCLUDED.resource_id, EXCLUDED.rule_id, EXCLUDED.category,
-                      EXCLUDED.action, EXCLUDED.variant, EXCLUDED.title, EXCLUDED.description,
-                      EXCLUDED.estimated_monthly_savings, EXCLUDED.currency, EXCLUDED.savings_basis,
-                      EXCLUDED.confidence_score, EXCLUDED.risk_level, EXCLUDED.effort_level, EXCLUDED.evidence)
-                  OR r.absent_evaluations > 0 OR r.status = 'resolved'
-               RETURNING r.id, r.fingerprint, r.status, r.regressed)
-           SELECT i.gone AS "gone!", w.id AS "id?", w.status AS "status?: Status", w.regressed AS "regressed?",
-                  o.id AS "old_id?", o.status AS "old_status?: Status"
-           FROM input i
-           LEFT JOIN written w ON w.fingerprint = i.fingerprint
-           LEFT JOIN old o ON o.fingerprint = i.fingerprint"#,
+        r#"INSERT INTO recommendations AS r (tenant_id, subscription_db_id, resource_db_id, resource_id, rule_id,
+               source, fingerprint, category, action, variant, title, description, estimated_monthly_savings,
+               currency, savings_basis, confidence_score, risk_level, effort_level, evidence, first_detected_at,
+               last_detected_at)
+           SELECT $1, $2, res.id, f.resource_id, f.rule_id, 'rule', f.fingerprint, f.category, f.action,
+                  f.variant, f.title, f.description, CASE WHEN f.savings < 0 THEN 0 ELSE f.savings END, f.currency,
+                  f.savings_basis, round(least(greatest(f.confidence, 0), 1)::numeric, 3), f.risk::level,
+                  f.effort::level, f.evidence, $3, $3
+           FROM UNNEST($4::text[], $5::text[], $6::text[], $7::text[], $8::text[], $9::text[], $10::text[],
+                       $11::text[], $12::numeric[], $13::text[], $14::text[], $15::float8[], $16::text[],
+                       $17::text[], $18::jsonb[])
+                AS f(resource_id, rule_id, category, action, variant, fingerprint, title, description, savings,
+                     currency, savings_basis, confidence, risk, effort, evidence)
+           LEFT JOIN resources res
+                  ON res.tenant_id = $1 AND res.subscription_db_id = $2 AND res.resource_id = f.resource_id
+           WHERE res.deleted_at IS NULL
+           ON CONFLICT (tenant_id, subscription_db_id, source, fingerprint) DO UPDATE SET
+               resource_db_id = EXCLUDED.resource_db_id, resource_id = EXCLUDED.resource_id,
+               rule_id = EXCLUDED.rule_id, category = EXCLUDED.category, action = EXCLUDED.action,
+               variant = EXCLUDED.variant, title = EXCLUDED.title, description = EXCLUDED.description,
+               estimated_monthly_savings = EXCLUDED.estimated_monthly_savings, currency = EXCLUDED.currency,
+               savings_basis = EXCLUDED.savings_basis, confidence_score = EXCLUDED.confidence_score,
+               risk_level = EXCLUDED.risk_level, effort_level = EXCLUDED.effort_level,
+               evidence = EXCLUDED.evidence, last_detected_at = EXCLUDED.last_detected_at,
+               absent_evaluations = 0,
+               -- Found again: a resolved finding reopens, and an executed one that had gone
+               -- (the trigger flags it regressed). A dismissed one stays dismissed.
+               status = CASE WHEN r.status = 'resolved' OR (r.status = 'executed' AND r.absent_evaluations > 0)
+                             THEN 'open'::recommendation_status ELSE r.status END
+           WHERE (r.resource_db_id, r.resource_id, r.rule_id, r.category, r.action, r.variant, r.title,
+                  r.description, r.estimated_monthly_savings, r.currency, r.savings_basis, r.confidence_score,
+                  r.risk_level, r.effort_level, r.evidence)
+                 IS DISTINCT FROM
+                 (EXCLUDED.resource_db_id, EXCLUDED.resource_id, EXCLUDED.rule_id, EXCLUDED.category,
+                  EXCLUDED.action, EXCLUDED.variant, EXCLUDED.title, EXCLUDED.description,
+                  EXCLUDED.estimated_monthly_savings, EXCLUDED.currency, EXCLUDED.savings_basis,
+                  EXCLUDED.confidence_score, EXCLUDED.risk_level, EXCLUDED.effort_level, EXCLUDED.evidence)
+              OR r.absent_evaluations > 0 OR r.status = 'resolved'
+           RETURNING r.id, r.fingerprint AS "fingerprint!", r.status AS "status: Status", r.regressed"#,
         tenant_id,
         subscription_db_id,
         at,
@@ -220,25 +305,21 @@ async fn upsert_findings(
     .await?;
     let mut events = Vec::new();
     for row in rows {
-        let (Some(id), Some(status)) = (row.id, row.status) else {
-            outcome.unchanged += u64::from(!row.gone);
-            continue;
-        };
-        match (row.old_id, row.old_status) {
-            (None, _) => outcome.inserted += 1,
-            (Some(_), Some(old)) if old != status => {
+        match existing.get(&row.fingerprint) {
+            None => outcome.inserted += 1,
+            Some(old) if old.status != row.status => {
                 outcome.reopened += 1;
                 events.push(EventRow {
                     tenant_id,
-                    recommendation_id: id,
+                    recommendation_id: row.id,
                     kind: "reopened",
-                    from: old,
-                    to: status,
+                    from: old.status,
+                    to: row.status,
                     reason: Some("the finding was detected again".into()),
-                    details: json!({ "regressed": old == Status::Executed && row.regressed == Some(true) }),
+                    details: json!({ "regressed": old.status == Status::Executed && row.regressed }),
                 });
             }
-            _ => outcome.updated += 1,
+            Some(_) => outcome.updated += 1,
         }
     }
     Ok(events)
@@ -283,26 +364,21 @@ fn resolved_event(tenant_id: Uuid, id: Uuid, from: Status, reason: &str) -> Even
     }
 }
 
-/// Counts one more absence for the findings of the rules that ran which this evaluation did
-/// not report (unless skipped for their resource), up to two; the second resolves open,
-/// approved and rejected ones. Returns the rows counted without a status change, and the
-/// resolutions.
+/// Counts one more absence for the findings `ids`; the second resolves open, approved and
+/// rejected ones. Returns the rows counted without a status change, and the resolutions.
 async fn count_absent(
     conn: &mut PgConnection,
-    (tenant_id, subscription_db_id, at): Scope,
-    present: &[String],
-    evaluated: &Evaluated<'_>,
+    (tenant_id, _, at): Scope,
+    ids: &[Uuid],
 ) -> Result<(u64, Vec<EventRow>), sqlx::Error> {
-    let (skipped_rules, skipped_resources): (Vec<String>, Vec<String>) =
-        evaluated.skipped.iter().cloned().unzip();
+    if ids.is_empty() {
+        return Ok((0, Vec::new()));
+    }
     let rows = sqlx::query!(
         r#"WITH target AS (
                SELECT r.id, r.status FROM recommendations r
-               WHERE r.tenant_id = $1 AND r.subscription_db_id = $2 AND r.source = 'rule'
-                 AND r.rule_id = ANY($4::text[]) AND r.absent_evaluations < 2
-                 AND NOT EXISTS (SELECT 1 FROM UNNEST($5::text[]) AS p(fingerprint) WHERE p.fingerprint = r.fingerprint)
-                 AND NOT EXISTS (SELECT 1 FROM UNNEST($6::text[], $7::text[]) AS s(rule_id, resource_id)
-                                 WHERE s.rule_id = r.rule_id AND s.resource_id = r.resource_id)
+               WHERE r.id = ANY($2) AND r.tenant_id = $1 AND r.absent_evaluations < 2
+                 AND r.status IN ('open', 'approved', 'rejected', 'executed')
                FOR UPDATE OF r)
            UPDATE recommendations r SET
                absent_evaluations = r.absent_evaluations + 1,
@@ -313,12 +389,8 @@ async fn count_absent(
            FROM target t WHERE r.id = t.id
            RETURNING r.id, t.status AS "old_status: Status", r.status AS "status: Status""#,
         tenant_id,
-        subscription_db_id,
+        ids,
         at,
-        evaluated.rule_ids,
-        present,
-        &skipped_rules,
-        &skipped_resources,
     )
     .fetch_all(conn)
     .await?;
@@ -364,45 +436,4 @@ async fn regroup(
     .execute(conn)
     .await?;
     Ok(result.rows_affected())
-}
-
-/// Reopens the snoozed recommendations (dismissed with an end) whose end is at or before
-/// `now`, within what the transaction may see (one tenant, or all for the operator). Called by
-/// the evaluation's caller and by the API's reads, so an expired snooze never shows as
-/// dismissed. Returns how many reopened.
-pub async fn expire_snoozes(
-    conn: &mut PgConnection,
-    now: DateTime<Utc>,
-) -> Result<u64, sqlx::Error> {
-    let rows = sqlx::query!(
-        r#"WITH target AS (
-               SELECT id FROM recommendations
-               WHERE status = 'dismissed' AND snoozed_until <= $1
-               FOR UPDATE SKIP LOCKED)
-           UPDATE recommendations r SET status = 'open'
-           FROM target t WHERE r.id = t.id
-           RETURNING r.id, r.tenant_id"#,
-        now,
-    )
-    .fetch_all(&mut *conn)
-    .await?;
-    let events: Vec<EventRow> = rows
-        .iter()
-        .map(|r| EventRow {
-            tenant_id: r.tenant_id,
-            recommendation_id: r.id,
-            kind: "snooze_expired",
-            from: Status::Dismissed,
-            to: Status::Open,
-            reason: Some("the snooze ended".into()),
-            details: json!({}),
-        })
-        .collect();
-    let actor = Actor {
-        name: SYSTEM_ACTOR,
-        at: now,
-        correlation_id: None,
-    };
-    record_events(conn, actor, &events).await?;
-    Ok(events.len() as u64)
 }

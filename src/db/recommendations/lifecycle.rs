@@ -1,14 +1,14 @@
 //! A person's transitions (PHASE3 §3): approve, reject, dismiss (optionally until a time: a
-//! snooze), reopen, execute. Who may make which is the API's business; the database's status
-//! trigger refuses anything outside the lifecycle. Each transition writes its timeline event
-//! and audit record in the same transaction.
+//! snooze), reopen, execute; and the end of snoozes. Who may make which is the API's business;
+//! the database's status trigger refuses anything outside the lifecycle. Each transition writes
+//! its timeline event and audit record in the same transaction.
 
 use chrono::{DateTime, Utc};
 use serde_json::json;
 use sqlx::PgConnection;
 use uuid::Uuid;
 
-use super::{Actor, EventRow, Status, record_events};
+use super::{Actor, EventRow, SYSTEM_ACTOR, Status, record_events};
 
 /// A recommendation locked for a decision.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -101,4 +101,45 @@ pub async fn transition(
         correlation_id: decider.correlation_id,
     };
     record_events(conn, actor, &[event]).await
+}
+
+/// Reopens the snoozed recommendations (dismissed with an end) whose end is at or before
+/// `now`, within what the transaction may see (one tenant, or all for the operator). Called by
+/// the evaluation's caller and by the API's reads, so an expired snooze never shows as
+/// dismissed. Returns how many reopened.
+pub async fn expire_snoozes(
+    conn: &mut PgConnection,
+    now: DateTime<Utc>,
+) -> Result<u64, sqlx::Error> {
+    let rows = sqlx::query!(
+        r#"WITH target AS (
+               SELECT id FROM recommendations
+               WHERE status = 'dismissed' AND snoozed_until <= $1
+               FOR UPDATE SKIP LOCKED)
+           UPDATE recommendations r SET status = 'open'
+           FROM target t WHERE r.id = t.id
+           RETURNING r.id, r.tenant_id"#,
+        now,
+    )
+    .fetch_all(&mut *conn)
+    .await?;
+    let events: Vec<EventRow> = rows
+        .iter()
+        .map(|r| EventRow {
+            tenant_id: r.tenant_id,
+            recommendation_id: r.id,
+            kind: "snooze_expired",
+            from: Status::Dismissed,
+            to: Status::Open,
+            reason: Some("the snooze ended".into()),
+            details: json!({}),
+        })
+        .collect();
+    let actor = Actor {
+        name: SYSTEM_ACTOR,
+        at: now,
+        correlation_id: None,
+    };
+    record_events(conn, actor, &events).await?;
+    Ok(events.len() as u64)
 }

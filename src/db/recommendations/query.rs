@@ -141,8 +141,7 @@ pub async fn list(
              AND ($11::numeric IS NULL OR r.estimated_monthly_savings >= $11)
              AND ($12::level IS NULL OR r.risk_level = $12)
              AND ($14 OR r.superseded_by IS NULL)
-             AND ($13 OR NOT recommendation_suppressed(r.tenant_id, r.subscription_db_id, r.source, r.rule_id,
-                                                       r.category, r.resource_id, res.resource_group, res.tags, $15))"#,
+             AND ($13 OR r.id NOT IN (SELECT h.id FROM recommendations_hidden($15) h))"#,
         f.tenant_id, f.subscription, f.status as Option<Status>, f.category, f.rule_id, f.source,
         f.resource_group, f.resource_id, f.tag_key, f.tag_value, f.min_savings, f.risk as Option<Level>,
         f.include_suppressed, f.include_superseded, f.at,
@@ -158,8 +157,7 @@ pub async fn list(
                   r.risk_level AS "risk: Level", r.effort_level AS "effort: Level", r.status AS "status: Status",
                   r.regressed, r.snoozed_until, r.first_detected_at, r.last_detected_at, r.absent_evaluations,
                   r.approved_at, r.executed_at, r.executed_reference, r.resolved_at, r.superseded_by,
-                  recommendation_suppressed(r.tenant_id, r.subscription_db_id, r.source, r.rule_id, r.category,
-                                            r.resource_id, res.resource_group, res.tags, $15) AS "suppressed!",
+                  r.id IN (SELECT h.id FROM recommendations_hidden($15) h) AS "suppressed!",
                   r.created_at, r.updated_at
            FROM recommendations r JOIN subscriptions s ON s.id = r.subscription_db_id
            LEFT JOIN resources res ON res.id = r.resource_db_id
@@ -173,8 +171,7 @@ pub async fn list(
              AND ($11::numeric IS NULL OR r.estimated_monthly_savings >= $11)
              AND ($12::level IS NULL OR r.risk_level = $12)
              AND ($14 OR r.superseded_by IS NULL)
-             AND ($13 OR NOT recommendation_suppressed(r.tenant_id, r.subscription_db_id, r.source, r.rule_id,
-                                                       r.category, r.resource_id, res.resource_group, res.tags, $15))
+             AND ($13 OR r.id NOT IN (SELECT h.id FROM recommendations_hidden($15) h))
            ORDER BY CASE WHEN $16 = 'savings' THEN r.estimated_monthly_savings END DESC NULLS LAST,
                     CASE WHEN $16 = 'detected' THEN r.first_detected_at END DESC,
                     CASE WHEN $16 = 'confidence' THEN r.confidence_score END DESC,
@@ -214,8 +211,7 @@ pub async fn get(
                   r.risk_level AS "risk: Level", r.effort_level AS "effort: Level", r.status AS "status: Status",
                   r.regressed, r.snoozed_until, r.first_detected_at, r.last_detected_at, r.absent_evaluations,
                   r.approved_at, r.executed_at, r.executed_reference, r.resolved_at, r.superseded_by,
-                  recommendation_suppressed(r.tenant_id, r.subscription_db_id, r.source, r.rule_id, r.category,
-                                            r.resource_id, res.resource_group, res.tags, $3) AS "suppressed!",
+                  EXISTS (SELECT 1 FROM recommendations_hidden($3) h WHERE h.id = r.id) AS "suppressed!",
                   r.created_at, r.updated_at, r.evidence, r.details
            FROM recommendations r JOIN subscriptions s ON s.id = r.subscription_db_id
            LEFT JOIN resources res ON res.id = r.resource_db_id
@@ -346,12 +342,10 @@ pub async fn cells(conn: &mut PgConnection, f: &SummaryFilter) -> Result<Vec<Cel
         r#"SELECT r.status AS "status: Status", r.category, r.rule_id, r.currency, count(*) AS "count!",
                   coalesce(sum(r.estimated_monthly_savings), 0) AS "savings!"
            FROM recommendations r JOIN subscriptions s ON s.id = r.subscription_db_id
-           LEFT JOIN resources res ON res.id = r.resource_db_id
            WHERE ($1::uuid IS NULL OR r.tenant_id = $1)
              AND ($2::uuid IS NULL OR s.id = $2 OR s.subscription_id = $2)
              AND r.superseded_by IS NULL
-             AND ($3 OR NOT recommendation_suppressed(r.tenant_id, r.subscription_db_id, r.source, r.rule_id,
-                                                      r.category, r.resource_id, res.resource_group, res.tags, $4))
+             AND ($3 OR r.id NOT IN (SELECT h.id FROM recommendations_hidden($4) h))
            GROUP BY r.status, r.category, r.rule_id, r.currency
            ORDER BY r.status, r.category, r.rule_id, r.currency"#,
         f.tenant_id,

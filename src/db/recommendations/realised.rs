@@ -147,7 +147,6 @@ pub async fn rows(
                   a.window_end AS "after_window_end?"
            FROM recommendations r
            JOIN subscriptions s ON s.id = r.subscription_db_id
-           LEFT JOIN resources res ON res.id = r.resource_db_id
            CROSS JOIN LATERAL (SELECT (coalesce(r.executed_at, r.resolved_at) AT TIME ZONE 'UTC')::date AS day) p
            LEFT JOIN LATERAL (
                SELECT w.window_start, w.window_end,
@@ -164,8 +163,7 @@ pub async fn rows(
              AND ($1::uuid IS NULL OR r.tenant_id = $1)
              AND ($2::uuid IS NULL OR s.id = $2 OR s.subscription_id = $2)
              AND ($3::uuid[] IS NULL OR r.id = ANY($3))
-             AND ($4 OR NOT recommendation_suppressed(r.tenant_id, r.subscription_db_id, r.source, r.rule_id,
-                                                      r.category, r.resource_id, res.resource_group, res.tags, $5))
+             AND ($4 OR r.id NOT IN (SELECT h.id FROM recommendations_hidden($5) h))
            ORDER BY r.id"#,
         filter.tenant_id,
         filter.subscription,

@@ -35,7 +35,7 @@ async fn tagged_world(pool: PgPool) -> (World, String, String, String) {
     .bind(w.estate.subscription)
     .execute(pool)
     .await
-    .unwrap();
+    .expect("container");
     let findings = [
         finding("disk.unattached", &dev, "delete"),
         finding("disk.unattached", &prod, "delete"),
@@ -46,7 +46,7 @@ async fn tagged_world(pool: PgPool) -> (World, String, String, String) {
     for f in &findings {
         out.push(w.estate.finding_id(pool, &f.fingerprint).await.to_string());
     }
-    let [a, b, c] = <[String; 3]>::try_from(out).unwrap();
+    let [a, b, c] = <[String; 3]>::try_from(out).expect("three findings");
     (w, a, b, c)
 }
 
@@ -87,7 +87,7 @@ async fn a_tag_scoped_suppression_hides_findings_until_asked_for(pool: PgPool) {
     let list = w.app.get("/api/v1/recommendations", &reader).await;
     assert_eq!(
         ids(&list.body),
-        [prod.clone()],
+        vec![prod.clone()],
         "own and inherited tags hide"
     );
     assert_eq!(open_count(&w, "").await, 1);

@@ -36,7 +36,12 @@ async fn a_rule_finding_leads_the_advisor_recommendation_about_the_same_resource
     // The rule finding comes second: the evaluation groups them.
     let fa = finding("disk.unattached", &a, "delete");
     estate
-        .evaluate(&pool, day(1), &[fa.clone()], &["disk.unattached"])
+        .evaluate(
+            &pool,
+            day(1),
+            std::slice::from_ref(&fa),
+            &["disk.unattached"],
+        )
         .await;
     let lead = estate.finding_id(&pool, &fa.fingerprint).await;
     assert_eq!(
@@ -67,7 +72,9 @@ async fn a_rule_finding_leads_the_advisor_recommendation_about_the_same_resource
         )
         .await;
     let advisor_b = advisor_row(ADVISOR_UNATTACHED_DISK, &b, 40);
-    estate.advisor(&pool, &[advisor_b.clone()]).await;
+    estate
+        .advisor(&pool, std::slice::from_ref(&advisor_b))
+        .await;
     let lead_b = estate.finding_id(&pool, &fb.fingerprint).await;
     assert_eq!(
         superseded_by(&pool, &advisor_b.external_id).await,
@@ -92,7 +99,12 @@ async fn a_rule_finding_leads_the_advisor_recommendation_about_the_same_resource
     // A resolved lead leads no more: Advisor's recommendation stands alone again.
     for d in 4..=5 {
         estate
-            .evaluate(&pool, day(d), &[fb.clone()], &["disk.unattached"])
+            .evaluate(
+                &pool,
+                day(d),
+                std::slice::from_ref(&fb),
+                &["disk.unattached"],
+            )
             .await;
     }
     assert_eq!(superseded_by(&pool, &advisor_a.external_id).await, None);
@@ -107,7 +119,12 @@ async fn deleting_a_subscription_deletes_its_groups_and_timelines(pool: PgPool) 
         .await;
     let fa = finding("disk.unattached", &a, "delete");
     estate
-        .evaluate(&pool, day(1), &[fa.clone()], &["disk.unattached"])
+        .evaluate(
+            &pool,
+            day(1),
+            std::slice::from_ref(&fa),
+            &["disk.unattached"],
+        )
         .await;
     estate
         .evaluate(&pool, day(2), &[], &["disk.unattached"])

@@ -17,7 +17,7 @@ use azcops::db::{self, Scope};
 use crate::support::findings::{Estate, day, drive, finding};
 
 fn date(month: u32, day: u32) -> NaiveDate {
-    NaiveDate::from_ymd_opt(2026, month, day).unwrap()
+    NaiveDate::from_ymd_opt(2026, month, day).expect("a date")
 }
 
 /// One window of the subscription's costs: `amortized` for each resource given.
@@ -33,18 +33,22 @@ async fn window(pool: &PgPool, estate: &Estate, window: Window, costs: &[(&Strin
             currency: "EUR".into(),
         })
         .collect();
-    let mut tx = db::begin(pool, Scope::Tenant(estate.tenant)).await.unwrap();
+    let mut tx = db::begin(pool, Scope::Tenant(estate.tenant))
+        .await
+        .expect("transaction");
     resource_costs::upsert(&mut tx, estate.tenant, estate.subscription, window, &rows)
         .await
-        .unwrap();
-    tx.commit().await.unwrap();
+        .expect("costs");
+    tx.commit().await.expect("commit");
 }
 
 async fn execute(pool: &PgPool, estate: &Estate, id: Uuid) {
-    let mut tx = db::begin(pool, Scope::Tenant(estate.tenant)).await.unwrap();
+    let mut tx = db::begin(pool, Scope::Tenant(estate.tenant))
+        .await
+        .expect("transaction");
     let locked = lifecycle::lock(&mut tx, Some(estate.tenant), id)
         .await
-        .unwrap()
+        .expect("lock")
         .expect("recommendation");
     let change = Change {
         reference: Some("CHG-42".into()),
@@ -57,8 +61,8 @@ async fn execute(pool: &PgPool, estate: &Estate, id: Uuid) {
     };
     lifecycle::transition(&mut tx, locked, Status::Executed, &change, decider)
         .await
-        .unwrap();
-    tx.commit().await.unwrap();
+        .expect("executed");
+    tx.commit().await.expect("commit");
 }
 
 async fn realised_rows(pool: &PgPool, estate: &Estate) -> Vec<RealisedRow> {
@@ -68,8 +72,12 @@ async fn realised_rows(pool: &PgPool, estate: &Estate) -> Vec<RealisedRow> {
         include_suppressed: false,
         at: day(1),
     };
-    let mut tx = db::begin(pool, Scope::Tenant(estate.tenant)).await.unwrap();
-    realised::rows(&mut tx, &filter, None).await.unwrap()
+    let mut tx = db::begin(pool, Scope::Tenant(estate.tenant))
+        .await
+        .expect("transaction");
+    realised::rows(&mut tx, &filter, None)
+        .await
+        .expect("realised")
 }
 
 #[sqlx::test(migrator = "azcops::db::MIGRATOR")]
@@ -140,7 +148,12 @@ async fn an_approved_finding_that_resolves_counts_as_realised_and_a_deleted_reso
     let disk = estate.disk(&pool, "rg", "d", serde_json::json!({})).await;
     let f = finding("disk.unattached", &disk, "delete");
     estate
-        .evaluate(&pool, day(1), &[f.clone()], &["disk.unattached"])
+        .evaluate(
+            &pool,
+            day(1),
+            std::slice::from_ref(&f),
+            &["disk.unattached"],
+        )
         .await;
     let october = Window {
         start: date(10, 1),
