@@ -205,8 +205,9 @@ impl From<sqlx::Error> for ApiError {
                         db.message()
                     ));
                 }
-                // 22021 character_not_in_repertoire: text PostgreSQL cannot store (U+0000).
-                if db.code().as_deref() == Some("22021") {
+                // 22021 character_not_in_repertoire: text PostgreSQL cannot store (U+0000);
+                // 22P05 untranslatable_character: the same inside a JSON value.
+                if matches!(db.code().as_deref(), Some("22021" | "22P05")) {
                     return ApiError::BadRequest(
                         "text values must not contain the NUL character (U+0000)".into(),
                     );
