@@ -205,6 +205,13 @@ impl From<sqlx::Error> for ApiError {
                         db.message()
                     ));
                 }
+                // 40P01 deadlock_detected: two changes of the same rows crossed (a bulk
+                // transition and an evaluation); nothing was changed, and a retry succeeds.
+                if db.code().as_deref() == Some("40P01") {
+                    return ApiError::Unavailable(
+                        "the recommendations were being changed at the same time, try again",
+                    );
+                }
                 // 22021 character_not_in_repertoire: text PostgreSQL cannot store (U+0000);
                 // 22P05 untranslatable_character: the same inside a JSON value.
                 if matches!(db.code().as_deref(), Some("22021" | "22P05")) {

@@ -224,6 +224,14 @@ mod tests {
     }
 
     #[test]
+    fn a_token_carries_every_role_it_lists() {
+        let both = json!([ROLE_READER, ROLE_APPROVER]);
+        let claims = from_raw(with("roles", both), &settings()).expect("valid");
+        assert!(claims.has_role(ROLE_READER) && claims.has_role(ROLE_APPROVER));
+        assert!(!claims.has_role(ROLE_ADMIN));
+    }
+
+    #[test]
     fn display_name_prefers_user_names_over_app_ids() {
         let mut value = valid();
         value["appid"] = json!("app-id");

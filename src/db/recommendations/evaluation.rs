@@ -307,7 +307,12 @@ async fn upsert_findings(
     for row in rows {
         match existing.get(&row.fingerprint) {
             None => outcome.inserted += 1,
-            Some(old) if old.status != row.status => {
+            // Only the system reopens; a status that moved otherwise (a person, meanwhile) is
+            // not this evaluation's to record.
+            Some(old)
+                if matches!(old.status, Status::Resolved | Status::Executed)
+                    && row.status == Status::Open =>
+            {
                 outcome.reopened += 1;
                 events.push(EventRow {
                     tenant_id,
