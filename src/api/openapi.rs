@@ -6,7 +6,7 @@ use utoipa::openapi::security::{HttpAuthScheme, HttpBuilder, SecurityRequirement
 use utoipa::openapi::{RefOr, Response};
 
 use super::extract::Json;
-use super::recommendations::{self, transitions};
+use super::recommendations::{self, summary, transitions};
 use super::{costs, health, ingestion, resources, rules, subscriptions, suppressions, tenants};
 
 /// The API description.
@@ -19,7 +19,7 @@ use super::{costs, health, ingestion, resources, rules, subscriptions, suppressi
         subscriptions::create, subscriptions::list, subscriptions::read, subscriptions::update, subscriptions::remove,
         resources::list, resources::read, costs::list, costs::summary,
         ingestion::trigger, ingestion::status, ingestion::runs,
-        recommendations::list, recommendations::summary, recommendations::read,
+        recommendations::list, summary::summary, recommendations::read,
         transitions::transition, transitions::bulk,
         suppressions::create, suppressions::list, suppressions::update, suppressions::remove,
         rules::list, rules::update, rules::update_settings,

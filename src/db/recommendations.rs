@@ -13,6 +13,7 @@
 //! database's status trigger requires for resolving and reopening.
 
 pub mod evaluation;
+mod grouping;
 pub mod lifecycle;
 pub mod query;
 pub mod realised;

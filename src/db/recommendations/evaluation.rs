@@ -125,7 +125,7 @@ pub async fn apply_evaluation(
         .map(|e| e.recommendation_id)
         .collect();
     super::realised::capture_baselines(&mut tx, &approved_then_resolved).await?;
-    regroup(&mut tx, tenant_id, subscription_db_id).await?;
+    super::grouping::regroup(&mut tx, tenant_id, subscription_db_id).await?;
     let actor = Actor {
         name: SYSTEM_ACTOR,
         at: evaluated_at,
@@ -414,31 +414,4 @@ async fn count_absent(
         }
     }
     Ok((counted, events))
-}
-
-/// Points each of the subscription's Advisor recommendations at the rule finding about the
-/// same resource and action that leads its group (the earliest detected one not resolved), or
-/// at none. Writes only the rows whose group changed.
-async fn regroup(
-    conn: &mut PgConnection,
-    tenant_id: Uuid,
-    subscription_db_id: Uuid,
-) -> Result<u64, sqlx::Error> {
-    let result = sqlx::query!(
-        r#"UPDATE recommendations a SET superseded_by = g.lead
-           FROM (SELECT adv.id,
-                        (SELECT lead.id FROM recommendations lead
-                         WHERE lead.tenant_id = $1 AND lead.subscription_db_id = $2 AND lead.source = 'rule'
-                           AND lead.resource_id = adv.resource_id AND lead.action = adv.action
-                           AND lead.action <> '' AND lead.status <> 'resolved'
-                         ORDER BY lead.first_detected_at, lead.id LIMIT 1) AS lead
-                 FROM recommendations adv
-                 WHERE adv.tenant_id = $1 AND adv.subscription_db_id = $2 AND adv.source = 'advisor') g
-           WHERE a.id = g.id AND a.superseded_by IS DISTINCT FROM g.lead"#,
-        tenant_id,
-        subscription_db_id,
-    )
-    .execute(conn)
-    .await?;
-    Ok(result.rows_affected())
 }
