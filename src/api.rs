@@ -10,8 +10,11 @@ pub mod health;
 pub mod ingestion;
 pub mod openapi;
 pub mod pagination;
+pub mod recommendations;
 pub mod resources;
+pub mod rules;
 pub mod subscriptions;
+pub mod suppressions;
 pub mod tenants;
 
 use std::sync::Arc;
@@ -20,16 +23,22 @@ use axum::Router;
 use axum::extract::DefaultBodyLimit;
 use axum::response::IntoResponse;
 use axum::routing::get;
+use chrono::{DateTime, Utc};
 use sqlx::{Postgres, Transaction};
 use tower_http::catch_panic::CatchPanicLayer;
 
 pub use caller::{Authn, Caller};
 pub use error::ApiError;
+pub use rules::{Catalogue, NoRules, RuleCatalogue, RuleInfo};
 
 use crate::azure::client::AzureClient;
 use crate::db::{Database, Scope};
 use crate::ingestion::fanout::Enqueue;
 use crate::ingestion::runtime::LazyIngestor;
+
+/// What time it is: `Utc::now` in production; tests set the time (snoozes end, suppressions
+/// expire).
+pub type Clock = Arc<dyn Fn() -> DateTime<Utc> + Send + Sync>;
 
 /// Largest request body accepted.
 pub const MAX_BODY_BYTES: usize = 256 * 1024;
@@ -46,6 +55,10 @@ pub struct AppState {
     /// The Azure client (absent when Azure is not configured: registering a subscription,
     /// which asks ARM for its home tenant, then answers 503).
     pub azure: Option<AzureClient>,
+    /// The rule catalogue (`GET /api/v1/rules`); [`NoRules`] until the rule engine is given.
+    pub rules: Catalogue,
+    /// The time requests act at.
+    pub clock: Clock,
 }
 
 impl AppState {
@@ -57,7 +70,26 @@ impl AppState {
             queue: None,
             ingestor: None,
             azure: None,
+            rules: Arc::new(NoRules),
+            clock: Arc::new(Utc::now),
         }
+    }
+
+    /// The same state with a rule catalogue.
+    pub fn with_rules(mut self, rules: Catalogue) -> Self {
+        self.rules = rules;
+        self
+    }
+
+    /// The same state with a clock (tests).
+    pub fn with_clock(mut self, clock: Clock) -> Self {
+        self.clock = clock;
+        self
+    }
+
+    /// The time of the clock.
+    pub fn now(&self) -> DateTime<Utc> {
+        (self.clock)()
     }
 
     /// The same state with an Azure client.
@@ -103,7 +135,10 @@ pub fn router_with(state: AppState, routes: Router<AppState>) -> Router {
         .merge(subscriptions::router())
         .merge(resources::router())
         .merge(costs::router())
-        .merge(ingestion::router());
+        .merge(ingestion::router())
+        .merge(recommendations::router())
+        .merge(suppressions::router())
+        .merge(rules::router());
     let api = Router::new()
         .route("/api/health", get(health::health))
         .route("/api/openapi.json", get(openapi::document))

@@ -38,7 +38,7 @@ use std::time::Duration;
 use jsonwebtoken::{Algorithm, Validation};
 use url::Url;
 
-pub use claims::{Claims, ROLE_ADMIN, ROLE_READER};
+pub use claims::{Claims, ROLE_ADMIN, ROLE_APPROVER, ROLE_READER};
 pub use error::AuthError;
 
 /// Placeholder in issuer templates that stands for the token's `tid` claim.

@@ -17,8 +17,10 @@ pub mod recommendations;
 pub mod reference;
 pub mod resource_costs;
 pub mod resources;
+pub mod rule_settings;
 pub mod runtime_login;
 pub mod subscriptions;
+pub mod suppressions;
 pub mod tenants;
 
 use std::time::Duration;

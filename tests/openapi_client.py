@@ -16,10 +16,19 @@ from azcops_client import AuthenticatedClient
 from azcops_client.api.costs import get_cost_summary, list_costs
 from azcops_client.api.health import get_health
 from azcops_client.api.ingestion import get_ingestion_run, list_ingestion_runs, trigger_ingestion
+from azcops_client.api.recommendations import (
+    get_recommendation, get_recommendation_summary, list_recommendations, transition_recommendation,
+    transition_recommendations)
 from azcops_client.api.resources import list_resources
+from azcops_client.api.rules import list_rules, update_rule_settings
 from azcops_client.api.subscriptions import create_subscription, get_subscription, list_subscriptions
+from azcops_client.api.suppressions import (
+    create_suppression, delete_suppression, list_suppressions, update_suppression)
 from azcops_client.api.tenants import create_tenant, get_tenant, list_tenants
-from azcops_client.models import CreateSubscription, CreateTenant, Mode, TriggerRequest
+from azcops_client.models import (
+    BulkTransitionRequest, CreateSubscription, CreateSuppression, CreateTenant, Mode, Status,
+    SuppressionKind, SuppressionScope, SuppressionTarget, TransitionRequest, TriggerRequest,
+    UpdateRuleSettings, UpdateSuppression)
 
 
 def check(what, reply, status):
@@ -96,7 +105,46 @@ def main():
     summary = check("getCostSummary", get_cost_summary.sync_detailed(client=api), 200)
     expect("a 30-day summary", (summary.to - summary.from_).days == 29 and summary.totals == [])
 
+    recommendations(api, tenant.id)
     print("openapi-client: every call of the generated client answered as documented")
+
+
+def recommendations(api, tenant_id):
+    """The recommendation workflow's operations: none to decide on yet, but every shape used."""
+    listed = check("listRecommendations", list_recommendations.sync_detailed(
+        client=api, tenant_id=tenant_id, status=Status.OPEN, include_suppressed=True), 200)
+    expect("no recommendations yet", listed.total == 0)
+    summary = check("getRecommendationSummary",
+                    get_recommendation_summary.sync_detailed(client=api, tenant_id=tenant_id), 200)
+    expect("an empty summary", summary.open_ == [] and summary.realised == [])
+    check("getRecommendation (unknown id)", get_recommendation.sync_detailed(uuid.uuid4(), client=api), 404)
+    body = TransitionRequest(to=Status.APPROVED, expected_status=Status.OPEN)
+    check("transitionRecommendation (unknown id)",
+          transition_recommendation.sync_detailed(uuid.uuid4(), client=api, body=body), 404)
+    missing = uuid.uuid4()
+    bulk = check("transitionRecommendations", transition_recommendations.sync_detailed(
+        client=api, body=BulkTransitionRequest(ids=[missing], to=Status.APPROVED)), 200)
+    expect("one result, not found", bulk.failed == 1 and bulk.results[0].outcome == "not_found")
+
+    rules = check("listRules", list_rules.sync_detailed(client=api, tenant_id=tenant_id), 200)
+    expect("the tenant's defaults", rules.tenant_id == tenant_id
+           and rules.settings.required_tag_keys == ["cost-center"])
+    settings = check("updateRuleSettings", update_rule_settings.sync_detailed(
+        client=api, body=UpdateRuleSettings(tenant_id=tenant_id, min_savings=2.5, owns_licences=True)), 200)
+    expect("the settings as sent", settings.min_savings == 2.5 and settings.owns_licences)
+
+    body = CreateSuppression(scope=SuppressionScope.TAG, tag_key="env", tag_value="dev",
+                             target=SuppressionTarget.ALL, kind=SuppressionKind.EXCLUDE,
+                             reason="dev is rebuilt nightly", tenant_id=tenant_id)
+    created = check("createSuppression", create_suppression.sync_detailed(client=api, body=body), 201)
+    expect("the suppression as sent", created.tag_key == "env" and created.kind == SuppressionKind.EXCLUDE)
+    listed = check("listSuppressions",
+                   list_suppressions.sync_detailed(client=api, tenant_id=tenant_id, active=True), 200)
+    expect("listSuppressions lists it", [s.id for s in listed.items] == [created.id])
+    changed = check("updateSuppression", update_suppression.sync_detailed(
+        created.id, client=api, body=UpdateSuppression(reason="dev is rebuilt hourly")), 200)
+    expect("the reason changed", changed.reason == "dev is rebuilt hourly")
+    check("deleteSuppression", delete_suppression.sync_detailed(created.id, client=api), 204)
 
 
 if __name__ == "__main__":

@@ -1,7 +1,9 @@
 //! Who is calling: the bearer token verified, its app roles, and the tenant it may act for.
 //!
 //! A caller whose token `tid` is the operator tenant acts for every tenant; any other caller
-//! acts only for the tenant registered with that `azure_tenant_id`.
+//! acts only for the tenant registered with that `azure_tenant_id`. A token may carry several
+//! app roles; the caller may do what any of them allows: `AzCops.Reader` reads,
+//! `AzCops.Approver` also decides on recommendations, `AzCops.Admin` does everything.
 
 use axum::extract::FromRequestParts;
 use axum::http::header::AUTHORIZATION;
@@ -11,7 +13,7 @@ use uuid::Uuid;
 use super::AppState;
 use super::context::{CorrelationId, TenantSlot};
 use super::error::ApiError;
-use crate::auth::{self, ROLE_ADMIN, ROLE_READER};
+use crate::auth::{self, ROLE_ADMIN, ROLE_APPROVER, ROLE_READER};
 use crate::db::{self, Scope, audit};
 
 /// How the API authenticates callers.
@@ -26,12 +28,15 @@ pub enum Authn {
     Disabled,
 }
 
-/// An authenticated caller with at least the reader role.
+/// An authenticated caller with at least one of the app roles.
 #[derive(Debug, Clone)]
 pub struct Caller {
     /// Object id or subject, recorded in the audit log.
     pub principal: String,
+    /// Holds `AzCops.Admin`.
     pub is_admin: bool,
+    /// Holds `AzCops.Approver` or `AzCops.Admin`: may decide on recommendations.
+    pub is_approver: bool,
     pub scope: Scope,
     pub correlation_id: Option<String>,
 }
@@ -44,6 +49,17 @@ impl Caller {
         } else {
             Err(ApiError::Forbidden(
                 "this operation needs the AzCops.Admin role",
+            ))
+        }
+    }
+
+    /// Fails with 403 unless the caller holds `AzCops.Approver` or `AzCops.Admin`.
+    pub fn require_approver(&self) -> Result<(), ApiError> {
+        if self.is_approver {
+            Ok(())
+        } else {
+            Err(ApiError::Forbidden(
+                "this operation needs the AzCops.Approver or AzCops.Admin role",
             ))
         }
     }
@@ -152,6 +168,7 @@ impl FromRequestParts<AppState> for Caller {
                 return Ok(Caller {
                     principal: "local-developer".into(),
                     is_admin: true,
+                    is_approver: true,
                     scope: Scope::Operator,
                     correlation_id,
                 });
@@ -172,9 +189,10 @@ impl FromRequestParts<AppState> for Caller {
             }
         })?;
         let is_admin = claims.has_role(ROLE_ADMIN);
-        if !is_admin && !claims.has_role(ROLE_READER) {
+        let is_approver = is_admin || claims.has_role(ROLE_APPROVER);
+        if !is_approver && !claims.has_role(ROLE_READER) {
             return Err(ApiError::Forbidden(
-                "the token carries neither the AzCops.Reader nor the AzCops.Admin role",
+                "the token carries none of the AzCops.Reader, AzCops.Approver and AzCops.Admin roles",
             ));
         }
         let scope = if claims.tid == operator_tenant_id {
@@ -188,6 +206,7 @@ impl FromRequestParts<AppState> for Caller {
         Ok(Caller {
             principal: claims.principal(),
             is_admin,
+            is_approver,
             scope,
             correlation_id,
         })

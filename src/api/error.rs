@@ -34,6 +34,10 @@ pub enum ApiError {
     /// A duplicate or a change the current state does not allow.
     #[error("{0}")]
     Conflict(String),
+    /// A change the current state does not allow, with its own stable code (e.g.
+    /// `status_changed`, `invalid_transition`).
+    #[error("{message}")]
+    ConflictCode { code: &'static str, message: String },
     #[error("request body too large")]
     PayloadTooLarge,
     #[error("expected a request body with Content-Type: application/json")]
@@ -81,7 +85,7 @@ impl ApiError {
             ApiError::Unauthorized { .. } => StatusCode::UNAUTHORIZED,
             ApiError::Forbidden(_) => StatusCode::FORBIDDEN,
             ApiError::NotFound(_) | ApiError::NotFoundNamed(_) => StatusCode::NOT_FOUND,
-            ApiError::Conflict(_) => StatusCode::CONFLICT,
+            ApiError::Conflict(_) | ApiError::ConflictCode { .. } => StatusCode::CONFLICT,
             ApiError::PayloadTooLarge => StatusCode::PAYLOAD_TOO_LARGE,
             ApiError::UnsupportedMediaType => StatusCode::UNSUPPORTED_MEDIA_TYPE,
             ApiError::SubscriptionNotInTenant => StatusCode::UNPROCESSABLE_ENTITY,
@@ -101,6 +105,7 @@ impl ApiError {
             ApiError::Forbidden(_) => "forbidden",
             ApiError::NotFound(_) | ApiError::NotFoundNamed(_) => "not_found",
             ApiError::Conflict(_) => "conflict",
+            ApiError::ConflictCode { code, .. } => code,
             ApiError::PayloadTooLarge => "payload_too_large",
             ApiError::UnsupportedMediaType => "unsupported_media_type",
             ApiError::SubscriptionNotInTenant => "subscription_not_in_tenant",
@@ -170,7 +175,14 @@ fn constraint_error(constraint: &str) -> Option<ApiError> {
         "subscriptions_tenant_id_fkey" => conflict(
             "the tenant still has subscriptions; delete or move them before deleting the tenant",
         ),
-        "recommendations_status_transition" => conflict("this status change is not allowed"),
+        "recommendations_status_transition" => Some(ApiError::ConflictCode {
+            code: "invalid_transition",
+            message: "this status change is not allowed".into(),
+        }),
+        "suppressions_tenant_id_fkey"
+        | "rule_settings_tenant_id_fkey"
+        | "tenant_rule_settings_tenant_id_fkey" => Some(ApiError::NotFound("tenant")),
+        "suppressions_subscription_fkey" => Some(ApiError::NotFound("subscription")),
         _ => None,
     }
 }
@@ -193,8 +205,16 @@ impl From<sqlx::Error> for ApiError {
                         db.message()
                     ));
                 }
-                // 22021 character_not_in_repertoire: text PostgreSQL cannot store (U+0000).
-                if db.code().as_deref() == Some("22021") {
+                // 40P01 deadlock_detected: two changes of the same rows crossed (a bulk
+                // transition and an evaluation); nothing was changed, and a retry succeeds.
+                if db.code().as_deref() == Some("40P01") {
+                    return ApiError::Unavailable(
+                        "the recommendations were being changed at the same time, try again",
+                    );
+                }
+                // 22021 character_not_in_repertoire: text PostgreSQL cannot store (U+0000);
+                // 22P05 untranslatable_character: the same inside a JSON value.
+                if matches!(db.code().as_deref(), Some("22021" | "22P05")) {
                     return ApiError::BadRequest(
                         "text values must not contain the NUL character (U+0000)".into(),
                     );

@@ -6,18 +6,23 @@ use utoipa::openapi::security::{HttpAuthScheme, HttpBuilder, SecurityRequirement
 use utoipa::openapi::{RefOr, Response};
 
 use super::extract::Json;
-use super::{costs, health, ingestion, resources, subscriptions, tenants};
+use super::recommendations::{self, summary, transitions};
+use super::{costs, health, ingestion, resources, rules, subscriptions, suppressions, tenants};
 
 /// The API description.
 #[derive(OpenApi)]
 #[openapi(
-    info(title = "AzCops API", description = "Multi-tenant Azure FinOps: tenants, subscriptions, inventory and costs."),
+    info(title = "AzCops API", description = "Multi-tenant Azure FinOps: tenants, subscriptions, inventory, costs, and recommendations with their workflow."),
     paths(
         health::health,
         tenants::create, tenants::list, tenants::read, tenants::update, tenants::remove,
         subscriptions::create, subscriptions::list, subscriptions::read, subscriptions::update, subscriptions::remove,
         resources::list, resources::read, costs::list, costs::summary,
         ingestion::trigger, ingestion::status, ingestion::runs,
+        recommendations::list, summary::summary, recommendations::read,
+        transitions::transition, transitions::bulk,
+        suppressions::create, suppressions::list, suppressions::update, suppressions::remove,
+        rules::list, rules::update, rules::update_settings,
     ),
     modifiers(&BearerAuth, &CommonAnswers),
     security(("bearer" = [])),
@@ -140,7 +145,7 @@ mod tests {
                 panic!("operationId {id:?} is used by both {other} and {operation}");
             }
         }
-        assert!(ids.len() >= 18, "the whole API: {ids:?}");
+        assert!(ids.len() >= 30, "the whole API: {ids:?}");
     }
 
     #[test]
@@ -169,10 +174,55 @@ mod tests {
             ("POST /api/v1/ingestion/trigger", "triggerIngestion"),
             ("GET /api/v1/ingestion/status/{run_id}", "getIngestionRun"),
             ("GET /api/v1/ingestion/runs", "listIngestionRuns"),
+            ("GET /api/v1/recommendations", "listRecommendations"),
+            (
+                "GET /api/v1/recommendations/summary",
+                "getRecommendationSummary",
+            ),
+            ("GET /api/v1/recommendations/{id}", "getRecommendation"),
+            (
+                "POST /api/v1/recommendations/{id}/transition",
+                "transitionRecommendation",
+            ),
+            (
+                "POST /api/v1/recommendations/transitions",
+                "transitionRecommendations",
+            ),
+            ("POST /api/v1/suppressions", "createSuppression"),
+            ("GET /api/v1/suppressions", "listSuppressions"),
+            ("PATCH /api/v1/suppressions/{id}", "updateSuppression"),
+            ("DELETE /api/v1/suppressions/{id}", "deleteSuppression"),
+            ("GET /api/v1/rules", "listRules"),
+            ("PATCH /api/v1/rules", "updateRuleSettings"),
+            ("PATCH /api/v1/rules/{rule_id}", "updateRule"),
         ];
         for (operation, id) in published {
             assert_eq!(ids.get(operation), Some(&id), "{operation}");
         }
+    }
+
+    #[test]
+    fn every_schema_reference_resolves() {
+        fn refs<'a>(value: &'a Value, out: &mut Vec<&'a str>) {
+            match value {
+                Value::Object(map) => {
+                    if let Some(Value::String(r)) = map.get("$ref") {
+                        out.push(r);
+                    }
+                    map.values().for_each(|v| refs(v, out));
+                }
+                Value::Array(items) => items.iter().for_each(|v| refs(v, out)),
+                _ => {}
+            }
+        }
+        let doc = document();
+        let mut found = Vec::new();
+        refs(&doc, &mut found);
+        let dangling: Vec<&str> = found
+            .into_iter()
+            .filter(|r| doc.pointer(r.trim_start_matches('#')).is_none())
+            .collect();
+        assert!(dangling.is_empty(), "unresolved: {dangling:?}");
     }
 
     #[test]

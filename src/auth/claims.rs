@@ -12,6 +12,9 @@ pub const ROLE_READER: &str = "AzCops.Reader";
 /// App role granting administrative access.
 pub const ROLE_ADMIN: &str = "AzCops.Admin";
 
+/// App role granting decisions on recommendations (approve, reject, dismiss) besides reading.
+pub const ROLE_APPROVER: &str = "AzCops.Approver";
+
 /// The claims of a verified token.
 #[derive(Debug, Clone)]
 pub struct Claims {
@@ -218,6 +221,14 @@ mod tests {
     fn roles_default_to_empty() {
         let claims = from_raw(without("roles"), &settings()).expect("valid");
         assert!(claims.roles.is_empty());
+    }
+
+    #[test]
+    fn a_token_carries_every_role_it_lists() {
+        let both = json!([ROLE_READER, ROLE_APPROVER]);
+        let claims = from_raw(with("roles", both), &settings()).expect("valid");
+        assert!(claims.has_role(ROLE_READER) && claims.has_role(ROLE_APPROVER));
+        assert!(!claims.has_role(ROLE_ADMIN));
     }
 
     #[test]

@@ -3,6 +3,7 @@
 
 mod api_auth;
 mod api_inventory;
+mod api_recommendations;
 mod api_subscriptions;
 mod api_tenants;
 mod auth_jwks;
@@ -13,6 +14,7 @@ mod connectors_http;
 mod db_ingestion;
 mod db_login;
 mod db_login_in_azure;
+mod db_recommendations;
 mod db_roles;
 mod db_rule_inputs;
 mod host;

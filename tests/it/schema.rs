@@ -36,12 +36,16 @@ async fn recommendation(conn: &mut PgConnection, tenant: Uuid, sub: Uuid) -> Uui
 }
 
 async fn set_status(conn: &mut PgConnection, id: Uuid, status: &str) -> Result<(), sqlx::Error> {
-    sqlx::query("UPDATE recommendations SET status = $2::recommendation_status WHERE id = $1")
-        .bind(id)
-        .bind(status)
-        .execute(conn)
-        .await
-        .map(|_| ())
+    sqlx::query(
+        "UPDATE recommendations SET status = $2::recommendation_status,
+                executed_reference = CASE WHEN $2 = 'executed' THEN 'CHG-1' END
+         WHERE id = $1",
+    )
+    .bind(id)
+    .bind(status)
+    .execute(conn)
+    .await
+    .map(|_| ())
 }
 
 #[sqlx::test(migrator = "azcops::db::MIGRATOR")]
@@ -76,6 +80,9 @@ async fn refused_recommendation_transitions_raise_the_named_constraint(pool: PgP
         (&["dismissed"][..], "approved"),
         (&["approved"][..], "dismissed"),
         (&["approved"][..], "open"),
+        // The system's transitions, without the system's setting.
+        (&[][..], "resolved"),
+        (&["rejected"][..], "resolved"),
     ];
     for (setup, target) in refused {
         let id = recommendation(&mut conn, tenant, sub).await;

@@ -1,8 +1,10 @@
 //! Shared test harness: the application router over a test database, a JWKS server, tokens,
 //! and a one-call request helper.
 
+pub mod findings;
 pub mod logs;
 pub mod pipeline;
+pub mod rules;
 pub mod scratch;
 pub mod sim_azure;
 pub mod tokens;
@@ -23,6 +25,7 @@ use azcops::db::{Database, Scope};
 use tokens::{JwksServer, TokenBuilder};
 
 pub const ADMIN: &str = "AzCops.Admin";
+pub const APPROVER: &str = "AzCops.Approver";
 pub const READER: &str = "AzCops.Reader";
 
 /// The application under test and what it needs to be called.
@@ -31,6 +34,8 @@ pub struct TestApp {
     pub jwks: JwksServer,
     pub operator_tid: Uuid,
     pub pool: PgPool,
+    /// The API's time (the real time unless a test moves it).
+    pub clock: rules::TestClock,
 }
 
 /// A response, its body parsed as JSON (`Null` when empty).
@@ -58,7 +63,11 @@ impl TestApp {
             verifier: jwks.verifier(),
             operator_tenant_id: operator_tid,
         };
-        let mut state = AppState::new(Database::from_pool(pool.clone()), authn);
+        let clock = rules::TestClock::default();
+        let api_clock = clock.clone();
+        let mut state = AppState::new(Database::from_pool(pool.clone()), authn)
+            .with_rules(std::sync::Arc::new(rules::TestCatalogue))
+            .with_clock(std::sync::Arc::new(move || api_clock.now()));
         if let Some(azure) = azure {
             state = state.with_azure(azure);
         }
@@ -68,6 +77,7 @@ impl TestApp {
             jwks,
             operator_tid,
             pool,
+            clock,
         }
     }
 

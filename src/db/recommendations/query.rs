@@ -1,0 +1,358 @@
+//! Reading recommendations: the filtered list, one with its evidence and timeline, and the
+//! sums the summary is made of. Suppressed findings (and those of rules the tenant disabled)
+//! are left out unless asked for; so are Advisor recommendations superseded by a rule finding,
+//! whose group the leading finding stands for.
+
+use chrono::{DateTime, Utc};
+use rust_decimal::Decimal;
+use serde::Serialize;
+use serde_json::Value;
+use sqlx::PgConnection;
+use utoipa::ToSchema;
+use uuid::Uuid;
+
+use super::{Level, Status};
+use crate::db::Page;
+
+/// A recommendation as lists show it.
+#[derive(Debug, Clone, PartialEq, Serialize, ToSchema)]
+pub struct Recommendation {
+    pub id: Uuid,
+    pub tenant_id: Uuid,
+    /// The AzCops subscription.
+    pub subscription_db_id: Uuid,
+    /// The Azure subscription id.
+    pub subscription_id: Uuid,
+    /// `rule` (AzCops' rule engine) or `advisor` (Azure Advisor).
+    pub source: String,
+    /// A rule id of the catalogue, or `advisor:<recommendationTypeId>`.
+    pub rule_id: String,
+    pub category: String,
+    pub action: String,
+    pub variant: String,
+    /// The inventory's resource (`/api/v1/resources/{id}`), when it has it.
+    pub resource_db_id: Option<Uuid>,
+    /// The ARM id of the resource, lower-cased.
+    pub resource_id: Option<String>,
+    pub resource_name: Option<String>,
+    pub resource_type: Option<String>,
+    pub resource_group: Option<String>,
+    pub title: String,
+    pub description: Option<String>,
+    /// Monthly, in `currency`; null for findings without savings.
+    #[serde(with = "rust_decimal::serde::float_option")]
+    #[schema(value_type = Option<f64>)]
+    pub estimated_monthly_savings: Option<Decimal>,
+    pub currency: String,
+    /// How the savings were computed: `c30`, `delta`, `retail` (estimated from list prices),
+    /// `advisor`, ….
+    pub savings_basis: String,
+    #[serde(with = "rust_decimal::serde::float")]
+    #[schema(value_type = f64)]
+    pub confidence: Decimal,
+    pub risk: Level,
+    pub effort: Level,
+    pub status: Status,
+    /// Executed, then found again.
+    pub regressed: bool,
+    /// A snoozed dismissal reopens then.
+    pub snoozed_until: Option<DateTime<Utc>>,
+    pub first_detected_at: DateTime<Utc>,
+    /// The last evaluation that wrote it (new, changed or found again).
+    pub last_detected_at: DateTime<Utc>,
+    /// Consecutive evaluations of its rule without it (resolved at 2).
+    pub absent_evaluations: i32,
+    pub approved_at: Option<DateTime<Utc>>,
+    pub executed_at: Option<DateTime<Utc>>,
+    pub executed_reference: Option<String>,
+    pub resolved_at: Option<DateTime<Utc>>,
+    /// The rule finding leading this Advisor recommendation's group (then not in totals).
+    pub superseded_by: Option<Uuid>,
+    /// Hidden by a suppression or a disabled rule (shown only with `include_suppressed`).
+    pub suppressed: bool,
+    pub created_at: DateTime<Utc>,
+    pub updated_at: DateTime<Utc>,
+}
+
+/// How a list is ordered (each descending, then by id).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum Sort {
+    /// Largest estimated savings first (none last).
+    #[default]
+    Savings,
+    /// Most recently first detected first.
+    Detected,
+    /// Most confident first.
+    Confidence,
+}
+
+impl Sort {
+    fn as_str(self) -> &'static str {
+        match self {
+            Sort::Savings => "savings",
+            Sort::Detected => "detected",
+            Sort::Confidence => "confidence",
+        }
+    }
+}
+
+/// Which recommendations a list returns; `None` matches everything.
+#[derive(Debug, Clone)]
+pub struct RecommendationFilter {
+    pub tenant_id: Option<Uuid>,
+    /// An AzCops or an Azure subscription id.
+    pub subscription: Option<Uuid>,
+    pub status: Option<Status>,
+    pub category: Option<String>,
+    pub rule_id: Option<String>,
+    pub source: Option<String>,
+    /// Lower-cased.
+    pub resource_group: Option<String>,
+    /// Lower-cased ARM id.
+    pub resource_id: Option<String>,
+    pub tag_key: Option<String>,
+    pub tag_value: Option<String>,
+    pub min_savings: Option<Decimal>,
+    pub risk: Option<Level>,
+    pub include_suppressed: bool,
+    pub include_superseded: bool,
+    pub sort: Sort,
+    /// The time suppressions are judged at.
+    pub at: DateTime<Utc>,
+}
+
+/// A page of recommendations, and the total.
+pub async fn list(
+    conn: &mut PgConnection,
+    f: &RecommendationFilter,
+    page: Page,
+) -> Result<(Vec<Recommendation>, i64), sqlx::Error> {
+    let total = sqlx::query_scalar!(
+        r#"SELECT count(*) AS "count!"
+           FROM recommendations r JOIN subscriptions s ON s.id = r.subscription_db_id
+           LEFT JOIN resources res ON res.id = r.resource_db_id
+           WHERE ($1::uuid IS NULL OR r.tenant_id = $1)
+             AND ($2::uuid IS NULL OR s.id = $2 OR s.subscription_id = $2)
+             AND ($3::recommendation_status IS NULL OR r.status = $3)
+             AND ($4::text IS NULL OR r.category = $4) AND ($5::text IS NULL OR r.rule_id = $5)
+             AND ($6::text IS NULL OR r.source = $6) AND ($7::text IS NULL OR res.resource_group = $7)
+             AND ($8::text IS NULL OR r.resource_id = $8)
+             AND ($9::text IS NULL OR res.tags ? $9) AND ($10::text IS NULL OR res.tags ->> $9 = $10)
+             AND ($11::numeric IS NULL OR r.estimated_monthly_savings >= $11)
+             AND ($12::level IS NULL OR r.risk_level = $12)
+             AND ($14 OR r.superseded_by IS NULL)
+             AND ($13 OR r.id NOT IN (SELECT h.id FROM recommendations_hidden($15) h))"#,
+        f.tenant_id, f.subscription, f.status as Option<Status>, f.category, f.rule_id, f.source,
+        f.resource_group, f.resource_id, f.tag_key, f.tag_value, f.min_savings, f.risk as Option<Level>,
+        f.include_suppressed, f.include_superseded, f.at,
+    )
+    .fetch_one(&mut *conn)
+    .await?;
+    let items = sqlx::query_as!(
+        Recommendation,
+        r#"SELECT r.id, r.tenant_id, r.subscription_db_id, s.subscription_id, r.source, r.rule_id, r.category,
+                  r.action, r.variant, r.resource_db_id, r.resource_id, res.name AS "resource_name?",
+                  res.type AS "resource_type?", res.resource_group AS "resource_group?", r.title, r.description,
+                  r.estimated_monthly_savings, r.currency, r.savings_basis, r.confidence_score AS confidence,
+                  r.risk_level AS "risk: Level", r.effort_level AS "effort: Level", r.status AS "status: Status",
+                  r.regressed, r.snoozed_until, r.first_detected_at, r.last_detected_at, r.absent_evaluations,
+                  r.approved_at, r.executed_at, r.executed_reference, r.resolved_at, r.superseded_by,
+                  r.id IN (SELECT h.id FROM recommendations_hidden($15) h) AS "suppressed!",
+                  r.created_at, r.updated_at
+           FROM recommendations r JOIN subscriptions s ON s.id = r.subscription_db_id
+           LEFT JOIN resources res ON res.id = r.resource_db_id
+           WHERE ($1::uuid IS NULL OR r.tenant_id = $1)
+             AND ($2::uuid IS NULL OR s.id = $2 OR s.subscription_id = $2)
+             AND ($3::recommendation_status IS NULL OR r.status = $3)
+             AND ($4::text IS NULL OR r.category = $4) AND ($5::text IS NULL OR r.rule_id = $5)
+             AND ($6::text IS NULL OR r.source = $6) AND ($7::text IS NULL OR res.resource_group = $7)
+             AND ($8::text IS NULL OR r.resource_id = $8)
+             AND ($9::text IS NULL OR res.tags ? $9) AND ($10::text IS NULL OR res.tags ->> $9 = $10)
+             AND ($11::numeric IS NULL OR r.estimated_monthly_savings >= $11)
+             AND ($12::level IS NULL OR r.risk_level = $12)
+             AND ($14 OR r.superseded_by IS NULL)
+             AND ($13 OR r.id NOT IN (SELECT h.id FROM recommendations_hidden($15) h))
+           ORDER BY CASE WHEN $16 = 'savings' THEN r.estimated_monthly_savings END DESC NULLS LAST,
+                    CASE WHEN $16 = 'detected' THEN r.first_detected_at END DESC,
+                    CASE WHEN $16 = 'confidence' THEN r.confidence_score END DESC,
+                    r.id
+           LIMIT $17 OFFSET $18"#,
+        f.tenant_id, f.subscription, f.status as Option<Status>, f.category, f.rule_id, f.source,
+        f.resource_group, f.resource_id, f.tag_key, f.tag_value, f.min_savings, f.risk as Option<Level>,
+        f.include_suppressed, f.include_superseded, f.at, f.sort.as_str(), page.limit(), page.offset(),
+    )
+    .fetch_all(conn)
+    .await?;
+    Ok((items, total))
+}
+
+/// One recommendation with what only the single view shows.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Detail {
+    pub recommendation: Recommendation,
+    /// The observed values next to the thresholds that fired (rule findings).
+    pub evidence: Value,
+    /// What Advisor said (Advisor recommendations).
+    pub details: Value,
+}
+
+/// One recommendation (of `tenant_id` when given), with its suppression judged at `at`.
+pub async fn get(
+    conn: &mut PgConnection,
+    tenant_id: Option<Uuid>,
+    id: Uuid,
+    at: DateTime<Utc>,
+) -> Result<Option<Detail>, sqlx::Error> {
+    let row = sqlx::query!(
+        r#"SELECT r.id, r.tenant_id, r.subscription_db_id, s.subscription_id, r.source, r.rule_id, r.category,
+                  r.action, r.variant, r.resource_db_id, r.resource_id, res.name AS "resource_name?",
+                  res.type AS "resource_type?", res.resource_group AS "resource_group?", r.title, r.description,
+                  r.estimated_monthly_savings, r.currency, r.savings_basis, r.confidence_score,
+                  r.risk_level AS "risk: Level", r.effort_level AS "effort: Level", r.status AS "status: Status",
+                  r.regressed, r.snoozed_until, r.first_detected_at, r.last_detected_at, r.absent_evaluations,
+                  r.approved_at, r.executed_at, r.executed_reference, r.resolved_at, r.superseded_by,
+                  EXISTS (SELECT 1 FROM recommendations_hidden($3) h WHERE h.id = r.id) AS "suppressed!",
+                  r.created_at, r.updated_at, r.evidence, r.details
+           FROM recommendations r JOIN subscriptions s ON s.id = r.subscription_db_id
+           LEFT JOIN resources res ON res.id = r.resource_db_id
+           WHERE r.id = $1 AND ($2::uuid IS NULL OR r.tenant_id = $2)"#,
+        id,
+        tenant_id,
+        at,
+    )
+    .fetch_optional(conn)
+    .await?;
+    Ok(row.map(|r| Detail {
+        evidence: r.evidence,
+        details: r.details,
+        recommendation: Recommendation {
+            id: r.id,
+            tenant_id: r.tenant_id,
+            subscription_db_id: r.subscription_db_id,
+            subscription_id: r.subscription_id,
+            source: r.source,
+            rule_id: r.rule_id,
+            category: r.category,
+            action: r.action,
+            variant: r.variant,
+            resource_db_id: r.resource_db_id,
+            resource_id: r.resource_id,
+            resource_name: r.resource_name,
+            resource_type: r.resource_type,
+            resource_group: r.resource_group,
+            title: r.title,
+            description: r.description,
+            estimated_monthly_savings: r.estimated_monthly_savings,
+            currency: r.currency,
+            savings_basis: r.savings_basis,
+            confidence: r.confidence_score,
+            risk: r.risk,
+            effort: r.effort,
+            status: r.status,
+            regressed: r.regressed,
+            snoozed_until: r.snoozed_until,
+            first_detected_at: r.first_detected_at,
+            last_detected_at: r.last_detected_at,
+            absent_evaluations: r.absent_evaluations,
+            approved_at: r.approved_at,
+            executed_at: r.executed_at,
+            executed_reference: r.executed_reference,
+            resolved_at: r.resolved_at,
+            superseded_by: r.superseded_by,
+            suppressed: r.suppressed,
+            created_at: r.created_at,
+            updated_at: r.updated_at,
+        },
+    }))
+}
+
+/// One status change on a recommendation's timeline.
+#[derive(Debug, Clone, PartialEq, Serialize, ToSchema)]
+pub struct Event {
+    pub at: DateTime<Utc>,
+    /// The principal who decided, or `system`.
+    pub actor: String,
+    /// `decision` (a person's), `resolved`, `reopened` or `snooze_expired` (the system's).
+    pub kind: String,
+    pub from: Status,
+    pub to: Status,
+    pub reason: Option<String>,
+    /// `until`, `reference`, `regressed` as the change had them.
+    pub details: Value,
+}
+
+/// The recommendation's status changes, oldest first.
+pub async fn timeline(
+    conn: &mut PgConnection,
+    tenant_id: Uuid,
+    id: Uuid,
+) -> Result<Vec<Event>, sqlx::Error> {
+    sqlx::query_as!(
+        Event,
+        r#"SELECT at, actor, kind, from_status AS "from: Status", to_status AS "to: Status", reason, details
+           FROM recommendation_events WHERE tenant_id = $1 AND recommendation_id = $2
+           ORDER BY id"#,
+        tenant_id,
+        id,
+    )
+    .fetch_all(conn)
+    .await
+}
+
+/// The Advisor recommendations a rule finding leads (its group, besides itself).
+pub async fn superseded(
+    conn: &mut PgConnection,
+    tenant_id: Uuid,
+    id: Uuid,
+) -> Result<Vec<Uuid>, sqlx::Error> {
+    sqlx::query_scalar!(
+        "SELECT id FROM recommendations WHERE tenant_id = $1 AND superseded_by = $2 ORDER BY id",
+        tenant_id,
+        id,
+    )
+    .fetch_all(conn)
+    .await
+}
+
+/// What a summary covers.
+#[derive(Debug, Clone)]
+pub struct SummaryFilter {
+    pub tenant_id: Option<Uuid>,
+    pub subscription: Option<Uuid>,
+    pub include_suppressed: bool,
+    pub at: DateTime<Utc>,
+}
+
+/// Count and estimated savings of one (status, category, rule, currency) cell.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Cell {
+    pub status: Status,
+    pub category: String,
+    pub rule_id: String,
+    pub currency: String,
+    pub count: i64,
+    pub savings: Decimal,
+}
+
+/// The cells the summary adds up: every group once (superseded Advisor recommendations left
+/// out), suppressed ones only when asked for.
+pub async fn cells(conn: &mut PgConnection, f: &SummaryFilter) -> Result<Vec<Cell>, sqlx::Error> {
+    sqlx::query_as!(
+        Cell,
+        r#"SELECT r.status AS "status: Status", r.category, r.rule_id, r.currency, count(*) AS "count!",
+                  coalesce(sum(r.estimated_monthly_savings), 0) AS "savings!"
+           FROM recommendations r JOIN subscriptions s ON s.id = r.subscription_db_id
+           WHERE ($1::uuid IS NULL OR r.tenant_id = $1)
+             AND ($2::uuid IS NULL OR s.id = $2 OR s.subscription_id = $2)
+             AND r.superseded_by IS NULL
+             AND ($3 OR r.id NOT IN (SELECT h.id FROM recommendations_hidden($4) h))
+           GROUP BY r.status, r.category, r.rule_id, r.currency
+           ORDER BY r.status, r.category, r.rule_id, r.currency"#,
+        f.tenant_id,
+        f.subscription,
+        f.include_suppressed,
+        f.at,
+    )
+    .fetch_all(conn)
+    .await
+}

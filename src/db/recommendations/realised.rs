@@ -1,0 +1,213 @@
+//! Realised savings (PHASE3 §3): for an executed recommendation, or an approved one whose
+//! finding resolved, the resource's mean daily amortized cost before the change against after
+//! it, × 30.44 days a month.
+//!
+//! Per-resource costs are kept per window of complete days (`resource_costs`), not per day, so
+//! "before" is the latest window of the resource that ended before the day of the change
+//! (captured at the change, so later restatements do not move it), and "after" the latest
+//! window of its subscription that started after that day and ends at least 14 days after it
+//! (a resource without rows in it cost nothing: deleted). Without a "before" window the
+//! savings are `unmeasurable`; without an "after" window yet, `pending`.
+
+use chrono::NaiveDate;
+use rust_decimal::Decimal;
+use serde::Serialize;
+use sqlx::PgConnection;
+use utoipa::ToSchema;
+use uuid::Uuid;
+
+/// Days in an average month.
+pub const DAYS_PER_MONTH: Decimal = Decimal::from_parts(3044, 0, 0, false, 2);
+
+/// Days after the change that the "after" window must reach.
+pub const DAYS_AFTER: i32 = 14;
+
+/// Captures the cost baseline of each recommendation in `ids` as of its change
+/// (`executed_at`, else `resolved_at`): left NULL, i.e. unmeasurable, without a window.
+pub(crate) async fn capture_baselines(
+    conn: &mut PgConnection,
+    ids: &[Uuid],
+) -> Result<(), sqlx::Error> {
+    if ids.is_empty() {
+        return Ok(());
+    }
+    sqlx::query!(
+        r#"UPDATE recommendations r SET baseline_daily_cost = b.daily, baseline_currency = b.currency,
+                  baseline_window_start = b.window_start, baseline_window_end = b.window_end
+           FROM (SELECT r2.id, w.window_start, w.window_end, w.daily, w.currency
+                 FROM recommendations r2
+                 LEFT JOIN LATERAL (
+                     SELECT min(c.window_start) AS window_start, c.window_end,
+                            round(sum(c.amortized_cost) / (c.window_end - min(c.window_start) + 1), 6) AS daily,
+                            min(c.currency) AS currency
+                     FROM resource_costs c
+                     WHERE c.tenant_id = r2.tenant_id AND c.subscription_db_id = r2.subscription_db_id
+                       AND c.resource_id = r2.resource_id
+                       AND c.window_end < (coalesce(r2.executed_at, r2.resolved_at) AT TIME ZONE 'UTC')::date
+                     GROUP BY c.window_end ORDER BY c.window_end DESC LIMIT 1) w ON true
+                 WHERE r2.id = ANY($1)) b
+           WHERE r.id = b.id"#,
+        ids,
+    )
+    .execute(conn)
+    .await?;
+    Ok(())
+}
+
+/// Whether realised savings could be measured.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, ToSchema)]
+#[serde(rename_all = "snake_case")]
+pub enum Measurement {
+    /// Both sides known.
+    Measured,
+    /// The baseline is known; no cost window after the change yet.
+    Pending,
+    /// No per-resource cost before the change.
+    Unmeasurable,
+}
+
+/// What one change saved.
+#[derive(Debug, Clone, PartialEq, Serialize, ToSchema)]
+pub struct Realised {
+    pub measurement: Measurement,
+    /// The currency of the costs (may differ from the estimate's, e.g. Advisor's USD).
+    pub currency: Option<String>,
+    #[serde(with = "rust_decimal::serde::float_option")]
+    #[schema(value_type = Option<f64>)]
+    pub baseline_daily_cost: Option<Decimal>,
+    pub baseline_window_start: Option<NaiveDate>,
+    pub baseline_window_end: Option<NaiveDate>,
+    #[serde(with = "rust_decimal::serde::float_option")]
+    #[schema(value_type = Option<f64>)]
+    pub after_daily_cost: Option<Decimal>,
+    pub after_window_start: Option<NaiveDate>,
+    pub after_window_end: Option<NaiveDate>,
+    /// (before − after) × 30.44, when measured.
+    #[serde(with = "rust_decimal::serde::float_option")]
+    #[schema(value_type = Option<f64>)]
+    pub monthly_savings: Option<Decimal>,
+}
+
+/// One recommendation whose savings count as realised, with both sides of its measurement.
+#[derive(Debug, Clone, PartialEq)]
+pub struct RealisedRow {
+    pub id: Uuid,
+    pub rule_id: String,
+    pub category: String,
+    pub estimated_monthly_savings: Option<Decimal>,
+    pub estimate_currency: String,
+    pub baseline_daily_cost: Option<Decimal>,
+    pub baseline_currency: Option<String>,
+    pub baseline_window_start: Option<NaiveDate>,
+    pub baseline_window_end: Option<NaiveDate>,
+    pub after_daily_cost: Option<Decimal>,
+    pub after_window_start: Option<NaiveDate>,
+    pub after_window_end: Option<NaiveDate>,
+}
+
+impl RealisedRow {
+    /// The measurement of this row.
+    pub fn realised(&self) -> Realised {
+        let measurement = match (self.baseline_daily_cost, self.after_daily_cost) {
+            (None, _) => Measurement::Unmeasurable,
+            (Some(_), None) => Measurement::Pending,
+            (Some(_), Some(_)) => Measurement::Measured,
+        };
+        let monthly_savings = match (self.baseline_daily_cost, self.after_daily_cost) {
+            (Some(before), Some(after)) => Some(((before - after) * DAYS_PER_MONTH).round_dp(2)),
+            _ => None,
+        };
+        Realised {
+            measurement,
+            currency: self.baseline_currency.clone(),
+            baseline_daily_cost: self.baseline_daily_cost,
+            baseline_window_start: self.baseline_window_start,
+            baseline_window_end: self.baseline_window_end,
+            after_daily_cost: self.after_daily_cost,
+            after_window_start: self.after_window_start,
+            after_window_end: self.after_window_end,
+            monthly_savings,
+        }
+    }
+}
+
+/// The recommendations whose savings count as realised among `ids`, or all of those visible
+/// under `filter` (tenant and subscription only) when `ids` is `None`; superseded Advisor
+/// recommendations are left out (their group counts once).
+pub async fn rows(
+    conn: &mut PgConnection,
+    filter: &super::query::SummaryFilter,
+    ids: Option<&[Uuid]>,
+) -> Result<Vec<RealisedRow>, sqlx::Error> {
+    sqlx::query_as!(
+        RealisedRow,
+        r#"SELECT r.id, r.rule_id, r.category, r.estimated_monthly_savings, r.currency AS estimate_currency,
+                  r.baseline_daily_cost, r.baseline_currency, r.baseline_window_start, r.baseline_window_end,
+                  a.daily AS "after_daily_cost?", a.window_start AS "after_window_start?",
+                  a.window_end AS "after_window_end?"
+           FROM recommendations r
+           JOIN subscriptions s ON s.id = r.subscription_db_id
+           CROSS JOIN LATERAL (SELECT (coalesce(r.executed_at, r.resolved_at) AT TIME ZONE 'UTC')::date AS day) p
+           LEFT JOIN LATERAL (
+               SELECT w.window_start, w.window_end,
+                      round(coalesce((SELECT sum(c.amortized_cost) FROM resource_costs c
+                                      WHERE c.tenant_id = r.tenant_id AND c.subscription_db_id = r.subscription_db_id
+                                        AND c.window_end = w.window_end AND c.resource_id = r.resource_id), 0)
+                            / (w.window_end - w.window_start + 1), 6) AS daily
+               FROM (SELECT c.window_start, c.window_end FROM resource_costs c
+                     WHERE c.tenant_id = r.tenant_id AND c.subscription_db_id = r.subscription_db_id
+                       AND c.window_start > p.day AND c.window_end >= p.day + $6::integer
+                     ORDER BY c.window_end DESC LIMIT 1) w) a ON r.baseline_daily_cost IS NOT NULL
+           WHERE (r.status = 'executed' OR (r.status = 'resolved' AND r.approved_at IS NOT NULL))
+             AND r.superseded_by IS NULL
+             AND ($1::uuid IS NULL OR r.tenant_id = $1)
+             AND ($2::uuid IS NULL OR s.id = $2 OR s.subscription_id = $2)
+             AND ($3::uuid[] IS NULL OR r.id = ANY($3))
+             AND ($4 OR r.id NOT IN (SELECT h.id FROM recommendations_hidden($5) h))
+           ORDER BY r.id"#,
+        filter.tenant_id,
+        filter.subscription,
+        ids,
+        filter.include_suppressed,
+        filter.at,
+        DAYS_AFTER,
+    )
+    .fetch_all(conn)
+    .await
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn row(before: Option<i64>, after: Option<i64>) -> RealisedRow {
+        RealisedRow {
+            id: Uuid::nil(),
+            rule_id: "disk.unattached".into(),
+            category: "waste".into(),
+            estimated_monthly_savings: Some(Decimal::from(300)),
+            estimate_currency: "EUR".into(),
+            baseline_daily_cost: before.map(Decimal::from),
+            baseline_currency: Some("EUR".into()),
+            baseline_window_start: None,
+            baseline_window_end: None,
+            after_daily_cost: after.map(Decimal::from),
+            after_window_start: None,
+            after_window_end: None,
+        }
+    }
+
+    #[test]
+    fn savings_are_the_daily_difference_times_an_average_month() {
+        let measured = row(Some(10), Some(2)).realised();
+        assert_eq!(measured.measurement, Measurement::Measured);
+        assert_eq!(measured.monthly_savings, Some(Decimal::new(24352, 2)));
+        assert_eq!(
+            row(Some(10), None).realised().measurement,
+            Measurement::Pending
+        );
+        let none = row(None, Some(3)).realised();
+        assert_eq!(none.measurement, Measurement::Unmeasurable);
+        assert_eq!(none.monthly_savings, None);
+    }
+}

@@ -1,0 +1,184 @@
+//! Realised savings: executing captures the resource's mean daily amortized cost before the
+//! change; a cost window after it (14 days on) gives the other side; without per-resource cost
+//! the savings are unmeasurable. An approved finding that resolves counts too.
+
+use chrono::NaiveDate;
+use rust_decimal::Decimal;
+use sqlx::PgPool;
+use uuid::Uuid;
+
+use azcops::db::recommendations::lifecycle::{self, Change, Decider};
+use azcops::db::recommendations::query::SummaryFilter;
+use azcops::db::recommendations::realised::{self, Measurement};
+use azcops::db::recommendations::{Status, realised::RealisedRow};
+use azcops::db::resource_costs::{self, NewResourceCost, Window};
+use azcops::db::{self, Scope};
+
+use crate::support::findings::{Estate, day, drive, finding};
+
+fn date(month: u32, day: u32) -> NaiveDate {
+    NaiveDate::from_ymd_opt(2026, month, day).expect("a date")
+}
+
+/// One window of the subscription's costs: `amortized` for each resource given.
+async fn window(pool: &PgPool, estate: &Estate, window: Window, costs: &[(&String, i64)]) {
+    let rows: Vec<NewResourceCost> = costs
+        .iter()
+        .map(|(resource, amortized)| NewResourceCost {
+            resource_id: resource.to_string(),
+            service_name: "Storage".into(),
+            resource_group: "rg".into(),
+            cost: Decimal::from(*amortized),
+            amortized_cost: Decimal::from(*amortized),
+            currency: "EUR".into(),
+        })
+        .collect();
+    let mut tx = db::begin(pool, Scope::Tenant(estate.tenant))
+        .await
+        .expect("transaction");
+    resource_costs::upsert(&mut tx, estate.tenant, estate.subscription, window, &rows)
+        .await
+        .expect("costs");
+    tx.commit().await.expect("commit");
+}
+
+async fn execute(pool: &PgPool, estate: &Estate, id: Uuid) {
+    let mut tx = db::begin(pool, Scope::Tenant(estate.tenant))
+        .await
+        .expect("transaction");
+    let locked = lifecycle::lock(&mut tx, Some(estate.tenant), id)
+        .await
+        .expect("lock")
+        .expect("recommendation");
+    let change = Change {
+        reference: Some("CHG-42".into()),
+        ..Change::default()
+    };
+    let decider = Decider {
+        principal: "admin",
+        at: day(5),
+        correlation_id: None,
+    };
+    lifecycle::transition(&mut tx, locked, Status::Executed, &change, decider)
+        .await
+        .expect("executed");
+    tx.commit().await.expect("commit");
+}
+
+async fn realised_rows(pool: &PgPool, estate: &Estate) -> Vec<RealisedRow> {
+    let filter = SummaryFilter {
+        tenant_id: Some(estate.tenant),
+        subscription: None,
+        include_suppressed: false,
+        at: day(1),
+    };
+    let mut tx = db::begin(pool, Scope::Tenant(estate.tenant))
+        .await
+        .expect("transaction");
+    realised::rows(&mut tx, &filter, None)
+        .await
+        .expect("realised")
+}
+
+#[sqlx::test(migrator = "azcops::db::MIGRATOR")]
+async fn an_execution_is_measured_from_the_cost_windows_around_it(pool: PgPool) {
+    let estate = Estate::create(&pool).await;
+    let measured = estate
+        .disk(&pool, "rg", "measured", serde_json::json!({}))
+        .await;
+    let uncosted = estate
+        .disk(&pool, "rg", "uncosted", serde_json::json!({}))
+        .await;
+    let findings = [
+        finding("disk.unattached", &measured, "delete"),
+        finding("disk.unattached", &uncosted, "delete"),
+    ];
+    estate
+        .evaluate(&pool, day(1), &findings, &["disk.unattached"])
+        .await;
+    // October: 300 over 30 days, 10 a day.
+    let october = Window {
+        start: date(10, 1),
+        end: date(10, 30),
+    };
+    window(&pool, &estate, october, &[(&measured, 300)]).await;
+    let ids = [
+        estate.finding_id(&pool, &findings[0].fingerprint).await,
+        estate.finding_id(&pool, &findings[1].fingerprint).await,
+    ];
+    for id in ids {
+        drive(&pool, id, Status::Approved).await;
+        execute(&pool, &estate, id).await;
+    }
+    let rows = realised_rows(&pool, &estate).await;
+    let by_id = |id: Uuid| rows.iter().find(|r| r.id == id).expect("row").realised();
+    let pending = by_id(ids[0]);
+    assert_eq!(pending.measurement, Measurement::Pending);
+    assert_eq!(pending.baseline_daily_cost, Some(Decimal::from(10)));
+    assert_eq!(pending.baseline_window_end, Some(date(10, 30)));
+    assert_eq!(by_id(ids[1]).measurement, Measurement::Unmeasurable);
+
+    // A window that starts before the change does not count; one fully after it does.
+    let overlapping = Window {
+        start: date(11, 1),
+        end: date(11, 30),
+    };
+    window(&pool, &estate, overlapping, &[(&measured, 30)]).await;
+    let rows = realised_rows(&pool, &estate).await;
+    let still = rows.iter().find(|r| r.id == ids[0]).unwrap().realised();
+    assert_eq!(still.measurement, Measurement::Pending);
+    let after = Window {
+        start: date(11, 6),
+        end: date(12, 5),
+    };
+    window(&pool, &estate, after, &[(&measured, 60)]).await;
+    let rows = realised_rows(&pool, &estate).await;
+    let done = rows.iter().find(|r| r.id == ids[0]).unwrap().realised();
+    assert_eq!(done.measurement, Measurement::Measured);
+    assert_eq!(done.after_daily_cost, Some(Decimal::from(2)));
+    // (10 − 2) × 30.44
+    assert_eq!(done.monthly_savings, Some(Decimal::new(24352, 2)));
+}
+
+#[sqlx::test(migrator = "azcops::db::MIGRATOR")]
+async fn an_approved_finding_that_resolves_counts_as_realised_and_a_deleted_resource_costs_nothing(
+    pool: PgPool,
+) {
+    let estate = Estate::create(&pool).await;
+    let disk = estate.disk(&pool, "rg", "d", serde_json::json!({})).await;
+    let f = finding("disk.unattached", &disk, "delete");
+    estate
+        .evaluate(
+            &pool,
+            day(1),
+            std::slice::from_ref(&f),
+            &["disk.unattached"],
+        )
+        .await;
+    let october = Window {
+        start: date(10, 1),
+        end: date(10, 30),
+    };
+    window(&pool, &estate, october, &[(&disk, 150)]).await;
+    let id = estate.finding_id(&pool, &f.fingerprint).await;
+    drive(&pool, id, Status::Approved).await;
+    estate
+        .evaluate(&pool, day(2), &[], &["disk.unattached"])
+        .await;
+    estate
+        .evaluate(&pool, day(3), &[], &["disk.unattached"])
+        .await;
+    // The subscription's window after the change has no row of the deleted disk.
+    let after = Window {
+        start: date(11, 4),
+        end: date(12, 3),
+    };
+    let other = "/subscriptions/x/other".to_owned();
+    window(&pool, &estate, after, &[(&other, 99)]).await;
+    let rows = realised_rows(&pool, &estate).await;
+    assert_eq!(rows.len(), 1);
+    let realised = rows[0].realised();
+    assert_eq!(realised.baseline_daily_cost, Some(Decimal::from(5)));
+    assert_eq!(realised.after_daily_cost, Some(Decimal::ZERO));
+    assert_eq!(realised.monthly_savings, Some(Decimal::new(15220, 2)));
+}
