@@ -29,7 +29,7 @@ use tower_http::catch_panic::CatchPanicLayer;
 
 pub use caller::{Authn, Caller};
 pub use error::ApiError;
-pub use rules::{Catalogue, NoRules, RuleCatalogue, RuleInfo};
+pub use rules::{Catalogue, EngineRules, RuleCatalogue, RuleInfo};
 
 use crate::azure::client::AzureClient;
 use crate::db::{Database, Scope};
@@ -55,7 +55,7 @@ pub struct AppState {
     /// The Azure client (absent when Azure is not configured: registering a subscription,
     /// which asks ARM for its home tenant, then answers 503).
     pub azure: Option<AzureClient>,
-    /// The rule catalogue (`GET /api/v1/rules`); [`NoRules`] until the rule engine is given.
+    /// The rule catalogue (`GET /api/v1/rules`); the rule engine's ([`EngineRules`]) unless tests give another.
     pub rules: Catalogue,
     /// The time requests act at.
     pub clock: Clock,
@@ -70,7 +70,7 @@ impl AppState {
             queue: None,
             ingestor: None,
             azure: None,
-            rules: Arc::new(NoRules),
+            rules: Arc::new(EngineRules),
             clock: Arc::new(Utc::now),
         }
     }

@@ -12,7 +12,7 @@ use std::path::{Path, PathBuf};
 const LAYERS: [&[&str]; 5] = [
     &["secrets", "auth", "invocation", "schedule", "rules"],
     &["db", "azure", "storage"],
-    &["ingestion"],
+    &["ingestion", "evaluation"],
     &["api", "functions", "config", "tools"],
     &["server", "host", "telemetry"],
 ];

@@ -38,7 +38,7 @@ pub struct TriggerRequest {
     /// AzCops or Azure subscription ids; default every active subscription of the tenant.
     #[serde(default)]
     pub subscription_ids: Vec<Uuid>,
-    /// `full` (default) or `cost`.
+    /// `full` (default) or `cost` (`evaluate` is `POST /api/v1/rules/evaluate`'s).
     pub mode: Option<Mode>,
     /// Cost window (both or neither; default yesterday).
     pub cost_from: Option<NaiveDate>,
@@ -91,6 +91,7 @@ fn window(body: &TriggerRequest) -> Result<CostWindow, ApiError> {
     responses((status = 202, description = "The run is queued: one message per subscription.", body = Accepted),
         (status = 403, description = "Only admins trigger ingestion."),
         (status = 404, description = "A `tenant_id` the caller may not manage, or a subscription id that is not an active subscription of the tenant."),
+        (status = 400, description = "A malformed body, a bad cost window, or mode `evaluate`."),
         (status = 409, description = "A run of the tenant in this mode is still queued or running (named in the message)."),
         (status = 503, description = "The ingestion queue or the database cannot be reached.")))]
 pub async fn trigger(
@@ -103,17 +104,44 @@ pub async fn trigger(
     let tenant_id = caller.tenant_for(body.tenant_id, "triggers an ingestion")?;
     let window = window(&body)?;
     let mode = body.mode.unwrap_or(Mode::Full);
+    if mode == Mode::Evaluate {
+        return Err(ApiError::BadRequest(
+            "mode `evaluate` collects nothing: use POST /api/v1/rules/evaluate".into(),
+        ));
+    }
+    let accepted = start_run(
+        &state,
+        &caller,
+        tenant_id,
+        mode,
+        window,
+        &body.subscription_ids,
+    )
+    .await?;
+    Ok((StatusCode::ACCEPTED, Json(accepted)))
+}
+
+/// Creates a run of `mode` for the tenant's active subscriptions (all, or `subscription_ids`)
+/// and enqueues one message per subscription; the run is audited. A run of the same mode still
+/// queued or running is a `409` naming it.
+pub(super) async fn start_run(
+    state: &AppState,
+    caller: &Caller,
+    tenant_id: Uuid,
+    mode: Mode,
+    window: CostWindow,
+    subscription_ids: &[Uuid],
+) -> Result<Accepted, ApiError> {
     let mut tx = state.begin(caller.scope).await?;
-    let found =
-        subscriptions::active_for_ingestion(&mut tx, tenant_id, &body.subscription_ids).await?;
-    check_found(&body.subscription_ids, &found)?;
+    let found = subscriptions::active_for_ingestion(&mut tx, tenant_id, subscription_ids).await?;
+    check_found(subscription_ids, &found)?;
     let queue = state.queue.clone().ok_or(ApiError::Unavailable(
         "the ingestion queue is not configured",
     ))?;
     if let Some(running) = ingestion::lock_run_in_progress(&mut tx, tenant_id, mode).await? {
         return Err(ApiError::Conflict(format!(
-            "ingestion run {running} of this tenant in {} mode is still queued or running; \
-             trigger again once it has finished",
+            "run {running} of this tenant in {} mode is still queued or running; \
+             try again once it has finished",
             mode_name(mode)
         )));
     }
@@ -147,19 +175,19 @@ pub async fn trigger(
     fanout::send_all(pool, queue.as_ref(), run_id, texts)
         .await
         .map_err(|e| ApiError::QueueUnavailable(e.context(format!("enqueueing run {run_id}"))))?;
-    let accepted = Accepted {
+    Ok(Accepted {
         run_id,
         status: "queued",
         subscriptions: found.len(),
         status_url: format!("/api/v1/ingestion/status/{run_id}"),
-    };
-    Ok((StatusCode::ACCEPTED, Json(accepted)))
+    })
 }
 
 fn mode_name(mode: Mode) -> &'static str {
     match mode {
         Mode::Full => "full",
         Mode::Cost => "cost",
+        Mode::Evaluate => "evaluate",
     }
 }
 

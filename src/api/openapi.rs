@@ -22,7 +22,7 @@ use super::{costs, health, ingestion, resources, rules, subscriptions, suppressi
         recommendations::list, summary::summary, recommendations::read,
         transitions::transition, transitions::bulk,
         suppressions::create, suppressions::list, suppressions::update, suppressions::remove,
-        rules::list, rules::update, rules::update_settings,
+        rules::list, rules::update, rules::update_settings, rules::evaluate,
     ),
     modifiers(&BearerAuth, &CommonAnswers),
     security(("bearer" = [])),

@@ -9,8 +9,10 @@
 use std::sync::Arc;
 
 use axum::Router;
+use axum::body::Bytes;
 use axum::extract::State;
-use axum::routing::{get, patch};
+use axum::http::StatusCode;
+use axum::routing::{get, patch, post};
 use chrono::{DateTime, Utc};
 use rust_decimal::Decimal;
 use serde::{Deserialize, Serialize};
@@ -20,10 +22,13 @@ use uuid::Uuid;
 
 use super::error::ApiError;
 use super::extract::{Json, Path, Query};
+use super::ingestion::{Accepted, start_run};
 use super::{AppState, Caller};
 use crate::db::audit::{self, Action, Entry};
 use crate::db::rule_settings::{self, RuleSetting, TenantSettings};
 use crate::db::tenants;
+use crate::ingestion::fanout::CostWindow;
+use crate::ingestion::message::Mode;
 
 /// Most required tag keys.
 pub const MAX_TAG_KEYS: usize = 50;
@@ -49,17 +54,28 @@ pub trait RuleCatalogue: Send + Sync {
     fn validate(&self, rule_id: &str, thresholds: &Value) -> Result<(), String>;
 }
 
-/// A catalogue without rules, for a state that has no rule engine.
+/// The rule engine's own catalogue (`crate::rules`): what the evaluations run.
 #[derive(Debug, Clone, Copy, Default)]
-pub struct NoRules;
+pub struct EngineRules;
 
-impl RuleCatalogue for NoRules {
+impl RuleCatalogue for EngineRules {
     fn rules(&self) -> Vec<RuleInfo> {
-        Vec::new()
+        crate::rules::catalogue()
+            .iter()
+            .map(|r| RuleInfo {
+                rule_id: r.rule_id.to_owned(),
+                category: r.category.as_str().to_owned(),
+                title: r.title.to_owned(),
+                description: r.description.to_owned(),
+                default_thresholds: r.default_thresholds(),
+            })
+            .collect()
     }
 
-    fn validate(&self, rule_id: &str, _: &Value) -> Result<(), String> {
-        Err(format!("no rule {rule_id}"))
+    fn validate(&self, rule_id: &str, thresholds: &Value) -> Result<(), String> {
+        crate::rules::parse_thresholds(rule_id, thresholds)
+            .map(drop)
+            .map_err(|e| e.to_string())
     }
 }
 
@@ -69,6 +85,7 @@ pub type Catalogue = Arc<dyn RuleCatalogue>;
 /// The rule routes.
 pub fn router() -> Router<AppState> {
     Router::new()
+        .route("/rules/evaluate", post(evaluate))
         .route("/rules", get(list).patch(update_settings))
         .route("/rules/{rule_id}", patch(update))
 }
@@ -334,4 +351,56 @@ pub async fn update_settings(
     audit::record(&mut tx, &caller.audit(entry, tenant_id)).await?;
     tx.commit().await?;
     Ok(Json(after))
+}
+
+/// Which subscriptions to evaluate.
+#[derive(Debug, Default, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct EvaluateRequest {
+    /// The tenant (operators only; a tenant caller's own tenant is implied).
+    pub tenant_id: Option<Uuid>,
+    /// AzCops or Azure subscription ids; default every active subscription of the tenant.
+    #[serde(default)]
+    pub subscription_ids: Vec<Uuid>,
+}
+
+/// Evaluates the rules again over the stored data (admins): a run of mode `evaluate`, one queue
+/// message per subscription, no Azure call; follow it at `status_url`. Findings are upserted by
+/// fingerprint (unchanged ones write nothing) and resolved only where a rule judged the
+/// resource. Full ingestions evaluate on their own; this is for changed settings or thresholds.
+#[utoipa::path(post, path = "/api/v1/rules/evaluate", operation_id = "evaluateRules", tag = "rules",
+    request_body = EvaluateRequest,
+    responses((status = 202, description = "The evaluation is queued: one message per subscription.", body = Accepted),
+        (status = 400, description = "A malformed body."),
+        (status = 403, description = "Only admins start an evaluation."),
+        (status = 404, description = "A `tenant_id` the caller may not manage, or a subscription id that is not an active subscription of the tenant."),
+        (status = 409, description = "An evaluation of the tenant is still queued or running (named in the message)."),
+        (status = 503, description = "The queue or the database cannot be reached.")))]
+pub async fn evaluate(
+    State(state): State<AppState>,
+    caller: Caller,
+    body: Bytes,
+) -> Result<(StatusCode, Json<Accepted>), ApiError> {
+    caller.require_admin()?;
+    let body: EvaluateRequest = if body.iter().all(u8::is_ascii_whitespace) {
+        EvaluateRequest::default()
+    } else {
+        serde_json::from_slice(&body)
+            .map_err(|e| ApiError::BadRequest(format!("invalid request body: {e}")))?
+    };
+    let tenant_id = caller.tenant_for(body.tenant_id, "evaluates rules")?;
+    let window = CostWindow {
+        from: None,
+        to: None,
+    };
+    let accepted = start_run(
+        &state,
+        &caller,
+        tenant_id,
+        Mode::Evaluate,
+        window,
+        &body.subscription_ids,
+    )
+    .await?;
+    Ok((StatusCode::ACCEPTED, Json(accepted)))
 }

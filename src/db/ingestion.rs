@@ -21,6 +21,8 @@ pub enum RunMode {
     Full,
     /// Costs only (the hourly incremental run).
     Cost,
+    /// No Azure call: the rules evaluated again over the stored data.
+    Evaluate,
 }
 
 /// Why an item failed, as its readers see it: a stable code and a short fixed message (the
@@ -87,6 +89,8 @@ pub struct Item {
     pub costs_count: i32,
     pub recommendations_count: i32,
     pub metrics_count: i32,
+    /// Findings of the rule evaluation that followed (full runs) or was the item (`evaluate`).
+    pub findings_count: i32,
     /// Azure calls spent, by API, and throttling waits.
     pub azure_calls: Value,
     /// Why it failed, as a stable code (`azure_throttled`, `rejected_message`, …).
@@ -198,6 +202,7 @@ pub struct Outcome {
     pub costs: i32,
     pub recommendations: i32,
     pub metrics: i32,
+    pub findings: i32,
     pub azure_calls: Value,
     /// `None` for success.
     pub error: Option<ItemFailure>,
@@ -213,7 +218,7 @@ pub async fn finish_item(
     sqlx::query!(
         r#"UPDATE ingestion_run_items
            SET status = $2, resources_count = $3, costs_count = $4, recommendations_count = $5, metrics_count = $6,
-               azure_calls = $7, error_code = $8, error = $9, finished_at = now(),
+               azure_calls = $7, error_code = $8, error = $9, findings_count = $10, finished_at = now(),
                duration_ms = (extract(epoch FROM now() - coalesce(started_at, now())) * 1000)::bigint
            WHERE id = $1"#,
         item_id,
@@ -225,6 +230,7 @@ pub async fn finish_item(
         outcome.azure_calls,
         outcome.error.map(|f| f.code),
         outcome.error.map(|f| f.message),
+        outcome.findings,
     )
     .execute(conn)
     .await?;
@@ -285,8 +291,8 @@ pub async fn items(conn: &mut PgConnection, run_id: Uuid) -> Result<Vec<Item>, s
     sqlx::query_as!(
         Item,
         r#"SELECT id, run_id, subscription_db_id, subscription_id, status AS "status: ItemStatus", attempts,
-                  resources_count, costs_count, recommendations_count, metrics_count, azure_calls, error_code,
-                  error, started_at, finished_at, duration_ms
+                  resources_count, costs_count, recommendations_count, metrics_count, findings_count, azure_calls,
+                  error_code, error, started_at, finished_at, duration_ms
            FROM ingestion_run_items WHERE run_id = $1 ORDER BY subscription_id"#,
         run_id,
     )

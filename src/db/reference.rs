@@ -248,3 +248,19 @@ pub async fn prices_in_region(
     .fetch_all(conn)
     .await
 }
+
+/// Whether the refresh of `(source, key)` has finished: `Some(true)` done, `Some(false)` still
+/// claimed by someone, `None` never claimed or released after a failure.
+pub async fn refresh_done(
+    conn: &mut PgConnection,
+    source: &str,
+    key: &str,
+) -> Result<Option<bool>, sqlx::Error> {
+    sqlx::query_scalar!(
+        "SELECT succeeded FROM reference_refreshes WHERE source = $1 AND key = $2",
+        source,
+        key
+    )
+    .fetch_optional(conn)
+    .await
+}

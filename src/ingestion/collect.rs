@@ -114,7 +114,7 @@ impl Target<'_> {
         let yesterday = today - Duration::days(1);
         match self.mode {
             Mode::Full => (today - Duration::days(RESTATED_DAYS), yesterday),
-            Mode::Cost => (yesterday, yesterday),
+            Mode::Cost | Mode::Evaluate => (yesterday, yesterday),
         }
     }
 }
@@ -143,6 +143,9 @@ pub async fn collect(
             .await?;
     if home != HomeTenant::Matches {
         return Err(CollectError::NotInTenant);
+    }
+    if target.mode == Mode::Evaluate {
+        return Ok(Collected::default());
     }
     if target.mode == Mode::Cost {
         return Ok(Collected {

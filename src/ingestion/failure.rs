@@ -61,6 +61,10 @@ impl Failure {
         "rejected_message",
         "the queue message was rejected and will not be retried",
     );
+    pub const EVALUATION_FAILED: Self = Self::new(
+        "evaluation_failed",
+        "the rules could not be evaluated; the operators' logs have the details",
+    );
     pub const INGESTION_FAILED: Self = Self::new(
         "ingestion_failed",
         "the ingestion failed; the operators' logs have the details",

@@ -19,7 +19,7 @@ use uuid::Uuid;
 
 use super::collect::{self, CollectError, Collected, Target};
 use super::failure::Failure;
-use super::message::IngestMessage;
+use super::message::{IngestMessage, Mode};
 use super::reference::Refresher;
 use crate::azure::client::{Api, AzureClient, CallContext};
 use crate::azure::recorder::{RawResponse, Recorder, snapshot_chunks};
@@ -27,6 +27,7 @@ use crate::azure::resource_graph::{self, QueryResponse, Resource};
 use crate::db::ingestion::{self, ItemStatus, NewRun, Outcome, Start, Trigger};
 use crate::db::subscriptions::{self, IngestionTarget};
 use crate::db::{self, Database, Scope, audit};
+use crate::evaluation::{self, EvaluationError};
 use crate::storage::lake::{Lake, LakeError, snapshot_part_path, snapshot_path};
 
 /// Rows written per statement.
@@ -80,6 +81,8 @@ enum StoreError {
     Database(#[from] sqlx::Error),
     #[error("reading back the inventory: {0}")]
     Inventory(String),
+    #[error("evaluating the rules: {0}")]
+    Evaluation(String),
 }
 
 impl StoreError {
@@ -87,7 +90,7 @@ impl StoreError {
         match self {
             StoreError::Collect(e) => e.is_retryable(),
             StoreError::Lake(_) | StoreError::Database(_) => true,
-            StoreError::Inventory(_) => false,
+            StoreError::Inventory(_) | StoreError::Evaluation(_) => false,
         }
     }
 
@@ -101,6 +104,7 @@ impl StoreError {
             StoreError::Lake(_) => Failure::LAKE_UNAVAILABLE,
             StoreError::Database(_) => Failure::DATABASE_UNAVAILABLE,
             StoreError::Inventory(_) => Failure::AZURE_BAD_RESPONSE,
+            StoreError::Evaluation(_) => Failure::EVALUATION_FAILED,
         }
     }
 }
@@ -213,9 +217,12 @@ impl Ingestor {
             run_at: run.created_at,
             attempt: Uuid::new_v4(),
         };
-        let result = self
-            .collect_and_store(&ctx, spilled, &target, &snapshot)
-            .await;
+        let result = if m.mode == Mode::Evaluate {
+            self.evaluate(&target).await
+        } else {
+            self.collect_and_store(&ctx, spilled, &target, &snapshot)
+                .await
+        };
         let calls = serde_json::to_value(ctx.stats.snapshot()).unwrap_or_default();
         let mut tx = db::begin(pool, Scope::Tenant(target.tenant_id)).await?;
         let disposition = match result {
@@ -287,7 +294,46 @@ impl Ingestor {
             };
             refresher.refresh(&needs, &currency).await;
         }
+        if m.mode == Mode::Full {
+            let evaluated = self.evaluate(target).await?;
+            return Ok(Outcome {
+                findings: evaluated.findings,
+                ..outcome
+            });
+        }
         Ok(outcome)
+    }
+
+    /// Evaluates the rules over what the database now holds of the subscription: after every
+    /// full run, and alone for a message of mode `evaluate` (no Azure call).
+    async fn evaluate(&self, target: &IngestionTarget) -> Result<Outcome, StoreError> {
+        let pool = self
+            .db
+            .pool()
+            .await
+            .map_err(|e| sqlx::Error::Configuration(e.into()))?;
+        let report =
+            evaluation::evaluate_subscription(pool, target.tenant_id, target.id, Utc::now())
+                .await
+                .map_err(|e| match e {
+                    EvaluationError::Database(e) => StoreError::Database(e),
+                    EvaluationError::Engine(e) => StoreError::Evaluation(e),
+                })?;
+        tracing::info!(
+            azure.subscription_id = %target.subscription_id,
+            findings = report.findings,
+            inserted = report.inserted,
+            updated = report.updated,
+            resolved = report.resolved,
+            reopened = report.reopened,
+            skipped = report.skipped,
+            duration_ms = report.duration_ms,
+            "rules evaluated"
+        );
+        Ok(Outcome {
+            findings: count(report.findings),
+            ..Outcome::default()
+        })
     }
 
     /// Runs `collect` while writing each spilled response to the lake as the next part of its

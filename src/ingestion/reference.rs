@@ -24,6 +24,10 @@ pub const MAX_AGE_SECS: i64 = 24 * 60 * 60;
 /// Rows written per statement.
 const BATCH: usize = 1000;
 
+/// How long an ingestion waits for a part another one is refreshing, so its evaluation prices
+/// with it (a refresh that takes longer is not waited for; the next evaluation has it).
+const WAIT_FOR_OTHERS: std::time::Duration = std::time::Duration::from_secs(60);
+
 /// What one refresh did.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct Refreshed {
@@ -85,6 +89,7 @@ impl Refresher<'_> {
         let claimed = reference::claim(&mut tx, source, key, self.now, MAX_AGE_SECS).await?;
         tx.commit().await?;
         if !claimed {
+            self.wait_for_other(source, key).await?;
             return Ok(false);
         }
         let result = work().await;
@@ -92,6 +97,20 @@ impl Refresher<'_> {
         reference::finish(&mut tx, source, key, result.is_ok()).await?;
         tx.commit().await?;
         result.map(|()| true)
+    }
+
+    /// Waits (up to [`WAIT_FOR_OTHERS`]) while another ingestion refreshes `(source, key)`.
+    async fn wait_for_other(&self, source: &str, key: &str) -> anyhow::Result<()> {
+        let deadline = tokio::time::Instant::now() + WAIT_FOR_OTHERS;
+        loop {
+            let mut tx = db::begin(self.pool, Scope::Tenant(self.tenant_id)).await?;
+            let done = reference::refresh_done(&mut tx, source, key).await?;
+            tx.commit().await?;
+            if done != Some(false) || tokio::time::Instant::now() >= deadline {
+                return Ok(());
+            }
+            tokio::time::sleep(std::time::Duration::from_millis(200)).await;
+        }
     }
 
     async fn vm_sizes(&self, region: &str) -> anyhow::Result<bool> {

@@ -78,7 +78,7 @@ pub struct RuleInfo {
     pub title: &'static str,
     pub category: Category,
     /// The verb of its findings: `delete`, `resize`, `shutdown`, `stop`, `change_tier`,
-    /// `enable_ahb`, `tag`, `migrate_sku`.
+    /// `hybrid_benefit`, `tag`, `upgrade_sku`.
     pub action: &'static str,
     pub description: &'static str,
     pub risk: Level,
@@ -132,7 +132,7 @@ mod tests {
                 assert!(!p.integer || p.default.fract() == 0.0);
             }
             let governance = r.category == Category::Governance;
-            assert_eq!(governance, matches!(r.action, "tag" | "migrate_sku"));
+            assert_eq!(governance, matches!(r.action, "tag" | "upgrade_sku"));
         }
         assert_eq!(rule("vm.idle").map(|r| r.action), Some("shutdown"));
         assert!(rule("vm.nope").is_none());

@@ -229,7 +229,7 @@ mod tests {
                 (Outcome::Fired(f), Some(reason)) => {
                     assert_eq!(
                         (f.variant.as_str(), f.action, f.monthly_savings),
-                        (*reason, "migrate_sku", None)
+                        (*reason, "upgrade_sku", None)
                     );
                 }
                 (Outcome::Passed, None) => {}

@@ -147,7 +147,7 @@ mod tests {
         assert_eq!(f.monthly_savings, Some(dec("66.24")));
         assert_eq!(
             (f.action, f.savings_basis),
-            ("enable_ahb", SavingsBasis::PriceRatio)
+            ("hybrid_benefit", SavingsBasis::PriceRatio)
         );
     }
 

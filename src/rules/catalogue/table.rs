@@ -358,7 +358,7 @@ pub(super) const CATALOGUE: [RuleInfo; 28] = [
         "vm.no_ahb",
         "Windows VM without Hybrid Benefit",
         Commitment,
-        "enable_ahb",
+        "hybrid_benefit",
         (Low, Low),
         "Windows VM without Azure Hybrid Benefit, when the tenant owns licences; saving: its cost times one minus the Linux to Windows price ratio",
         []
@@ -367,7 +367,7 @@ pub(super) const CATALOGUE: [RuleInfo; 28] = [
         "sqlvm.no_ahb",
         "SQL Server VM licensed pay-as-you-go",
         Commitment,
-        "enable_ahb",
+        "hybrid_benefit",
         (Low, Low),
         "SQL Server VM licensed pay-as-you-go (Standard or Enterprise), when the tenant owns licences; saving: the licence share of its VM's cost",
         []
@@ -385,7 +385,7 @@ pub(super) const CATALOGUE: [RuleInfo; 28] = [
         "sku.retired",
         "Retired SKU",
         Governance,
-        "migrate_sku",
+        "upgrade_sku",
         (Medium, High),
         "Retired SKU or deployment model: Basic load balancer or public IP, Application Gateway v1, unmanaged disks, classic resources (no saving)",
         []

@@ -320,10 +320,12 @@ impl Rows {
         let recommendations = rows(
             pool,
             "SELECT (to_jsonb(t) - 'id' - 'tenant_id' - 'subscription_db_id' - 'resource_db_id'
-                 - 'created_at' - 'updated_at' - 'first_detected_at' - 'last_detected_at')
-                 || jsonb_build_object('sub', s.subscription_id, 'resource', r.resource_id)
+                 - 'created_at' - 'updated_at' - 'first_detected_at' - 'last_detected_at' - 'superseded_by')
+                 || jsonb_build_object('sub', s.subscription_id, 'resource', r.resource_id,
+                                       'superseded_by', lead.fingerprint)
              FROM recommendations t JOIN subscriptions s ON s.id = t.subscription_db_id
-             LEFT JOIN resources r ON r.id = t.resource_db_id",
+             LEFT JOIN resources r ON r.id = t.resource_db_id
+             LEFT JOIN recommendations lead ON lead.id = t.superseded_by",
         )
         .await;
         let mut rule_inputs = Vec::new();
