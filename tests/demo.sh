@@ -25,14 +25,14 @@ echo "demo: finished in $((SECONDS - started)) s"
 fail() { echo "demo check FAILED: $*" >&2; exit 1; }
 sql() { psql -h 127.0.0.1 -U postgres -d "$db" -tAc "$1"; }
 
-grep -qE "^Daily ingestion \(yesterday's costs\): run .* \(full, succeeded\), ${subs} of ${subs} subscription\(s\) succeeded$" "$out" \
+grep -qE "^Daily ingestion \(the last three days' costs\): run .* \(full, succeeded\), ${subs} of ${subs} subscription\(s\) succeeded$" "$out" \
   || fail "the summary does not say the daily run succeeded for ${subs} of ${subs} subscriptions"
 grep -qE "^Cost backfill: run .* \(cost, succeeded\), costs .* to .*, ${subs} of ${subs} subscription\(s\) succeeded$" "$out" \
   || fail "the summary does not say the cost backfill succeeded for ${subs} of ${subs} subscriptions"
 totals=$(grep -E '^  total ' "$out") || fail "no totals lines"
 [ "$(wc -l <<<"$totals")" -eq 2 ] || fail "expected two totals lines (daily run, backfill)"
-read -r _ resources costs recommendations metrics < <(sed -n 1p <<<"$totals")
-read -r _ b_resources b_costs b_recommendations b_metrics < <(sed -n 2p <<<"$totals")
+read -r _ resources costs recommendations metrics findings < <(sed -n 1p <<<"$totals")
+read -r _ b_resources b_costs b_recommendations b_metrics b_findings < <(sed -n 2p <<<"$totals")
 rows=$(grep -cE '^  [0-9a-f-]{36} +succeeded ' "$out" || true)
 [ "$rows" -eq $((2 * subs)) ] || fail "${rows} subscription lines, expected $((2 * subs))"
 
@@ -42,17 +42,22 @@ check() {
   [ "$printed" = "$actual" ] || fail "${what}: printed ${printed}, the database holds ${actual}"
 }
 yesterday=$(date -u -d yesterday +%F)
+restated_from=$(date -u -d '3 days ago' +%F)
 check "resources" "$resources" "$(sql 'SELECT count(*) FROM resources WHERE deleted_at IS NULL')"
 check "resources in the estate" "$resources" "$((subs * per_sub))"
-check "cost rows of yesterday (daily run)" "$costs" "$(sql "SELECT count(*) FROM costs_daily WHERE date = '${yesterday}'")"
-check "recommendations" "$recommendations" "$(sql 'SELECT count(*) FROM recommendations')"
+check "cost rows of the last three days (daily run)" "$costs" \
+  "$(sql "SELECT count(*) FROM costs_daily WHERE date BETWEEN '${restated_from}' AND '${yesterday}'")"
+check "Advisor recommendations" "$recommendations" "$(sql "SELECT count(*) FROM recommendations WHERE source = 'advisor'")"
+check "rule findings" "$findings" "$(sql "SELECT count(*) FROM recommendations WHERE source = 'rule'")"
 check "metric series (daily run items)" "$metrics" \
   "$(sql "SELECT coalesce(sum(i.metrics_count), 0) FROM ingestion_run_items i JOIN ingestion_runs r ON r.id = i.run_id WHERE r.mode = 'full'")"
 check "cost rows (backfill)" "$b_costs" "$(sql 'SELECT count(*) FROM costs_daily')"
 check "days of costs (backfill)" 29 "$(sql 'SELECT count(DISTINCT date) FROM costs_daily')"
-check "backfill resources, recommendations, metrics" "0 0 0" "$b_resources $b_recommendations $b_metrics"
-[ "$costs" -gt 0 ] && [ "$recommendations" -gt 0 ] && [ "$metrics" -gt 0 ] \
-  || fail "an ingestion that found no costs, recommendations or metrics"
+check "backfill resources, recommendations, metrics, findings" "0 0 0 0" \
+  "$b_resources $b_recommendations $b_metrics $b_findings"
+[ "$costs" -gt 0 ] && [ "$recommendations" -gt 0 ] && [ "$metrics" -gt 0 ] && [ "$findings" -gt 0 ] \
+  || fail "an ingestion that found no costs, recommendations, metrics or findings"
+grep -qE "^Top recommendations" "$out" || fail "no top recommendations printed"
 check "subscription ingestions succeeded" "$((2 * subs))" \
   "$(sql "SELECT count(*) FROM ingestion_run_items WHERE status = 'succeeded'")"
 echo "demo check passed"

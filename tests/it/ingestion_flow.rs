@@ -3,6 +3,7 @@
 //! Functions host would, the simulated Azure serves the APIs, rows land in PostgreSQL and raw
 //! snapshots in the lake.
 
+mod accuracy;
 mod evaluation;
 mod home_tenant;
 mod rule_inputs;
