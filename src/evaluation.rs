@@ -59,10 +59,9 @@ pub async fn evaluate_subscription(
     let ctx = load_context(&mut tx, tenant_id, subscription_db_id, now).await?;
     tx.commit().await?;
     let resources = ctx.resources.len();
-    let (evaluation, ctx) = tokio::task::spawn_blocking(move || (rules::evaluate(&ctx), ctx))
+    let evaluation = tokio::task::spawn_blocking(move || rules::evaluate(&ctx))
         .await
         .map_err(|e| EvaluationError::Engine(e.to_string()))?;
-    let findings: Vec<NewFinding> = evaluation.findings.iter().map(new_finding).collect();
     let rule_ids: Vec<String> = evaluation
         .evaluated_rules
         .iter()
@@ -70,10 +69,10 @@ pub async fn evaluate_subscription(
         .collect();
     let skipped: Vec<(String, String)> = evaluation
         .skipped
-        .keys()
-        .map(|(rule, resource)| ((*rule).to_owned(), resource.clone()))
+        .into_keys()
+        .map(|(rule, resource)| (rule.to_owned(), resource))
         .collect();
-    drop(ctx);
+    let findings: Vec<NewFinding> = evaluation.findings.into_iter().map(new_finding).collect();
     let evaluated = Evaluated {
         rule_ids: &rule_ids,
         skipped: &skipped,
@@ -102,23 +101,23 @@ pub async fn evaluate_subscription(
     })
 }
 
-fn new_finding(f: &rules::Finding) -> NewFinding {
+fn new_finding(f: rules::Finding) -> NewFinding {
     NewFinding {
-        resource_id: f.resource_id.clone(),
         rule_id: f.rule_id.to_owned(),
         category: f.category.as_str().to_owned(),
         action: f.action.to_owned(),
-        variant: f.variant.clone(),
-        fingerprint: f.fingerprint.clone(),
-        title: f.title.clone(),
-        description: f.description.clone(),
-        monthly_savings: f.monthly_savings,
-        currency: f.currency.clone(),
         savings_basis: f.savings_basis.as_str().to_owned(),
-        confidence: f.confidence,
         risk: f.risk.as_str().to_owned(),
         effort: f.effort.as_str().to_owned(),
-        evidence: f.evidence.clone(),
+        resource_id: f.resource_id,
+        variant: f.variant,
+        fingerprint: f.fingerprint,
+        title: f.title,
+        description: f.description,
+        monthly_savings: f.monthly_savings,
+        currency: f.currency,
+        confidence: f.confidence,
+        evidence: f.evidence,
     }
 }
 

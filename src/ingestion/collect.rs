@@ -3,7 +3,7 @@
 //! has named what to read), with every raw response kept by the call context's recorder for the
 //! lake.
 
-use chrono::{DateTime, Duration, NaiveDate, Utc};
+use chrono::{DateTime, NaiveDate, Utc};
 use futures::StreamExt;
 
 use crate::azure::advisor::{self, AdvisorError, AdvisorRecommendation};
@@ -99,23 +99,19 @@ pub struct Target<'a> {
     pub now: DateTime<Utc>,
 }
 
-/// Days before today whose costs Azure still restates: a full run collects them again.
-pub const RESTATED_DAYS: i64 = 3;
-
 impl Target<'_> {
     /// The days whose daily costs this item collects: the message's window if it names one;
-    /// else, on a full run, the last [`RESTATED_DAYS`] days (D−3..D−1: Azure restates recent
+    /// else, on a full run, [`DateRange::restated`] (D−3..D−1: Azure restates recent
     /// days, so they are read again until they settle); on an hourly cost run, yesterday.
     pub fn daily_cost_window(&self) -> (NaiveDate, NaiveDate) {
         if let Some(window) = self.cost_window {
             return window;
         }
-        let today = self.now.date_naive();
-        let yesterday = today - Duration::days(1);
-        match self.mode {
-            Mode::Full => (today - Duration::days(RESTATED_DAYS), yesterday),
-            Mode::Cost | Mode::Evaluate => (yesterday, yesterday),
-        }
+        let range = match self.mode {
+            Mode::Full => DateRange::restated(self.now),
+            Mode::Cost | Mode::Evaluate => DateRange::yesterday(self.now),
+        };
+        (range.from, range.to)
     }
 }
 

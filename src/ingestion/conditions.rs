@@ -125,7 +125,7 @@ pub fn holding(resource: &Resource) -> Option<Holding> {
 }
 
 /// The string at `path`, or "".
-fn text<'a>(value: &'a Value, path: &[&str]) -> &'a str {
+pub(crate) fn text<'a>(value: &'a Value, path: &[&str]) -> &'a str {
     path.iter()
         .try_fold(value, |v, key| v.get(key))
         .and_then(Value::as_str)

@@ -113,10 +113,7 @@ pub fn metric_target(resource: &Resource) -> Option<MetricTarget> {
 }
 
 fn text<'a>(value: Option<&'a Value>, path: &[&str]) -> &'a str {
-    path.iter()
-        .try_fold(value.unwrap_or(&Value::Null), |v, key| v.get(key))
-        .and_then(Value::as_str)
-        .unwrap_or("")
+    value.map_or("", |v| super::conditions::text(v, path))
 }
 
 fn number(value: Option<&Value>, key: &str) -> Option<f64> {
