@@ -23,9 +23,15 @@ impl Action {
     }
 }
 
+/// The `tenant_id` of the audit records of no tenant: the nil UUID, which no tenant has
+/// (`tenant_id` is in the key, so never NULL; only the operator sees these records).
+pub const NO_TENANT: Uuid = Uuid::nil();
+
 /// One audit record.
 #[derive(Debug, Clone)]
 pub struct Entry<'a> {
+    /// The tenant the record belongs to; `None` for the operator's own records (a rejected
+    /// queue message), stored under [`NO_TENANT`].
     pub tenant_id: Option<Uuid>,
     pub action: Action,
     /// Who acted: the caller's object id (or subject), never a token.
@@ -66,7 +72,7 @@ pub async fn record(conn: &mut PgConnection, entry: &Entry<'_>) -> Result<(), sq
     sqlx::query!(
         "INSERT INTO audit_logs (tenant_id, action, actor, target_type, target_id, metadata, correlation_id)
          VALUES ($1, $2, $3, $4, $5, $6, $7)",
-        entry.tenant_id,
+        entry.tenant_id.unwrap_or(NO_TENANT),
         entry.action.as_str(),
         entry.actor,
         entry.target_type,

@@ -195,7 +195,7 @@ pub async fn upsert(
            SELECT $1, $2, c.date, c.resource_group, c.service_name, c.meter_category, c.cost, c.amortized, c.currency
            FROM UNNEST($3::date[], $4::text[], $5::text[], $6::text[], $7::numeric[], $8::numeric[], $9::text[])
                 AS c(date, resource_group, service_name, meter_category, cost, amortized, currency)
-           ON CONFLICT (subscription_db_id, date, resource_group, service_name, meter_category) DO UPDATE SET
+           ON CONFLICT (subscription_db_id, date, resource_group, service_name, meter_category, tenant_id) DO UPDATE SET
                cost = EXCLUDED.cost, amortized_cost = EXCLUDED.amortized_cost, currency = EXCLUDED.currency
            WHERE (costs_daily.cost, costs_daily.amortized_cost, costs_daily.currency)
                  IS DISTINCT FROM (EXCLUDED.cost, EXCLUDED.amortized_cost, EXCLUDED.currency)"#,

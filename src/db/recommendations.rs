@@ -177,7 +177,7 @@ pub async fn upsert_advisor(
                 AS r(external_id, resource_id, rule_id, category, title, description, savings, currency, confidence,
                      details, action)
            LEFT JOIN resources res ON res.subscription_db_id = $2 AND res.resource_id = r.resource_id
-           ON CONFLICT (subscription_db_id, source, external_id) DO UPDATE SET
+           ON CONFLICT (subscription_db_id, source, external_id, tenant_id) DO UPDATE SET
                resource_db_id = EXCLUDED.resource_db_id, resource_id = EXCLUDED.resource_id,
                rule_id = EXCLUDED.rule_id, category = EXCLUDED.category, action = EXCLUDED.action,
                title = EXCLUDED.title, description = EXCLUDED.description,

@@ -151,7 +151,7 @@ pub async fn upsert(
            FROM UNNEST($4::text[], $5::text[], $6::text[], $7::text[], $8::text[], $9::text[],
                        $10::jsonb[], $11::jsonb[], $12::jsonb[])
                 AS r(resource_id, name, type, kind, location, resource_group, sku, tags, properties)
-           ON CONFLICT (subscription_db_id, resource_id) DO UPDATE SET
+           ON CONFLICT (subscription_db_id, resource_id, tenant_id) DO UPDATE SET
                name = EXCLUDED.name, type = EXCLUDED.type, kind = EXCLUDED.kind, location = EXCLUDED.location,
                resource_group = EXCLUDED.resource_group, sku = EXCLUDED.sku, tags = EXCLUDED.tags,
                properties = EXCLUDED.properties,

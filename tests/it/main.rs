@@ -17,6 +17,7 @@ mod db_login_in_azure;
 mod db_recommendations;
 mod db_roles;
 mod db_rule_inputs;
+mod db_schema_keys;
 mod host;
 mod ingestion_flow;
 mod key_vault;
