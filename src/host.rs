@@ -2,7 +2,10 @@
 //! `host.json` and `functions/` locally and in tests without Core Tools. It starts and
 //! supervises the custom handler ([`process`]), serves HTTP and forwards HTTP functions to
 //! the handler ([`http`]), fires timers ([`timers`]), polls Storage queues ([`queues`]) and
-//! builds the same invocation payloads as the real host ([`payload`]).
+//! builds the same invocation payloads as the real host ([`payload`]). On Ctrl-C/SIGTERM it
+//! stops within its shutdown grace period plus the kill timeout, whatever the handler does:
+//! invocations still running after the grace period are abandoned, and a handler still running
+//! the kill timeout after SIGTERM is killed.
 
 pub mod admin;
 pub mod config;
@@ -24,6 +27,8 @@ use anyhow::Context;
 use clap::Args;
 use secrecy::SecretString;
 use tokio::sync::watch;
+use tokio::task::JoinHandle;
+use tokio::time::Instant;
 
 use config::{AppConfig, Trigger};
 use invoke::Invoker;
@@ -31,8 +36,8 @@ use queues::QueueTrigger;
 use routes::Route;
 use timers::Timer;
 
-/// How long shutdown waits for invocations in flight.
-const DRAIN_FOR: Duration = Duration::from_secs(30);
+/// The least time the HTTP server gets to write its last answers at shutdown.
+const CLOSE_AT_LEAST: Duration = Duration::from_millis(100);
 /// How long a received queue message stays invisible when `functionTimeout` is unset.
 const DEFAULT_LEASE: Duration = Duration::from_secs(10 * 60);
 
@@ -75,9 +80,44 @@ pub struct HostConfig {
         hide_env_values = true
     )]
     pub admin_key: Option<SecretString>,
+
+    /// Seconds shutdown waits for invocations in flight; those still running then are abandoned
+    /// (an HTTP caller gets 503, a queue message is left to its lease) and the handler is stopped.
+    #[arg(
+        long,
+        env = "AZCOPS_HOST_SHUTDOWN_GRACE_SECS",
+        value_name = "AZCOPS_HOST_SHUTDOWN_GRACE_SECS",
+        default_value_t = 30,
+        value_parser = clap::value_parser!(u64).range(0..=3600)
+    )]
+    pub shutdown_grace_secs: u64,
+
+    /// Seconds the handler gets to exit after SIGTERM before it is killed with SIGKILL.
+    #[arg(
+        long,
+        env = "AZCOPS_HOST_KILL_TIMEOUT_SECS",
+        value_name = "AZCOPS_HOST_KILL_TIMEOUT_SECS",
+        default_value_t = 10,
+        value_parser = clap::value_parser!(u64).range(0..=3600)
+    )]
+    pub kill_timeout_secs: u64,
 }
 
-/// Runs the host until Ctrl-C/SIGTERM, or until the handler failed too often (an error).
+impl HostConfig {
+    /// How long shutdown waits for invocations in flight.
+    pub fn shutdown_grace(&self) -> Duration {
+        Duration::from_secs(self.shutdown_grace_secs)
+    }
+
+    /// How long the handler gets after SIGTERM.
+    pub fn kill_timeout(&self) -> Duration {
+        Duration::from_secs(self.kill_timeout_secs)
+    }
+}
+
+/// Runs the host until Ctrl-C/SIGTERM, or until the handler failed too often (an error); then
+/// stops it within the shutdown grace period plus the kill timeout, whatever the handler does
+/// (see [`Shutdown::run`]).
 pub async fn run(config: HostConfig) -> anyhow::Result<()> {
     let root = std::fs::canonicalize(&config.app_root)
         .with_context(|| format!("app root {}", config.app_root.display()))?;
@@ -92,7 +132,12 @@ pub async fn run(config: HostConfig) -> anyhow::Result<()> {
         .with_context(|| format!("binding {}", config.listen))?;
     tracing::info!(addr = %listener.local_addr()?, app_root = %root.display(), "host listening");
     launch.fronted_by = Some(listener.local_addr()?);
-    let mut supervisor = tokio::spawn(process::supervise(launch, port_tx, stop_handler));
+    let mut supervisor = tokio::spawn(process::supervise(
+        launch,
+        port_tx,
+        stop_handler,
+        config.kill_timeout(),
+    ));
     let admin_key = admin::AdminKey::configured_or_generated(config.admin_key.as_ref());
     let state = start_triggers(&app, &invoker, &stopping, admin_key);
     let mut server_stop = stopping.clone();
@@ -103,24 +148,89 @@ pub async fn run(config: HostConfig) -> anyhow::Result<()> {
             })
             .await
     });
-    let result = tokio::select! {
-        () = crate::server::shutdown_signal() => Ok(()),
-        finished = &mut supervisor => finished.context("the handler supervisor panicked").and_then(|r| r),
+    let (result, supervising) = tokio::select! {
+        () = crate::server::shutdown_signal() => (Ok(()), true),
+        finished = &mut supervisor => (finished.context("the handler supervisor panicked").and_then(|r| r), false),
     };
-    stopping_tx.send_replace(true);
-    let left = invoker.in_flight.drain(DRAIN_FOR).await;
-    if left > 0 {
-        tracing::warn!(left, "invocations still running at shutdown");
-    }
-    stop_handler_tx.send_replace(true);
-    if !supervisor.is_finished() {
-        supervisor
-            .await
-            .context("the handler supervisor panicked")??;
-    }
-    let _ = tokio::time::timeout(Duration::from_secs(5), server).await;
+    let shutdown = Shutdown {
+        grace: config.shutdown_grace(),
+        kill_timeout: config.kill_timeout(),
+        stopping: stopping_tx,
+        stop_handler: stop_handler_tx,
+        invoker,
+    };
+    let stopped = shutdown
+        .run(supervising.then_some(supervisor), server)
+        .await;
     tracing::info!("host stopped");
-    result
+    result.and(stopped)
+}
+
+/// What stopping the host takes.
+struct Shutdown {
+    grace: Duration,
+    kill_timeout: Duration,
+    /// Set: the server stops accepting, timers and queues stop starting invocations.
+    stopping: watch::Sender<bool>,
+    /// Set: the supervisor stops the handler.
+    stop_handler: watch::Sender<bool>,
+    invoker: Invoker,
+}
+
+impl Shutdown {
+    /// Stops taking work, waits up to `grace` for invocations in flight and abandons the rest,
+    /// stops the handler (SIGKILL `kill_timeout` after SIGTERM), and closes the server: done
+    /// within `grace` + `kill_timeout` (plus the moment a killed handler takes to be reaped), as
+    /// no step waits past its own bound.
+    async fn run(
+        self,
+        supervisor: Option<JoinHandle<anyhow::Result<()>>>,
+        mut server: JoinHandle<std::io::Result<()>>,
+    ) -> anyhow::Result<()> {
+        let deadline = Instant::now() + self.grace + self.kill_timeout;
+        self.stopping.send_replace(true);
+        let left = self.invoker.in_flight.drain(self.grace).await;
+        if left > 0 {
+            tracing::warn!(
+                left,
+                grace_secs = self.grace.as_secs(),
+                "{left} invocation(s) still running {}s after shutdown began: abandoned",
+                self.grace.as_secs()
+            );
+            self.invoker.in_flight.abandon();
+        }
+        self.stop_handler.send_replace(true);
+        let stopped = self.handler_stopped(supervisor).await;
+        let closing = deadline
+            .saturating_duration_since(Instant::now())
+            .max(CLOSE_AT_LEAST);
+        if tokio::time::timeout(closing, &mut server).await.is_err() {
+            tracing::warn!("connections still open at the shutdown deadline: closed");
+            server.abort();
+        }
+        stopped
+    }
+
+    /// The supervisor's end (`None`: it has ended already, the reason the host is stopping):
+    /// it stops the handler within the kill timeout (the margin covers reaping it); should it
+    /// not, it is dropped, which kills the handler it holds.
+    async fn handler_stopped(
+        &self,
+        supervisor: Option<JoinHandle<anyhow::Result<()>>>,
+    ) -> anyhow::Result<()> {
+        let Some(mut supervisor) = supervisor else {
+            return Ok(());
+        };
+        let bound = self.kill_timeout + Duration::from_secs(2);
+        match tokio::time::timeout(bound, &mut supervisor).await {
+            Ok(finished) => finished.context("the handler supervisor panicked")?,
+            Err(_) => {
+                tracing::error!("the handler was not stopped within {bound:?}; abandoning it");
+                supervisor.abort();
+                Ok(())
+            }
+        }
+    }
 }
 
 /// Starts every timer and queue trigger; returns the HTTP side's state.

@@ -3,6 +3,7 @@
 
 use std::net::{Ipv4Addr, SocketAddr};
 use std::process::ExitCode;
+use std::time::Duration;
 
 use anyhow::Context;
 use clap::{Parser, Subcommand};
@@ -91,8 +92,25 @@ impl Command {
     }
 }
 
-#[tokio::main]
-async fn main() -> ExitCode {
+/// How long, once a command is done, the runtime waits for work still on its blocking pool (a
+/// rule evaluation a stopping handler abandoned) before the process exits anyway.
+const ABANDON_BLOCKING_AFTER: Duration = Duration::from_secs(1);
+
+fn main() -> ExitCode {
+    let runtime = match tokio::runtime::Runtime::new() {
+        Ok(runtime) => runtime,
+        Err(e) => {
+            eprintln!("azcops: starting the async runtime: {e}");
+            return ExitCode::FAILURE;
+        }
+    };
+    let code = runtime.block_on(start());
+    // Dropping the runtime would wait for blocking work however long it runs.
+    runtime.shutdown_timeout(ABANDON_BLOCKING_AFTER);
+    code
+}
+
+async fn start() -> ExitCode {
     let cli = Cli::parse();
     // Commands whose stdout is their result log to stderr.
     let output = match cli.command {

@@ -1,8 +1,10 @@
 //! Serving: bind first (the Functions host gives up on a handler that is not listening within
-//! 30 s), build the state without touching the network, then serve until SIGTERM or Ctrl-C.
+//! 30 s), build the state without touching the network, then serve until SIGTERM or Ctrl-C,
+//! giving requests in flight a bounded grace period.
 
 use std::net::SocketAddr;
 use std::sync::Arc;
+use std::time::Duration;
 
 use anyhow::Context;
 use axum::Router;
@@ -17,6 +19,11 @@ use crate::functions;
 use crate::ingestion::qpu_budget::PgQpuBudget;
 use crate::ingestion::runtime::{LazyIngestor, QueueEnqueue};
 use crate::storage::lake::location::{CLIENT_ID_SETTING, LAKE_URL_SETTING};
+
+/// How long requests in flight get after SIGTERM/Ctrl-C before the process stops waiting for
+/// them. Shorter than `azcops host`'s default kill timeout (10 s), so a handler with a stuck
+/// request still exits by itself, with code 0, before the host kills it.
+pub const SHUTDOWN_GRACE: Duration = Duration::from_secs(5);
 
 /// The database as configured (the rules are [`Config::database_source`]'s). Connects to
 /// nothing.
@@ -157,6 +164,8 @@ pub fn handler_router(state: AppState) -> Router {
 /// Serves `state` on `listener` until a shutdown signal, applying migrations in the
 /// background first when `migrate` is set (the port already answers meanwhile). `functions`
 /// mounts the function routes too: only for the custom handler behind the Functions host.
+/// On the signal it stops accepting and returns once the requests in flight are answered, or
+/// after [`SHUTDOWN_GRACE`] without waiting for them any longer.
 pub async fn serve(
     listener: TcpListener,
     state: AppState,
@@ -173,9 +182,24 @@ pub async fn serve(
     } else {
         api::router(state)
     };
-    axum::serve(listener, app)
-        .with_graceful_shutdown(shutdown_signal())
-        .await?;
+    let (signalled, mut grace) = tokio::sync::watch::channel(false);
+    let server = axum::serve(listener, app).with_graceful_shutdown(async move {
+        shutdown_signal().await;
+        signalled.send_replace(true);
+    });
+    let grace_over = async move {
+        // Pending forever if the server ends (its error) before any signal.
+        let _ = grace.wait_for(|signalled| *signalled).await;
+        tokio::time::sleep(SHUTDOWN_GRACE).await;
+    };
+    tokio::select! {
+        served = server.into_future() => served?,
+        () = grace_over => tracing::warn!(
+            grace_secs = SHUTDOWN_GRACE.as_secs(),
+            "requests still running {}s after the shutdown signal: abandoned",
+            SHUTDOWN_GRACE.as_secs()
+        ),
+    }
     tracing::info!("shut down");
     Ok(())
 }

@@ -1,8 +1,9 @@
 //! The host's HTTP side: requests under the route prefix that match an HTTP function are
 //! forwarded to the handler unchanged (as `enableForwardingHttpRequest` does) and its answer
-//! returned unchanged; a path with dot segments or encoded separators is a `400`, so nothing
-//! outside the prefix reaches the handler. `POST /admin/functions/{name}` (with the admin key
-//! and a JSON body) fires any other function on demand.
+//! returned unchanged (a `503` instead when shutdown abandons the request); a path with dot
+//! segments or encoded separators is a `400`, so nothing outside the prefix reaches the
+//! handler. `POST /admin/functions/{name}` (with the admin key and a JSON body) fires any other
+//! function on demand.
 
 use std::collections::HashMap;
 use std::sync::Arc;
@@ -25,6 +26,9 @@ use super::timers::Timer;
 
 /// The largest request body forwarded (the HTTP trigger's limit).
 const MAX_BODY: usize = 100 * 1024 * 1024;
+
+/// The body of the `503` a request gets when shutdown abandons it.
+const ABANDONED: &str = "the host is shutting down: the request was abandoned";
 
 /// Headers that belong to one connection and are never forwarded.
 const HOP_BY_HOP: [&str; 6] = [
@@ -95,14 +99,21 @@ async fn forward(State(state): State<HttpState>, request: Request) -> Response {
         return StatusCode::NOT_FOUND.into_response();
     };
     let function = route.function.clone();
-    let _running = state.invoker.in_flight.enter();
+    let running = state.invoker.in_flight.enter();
     let id = Uuid::new_v4();
     let started = Instant::now();
-    let (outcome, response) = match send(&state.invoker, id, request).await {
-        Ok(response) => (outcome_of(response.status()), response),
-        Err(error) => (
+    let sent = running
+        .unless_abandoned(send(&state.invoker, id, request))
+        .await;
+    let (outcome, response) = match sent {
+        Some(Ok(response)) => (outcome_of(response.status()), response),
+        Some(Err(error)) => (
             Outcome::Error(error.clone()),
             (StatusCode::BAD_GATEWAY, error).into_response(),
+        ),
+        None => (
+            Outcome::Abandoned,
+            (StatusCode::SERVICE_UNAVAILABLE, ABANDONED).into_response(),
         ),
     };
     record(&function, id, started, &outcome);

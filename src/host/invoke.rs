@@ -1,6 +1,7 @@
 //! Invoking the handler: the `POST /<FunctionName>` of non-HTTP triggers, the bookkeeping every
 //! invocation shares (an id, the host headers, one log line with the outcome and duration, the
-//! handler's `Logs` relayed under it) and the count of invocations in flight.
+//! handler's `Logs` relayed under it) and the invocations in flight, which shutdown waits for
+//! and then abandons.
 
 use std::sync::Arc;
 use std::sync::atomic::{AtomicUsize, Ordering};
@@ -27,6 +28,8 @@ pub enum Outcome {
     Failed(StatusCode),
     /// The handler could not be reached or did not answer in time.
     Error(String),
+    /// Still running when the host's shutdown grace period ended: the host stopped waiting.
+    Abandoned,
 }
 
 impl Outcome {
@@ -36,23 +39,30 @@ impl Outcome {
     }
 }
 
-/// Counts invocations in flight, so shutdown can wait for them.
+/// Counts invocations in flight, so shutdown can wait for them, and abandons those still
+/// running when the wait is over.
 #[derive(Debug, Clone, Default)]
-pub struct InFlight(Arc<AtomicUsize>);
+pub struct InFlight(Arc<Shared>);
+
+#[derive(Debug, Default)]
+struct Shared {
+    running: AtomicUsize,
+    abandoned: watch::Sender<bool>,
+}
 
 /// Held while an invocation runs.
-pub struct InFlightGuard(Arc<AtomicUsize>);
+pub struct InFlightGuard(Arc<Shared>);
 
 impl InFlight {
     /// Marks one invocation as running until the guard drops.
     pub fn enter(&self) -> InFlightGuard {
-        self.0.fetch_add(1, Ordering::SeqCst);
+        self.0.running.fetch_add(1, Ordering::SeqCst);
         InFlightGuard(self.0.clone())
     }
 
     /// Invocations running now.
     pub fn count(&self) -> usize {
-        self.0.load(Ordering::SeqCst)
+        self.0.running.load(Ordering::SeqCst)
     }
 
     /// Waits until none runs, or `bound` has passed; returns how many are left.
@@ -63,11 +73,30 @@ impl InFlight {
         }
         self.count()
     }
+
+    /// Gives up on every invocation running now or started later: each ends at once as
+    /// [`Outcome::Abandoned`] (see [`InFlightGuard::unless_abandoned`]).
+    pub fn abandon(&self) {
+        self.0.abandoned.send_replace(true);
+    }
+}
+
+impl InFlightGuard {
+    /// Runs `work` to its end, or until the invocations are abandoned (`None`, `work` dropped).
+    pub async fn unless_abandoned<T>(&self, work: impl Future<Output = T>) -> Option<T> {
+        let mut abandoned = self.0.abandoned.subscribe();
+        tokio::select! {
+            // Work that is done is not abandoned.
+            biased;
+            done = work => Some(done),
+            _ = abandoned.wait_for(|a| *a) => None,
+        }
+    }
 }
 
 impl Drop for InFlightGuard {
     fn drop(&mut self) {
-        self.0.fetch_sub(1, Ordering::SeqCst);
+        self.0.running.fetch_sub(1, Ordering::SeqCst);
     }
 }
 
@@ -111,10 +140,13 @@ impl Invoker {
 
     /// POSTs `payload` to `/<function>` and logs the invocation.
     pub async fn invoke(&self, function: &str, payload: &Value) -> Outcome {
-        let _running = self.in_flight.enter();
+        let running = self.in_flight.enter();
         let id = Uuid::new_v4();
         let started = Instant::now();
-        let (outcome, logs) = self.post(function, id, payload).await;
+        let (outcome, logs) = running
+            .unless_abandoned(self.post(function, id, payload))
+            .await
+            .unwrap_or((Outcome::Abandoned, Vec::new()));
         record(function, id, started, &outcome);
         for line in logs {
             tracing::info!(function, invocation_id = %id, "{line}");
@@ -187,6 +219,10 @@ pub fn record(function: &str, id: Uuid, started: Instant, outcome: &Outcome) {
             function, invocation_id = %id, duration_ms, outcome = "failed", %error,
             "invocation finished"
         ),
+        Outcome::Abandoned => tracing::warn!(
+            function, invocation_id = %id, duration_ms, outcome = "abandoned",
+            "invocation finished"
+        ),
     }
 }
 
@@ -194,6 +230,24 @@ pub fn record(function: &str, id: Uuid, started: Instant, outcome: &Outcome) {
 mod tests {
     use super::*;
     use serde_json::json;
+
+    #[tokio::test]
+    async fn abandoning_ends_the_invocations_in_flight_and_any_started_later() {
+        let in_flight = InFlight::default();
+        let guard = in_flight.enter();
+        let stuck =
+            tokio::spawn(async move { guard.unless_abandoned(std::future::pending::<()>()).await });
+        assert_eq!(in_flight.drain(Duration::from_millis(100)).await, 1);
+        in_flight.abandon();
+        assert_eq!(stuck.await.expect("task"), None);
+        assert_eq!(in_flight.count(), 0);
+        let later = in_flight.enter();
+        assert_eq!(
+            later.unless_abandoned(std::future::pending::<()>()).await,
+            None
+        );
+        assert_eq!(later.unless_abandoned(async { 7 }).await, Some(7));
+    }
 
     #[test]
     fn logs_are_read_from_the_answer() {

@@ -1,6 +1,7 @@
 //! Starting and supervising the handler process as the Functions host does: the executable and
 //! arguments of `host.json` on a free loopback port, `GET /` polled until it answers, a restart
 //! when it dies with a code other than 0, and the host shut down after 3 failures in 30 minutes.
+//! Stopping it: SIGTERM to its process group, SIGKILL once the kill timeout has passed.
 
 use std::collections::VecDeque;
 use std::ffi::OsString;
@@ -23,8 +24,8 @@ const MAX_FAILURES: usize = 3;
 const FAILURE_WINDOW: Duration = Duration::from_secs(30 * 60);
 /// Exit code with which a handler asks to be restarted without it counting as a failure.
 const RESTART_CODE: i32 = 200;
-/// How long a handler gets to exit after SIGTERM.
-const STOP_GRACE: Duration = Duration::from_secs(10);
+/// How long a killed handler may take to be reaped before the host stops waiting for it.
+const REAP_FOR: Duration = Duration::from_secs(1);
 
 /// How to start the handler.
 #[derive(Debug, Clone)]
@@ -67,7 +68,8 @@ impl Launch {
         let worker_id = uuid::Uuid::new_v4().to_string();
         let mut command = Command::new(&self.program);
         // Its own process group: Ctrl-C reaches the host only, which drains in-flight
-        // invocations before it stops the handler with SIGTERM.
+        // invocations before it stops the handler (and whatever the handler started) with
+        // SIGTERM, then SIGKILL.
         #[cfg(unix)]
         command.process_group(0);
         command
@@ -93,12 +95,14 @@ impl Launch {
     }
 }
 
-/// Runs the handler until `shutdown`, publishing its port on `port` while it is ready.
-/// Returns an error when the handler failed too often (the host must stop).
+/// Runs the handler until `shutdown`, publishing its port on `port` while it is ready, then
+/// stops it (SIGTERM, SIGKILL after `kill_timeout`). Returns an error when the handler failed
+/// too often (the host must stop).
 pub async fn supervise(
     launch: Launch,
     port: watch::Sender<Option<u16>>,
     mut shutdown: watch::Receiver<bool>,
+    kill_timeout: Duration,
 ) -> anyhow::Result<()> {
     let mut failures: VecDeque<Instant> = VecDeque::new();
     loop {
@@ -106,20 +110,10 @@ pub async fn supervise(
         let mut child = launch.spawn(free)?;
         let pid = child.id().unwrap_or_default();
         tracing::info!(port = free, program = ?launch.program, "handler started pid={pid}");
-        let exit = match wait_ready(&mut child, free).await {
-            Ok(()) => {
-                tracing::info!(pid, port = free, "handler ready");
-                port.send_replace(Some(free));
-                tokio::select! {
-                    status = child.wait() => Exit::Exited(status.context("waiting for the handler")?),
-                    _ = shutdown.wait_for(|stop| *stop) => Exit::Shutdown,
-                }
-            }
-            Err(error) => Exit::NotReady(error),
-        };
+        let exit = run_handler(&mut child, free, &port, &mut shutdown).await?;
         port.send_replace(None);
         match exit {
-            Exit::Shutdown => return stop(child, pid).await,
+            Exit::Shutdown => return stop(child, pid, kill_timeout).await,
             Exit::Exited(status) if status.success() => {
                 tracing::warn!(
                     pid,
@@ -139,7 +133,7 @@ pub async fn supervise(
             }
             Exit::NotReady(error) => {
                 tracing::error!(pid, %error, "handler did not become ready");
-                let _ = child.kill().await;
+                kill(&mut child, pid).await;
                 count_failure(&mut failures)?;
             }
         }
@@ -147,6 +141,33 @@ pub async fn supervise(
             return Ok(());
         }
         tracing::info!("restarting the handler");
+    }
+}
+
+/// Waits for the handler to become ready (then publishes its port) and then to exit; shutdown
+/// ends either wait at once, so a handler still starting is stopped as promptly as a ready one.
+async fn run_handler(
+    child: &mut Child,
+    free: u16,
+    port: &watch::Sender<Option<u16>>,
+    shutdown: &mut watch::Receiver<bool>,
+) -> anyhow::Result<Exit> {
+    let ready = tokio::select! {
+        ready = wait_ready(child, free) => ready,
+        _ = shutdown.wait_for(|stop| *stop) => return Ok(Exit::Shutdown),
+    };
+    if let Err(error) = ready {
+        return Ok(Exit::NotReady(error));
+    }
+    tracing::info!(
+        pid = child.id().unwrap_or_default(),
+        port = free,
+        "handler ready"
+    );
+    port.send_replace(Some(free));
+    tokio::select! {
+        status = child.wait() => Ok(Exit::Exited(status.context("waiting for the handler")?)),
+        _ = shutdown.wait_for(|stop| *stop) => Ok(Exit::Shutdown),
     }
 }
 
@@ -214,24 +235,54 @@ async fn wait_ready(child: &mut Child, port: u16) -> Result<(), String> {
     ))
 }
 
-/// SIGTERM, then SIGKILL after [`STOP_GRACE`].
-async fn stop(mut child: Child, pid: u32) -> anyhow::Result<()> {
-    if pid != 0 {
-        let _ = Command::new("kill")
-            .args(["-TERM", &pid.to_string()])
-            .status()
-            .await;
-    }
-    match tokio::time::timeout(STOP_GRACE, child.wait()).await {
+/// SIGTERM to the handler's process group; SIGKILL to it if the handler is still running
+/// `kill_timeout` later (it ignores SIGTERM, or its own shutdown waits on something stuck).
+async fn stop(mut child: Child, pid: u32, kill_timeout: Duration) -> anyhow::Result<()> {
+    signal_group(pid, "TERM").await;
+    match tokio::time::timeout(kill_timeout, child.wait()).await {
         Ok(status) => {
             tracing::info!(pid, status = %describe(status?), "handler stopped");
         }
         Err(_) => {
-            tracing::warn!(pid, "handler ignored SIGTERM; killing it");
-            child.kill().await?;
+            tracing::warn!(
+                pid,
+                kill_timeout_secs = kill_timeout.as_secs(),
+                "handler still running {}s after SIGTERM: killed (SIGKILL)",
+                kill_timeout.as_secs()
+            );
+            kill(&mut child, pid).await;
         }
     }
     Ok(())
+}
+
+/// SIGKILL to the handler's process group (what it started goes with it), then reaps it.
+async fn kill(child: &mut Child, pid: u32) {
+    // Before the handler is reaped, so its pid still names its group.
+    signal_group(pid, "KILL").await;
+    // The handler itself, should the group signal have failed.
+    let _ = child.start_kill();
+    if tokio::time::timeout(REAP_FOR, child.wait()).await.is_err() {
+        tracing::error!(
+            pid,
+            "handler not gone {REAP_FOR:?} after SIGKILL; leaving it"
+        );
+    }
+}
+
+/// Sends `signal` (`TERM`, `KILL`) to the process group the handler leads: [`Launch::spawn`]
+/// starts it in one of its own, so a wrapper script's children get the signal too.
+async fn signal_group(pid: u32, signal: &str) {
+    if pid == 0 {
+        return;
+    }
+    let _ = Command::new("kill")
+        .args([format!("-{signal}"), "--".to_owned(), format!("-{pid}")])
+        .stdin(Stdio::null())
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .status()
+        .await;
 }
 
 #[cfg(test)]

@@ -1,8 +1,8 @@
 //! Queue triggers, with the Storage queue extension's semantics: up to `batchSize` messages
 //! fetched while no more than `newBatchThreshold` run, each handed to the handler; deleted on
 //! success, made visible again after `visibilityTimeout` on failure, moved to `<queue>-poison`
-//! once `maxDequeueCount` attempts have failed; polling backs off to `maxPollingInterval` while
-//! the queue is empty.
+//! once `maxDequeueCount` attempts have failed (one abandoned at shutdown is left to its lease);
+//! polling backs off to `maxPollingInterval` while the queue is empty.
 
 use std::sync::Arc;
 use std::time::Duration;
@@ -11,7 +11,7 @@ use chrono::Utc;
 use tokio::sync::watch;
 
 use super::config::QueueOptions;
-use super::invoke::{InFlight, Invoker};
+use super::invoke::{InFlight, Invoker, Outcome};
 use super::payload;
 use crate::storage::connection::StorageConnection;
 use crate::storage::message::{MessageEncoding, ReceivedMessage};
@@ -153,7 +153,13 @@ impl QueueTrigger {
             }
         };
         let body = payload::queue(&self.function, &self.binding, &message, &text, Utc::now());
-        if invoker.invoke(&self.function, &body).await.is_success() {
+        let outcome = invoker.invoke(&self.function, &body).await;
+        if outcome == Outcome::Abandoned {
+            // Shutdown is no verdict on the message: neither released early nor poisoned, it
+            // is delivered again when its lease ends.
+            return;
+        }
+        if outcome.is_success() {
             if let Err(e) = self.queue.delete(&message.id, &message.pop_receipt).await {
                 tracing::warn!(function = %self.function, message_id = %message.id, error = %e, "delete failed");
             }

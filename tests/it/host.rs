@@ -3,6 +3,7 @@
 //! PostgreSQL database, real Azurite queues and the simulated Azure.
 
 pub(crate) mod harness;
+mod shutdown;
 
 use reqwest::StatusCode;
 use serde_json::json;

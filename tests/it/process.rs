@@ -407,6 +407,47 @@ async fn sigterm_shuts_the_handler_down_gracefully() {
     );
 }
 
+#[tokio::test]
+async fn sigterm_ends_the_handler_after_its_grace_period_even_with_a_request_stuck() {
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    let (mut handler, addr) = ready_handler(Some(UNREACHABLE_DATABASE_URL)).await;
+    // A queue invocation whose body never finishes arriving: the handler waits for it.
+    let mut stuck = tokio::net::TcpStream::connect(addr).await.expect("connect");
+    let head = "POST /ingest-subscription HTTP/1.1\r\nHost: localhost\r\n\
+                Content-Type: application/json\r\nContent-Length: 1000\r\n\
+                Expect: 100-continue\r\n\r\n";
+    stuck
+        .write_all(head.as_bytes())
+        .await
+        .expect("send the head");
+    // `100 Continue` comes once the handler reads the body: the request is in flight.
+    let mut answer = [0_u8; 64];
+    let read = tokio::time::timeout(DEADLINE, stuck.read(&mut answer)).await;
+    let read = read.expect("100 Continue in time").expect("read");
+    let answer = String::from_utf8_lossy(&answer[..read]);
+    assert!(answer.starts_with("HTTP/1.1 100"), "{answer:?}");
+    stuck.write_all(b"{").await.expect("send part of the body");
+
+    let kill = std::process::Command::new("kill")
+        .arg("-TERM")
+        .arg(handler.pid().to_string())
+        .status()
+        .expect("running kill");
+    assert!(kill.success(), "kill -TERM failed: {kill}");
+    let status = handler.wait_for_exit().await;
+
+    assert!(
+        status.success(),
+        "the handler must exit by itself with code 0, got {status}\n{}",
+        handler.output()
+    );
+    let output = handler.output();
+    assert!(
+        output.contains("requests still running 5s after the shutdown signal: abandoned"),
+        "{output}"
+    );
+}
+
 // ----------------------------------------------------------------------------------------------
 // Configuration errors
 // ----------------------------------------------------------------------------------------------
