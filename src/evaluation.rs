@@ -14,6 +14,7 @@ use std::collections::{BTreeMap, BTreeSet};
 use std::time::Instant;
 
 use chrono::{DateTime, Utc};
+use futures::TryStreamExt;
 use serde_json::Value;
 use sqlx::PgPool;
 use uuid::Uuid;
@@ -134,10 +135,9 @@ pub async fn load_context(
         .unwrap_or_default();
     let resources: Vec<rules::Resource> =
         db::resources::live_for_subscription(conn, tenant_id, subscription_db_id)
-            .await?
-            .into_iter()
-            .map(resource)
-            .collect();
+            .map_ok(resource)
+            .try_collect()
+            .await?;
     let (subscription_tags, resource_group_tags) = container_tags(
         db::containers::tags_for_subscription(conn, tenant_id, subscription_db_id).await?,
     );
@@ -239,7 +239,14 @@ fn settings(stored: db::rule_settings::Settings) -> rules::Settings {
     }
 }
 
-fn resource(r: db::resources::NewResource) -> rules::Resource {
+fn resource(r: db::resources::LiveResource) -> rules::Resource {
+    // simd-json's own parser sizes every object and array exactly (through serde they grow by
+    // doubling); text PostgreSQL produced from jsonb always parses, and anything else reads as
+    // absent, as the rules treat missing data.
+    let json = |text: String| {
+        let mut bytes = text.into_bytes();
+        simd_json::to_owned_value(&mut bytes).ok()
+    };
     rules::Resource {
         resource_id: r.resource_id,
         name: r.name,
@@ -247,9 +254,9 @@ fn resource(r: db::resources::NewResource) -> rules::Resource {
         kind: r.kind,
         location: r.location.unwrap_or_default(),
         resource_group: r.resource_group.unwrap_or_default(),
-        sku: r.sku,
-        tags: tag_map(&r.tags),
-        properties: r.properties,
+        sku: r.sku.and_then(json),
+        tags: tag_pairs(&r.tags),
+        properties: r.properties.and_then(json),
     }
 }
 
@@ -264,6 +271,10 @@ fn tag_map(tags: &Value) -> BTreeMap<String, String> {
                 .collect()
         })
         .unwrap_or_default()
+}
+
+fn tag_pairs(tags: &Value) -> Vec<(String, String)> {
+    tag_map(tags).into_iter().collect()
 }
 
 type Tags = BTreeMap<String, String>;

@@ -54,7 +54,7 @@ use std::collections::{BTreeMap, BTreeSet};
 pub use catalogue::{Category, Level, Parameter, RuleInfo, catalogue, rule};
 pub use finding::{Finding, SavingsBasis, fingerprint};
 pub use input::{
-    ConditionSince, Context, CostWindow, MetricState, MetricStats, Resource, ResourceCost,
+    ConditionSince, Context, CostWindow, Json, MetricState, MetricStats, Resource, ResourceCost,
     RetailPrice, VmSize,
 };
 pub use scope::Skip;
@@ -225,8 +225,10 @@ mod tests {
         for (i, t) in types.enumerate() {
             for (j, shape) in shapes.iter().enumerate() {
                 let mut r = resource(t, &format!("r{i}-{j}"), shape.clone());
-                r.properties = (!shape.is_null()).then(|| shape.clone());
-                r.sku = Some(json!({"name": "P€1v3", "tier": 7, "capacity": 1e300}));
+                r.properties = (!shape.is_null()).then(|| testing::to_json(shape.clone()));
+                r.sku = Some(testing::to_json(
+                    json!({"name": "P€1v3", "tier": 7, "capacity": 1e300}),
+                ));
                 for m in [
                     "Percentage CPU",
                     "Available Memory Bytes",

@@ -38,7 +38,8 @@ use run::{Kinds, combine, fetch_resource, run_batch, run_singles};
 
 pub use kinds::{
     APP_SERVICE_PLAN_NAMESPACE, Aggregation, DISK_NAMESPACE, MetricKind, MetricSpec, MetricTarget,
-    SCALE_SET_NAMESPACE, SQL_DATABASE_NAMESPACE, VM_NAMESPACE, metric_names, metrics_of,
+    SCALE_SET_NAMESPACE, SQL_DATABASE_NAMESPACE, VM_NAMESPACE, aggregations_of, metric_names,
+    metrics_of,
 };
 pub use plan::{Batch, MAX_BATCH, Plan, Single, VmTarget, plan_batches, plan_targets};
 pub use rules::{UnderutilisationThresholds, underutilisation_reason};
@@ -57,8 +58,6 @@ use super::error::AzureError;
 pub const BATCH_API_VERSION: &str = "2024-02-01";
 /// api-version of the ARM metrics API.
 pub const ARM_API_VERSION: &str = "2023-10-01";
-/// Aggregations requested (each metric's [`Aggregation`] picks its hourly value).
-pub const AGGREGATIONS: &str = "average,maximum,minimum,total";
 /// The time grain.
 pub const INTERVAL: &str = "PT1H";
 
@@ -151,7 +150,7 @@ pub fn batch_url(
         ("starttime", start.as_str()),
         ("endtime", end.as_str()),
         ("interval", INTERVAL),
-        ("aggregation", AGGREGATIONS),
+        ("aggregation", aggregations_of(batch.namespace)),
     ];
     client.monitor_url(&batch.region, &path, &query)
 }
@@ -181,7 +180,7 @@ pub fn resource_url(
         ("metricnames", names.as_str()),
         ("timespan", timespan.as_str()),
         ("interval", INTERVAL),
-        ("aggregation", AGGREGATIONS),
+        ("aggregation", aggregations_of(namespace)),
     ];
     client.arm_url(&path, &query)
 }

@@ -2,6 +2,7 @@
 //! and subscription, marked deleted when a full inventory no longer contains it.
 
 use chrono::{DateTime, Utc};
+use futures::stream::BoxStream;
 use serde::Serialize;
 use serde_json::Value;
 use sqlx::PgConnection;
@@ -200,22 +201,42 @@ pub async fn mark_missing_deleted(
     Ok(result.rows_affected())
 }
 
-/// The live (not deleted) resources of one subscription with their properties, by resource id:
-/// what a rule evaluation reads. Returned as [`NewResource`]s, the inventory's own shape.
-pub async fn live_for_subscription(
-    conn: &mut PgConnection,
+/// A live resource as a rule evaluation reads it. `sku` and `properties` come as JSON text, for
+/// the caller to parse into whatever representation holds a whole subscription's inventory
+/// compactly.
+#[derive(Debug, Clone)]
+pub struct LiveResource {
+    /// The ARM resource id, lower-cased.
+    pub resource_id: String,
+    pub name: String,
+    pub resource_type: String,
+    pub kind: Option<String>,
+    pub location: Option<String>,
+    pub resource_group: Option<String>,
+    /// JSON text.
+    pub sku: Option<String>,
+    /// A JSON object of tag names to values.
+    pub tags: Value,
+    /// JSON text.
+    pub properties: Option<String>,
+}
+
+/// The live (not deleted) resources of one subscription with their properties, by resource id,
+/// streamed (what a rule evaluation reads; the caller keeps each row in its own shape).
+pub fn live_for_subscription<'c>(
+    conn: &'c mut PgConnection,
     tenant_id: Uuid,
     subscription_db_id: Uuid,
-) -> Result<Vec<NewResource>, sqlx::Error> {
+) -> BoxStream<'c, Result<LiveResource, sqlx::Error>> {
     sqlx::query_as!(
-        NewResource,
-        r#"SELECT resource_id, name, type AS resource_type, kind, location, resource_group, sku, tags, properties
+        LiveResource,
+        r#"SELECT resource_id, name, type AS resource_type, kind, location, resource_group,
+                  sku::text AS sku, tags, properties::text AS properties
            FROM resources
            WHERE tenant_id = $1 AND subscription_db_id = $2 AND deleted_at IS NULL
            ORDER BY resource_id"#,
         tenant_id,
         subscription_db_id,
     )
-    .fetch_all(conn)
-    .await
+    .fetch(conn)
 }

@@ -27,8 +27,8 @@ pub(crate) const RULES: [Rule; 2] = [
 ];
 
 /// Whether `tags` hold `key` (any case, as Azure compares tag names) with a value.
-fn holds(tags: &std::collections::BTreeMap<String, String>, key: &str) -> bool {
-    tags.iter()
+fn holds<'a>(tags: impl IntoIterator<Item = (&'a String, &'a String)>, key: &str) -> bool {
+    tags.into_iter()
         .any(|(k, v)| k.trim().eq_ignore_ascii_case(key.trim()) && !v.trim().is_empty())
 }
 
@@ -43,7 +43,7 @@ fn missing_tags(c: &Check<'_, '_>, r: &Resource) -> Verdict {
         .iter()
         .map(String::as_str)
         .filter(|key| {
-            !holds(&r.tags, key)
+            !holds(r.tags.iter().map(|(k, v)| (k, v)), key)
                 && !group.is_some_and(|g| holds(g, key))
                 && !holds(&ctx.subscription_tags, key)
         })

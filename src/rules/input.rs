@@ -9,9 +9,11 @@ use std::collections::BTreeMap;
 use chrono::{DateTime, NaiveDate, Utc};
 use rust_decimal::Decimal;
 use serde::{Deserialize, Serialize};
-use serde_json::Value;
 
 use super::settings::Settings;
+
+/// ARM JSON as the rules hold it (see [`super::props`]).
+pub type Json = simd_json::OwnedValue;
 
 /// Everything one evaluation of one subscription reads.
 #[derive(Debug, Clone, Default)]
@@ -63,10 +65,12 @@ pub struct Resource {
     /// Lower-cased resource group name.
     pub resource_group: String,
     /// ARM `sku` as returned (`{"name": "Premium_LRS", "tier": "Premium"}`).
-    pub sku: Option<Value>,
-    pub tags: BTreeMap<String, String>,
+    pub sku: Option<Json>,
+    /// `(name, value)` as returned (a vector: a subscription's every resource is held at once,
+    /// and most have a handful of tags).
+    pub tags: Vec<(String, String)>,
     /// ARM `properties` as returned (VMs with `extended.instanceView.powerState`).
-    pub properties: Option<Value>,
+    pub properties: Option<Json>,
 }
 
 /// The window of complete days the costs cover (inclusive).

@@ -8,7 +8,7 @@ use serde_json::{Value, json};
 
 use super::Rule;
 use super::finding::Draft;
-use super::input::Resource;
+use super::input::{Json, Resource};
 use super::pricing::meters;
 use super::props::{inner, list, present, text};
 use super::savings;
@@ -136,7 +136,7 @@ fn nic(_: &Check<'_, '_>, nic: &Resource) -> Verdict {
 }
 
 /// Whether no backend pool of `p` lists a member under any of `members`.
-fn pools_empty(p: &Value, members: &[&str]) -> bool {
+fn pools_empty(p: &Json, members: &[&str]) -> bool {
     !list(p, &["backendAddressPools"])
         .iter()
         .any(|pool| members.iter().any(|m| !list(inner(pool), &[m]).is_empty()))

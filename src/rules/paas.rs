@@ -14,7 +14,7 @@ use super::Rule;
 use super::finding::Draft;
 use super::input::Resource;
 use super::pricing::{Price, meters};
-use super::props::{number, text};
+use super::props::{flag, number, text};
 use super::savings;
 use super::scope::{Check, Verdict};
 
@@ -61,10 +61,7 @@ fn sites(c: &Check<'_, '_>, plan: &Resource) -> u64 {
 }
 
 fn linux(plan: &Resource) -> bool {
-    plan.props()
-        .get("reserved")
-        .and_then(|v| v.as_bool())
-        .unwrap_or(false)
+    flag(plan.props(), &["reserved"]).unwrap_or(false)
 }
 
 fn empty_plan(c: &Check<'_, '_>, plan: &Resource) -> Verdict {

@@ -2,11 +2,18 @@
 //! case-insensitively (ARM is not consistent: `LastOwnershipUpdateTime` next to `diskState`),
 //! references (`{"id": …}`) are lower-cased ids, and anything missing or of the wrong type
 //! reads as absent rather than failing the evaluation.
+//!
+//! `properties` are held as [`Json`] (simd-json's owned value): its objects are vectors while
+//! small, where `serde_json`'s are B-trees, so a 20,000-resource subscription's properties take
+//! about a third of the memory.
 
 use chrono::{DateTime, Utc};
-use serde_json::Value;
+use simd_json::StaticNode;
+use simd_json::prelude::{ValueAsArray, ValueAsObject, ValueAsScalar};
 
-use super::input::Resource;
+use super::input::{Json, Resource};
+
+type Value = Json;
 
 /// The value under `key` of an object (exact key first, then ignoring case).
 pub(crate) fn get<'a>(value: &'a Value, key: &str) -> Option<&'a Value> {
@@ -26,17 +33,21 @@ pub(crate) fn at<'a>(value: &'a Value, path: &[&str]) -> Option<&'a Value> {
 
 /// The string at a path, or "".
 pub(crate) fn text<'a>(value: &'a Value, path: &[&str]) -> &'a str {
-    at(value, path).and_then(Value::as_str).unwrap_or("")
+    at(value, path).and_then(|v| v.as_str()).unwrap_or("")
 }
 
 /// The finite number at a path (a JSON number or a numeric string).
 pub(crate) fn number(value: &Value, path: &[&str]) -> Option<f64> {
     let n = match at(value, path)? {
-        Value::Number(n) => n.as_f64(),
         Value::String(s) => s.trim().parse().ok(),
-        _ => None,
+        other => other.cast_f64(),
     };
     n.filter(|n| n.is_finite())
+}
+
+/// The boolean at a path.
+pub(crate) fn flag(value: &Value, path: &[&str]) -> Option<bool> {
+    at(value, path)?.as_bool()
 }
 
 /// The timestamp at a path (RFC 3339, any fraction of seconds).
@@ -50,7 +61,7 @@ pub(crate) fn time(value: &Value, path: &[&str]) -> Option<DateTime<Utc>> {
 /// The array at a path (empty when missing).
 pub(crate) fn list<'a>(value: &'a Value, path: &[&str]) -> &'a [Value] {
     at(value, path)
-        .and_then(Value::as_array)
+        .and_then(|v| v.as_array())
         .map(Vec::as_slice)
         .unwrap_or_default()
 }
@@ -58,7 +69,7 @@ pub(crate) fn list<'a>(value: &'a Value, path: &[&str]) -> &'a [Value] {
 /// Whether something is set at a path: not missing, null, an empty object or an empty string.
 pub(crate) fn present(value: &Value, path: &[&str]) -> bool {
     match at(value, path) {
-        None | Some(Value::Null) => false,
+        None | Some(Value::Static(StaticNode::Null)) => false,
         Some(Value::Object(o)) => !o.is_empty(),
         Some(Value::String(s)) => !s.is_empty(),
         Some(Value::Array(a)) => !a.is_empty(),
@@ -76,11 +87,11 @@ pub(crate) fn reference(value: &Value, path: &[&str]) -> Option<String> {
 /// (Resource Graph flattens some sub-resources).
 pub(crate) fn inner(item: &Value) -> &Value {
     get(item, "properties")
-        .filter(|p| p.is_object())
+        .filter(|p| matches!(p, Value::Object(_)))
         .unwrap_or(item)
 }
 
-static NULL: Value = Value::Null;
+static NULL: Value = Value::Static(StaticNode::Null);
 
 impl Resource {
     /// `properties`, or null.
@@ -120,12 +131,15 @@ pub(crate) fn subscription_of(id: &str) -> Option<String> {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::rules::testing::to_json;
     use serde_json::json;
 
     #[test]
     fn keys_are_found_exactly_then_ignoring_case() {
-        let v = json!({"diskState": "Unattached", "LastOwnershipUpdateTime": "2026-01-02T03:04:05.1234567+00:00",
-            "nested": {"Id": "/Subscriptions/ABC/x"}, "n": "12.5", "l": [1], "e": {}});
+        let v = to_json(
+            json!({"diskState": "Unattached", "LastOwnershipUpdateTime": "2026-01-02T03:04:05.1234567+00:00",
+            "nested": {"Id": "/Subscriptions/ABC/x"}, "n": "12.5", "l": [1], "e": {}}),
+        );
         assert_eq!(text(&v, &["diskstate"]), "Unattached");
         assert_eq!(
             time(&v, &["lastOwnershipUpdateTime"]).map(|t| t.to_rfc3339()),
@@ -136,7 +150,7 @@ mod tests {
             Some("/subscriptions/abc/x")
         );
         assert_eq!(number(&v, &["n"]), Some(12.5));
-        assert_eq!(number(&json!({"n": "NaN"}), &["n"]), None);
+        assert_eq!(number(&to_json(json!({"n": "NaN"})), &["n"]), None);
         assert!(present(&v, &["l"]) && !present(&v, &["e"]) && !present(&v, &["missing"]));
         assert_eq!(list(&v, &["n"]).len(), 0);
         assert_eq!(

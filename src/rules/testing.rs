@@ -5,7 +5,7 @@ use rust_decimal::Decimal;
 use serde_json::{Value, json};
 
 use super::input::{
-    ConditionSince, Context, CostWindow, MetricState, MetricStats, Resource, ResourceCost,
+    ConditionSince, Context, CostWindow, Json, MetricState, MetricStats, Resource, ResourceCost,
     RetailPrice, VmSize,
 };
 use super::{Evaluation, Finding, evaluate};
@@ -52,13 +52,13 @@ pub(crate) fn resource(arm_type: &str, name: &str, properties: Value) -> Resourc
         resource_group: "rg".into(),
         sku: None,
         tags: [("cost-center".to_owned(), "cc-1".to_owned())].into(),
-        properties: Some(properties),
+        properties: Some(to_json(properties)),
     }
 }
 
 /// The same resource with an ARM `sku`.
 pub(crate) fn with_sku(mut r: Resource, sku: Value) -> Resource {
-    r.sku = Some(sku);
+    r.sku = Some(to_json(sku));
     r
 }
 
@@ -251,11 +251,21 @@ pub(crate) fn dec(s: &str) -> Decimal {
     s.parse().unwrap_or_default()
 }
 
+/// The rules' [`Json`] of a `serde_json` value.
+pub(crate) fn to_json(value: Value) -> Json {
+    serde_json::from_value(value).expect("any JSON value converts")
+}
+
 /// Sets the property at `path` (objects are created on the way).
 pub(crate) fn set(r: &mut Resource, path: &[&str], value: Value) {
-    let mut at = r.properties.get_or_insert_with(|| json!({}));
+    let mut properties: Value = r.properties.as_ref().map_or_else(
+        || json!({}),
+        |p| serde_json::to_value(p).expect("serializes"),
+    );
+    let mut at = &mut properties;
     for key in path {
         at = &mut at[*key];
     }
     *at = value;
+    r.properties = Some(to_json(properties));
 }

@@ -7,7 +7,7 @@ pub mod namespaces;
 pub mod series;
 
 use chrono::{DateTime, Duration, SecondsFormat, Utc};
-use serde_json::{Map, Value, json};
+use serde::Serialize;
 
 use super::estate::{Estate, Resource};
 use super::rng::{hash_str, hash2, unit};
@@ -49,6 +49,53 @@ pub fn injected_error(r: &Resource, metric: &MetricDef, rate: f64) -> bool {
     unit(hash2(r.hash, hash_str(metric.name))) < rate
 }
 
+/// One `Metric` object of Azure Monitor's answers, serialized as is (a typed value rather than
+/// a `serde_json::Value` tree: a batch answer holds tens of thousands of points).
+#[derive(Debug, Clone, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct MetricObject {
+    id: String,
+    #[serde(rename = "type")]
+    kind: &'static str,
+    name: LocalizedName,
+    display_description: &'static str,
+    unit: &'static str,
+    timeseries: Vec<TimeSeries>,
+    error_code: &'static str,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    error_message: Option<String>,
+}
+
+#[derive(Debug, Clone, Serialize)]
+#[serde(rename_all = "camelCase")]
+struct LocalizedName {
+    value: &'static str,
+    localized_value: &'static str,
+}
+
+#[derive(Debug, Clone, Serialize)]
+struct TimeSeries {
+    metadatavalues: [(); 0],
+    data: Vec<Point>,
+}
+
+/// One point: its timestamp, and the requested aggregations when the hour has data.
+#[derive(Debug, Clone, Serialize)]
+#[serde(rename_all = "camelCase")]
+struct Point {
+    time_stamp: String,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    average: Option<f64>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    minimum: Option<f64>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    maximum: Option<f64>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    total: Option<f64>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    count: Option<f64>,
+}
+
 /// One `Metric` object of a known resource.
 pub fn metric_json(
     estate: &Estate,
@@ -56,74 +103,73 @@ pub fn metric_json(
     metric: &MetricDef,
     window: &Window,
     error_rate: f64,
-) -> Value {
+) -> MetricObject {
     if injected_error(r, metric, error_rate) {
         return metric_shell(
             &r.id,
             metric,
             "InternalServerError",
             Some("Simulated failure reading this metric."),
-            Vec::new(),
         );
     }
     let now = Utc::now();
     let minutes = window.grain.num_minutes().max(1) as f64;
-    let data: Vec<Value> = window
+    let wants = |name: &str| window.aggregations.iter().any(|a| a == name);
+    let (average, minimum, maximum, total, count) = (
+        wants("average"),
+        wants("minimum"),
+        wants("maximum"),
+        wants("total"),
+        wants("count"),
+    );
+    let data: Vec<Point> = window
         .points()
         .into_iter()
         .map(|t| {
-            let mut point = Map::new();
-            point.insert(
-                "timeStamp".into(),
-                json!(t.to_rfc3339_opts(SecondsFormat::Secs, true)),
-            );
-            if let Some((avg, min, max)) =
-                aggregate(estate, r, metric, t, window.grain).filter(|_| t <= now)
-            {
-                for a in &window.aggregations {
-                    let value = match a.as_str() {
-                        "average" => avg,
-                        "minimum" => min,
-                        "maximum" => max,
-                        "total" => avg * minutes,
-                        _ => minutes,
-                    };
-                    point.insert(a.clone(), json!(value));
-                }
+            let values = aggregate(estate, r, metric, t, window.grain).filter(|_| t <= now);
+            let pick =
+                |wanted: bool, f: fn((f64, f64, f64)) -> f64| values.filter(|_| wanted).map(f);
+            Point {
+                time_stamp: t.to_rfc3339_opts(SecondsFormat::Secs, true),
+                average: pick(average, |(avg, _, _)| avg),
+                minimum: pick(minimum, |(_, min, _)| min),
+                maximum: pick(maximum, |(_, _, max)| max),
+                total: values.filter(|_| total).map(|(avg, _, _)| avg * minutes),
+                count: values.filter(|_| count).map(|_| minutes),
             }
-            Value::Object(point)
         })
         .collect();
-    metric_shell(
-        &r.id,
-        metric,
-        "Success",
-        None,
-        vec![json!({"metadatavalues": [], "data": data})],
-    )
+    let mut object = metric_shell(&r.id, metric, "Success", None);
+    object.timeseries = vec![TimeSeries {
+        metadatavalues: [],
+        data,
+    }];
+    object
 }
 
-/// A `Metric` object with the given error code and series.
+/// A `Metric` object with the given error code and no series.
 pub fn metric_shell(
     resource_id: &str,
     metric: &MetricDef,
-    code: &str,
+    code: &'static str,
     message: Option<&str>,
-    timeseries: Vec<Value>,
-) -> Value {
-    let mut value = json!({
-        "id": format!("{resource_id}/providers/Microsoft.Insights/metrics/{}", metric.name),
-        "type": "Microsoft.Insights/metrics",
-        "name": {"value": metric.name, "localizedValue": metric.name},
-        "displayDescription": metric.description,
-        "unit": metric.unit,
-        "timeseries": timeseries,
-        "errorCode": code,
-    });
-    if let Some(message) = message {
-        value["errorMessage"] = json!(message);
+) -> MetricObject {
+    MetricObject {
+        id: format!(
+            "{resource_id}/providers/Microsoft.Insights/metrics/{}",
+            metric.name
+        ),
+        kind: "Microsoft.Insights/metrics",
+        name: LocalizedName {
+            value: metric.name,
+            localized_value: metric.name,
+        },
+        display_description: metric.description,
+        unit: metric.unit,
+        timeseries: Vec::new(),
+        error_code: code,
+        error_message: message.map(str::to_owned),
     }
-    value
 }
 
 /// `(average, minimum, maximum)` over one point of `grain` starting at `t`; `None` without data.

@@ -11,12 +11,13 @@ use axum::Json;
 use axum::http::StatusCode;
 use axum::response::IntoResponse;
 use chrono::{DateTime, Duration, SecondsFormat, Utc};
+use serde::Serialize;
 use serde_json::{Value, json};
 
 use super::arm::ArmRequest;
 use super::auth::authorize;
 use super::error::{ApiError, ApiResult, ErrorStyle};
-use super::metrics::{self, Namespace, namespaces};
+use super::metrics::{self, MetricObject, Namespace, namespaces};
 use super::server::Shared;
 
 mod request;
@@ -72,7 +73,7 @@ pub fn metrics(
     )
     .map_err(bare)?;
     let rate = state.estate.config().metric_error_rate;
-    let value: Vec<Value> = query
+    let value: Vec<MetricObject> = query
         .names
         .iter()
         .map(|m| metrics::metric_json(&state.estate, resource, m, &query.window, rate))
@@ -147,17 +148,38 @@ fn batch_inner(
     .map_err(bad)?;
     let ids = resource_ids(&request.body).map_err(bad)?;
     check_batch(state, &ids, (region, subscription), namespace.name).map_err(bad)?;
-    let values: Vec<Value> = ids
+    let (starttime, endtime) = (millis(query.window.start), millis(query.window.end));
+    let values: Vec<BatchValue<'_>> = ids
         .iter()
-        .map(|id| {
-            json!({
-                "starttime": millis(query.window.start), "endtime": millis(query.window.end),
-                "interval": query.interval, "namespace": namespace_name, "resourceregion": region,
-                "resourceid": id, "value": batch_metrics(state, id, namespace, &query),
-            })
+        .map(|id| BatchValue {
+            starttime: &starttime,
+            endtime: &endtime,
+            interval: &query.interval,
+            namespace: namespace_name,
+            resourceregion: region,
+            resourceid: id,
+            value: batch_metrics(state, id, namespace, &query),
         })
         .collect();
-    Ok(Json(json!({"values": values})).into_response())
+    Ok(Json(BatchAnswer { values }).into_response())
+}
+
+/// A `metrics:getBatch` answer.
+#[derive(Serialize)]
+struct BatchAnswer<'a> {
+    values: Vec<BatchValue<'a>>,
+}
+
+/// One resource's entry of a batch answer.
+#[derive(Serialize)]
+struct BatchValue<'a> {
+    starttime: &'a str,
+    endtime: &'a str,
+    interval: &'a str,
+    namespace: &'a str,
+    resourceregion: &'a str,
+    resourceid: &'a str,
+    value: Vec<MetricObject>,
 }
 
 /// The metrics of one resource of a batch; an unknown resource gets an error code per metric.
@@ -166,7 +188,7 @@ fn batch_metrics(
     id: &str,
     namespace: &Namespace,
     query: &MetricsQuery,
-) -> Vec<Value> {
+) -> Vec<MetricObject> {
     let rate = state.estate.config().metric_error_rate;
     match state
         .estate
@@ -183,9 +205,7 @@ fn batch_metrics(
             query
                 .names
                 .iter()
-                .map(|m| {
-                    metrics::metric_shell(id, m, "ResourceNotFound", Some(&message), Vec::new())
-                })
+                .map(|m| metrics::metric_shell(id, m, "ResourceNotFound", Some(&message)))
                 .collect()
         }
     }

@@ -178,6 +178,20 @@ pub fn metric_names(namespace: &str) -> String {
         .join(",")
 }
 
+/// The `aggregation` value of `namespace`: the hour's average, maximum and minimum, and the
+/// total only where one of its metrics is a counter (Monitor answers every requested
+/// aggregation for every metric of a call, so asking for less is less to send and parse).
+pub fn aggregations_of(namespace: &str) -> &'static str {
+    if metrics_of(namespace)
+        .iter()
+        .any(|m| m.aggregation == Aggregation::Total)
+    {
+        "average,maximum,minimum,total"
+    } else {
+        "average,maximum,minimum"
+    }
+}
+
 /// A resource to read metrics for: its ARM id, its region (the inventory's `location`) and
 /// its kind.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -216,6 +230,11 @@ mod tests {
             MetricKind::of_namespace("microsoft.compute/virtualmachinescalesets"),
             Some(MetricKind::ScaleSet)
         );
+        assert_eq!(
+            aggregations_of(VM_NAMESPACE),
+            "average,maximum,minimum,total"
+        );
+        assert_eq!(aggregations_of(DISK_NAMESPACE), "average,maximum,minimum");
         let network = VM_METRICS[2];
         assert_eq!(
             (network.unit, network.aggregation),

@@ -43,7 +43,9 @@ fn a_stopped_vm_without_history_or_power_state_is_skipped() {
     let mut c = ctx();
     let v = vm("vm1", "Standard_D2s_v5", "stopped", "Linux");
     let mut unknown = vm("vm2", "Standard_D2s_v5", "running", "Linux");
-    unknown.properties = Some(json!({"hardwareProfile": {"vmSize": "Standard_D2s_v5"}}));
+    unknown.properties = Some(to_json(
+        json!({"hardwareProfile": {"vmSize": "Standard_D2s_v5"}}),
+    ));
     c.resources.extend([v.clone(), unknown.clone()]);
     assert_eq!(
         outcome(&c, "vm.stopped_allocated", &v.resource_id),

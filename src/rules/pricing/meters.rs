@@ -8,7 +8,7 @@ use rust_decimal::Decimal;
 
 use super::{Price, PriceBook};
 use crate::rules::input::{Resource, RetailPrice};
-use crate::rules::props::{number, text};
+use crate::rules::props::{flag, number, text};
 
 fn eq(a: &str, b: &str) -> bool {
     a.trim().eq_ignore_ascii_case(b.trim())
@@ -248,7 +248,7 @@ pub(crate) fn resource<'a>(book: &PriceBook<'a>, r: &Resource) -> Option<Price<'
             let workers = number(p, &["numberOfWorkers"])
                 .or_else(|| r.sku.as_ref().and_then(|s| number(s, &["capacity"])))
                 .unwrap_or(1.0);
-            let linux = p.get("reserved").and_then(|v| v.as_bool()).unwrap_or(false);
+            let linux = flag(p, &["reserved"]).unwrap_or(false);
             app_service_plan(
                 book,
                 region,

@@ -20,6 +20,7 @@ use uuid::Uuid;
 
 use crate::rules::Settings;
 use crate::rules::input::*;
+use crate::rules::props::number;
 
 pub(super) fn text(v: &Value, key: &str) -> String {
     v[key].as_str().unwrap_or_default().to_owned()
@@ -54,9 +55,9 @@ fn resource(r: &azure_sim::estate::Resource) -> Resource {
         kind: Some(text(&row, "kind")).filter(|k| !k.is_empty()),
         location: text(&row, "location").to_ascii_lowercase(),
         resource_group: text(&row, "resourceGroup").to_ascii_lowercase(),
-        sku: some(&row["sku"]),
-        tags: tags(&row["tags"]),
-        properties: some(&row["properties"]),
+        sku: some(&row["sku"]).map(crate::rules::testing::to_json),
+        tags: tags(&row["tags"]).into_iter().collect(),
+        properties: some(&row["properties"]).map(crate::rules::testing::to_json),
     }
 }
 
@@ -119,7 +120,7 @@ fn stats(resource_id: &str, metric: &str, points: &[(f64, f64, f64)]) -> MetricS
     }
 }
 
-fn metrics(estate: &Estate, r: &azure_sim::estate::Resource, props: &Value) -> Vec<MetricStats> {
+fn metrics(estate: &Estate, r: &azure_sim::estate::Resource, props: &Json) -> Vec<MetricStats> {
     let Some(namespace) = for_kind(r.kind()) else {
         return Vec::new();
     };
@@ -142,8 +143,8 @@ fn metrics(estate: &Estate, r: &azure_sim::estate::Resource, props: &Value) -> V
                     .collect();
                 values
             };
-            let iops = props["diskIOPSReadWrite"].as_f64().unwrap_or(1.0);
-            let mbps = props["diskMBpsReadWrite"].as_f64().unwrap_or(1.0) * 1_048_576.0;
+            let iops = number(props, &["diskIOPSReadWrite"]).unwrap_or(1.0);
+            let mbps = number(props, &["diskMBpsReadWrite"]).unwrap_or(1.0) * 1_048_576.0;
             vec![
                 stats(
                     &id,
