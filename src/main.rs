@@ -11,11 +11,12 @@ use clap::{Parser, Subcommand};
 use azcops::config::{Config, Exposure, LogConfig};
 use azcops::{db, server, telemetry, tools};
 
-/// mimalloc rather than glibc's malloc: the handler's bursts (a subscription's inventory, its
-/// rule context, Monitor's answers) are freed back to the operating system instead of staying
-/// in glibc's per-thread arenas, so the resident size follows what is in use.
+/// jemalloc rather than glibc's malloc: the handler's bursts (a subscription's inventory, its
+/// rule context, Monitor's answers) are given back to the operating system by a background
+/// thread shortly after they are freed (the decay is set in `.cargo/config.toml`), where glibc
+/// keeps them in per-thread arenas and the resident size only grows.
 #[global_allocator]
-static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
+static ALLOCATOR: tikv_jemallocator::Jemalloc = tikv_jemallocator::Jemalloc;
 
 /// AzCops: multi-tenant Azure FinOps, served as an Azure Functions custom handler.
 #[derive(Debug, Parser)]
