@@ -104,6 +104,8 @@ pub struct Estate {
     resource_index: HashMap<u64, usize>,
     /// Subscriptions moved to another tenant after generation ([`Self::move_subscription`]).
     moved: RwLock<HashMap<Uuid, Uuid>>,
+    /// Tags set on resources after generation ([`Self::set_tags`]), by [`id_key`].
+    retagged: RwLock<HashMap<u64, serde_json::Map<String, serde_json::Value>>>,
 }
 
 impl Estate {
@@ -186,6 +188,34 @@ impl Estate {
         let mut moved = self.moved.write().unwrap_or_else(|e| e.into_inner());
         moved.insert(subscription_id, tenant_id);
         true
+    }
+
+    /// Replaces a resource's tags, as someone tagging it in the portal does: from now on Resource
+    /// Graph returns them. False for an unknown resource. The ground truth is not changed: it
+    /// describes the generated estate.
+    pub fn set_tags(
+        &self,
+        resource_id: &str,
+        tags: serde_json::Map<String, serde_json::Value>,
+    ) -> bool {
+        if self.resource(resource_id).is_none() {
+            return false;
+        }
+        let mut retagged = self.retagged.write().unwrap_or_else(|e| e.into_inner());
+        retagged.insert(id_key(resource_id), tags);
+        true
+    }
+
+    /// A resource as Resource Graph returns it, with the tags set since generation.
+    pub fn graph_json(&self, resource: &Resource) -> serde_json::Value {
+        let mut row = resource.to_graph_json();
+        let retagged = self.retagged.read().unwrap_or_else(|e| e.into_inner());
+        if let (Some(tags), Some(object)) =
+            (retagged.get(&id_key(&resource.id)), row.as_object_mut())
+        {
+            object.insert("tags".into(), serde_json::Value::Object(tags.clone()));
+        }
+        row
     }
 
     /// The resources of a subscription, ordered by id (empty for an unknown subscription).

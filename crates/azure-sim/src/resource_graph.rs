@@ -288,7 +288,7 @@ fn evaluate(state: &Shared, plan: &Plan, subscriptions: &[Uuid]) -> Vec<u32> {
             if type_literal.is_some_and(|t| !resource.kind().arm_type().eq_ignore_ascii_case(t)) {
                 continue;
             }
-            consider(i as u32, &|| resource.to_graph_json());
+            consider(i as u32, &|| estate.graph_json(resource));
         }
     }
     if let Some((_, descending)) = plan
@@ -310,7 +310,7 @@ fn graph_row(state: &Shared, table: Table, index: u32) -> Value {
         return state.estate.container_json(index);
     }
     let resource = &state.estate.resources()[index as usize];
-    let mut row = resource.to_graph_json();
+    let mut row = state.estate.graph_json(resource);
     let home = state.estate.home_tenant(resource.subscription_id);
     if let (Some(home), Some(object)) = (home, row.as_object_mut()) {
         object.insert("tenantId".into(), Value::String(home.to_string()));

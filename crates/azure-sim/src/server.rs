@@ -107,6 +107,7 @@ pub fn router(state: Shared) -> Router {
             "/_sim/subscriptions/{subscription}/move",
             post(move_subscription),
         )
+        .route("/_sim/resources/tags", post(set_tags))
         .fallback(arm::dispatch)
         .layer(middleware::from_fn(request_ids))
         .with_state(state)
@@ -177,6 +178,28 @@ async fn move_subscription(
     }
     tracing::info!(%subscription, %tenant, "sim subscription moved");
     Json(json!({"subscription_id": subscription, "tenant_id": tenant})).into_response()
+}
+
+/// `POST /_sim/resources/tags` with `{"resource_id": "…", "tags": {"name": "value"}}`: replaces
+/// the resource's tags, as a user tagging it would (a test then watches a finding resolve).
+async fn set_tags(State(state): State<Shared>, body: axum::body::Bytes) -> Response {
+    let parsed = serde_json::from_slice::<Value>(&body).ok().and_then(|v| {
+        let id = v.get("resource_id")?.as_str()?.to_owned();
+        let tags = v.get("tags")?.as_object()?.clone();
+        tags.values().all(Value::is_string).then_some((id, tags))
+    });
+    let Some((resource_id, tags)) = parsed else {
+        let message =
+            r#"the body must be {"resource_id": "<ARM id>", "tags": {"<name>": "<value>"}}"#;
+        let body = json!({"error": {"code": "InvalidTags", "message": message}});
+        return (StatusCode::BAD_REQUEST, Json(body)).into_response();
+    };
+    if !state.estate.set_tags(&resource_id, tags) {
+        let body = json!({"error": {"code": "ResourceNotFound", "message": format!("no resource {resource_id}")}});
+        return (StatusCode::NOT_FOUND, Json(body)).into_response();
+    }
+    tracing::info!(%resource_id, "sim resource tagged");
+    StatusCode::NO_CONTENT.into_response()
 }
 
 /// Tenants and subscriptions, so a demo knows which ids to register, and the ground truth

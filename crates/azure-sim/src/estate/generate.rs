@@ -73,6 +73,7 @@ pub(super) fn generate(config: &EstateConfig) -> Estate {
         subscription_index,
         resource_index,
         moved: Default::default(),
+        retagged: Default::default(),
     }
 }
 
