@@ -136,8 +136,14 @@ mod tests {
     fn the_principal_is_the_tokens_object_id() {
         let oid = "7C5E1F6A-0000-4000-8000-000000000001";
         let token = jwt(&serde_json::json!({"oid": oid, "appid": "app", "tid": "t"}));
-        assert_eq!(principal_of(&token).as_deref(), Some(&*oid.to_ascii_lowercase()));
-        assert_eq!(principal_of(&jwt(&serde_json::json!({"appid": "app"}))), None);
+        assert_eq!(
+            principal_of(&token).as_deref(),
+            Some(&*oid.to_ascii_lowercase())
+        );
+        assert_eq!(
+            principal_of(&jwt(&serde_json::json!({"appid": "app"}))),
+            None
+        );
         assert_eq!(principal_of(&SecretString::from("opaque-token")), None);
         assert_eq!(principal_of(&SecretString::from("a.!!!.c")), None);
     }

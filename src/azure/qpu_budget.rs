@@ -164,8 +164,11 @@ pub struct QuotaLog<'a> {
 /// What the budget decided from a key's log: what to add to it, and how long to wait.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
 pub struct Decision {
-    /// Units to log as spent now (nothing when 0).
+    /// Units to log as spent (nothing when 0).
     pub spend: u32,
+    /// When they count from: now when `None`; earlier when Azure's counter is for a window that
+    /// began before now, so that they leave the log when Azure's window resets.
+    pub spent_at: Option<DateTime<Utc>>,
     /// The units were learnt from Azure's counters rather than acquired.
     pub observed: bool,
     /// Hold the key until then (or longer, if it already is held longer).
@@ -274,6 +277,7 @@ pub trait QpuBudget: Send + Sync {
             let limits = self.limits();
             let decide = |log: &QuotaLog<'_>| Decision {
                 spend: units_to_tighten(limits, log.spent, log.now, observation),
+                spent_at: None,
                 observed: true,
                 hold_until: hold_for(log.now, observation.retry_after),
                 wait: Duration::ZERO,
@@ -299,6 +303,13 @@ pub trait QpuBudget: Send + Sync {
                 .resets_after
                 .filter(|_| used_up)
                 .max(observation.retry_after);
+            // Azure's window is fixed: what it counted leaves it when it resets, which may be
+            // sooner than a whole window from now.
+            let counted_since = |now: DateTime<Utc>| {
+                let resets = observation.resets_after?;
+                let back = window.length.checked_sub(resets)?;
+                Some(now - chrono::Duration::from_std(back).ok()?)
+            };
             let decide = |log: &QuotaLog<'_>| Decision {
                 spend: missing_units(
                     std::slice::from_ref(window),
@@ -307,6 +318,7 @@ pub trait QpuBudget: Send + Sync {
                     log.spent,
                     log.now,
                 ),
+                spent_at: counted_since(log.now),
                 observed: true,
                 hold_until: hold_for(log.now, hold),
                 wait: Duration::ZERO,

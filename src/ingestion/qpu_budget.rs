@@ -137,10 +137,11 @@ async fn write(
     decision: &Decision,
 ) -> Result<(), sqlx::Error> {
     let (spend, observed) = (decision.spend, decision.observed);
+    let at = decision.spent_at.unwrap_or(now).min(now);
     match quota {
         Quota::CostManagement => {
             if spend > 0 {
-                cost_log::record(conn, key, now, spend, observed).await?;
+                cost_log::record(conn, key, at, spend, observed).await?;
             }
             if let Some(until) = decision.hold_until {
                 cost_log::hold(conn, key, until).await?;
@@ -148,7 +149,7 @@ async fn write(
         }
         Quota::ResourceGraph => {
             if spend > 0 {
-                graph_log::record(conn, key, now, spend, observed).await?;
+                graph_log::record(conn, key, at, spend, observed).await?;
             }
             if let Some(until) = decision.hold_until {
                 graph_log::hold(conn, key, until).await?;

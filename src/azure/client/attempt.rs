@@ -11,11 +11,11 @@ use url::Url;
 
 use super::urls::redact;
 use super::{Api, AzureClient, Bytes, Call, CallContext, Wait};
+use crate::azure::credentials;
 use crate::azure::error::{
     AzureError, describe_json_error, describe_transport, is_retryable_status, is_throttle_status,
     parse_error_body,
 };
-use crate::azure::credentials;
 use crate::azure::qpu_budget::{QpuObservation, UserQuotaObservation};
 use crate::azure::recorder::RawResponse;
 use crate::azure::throttle::{self, QpuHeaders, resource_graph_quota};
@@ -133,7 +133,10 @@ impl AzureClient {
     /// to (the Entra tenant when the token names none), otherwise the Entra tenant.
     async fn quota_key(&self, ctx: &CallContext, call: &Call) -> Result<String, AzureError> {
         if call.api == Api::ResourceGraph {
-            let token = self.inner.tokens.token(&ctx.tenant_id, self.scope(call.api));
+            let token = self
+                .inner
+                .tokens
+                .token(&ctx.tenant_id, self.scope(call.api));
             if let Some(principal) = credentials::principal_of(&token.await?) {
                 return Ok(principal);
             }

@@ -90,7 +90,9 @@ impl QpuBudget for MemoryQpuBudget {
                 hold_until: log.hold_until,
             });
             if decision.spend > 0 {
-                log.spent.push((now, decision.spend));
+                let at = decision.spent_at.unwrap_or(now).min(now);
+                let oldest_first = log.spent.partition_point(|(t, _)| *t <= at);
+                log.spent.insert(oldest_first, (at, decision.spend));
             }
             if decision.hold_until.is_some() {
                 log.hold_until = log.hold_until.max(decision.hold_until);

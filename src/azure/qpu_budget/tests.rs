@@ -148,6 +148,27 @@ async fn resource_graph_requests_wait_for_the_window_and_for_a_used_up_quota() {
     assert_eq!(budget.acquire_request("r").await.unwrap(), Duration::ZERO);
 }
 
+#[tokio::test]
+async fn requests_azure_counted_elsewhere_leave_the_log_when_azures_window_resets() {
+    // 15 requests per 400 ms; Azure has counted 10 and resets its window in 100 ms.
+    let window = RESOURCE_GRAPH_QUOTA.scaled(0.08);
+    let budget = MemoryQpuBudget::default().with_resource_graph_quota(window);
+    let counted = UserQuotaObservation {
+        remaining: Some(5),
+        resets_after: Some(Duration::from_millis(100)),
+        retry_after: None,
+    };
+    budget.observe_user_quota("p", &counted).await.unwrap();
+    for _ in 0..5 {
+        assert_eq!(budget.acquire_request("p").await.unwrap(), Duration::ZERO);
+    }
+    let waited = budget.acquire_request("p").await.unwrap();
+    assert!(
+        waited > Duration::ZERO && waited <= Duration::from_millis(150),
+        "waited {waited:?}: until Azure's reset, not a whole window"
+    );
+}
+
 #[test]
 fn queries_larger_than_the_smallest_window_are_refused() {
     let limits = QpuLimits::default();
