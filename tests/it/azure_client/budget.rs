@@ -254,6 +254,7 @@ async fn a_resource_graph_quota_used_up_for_one_instance_holds_the_principal_for
         resets_after: Some(Duration::from_secs(1)),
         retry_after: None,
     };
+    let observed = std::time::Instant::now();
     a.observe_user_quota(PRINCIPAL, &used_up)
         .await
         .expect("observe");
@@ -264,7 +265,11 @@ async fn a_resource_graph_quota_used_up_for_one_instance_holds_the_principal_for
 
     let waited = b.acquire_request(PRINCIPAL).await.expect("acquire");
 
-    assert!(waited >= Duration::from_millis(900), "waited {waited:?}");
+    let held = observed.elapsed();
+    assert!(
+        waited > Duration::ZERO && held >= Duration::from_millis(950),
+        "waited {waited:?}, {held:?} after the observation"
+    );
     // Another principal, and Cost Management's budget under the same key, are not held.
     let other = "0b1ec7a1-0000-4000-8000-000000000002";
     assert_eq!(
