@@ -16,6 +16,7 @@ pub mod metrics;
 pub mod recommendations;
 pub mod reference;
 pub mod resource_costs;
+pub mod resource_graph_quota;
 pub mod resources;
 pub mod rule_settings;
 pub mod runtime_login;

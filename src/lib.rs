@@ -14,10 +14,10 @@
 //!    module per Azure API), [`storage`] (queues and the lake). They may read [`secrets`], and
 //!    never use each other nor anything above: `db` has its own input rows, `azure` runs no SQL.
 //! 3. [`ingestion`]: where they meet; it maps connector types to database rows
-//!    (`ingestion::rows`) and keeps the Azure client's query budget in PostgreSQL
-//!    (`ingestion::qpu_budget`). [`evaluation`]: the rules over what the database holds (loads a
-//!    subscription's context, runs [`rules`], applies the findings); ingestion runs it after a
-//!    full run.
+//!    (`ingestion::rows`) and keeps the Azure client's shared quotas (Cost Management's query
+//!    budget, Resource Graph's requests) in PostgreSQL (`ingestion::qpu_budget`).
+//!    [`evaluation`]: the rules over what the database holds (loads a subscription's context,
+//!    runs [`rules`], applies the findings); ingestion runs it after a full run.
 //! 4. The entry points: [`api`] (the HTTP API), [`functions`] (the host's non-HTTP
 //!    invocations, on the API's state), [`config`], [`tools`] (operator commands).
 //! 5. Composition: [`server`] (builds the state and the routers; the handler's router is the

@@ -104,10 +104,10 @@ pub fn ingestion(
     }
     // The API needs Azure too (registration checks a subscription's home tenant), so the
     // client is built whether or not this instance ingests.
-    let budget = Arc::new(PgQpuBudget::lazy(
-        Arc::clone(&state.db),
-        config.azure.cost_qpu_limits,
-    ));
+    let budget = Arc::new(
+        PgQpuBudget::lazy(Arc::clone(&state.db), config.azure.cost_qpu_limits)
+            .with_resource_graph_quota(config.azure.resource_graph_quota),
+    );
     let azure = AzureClient::from_config(
         &config.azure,
         config.azure_client_id(),

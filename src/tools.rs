@@ -72,7 +72,10 @@ pub async fn collect(args: &CollectArgs) -> anyhow::Result<String> {
         .azure_client_id
         .as_deref()
         .filter(|id| !id.trim().is_empty());
-    let budget = Arc::new(MemoryQpuBudget::new(args.azure.cost_qpu_limits));
+    let budget = Arc::new(
+        MemoryQpuBudget::new(args.azure.cost_qpu_limits)
+            .with_resource_graph_quota(args.azure.resource_graph_quota),
+    );
     let client = AzureClient::from_config(&args.azure, client_id, None, budget)
         .context("configuration: Azure")?;
     let subscription = args.subscription.to_string();

@@ -1,8 +1,9 @@
 //! The one Azure HTTP client every connector uses.
 //!
 //! For each request it gets a token from the [`TokenCache`] (ARM scope `{arm}/.default`, the
-//! Monitor data plane's own scope for [`Api::MonitorBatch`]), paces it (Resource Graph's user
-//! quota; Cost Management's per-tenant [`QpuBudget`]), sends it with a timeout, logs one line,
+//! Monitor data plane's own scope for [`Api::MonitorBatch`]), paces it by the [`QpuBudget`]
+//! (Resource Graph's per-principal request quota; Cost Management's per-tenant query units),
+//! sends it with a timeout, logs one line,
 //! and retries per the [`RetryPolicy`]: 500/502/503/504, timeouts, broken connections and cut-off
 //! bodies with exponential backoff and jitter; 429 and Monitor's 529 after the largest retry
 //! header Azure sent. Any other 4xx fails at once with ARM's error code and message. Paging
@@ -17,6 +18,10 @@
 //! the budget: 1 with [`AzureClient::get`]/[`AzureClient::post`], or the months of data the
 //! query touches with [`AzureClient::post_cost_query`] and [`AzureClient::post_pages`] with
 //! [`super::paging::PostPaging::cost_query`] (charged again for each page and each retry).
+//!
+//! Resource Graph: every attempt of [`Api::ResourceGraph`] first acquires one request from the
+//! quota of the token's principal ([`credentials::principal_of`]; the Entra tenant when the
+//! token names none), and each answer's `x-ms-user-quota-*` headers (or a 429) tighten it.
 
 mod attempt;
 mod endpoints;
@@ -41,13 +46,14 @@ use super::credentials::{self, TokenCache};
 use super::error::AzureError;
 use super::qpu_budget::QpuBudget;
 use super::recorder::Recorder;
-use super::throttle::{QuotaGate, RetryPolicy};
+use super::throttle::RetryPolicy;
 use urls::{build_url, matches_template, same_endpoint, with_query};
 
 /// The Azure APIs, each with its own token scope, pacing and counters.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub enum Api {
-    /// Resource Graph (ARM): paced by the `x-ms-user-quota-*` headers.
+    /// Resource Graph (ARM): paced by the per-principal request quota and its
+    /// `x-ms-user-quota-*` headers.
     ResourceGraph,
     /// Cost Management query (ARM): paced by the per-tenant QPU budget.
     CostManagement,
@@ -105,7 +111,7 @@ impl Api {
 /// Who a call is for, and where its counters go.
 #[derive(Debug, Clone)]
 pub struct CallContext {
-    /// The Entra tenant of the subscription (tokens, quotas and the QPU budget are per tenant).
+    /// The Entra tenant of the subscription (tokens and the QPU budget are per tenant).
     pub tenant_id: String,
     pub subscription_id: Option<String>,
     /// Logged with each request; sent as `x-ms-correlation-request-id` when it is a GUID.
@@ -158,7 +164,6 @@ struct Inner {
     endpoints: Endpoints,
     policy: RetryPolicy,
     budget: Arc<dyn QpuBudget>,
-    resource_graph_quota: QuotaGate,
 }
 
 /// One request as the retry loop repeats it.
@@ -187,7 +192,6 @@ impl AzureClient {
             endpoints,
             policy,
             budget,
-            resource_graph_quota: QuotaGate::default(),
         };
         Self {
             inner: Arc::new(inner),
@@ -196,7 +200,9 @@ impl AzureClient {
 
     /// The client `config` describes: its credential (`managed_identity_client_id` is
     /// `AZURE_CLIENT_ID`; `key_vault` holds per-tenant client secrets), endpoints and retries,
-    /// over `budget` (the ingestion's `PgQpuBudget`, kept in PostgreSQL, in the Function app).
+    /// over `budget` (the ingestion's `PgQpuBudget`, kept in PostgreSQL, in the Function app;
+    /// built with the settings' [`AzureConfig::cost_qpu_limits`] and
+    /// [`AzureConfig::resource_graph_quota`]).
     pub fn from_config(
         config: &AzureConfig,
         managed_identity_client_id: Option<&str>,

@@ -1,6 +1,6 @@
 //! Azure settings: cloud endpoints (so sovereign clouds and test servers need no code
-//! change; the public Retail Prices endpoint too), the credential, timeouts, retries and the
-//! Cost Management query quotas.
+//! change; the public Retail Prices endpoint too), the credential, timeouts, retries, the
+//! Cost Management query quotas and Resource Graph's request quota.
 
 use std::time::Duration;
 
@@ -9,7 +9,7 @@ use secrecy::SecretString;
 use url::Url;
 
 use super::error::AzureError;
-use super::qpu_budget::QpuLimits;
+use super::qpu_budget::{QpuLimits, QpuWindow};
 use super::throttle::RetryPolicy;
 
 /// How AzCops authenticates to Azure.
@@ -145,6 +145,11 @@ pub struct AzureConfig {
     /// Cost Management query units (QPU) per tenant per 10 s, per minute and per hour.
     #[arg(long = "azure-cost-qpu-limits", env = "AZCOPS_AZURE_COST_QPU_LIMITS", value_name = "AZCOPS_AZURE_COST_QPU_LIMITS", default_value = "12,60,600", value_parser = parse_qpu_limits)]
     pub cost_qpu_limits: QpuLimits,
+
+    /// Resource Graph requests per principal, and the window in seconds they are counted over
+    /// (`15,5`: 15 requests per 5 s). Azure's `x-ms-user-quota-remaining` tightens it further.
+    #[arg(long = "azure-resource-graph-quota", env = "AZCOPS_AZURE_RESOURCE_GRAPH_QUOTA", value_name = "AZCOPS_AZURE_RESOURCE_GRAPH_QUOTA", default_value = "15,5", value_parser = parse_request_quota)]
+    pub resource_graph_quota: QpuWindow,
 }
 
 /// The credential kinds.
@@ -227,6 +232,21 @@ fn parse_qpu_limits(value: &str) -> Result<QpuLimits, String> {
     }
 }
 
+/// `requests,seconds`, e.g. `15,5` (the seconds may have decimals: `15,0.5`).
+fn parse_request_quota(value: &str) -> Result<QpuWindow, String> {
+    let invalid = || format!("`{value}`: expected requests and a window in seconds, e.g. 15,5");
+    let (requests, seconds) = value.split_once(',').ok_or_else(invalid)?;
+    let limit: u32 = requests.trim().parse().map_err(|_| invalid())?;
+    let seconds: f64 = seconds.trim().parse().map_err(|_| invalid())?;
+    if limit == 0 || !(seconds > 0.0 && seconds <= 3600.0) {
+        return Err(invalid());
+    }
+    Ok(QpuWindow {
+        length: Duration::from_secs_f64(seconds),
+        limit,
+    })
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -246,6 +266,10 @@ mod tests {
             "https://management.azure.com/"
         );
         assert_eq!(cli.azure.cost_qpu_limits, QpuLimits::default());
+        assert_eq!(
+            cli.azure.resource_graph_quota,
+            crate::azure::qpu_budget::RESOURCE_GRAPH_QUOTA
+        );
         assert_eq!(cli.azure.retry_policy().max_attempts, 5);
         assert!(cli.azure.validate().is_ok());
         assert_eq!(
@@ -283,5 +307,15 @@ mod tests {
         assert!(cli.azure.validate().is_err());
         assert!(parse_qpu_limits("12,6,600").is_err());
         assert!(parse_qpu_limits("1,2").is_err());
+        assert_eq!(
+            parse_request_quota("30, 0.5"),
+            Ok(QpuWindow {
+                length: Duration::from_millis(500),
+                limit: 30
+            })
+        );
+        for bad in ["15", "0,5", "15,0", "15,-1", "15,NaN", "x,5"] {
+            assert!(parse_request_quota(bad).is_err(), "{bad}");
+        }
     }
 }

@@ -97,3 +97,54 @@ pub fn from_config(
         }
     }
 }
+
+/// The principal an Entra access token was issued to: its `oid` claim (the object id of the
+/// managed identity, user, or the app's service principal in the token's tenant), which is
+/// what Azure counts per-principal quotas for. `None` for a token that is not a JWT with one.
+/// The claim is read, not verified: the token came from Entra over TLS, and the value only
+/// keys a quota.
+pub fn principal_of(token: &SecretString) -> Option<String> {
+    use base64::Engine;
+    let payload = secrecy::ExposeSecret::expose_secret(token)
+        .split('.')
+        .nth(1)?;
+    let json = base64::engine::general_purpose::URL_SAFE_NO_PAD
+        .decode(payload.trim_end_matches('='))
+        .ok()?;
+    let claims: serde_json::Value = serde_json::from_slice(&json).ok()?;
+    claims
+        .get("oid")?
+        .as_str()
+        .map(str::trim)
+        .filter(|oid| !oid.is_empty() && oid.len() <= 128)
+        .map(str::to_ascii_lowercase)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use base64::Engine;
+
+    fn jwt(claims: &serde_json::Value) -> SecretString {
+        let encode = |v: &[u8]| base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(v);
+        let header = encode(br#"{"alg":"RS256","typ":"JWT"}"#);
+        let body = encode(claims.to_string().as_bytes());
+        SecretString::from(format!("{header}.{body}.signature"))
+    }
+
+    #[test]
+    fn the_principal_is_the_tokens_object_id() {
+        let oid = "7C5E1F6A-0000-4000-8000-000000000001";
+        let token = jwt(&serde_json::json!({"oid": oid, "appid": "app", "tid": "t"}));
+        assert_eq!(
+            principal_of(&token).as_deref(),
+            Some(&*oid.to_ascii_lowercase())
+        );
+        assert_eq!(
+            principal_of(&jwt(&serde_json::json!({"appid": "app"}))),
+            None
+        );
+        assert_eq!(principal_of(&SecretString::from("opaque-token")), None);
+        assert_eq!(principal_of(&SecretString::from("a.!!!.c")), None);
+    }
+}

@@ -8,6 +8,8 @@ use std::time::Duration;
 
 use serde::Deserialize;
 
+use super::qpu_budget::Quota;
+
 /// Why an Azure call failed. [`AzureError::is_retryable`] says whether trying again later
 /// (another attempt, another run) can help.
 #[derive(Debug, thiserror::Error)]
@@ -58,10 +60,12 @@ pub enum AzureError {
         detail: String,
         retryable: bool,
     },
-    /// The Cost Management query budget could not be checked or can never fit the query.
-    #[error("Cost Management query budget of tenant {tenant_id}: {detail}")]
+    /// A shared quota (Cost Management's query budget of a tenant, Resource Graph's requests of
+    /// a principal) could not be checked, or can never fit the query.
+    #[error("{} {key}: {detail}", quota.describe())]
     Budget {
-        tenant_id: String,
+        quota: Quota,
+        key: String,
         detail: String,
         retryable: bool,
     },

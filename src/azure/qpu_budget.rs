@@ -1,27 +1,54 @@
-//! The Cost Management query budget of each Entra tenant (QPU: one unit per month of data
-//! queried; Azure allows 12 / 10 s, 60 / min and 600 / h per tenant), so that every ingestion
-//! of a tenant, in every Function instance, paces its queries instead of running into 429s.
+//! The Azure quotas every caller shares, so that every ingestion, in every Function instance,
+//! paces its requests instead of running into 429s:
+//! - [`Quota::CostManagement`]: the query units (QPU) of each Entra tenant, one per month of data
+//!   queried; Azure allows 12 / 10 s, 60 / min and 600 / h per tenant ([`QpuLimits`]);
+//! - [`Quota::ResourceGraph`]: the requests of each principal (the identity the tokens are
+//!   issued to), 15 per 5 s window as documented ([`RESOURCE_GRAPH_QUOTA`]), what is left
+//!   reported in every answer's `x-ms-user-quota-*` headers.
 //!
-//! [`QpuBudget::acquire`] waits until all three windows have room for the units and records
-//! them; [`QpuBudget::observe`] tightens the budget from Azure's answer: when the
-//! `qpu-remaining` counters (or `qpu-consumed`) say more was spent than the log knows, the
-//! difference is logged as spent now, and a 429's retry-after holds the tenant.
+//! One mechanism for both: a log per key (tenant or principal) of what was spent, and a hold.
+//! [`QpuBudget::acquire`] and [`QpuBudget::acquire_request`] wait until every window has room
+//! and record the units; [`QpuBudget::observe`] and [`QpuBudget::observe_user_quota`] tighten
+//! the log from Azure's answer: when its counters say more was spent than the log knows, the
+//! difference is logged as spent now, and a hold (a 429's wait; Resource Graph's quota used up
+//! until it resets) makes every caller of the key wait.
 //!
-//! Both are written once, here, over a tenant's log that an implementation only stores:
+//! The rules are written once, here, over a key's log that an implementation only stores:
 //! [`QpuBudget::update`] reads the log and adds what the budget decided, atomically. Two
 //! implementations: [`MemoryQpuBudget`] (one process, for tools and tests without a database)
 //! and the ingestion's `PgQpuBudget` (`crate::ingestion::qpu_budget`, kept in PostgreSQL and
 //! shared across instances; the Azure layer runs no SQL).
 
-use std::collections::HashMap;
-use std::sync::Mutex;
+mod memory;
+
 use std::time::Duration;
 
 use chrono::{DateTime, Utc};
 use futures::future::BoxFuture;
 
+pub use memory::MemoryQpuBudget;
+
 use super::error::AzureError;
 use super::throttle::QpuHeaders;
+
+/// Which of Azure's quotas a log counts, and for whom.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum Quota {
+    /// Cost Management's query units, per Entra tenant.
+    CostManagement,
+    /// Resource Graph's requests, per principal.
+    ResourceGraph,
+}
+
+impl Quota {
+    /// What the quota is and whose, for messages (followed by the key).
+    pub fn describe(self) -> &'static str {
+        match self {
+            Quota::CostManagement => "Cost Management query budget of tenant",
+            Quota::ResourceGraph => "Resource Graph request quota of principal",
+        }
+    }
+}
 
 /// One quota window: at most `limit` units in any `length` of time.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -29,6 +56,20 @@ pub struct QpuWindow {
     pub length: Duration,
     pub limit: u32,
 }
+
+impl QpuWindow {
+    /// The same limit over a window `factor` times as long (tests use e.g. 0.05).
+    pub fn scaled(mut self, factor: f64) -> Self {
+        self.length = self.length.mul_f64(factor);
+        self
+    }
+}
+
+/// Resource Graph's documented quota: 15 requests per principal in a 5 s window.
+pub const RESOURCE_GRAPH_QUOTA: QpuWindow = QpuWindow {
+    length: Duration::from_secs(5),
+    limit: 15,
+};
 
 /// The three per-tenant windows, shortest first.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -62,18 +103,14 @@ impl QpuLimits {
     /// The same limits over windows `factor` times as long (tests use e.g. 0.05).
     pub fn scaled(mut self, factor: f64) -> Self {
         for window in &mut self.windows {
-            window.length = window.length.mul_f64(factor);
+            *window = window.scaled(factor);
         }
         self
     }
 
     /// The longest window: older spending no longer matters.
     pub fn horizon(&self) -> Duration {
-        self.windows
-            .iter()
-            .map(|w| w.length)
-            .max()
-            .unwrap_or_default()
+        horizon(&self.windows)
     }
 
     /// The largest query that can ever fit.
@@ -84,6 +121,11 @@ impl QpuLimits {
             .min()
             .unwrap_or_default()
     }
+}
+
+/// The longest of `windows`: spending older than that no longer matters.
+pub fn horizon(windows: &[QpuWindow]) -> Duration {
+    windows.iter().map(|w| w.length).max().unwrap_or_default()
 }
 
 /// What one Cost Management answer said about the budget.
@@ -97,60 +139,109 @@ pub struct QpuObservation {
     pub retry_after: Option<Duration>,
 }
 
-/// One tenant's log as a budget sees it at one moment.
+/// What one Resource Graph answer said about its principal's quota.
+#[derive(Debug, Clone, Default)]
+pub struct UserQuotaObservation {
+    /// `x-ms-user-quota-remaining`: requests left in the current window.
+    pub remaining: Option<u32>,
+    /// `x-ms-user-quota-resets-after`: when the current window ends.
+    pub resets_after: Option<Duration>,
+    /// On a 429: how long Azure asked to wait.
+    pub retry_after: Option<Duration>,
+}
+
+/// One key's log as a budget sees it at one moment.
 #[derive(Debug, Clone, Copy)]
-pub struct TenantLog<'a> {
+pub struct QuotaLog<'a> {
     /// The log's clock (for a log shared by instances, the one clock they share).
     pub now: DateTime<Utc>,
     /// The spending within the longest window, oldest first.
     pub spent: &'a [Spend],
-    /// Until when Azure asked the tenant to hold, if it did.
+    /// Until when Azure asked the key to hold, if it did.
     pub hold_until: Option<DateTime<Utc>>,
 }
 
-/// What the budget decided from a tenant's log: what to add to it, and how long to wait.
+/// What the budget decided from a key's log: what to add to it, and how long to wait.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
 pub struct Decision {
-    /// Units to log as spent now (nothing when 0).
+    /// Units to log as spent (nothing when 0).
     pub spend: u32,
+    /// When they count from: now when `None`; earlier when Azure's counter is for a window that
+    /// began before now, so that they leave the log when Azure's window resets.
+    pub spent_at: Option<DateTime<Utc>>,
     /// The units were learnt from Azure's counters rather than acquired.
     pub observed: bool,
-    /// Hold the tenant until then (or longer, if it already is held longer).
+    /// Hold the key until then (or longer, if it already is held longer).
     pub hold_until: Option<DateTime<Utc>>,
     /// For units that did not fit: how long until they may.
     pub wait: Duration,
 }
 
-/// The check a budget runs on a tenant's log.
-pub type Decide<'a> = dyn Fn(&TenantLog<'_>) -> Decision + Send + Sync + 'a;
+/// The check a budget runs on a key's log.
+pub type Decide<'a> = dyn Fn(&QuotaLog<'_>) -> Decision + Send + Sync + 'a;
 
-/// A per-tenant query budget shared by every caller of the tenant. An implementation keeps
-/// the log ([`QpuBudget::update`]); acquiring and observing are the same for every log.
+/// Azure's quotas, shared by every caller of a key. An implementation keeps the logs
+/// ([`QpuBudget::update`]); acquiring and observing are the same for every log.
 pub trait QpuBudget: Send + Sync {
-    /// The windows this budget keeps to.
+    /// Cost Management's windows, per tenant.
     fn limits(&self) -> &QpuLimits;
 
-    /// Reads `tenant_id`'s log (spending older than the longest window forgotten), lets
-    /// `decide` look at it and adds what it decided, with no other user of the log in between.
-    /// Returns the decision.
+    /// Resource Graph's window, per principal.
+    fn resource_graph_quota(&self) -> &QpuWindow;
+
+    /// Reads the log of `key` under `quota` (spending older than the quota's longest window
+    /// forgotten), lets `decide` look at it and adds what it decided, with no other user of
+    /// the log in between. Returns the decision.
     fn update<'a>(
         &'a self,
-        tenant_id: &'a str,
+        quota: Quota,
+        key: &'a str,
         decide: &'a Decide<'a>,
     ) -> BoxFuture<'a, Result<Decision, AzureError>>;
 
-    /// Waits until `units` fit in every window of `tenant_id`, records them as spent, and
-    /// returns how long it waited. Fails at once when `units` can never fit.
+    /// The windows of `quota`, shortest first.
+    fn windows(&self, quota: Quota) -> &[QpuWindow] {
+        match quota {
+            Quota::CostManagement => &self.limits().windows,
+            Quota::ResourceGraph => std::slice::from_ref(self.resource_graph_quota()),
+        }
+    }
+
+    /// Waits until `units` fit in every Cost Management window of `tenant_id`, records them as
+    /// spent, and returns how long it waited. Fails at once when `units` can never fit.
     fn acquire<'a>(
         &'a self,
         tenant_id: &'a str,
         units: u32,
     ) -> BoxFuture<'a, Result<Duration, AzureError>> {
         Box::pin(async move {
-            let limits = self.limits();
-            check_units(limits, tenant_id, units)?;
-            let decide = |log: &TenantLog<'_>| {
-                let wait = wait_needed(limits, log.spent, log.hold_until, log.now, units);
+            check_units(self.limits(), tenant_id, units)?;
+            self.wait_for_room(Quota::CostManagement, tenant_id, units)
+                .await
+        })
+    }
+
+    /// Waits until one more Resource Graph request of `principal` fits (and no hold is on),
+    /// records it, and returns how long it waited.
+    fn acquire_request<'a>(
+        &'a self,
+        principal: &'a str,
+    ) -> BoxFuture<'a, Result<Duration, AzureError>> {
+        self.wait_for_room(Quota::ResourceGraph, principal, 1)
+    }
+
+    /// Waits until `units` fit in every window of `quota` for `key`, records them, and returns
+    /// how long it waited.
+    fn wait_for_room<'a>(
+        &'a self,
+        quota: Quota,
+        key: &'a str,
+        units: u32,
+    ) -> BoxFuture<'a, Result<Duration, AzureError>> {
+        Box::pin(async move {
+            let windows = self.windows(quota);
+            let decide = |log: &QuotaLog<'_>| {
+                let wait = wait_needed(windows, log.spent, log.hold_until, log.now, units);
                 Decision {
                     spend: if wait.is_zero() { units } else { 0 },
                     wait,
@@ -159,15 +250,16 @@ pub trait QpuBudget: Send + Sync {
             };
             let mut waited = Duration::ZERO;
             loop {
-                let wait = self.update(tenant_id, &decide).await?.wait;
+                let wait = self.update(quota, key, &decide).await?.wait;
                 if wait.is_zero() {
                     return Ok(waited);
                 }
                 tracing::debug!(
-                    tenant_id,
+                    quota = quota.describe(),
+                    key,
                     units,
                     wait_ms = wait.as_millis() as u64,
-                    "waiting for Cost Management query budget"
+                    "waiting for an Azure quota"
                 );
                 tokio::time::sleep(wait).await;
                 waited += wait;
@@ -175,7 +267,7 @@ pub trait QpuBudget: Send + Sync {
         })
     }
 
-    /// Tightens the budget of `tenant_id` from an answer's headers.
+    /// Tightens the Cost Management budget of `tenant_id` from an answer's headers.
     fn observe<'a>(
         &'a self,
         tenant_id: &'a str,
@@ -183,15 +275,57 @@ pub trait QpuBudget: Send + Sync {
     ) -> BoxFuture<'a, Result<(), AzureError>> {
         Box::pin(async move {
             let limits = self.limits();
-            let decide = |log: &TenantLog<'_>| Decision {
+            let decide = |log: &QuotaLog<'_>| Decision {
                 spend: units_to_tighten(limits, log.spent, log.now, observation),
+                spent_at: None,
                 observed: true,
-                hold_until: observation
-                    .retry_after
-                    .map(|wait| log.now + chrono::Duration::from_std(wait).unwrap_or_default()),
+                hold_until: hold_for(log.now, observation.retry_after),
                 wait: Duration::ZERO,
             };
-            self.update(tenant_id, &decide).await.map(|_| ())
+            self.update(Quota::CostManagement, tenant_id, &decide)
+                .await
+                .map(|_| ())
+        })
+    }
+
+    /// Tightens the Resource Graph quota of `principal` from an answer's headers: requests
+    /// Azure counted that the log does not know are logged, and a quota used up (or a 429)
+    /// holds the principal until Azure says it resets.
+    fn observe_user_quota<'a>(
+        &'a self,
+        principal: &'a str,
+        observation: &'a UserQuotaObservation,
+    ) -> BoxFuture<'a, Result<(), AzureError>> {
+        Box::pin(async move {
+            let window = self.resource_graph_quota();
+            let used_up = observation.remaining == Some(0);
+            let hold = observation
+                .resets_after
+                .filter(|_| used_up)
+                .max(observation.retry_after);
+            // Azure's window is fixed: what it counted leaves it when it resets, which may be
+            // sooner than a whole window from now.
+            let counted_since = |now: DateTime<Utc>| {
+                let resets = observation.resets_after?;
+                let back = window.length.checked_sub(resets)?;
+                Some(now - chrono::Duration::from_std(back).ok()?)
+            };
+            let decide = |log: &QuotaLog<'_>| Decision {
+                spend: missing_units(
+                    std::slice::from_ref(window),
+                    &[RESOURCE_GRAPH_QUOTA.limit],
+                    &[observation.remaining],
+                    log.spent,
+                    log.now,
+                ),
+                spent_at: counted_since(log.now),
+                observed: true,
+                hold_until: hold_for(log.now, hold),
+                wait: Duration::ZERO,
+            };
+            self.update(Quota::ResourceGraph, principal, &decide)
+                .await
+                .map(|_| ())
         })
     }
 }
@@ -202,14 +336,14 @@ pub type Spend = (DateTime<Utc>, u32);
 /// How long until `units` more fit: the latest of the hold and, for each full window, the
 /// moment enough of the oldest spending leaves it. `spent` is sorted oldest first.
 pub fn wait_needed(
-    limits: &QpuLimits,
+    windows: &[QpuWindow],
     spent: &[Spend],
     hold_until: Option<DateTime<Utc>>,
     now: DateTime<Utc>,
     units: u32,
 ) -> Duration {
     let mut wait = hold_until.map_or(Duration::ZERO, |until| until_from(now, until));
-    for window in &limits.windows {
+    for window in windows {
         let in_window: Vec<&Spend> = spent.iter().filter(|s| counts(window, s, now)).collect();
         let mut excess = i64::from(used(&in_window)) + i64::from(units) - i64::from(window.limit);
         for (at, spent_units) in in_window {
@@ -223,8 +357,8 @@ pub fn wait_needed(
     wait
 }
 
-/// Units to log as spent now so that no window shows more room than Azure's counters (or
-/// than the call's actual cost) say is left.
+/// Units to log as spent now so that no Cost Management window shows more room than Azure's
+/// counters (or than the call's actual cost) say is left.
 pub fn units_to_tighten(
     limits: &QpuLimits,
     spent: &[Spend],
@@ -232,26 +366,41 @@ pub fn units_to_tighten(
     observation: &QpuObservation,
 ) -> u32 {
     let h = &observation.headers;
+    let documented = QpuLimits::default().windows.map(|w| w.limit);
     let remaining = [h.remaining_10s, h.remaining_min, h.remaining_hour];
-    let mut missing = h.consumed.unwrap_or(0).saturating_sub(observation.charged);
-    let documented = QpuLimits::default();
-    for ((window, remaining), quota) in limits
-        .windows
-        .iter()
-        .zip(remaining)
-        .zip(&documented.windows)
-    {
-        if let Some(remaining) = remaining {
+    let missing = missing_units(&limits.windows, &documented, &remaining, spent, now);
+    let uncharged = h.consumed.unwrap_or(0).saturating_sub(observation.charged);
+    missing.max(uncharged)
+}
+
+/// Units to log as spent now so that no window shows more room than Azure says `remaining`
+/// in it (per window, `None` when Azure did not say). What Azure has used is its quota minus
+/// what remains, its quota being the configured limit or, when that lies above the
+/// `documented` one, the documented one (or what remains, if more): a limit configured above
+/// Azure's quota is not Azure's quota, and measuring against it would book the difference as
+/// spent and stall the key for a whole window.
+pub fn missing_units(
+    windows: &[QpuWindow],
+    documented: &[u32],
+    remaining: &[Option<u32>],
+    spent: &[Spend],
+    now: DateTime<Utc>,
+) -> u32 {
+    let mut missing = 0;
+    for ((window, quota), remaining) in windows.iter().zip(documented).zip(remaining) {
+        if let Some(remaining) = *remaining {
             let known: Vec<&Spend> = spent.iter().filter(|s| counts(window, s, now)).collect();
-            // What Azure has used is its quota minus what it says remains. A configured limit
-            // above Azure's documented quota is not Azure's quota: measuring against it would
-            // book the difference as spent and stall the tenant for a whole window.
-            let azure_quota = window.limit.min(quota.limit.max(remaining));
+            let azure_quota = window.limit.min((*quota).max(remaining));
             let azure_used = azure_quota.saturating_sub(remaining);
             missing = missing.max(azure_used.saturating_sub(used(&known)));
         }
     }
     missing
+}
+
+/// The hold a wait asks for, from `now`.
+fn hold_for(now: DateTime<Utc>, wait: Option<Duration>) -> Option<DateTime<Utc>> {
+    wait.map(|wait| now + chrono::Duration::from_std(wait).unwrap_or_default())
 }
 
 fn counts(window: &QpuWindow, (at, _): &Spend, now: DateTime<Utc>) -> bool {
@@ -277,173 +426,12 @@ fn check_units(limits: &QpuLimits, tenant_id: &str, units: u32) -> Result<(), Az
         return Ok(());
     };
     Err(AzureError::Budget {
-        tenant_id: tenant_id.to_owned(),
+        quota: Quota::CostManagement,
+        key: tenant_id.to_owned(),
         detail,
         retryable: false,
     })
 }
 
-/// A budget in this process only: for tools and tests without a database.
-#[derive(Debug, Default)]
-pub struct MemoryQpuBudget {
-    limits: QpuLimits,
-    tenants: Mutex<HashMap<String, MemoryLog>>,
-}
-
-#[derive(Debug, Default)]
-struct MemoryLog {
-    spent: Vec<Spend>,
-    hold_until: Option<DateTime<Utc>>,
-}
-
-impl MemoryQpuBudget {
-    /// An empty budget with `limits`.
-    pub fn new(limits: QpuLimits) -> Self {
-        Self {
-            limits,
-            tenants: Mutex::default(),
-        }
-    }
-
-    fn lock(&self) -> std::sync::MutexGuard<'_, HashMap<String, MemoryLog>> {
-        self.tenants
-            .lock()
-            .unwrap_or_else(std::sync::PoisonError::into_inner)
-    }
-}
-
-impl MemoryLog {
-    fn prune(&mut self, now: DateTime<Utc>, horizon: Duration) {
-        self.spent.retain(|(at, _)| until_from(*at, now) < horizon);
-    }
-}
-
-impl QpuBudget for MemoryQpuBudget {
-    fn limits(&self) -> &QpuLimits {
-        &self.limits
-    }
-
-    fn update<'a>(
-        &'a self,
-        tenant_id: &'a str,
-        decide: &'a Decide<'a>,
-    ) -> BoxFuture<'a, Result<Decision, AzureError>> {
-        Box::pin(async move {
-            let now = Utc::now();
-            let mut tenants = self.lock();
-            let log = tenants.entry(tenant_id.to_owned()).or_default();
-            log.prune(now, self.limits.horizon());
-            let decision = decide(&TenantLog {
-                now,
-                spent: &log.spent,
-                hold_until: log.hold_until,
-            });
-            if decision.spend > 0 {
-                log.spent.push((now, decision.spend));
-            }
-            if decision.hold_until.is_some() {
-                log.hold_until = log.hold_until.max(decision.hold_until);
-            }
-            Ok(decision)
-        })
-    }
-}
-
 #[cfg(test)]
-mod tests {
-    use super::*;
-
-    fn at(now: DateTime<Utc>, secs_ago: i64) -> DateTime<Utc> {
-        now - chrono::Duration::seconds(secs_ago)
-    }
-
-    #[test]
-    fn limits_configured_above_azures_quota_book_nothing_for_an_unused_quota() {
-        let limits = QpuLimits::new(1_000_000, 1_000_000, 1_000_000);
-        let mut observation = QpuObservation::default();
-        observation.headers.remaining_10s = Some(12);
-        observation.headers.remaining_min = Some(60);
-        observation.headers.remaining_hour = Some(600);
-        assert_eq!(units_to_tighten(&limits, &[], Utc::now(), &observation), 0);
-        // Azure reporting use still counts: 4 of the documented 12 gone in 10 s.
-        observation.headers.remaining_10s = Some(8);
-        assert_eq!(units_to_tighten(&limits, &[], Utc::now(), &observation), 4);
-    }
-
-    #[test]
-    fn a_full_window_waits_until_enough_spending_leaves_it() {
-        let limits = QpuLimits::default();
-        let now = Utc::now();
-        let spent = vec![(at(now, 8), 6), (at(now, 4), 6)];
-        assert_eq!(
-            wait_needed(&limits, &spent, None, now, 1),
-            Duration::from_secs(2)
-        );
-        assert_eq!(
-            wait_needed(&limits, &spent, None, now, 7),
-            Duration::from_secs(6)
-        );
-        assert_eq!(
-            wait_needed(&limits, &spent[1..], None, now, 6),
-            Duration::ZERO
-        );
-    }
-
-    #[test]
-    fn the_hour_window_and_holds_count_too() {
-        let limits = QpuLimits::new(12, 60, 20);
-        let now = Utc::now();
-        let spent = vec![(at(now, 3000), 10), (at(now, 100), 10)];
-        assert_eq!(
-            wait_needed(&limits, &spent, None, now, 1),
-            Duration::from_secs(600)
-        );
-        let hold = now + chrono::Duration::seconds(30);
-        assert_eq!(
-            wait_needed(&limits, &[], Some(hold), now, 1),
-            Duration::from_secs(30)
-        );
-    }
-
-    #[test]
-    fn headers_showing_less_room_tighten_the_budget() {
-        let limits = QpuLimits::default();
-        let now = Utc::now();
-        let mut observation = QpuObservation {
-            charged: 2,
-            ..Default::default()
-        };
-        observation.headers.remaining_10s = Some(0);
-        assert_eq!(
-            units_to_tighten(&limits, &[(now, 2)], now, &observation),
-            10
-        );
-        observation.headers.remaining_10s = Some(10);
-        assert_eq!(units_to_tighten(&limits, &[(now, 2)], now, &observation), 0);
-        observation.headers.consumed = Some(5);
-        assert_eq!(units_to_tighten(&limits, &[(now, 2)], now, &observation), 3);
-    }
-
-    #[tokio::test]
-    async fn the_memory_budget_waits_for_a_full_window_and_for_a_hold() {
-        // 2 units per 100 ms.
-        let budget = MemoryQpuBudget::new(QpuLimits::new(2, 60, 600).scaled(0.01));
-        assert_eq!(budget.acquire("t", 2).await.unwrap(), Duration::ZERO);
-        assert!(budget.acquire("t", 1).await.unwrap() > Duration::ZERO);
-        assert_eq!(budget.acquire("other", 2).await.unwrap(), Duration::ZERO);
-        let held = QpuObservation {
-            retry_after: Some(Duration::from_millis(150)),
-            ..Default::default()
-        };
-        budget.observe("other", &held).await.unwrap();
-        let waited = budget.acquire("other", 1).await.unwrap();
-        assert!(waited >= Duration::from_millis(140), "waited {waited:?}");
-    }
-
-    #[test]
-    fn queries_larger_than_the_smallest_window_are_refused() {
-        let limits = QpuLimits::default();
-        assert!(check_units(&limits, "t", 12).is_ok());
-        assert!(!check_units(&limits, "t", 13).unwrap_err().is_retryable());
-    }
-}
+mod tests;

@@ -1,15 +1,12 @@
 //! Retry and throttling rules: the retry policy with exponential backoff and jitter, the
 //! throttling headers Azure sends (`Retry-After`, Cost Management's and Consumption's retry
-//! headers, Resource Graph's user quota, Cost Management's QPU counters), and the in-process
-//! gate that holds Resource Graph requests of a principal until its quota resets.
+//! headers, Resource Graph's user quota, Cost Management's QPU counters). The quotas those
+//! headers describe are kept by [`super::qpu_budget`].
 
-use std::collections::HashMap;
-use std::sync::Mutex;
 use std::time::Duration;
 
 use chrono::{DateTime, Utc};
 use reqwest::header::HeaderMap;
-use tokio::time::Instant;
 
 /// How often and how long the client retries.
 #[derive(Debug, Clone)]
@@ -163,42 +160,6 @@ impl QpuHeaders {
 
 fn header<'h>(headers: &'h HeaderMap, name: &str) -> Option<&'h str> {
     headers.get(name)?.to_str().ok().map(str::trim)
-}
-
-/// Resource Graph requests held per principal (here: per tenant, one credential per tenant)
-/// until the quota window resets, once an answer said the quota is used up. In-process: the
-/// quota is per principal and small, and a 429 is still handled if another instance spends it.
-#[derive(Debug, Default)]
-pub struct QuotaGate {
-    held_until: Mutex<HashMap<String, Instant>>,
-}
-
-impl QuotaGate {
-    /// How long a request of `key` must wait now.
-    pub fn wait_for(&self, key: &str) -> Duration {
-        let held = self.lock();
-        held.get(key).map_or(Duration::ZERO, |until| {
-            until.saturating_duration_since(Instant::now())
-        })
-    }
-
-    /// Records a quota observation: `remaining == 0` holds `key` for `resets_after`.
-    pub fn observe(&self, key: &str, remaining: u64, resets_after: Duration) {
-        if remaining > 0 {
-            return;
-        }
-        let until = Instant::now() + resets_after;
-        let mut held = self.lock();
-        held.retain(|_, t| *t > Instant::now());
-        let entry = held.entry(key.to_owned()).or_insert(until);
-        *entry = (*entry).max(until);
-    }
-
-    fn lock(&self) -> std::sync::MutexGuard<'_, HashMap<String, Instant>> {
-        self.held_until
-            .lock()
-            .unwrap_or_else(std::sync::PoisonError::into_inner)
-    }
 }
 
 #[cfg(test)]

@@ -1,23 +1,30 @@
-//! The Cost Management query budget kept in PostgreSQL, shared by every Function instance:
-//! the Azure client's [`QpuBudget`] over the log in `crate::db::cost_query_budget`. Each look
-//! at a tenant's log runs in a short transaction holding a transaction-scoped advisory lock on
-//! the tenant, so concurrent instances see each other's spending. No lock is held while
-//! waiting or while the query runs.
+//! Azure's shared quotas kept in PostgreSQL, shared by every Function instance: the Azure
+//! client's [`QpuBudget`] over the logs in `crate::db::cost_query_budget` (Cost Management's
+//! query units per Entra tenant) and `crate::db::resource_graph_quota` (Resource Graph's
+//! requests per principal). Each look at a key's log runs in a short transaction holding a
+//! transaction-scoped advisory lock on the key, so concurrent instances see each other's
+//! spending and holds. No lock is held while waiting or while the request runs.
 
 use std::sync::Arc;
+use std::time::Duration;
 
+use chrono::{DateTime, Utc};
 use futures::future::BoxFuture;
-use sqlx::PgPool;
+use sqlx::{PgConnection, PgPool};
 
 use crate::azure::error::AzureError;
-use crate::azure::qpu_budget::{Decide, Decision, QpuBudget, QpuLimits, TenantLog};
-use crate::db::{Database, cost_query_budget as log};
+use crate::azure::qpu_budget::{
+    Decide, Decision, QpuBudget, QpuLimits, QpuWindow, Quota, QuotaLog, RESOURCE_GRAPH_QUOTA,
+    Spend, horizon,
+};
+use crate::db::{Database, cost_query_budget as cost_log, resource_graph_quota as graph_log};
 
 /// A [`QpuBudget`] kept in PostgreSQL.
 #[derive(Clone)]
 pub struct PgQpuBudget {
     pool: PoolSource,
     limits: QpuLimits,
+    resource_graph: QpuWindow,
 }
 
 #[derive(Clone)]
@@ -26,12 +33,21 @@ enum PoolSource {
     Database(Arc<Database>),
 }
 
+/// A key's log as read under its lock.
+struct Read {
+    now: DateTime<Utc>,
+    spent: Vec<Spend>,
+    hold_until: Option<DateTime<Utc>>,
+}
+
 impl PgQpuBudget {
-    /// A budget over `pool` with `limits`.
+    /// A budget over `pool` with Cost Management's `limits` and Resource Graph's documented
+    /// quota.
     pub fn new(pool: PgPool, limits: QpuLimits) -> Self {
         Self {
             pool: PoolSource::Pool(pool),
             limits,
+            resource_graph: RESOURCE_GRAPH_QUOTA,
         }
     }
 
@@ -40,14 +56,22 @@ impl PgQpuBudget {
         Self {
             pool: PoolSource::Database(db),
             limits,
+            resource_graph: RESOURCE_GRAPH_QUOTA,
         }
     }
 
-    async fn pool(&self, tenant_id: &str) -> Result<&PgPool, AzureError> {
+    /// The same budget with Resource Graph's quota per principal `window`.
+    pub fn with_resource_graph_quota(mut self, window: QpuWindow) -> Self {
+        self.resource_graph = window;
+        self
+    }
+
+    async fn pool(&self, quota: Quota, key: &str) -> Result<&PgPool, AzureError> {
         match &self.pool {
             PoolSource::Pool(pool) => Ok(pool),
             PoolSource::Database(db) => db.pool().await.map_err(|e| AzureError::Budget {
-                tenant_id: tenant_id.to_owned(),
+                quota,
+                key: key.to_owned(),
                 detail: format!("database unavailable: {e:#}"),
                 retryable: true,
             }),
@@ -57,30 +81,82 @@ impl PgQpuBudget {
     async fn try_update(
         &self,
         pool: &PgPool,
-        tenant_id: &str,
+        quota: Quota,
+        key: &str,
         decide: &Decide<'_>,
     ) -> Result<Decision, sqlx::Error> {
         let mut tx = pool.begin().await?;
-        let now = log::lock_tenant(&mut tx, tenant_id).await?;
-        let horizon =
-            chrono::Duration::from_std(self.limits.horizon()).unwrap_or(chrono::Duration::hours(1));
-        log::delete_expired(&mut tx, tenant_id, now - horizon).await?;
-        let spent = log::spending(&mut tx, tenant_id, now - horizon).await?;
-        let hold_until = log::hold_until(&mut tx, tenant_id).await?;
-        let decision = decide(&TenantLog {
-            now,
-            spent: &spent,
-            hold_until,
+        let log = read(&mut tx, quota, key, horizon(self.windows(quota))).await?;
+        let decision = decide(&QuotaLog {
+            now: log.now,
+            spent: &log.spent,
+            hold_until: log.hold_until,
         });
-        if decision.spend > 0 {
-            log::record(&mut tx, tenant_id, now, decision.spend, decision.observed).await?;
-        }
-        if let Some(until) = decision.hold_until {
-            log::hold(&mut tx, tenant_id, until).await?;
-        }
+        write(&mut tx, quota, key, log.now, &decision).await?;
         tx.commit().await?;
         Ok(decision)
     }
+}
+
+/// Locks `key`'s log of `quota`, forgets what is older than `horizon` and reads the rest.
+async fn read(
+    conn: &mut PgConnection,
+    quota: Quota,
+    key: &str,
+    horizon: Duration,
+) -> Result<Read, sqlx::Error> {
+    let horizon = chrono::Duration::from_std(horizon).unwrap_or(chrono::Duration::hours(1));
+    Ok(match quota {
+        Quota::CostManagement => {
+            let now = cost_log::lock_tenant(conn, key).await?;
+            cost_log::delete_expired(conn, key, now - horizon).await?;
+            Read {
+                now,
+                spent: cost_log::spending(conn, key, now - horizon).await?,
+                hold_until: cost_log::hold_until(conn, key).await?,
+            }
+        }
+        Quota::ResourceGraph => {
+            let now = graph_log::lock_principal(conn, key).await?;
+            graph_log::delete_expired(conn, key, now - horizon).await?;
+            Read {
+                now,
+                spent: graph_log::requests(conn, key, now - horizon).await?,
+                hold_until: graph_log::hold_until(conn, key).await?,
+            }
+        }
+    })
+}
+
+/// Adds what `decision` says to `key`'s log of `quota`.
+async fn write(
+    conn: &mut PgConnection,
+    quota: Quota,
+    key: &str,
+    now: DateTime<Utc>,
+    decision: &Decision,
+) -> Result<(), sqlx::Error> {
+    let (spend, observed) = (decision.spend, decision.observed);
+    let at = decision.spent_at.unwrap_or(now).min(now);
+    match quota {
+        Quota::CostManagement => {
+            if spend > 0 {
+                cost_log::record(conn, key, at, spend, observed).await?;
+            }
+            if let Some(until) = decision.hold_until {
+                cost_log::hold(conn, key, until).await?;
+            }
+        }
+        Quota::ResourceGraph => {
+            if spend > 0 {
+                graph_log::record(conn, key, at, spend, observed).await?;
+            }
+            if let Some(until) = decision.hold_until {
+                graph_log::hold(conn, key, until).await?;
+            }
+        }
+    }
+    Ok(())
 }
 
 impl QpuBudget for PgQpuBudget {
@@ -88,17 +164,23 @@ impl QpuBudget for PgQpuBudget {
         &self.limits
     }
 
+    fn resource_graph_quota(&self) -> &QpuWindow {
+        &self.resource_graph
+    }
+
     fn update<'a>(
         &'a self,
-        tenant_id: &'a str,
+        quota: Quota,
+        key: &'a str,
         decide: &'a Decide<'a>,
     ) -> BoxFuture<'a, Result<Decision, AzureError>> {
         Box::pin(async move {
-            let pool = self.pool(tenant_id).await?;
-            self.try_update(pool, tenant_id, decide)
+            let pool = self.pool(quota, key).await?;
+            self.try_update(pool, quota, key, decide)
                 .await
                 .map_err(|e| AzureError::Budget {
-                    tenant_id: tenant_id.to_owned(),
+                    quota,
+                    key: key.to_owned(),
                     detail: format!("database: {e}"),
                     retryable: true,
                 })

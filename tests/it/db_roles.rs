@@ -13,7 +13,7 @@ use sqlx::postgres::{PgConnectOptions, PgPoolOptions};
 use sqlx::{PgConnection, PgPool};
 use uuid::Uuid;
 
-use azcops::azure::qpu_budget::{QpuBudget, QpuLimits, QpuObservation};
+use azcops::azure::qpu_budget::{QpuBudget, QpuLimits, QpuObservation, UserQuotaObservation};
 use azcops::db::{self, Database, Scope, UrlSource};
 use azcops::ingestion::qpu_budget::PgQpuBudget;
 
@@ -239,6 +239,19 @@ async fn the_api_and_the_query_budget_work_through_the_runtime_login(pool: PgPoo
     };
     budget
         .observe(&tenant, &observation)
+        .await
+        .expect("observe");
+    // So does Resource Graph's request quota, per principal.
+    let principal = Uuid::new_v4().to_string();
+    let waited = budget.acquire_request(&principal).await.expect("acquire");
+    assert!(waited.is_zero());
+    let used_up = UserQuotaObservation {
+        remaining: Some(0),
+        resets_after: Some(Duration::from_secs(1)),
+        retry_after: None,
+    };
+    budget
+        .observe_user_quota(&principal, &used_up)
         .await
         .expect("observe");
 

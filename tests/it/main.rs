@@ -25,6 +25,7 @@ mod logging;
 mod process;
 mod reliability;
 mod schema;
+mod shared_quota;
 mod sim_contract;
 mod storage;
 mod support;

@@ -476,7 +476,7 @@ async fn missing_configuration_fails_start_up_naming_the_variable() {
 }
 
 /// Every setting the handler reads, each declared once in the configuration.
-const SETTINGS: [&str; 37] = [
+const SETTINGS: [&str; 38] = [
     "DATABASE_URL",
     "AZCOPS_KEY_VAULT_URL",
     "AZCOPS_DATABASE_URL_SECRET",
@@ -509,6 +509,7 @@ const SETTINGS: [&str; 37] = [
     "AZCOPS_AZURE_RETRY_MAX_MS",
     "AZCOPS_AZURE_MAX_THROTTLE_WAIT_SECS",
     "AZCOPS_AZURE_COST_QPU_LIMITS",
+    "AZCOPS_AZURE_RESOURCE_GRAPH_QUOTA",
     "AZCOPS_QUEUE_CONNECTION",
     "AZCOPS_INGEST_QUEUE",
     "AZCOPS_QUEUE_MESSAGE_ENCODING",

@@ -52,7 +52,7 @@ pub async fn query(state: &Shared, request: &ArmRequest, subscription: &str) -> 
 
 /// Charges the query's units; `(consumed, remaining per window)`.
 fn charge(state: &Shared, tenant: Uuid, qpu: u32) -> Result<(u32, [u32; 3]), ApiError> {
-    if !state.config.throttling {
+    if !(state.config.throttling && state.config.cost_throttling) {
         return Ok((qpu, QpuLimiter::unlimited()));
     }
     let outcome = state.lock_qpu().charge(tenant, qpu, Instant::now());

@@ -83,6 +83,9 @@ pub struct SimConfig {
     pub time_scale: f64,
     /// Enforce Resource Graph's and Cost Management's documented quotas.
     pub throttling: bool,
+    /// With `throttling`, enforce Cost Management's query units too; off leaves Resource
+    /// Graph's quota alone, for tests of that quota that should not wait for query units.
+    pub cost_throttling: bool,
     /// Lifetime of issued tokens.
     pub token_lifetime: Duration,
     /// The `X-IDENTITY-HEADER` value the managed-identity endpoint expects.
@@ -107,6 +110,7 @@ impl Default for SimConfig {
             estate: EstateConfig::default(),
             time_scale: 1.0,
             throttling: true,
+            cost_throttling: true,
             token_lifetime: Duration::from_secs(3599),
             identity_header: "azure-sim-identity-header".into(),
             cost_page_size: 1000,

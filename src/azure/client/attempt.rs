@@ -11,11 +11,12 @@ use url::Url;
 
 use super::urls::redact;
 use super::{Api, AzureClient, Bytes, Call, CallContext, Wait};
+use crate::azure::credentials;
 use crate::azure::error::{
     AzureError, describe_json_error, describe_transport, is_retryable_status, is_throttle_status,
     parse_error_body,
 };
-use crate::azure::qpu_budget::QpuObservation;
+use crate::azure::qpu_budget::{QpuObservation, UserQuotaObservation};
 use crate::azure::recorder::RawResponse;
 use crate::azure::throttle::{self, QpuHeaders, resource_graph_quota};
 
@@ -49,7 +50,8 @@ impl AzureClient {
         call: &Call,
         attempt: u32,
     ) -> Result<T, Failure> {
-        self.pace(ctx, call).await?;
+        let quota_key = self.quota_key(ctx, call).await?;
+        self.pace(ctx, call, &quota_key).await?;
         let scope = self.scope(call.api);
         let token = if call.api.authenticated() {
             Some(self.inner.tokens.token(&ctx.tenant_id, scope).await?)
@@ -62,7 +64,7 @@ impl AzureClient {
         if exchange.status == Some(401) && token.is_some() {
             self.inner.tokens.invalidate(&ctx.tenant_id, scope).await;
         }
-        self.observe(ctx, call, &exchange).await;
+        self.observe(call, &quota_key, &exchange).await;
         let status = exchange.status;
         let request_id = header(&exchange.headers, "x-ms-request-id");
         let raw = match (&ctx.recorder, status, &exchange.body) {
@@ -127,23 +129,32 @@ impl AzureClient {
         }
     }
 
-    /// Waits for the API's quota: Resource Graph's user quota, Cost Management's budget.
-    async fn pace(&self, ctx: &CallContext, call: &Call) -> Result<(), AzureError> {
+    /// Whose quota `call` counts against: for Resource Graph the principal its token was issued
+    /// to (the Entra tenant when the token names none), otherwise the Entra tenant.
+    async fn quota_key(&self, ctx: &CallContext, call: &Call) -> Result<String, AzureError> {
+        if call.api == Api::ResourceGraph {
+            let token = self
+                .inner
+                .tokens
+                .token(&ctx.tenant_id, self.scope(call.api));
+            if let Some(principal) = credentials::principal_of(&token.await?) {
+                return Ok(principal);
+            }
+        }
+        Ok(ctx.tenant_id.clone())
+    }
+
+    /// Waits for the API's quota: Resource Graph's requests of the principal `key`, Cost
+    /// Management's query units of the tenant `key`.
+    async fn pace(&self, ctx: &CallContext, call: &Call, key: &str) -> Result<(), AzureError> {
+        let budget = &self.inner.budget;
         let waited = match call.api {
             Api::CostManagement => {
-                let waited = self
-                    .inner
-                    .budget
-                    .acquire(&ctx.tenant_id, call.qpu_units)
-                    .await?;
+                let waited = budget.acquire(key, call.qpu_units).await?;
                 ctx.stats.qpu(call.api, call.qpu_units);
                 waited
             }
-            Api::ResourceGraph => {
-                let wait = self.inner.resource_graph_quota.wait_for(&ctx.tenant_id);
-                tokio::time::sleep(wait).await;
-                wait
-            }
+            Api::ResourceGraph => budget.acquire_request(key).await?,
             _ => Duration::ZERO,
         };
         if !waited.is_zero() {
@@ -200,40 +211,44 @@ impl AzureClient {
         }
     }
 
-    /// Records what the answer says about the quotas.
-    async fn observe(&self, ctx: &CallContext, call: &Call, exchange: &Exchange) {
+    /// Records what the answer says about the quota of `key` (see [`AzureClient::pace`]).
+    async fn observe(&self, call: &Call, key: &str, exchange: &Exchange) {
         let headers = &exchange.headers;
-        match call.api {
+        let throttled = exchange.status == Some(429);
+        let budget = &self.inner.budget;
+        let recorded = match call.api {
             Api::ResourceGraph => {
-                if let Some((remaining, resets_after)) = resource_graph_quota(headers) {
-                    (self.inner.resource_graph_quota).observe(
-                        &ctx.tenant_id,
-                        remaining,
-                        resets_after,
-                    );
+                let quota = resource_graph_quota(headers);
+                let resets_after = quota.map(|(_, resets)| resets);
+                let observation = UserQuotaObservation {
+                    remaining: quota.map(|(left, _)| u32::try_from(left).unwrap_or(u32::MAX)),
+                    resets_after,
+                    retry_after: throttled
+                        .then(|| throttle::retry_after(headers, Utc::now()).or(resets_after))
+                        .flatten(),
+                };
+                if observation.remaining.is_none() && observation.retry_after.is_none() {
+                    return;
                 }
+                budget.observe_user_quota(key, &observation).await
             }
             Api::CostManagement => {
                 let observation = QpuObservation {
                     charged: call.qpu_units,
                     headers: QpuHeaders::parse(headers),
-                    retry_after: (exchange.status == Some(429))
+                    retry_after: throttled
                         .then(|| throttle::retry_after(headers, Utc::now()))
                         .flatten(),
                 };
                 if observation.headers.is_empty() && observation.retry_after.is_none() {
                     return;
                 }
-                if let Err(e) = self
-                    .inner
-                    .budget
-                    .observe(&ctx.tenant_id, &observation)
-                    .await
-                {
-                    tracing::warn!(tenant_id = %ctx.tenant_id, error = %e, "could not record Cost Management quota headers");
-                }
+                budget.observe(key, &observation).await
             }
-            _ => {}
+            _ => return,
+        };
+        if let Err(e) = recorded {
+            tracing::warn!(api = call.api.name(), error = %e, "could not record Azure quota headers");
         }
     }
 }

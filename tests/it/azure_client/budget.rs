@@ -1,10 +1,14 @@
-//! The Cost Management query budget in PostgreSQL, shared by two "instances" (two budgets
-//! with their own pools over one database), with windows shortened by a time scale.
+//! Azure's shared quotas in PostgreSQL (Cost Management's query budget per tenant, Resource
+//! Graph's requests per principal), shared by two "instances" (two budgets with their own pools
+//! over one database), with windows shortened by a time scale. Two real handler processes
+//! sharing Resource Graph's quota against the simulator: `tests/it/shared_quota.rs`.
 
 use std::sync::Arc;
 use std::time::Duration;
 
-use azcops::azure::qpu_budget::{QpuBudget, QpuLimits, QpuObservation};
+use azcops::azure::qpu_budget::{
+    QpuBudget, QpuLimits, QpuObservation, RESOURCE_GRAPH_QUOTA, UserQuotaObservation,
+};
 use azcops::ingestion::qpu_budget::PgQpuBudget;
 use chrono::{DateTime, Utc};
 use serde_json::{Value, json};
@@ -15,16 +19,21 @@ use super::fakes::{TENANT, TokenServer, client, context, gap, quick_policy, repl
 
 /// Two budgets over the database of `pool`, each with its own connections.
 async fn two_instances(pool: &PgPool, limits: QpuLimits) -> (Arc<PgQpuBudget>, Arc<PgQpuBudget>) {
+    two_instances_with(pool, |pool| PgQpuBudget::new(pool, limits)).await
+}
+
+/// Two budgets `make` builds over the database of `pool`, each with its own connections.
+async fn two_instances_with(
+    pool: &PgPool,
+    make: impl Fn(PgPool) -> PgQpuBudget,
+) -> (Arc<PgQpuBudget>, Arc<PgQpuBudget>) {
     let options = (*pool.connect_options()).clone();
     let other = PgPoolOptions::new()
         .max_connections(5)
         .connect_with(options)
         .await
         .expect("second pool");
-    (
-        Arc::new(PgQpuBudget::new(pool.clone(), limits)),
-        Arc::new(PgQpuBudget::new(other, limits)),
-    )
+    (Arc::new(make(pool.clone())), Arc::new(make(other)))
 }
 
 async fn spending(pool: &PgPool) -> Vec<(DateTime<Utc>, i32)> {
@@ -36,6 +45,21 @@ async fn spending(pool: &PgPool) -> Vec<(DateTime<Utc>, i32)> {
     .await
     .expect("spending")
 }
+
+/// The requests of `principal` the log holds now, by row id.
+async fn requests_logged(pool: &PgPool, principal: &str) -> Vec<(i64, (DateTime<Utc>, i32))> {
+    let rows: Vec<(i64, DateTime<Utc>, i32)> = sqlx::query_as(
+        "SELECT id, sent_at, requests FROM resource_graph_requests WHERE principal = $1",
+    )
+    .bind(principal)
+    .fetch_all(pool)
+    .await
+    .expect("requests");
+    rows.into_iter().map(|(id, at, n)| (id, (at, n))).collect()
+}
+
+/// A principal of the Resource Graph tests.
+const PRINCIPAL: &str = "0b1ec7a1-0000-4000-8000-000000000001";
 
 /// The most units spent in any window of `length` ending at a spend.
 fn busiest_window(spent: &[(DateTime<Utc>, i32)], length: Duration) -> i32 {
@@ -169,4 +193,91 @@ async fn the_client_paces_cost_queries_from_the_qpu_headers(pool: PgPool) {
     let stats = ctx.stats.api(azcops::azure::client::Api::CostManagement);
     assert_eq!(stats.qpu_units, 2);
     assert!(stats.throttle_wait_ms >= 800, "{stats:?}");
+}
+
+#[sqlx::test(migrator = "azcops::db::MIGRATOR")]
+async fn two_instances_never_send_more_resource_graph_requests_than_the_quota_in_any_window(
+    pool: PgPool,
+) {
+    // 15 requests / 1 s.
+    let window = RESOURCE_GRAPH_QUOTA.scaled(0.2);
+    let (a, b) = two_instances_with(&pool, |pool| {
+        PgQpuBudget::new(pool, QpuLimits::default()).with_resource_graph_quota(window)
+    })
+    .await;
+    let mut tasks = Vec::new();
+    for worker in 0..6 {
+        let budget: Arc<dyn QpuBudget> = if worker % 2 == 0 {
+            a.clone()
+        } else {
+            b.clone()
+        };
+        tasks.push(tokio::spawn(async move {
+            for _ in 0..6 {
+                budget.acquire_request(PRINCIPAL).await.expect("acquire");
+            }
+        }));
+    }
+    // The log forgets requests a window old: read it far more often than that.
+    let mut seen = std::collections::BTreeMap::new();
+    while !tasks.iter().all(|t| t.is_finished()) {
+        seen.extend(requests_logged(&pool, PRINCIPAL).await);
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    seen.extend(requests_logged(&pool, PRINCIPAL).await);
+    for task in tasks {
+        task.await.expect("worker");
+    }
+
+    let mut sent: Vec<(DateTime<Utc>, i32)> = seen.into_values().collect();
+    sent.sort();
+    assert_eq!(sent.iter().map(|(_, n)| n).sum::<i32>(), 36);
+    assert!(busiest_window(&sent, window.length) <= 15);
+    let first_to_last = (sent[sent.len() - 1].0 - sent[0].0)
+        .to_std()
+        .expect("duration");
+    assert!(
+        first_to_last >= Duration::from_secs(2),
+        "36 requests at 15 per second took {first_to_last:?}"
+    );
+}
+
+#[sqlx::test(migrator = "azcops::db::MIGRATOR")]
+async fn a_resource_graph_quota_used_up_for_one_instance_holds_the_principal_for_all(pool: PgPool) {
+    let (a, b) = two_instances(&pool, QpuLimits::default()).await;
+    assert_eq!(
+        a.acquire_request(PRINCIPAL).await.expect("acquire"),
+        Duration::ZERO
+    );
+    let used_up = UserQuotaObservation {
+        remaining: Some(0),
+        resets_after: Some(Duration::from_secs(1)),
+        retry_after: None,
+    };
+    let observed = std::time::Instant::now();
+    a.observe_user_quota(PRINCIPAL, &used_up)
+        .await
+        .expect("observe");
+    // What Azure counted beyond the log (14 of 15) is booked, to leave it when Azure resets.
+    let logged = requests_logged(&pool, PRINCIPAL).await;
+    let counted: i32 = logged.iter().map(|(_, (_, n))| n).sum();
+    assert_eq!(counted, 15);
+
+    let waited = b.acquire_request(PRINCIPAL).await.expect("acquire");
+
+    let held = observed.elapsed();
+    assert!(
+        waited > Duration::ZERO && held >= Duration::from_millis(950),
+        "waited {waited:?}, {held:?} after the observation"
+    );
+    // Another principal, and Cost Management's budget under the same key, are not held.
+    let other = "0b1ec7a1-0000-4000-8000-000000000002";
+    assert_eq!(
+        b.acquire_request(other).await.expect("acquire"),
+        Duration::ZERO
+    );
+    assert_eq!(
+        b.acquire(PRINCIPAL, 1).await.expect("acquire"),
+        Duration::ZERO
+    );
 }

@@ -202,6 +202,7 @@ impl Cli {
             },
             time_scale: self.time_scale,
             throttling: self.throttling == Switch::On,
+            cost_throttling: true,
             token_lifetime: Duration::from_secs(self.token_lifetime_secs),
             identity_header: self.identity_header.clone(),
             cost_page_size: self.cost_page_size,
