@@ -221,17 +221,14 @@ pub async fn list(
     Query(mut params): Query<ListSubscriptions>,
 ) -> Result<Json<Paginated<Subscription>>, ApiError> {
     let paging = params.paging();
-    let mut filter = SubscriptionFilter {
-        tenant_id: params.tenant_id,
+    let (tenant_id, elsewhere) = match caller.tenant() {
+        Some(own) => (Some(own), params.tenant_id.is_some_and(|t| t != own)),
+        None => (params.tenant_id, false),
+    };
+    let filter = SubscriptionFilter {
+        tenant_id,
         is_active: params.is_active,
     };
-    let elsewhere = match caller.tenant() {
-        Some(own) => params.tenant_id.is_some_and(|t| t != own),
-        None => false,
-    };
-    if let Some(own) = caller.tenant() {
-        filter.tenant_id = Some(own);
-    }
     let query = QueryId::of("subscriptions", &filter);
     let page = paging.read(query)?;
     if elsewhere {

@@ -64,9 +64,8 @@ pub struct ListTenants {
     /// 1–500, default 50.
     #[param(minimum = 1, maximum = 500)]
     pub page_size: Option<i64>,
-    /// The `next_cursor` of the page before (with the same filters), instead of `page`: the
-    /// page after it, at the cost of a first page however deep. Another list's or filter's
-    /// cursor is a 400.
+    /// The `next_cursor` of the page before, instead of `page`: the page after it, at the cost
+    /// of a first page however deep. Another list's or caller's cursor is a 400.
     #[param(min_length = 1, max_length = 4096)]
     pub cursor: Option<String>,
     /// Count all matching rows into `total` (a full count). Default: true with page numbers,
