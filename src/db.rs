@@ -70,23 +70,54 @@ pub async fn begin(
     Ok(tx)
 }
 
-/// Offset pagination as the API exposes it: `page` from 1, `page_size` rows a page.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct Page {
-    pub page: u32,
-    pub page_size: u32,
+/// One page of a list to read: `size` rows from where `start` says, and whether to count every
+/// matching row as well.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Page<K> {
+    /// Rows a page holds.
+    pub size: u32,
+    pub start: Start<K>,
+    /// Count every matching row (a second query, as costly as reading them all).
+    pub count: bool,
 }
 
-impl Page {
-    /// Rows to skip.
+/// Where a page starts.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Start<K> {
+    /// Page number `n` (from 1): after `(n - 1) * size` rows, which are read and dropped.
+    Number(u32),
+    /// Right after the row whose sort key this is (a cursor): an index finds it directly.
+    After(K),
+}
+
+impl<K> Page<K> {
+    /// Rows to skip: none after a cursor.
     pub fn offset(&self) -> i64 {
-        (i64::from(self.page) - 1) * i64::from(self.page_size)
+        match self.start {
+            Start::Number(n) => (i64::from(n) - 1) * i64::from(self.size),
+            Start::After(_) => 0,
+        }
     }
 
-    /// Rows to return.
-    pub fn limit(&self) -> i64 {
-        i64::from(self.page_size)
+    /// Rows to read: one more than the page holds, which tells whether another page follows.
+    pub fn fetch(&self) -> i64 {
+        i64::from(self.size) + 1
     }
+
+    /// The sort key the page starts after, if it starts at a cursor.
+    pub fn after(&self) -> Option<&K> {
+        match &self.start {
+            Start::After(key) => Some(key),
+            Start::Number(_) => None,
+        }
+    }
+}
+
+/// What a list query read for a [`Page`]: up to `size + 1` rows, and the count when asked for.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Listed<T> {
+    pub rows: Vec<T>,
+    pub total: Option<i64>,
 }
 
 use std::sync::Arc;

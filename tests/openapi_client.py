@@ -144,7 +144,28 @@ def recommendations(api, tenant_id):
     changed = check("updateSuppression", update_suppression.sync_detailed(
         created.id, client=api, body=UpdateSuppression(reason="dev is rebuilt hourly")), 200)
     expect("the reason changed", changed.reason == "dev is rebuilt hourly")
+    body.tag_value = "test"
+    second = check("createSuppression (another)", create_suppression.sync_detailed(client=api, body=body), 201)
+    paging(api, tenant_id, [second.id, created.id])
     check("deleteSuppression", delete_suppression.sync_detailed(created.id, client=api), 204)
+    check("deleteSuppression (another)", delete_suppression.sync_detailed(second.id, client=api), 204)
+
+
+def paging(api, tenant_id, newest_first):
+    """A list read by cursor: page numbers count, a cursor's pages do not, the last page ends it."""
+    first = check("listSuppressions (page 1 of 1 row)", list_suppressions.sync_detailed(
+        client=api, tenant_id=tenant_id, page_size=1), 200)
+    expect("page 1 is counted and points on", first.page == 1 and first.total == 2
+           and first.total_pages == 2 and isinstance(first.next_cursor, str))
+    after = check("listSuppressions (cursor)", list_suppressions.sync_detailed(
+        client=api, tenant_id=tenant_id, page_size=1, cursor=first.next_cursor), 200)
+    expect("the cursor's page is the next, uncounted and the last",
+           [s.id for s in first.items + after.items] == newest_first
+           and after.page is None and after.total is None and after.next_cursor is None)
+    check("listSuppressions (another filter's cursor)", list_suppressions.sync_detailed(
+        client=api, tenant_id=tenant_id, active=True, cursor=first.next_cursor), 400)
+    check("listSuppressions (garbage cursor)", list_suppressions.sync_detailed(
+        client=api, tenant_id=tenant_id, cursor="garbage"), 400)
 
 
 if __name__ == "__main__":

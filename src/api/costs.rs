@@ -12,7 +12,7 @@ use uuid::Uuid;
 
 use super::error::ApiError;
 use super::extract::{Json, Query};
-use super::pagination::{self, Paginated};
+use super::pagination::{Paginated, Paging, QueryId};
 use super::resources::text_filter;
 use super::{AppState, Caller};
 use crate::db::costs::{self, CostDay, CostFilter, Sum};
@@ -46,6 +46,25 @@ pub struct ListCosts {
     pub page: Option<i64>,
     #[param(minimum = 1, maximum = 500)]
     pub page_size: Option<i64>,
+    /// The `next_cursor` of the page before (with the same filters), instead of `page`: the
+    /// page after it, at the cost of a first page however deep. Another list's or filter's
+    /// cursor is a 400.
+    #[param(min_length = 1, max_length = 4096)]
+    pub cursor: Option<String>,
+    /// Count all matching rows into `total` (a full count). Default: true with page numbers,
+    /// false with `cursor`.
+    pub include_total: Option<bool>,
+}
+
+impl ListCosts {
+    fn paging(&mut self) -> Paging {
+        Paging {
+            page: self.page,
+            page_size: self.page_size,
+            cursor: self.cursor.take(),
+            include_total: self.include_total,
+        }
+    }
 }
 
 /// The window and filters of a summary. Dates are `YYYY-MM-DD`, both ends included.
@@ -99,14 +118,18 @@ fn filter(
 }
 
 /// Lists daily cost rows, newest first.
+///
+/// By page number, or by `cursor` (a page's `next_cursor`) at the cost of a first page however
+/// deep; `total` is counted for page numbers unless `include_total=false`, and after a cursor
+/// only with `include_total=true`.
 #[utoipa::path(get, path = "/api/v1/costs", operation_id = "listCosts", tag = "costs", params(ListCosts),
-    responses((status = 200, description = "One page of daily cost rows, newest first.", body = Paginated<CostDay>)))]
+    responses((status = 200, description = "One page of daily cost rows, newest day first, then by AzCops subscription, resource group, service, meter category and id.", body = Paginated<CostDay>)))]
 pub async fn list(
     State(state): State<AppState>,
     caller: Caller,
-    Query(p): Query<ListCosts>,
+    Query(mut p): Query<ListCosts>,
 ) -> Result<Json<Paginated<CostDay>>, ApiError> {
-    let page = pagination::page(p.page, p.page_size)?;
+    let paging = p.paging();
     let filter = filter(
         &caller,
         (p.from, p.to),
@@ -114,10 +137,12 @@ pub async fn list(
         p.service_name,
         p.resource_group,
     )?;
+    let query = QueryId::of("costs", &filter);
+    let page = paging.read(query)?;
     let mut tx = state.begin(caller.scope).await?;
-    let (items, total) = costs::list(&mut tx, &filter, page).await?;
+    let listed = costs::list(&mut tx, &filter, &page).await?;
     tx.commit().await?;
-    Ok(Json(Paginated::new(items, page, total)))
+    Ok(Json(Paginated::new(listed, &page, query, CostDay::key)?))
 }
 
 /// Actual and amortized cost in one currency.

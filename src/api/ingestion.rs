@@ -13,7 +13,7 @@ use uuid::Uuid;
 
 use super::error::ApiError;
 use super::extract::{Json, Path, Query};
-use super::pagination::{self, Paginated};
+use super::pagination::{Paginated, Paging, QueryId};
 use super::{AppState, Caller};
 use crate::db::audit::{Action, Entry};
 use crate::db::ingestion::{self, Item, NewRun, Run, Trigger};
@@ -249,20 +249,44 @@ pub struct ListRuns {
     pub page: Option<i64>,
     #[param(minimum = 1, maximum = 500)]
     pub page_size: Option<i64>,
+    /// The `next_cursor` of the page before, instead of `page`: the page after it, at the cost
+    /// of a first page however deep. Another list's or caller's cursor is a 400.
+    #[param(min_length = 1, max_length = 4096)]
+    pub cursor: Option<String>,
+    /// Count all matching rows into `total` (a full count). Default: true with page numbers,
+    /// false with `cursor`.
+    pub include_total: Option<bool>,
+}
+
+impl ListRuns {
+    fn paging(&mut self) -> Paging {
+        Paging {
+            page: self.page,
+            page_size: self.page_size,
+            cursor: self.cursor.take(),
+            include_total: self.include_total,
+        }
+    }
 }
 
 /// Runs, newest first.
+///
+/// By page number, or by `cursor` (a page's `next_cursor`) at the cost of a first page however
+/// deep; `total` is counted for page numbers unless `include_total=false`, and after a cursor
+/// only with `include_total=true`.
 #[utoipa::path(get, path = "/api/v1/ingestion/runs", operation_id = "listIngestionRuns", tag = "ingestion",
     params(ListRuns),
-    responses((status = 200, description = "One page of runs, newest first.", body = Paginated<Run>)))]
+    responses((status = 200, description = "One page of runs, newest first (then by id, descending).", body = Paginated<Run>)))]
 pub async fn runs(
     State(state): State<AppState>,
     caller: Caller,
-    Query(p): Query<ListRuns>,
+    Query(mut p): Query<ListRuns>,
 ) -> Result<Json<Paginated<Run>>, ApiError> {
-    let page = pagination::page(p.page, p.page_size)?;
+    let tenant_id = caller.tenant();
+    let query = QueryId::of("ingestion runs", &tenant_id);
+    let page = p.paging().read(query)?;
     let mut tx = state.begin(caller.scope).await?;
-    let (items, total) = ingestion::list_runs(&mut tx, caller.tenant(), page).await?;
+    let listed = ingestion::list_runs(&mut tx, tenant_id, &page).await?;
     tx.commit().await?;
-    Ok(Json(Paginated::new(items, page, total)))
+    Ok(Json(Paginated::new(listed, &page, query, Run::key)?))
 }

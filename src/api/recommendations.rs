@@ -20,11 +20,12 @@ use uuid::Uuid;
 
 use super::error::ApiError;
 use super::extract::{Json, Path, Query};
-use super::pagination::{self, Paginated};
+use super::pagination::{self, Paginated, Paging, QueryId};
 use super::resources::text_filter;
 use super::{AppState, Caller};
+use crate::db::Page;
 use crate::db::recommendations::query::{
-    self, Event, Recommendation, RecommendationFilter, Sort, SummaryFilter,
+    self, Event, Recommendation, RecommendationFilter, RecommendationKey, Sort, SummaryFilter,
 };
 use crate::db::recommendations::realised::{self, Realised};
 use crate::db::recommendations::{self, Level, Status};
@@ -106,6 +107,14 @@ pub struct ListRecommendations {
     pub page: Option<i64>,
     #[param(minimum = 1, maximum = 500)]
     pub page_size: Option<i64>,
+    /// The `next_cursor` of the page before (with the same filters and sort), instead of
+    /// `page`: the page after it, at the cost of a first page however deep. Another list's,
+    /// filter's or sort's cursor is a 400.
+    #[param(min_length = 1, max_length = 4096)]
+    pub cursor: Option<String>,
+    /// Count all matching rows into `total` (a full count). Default: true with page numbers,
+    /// false with `cursor`.
+    pub include_total: Option<bool>,
 }
 
 /// A non-negative amount from a query parameter.
@@ -130,6 +139,15 @@ fn tenant_filter(caller: &Caller, named: Option<Uuid>) -> Option<Option<Uuid>> {
 }
 
 impl ListRecommendations {
+    fn paging(&mut self) -> Paging {
+        Paging {
+            page: self.page,
+            page_size: self.page_size,
+            cursor: self.cursor.take(),
+            include_total: self.include_total,
+        }
+    }
+
     fn filter(
         self,
         tenant_id: Option<Uuid>,
@@ -167,26 +185,46 @@ impl ListRecommendations {
 }
 
 /// Lists recommendations.
+///
+/// By page number, or by `cursor` (a page's `next_cursor`) at the cost of a first page however
+/// deep; `total` is counted for page numbers unless `include_total=false`, and after a cursor
+/// only with `include_total=true`.
 #[utoipa::path(get, path = "/api/v1/recommendations", operation_id = "listRecommendations",
     tag = "recommendations", params(ListRecommendations),
-    responses((status = 200, description = "One page of recommendations, largest savings first unless `sort` says otherwise.", body = Paginated<Recommendation>)))]
+    responses((status = 200, description = "One page of recommendations, largest savings first unless `sort` says otherwise (then by id, descending).", body = Paginated<Recommendation>)))]
 pub async fn list(
     State(state): State<AppState>,
     caller: Caller,
-    Query(params): Query<ListRecommendations>,
+    Query(mut params): Query<ListRecommendations>,
 ) -> Result<Json<Paginated<Recommendation>>, ApiError> {
-    let page = pagination::page(params.page, params.page_size)?;
+    let paging = params.paging();
     let at = state.now();
-    let Some(tenant_id) = tenant_filter(&caller, params.tenant_id) else {
-        params.filter(None, at)?;
-        return Ok(Json(Paginated::new(Vec::new(), page, 0)));
-    };
-    let filter = params.filter(tenant_id, at)?;
+    let tenant_id = tenant_filter(&caller, params.tenant_id);
+    let filter = params.filter(tenant_id.flatten(), at)?;
+    // The time changes with every request: the cursor keeps to the rest.
+    let id = QueryId::of(
+        "recommendations",
+        &RecommendationFilter {
+            at: chrono::DateTime::UNIX_EPOCH,
+            ..filter.clone()
+        },
+    );
+    let page: Page<RecommendationKey> = paging.read(id)?;
+    if page
+        .after()
+        .is_some_and(|(rank, _)| !filter.sort.ranks_by(*rank))
+    {
+        return Err(pagination::invalid_cursor());
+    }
+    if tenant_id.is_none() {
+        return Ok(Json(Paginated::empty(&page)));
+    }
     let mut tx = state.begin(caller.scope).await?;
     recommendations::expire_snoozes(&mut tx, at).await?;
-    let (items, total) = query::list(&mut tx, &filter, page).await?;
+    let listed = query::list(&mut tx, &filter, &page).await?;
     tx.commit().await?;
-    Ok(Json(Paginated::new(items, page, total)))
+    let sort = filter.sort;
+    Ok(Json(Paginated::new(listed, &page, id, |r| r.key(sort))?))
 }
 
 /// A recommendation with its evidence, group, timeline and realised savings.

@@ -9,7 +9,7 @@ use uuid::Uuid;
 
 use super::error::ApiError;
 use super::extract::{Json, Path, Query};
-use super::pagination::{self, Paginated};
+use super::pagination::{Paginated, Paging, QueryId};
 use super::{AppState, Caller};
 use crate::db::resources::{self, Resource, ResourceFilter};
 
@@ -47,6 +47,14 @@ pub struct ListResources {
     pub page: Option<i64>,
     #[param(minimum = 1, maximum = 500)]
     pub page_size: Option<i64>,
+    /// The `next_cursor` of the page before (with the same filters), instead of `page`: the
+    /// page after it, at the cost of a first page however deep. Another list's or filter's
+    /// cursor is a 400.
+    #[param(min_length = 1, max_length = 4096)]
+    pub cursor: Option<String>,
+    /// Count all matching rows into `total` (a full count). Default: true with page numbers,
+    /// false with `cursor`.
+    pub include_total: Option<bool>,
 }
 
 /// A text filter: trimmed, 1–400 characters, lower-cased when the stored value is.
@@ -70,6 +78,15 @@ pub fn text_filter(
 }
 
 impl ListResources {
+    fn paging(&mut self) -> Paging {
+        Paging {
+            page: self.page,
+            page_size: self.page_size,
+            cursor: self.cursor.take(),
+            include_total: self.include_total,
+        }
+    }
+
     fn filter(self, caller: &Caller) -> Result<ResourceFilter, ApiError> {
         if self.tag_value.is_some() && self.tag_key.is_none() {
             return Err(ApiError::BadRequest("tag_value needs tag_key".into()));
@@ -88,20 +105,26 @@ impl ListResources {
 }
 
 /// Lists resources.
+///
+/// By page number, or by `cursor` (a page's `next_cursor`) at the cost of a first page however
+/// deep; `total` is counted for page numbers unless `include_total=false`, and after a cursor
+/// only with `include_total=true`.
 #[utoipa::path(get, path = "/api/v1/resources", operation_id = "listResources", tag = "resources",
     params(ListResources),
-    responses((status = 200, description = "One page of the inventory, ordered by resource id.", body = Paginated<Resource>)))]
+    responses((status = 200, description = "One page of the inventory, ordered by resource id (then id).", body = Paginated<Resource>)))]
 pub async fn list(
     State(state): State<AppState>,
     caller: Caller,
-    Query(params): Query<ListResources>,
+    Query(mut params): Query<ListResources>,
 ) -> Result<Json<Paginated<Resource>>, ApiError> {
-    let page = pagination::page(params.page, params.page_size)?;
+    let paging = params.paging();
     let filter = params.filter(&caller)?;
+    let query = QueryId::of("resources", &filter);
+    let page = paging.read(query)?;
     let mut tx = state.begin(caller.scope).await?;
-    let (items, total) = resources::list(&mut tx, &filter, page).await?;
+    let listed = resources::list(&mut tx, &filter, &page).await?;
     tx.commit().await?;
-    Ok(Json(Paginated::new(items, page, total)))
+    Ok(Json(Paginated::new(listed, &page, query, Resource::key)?))
 }
 
 /// Reads one resource with its properties.

@@ -15,7 +15,7 @@ use uuid::Uuid;
 
 use super::error::ApiError;
 use super::extract::{Json, Path, Query};
-use super::pagination::{self, Paginated};
+use super::pagination::{Paginated, Paging, QueryId};
 use super::tenants::valid_name;
 use super::{AppState, Caller};
 use crate::azure::client::CallContext;
@@ -85,6 +85,25 @@ pub struct ListSubscriptions {
     pub page: Option<i64>,
     #[param(minimum = 1, maximum = 500)]
     pub page_size: Option<i64>,
+    /// The `next_cursor` of the page before (with the same filters), instead of `page`: the
+    /// page after it, at the cost of a first page however deep. Another list's or filter's
+    /// cursor is a 400.
+    #[param(min_length = 1, max_length = 4096)]
+    pub cursor: Option<String>,
+    /// Count all matching rows into `total` (a full count). Default: true with page numbers,
+    /// false with `cursor`.
+    pub include_total: Option<bool>,
+}
+
+impl ListSubscriptions {
+    fn paging(&mut self) -> Paging {
+        Paging {
+            page: self.page,
+            page_size: self.page_size,
+            cursor: self.cursor.take(),
+            include_total: self.include_total,
+        }
+    }
 }
 
 fn valid_scope(scope: Option<String>) -> Result<Option<String>, ApiError> {
@@ -189,29 +208,41 @@ async fn verify_home_tenant(
 }
 
 /// Lists subscriptions.
+///
+/// By page number, or by `cursor` (a page's `next_cursor`) at the cost of a first page however
+/// deep; `total` is counted for page numbers unless `include_total=false`, and after a cursor
+/// only with `include_total=true`.
 #[utoipa::path(get, path = "/api/v1/subscriptions", operation_id = "listSubscriptions", tag = "subscriptions",
     params(ListSubscriptions),
-    responses((status = 200, description = "One page of the subscriptions the caller may see.", body = Paginated<Subscription>)))]
+    responses((status = 200, description = "One page of the subscriptions the caller may see, by display name (then id).", body = Paginated<Subscription>)))]
 pub async fn list(
     State(state): State<AppState>,
     caller: Caller,
-    Query(params): Query<ListSubscriptions>,
+    Query(mut params): Query<ListSubscriptions>,
 ) -> Result<Json<Paginated<Subscription>>, ApiError> {
-    let page = pagination::page(params.page, params.page_size)?;
-    let mut tx = state.begin(caller.scope).await?;
-    let mut filter = SubscriptionFilter {
-        tenant_id: params.tenant_id,
+    let paging = params.paging();
+    let (tenant_id, elsewhere) = match caller.tenant() {
+        Some(own) => (Some(own), params.tenant_id.is_some_and(|t| t != own)),
+        None => (params.tenant_id, false),
+    };
+    let filter = SubscriptionFilter {
+        tenant_id,
         is_active: params.is_active,
     };
-    if let Some(own) = caller.tenant() {
-        if params.tenant_id.is_some_and(|t| t != own) {
-            return Ok(Json(Paginated::new(Vec::new(), page, 0)));
-        }
-        filter.tenant_id = Some(own);
+    let query = QueryId::of("subscriptions", &filter);
+    let page = paging.read(query)?;
+    if elsewhere {
+        return Ok(Json(Paginated::empty(&page)));
     }
-    let (items, total) = subscriptions::list(&mut tx, filter, page).await?;
+    let mut tx = state.begin(caller.scope).await?;
+    let listed = subscriptions::list(&mut tx, filter, &page).await?;
     tx.commit().await?;
-    Ok(Json(Paginated::new(items, page, total)))
+    Ok(Json(Paginated::new(
+        listed,
+        &page,
+        query,
+        Subscription::key,
+    )?))
 }
 
 /// Reads one subscription.

@@ -13,7 +13,7 @@ use uuid::Uuid;
 
 use super::error::ApiError;
 use super::extract::{Json, Path, Query};
-use super::pagination::{self, Paginated};
+use super::pagination::{Paginated, Paging, QueryId};
 use super::resources::text_filter;
 use super::{AppState, Caller};
 use crate::db::audit::{self, Action, Entry};
@@ -95,6 +95,25 @@ pub struct ListSuppressions {
     pub page: Option<i64>,
     #[param(minimum = 1, maximum = 500)]
     pub page_size: Option<i64>,
+    /// The `next_cursor` of the page before (with the same filters), instead of `page`: the
+    /// page after it, at the cost of a first page however deep. Another list's or filter's
+    /// cursor is a 400.
+    #[param(min_length = 1, max_length = 4096)]
+    pub cursor: Option<String>,
+    /// Count all matching rows into `total` (a full count). Default: true with page numbers,
+    /// false with `cursor`.
+    pub include_total: Option<bool>,
+}
+
+impl ListSuppressions {
+    fn paging(&mut self) -> Paging {
+        Paging {
+            page: self.page,
+            page_size: self.page_size,
+            cursor: self.cursor.take(),
+            include_total: self.include_total,
+        }
+    }
 }
 
 fn valid_reason(reason: &str) -> Result<String, ApiError> {
@@ -232,31 +251,49 @@ pub async fn create(
 }
 
 /// Lists suppressions.
+///
+/// By page number, or by `cursor` (a page's `next_cursor`) at the cost of a first page however
+/// deep; `total` is counted for page numbers unless `include_total=false`, and after a cursor
+/// only with `include_total=true`.
 #[utoipa::path(get, path = "/api/v1/suppressions", operation_id = "listSuppressions", tag = "suppressions",
     params(ListSuppressions),
-    responses((status = 200, description = "One page of suppressions, newest first.", body = Paginated<Suppression>)))]
+    responses((status = 200, description = "One page of suppressions, newest first (then by id, descending).", body = Paginated<Suppression>)))]
 pub async fn list(
     State(state): State<AppState>,
     caller: Caller,
-    Query(params): Query<ListSuppressions>,
+    Query(mut params): Query<ListSuppressions>,
 ) -> Result<Json<Paginated<Suppression>>, ApiError> {
-    let page = pagination::page(params.page, params.page_size)?;
-    let tenant_id = match caller.tenant() {
-        Some(own) if params.tenant_id.is_some_and(|t| t != own) => {
-            return Ok(Json(Paginated::new(Vec::new(), page, 0)));
-        }
-        Some(own) => Some(own),
-        None => params.tenant_id,
+    let paging = params.paging();
+    let (tenant_id, elsewhere) = match caller.tenant() {
+        Some(own) => (Some(own), params.tenant_id.is_some_and(|t| t != own)),
+        None => (params.tenant_id, false),
     };
     let filter = SuppressionFilter {
         tenant_id,
         active: params.active,
         at: state.now(),
     };
+    // The time changes with every request: the cursor keeps to the rest.
+    let query = QueryId::of(
+        "suppressions",
+        &SuppressionFilter {
+            at: DateTime::UNIX_EPOCH,
+            ..filter
+        },
+    );
+    let page = paging.read(query)?;
+    if elsewhere {
+        return Ok(Json(Paginated::empty(&page)));
+    }
     let mut tx = state.begin(caller.scope).await?;
-    let (items, total) = suppressions::list(&mut tx, filter, page).await?;
+    let listed = suppressions::list(&mut tx, filter, &page).await?;
     tx.commit().await?;
-    Ok(Json(Paginated::new(items, page, total)))
+    Ok(Json(Paginated::new(
+        listed,
+        &page,
+        query,
+        Suppression::key,
+    )?))
 }
 
 /// Changes how long a suppression lasts, or its reason (admins).

@@ -12,7 +12,7 @@ use uuid::Uuid;
 
 use super::error::ApiError;
 use super::extract::{Json, Path, Query};
-use super::pagination::{self, Paginated};
+use super::pagination::{Paginated, Paging, QueryId};
 use super::{AppState, Caller};
 use crate::db::audit::{Action, Entry};
 use crate::db::tenants::{self, NewTenant, Tenant, TenantChanges, TenantType};
@@ -64,6 +64,24 @@ pub struct ListTenants {
     /// 1–500, default 50.
     #[param(minimum = 1, maximum = 500)]
     pub page_size: Option<i64>,
+    /// The `next_cursor` of the page before, instead of `page`: the page after it, at the cost
+    /// of a first page however deep. Another list's or caller's cursor is a 400.
+    #[param(min_length = 1, max_length = 4096)]
+    pub cursor: Option<String>,
+    /// Count all matching rows into `total` (a full count). Default: true with page numbers,
+    /// false with `cursor`.
+    pub include_total: Option<bool>,
+}
+
+impl ListTenants {
+    fn paging(&mut self) -> Paging {
+        Paging {
+            page: self.page,
+            page_size: self.page_size,
+            cursor: self.cursor.take(),
+            include_total: self.include_total,
+        }
+    }
 }
 
 /// Trims a display name and checks its length.
@@ -109,19 +127,25 @@ pub async fn create(
 }
 
 /// Lists the tenants the caller may see.
+///
+/// By page number, or by `cursor` (a page's `next_cursor`) at the cost of a first page however
+/// deep; `total` is counted for page numbers unless `include_total=false`, and after a cursor
+/// only with `include_total=true`.
 #[utoipa::path(get, path = "/api/v1/tenants", operation_id = "listTenants", tag = "tenants",
     params(ListTenants),
-    responses((status = 200, description = "One page of the tenants the caller may see.", body = Paginated<Tenant>)))]
+    responses((status = 200, description = "One page of the tenants the caller may see, by name (then id).", body = Paginated<Tenant>)))]
 pub async fn list(
     State(state): State<AppState>,
     caller: Caller,
-    Query(params): Query<ListTenants>,
+    Query(mut params): Query<ListTenants>,
 ) -> Result<Json<Paginated<Tenant>>, ApiError> {
-    let page = pagination::page(params.page, params.page_size)?;
+    let only = caller.tenant();
+    let query = QueryId::of("tenants", &only);
+    let page = params.paging().read(query)?;
     let mut tx = state.begin(caller.scope).await?;
-    let (items, total) = tenants::list(&mut tx, caller.tenant(), page).await?;
+    let listed = tenants::list(&mut tx, only, &page).await?;
     tx.commit().await?;
-    Ok(Json(Paginated::new(items, page, total)))
+    Ok(Json(Paginated::new(listed, &page, query, Tenant::key)?))
 }
 
 fn visible(caller: &Caller, id: Uuid) -> Result<(), ApiError> {

@@ -8,7 +8,7 @@ use sqlx::PgConnection;
 use utoipa::ToSchema;
 use uuid::Uuid;
 
-use super::Page;
+use super::{Listed, Page};
 
 /// One day of cost for one (subscription, resource group, service, meter category).
 #[derive(Debug, Clone, PartialEq, Serialize, ToSchema)]
@@ -62,23 +62,48 @@ pub struct CostFilter {
     pub resource_group: Option<String>,
 }
 
-/// A page of cost rows, newest day first, and the total.
+/// Where a cost row sorts in lists: newest day first, then by AzCops subscription, resource
+/// group, service, meter category and id (ascending).
+pub type CostKey = (NaiveDate, Uuid, String, String, String, Uuid);
+
+impl CostDay {
+    /// Its place in the list order.
+    pub fn key(&self) -> CostKey {
+        (
+            self.date,
+            self.subscription_db_id,
+            self.resource_group.clone(),
+            self.service_name.clone(),
+            self.meter_category.clone(),
+            self.id,
+        )
+    }
+}
+
+/// A page of cost rows, newest day first, and the total when asked for. After a cursor, the
+/// index on (tenant, day) starts at the cursor's day; only that day's rows before the cursor
+/// are read and dropped.
 pub async fn list(
     conn: &mut PgConnection,
     f: &CostFilter,
-    page: Page,
-) -> Result<(Vec<CostDay>, i64), sqlx::Error> {
-    let total = sqlx::query_scalar!(
-        r#"SELECT count(*) AS "count!" FROM costs_daily c JOIN subscriptions s ON s.id = c.subscription_db_id
-           WHERE ($1::uuid IS NULL OR c.tenant_id = $1)
-             AND ($2::uuid IS NULL OR s.id = $2 OR s.subscription_id = $2)
-             AND ($3::date IS NULL OR c.date >= $3) AND ($4::date IS NULL OR c.date <= $4)
-             AND ($5::text IS NULL OR c.service_name = $5) AND ($6::text IS NULL OR c.resource_group = $6)"#,
-        f.tenant_id, f.subscription, f.from, f.to, f.service_name, f.resource_group,
-    )
-    .fetch_one(&mut *conn)
-    .await?;
-    let items = sqlx::query_as!(
+    page: &Page<CostKey>,
+) -> Result<Listed<CostDay>, sqlx::Error> {
+    let total = if page.count {
+        Some(sqlx::query_scalar!(
+            r#"SELECT count(*) AS "count!" FROM costs_daily c JOIN subscriptions s ON s.id = c.subscription_db_id
+               WHERE ($1::uuid IS NULL OR c.tenant_id = $1)
+                 AND ($2::uuid IS NULL OR s.id = $2 OR s.subscription_id = $2)
+                 AND ($3::date IS NULL OR c.date >= $3) AND ($4::date IS NULL OR c.date <= $4)
+                 AND ($5::text IS NULL OR c.service_name = $5) AND ($6::text IS NULL OR c.resource_group = $6)"#,
+            f.tenant_id, f.subscription, f.from, f.to, f.service_name, f.resource_group,
+        )
+        .fetch_one(&mut *conn)
+        .await?)
+    } else {
+        None
+    };
+    let after = page.after();
+    let rows = sqlx::query_as!(
         CostDay,
         r#"SELECT c.id, c.tenant_id, c.subscription_db_id, s.subscription_id, c.date, c.resource_group,
                   c.service_name, c.meter_category, c.cost, c.amortized_cost, c.currency, c.created_at, c.updated_at
@@ -87,13 +112,19 @@ pub async fn list(
              AND ($2::uuid IS NULL OR s.id = $2 OR s.subscription_id = $2)
              AND ($3::date IS NULL OR c.date >= $3) AND ($4::date IS NULL OR c.date <= $4)
              AND ($5::text IS NULL OR c.service_name = $5) AND ($6::text IS NULL OR c.resource_group = $6)
-           ORDER BY c.date DESC, s.subscription_id, c.resource_group, c.service_name, c.meter_category
-           LIMIT $7 OFFSET $8"#,
-        f.tenant_id, f.subscription, f.from, f.to, f.service_name, f.resource_group, page.limit(), page.offset(),
+             AND ($7::date IS NULL OR c.date <= $7)
+             AND ($7::date IS NULL OR c.date < $7
+                  OR (c.subscription_db_id, c.resource_group, c.service_name, c.meter_category, c.id)
+                     > ($8::uuid, $9::text, $10::text, $11::text, $12::uuid))
+           ORDER BY c.date DESC, c.subscription_db_id, c.resource_group, c.service_name, c.meter_category, c.id
+           LIMIT $13 OFFSET $14"#,
+        f.tenant_id, f.subscription, f.from, f.to, f.service_name, f.resource_group,
+        after.map(|k| k.0), after.map(|k| k.1), after.map(|k| k.2.as_str()), after.map(|k| k.3.as_str()),
+        after.map(|k| k.4.as_str()), after.map(|k| k.5), page.fetch(), page.offset(),
     )
     .fetch_all(conn)
     .await?;
-    Ok((items, total))
+    Ok(Listed { rows, total })
 }
 
 /// Actual and amortized cost of one group (a service, a day, or everything) in one currency.

@@ -9,7 +9,7 @@ use sqlx::PgConnection;
 use utoipa::ToSchema;
 use uuid::Uuid;
 
-use super::Page;
+use super::{Listed, Page};
 
 /// What a run collects (also the `mode` of an ingestion message and of a trigger request).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, sqlx::Type, ToSchema)]
@@ -243,17 +243,32 @@ pub async fn get_run(
     tenant_id: Option<Uuid>,
     run_id: Uuid,
 ) -> Result<Option<Run>, sqlx::Error> {
-    Ok(runs(conn, tenant_id, Some(run_id), 1, 0).await?.pop())
+    let one = Page {
+        size: 1,
+        start: super::Start::Number(1),
+        count: false,
+    };
+    Ok(runs(conn, tenant_id, Some(run_id), &one).await?.pop())
 }
 
-/// Runs with their derived status, newest first: all of a tenant's (or everyone's), or one.
+/// Where a run sorts in lists: newest first, then by id (descending too).
+pub type RunKey = (DateTime<Utc>, Uuid);
+
+impl Run {
+    /// Its place in the list order.
+    pub fn key(&self) -> RunKey {
+        (self.created_at, self.id)
+    }
+}
+
+/// Runs with their derived status, newest first: a page of a tenant's (or everyone's), or one.
 async fn runs(
     conn: &mut PgConnection,
     tenant_id: Option<Uuid>,
     run_id: Option<Uuid>,
-    limit: i64,
-    offset: i64,
+    page: &Page<RunKey>,
 ) -> Result<Vec<Run>, sqlx::Error> {
+    let (after_created, after_id) = page.after().copied().unzip();
     sqlx::query_as!(
         Run,
         r#"SELECT r.id, r.tenant_id, r.mode AS "mode: RunMode", r.trigger AS "trigger: Trigger", r.schedule_slot,
@@ -275,12 +290,15 @@ async fn runs(
                       END AS status
                FROM ingestion_run_items i WHERE i.run_id = r.id) s
            WHERE ($1::uuid IS NULL OR r.tenant_id = $1) AND ($2::uuid IS NULL OR r.id = $2)
-           ORDER BY r.created_at DESC, r.id
-           LIMIT $3 OFFSET $4"#,
+             AND ($3::timestamptz IS NULL OR (r.created_at, r.id) < ($3, $4::uuid))
+           ORDER BY r.created_at DESC, r.id DESC
+           LIMIT $5 OFFSET $6"#,
         tenant_id,
         run_id,
-        limit,
-        offset,
+        after_created,
+        after_id,
+        page.fetch(),
+        page.offset(),
     )
     .fetch_all(conn)
     .await
@@ -300,22 +318,26 @@ pub async fn items(conn: &mut PgConnection, run_id: Uuid) -> Result<Vec<Item>, s
     .await
 }
 
-/// A page of runs, newest first, and the total.
+/// A page of runs, newest first, and the total when asked for.
 pub async fn list_runs(
     conn: &mut PgConnection,
     tenant_id: Option<Uuid>,
-    page: Page,
-) -> Result<(Vec<Run>, i64), sqlx::Error> {
-    let total = sqlx::query_scalar!(
-        r#"SELECT count(*) AS "count!" FROM ingestion_runs WHERE $1::uuid IS NULL OR tenant_id = $1"#,
-        tenant_id
-    )
-    .fetch_one(&mut *conn)
-    .await?;
-    Ok((
-        runs(conn, tenant_id, None, page.limit(), page.offset()).await?,
-        total,
-    ))
+    page: &Page<RunKey>,
+) -> Result<Listed<Run>, sqlx::Error> {
+    let total = if page.count {
+        Some(
+            sqlx::query_scalar!(
+                r#"SELECT count(*) AS "count!" FROM ingestion_runs WHERE $1::uuid IS NULL OR tenant_id = $1"#,
+                tenant_id
+            )
+            .fetch_one(&mut *conn)
+            .await?,
+        )
+    } else {
+        None
+    };
+    let rows = runs(conn, tenant_id, None, page).await?;
+    Ok(Listed { rows, total })
 }
 
 /// Active subscriptions of active tenants, as (tenant, AzCops subscription id, Azure

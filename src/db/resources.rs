@@ -9,7 +9,7 @@ use sqlx::PgConnection;
 use utoipa::ToSchema;
 use uuid::Uuid;
 
-use super::Page;
+use super::{Listed, Page};
 
 /// A resource as the API shows it.
 #[derive(Debug, Clone, PartialEq, Serialize, ToSchema)]
@@ -55,25 +55,40 @@ pub struct ResourceFilter {
     pub include_deleted: bool,
 }
 
-/// A page of resources in resource-id order, and the total.
+/// Where a resource sorts in lists: its ARM resource id, then its id.
+pub type ResourceKey = (String, Uuid);
+
+impl Resource {
+    /// Its place in the list order.
+    pub fn key(&self) -> ResourceKey {
+        (self.resource_id.clone(), self.id)
+    }
+}
+
+/// A page of resources in resource-id order (then id), and the total when asked for.
 pub async fn list(
     conn: &mut PgConnection,
     f: &ResourceFilter,
-    page: Page,
-) -> Result<(Vec<Resource>, i64), sqlx::Error> {
-    let total = sqlx::query_scalar!(
-        r#"SELECT count(*) AS "count!" FROM resources r JOIN subscriptions s ON s.id = r.subscription_db_id
-           WHERE ($1::uuid IS NULL OR r.tenant_id = $1)
-             AND ($2::uuid IS NULL OR s.id = $2 OR s.subscription_id = $2)
-             AND ($3::text IS NULL OR r.type = $3) AND ($4::text IS NULL OR r.location = $4)
-             AND ($5::text IS NULL OR r.resource_group = $5)
-             AND ($6::text IS NULL OR r.tags ? $6) AND ($7::text IS NULL OR r.tags ->> $6 = $7)
-             AND ($8 OR r.deleted_at IS NULL)"#,
-        f.tenant_id, f.subscription, f.resource_type, f.location, f.resource_group, f.tag_key, f.tag_value, f.include_deleted,
-    )
-    .fetch_one(&mut *conn)
-    .await?;
-    let items = sqlx::query_as!(
+    page: &Page<ResourceKey>,
+) -> Result<Listed<Resource>, sqlx::Error> {
+    let total = if page.count {
+        Some(sqlx::query_scalar!(
+            r#"SELECT count(*) AS "count!" FROM resources r JOIN subscriptions s ON s.id = r.subscription_db_id
+               WHERE ($1::uuid IS NULL OR r.tenant_id = $1)
+                 AND ($2::uuid IS NULL OR s.id = $2 OR s.subscription_id = $2)
+                 AND ($3::text IS NULL OR r.type = $3) AND ($4::text IS NULL OR r.location = $4)
+                 AND ($5::text IS NULL OR r.resource_group = $5)
+                 AND ($6::text IS NULL OR r.tags ? $6) AND ($7::text IS NULL OR r.tags ->> $6 = $7)
+                 AND ($8 OR r.deleted_at IS NULL)"#,
+            f.tenant_id, f.subscription, f.resource_type, f.location, f.resource_group, f.tag_key, f.tag_value, f.include_deleted,
+        )
+        .fetch_one(&mut *conn)
+        .await?)
+    } else {
+        None
+    };
+    let (after_resource_id, after_id) = page.after().cloned().unzip();
+    let rows = sqlx::query_as!(
         Resource,
         r#"SELECT r.id, r.tenant_id, r.subscription_db_id, s.subscription_id, r.resource_id, r.name,
                   r.type AS resource_type, r.kind, r.location, r.resource_group, r.sku, r.tags,
@@ -85,14 +100,15 @@ pub async fn list(
              AND ($5::text IS NULL OR r.resource_group = $5)
              AND ($6::text IS NULL OR r.tags ? $6) AND ($7::text IS NULL OR r.tags ->> $6 = $7)
              AND ($8 OR r.deleted_at IS NULL)
+             AND ($9::text IS NULL OR (r.resource_id, r.id) > ($9, $10::uuid))
            ORDER BY r.resource_id, r.id
-           LIMIT $9 OFFSET $10"#,
+           LIMIT $11 OFFSET $12"#,
         f.tenant_id, f.subscription, f.resource_type, f.location, f.resource_group, f.tag_key, f.tag_value, f.include_deleted,
-        page.limit(), page.offset(),
+        after_resource_id, after_id, page.fetch(), page.offset(),
     )
     .fetch_all(conn)
     .await?;
-    Ok((items, total))
+    Ok(Listed { rows, total })
 }
 
 /// One resource with its properties.

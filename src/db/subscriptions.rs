@@ -6,7 +6,7 @@ use sqlx::PgConnection;
 use utoipa::ToSchema;
 use uuid::Uuid;
 
-use super::Page;
+use super::{Listed, Page};
 
 /// A registered Azure subscription.
 #[derive(Debug, Clone, PartialEq, Serialize, ToSchema)]
@@ -103,34 +103,54 @@ pub async fn lock(
     .await
 }
 
-/// A page of subscriptions ordered by display name, and the total count.
+/// Where a subscription sorts in lists: its display name, then its id.
+pub type SubscriptionKey = (String, Uuid);
+
+impl Subscription {
+    /// Its place in the list order.
+    pub fn key(&self) -> SubscriptionKey {
+        (self.display_name.clone(), self.id)
+    }
+}
+
+/// A page of subscriptions ordered by display name (then id), and the total when asked for.
 pub async fn list(
     conn: &mut PgConnection,
     filter: SubscriptionFilter,
-    page: Page,
-) -> Result<(Vec<Subscription>, i64), sqlx::Error> {
-    let total = sqlx::query_scalar!(
-        r#"SELECT count(*) AS "count!" FROM subscriptions
-           WHERE ($1::uuid IS NULL OR tenant_id = $1) AND ($2::bool IS NULL OR is_active = $2)"#,
-        filter.tenant_id,
-        filter.is_active,
-    )
-    .fetch_one(&mut *conn)
-    .await?;
-    let items = sqlx::query_as!(
+    page: &Page<SubscriptionKey>,
+) -> Result<Listed<Subscription>, sqlx::Error> {
+    let total = if page.count {
+        Some(
+            sqlx::query_scalar!(
+                r#"SELECT count(*) AS "count!" FROM subscriptions
+                   WHERE ($1::uuid IS NULL OR tenant_id = $1) AND ($2::bool IS NULL OR is_active = $2)"#,
+                filter.tenant_id,
+                filter.is_active,
+            )
+            .fetch_one(&mut *conn)
+            .await?,
+        )
+    } else {
+        None
+    };
+    let (after_name, after_id) = page.after().cloned().unzip();
+    let rows = sqlx::query_as!(
         Subscription,
         r#"SELECT id, tenant_id, subscription_id, display_name, billing_scope, is_active, created_at, updated_at
            FROM subscriptions
            WHERE ($1::uuid IS NULL OR tenant_id = $1) AND ($2::bool IS NULL OR is_active = $2)
-           ORDER BY display_name, id LIMIT $3 OFFSET $4"#,
+             AND ($3::text IS NULL OR (display_name, id) > ($3, $4::uuid))
+           ORDER BY display_name, id LIMIT $5 OFFSET $6"#,
         filter.tenant_id,
         filter.is_active,
-        page.limit(),
+        after_name,
+        after_id,
+        page.fetch(),
         page.offset(),
     )
     .fetch_all(conn)
     .await?;
-    Ok((items, total))
+    Ok(Listed { rows, total })
 }
 
 /// Applies `changes` to a subscription of `tenant_id`; `None` when there is no such subscription.

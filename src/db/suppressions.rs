@@ -10,7 +10,7 @@ use sqlx::PgConnection;
 use utoipa::ToSchema;
 use uuid::Uuid;
 
-use super::Page;
+use super::{Listed, Page};
 
 /// Which findings a suppression covers, by where they are.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, sqlx::Type, ToSchema)]
@@ -133,23 +133,40 @@ pub struct SuppressionFilter {
     pub at: DateTime<Utc>,
 }
 
-/// A page of suppressions, newest first, and the total.
+/// Where a suppression sorts in lists: newest first, then by id (descending too).
+pub type SuppressionKey = (DateTime<Utc>, Uuid);
+
+impl Suppression {
+    /// Its place in the list order.
+    pub fn key(&self) -> SuppressionKey {
+        (self.created_at, self.id)
+    }
+}
+
+/// A page of suppressions, newest first, and the total when asked for.
 pub async fn list(
     conn: &mut PgConnection,
     f: SuppressionFilter,
-    page: Page,
-) -> Result<(Vec<Suppression>, i64), sqlx::Error> {
-    let total = sqlx::query_scalar!(
-        r#"SELECT count(*) AS "count!" FROM suppressions
-           WHERE ($1::uuid IS NULL OR tenant_id = $1)
-             AND ($2::boolean IS NULL OR (kind = 'exclude' OR expires_at > $3) = $2)"#,
-        f.tenant_id,
-        f.active,
-        f.at,
-    )
-    .fetch_one(&mut *conn)
-    .await?;
-    let items = sqlx::query_as!(
+    page: &Page<SuppressionKey>,
+) -> Result<Listed<Suppression>, sqlx::Error> {
+    let total = if page.count {
+        Some(
+            sqlx::query_scalar!(
+                r#"SELECT count(*) AS "count!" FROM suppressions
+                   WHERE ($1::uuid IS NULL OR tenant_id = $1)
+                     AND ($2::boolean IS NULL OR (kind = 'exclude' OR expires_at > $3) = $2)"#,
+                f.tenant_id,
+                f.active,
+                f.at,
+            )
+            .fetch_one(&mut *conn)
+            .await?,
+        )
+    } else {
+        None
+    };
+    let (after_created, after_id) = page.after().copied().unzip();
+    let rows = sqlx::query_as!(
         Suppression,
         r#"SELECT id, tenant_id, scope AS "scope: SuppressionScope", subscription_db_id, resource_group,
                   resource_id, tag_key, tag_value, target AS "target: SuppressionTarget", rule_id, category,
@@ -157,17 +174,20 @@ pub async fn list(
            FROM suppressions
            WHERE ($1::uuid IS NULL OR tenant_id = $1)
              AND ($2::boolean IS NULL OR (kind = 'exclude' OR expires_at > $3) = $2)
-           ORDER BY created_at DESC, id
-           LIMIT $4 OFFSET $5"#,
+             AND ($4::timestamptz IS NULL OR (created_at, id) < ($4, $5::uuid))
+           ORDER BY created_at DESC, id DESC
+           LIMIT $6 OFFSET $7"#,
         f.tenant_id,
         f.active,
         f.at,
-        page.limit(),
+        after_created,
+        after_id,
+        page.fetch(),
         page.offset(),
     )
     .fetch_all(conn)
     .await?;
-    Ok((items, total))
+    Ok(Listed { rows, total })
 }
 
 /// Locks suppression `id` (of `tenant_id` when given) for a change.

@@ -6,7 +6,7 @@ use sqlx::PgConnection;
 use utoipa::ToSchema;
 use uuid::Uuid;
 
-use super::Page;
+use super::{Listed, Page};
 
 /// Whether the tenant is the operator's own or a customer's.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, sqlx::Type, ToSchema)]
@@ -103,30 +103,51 @@ pub async fn find_by_azure_tenant_id(
     .await
 }
 
-/// A page of tenants by name, limited to `only` when set, and the total count.
+/// Where a tenant sorts in lists: its name, then its id.
+pub type TenantKey = (String, Uuid);
+
+impl Tenant {
+    /// Its place in the list order.
+    pub fn key(&self) -> TenantKey {
+        (self.name.clone(), self.id)
+    }
+}
+
+/// A page of tenants by name (then id), limited to `only` when set, and the total when asked
+/// for.
 pub async fn list(
     conn: &mut PgConnection,
     only: Option<Uuid>,
-    page: Page,
-) -> Result<(Vec<Tenant>, i64), sqlx::Error> {
-    let total = sqlx::query_scalar!(
-        r#"SELECT count(*) AS "count!" FROM tenants WHERE $1::uuid IS NULL OR id = $1"#,
-        only
-    )
-    .fetch_one(&mut *conn)
-    .await?;
-    let items = sqlx::query_as!(
+    page: &Page<TenantKey>,
+) -> Result<Listed<Tenant>, sqlx::Error> {
+    let total = if page.count {
+        Some(
+            sqlx::query_scalar!(
+                r#"SELECT count(*) AS "count!" FROM tenants WHERE $1::uuid IS NULL OR id = $1"#,
+                only
+            )
+            .fetch_one(&mut *conn)
+            .await?,
+        )
+    } else {
+        None
+    };
+    let (after_name, after_id) = page.after().cloned().unzip();
+    let rows = sqlx::query_as!(
         Tenant,
         r#"SELECT id, name, azure_tenant_id, type AS "tenant_type: TenantType", is_active, created_at, updated_at
-           FROM tenants WHERE $1::uuid IS NULL OR id = $1
-           ORDER BY name, id LIMIT $2 OFFSET $3"#,
+           FROM tenants
+           WHERE ($1::uuid IS NULL OR id = $1) AND ($2::text IS NULL OR (name, id) > ($2, $3::uuid))
+           ORDER BY name, id LIMIT $4 OFFSET $5"#,
         only,
-        page.limit(),
+        after_name,
+        after_id,
+        page.fetch(),
         page.offset(),
     )
     .fetch_all(conn)
     .await?;
-    Ok((items, total))
+    Ok(Listed { rows, total })
 }
 
 /// Applies `changes` to a tenant; `None` when it does not exist.

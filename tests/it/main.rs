@@ -3,6 +3,7 @@
 
 mod api_auth;
 mod api_inventory;
+mod api_paging;
 mod api_recommendations;
 mod api_subscriptions;
 mod api_tenants;

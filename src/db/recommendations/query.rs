@@ -5,14 +5,14 @@
 
 use chrono::{DateTime, Utc};
 use rust_decimal::Decimal;
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 use serde_json::Value;
 use sqlx::PgConnection;
 use utoipa::ToSchema;
 use uuid::Uuid;
 
 use super::{Level, Status};
-use crate::db::Page;
+use crate::db::{Listed, Page};
 
 /// A recommendation as lists show it.
 #[derive(Debug, Clone, PartialEq, Serialize, ToSchema)]
@@ -72,9 +72,15 @@ pub struct Recommendation {
     pub suppressed: bool,
     pub created_at: DateTime<Utc>,
     pub updated_at: DateTime<Utc>,
+    /// The savings order's value: the savings as float8, -1 without (not shown).
+    #[serde(skip)]
+    pub savings_rank: f64,
+    /// The confidence order's value: the confidence as float8 (not shown).
+    #[serde(skip)]
+    pub confidence_rank: f64,
 }
 
-/// How a list is ordered (each descending, then by id).
+/// How a list is ordered (each descending, then by id, descending too).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
 pub enum Sort {
     /// Largest estimated savings first (none last).
@@ -86,7 +92,40 @@ pub enum Sort {
     Confidence,
 }
 
+/// A recommendation's value in the order of a [`Sort`].
+#[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
+#[serde(untagged)]
+pub enum Rank {
+    /// A savings or confidence rank (the bits of the float8, kept exact).
+    Number(u64),
+    /// A first detection.
+    Time(DateTime<Utc>),
+}
+
+/// Where a recommendation sorts in a list: its value in the list's order, then its id.
+pub type RecommendationKey = (Rank, Uuid);
+
+impl Recommendation {
+    /// Its place in the order of `sort`.
+    pub fn key(&self, sort: Sort) -> RecommendationKey {
+        let rank = match sort {
+            Sort::Savings => Rank::Number(self.savings_rank.to_bits()),
+            Sort::Detected => Rank::Time(self.first_detected_at),
+            Sort::Confidence => Rank::Number(self.confidence_rank.to_bits()),
+        };
+        (rank, self.id)
+    }
+}
+
 impl Sort {
+    /// Whether `rank` is a value of this order.
+    pub fn ranks_by(self, rank: Rank) -> bool {
+        matches!(
+            (self, rank),
+            (Sort::Savings | Sort::Confidence, Rank::Number(_)) | (Sort::Detected, Rank::Time(_))
+        )
+    }
+
     fn as_str(self) -> &'static str {
         match self {
             Sort::Savings => "savings",
@@ -121,13 +160,72 @@ pub struct RecommendationFilter {
     pub at: DateTime<Utc>,
 }
 
-/// A page of recommendations, and the total.
+/// A page of recommendations in the filter's order, and the total when asked for.
 pub async fn list(
     conn: &mut PgConnection,
     f: &RecommendationFilter,
-    page: Page,
-) -> Result<(Vec<Recommendation>, i64), sqlx::Error> {
-    let total = sqlx::query_scalar!(
+    page: &Page<RecommendationKey>,
+) -> Result<Listed<Recommendation>, sqlx::Error> {
+    let total = if page.count {
+        Some(count(conn, f).await?)
+    } else {
+        None
+    };
+    let (after_number, after_time) = match page.after() {
+        Some((Rank::Number(bits), _)) => (Some(f64::from_bits(*bits)), None),
+        Some((Rank::Time(at), _)) => (None, Some(*at)),
+        None => (None, None),
+    };
+    let after_id = page.after().map(|(_, id)| *id);
+    // With `include_suppressed` false every row listed is unsuppressed, so the hidden set is
+    // only worked out again for the column when suppressed rows are listed.
+    let rows = sqlx::query_as!(
+        Recommendation,
+        r#"SELECT r.id, r.tenant_id, r.subscription_db_id, s.subscription_id, r.source, r.rule_id, r.category,
+                  r.action, r.variant, r.resource_db_id, r.resource_id, res.name AS "resource_name?",
+                  res.type AS "resource_type?", res.resource_group AS "resource_group?", r.title, r.description,
+                  r.estimated_monthly_savings, r.currency, r.savings_basis, r.confidence_score AS confidence,
+                  r.risk_level AS "risk: Level", r.effort_level AS "effort: Level", r.status AS "status: Status",
+                  r.regressed, r.snoozed_until, r.first_detected_at, r.last_detected_at, r.absent_evaluations,
+                  r.approved_at, r.executed_at, r.executed_reference, r.resolved_at, r.superseded_by,
+                  CASE WHEN $13 THEN r.id IN (SELECT h.id FROM recommendations_hidden($15) h) ELSE false END
+                      AS "suppressed!",
+                  r.created_at, r.updated_at, r.savings_rank, r.confidence_rank
+           FROM recommendations r JOIN subscriptions s ON s.id = r.subscription_db_id
+           LEFT JOIN resources res ON res.id = r.resource_db_id
+           WHERE ($1::uuid IS NULL OR r.tenant_id = $1)
+             AND ($2::uuid IS NULL OR s.id = $2 OR s.subscription_id = $2)
+             AND ($3::recommendation_status IS NULL OR r.status = $3)
+             AND ($4::text IS NULL OR r.category = $4) AND ($5::text IS NULL OR r.rule_id = $5)
+             AND ($6::text IS NULL OR r.source = $6) AND ($7::text IS NULL OR res.resource_group = $7)
+             AND ($8::text IS NULL OR r.resource_id = $8)
+             AND ($9::text IS NULL OR res.tags ? $9) AND ($10::text IS NULL OR res.tags ->> $9 = $10)
+             AND ($11::numeric IS NULL OR r.estimated_monthly_savings >= $11)
+             AND ($12::level IS NULL OR r.risk_level = $12)
+             AND ($14 OR r.superseded_by IS NULL)
+             AND ($13 OR r.id NOT IN (SELECT h.id FROM recommendations_hidden($15) h))
+             AND ($19::uuid IS NULL OR CASE $16
+                     WHEN 'savings' THEN (r.savings_rank, r.id) < ($17::float8, $19)
+                     WHEN 'detected' THEN (r.first_detected_at, r.id) < ($18::timestamptz, $19)
+                     ELSE (r.confidence_rank, r.id) < ($17, $19) END)
+           ORDER BY CASE WHEN $16 = 'savings' THEN r.savings_rank END DESC,
+                    CASE WHEN $16 = 'detected' THEN r.first_detected_at END DESC,
+                    CASE WHEN $16 = 'confidence' THEN r.confidence_rank END DESC,
+                    r.id DESC
+           LIMIT $20 OFFSET $21"#,
+        f.tenant_id, f.subscription, f.status as Option<Status>, f.category, f.rule_id, f.source,
+        f.resource_group, f.resource_id, f.tag_key, f.tag_value, f.min_savings, f.risk as Option<Level>,
+        f.include_suppressed, f.include_superseded, f.at, f.sort.as_str(), after_number, after_time,
+        after_id, page.fetch(), page.offset(),
+    )
+    .fetch_all(conn)
+    .await?;
+    Ok(Listed { rows, total })
+}
+
+/// How many recommendations `f` selects.
+async fn count(conn: &mut PgConnection, f: &RecommendationFilter) -> Result<i64, sqlx::Error> {
+    sqlx::query_scalar!(
         r#"SELECT count(*) AS "count!"
            FROM recommendations r JOIN subscriptions s ON s.id = r.subscription_db_id
            LEFT JOIN resources res ON res.id = r.resource_db_id
@@ -146,44 +244,8 @@ pub async fn list(
         f.resource_group, f.resource_id, f.tag_key, f.tag_value, f.min_savings, f.risk as Option<Level>,
         f.include_suppressed, f.include_superseded, f.at,
     )
-    .fetch_one(&mut *conn)
-    .await?;
-    let items = sqlx::query_as!(
-        Recommendation,
-        r#"SELECT r.id, r.tenant_id, r.subscription_db_id, s.subscription_id, r.source, r.rule_id, r.category,
-                  r.action, r.variant, r.resource_db_id, r.resource_id, res.name AS "resource_name?",
-                  res.type AS "resource_type?", res.resource_group AS "resource_group?", r.title, r.description,
-                  r.estimated_monthly_savings, r.currency, r.savings_basis, r.confidence_score AS confidence,
-                  r.risk_level AS "risk: Level", r.effort_level AS "effort: Level", r.status AS "status: Status",
-                  r.regressed, r.snoozed_until, r.first_detected_at, r.last_detected_at, r.absent_evaluations,
-                  r.approved_at, r.executed_at, r.executed_reference, r.resolved_at, r.superseded_by,
-                  r.id IN (SELECT h.id FROM recommendations_hidden($15) h) AS "suppressed!",
-                  r.created_at, r.updated_at
-           FROM recommendations r JOIN subscriptions s ON s.id = r.subscription_db_id
-           LEFT JOIN resources res ON res.id = r.resource_db_id
-           WHERE ($1::uuid IS NULL OR r.tenant_id = $1)
-             AND ($2::uuid IS NULL OR s.id = $2 OR s.subscription_id = $2)
-             AND ($3::recommendation_status IS NULL OR r.status = $3)
-             AND ($4::text IS NULL OR r.category = $4) AND ($5::text IS NULL OR r.rule_id = $5)
-             AND ($6::text IS NULL OR r.source = $6) AND ($7::text IS NULL OR res.resource_group = $7)
-             AND ($8::text IS NULL OR r.resource_id = $8)
-             AND ($9::text IS NULL OR res.tags ? $9) AND ($10::text IS NULL OR res.tags ->> $9 = $10)
-             AND ($11::numeric IS NULL OR r.estimated_monthly_savings >= $11)
-             AND ($12::level IS NULL OR r.risk_level = $12)
-             AND ($14 OR r.superseded_by IS NULL)
-             AND ($13 OR r.id NOT IN (SELECT h.id FROM recommendations_hidden($15) h))
-           ORDER BY CASE WHEN $16 = 'savings' THEN r.estimated_monthly_savings END DESC NULLS LAST,
-                    CASE WHEN $16 = 'detected' THEN r.first_detected_at END DESC,
-                    CASE WHEN $16 = 'confidence' THEN r.confidence_score END DESC,
-                    r.id
-           LIMIT $17 OFFSET $18"#,
-        f.tenant_id, f.subscription, f.status as Option<Status>, f.category, f.rule_id, f.source,
-        f.resource_group, f.resource_id, f.tag_key, f.tag_value, f.min_savings, f.risk as Option<Level>,
-        f.include_suppressed, f.include_superseded, f.at, f.sort.as_str(), page.limit(), page.offset(),
-    )
-    .fetch_all(conn)
-    .await?;
-    Ok((items, total))
+    .fetch_one(conn)
+    .await
 }
 
 /// One recommendation with what only the single view shows.
@@ -212,7 +274,7 @@ pub async fn get(
                   r.regressed, r.snoozed_until, r.first_detected_at, r.last_detected_at, r.absent_evaluations,
                   r.approved_at, r.executed_at, r.executed_reference, r.resolved_at, r.superseded_by,
                   EXISTS (SELECT 1 FROM recommendations_hidden($3) h WHERE h.id = r.id) AS "suppressed!",
-                  r.created_at, r.updated_at, r.evidence, r.details
+                  r.created_at, r.updated_at, r.evidence, r.details, r.savings_rank, r.confidence_rank
            FROM recommendations r JOIN subscriptions s ON s.id = r.subscription_db_id
            LEFT JOIN resources res ON res.id = r.resource_db_id
            WHERE r.id = $1 AND ($2::uuid IS NULL OR r.tenant_id = $2)"#,
@@ -262,6 +324,8 @@ pub async fn get(
             suppressed: r.suppressed,
             created_at: r.created_at,
             updated_at: r.updated_at,
+            savings_rank: r.savings_rank,
+            confidence_rank: r.confidence_rank,
         },
     }))
 }

@@ -3,7 +3,8 @@
 //! must leak nothing — A's operations answer 403/404, B's lists hold none of A's data — while
 //! A's own admin, making the same reads, does see its data (so a leak would be seen). An
 //! operation whose path names an object this test cannot supply an id of fails the test, so a
-//! new endpoint is covered as soon as it is documented.
+//! new endpoint is covered as soon as it is documented. The cursors of A's lists (every
+//! operation documenting `cursor`), replayed by B, are refused.
 
 use axum::http::{Method, StatusCode};
 use serde_json::{Map, Value, json};
@@ -27,8 +28,8 @@ struct Objects {
     markers: Vec<String>,
 }
 
-/// Registers a tenant with a subscription, a resource, cost rows, an ingestion run, an Advisor
-/// recommendation about the resource and a suppression.
+/// Registers a tenant with a subscription, two resources, cost rows, an ingestion run, an
+/// Advisor recommendation about the first resource and two suppressions.
 async fn tenant_with_data(app: &TestApp, label: &str) -> Objects {
     let tag = &Uuid::new_v4().simple().to_string()[..10];
     let name = format!("Isolation {label} {tag}");
@@ -94,6 +95,19 @@ async fn tenant_with_data(app: &TestApp, label: &str) -> Objects {
     .fetch_one(pool)
     .await
     .expect("suppression");
+    // A second resource and suppression: lists of more than one page, to page by cursor.
+    sqlx::query(
+        "WITH r AS (INSERT INTO resources (tenant_id, subscription_db_id, resource_id, name, type)
+                    VALUES ($1, $2, $3 || '-2', 'second', 'microsoft.compute/disks'))
+         INSERT INTO suppressions (tenant_id, scope, resource_id, target, kind, reason, author)
+         VALUES ($1, 'resource', $3 || '-ghost-2', 'all', 'exclude', 'a ghost', 'isolation')",
+    )
+    .bind(tenant)
+    .bind(subscription)
+    .bind(&resource_id)
+    .execute(pool)
+    .await
+    .expect("second resource and suppression");
     Objects {
         tenant,
         azure_tenant,
@@ -226,6 +240,8 @@ struct Call {
     uri: String,
     body: Option<Value>,
     names_a_object: bool,
+    /// A list that pages by cursor.
+    pages: bool,
 }
 
 fn calls(doc: &Value, a: &Objects) -> Vec<Call> {
@@ -239,6 +255,7 @@ fn calls(doc: &Value, a: &Objects) -> Vec<Call> {
             let mut uri = template.clone();
             let mut query = Vec::new();
             let mut names_a_object = false;
+            let mut pages = false;
             for param in op["parameters"].as_array().into_iter().flatten() {
                 let name = param["name"].as_str().expect("parameter name");
                 match param["in"].as_str() {
@@ -248,6 +265,7 @@ fn calls(doc: &Value, a: &Objects) -> Vec<Call> {
                         names_a_object = true;
                     }
                     Some("query") => {
+                        pages |= name == "cursor";
                         let value = value_for(a, name, &param["schema"], doc);
                         if name.ends_with("_id") {
                             query.push(format!("{name}={}", value.as_str().expect("an id")));
@@ -279,6 +297,7 @@ fn calls(doc: &Value, a: &Objects) -> Vec<Call> {
                 uri,
                 body,
                 names_a_object,
+                pages,
             });
         }
     }
@@ -369,6 +388,18 @@ async fn every_documented_operation_called_with_another_tenants_token_and_ids_le
         }
     }
 
+    // The cursors of A's lists (one row a page), to be replayed by B.
+    let mut cursors = Vec::new();
+    for call in calls.iter().filter(|c| c.pages) {
+        let separator = if call.uri.contains('?') { '&' } else { '?' };
+        let first = format!("{}{separator}page_size=1", call.uri);
+        let reply = app.call(Method::GET, &first, Some(&a_admin), None).await;
+        if let Some(cursor) = reply.body["next_cursor"].as_str() {
+            cursors.push(format!("{first}&cursor={cursor}"));
+        }
+    }
+    assert!(!cursors.is_empty(), "A has a list of more than one row");
+
     let before = a_state(&app.pool, &a).await;
     let audit_before: i64 = sqlx::query_scalar("SELECT count(*) FROM audit_logs")
         .fetch_one(&app.pool)
@@ -414,6 +445,13 @@ async fn every_documented_operation_called_with_another_tenants_token_and_ids_le
             }
             answers.push(reply.status.as_u16());
         }
+        // A cursor belongs to the query that made it, A's: B's is another.
+        for uri in &cursors {
+            let reply = app.call(Method::GET, uri, Some(&token), None).await;
+            let what = format!("B's {role} with A's cursor: GET {uri}");
+            assert!(leaked(&reply, &a).is_empty(), "{what}: {}", reply.body);
+            reply.assert_error(StatusCode::BAD_REQUEST, "bad_request");
+        }
     }
     assert_eq!(a_state(&app.pool, &a).await, before, "A's data unchanged");
     let audit_after: i64 = sqlx::query_scalar("SELECT count(*) FROM audit_logs")
@@ -425,11 +463,12 @@ async fn every_documented_operation_called_with_another_tenants_token_and_ids_le
     eprintln!(
         "reliability/isolation: {documented} documented operations × 2 roles of another tenant: \
          {} calls, {} answered 404, {} answered 403, {} answered 200 with none of A's data; \
-         {} reads of A's own data checked",
+         {} reads of A's own data checked; {} cursors of A's lists refused to B",
         answers.len(),
         count(404),
         count(403),
         count(200),
         calls.iter().filter(|c| c.method == Method::GET).count(),
+        cursors.len(),
     );
 }
