@@ -124,6 +124,88 @@ fn every_planted_condition_is_found_by_its_rule_and_nothing_else() {
     );
 }
 
+/// Issue 14's evidence "the savings equal the simulated cost": every finding whose saving is
+/// the resource's own cost (C30) proposes exactly what the simulator billed for it and the
+/// resources it names as parts (a deallocated VM's disks) over the cost window, to the cent; a
+/// price-ratio saving is a positive share of that cost.
+#[test]
+fn cost_based_savings_equal_what_the_simulator_billed() {
+    let estate = Estate::generate(&EstateConfig {
+        resources_per_subscription: 150,
+        today: NaiveDate::from_ymd_opt(2026, 12, 1),
+        ..EstateConfig::default()
+    });
+    let settings = Settings {
+        owns_licences: true,
+        min_monthly_savings: Decimal::ZERO,
+        ..Settings::default()
+    };
+    let (mut checked, mut ratios) = (0, 0);
+    let mut wrong = Vec::new();
+    for sub in estate.subscriptions() {
+        let ctx = context(&estate, sub, settings.clone());
+        let billed_for = |id: &str, licences_only: bool| -> Decimal {
+            ctx.costs
+                .iter()
+                .filter(|c| c.resource_id.eq_ignore_ascii_case(id))
+                .filter(|c| {
+                    !licences_only
+                        || c.service_name
+                            .eq_ignore_ascii_case("Virtual Machines Licenses")
+                })
+                .map(|c| c.amortized)
+                .sum()
+        };
+        let billed = |id: &str| billed_for(id, false);
+        for f in evaluate(&ctx).findings {
+            let Some(savings) = f.monthly_savings else {
+                continue;
+            };
+            let parts: Vec<String> = f.evidence["parts"]
+                .as_object()
+                .map(|p| p.keys().cloned().collect())
+                .unwrap_or_default();
+            // A SQL Server VM's licence is billed on its VM, under the licences service.
+            let total = match f.evidence["virtual_machine"].as_str() {
+                Some(vm) if f.rule_id == "sqlvm.no_ahb" => billed_for(vm, true),
+                _ => billed(&f.resource_id) + parts.iter().map(|p| billed(p)).sum::<Decimal>(),
+            };
+            match f.savings_basis {
+                super::SavingsBasis::ResourceCost => {
+                    checked += 1;
+                    if savings != total.round_dp(2) {
+                        wrong.push(format!(
+                            "{} {}: {savings} proposed, {total} billed",
+                            f.rule_id, f.resource_id
+                        ));
+                    }
+                }
+                super::SavingsBasis::PriceRatio => {
+                    ratios += 1;
+                    if savings <= Decimal::ZERO || savings > total.round_dp(2) {
+                        wrong.push(format!(
+                            "{} {}: {savings} of {total} billed",
+                            f.rule_id, f.resource_id
+                        ));
+                    }
+                }
+                _ => {}
+            }
+        }
+    }
+    println!("{checked} savings equal to the billed cost, {ratios} price-ratio savings within it");
+    assert!(
+        checked > 50 && ratios > 5,
+        "{checked} / {ratios} findings checked"
+    );
+    assert!(
+        wrong.is_empty(),
+        "{} differ:\n{}",
+        wrong.len(),
+        wrong.join("\n")
+    );
+}
+
 /// Prints how long one evaluation of a 20,000-resource subscription takes (run it with
 /// `--ignored --nocapture`, ideally `--release`; `scripts/bench` owns the real figures).
 #[test]
