@@ -6,13 +6,20 @@
 
 mod rollups;
 
+use std::sync::Arc;
+
+use axum::http::{Method, StatusCode};
 use chrono::{Datelike, Months, NaiveDate, Utc};
+use futures::future::BoxFuture;
 use rust_decimal::Decimal;
+use serde_json::json;
 use sqlx::PgPool;
 use uuid::Uuid;
 
+use azcops::api::{AppState, Authn};
 use azcops::db::partitions::{self, Retention};
-use azcops::db::{self, MIGRATOR, Scope};
+use azcops::db::{self, Database, MIGRATOR, Scope};
+use azcops::ingestion::fanout::Enqueue;
 
 /// The migration that partitioned the cost tables.
 const PARTITIONS_MIGRATION: i64 = 20261207100000;
@@ -446,4 +453,45 @@ async fn a_tenant_cannot_read_or_write_another_tenants_costs_through_the_parents
         .await
         .expect_err("an operator's work");
     assert!(err.to_string().contains("operator"), "{err}");
+}
+
+/// A queue that takes every message and keeps none.
+struct NoQueue;
+
+impl Enqueue for NoQueue {
+    fn send(&self, _text: String) -> BoxFuture<'_, anyhow::Result<()>> {
+        Box::pin(async { Ok(()) })
+    }
+}
+
+#[sqlx::test(migrator = "azcops::db::MIGRATOR")]
+async fn the_daily_timer_drains_default_and_drops_the_months_past_the_retention(pool: PgPool) {
+    let (tenant, sub, _) = tenant_and_subscription(&pool).await;
+    cost(&pool, (tenant, sub), day("2019-06-30"), "1").await;
+    cost(&pool, (tenant, sub), today(), "2").await;
+    let state = AppState::new(Database::from_pool(pool.clone()), Authn::Disabled)
+        .with_queue(Arc::new(NoQueue))
+        .with_cost_retention(Retention::Months(24));
+    let router = azcops::server::handler_router(state);
+    let payload = json!({
+        "Data": {"timer": {"Schedule": {"AdjustForDST": true}, "ScheduleStatus": null, "IsPastDue": false}},
+        "Metadata": {"sys": {"MethodName": "ingest-daily", "UtcNow": Utc::now().to_rfc3339(),
+            "RandGuid": Uuid::new_v4().to_string()}}
+    });
+    let request = crate::support::request(Method::POST, "/ingest-daily", None, Some(payload));
+    let reply = crate::support::send(&router, request).await;
+
+    assert_eq!(reply.status, StatusCode::OK, "{}", reply.body);
+    let line = reply.body["Logs"][0].as_str().expect("a log line");
+    assert!(
+        line.contains("cost partitions: 0 created ahead, 5 for rows in DEFAULT, 5 dropped"),
+        "{line}"
+    );
+    let dates: Vec<NaiveDate> = placement(&pool).await.into_iter().map(|(_, d)| d).collect();
+    assert_eq!(dates, [today()], "June 2019 went, whole, past 24 months");
+    assert!(
+        !partitions_of(&pool, "costs_daily")
+            .await
+            .contains(&"costs_daily_2019_06".to_owned())
+    );
 }
