@@ -327,11 +327,15 @@ CREATE TABLE costs_daily_by_service (
     currency           text NOT NULL,
     cost               numeric NOT NULL,
     amortized_cost     numeric NOT NULL,
+    -- The costs_daily rows summed: a month's total less some of its days still has rows.
+    row_count          integer NOT NULL CHECK (row_count > 0),
     CONSTRAINT costs_daily_by_service_pkey
         PRIMARY KEY (tenant_id, date, subscription_db_id, service_name, currency),
     CONSTRAINT costs_daily_by_service_subscription_fkey FOREIGN KEY (tenant_id, subscription_db_id)
         REFERENCES subscriptions (tenant_id, id) ON DELETE CASCADE
 ) PARTITION BY RANGE (date);
+-- The operator's summary reads some days of every tenant.
+CREATE INDEX costs_daily_by_service_date_idx ON costs_daily_by_service (date);
 
 CREATE TABLE costs_daily_totals (
     tenant_id          uuid NOT NULL,
@@ -355,6 +359,7 @@ CREATE TABLE costs_monthly_by_service (
     currency           text NOT NULL,
     cost               numeric NOT NULL,
     amortized_cost     numeric NOT NULL,
+    row_count          integer NOT NULL CHECK (row_count > 0),
     CONSTRAINT costs_monthly_by_service_pkey
         PRIMARY KEY (tenant_id, month, subscription_db_id, service_name, currency),
     CONSTRAINT costs_monthly_by_service_subscription_fkey FOREIGN KEY (tenant_id, subscription_db_id)
@@ -423,8 +428,9 @@ FROM resource_costs_unpartitioned;
 DROP TABLE resource_costs_unpartitioned;
 
 INSERT INTO costs_daily_by_service (tenant_id, subscription_db_id, date, service_name, currency,
-                                    cost, amortized_cost)
-SELECT tenant_id, subscription_db_id, date, service_name, currency, sum(cost), sum(amortized_cost)
+                                    cost, amortized_cost, row_count)
+SELECT tenant_id, subscription_db_id, date, service_name, currency, sum(cost), sum(amortized_cost),
+       count(*)
 FROM costs_daily
 GROUP BY tenant_id, subscription_db_id, date, service_name, currency;
 
@@ -434,9 +440,9 @@ FROM costs_daily_by_service
 GROUP BY tenant_id, subscription_db_id, date, currency;
 
 INSERT INTO costs_monthly_by_service (tenant_id, subscription_db_id, month, service_name, currency,
-                                      cost, amortized_cost)
+                                      cost, amortized_cost, row_count)
 SELECT tenant_id, subscription_db_id, date_trunc('month', date)::date, service_name, currency,
-       sum(cost), sum(amortized_cost)
+       sum(cost), sum(amortized_cost), sum(row_count)
 FROM costs_daily_by_service
 GROUP BY tenant_id, subscription_db_id, date_trunc('month', date), service_name, currency;
 
@@ -460,7 +466,7 @@ BEGIN
         FROM unnest(p_tenants, p_subscriptions, p_dates) AS u(tenant_id, subscription_db_id, date)),
     fresh AS (
         SELECT c.tenant_id, c.subscription_db_id, c.date, c.service_name, c.currency,
-               sum(c.cost) AS cost, sum(c.amortized_cost) AS amortized_cost
+               sum(c.cost) AS cost, sum(c.amortized_cost) AS amortized_cost, count(*)::integer AS row_count
         FROM days d
         JOIN costs_daily c ON c.tenant_id = d.tenant_id AND c.subscription_db_id = d.subscription_db_id
                           AND c.date = d.date
@@ -475,11 +481,13 @@ BEGIN
                             AND f.date = r.date AND f.service_name = r.service_name
                             AND f.currency = r.currency))
     INSERT INTO costs_daily_by_service AS r (tenant_id, subscription_db_id, date, service_name,
-                                             currency, cost, amortized_cost)
+                                             currency, cost, amortized_cost, row_count)
     SELECT * FROM fresh
     ON CONFLICT (tenant_id, date, subscription_db_id, service_name, currency) DO UPDATE
-        SET cost = EXCLUDED.cost, amortized_cost = EXCLUDED.amortized_cost
-        WHERE (r.cost, r.amortized_cost) IS DISTINCT FROM (EXCLUDED.cost, EXCLUDED.amortized_cost);
+        SET cost = EXCLUDED.cost, amortized_cost = EXCLUDED.amortized_cost,
+            row_count = EXCLUDED.row_count
+        WHERE (r.cost, r.amortized_cost, r.row_count)
+              IS DISTINCT FROM (EXCLUDED.cost, EXCLUDED.amortized_cost, EXCLUDED.row_count);
 
     WITH days AS (
         SELECT DISTINCT u.tenant_id, u.subscription_db_id, u.date
@@ -511,7 +519,8 @@ BEGIN
         FROM unnest(p_tenants, p_subscriptions, p_dates) AS u(tenant_id, subscription_db_id, date)),
     fresh AS (
         SELECT m.tenant_id, m.subscription_db_id, m.month, c.service_name, c.currency,
-               sum(c.cost) AS cost, sum(c.amortized_cost) AS amortized_cost
+               sum(c.cost) AS cost, sum(c.amortized_cost) AS amortized_cost,
+               sum(c.row_count)::integer AS row_count
         FROM months m
         JOIN costs_daily_by_service c
           ON c.tenant_id = m.tenant_id AND c.subscription_db_id = m.subscription_db_id
@@ -527,11 +536,13 @@ BEGIN
                             AND f.month = r.month AND f.service_name = r.service_name
                             AND f.currency = r.currency))
     INSERT INTO costs_monthly_by_service AS r (tenant_id, subscription_db_id, month, service_name,
-                                               currency, cost, amortized_cost)
+                                               currency, cost, amortized_cost, row_count)
     SELECT * FROM fresh
     ON CONFLICT (tenant_id, month, subscription_db_id, service_name, currency) DO UPDATE
-        SET cost = EXCLUDED.cost, amortized_cost = EXCLUDED.amortized_cost
-        WHERE (r.cost, r.amortized_cost) IS DISTINCT FROM (EXCLUDED.cost, EXCLUDED.amortized_cost);
+        SET cost = EXCLUDED.cost, amortized_cost = EXCLUDED.amortized_cost,
+            row_count = EXCLUDED.row_count
+        WHERE (r.cost, r.amortized_cost, r.row_count)
+              IS DISTINCT FROM (EXCLUDED.cost, EXCLUDED.amortized_cost, EXCLUDED.row_count);
 END
 $$;
 REVOKE ALL ON FUNCTION costs_refresh_rollups(uuid[], uuid[], date[]) FROM PUBLIC;

@@ -1,7 +1,7 @@
 //! The `costs_daily` aggregate: actual and amortized cost per subscription, day, resource
 //! group, service and meter category, and the summaries built on it.
 
-use chrono::{DateTime, Datelike, Months, NaiveDate, Utc};
+use chrono::{DateTime, NaiveDate, Utc};
 use rust_decimal::Decimal;
 use serde::Serialize;
 use sqlx::PgConnection;
@@ -9,6 +9,8 @@ use utoipa::ToSchema;
 use uuid::Uuid;
 
 use super::Page;
+
+mod rollups;
 
 /// One day of cost for one (subscription, resource group, service, meter category).
 #[derive(Debug, Clone, PartialEq, Serialize, ToSchema)]
@@ -114,145 +116,16 @@ pub struct Summary {
 }
 
 /// Sums the rows `f` selects (its `from` and `to` must be set by the caller). Read from the
-/// rollups (README "Cost storage"): whole months from the monthly one, the days at either edge
-/// and the daily trend from the daily ones, so no daily cost row is read. With a resource
-/// group filter, which the rollups do not keep, from the daily rows ([`summary_from_rows`]).
+/// rollups (README "Cost storage"), so no daily cost row is read; with a resource group
+/// filter, which the rollups do not keep, from the daily rows ([`summary_from_rows`]).
 pub async fn summary(conn: &mut PgConnection, f: &CostFilter) -> Result<Summary, sqlx::Error> {
     match (f.from, f.to, &f.resource_group) {
-        (Some(from), Some(to), None) => summary_from_rollups(conn, f, from, to).await,
+        (Some(from), Some(to), None) => {
+            let plan = rollups::Plan::of(from, to, Utc::now().date_naive());
+            rollups::summary(conn, f, (from, to), &plan).await
+        }
         _ => summary_from_rows(conn, f).await,
     }
-}
-
-/// How a window splits over the monthly rollup: the whole months inside it and the days
-/// before and after them (the whole window, when it holds no whole month). Bounds included.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-struct Split {
-    /// The first days of the first and of the last whole month.
-    months: Option<(NaiveDate, NaiveDate)>,
-    head: Option<(NaiveDate, NaiveDate)>,
-    tail: Option<(NaiveDate, NaiveDate)>,
-}
-
-impl Split {
-    fn of(from: NaiveDate, to: NaiveDate) -> Self {
-        Self::with_months(from, to).unwrap_or(Split {
-            months: None,
-            head: Some((from, to)),
-            tail: None,
-        })
-    }
-
-    /// `None` when the window holds no whole month.
-    fn with_months(from: NaiveDate, to: NaiveDate) -> Option<Self> {
-        let month = |d: NaiveDate| d.with_day(1);
-        let first = if from.day() == 1 {
-            from
-        } else {
-            month(from)?.checked_add_months(Months::new(1))?
-        };
-        let last = if to.succ_opt().is_none_or(|next| next.day() == 1) {
-            month(to)?
-        } else {
-            month(to)?.checked_sub_months(Months::new(1))?
-        };
-        if first > last {
-            return None;
-        }
-        let last_end = last.checked_add_months(Months::new(1))?.pred_opt()?;
-        let head = if from < first {
-            Some((from, first.pred_opt()?))
-        } else {
-            None
-        };
-        let tail = if last_end < to {
-            Some((last_end.succ_opt()?, to))
-        } else {
-            None
-        };
-        Some(Split {
-            months: Some((first, last)),
-            head,
-            tail,
-        })
-    }
-}
-
-/// [`summary`] from the rollups (no resource group filter: the rollups do not keep it).
-pub async fn summary_from_rollups(
-    conn: &mut PgConnection,
-    f: &CostFilter,
-    from: NaiveDate,
-    to: NaiveDate,
-) -> Result<Summary, sqlx::Error> {
-    let split = Split::of(from, to);
-    let (months, head, tail) = (split.months.unzip(), split.head.unzip(), split.tail.unzip());
-    let by_service = sqlx::query!(
-        r#"SELECT x.service_name AS "service_name!", x.currency AS "currency!",
-                  sum(x.cost) AS "cost!", sum(x.amortized_cost) AS "amortized!"
-           FROM (SELECT m.service_name, m.currency, m.cost, m.amortized_cost
-                 FROM costs_monthly_by_service m
-                 WHERE $3::date IS NOT NULL AND m.month >= $3 AND m.month <= $4
-                   AND ($1::uuid IS NULL OR m.tenant_id = $1)
-                   AND ($2::uuid IS NULL OR m.subscription_db_id IN
-                        (SELECT s.id FROM subscriptions s WHERE s.id = $2 OR s.subscription_id = $2))
-                   AND ($9::text IS NULL OR m.service_name = $9)
-                 UNION ALL
-                 SELECT d.service_name, d.currency, d.cost, d.amortized_cost
-                 FROM costs_daily_by_service d
-                 WHERE $5::date IS NOT NULL AND d.date >= $5 AND d.date <= $6
-                   AND ($1::uuid IS NULL OR d.tenant_id = $1)
-                   AND ($2::uuid IS NULL OR d.subscription_db_id IN
-                        (SELECT s.id FROM subscriptions s WHERE s.id = $2 OR s.subscription_id = $2))
-                   AND ($9::text IS NULL OR d.service_name = $9)
-                 UNION ALL
-                 SELECT d.service_name, d.currency, d.cost, d.amortized_cost
-                 FROM costs_daily_by_service d
-                 WHERE $7::date IS NOT NULL AND d.date >= $7 AND d.date <= $8
-                   AND ($1::uuid IS NULL OR d.tenant_id = $1)
-                   AND ($2::uuid IS NULL OR d.subscription_db_id IN
-                        (SELECT s.id FROM subscriptions s WHERE s.id = $2 OR s.subscription_id = $2))
-                   AND ($9::text IS NULL OR d.service_name = $9)) x
-           GROUP BY x.service_name, x.currency
-           ORDER BY sum(x.cost) DESC, x.service_name, x.currency"#,
-        f.tenant_id, f.subscription, months.0, months.1, head.0, head.1, tail.0, tail.1, f.service_name,
-    )
-    .fetch_all(&mut *conn)
-    .await?
-    .into_iter()
-    .map(|r| Sum { key: r.service_name, currency: r.currency, cost: r.cost, amortized_cost: r.amortized })
-    .collect::<Vec<_>>();
-    // One service: its days per service; otherwise the day totals.
-    let daily = sqlx::query!(
-        r#"SELECT x.date AS "date!", x.currency AS "currency!",
-                  sum(x.cost) AS "cost!", sum(x.amortized_cost) AS "amortized!"
-           FROM (SELECT t.date, t.currency, t.cost, t.amortized_cost
-                 FROM costs_daily_totals t
-                 WHERE $5::text IS NULL AND t.date >= $3 AND t.date <= $4
-                   AND ($1::uuid IS NULL OR t.tenant_id = $1)
-                   AND ($2::uuid IS NULL OR t.subscription_db_id IN
-                        (SELECT s.id FROM subscriptions s WHERE s.id = $2 OR s.subscription_id = $2))
-                 UNION ALL
-                 SELECT d.date, d.currency, d.cost, d.amortized_cost
-                 FROM costs_daily_by_service d
-                 WHERE d.service_name = $5 AND d.date >= $3 AND d.date <= $4
-                   AND ($1::uuid IS NULL OR d.tenant_id = $1)
-                   AND ($2::uuid IS NULL OR d.subscription_db_id IN
-                        (SELECT s.id FROM subscriptions s WHERE s.id = $2 OR s.subscription_id = $2))) x
-           GROUP BY x.date, x.currency
-           ORDER BY x.date, x.currency"#,
-        f.tenant_id, f.subscription, from, to, f.service_name,
-    )
-    .fetch_all(&mut *conn)
-    .await?
-    .into_iter()
-    .map(|r| Sum { key: r.date, currency: r.currency, cost: r.cost, amortized_cost: r.amortized })
-    .collect::<Vec<_>>();
-    Ok(Summary {
-        totals: totals(&by_service),
-        by_service,
-        daily,
-    })
 }
 
 /// [`summary`] from the daily cost rows: what a resource group filter needs, and the reference
@@ -394,70 +267,4 @@ pub async fn delete_absent(
     .execute(conn)
     .await?;
     Ok(result.rows_affected())
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    fn day(text: &str) -> NaiveDate {
-        text.parse().unwrap()
-    }
-
-    fn split(from: &str, to: &str) -> Split {
-        Split::of(day(from), day(to))
-    }
-
-    fn range(from: &str, to: &str) -> Option<(NaiveDate, NaiveDate)> {
-        Some((day(from), day(to)))
-    }
-
-    #[test]
-    fn a_window_splits_into_whole_months_and_the_days_at_its_edges() {
-        assert_eq!(
-            split("2025-12-06", "2026-12-05"),
-            Split {
-                months: range("2026-01-01", "2026-11-01"),
-                head: range("2025-12-06", "2025-12-31"),
-                tail: range("2026-12-01", "2026-12-05"),
-            }
-        );
-        assert_eq!(
-            split("2026-02-01", "2026-02-28"),
-            Split {
-                months: range("2026-02-01", "2026-02-01"),
-                head: None,
-                tail: None,
-            },
-            "exactly one month"
-        );
-        assert_eq!(
-            split("2024-01-01", "2024-03-15"),
-            Split {
-                months: range("2024-01-01", "2024-02-01"),
-                head: None,
-                tail: range("2024-03-01", "2024-03-15"),
-            }
-        );
-    }
-
-    #[test]
-    fn a_window_without_a_whole_month_is_all_edge() {
-        for (from, to) in [
-            ("2026-11-06", "2026-12-05"),
-            ("2026-12-01", "2026-12-05"),
-            ("2026-11-02", "2026-11-30"),
-            ("2026-12-05", "2026-12-05"),
-        ] {
-            assert_eq!(
-                split(from, to),
-                Split {
-                    months: None,
-                    head: range(from, to),
-                    tail: None,
-                },
-                "{from}..{to}"
-            );
-        }
-    }
 }

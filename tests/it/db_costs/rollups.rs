@@ -44,9 +44,11 @@ async fn deliver(
     (written, deleted)
 }
 
-/// Every rollup row as (table, day or month, service, sum), and its xmin (which transaction
-/// wrote it last).
-async fn rollups(pool: &PgPool) -> Vec<((String, NaiveDate, String, Decimal), String)> {
+/// A rollup row: (table, day or month, service, sum).
+type Rollup = (String, NaiveDate, String, Decimal);
+
+/// Every rollup row, and its xmin (which transaction wrote it last).
+async fn rollups(pool: &PgPool) -> Vec<(Rollup, String)> {
     let rows: Vec<(String, NaiveDate, String, Decimal, String)> = sqlx::query_as(
         "SELECT 'by_service', date, service_name, cost, xmin::text FROM costs_daily_by_service
          UNION ALL SELECT 'totals', date, '', cost, xmin::text FROM costs_daily_totals
@@ -62,9 +64,7 @@ async fn rollups(pool: &PgPool) -> Vec<((String, NaiveDate, String, Decimal), St
 }
 
 /// The rollup rows without their xmin, amounts as text without trailing zeros.
-fn sums(
-    rows: &[((String, NaiveDate, String, Decimal), String)],
-) -> Vec<(&str, NaiveDate, &str, String)> {
+fn sums(rows: &[(Rollup, String)]) -> Vec<(&str, NaiveDate, &str, String)> {
     rows.iter()
         .map(|((t, d, s, c), _)| (t.as_str(), *d, s.as_str(), c.normalize().to_string()))
         .collect()
@@ -162,7 +162,8 @@ async fn the_rollups_follow_every_write_and_a_second_delivery_writes_nothing(poo
 }
 
 /// Two tenants, two subscriptions each (one billing in two currencies), 401 days of rows with
-/// gaps, some restated and deleted afterwards, written as the owner. Returns the first tenant,
+/// gaps, a service with rows on the first three days of a month only and one whose rows cost
+/// nothing, some rows restated and deleted afterwards, written as the owner. Returns the first tenant,
 /// its first subscription's row id and Azure id.
 async fn estate(pool: &PgPool) -> (Uuid, Uuid, Uuid) {
     let (tenant_a, sub_a, azure_a) = tenant_and_subscription(pool).await;
@@ -188,7 +189,12 @@ async fn estate(pool: &PgPool) -> (Uuid, Uuid, Uuid) {
                 (abs(hashtext(d::text || g || s.id::text)) % 100000000) / 1000000.0,
                 CASE WHEN s.display_name = 'usd' AND g % 2 = 0 THEN 'USD' ELSE 'EUR' END
          FROM subscriptions s, generate_series($1::date, current_date, '1 day') d, generate_series(1, 8) g
-         WHERE abs(hashtext(s.id::text || d::text || g)) % 10 <> 0",
+         WHERE abs(hashtext(s.id::text || d::text || g)) % 10 <> 0
+         UNION ALL -- a service of the first days of each month only, one that costs nothing
+         SELECT s.tenant_id, s.id, d::date, '', CASE WHEN extract(day FROM d) <= 3 THEN 'early' ELSE 'free' END,
+                '', CASE WHEN extract(day FROM d) <= 3 THEN 2.5 ELSE 0 END, 0, 'EUR'
+         FROM subscriptions s, generate_series($1::date, current_date, '1 day') d
+         WHERE extract(day FROM d) <= 3 OR extract(day FROM d) % 10 = 7",
     )
     .bind(from)
     .execute(pool)
@@ -209,6 +215,10 @@ async fn the_summary_from_the_rollups_equals_the_summary_from_the_daily_rows(poo
     let t = today();
     let days_before = |n: u64| t.checked_sub_days(Days::new(n)).expect("date");
     let plus = |d: NaiveDate, n: u64| d.checked_add_days(Days::new(n)).expect("date");
+    // A month without its first three days: read as the month less them.
+    let late_month = (plus(month(-3), 3), month(-2).pred_opt().expect("date"));
+    // Ending today (whole months less days, the future free) and in the past (days read,
+    // or a month less its days), with whole months or none, over one month, two or thirteen.
     let windows = [
         (days_before(365), t),
         (days_before(364), t),
@@ -217,6 +227,8 @@ async fn the_summary_from_the_rollups_equals_the_summary_from_the_daily_rows(poo
         (month(0), t),
         (month(-3), month(-1).pred_opt().expect("date")),
         (plus(month(-5), 14), plus(month(-2), 9)),
+        (plus(month(-4), 20), plus(month(-3), 5)),
+        late_month,
         (month(-12), days_before(40)),
     ];
     let filters = [
@@ -259,13 +271,26 @@ async fn the_summary_from_the_rollups_equals_the_summary_from_the_daily_rows(poo
             to: Some(t),
             ..CostFilter::default()
         };
-        let currencies = costs::summary(&mut tx, &everything)
+        let year = costs::summary(&mut tx, &everything).await.expect("summary");
+        assert_eq!(year.totals.len(), 2, "EUR and USD: {:?}", year.totals);
+        let late = CostFilter {
+            from: Some(late_month.0),
+            to: Some(late_month.1),
+            ..everything
+        };
+        let services = costs::summary(&mut tx, &late)
             .await
             .expect("summary")
-            .totals;
-        assert_eq!(currencies.len(), 2, "EUR and USD: {currencies:?}");
+            .by_service;
+        let names: Vec<&str> = services.iter().map(|s| s.key.as_str()).collect();
+        assert!(!names.contains(&"early"), "no row in the window: {names:?}");
+        let free = services.iter().find(|s| s.key == "free");
+        assert!(
+            free.is_some_and(|s| s.cost.is_zero()),
+            "listed though it cost nothing: {names:?}"
+        );
     }
-    assert_eq!(compared, 2 * 8 * 4);
+    assert_eq!(compared, 2 * 10 * 4);
     assert!(
         with_rows > compared - 8,
         "{with_rows} of {compared} windows have costs"
