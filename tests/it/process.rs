@@ -476,7 +476,7 @@ async fn missing_configuration_fails_start_up_naming_the_variable() {
 }
 
 /// Every setting the handler reads, each declared once in the configuration.
-const SETTINGS: [&str; 37] = [
+const SETTINGS: [&str; 38] = [
     "DATABASE_URL",
     "AZCOPS_KEY_VAULT_URL",
     "AZCOPS_DATABASE_URL_SECRET",
@@ -485,6 +485,7 @@ const SETTINGS: [&str; 37] = [
     "AZCOPS_DB_MAX_CONNECTIONS",
     "AZCOPS_DATABASE_AUTH",
     "AZCOPS_MIGRATE_ON_START",
+    "AZCOPS_COST_RETENTION_MONTHS",
     "AZCOPS_AUTH_MODE",
     "AZCOPS_AUTH_JWKS_URL",
     "AZCOPS_AUTH_AUDIENCE",
