@@ -7,11 +7,11 @@
 -- partition column, as PostgreSQL requires, and keep tenant_id (migration 20261207090000).
 --
 -- Three rollups of `costs_daily`, partitioned the same way, let the summary answer without
--- reading the daily rows of whole months: per subscription, day, service and currency
--- (`costs_daily_by_service`), per subscription, day and currency (`costs_daily_totals`) and per
--- subscription, month, service and currency (`costs_monthly_by_service`). Statement triggers
--- on `costs_daily` recompute the days (and months) a statement touched, in its transaction, and
--- write only what changed.
+-- reading a daily row: sums (and the number of rows summed) per subscription, day, service and
+-- currency (`costs_daily_by_service`), per subscription, day and currency
+-- (`costs_daily_totals`) and per subscription, month, service and currency
+-- (`costs_monthly_by_service`). Statement triggers on `costs_daily` recompute the days (and
+-- months) a statement touched, in its transaction, and write only what changed.
 --
 -- Partitions are created, drained and dropped by the SECURITY DEFINER functions below (the
 -- application's role owns nothing): ahead of time, for every month an ingestion writes, and
@@ -19,8 +19,8 @@
 -- row-level security apply; each partition also has the parent's policies, forced, for anyone
 -- reading it directly.
 --
--- The rows of both tables are copied into the new ones: the migration takes its time (about a
--- minute per few million rows) while the old tables are locked.
+-- The rows of both tables are copied into the new ones: the migration takes its time (about
+-- 20 s per million cost rows measured) while the old tables are locked.
 
 -- Row-level security is forced on these tables, also for their owner: act as the operator.
 SELECT set_config('azcops.operator', 'on', true);
