@@ -32,6 +32,7 @@ pub use error::ApiError;
 pub use rules::{Catalogue, EngineRules, RuleCatalogue, RuleInfo};
 
 use crate::azure::client::AzureClient;
+use crate::db::partitions::Retention;
 use crate::db::{Database, Scope};
 use crate::ingestion::fanout::Enqueue;
 use crate::ingestion::runtime::LazyIngestor;
@@ -59,6 +60,8 @@ pub struct AppState {
     pub rules: Catalogue,
     /// The time requests act at.
     pub clock: Clock,
+    /// How long cost data is kept (applied by the daily timer).
+    pub cost_retention: Retention,
 }
 
 impl AppState {
@@ -72,6 +75,7 @@ impl AppState {
             azure: None,
             rules: Arc::new(EngineRules),
             clock: Arc::new(Utc::now),
+            cost_retention: Retention::KeepAll,
         }
     }
 
@@ -84,6 +88,12 @@ impl AppState {
     /// The same state with a clock (tests).
     pub fn with_clock(mut self, clock: Clock) -> Self {
         self.clock = clock;
+        self
+    }
+
+    /// The same state with a cost retention.
+    pub fn with_cost_retention(mut self, retention: Retention) -> Self {
+        self.cost_retention = retention;
         self
     }
 

@@ -9,6 +9,8 @@ use secrecy::SecretString;
 use url::Url;
 use uuid::Uuid;
 
+use crate::db::partitions::{MIN_RETENTION_MONTHS, Retention};
+
 mod database;
 
 /// Issuer templates accepted by default: Entra ID v2.0 and v1.0 access tokens.
@@ -74,6 +76,12 @@ pub struct Config {
     /// step with the owner's credentials.
     #[arg(long, env = "AZCOPS_MIGRATE_ON_START", value_name = "AZCOPS_MIGRATE_ON_START", default_value_t = false, action = clap::ArgAction::Set)]
     pub migrate_on_start: bool,
+
+    /// Months of cost history kept before the current month: the daily timer drops the monthly
+    /// partitions of the cost tables older than that, whole. 0 (the default) keeps everything;
+    /// otherwise at least 12, since a summary may cover 366 days.
+    #[arg(long, env = "AZCOPS_COST_RETENTION_MONTHS", value_name = "AZCOPS_COST_RETENTION_MONTHS", default_value_t = 0, value_parser = parse_cost_retention)]
+    pub cost_retention_months: u32,
 
     #[command(flatten)]
     pub auth: AuthConfig,
@@ -284,6 +292,14 @@ impl Config {
         Ok(())
     }
 
+    /// How long cost data is kept (`AZCOPS_COST_RETENTION_MONTHS`).
+    pub fn cost_retention(&self) -> Retention {
+        match self.cost_retention_months {
+            0 => Retention::KeepAll,
+            months => Retention::Months(months),
+        }
+    }
+
     /// How long to wait for a database connection before failing a request.
     pub fn db_acquire_timeout(&self) -> Duration {
         Duration::from_secs(5)
@@ -374,6 +390,19 @@ pub fn running_in_azure() -> bool {
     ]
     .iter()
     .any(|name| std::env::var_os(name).is_some_and(|v| !v.is_empty()))
+}
+
+fn parse_cost_retention(value: &str) -> Result<u32, String> {
+    let months: u32 = value
+        .trim()
+        .parse()
+        .map_err(|_| format!("`{value}` is not a number of months"))?;
+    if months != 0 && !(MIN_RETENTION_MONTHS..=1200).contains(&months) {
+        return Err(format!(
+            "{months} months: 0 keeps everything, otherwise {MIN_RETENTION_MONTHS} to 1200 (a summary covers up to 366 days)"
+        ));
+    }
+    Ok(months)
 }
 
 fn parse_issuer_template(value: &str) -> Result<String, String> {
@@ -500,6 +529,20 @@ mod tests {
             cfg.validate(false).unwrap_err().variable,
             "AZCOPS_AUTH_JWKS_URL"
         );
+    }
+
+    #[test]
+    fn cost_retention_is_zero_for_everything_or_at_least_a_year() {
+        assert_eq!(parse_cost_retention("0"), Ok(0));
+        assert_eq!(parse_cost_retention(" 24 "), Ok(24));
+        assert_eq!(parse_cost_retention("12"), Ok(12));
+        assert!(
+            parse_cost_retention("11")
+                .unwrap_err()
+                .contains("12 to 1200")
+        );
+        assert!(parse_cost_retention("1201").is_err());
+        assert!(parse_cost_retention("two years").is_err());
     }
 
     #[test]

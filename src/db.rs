@@ -13,6 +13,7 @@ pub mod costs;
 pub mod entra;
 pub mod ingestion;
 pub mod metrics;
+pub mod partitions;
 pub mod recommendations;
 pub mod reference;
 pub mod resource_costs;

@@ -9,10 +9,12 @@ use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
 use axum::routing::post;
 use chrono::Utc;
+use sqlx::PgPool;
 
 use crate::api::AppState;
 use crate::api::error::ErrorDetail;
 use crate::api::extract::Json;
+use crate::db::partitions::{self, Retention};
 use crate::ingestion::fanout;
 use crate::ingestion::message::Mode;
 use crate::ingestion::pipeline::Disposition;
@@ -137,11 +139,17 @@ async fn timer(
         .pool()
         .await
         .map_err(|e| Failure::unavailable(format!("database unavailable: {e:#}")))?;
+    // The daily run also keeps the cost tables' partitions: before the fan-out, so the months
+    // its ingestions write exist.
+    let upkeep = match mode {
+        Mode::Full => cost_partitions(pool, state.cost_retention).await,
+        Mode::Cost | Mode::Evaluate => String::new(),
+    };
     let report = fanout::fan_out(pool, queue.as_ref(), mode, slot)
         .await
         .map_err(|e| Failure::internal(format!("fan-out failed: {e:#}")))?;
     let line = format!(
-        "{mode:?} ingestion for slot {slot}: {} run(s) created, {} found, {} message(s) sent{}",
+        "{mode:?} ingestion for slot {slot}: {} run(s) created, {} found, {} message(s) sent{}{upkeep}",
         report.runs_created,
         report.runs_found,
         report.messages_sent,
@@ -149,6 +157,32 @@ async fn timer(
     );
     tracing::info!(runs_created = report.runs_created, messages = report.messages_sent, %slot, "fan-out");
     done(line)
+}
+
+/// The daily upkeep of the cost partitions ([`partitions::maintain`]), as a suffix of the
+/// timer's log line. A failure is logged here and does not stop the fan-out: rows of a month
+/// without its partition wait in DEFAULT, and the next day tries again.
+async fn cost_partitions(pool: &PgPool, retention: Retention) -> String {
+    match partitions::maintain(pool, Utc::now().date_naive(), retention).await {
+        Ok(done) => {
+            tracing::info!(
+                created = done.created,
+                drained = done.drained,
+                dropped = done.dropped.len(),
+                "cost partitions maintained"
+            );
+            format!(
+                "; cost partitions: {} created ahead, {} for rows in DEFAULT, {} dropped past the retention",
+                done.created,
+                done.drained,
+                done.dropped.len()
+            )
+        }
+        Err(e) => {
+            tracing::error!(error = %e, "cost partition maintenance failed");
+            "; cost partition maintenance failed".to_owned()
+        }
+    }
 }
 
 /// The queue function: ingest the subscription the message names. 200 when done or rejected

@@ -5,11 +5,10 @@ use std::net::{Ipv4Addr, SocketAddr};
 use std::process::ExitCode;
 use std::time::Duration;
 
-use anyhow::Context;
 use clap::{Parser, Subcommand};
 
 use azcops::config::{Config, Exposure, LogConfig};
-use azcops::{db, server, telemetry, tools};
+use azcops::{server, telemetry, tools};
 
 /// jemalloc rather than glibc's malloc: the handler's bursts (a subscription's inventory, its
 /// rule context, Monitor's answers) are given back to the operating system by a background
@@ -161,11 +160,7 @@ async fn run(command: Command) -> anyhow::Result<()> {
         }
         Command::Migrate { config } => {
             let database = server::database(&config)?;
-            let pool = database.pool().await?;
-            db::MIGRATOR
-                .run(pool)
-                .await
-                .context("applying migrations")?;
+            server::migrate(database.pool().await?).await?;
             tracing::info!("migrations applied");
             Ok(())
         }

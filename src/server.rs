@@ -8,13 +8,15 @@ use std::time::Duration;
 
 use anyhow::Context;
 use axum::Router;
+use chrono::Utc;
+use sqlx::PgPool;
 use tokio::net::TcpListener;
 
 use crate::api::{self, AppState, Authn};
 use crate::auth::{Verifier, VerifierSettings};
 use crate::azure::client::AzureClient;
 use crate::config::{AuthSettings, Config, running_in_azure};
-use crate::db::{Database, MIGRATOR};
+use crate::db::{Database, MIGRATOR, partitions};
 use crate::functions;
 use crate::ingestion::qpu_budget::PgQpuBudget;
 use crate::ingestion::runtime::{LazyIngestor, QueueEnqueue};
@@ -76,7 +78,7 @@ pub fn state(config: &Config) -> anyhow::Result<AppState> {
             }
         }
     };
-    let state = AppState::new(db, authn);
+    let state = AppState::new(db, authn).with_cost_retention(config.cost_retention());
     // Every setting is in `config`; the environment is read here only for the storage
     // connections settings name (`AZCOPS_QUEUE_CONNECTION`, and `AzureWebJobsStorage` for an
     // `az://` lake), as the Functions host resolves a binding's `connection`.
@@ -204,13 +206,24 @@ pub async fn serve(
     Ok(())
 }
 
+/// Applies the pending migrations, then makes the cost tables' partitions of the months around
+/// today ready (the daily timer does so too, so a failure of that step is only logged).
+pub async fn migrate(pool: &PgPool) -> anyhow::Result<()> {
+    MIGRATOR.run(pool).await.context("applying migrations")?;
+    let (from, to) = partitions::months_ahead(Utc::now().date_naive());
+    match partitions::ensure_range(pool, from, to).await {
+        Ok(created) => tracing::info!(created, "cost partitions ready"),
+        Err(e) => tracing::warn!(
+            error = %e,
+            "cost partitions not prepared (the daily timer prepares them)"
+        ),
+    }
+    Ok(())
+}
+
 fn spawn_migrations(db: Arc<Database>) {
     tokio::spawn(async move {
-        let result = async {
-            let pool = db.pool().await?;
-            MIGRATOR.run(pool).await.context("applying migrations")
-        }
-        .await;
+        let result = async { migrate(db.pool().await?).await }.await;
         match result {
             Ok(()) => tracing::info!("migrations applied"),
             Err(e) => tracing::error!(error = format!("{e:#}"), "migrations failed"),

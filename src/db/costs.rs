@@ -10,6 +10,8 @@ use uuid::Uuid;
 
 use super::{Listed, Page};
 
+mod rollups;
+
 /// One day of cost for one (subscription, resource group, service, meter category).
 #[derive(Debug, Clone, PartialEq, Serialize, ToSchema)]
 pub struct CostDay {
@@ -137,14 +139,32 @@ pub struct Sum<K> {
 }
 
 /// Totals per currency, per service and per day for the rows `f` selects.
+#[derive(Debug, Clone, PartialEq)]
 pub struct Summary {
     pub totals: Vec<Sum<()>>,
     pub by_service: Vec<Sum<String>>,
     pub daily: Vec<Sum<NaiveDate>>,
 }
 
-/// Sums the rows `f` selects (its `from` and `to` must be set by the caller).
+/// Sums the rows `f` selects (its `from` and `to` must be set by the caller). Read from the
+/// rollups (README "Cost storage"), so no daily cost row is read; with a resource group
+/// filter, which the rollups do not keep, from the daily rows ([`summary_from_rows`]).
 pub async fn summary(conn: &mut PgConnection, f: &CostFilter) -> Result<Summary, sqlx::Error> {
+    match (f.from, f.to, &f.resource_group) {
+        (Some(from), Some(to), None) => {
+            let plan = rollups::Plan::of(from, to, Utc::now().date_naive());
+            rollups::summary(conn, f, (from, to), &plan).await
+        }
+        _ => summary_from_rows(conn, f).await,
+    }
+}
+
+/// [`summary`] from the daily cost rows: what a resource group filter needs, and the reference
+/// the rollups are tested against.
+pub async fn summary_from_rows(
+    conn: &mut PgConnection,
+    f: &CostFilter,
+) -> Result<Summary, sqlx::Error> {
     let by_service = sqlx::query!(
         r#"SELECT c.service_name, c.currency, sum(c.cost) AS "cost!", sum(c.amortized_cost) AS "amortized!"
            FROM costs_daily c JOIN subscriptions s ON s.id = c.subscription_db_id
@@ -153,7 +173,7 @@ pub async fn summary(conn: &mut PgConnection, f: &CostFilter) -> Result<Summary,
              AND c.date >= $3 AND c.date <= $4
              AND ($5::text IS NULL OR c.service_name = $5) AND ($6::text IS NULL OR c.resource_group = $6)
            GROUP BY c.service_name, c.currency
-           ORDER BY sum(c.cost) DESC, c.service_name"#,
+           ORDER BY sum(c.cost) DESC, c.service_name, c.currency"#,
         f.tenant_id, f.subscription, f.from, f.to, f.service_name, f.resource_group,
     )
     .fetch_all(&mut *conn)

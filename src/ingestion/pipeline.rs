@@ -504,6 +504,13 @@ impl Ingestor {
             .await
             .map_err(|e| sqlx::Error::Configuration(e.into()))?;
         let (tenant, sub) = (target.tenant_id, target.id);
+        let cost_count = collected.costs.len();
+        let costs = super::rows::cost_rows(collected.costs);
+        // The partitions of the months about to be written, before the transaction that writes
+        // them: creating one locks its table briefly, which must not wait inside that transaction.
+        let resource_window_end = collected.resource_costs.as_ref().map(|(w, _)| w.to);
+        let days = costs.iter().map(|c| c.date).chain(resource_window_end);
+        db::partitions::ensure_months_of(pool, days).await?;
         let mut tx = db::begin(pool, Scope::Tenant(tenant)).await?;
         let mut outcome = Outcome::default();
         if let Some(total) = collected.inventory_count {
@@ -521,8 +528,7 @@ impl Ingestor {
             db::conditions::end_unseen(&mut tx, tenant, sub, run_at).await?;
             outcome.resources = count(total);
         }
-        outcome.costs = count(collected.costs.len());
-        let costs = super::rows::cost_rows(collected.costs);
+        outcome.costs = count(cost_count);
         for batch in costs.chunks(BATCH_SIZE) {
             db::costs::upsert(&mut tx, tenant, sub, batch).await?;
         }

@@ -4,6 +4,7 @@
 //! snapshots in the lake.
 
 mod accuracy;
+mod costs;
 mod evaluation;
 mod home_tenant;
 mod rule_inputs;

@@ -12,6 +12,7 @@ mod auth_verifier;
 mod azure_client;
 mod connectors_fixtures;
 mod connectors_http;
+mod db_costs;
 mod db_ingestion;
 mod db_login;
 mod db_login_in_azure;

@@ -164,6 +164,13 @@ async fn natural_keys_are_unique(pool: PgPool) {
         Some("resources_subscription_resource_id_key")
     );
 
+    // costs_daily is partitioned by month: the violation names the month's copy of the key.
+    let november = chrono::NaiveDate::from_ymd_opt(2026, 11, 1).unwrap();
+    let mut tx = db::begin(&pool, Scope::Operator).await.unwrap();
+    db::partitions::ensure(&mut tx, november, november)
+        .await
+        .unwrap();
+    tx.commit().await.unwrap();
     let cost = "INSERT INTO costs_daily (tenant_id, subscription_db_id, date, resource_group, service_name, meter_category, cost)
                 VALUES ($1, $2, '2026-11-01', 'rg', 'Storage', 'Disks', 1.5)";
     sqlx::query(cost)
@@ -180,7 +187,7 @@ async fn natural_keys_are_unique(pool: PgPool) {
         .unwrap_err();
     assert_eq!(
         err.as_database_error().unwrap().constraint(),
-        Some("costs_daily_natural_key")
+        Some("costs_daily_2026_11_natural_key")
     );
 }
 
