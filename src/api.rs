@@ -5,6 +5,7 @@ pub mod caller;
 pub mod context;
 pub mod costs;
 pub mod error;
+pub mod export;
 pub mod extract;
 pub mod health;
 pub mod ingestion;
@@ -32,6 +33,7 @@ pub use error::ApiError;
 pub use rules::{Catalogue, EngineRules, RuleCatalogue, RuleInfo};
 
 use crate::azure::client::AzureClient;
+use crate::config::ExportConfig;
 use crate::db::{Database, Scope};
 use crate::ingestion::fanout::Enqueue;
 use crate::ingestion::runtime::LazyIngestor;
@@ -59,6 +61,8 @@ pub struct AppState {
     pub rules: Catalogue,
     /// The time requests act at.
     pub clock: Clock,
+    /// Limits of the synchronous CSV exports.
+    pub exports: ExportConfig,
 }
 
 impl AppState {
@@ -72,6 +76,7 @@ impl AppState {
             azure: None,
             rules: Arc::new(EngineRules),
             clock: Arc::new(Utc::now),
+            exports: ExportConfig::default(),
         }
     }
 
@@ -90,6 +95,12 @@ impl AppState {
     /// The time of the clock.
     pub fn now(&self) -> DateTime<Utc> {
         (self.clock)()
+    }
+
+    /// The same state with these export limits.
+    pub fn with_exports(mut self, exports: ExportConfig) -> Self {
+        self.exports = exports;
+        self
     }
 
     /// The same state with an Azure client.
@@ -135,6 +146,7 @@ pub fn router_with(state: AppState, routes: Router<AppState>) -> Router {
         .merge(subscriptions::router())
         .merge(resources::router())
         .merge(costs::router())
+        .merge(export::router())
         .merge(ingestion::router())
         .merge(recommendations::router())
         .merge(suppressions::router())
