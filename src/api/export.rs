@@ -29,8 +29,8 @@ use futures::future::BoxFuture;
 use sqlx::PgConnection;
 use tracing::Instrument;
 
-use super::error::ApiError;
 use super::AppState;
+use super::error::ApiError;
 use crate::db::{Listed, Page, Scope, Start};
 
 /// The `Content-Type` of every export.
@@ -134,7 +134,9 @@ impl Record {
 
     fn fields(&self) -> impl Iterator<Item = &str> {
         let starts = std::iter::once(0).chain(self.ends.iter().copied());
-        starts.zip(self.ends.iter().copied()).map(|(s, e)| &self.buf[s..e])
+        starts
+            .zip(self.ends.iter().copied())
+            .map(|(s, e)| &self.buf[s..e])
     }
 
     fn clear(&mut self) {
@@ -352,7 +354,16 @@ mod tests {
     #[test]
     fn formula_like_text_is_neutralised_and_our_numbers_are_not() {
         let got = cells(|r| {
-            for text in ["=cmd|' /C calc'!A0", "+1", "-2", "@SUM(A1)", "\tx", "\rx", "plain", ""] {
+            for text in [
+                "=cmd|' /C calc'!A0",
+                "+1",
+                "-2",
+                "@SUM(A1)",
+                "\tx",
+                "\rx",
+                "plain",
+                "",
+            ] {
                 r.text(text);
             }
             r.number(Decimal::new(-1234, 2));

@@ -5,8 +5,8 @@ use utoipa::openapi::path::Operation;
 use utoipa::openapi::security::{HttpAuthScheme, HttpBuilder, SecurityRequirement, SecurityScheme};
 use utoipa::openapi::{RefOr, Response};
 
-use super::extract::Json;
 use super::export;
+use super::extract::Json;
 use super::recommendations::{self, summary, transitions};
 use super::{costs, health, ingestion, resources, rules, subscriptions, suppressions, tenants};
 
