@@ -5,6 +5,7 @@ pub mod caller;
 pub mod context;
 pub mod costs;
 pub mod error;
+pub mod export;
 pub mod extract;
 pub mod health;
 pub mod ingestion;
@@ -32,6 +33,7 @@ pub use error::ApiError;
 pub use rules::{Catalogue, EngineRules, RuleCatalogue, RuleInfo};
 
 use crate::azure::client::AzureClient;
+use crate::config::ExportConfig;
 use crate::db::partitions::Retention;
 use crate::db::{Database, Scope};
 use crate::ingestion::fanout::Enqueue;
@@ -62,6 +64,8 @@ pub struct AppState {
     pub clock: Clock,
     /// How long cost data is kept (applied by the daily timer).
     pub cost_retention: Retention,
+    /// Limits of the synchronous CSV exports.
+    pub exports: ExportConfig,
 }
 
 impl AppState {
@@ -76,6 +80,7 @@ impl AppState {
             rules: Arc::new(EngineRules),
             clock: Arc::new(Utc::now),
             cost_retention: Retention::KeepAll,
+            exports: ExportConfig::default(),
         }
     }
 
@@ -100,6 +105,12 @@ impl AppState {
     /// The time of the clock.
     pub fn now(&self) -> DateTime<Utc> {
         (self.clock)()
+    }
+
+    /// The same state with these export limits.
+    pub fn with_exports(mut self, exports: ExportConfig) -> Self {
+        self.exports = exports;
+        self
     }
 
     /// The same state with an Azure client.
@@ -145,6 +156,7 @@ pub fn router_with(state: AppState, routes: Router<AppState>) -> Router {
         .merge(subscriptions::router())
         .merge(resources::router())
         .merge(costs::router())
+        .merge(export::router())
         .merge(ingestion::router())
         .merge(recommendations::router())
         .merge(suppressions::router())

@@ -94,6 +94,37 @@ pub struct Config {
 
     #[command(flatten)]
     pub log: LogConfig,
+
+    #[command(flatten)]
+    pub exports: ExportConfig,
+}
+
+/// Default of `AZCOPS_EXPORT_SYNC_MAX_ROWS`.
+pub const DEFAULT_EXPORT_SYNC_MAX_ROWS: u64 = 1_000_000;
+/// Default of `AZCOPS_EXPORT_BATCH_ROWS`.
+pub const DEFAULT_EXPORT_BATCH_ROWS: u32 = 1_000;
+
+/// The synchronous CSV exports (`GET /api/v1/{recommendations,resources,costs}/export.csv`).
+#[derive(Debug, Clone, Copy, Args)]
+pub struct ExportConfig {
+    /// Most rows a synchronous CSV export streams: a larger one answers 422, pointing to
+    /// export jobs.
+    #[arg(long, env = "AZCOPS_EXPORT_SYNC_MAX_ROWS", value_name = "AZCOPS_EXPORT_SYNC_MAX_ROWS", default_value_t = DEFAULT_EXPORT_SYNC_MAX_ROWS, value_parser = clap::value_parser!(u64).range(1..))]
+    pub export_sync_max_rows: u64,
+
+    /// Rows a CSV export reads from the database per batch (each batch in its own short
+    /// transaction, read only when the previous one has been sent).
+    #[arg(long, env = "AZCOPS_EXPORT_BATCH_ROWS", value_name = "AZCOPS_EXPORT_BATCH_ROWS", default_value_t = DEFAULT_EXPORT_BATCH_ROWS, value_parser = clap::value_parser!(u32).range(1..=50_000))]
+    pub export_batch_rows: u32,
+}
+
+impl Default for ExportConfig {
+    fn default() -> Self {
+        Self {
+            export_sync_max_rows: DEFAULT_EXPORT_SYNC_MAX_ROWS,
+            export_batch_rows: DEFAULT_EXPORT_BATCH_ROWS,
+        }
+    }
 }
 
 /// How API callers are authenticated.

@@ -99,7 +99,8 @@ fn check_range(from: Option<NaiveDate>, to: Option<NaiveDate>) -> Result<(), Api
     Ok(())
 }
 
-fn filter(
+/// The cost filter of a list, a summary or an export (for the caller's tenant).
+pub(super) fn filter(
     caller: &Caller,
     (from, to): (Option<NaiveDate>, Option<NaiveDate>),
     subscription: Option<Uuid>,

@@ -40,6 +40,14 @@ pub enum ApiError {
     ConflictCode { code: &'static str, message: String },
     #[error("request body too large")]
     PayloadTooLarge,
+    /// A synchronous export of more rows than `AZCOPS_EXPORT_SYNC_MAX_ROWS` allows.
+    #[error(
+        "this export has {rows} rows, more than the {limit} a synchronous export streams \
+         (AZCOPS_EXPORT_SYNC_MAX_ROWS): narrow the filters (e.g. a shorter date range), or run it \
+         as an export job with POST /api/v1/exports, which writes the file to the lake and \
+         returns a download link (export jobs are not available in this version yet)"
+    )]
+    ExportTooLarge { rows: i64, limit: u64 },
     #[error("expected a request body with Content-Type: application/json")]
     UnsupportedMediaType,
     /// A subscription to register is not in the tenant's Entra tenant, or cannot be seen with
@@ -88,7 +96,9 @@ impl ApiError {
             ApiError::Conflict(_) | ApiError::ConflictCode { .. } => StatusCode::CONFLICT,
             ApiError::PayloadTooLarge => StatusCode::PAYLOAD_TOO_LARGE,
             ApiError::UnsupportedMediaType => StatusCode::UNSUPPORTED_MEDIA_TYPE,
-            ApiError::SubscriptionNotInTenant => StatusCode::UNPROCESSABLE_ENTITY,
+            ApiError::SubscriptionNotInTenant | ApiError::ExportTooLarge { .. } => {
+                StatusCode::UNPROCESSABLE_ENTITY
+            }
             ApiError::Unavailable(_)
             | ApiError::DatabaseUnavailable(_)
             | ApiError::AzureUnavailable(..)
@@ -109,6 +119,7 @@ impl ApiError {
             ApiError::PayloadTooLarge => "payload_too_large",
             ApiError::UnsupportedMediaType => "unsupported_media_type",
             ApiError::SubscriptionNotInTenant => "subscription_not_in_tenant",
+            ApiError::ExportTooLarge { .. } => "export_too_large",
             ApiError::Unavailable(_)
             | ApiError::DatabaseUnavailable(_)
             | ApiError::QueueUnavailable(_) => "service_unavailable",

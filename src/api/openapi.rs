@@ -5,6 +5,7 @@ use utoipa::openapi::path::Operation;
 use utoipa::openapi::security::{HttpAuthScheme, HttpBuilder, SecurityRequirement, SecurityScheme};
 use utoipa::openapi::{RefOr, Response};
 
+use super::export;
 use super::extract::Json;
 use super::recommendations::{self, summary, transitions};
 use super::{costs, health, ingestion, resources, rules, subscriptions, suppressions, tenants};
@@ -23,6 +24,7 @@ use super::{costs, health, ingestion, resources, rules, subscriptions, suppressi
         transitions::transition, transitions::bulk,
         suppressions::create, suppressions::list, suppressions::update, suppressions::remove,
         rules::list, rules::update, rules::update_settings, rules::evaluate,
+        export::recommendations::export, export::resources::export, export::costs::export,
     ),
     modifiers(&BearerAuth, &CommonAnswers),
     security(("bearer" = [])),
@@ -195,6 +197,12 @@ mod tests {
             ("GET /api/v1/rules", "listRules"),
             ("PATCH /api/v1/rules", "updateRuleSettings"),
             ("PATCH /api/v1/rules/{rule_id}", "updateRule"),
+            (
+                "GET /api/v1/recommendations/export.csv",
+                "exportRecommendations",
+            ),
+            ("GET /api/v1/resources/export.csv", "exportResources"),
+            ("GET /api/v1/costs/export.csv", "exportCosts"),
         ];
         for (operation, id) in published {
             assert_eq!(ids.get(operation), Some(&id), "{operation}");

@@ -130,7 +130,7 @@ fn amount(name: &str, value: Option<f64>) -> Result<Option<Decimal>, ApiError> {
 
 /// The tenant a list or summary covers: the caller's own (`None` when it named another:
 /// the answer is then empty), or the one an operator names, or every tenant.
-fn tenant_filter(caller: &Caller, named: Option<Uuid>) -> Option<Option<Uuid>> {
+pub(super) fn tenant_filter(caller: &Caller, named: Option<Uuid>) -> Option<Option<Uuid>> {
     match caller.tenant() {
         Some(own) if named.is_some_and(|t| t != own) => None,
         Some(own) => Some(Some(own)),
@@ -148,7 +148,8 @@ impl ListRecommendations {
         }
     }
 
-    fn filter(
+    /// The filter these parameters select, judged at `at`.
+    pub(super) fn filter(
         self,
         tenant_id: Option<Uuid>,
         at: chrono::DateTime<chrono::Utc>,

@@ -87,7 +87,8 @@ impl ListResources {
         }
     }
 
-    fn filter(self, caller: &Caller) -> Result<ResourceFilter, ApiError> {
+    /// The filter these parameters select (for the caller's tenant).
+    pub(super) fn filter(self, caller: &Caller) -> Result<ResourceFilter, ApiError> {
         if self.tag_value.is_some() && self.tag_key.is_none() {
             return Err(ApiError::BadRequest("tag_value needs tag_key".into()));
         }

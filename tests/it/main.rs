@@ -2,6 +2,7 @@
 //! per test via `#[sqlx::test]`) and real local HTTP servers.
 
 mod api_auth;
+mod api_exports;
 mod api_inventory;
 mod api_paging;
 mod api_recommendations;

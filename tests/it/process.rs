@@ -476,7 +476,7 @@ async fn missing_configuration_fails_start_up_naming_the_variable() {
 }
 
 /// Every setting the handler reads, each declared once in the configuration.
-const SETTINGS: [&str; 38] = [
+const SETTINGS: [&str; 41] = [
     "DATABASE_URL",
     "AZCOPS_KEY_VAULT_URL",
     "AZCOPS_DATABASE_URL_SECRET",
@@ -516,6 +516,8 @@ const SETTINGS: [&str; 38] = [
     "AZCOPS_QUEUE_MESSAGE_ENCODING",
     "AZCOPS_QUEUE_MAX_DEQUEUE_COUNT",
     "AZCOPS_LAKE_URL",
+    "AZCOPS_EXPORT_SYNC_MAX_ROWS",
+    "AZCOPS_EXPORT_BATCH_ROWS",
 ];
 
 #[tokio::test]

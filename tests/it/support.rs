@@ -20,6 +20,7 @@ use uuid::Uuid;
 
 use azcops::api::{self, AppState, Authn};
 use azcops::azure::client::AzureClient;
+use azcops::config::ExportConfig;
 use azcops::db::subscriptions::NewSubscription;
 use azcops::db::{Database, Scope};
 use tokens::{JwksServer, TokenBuilder};
@@ -38,7 +39,8 @@ pub struct TestApp {
     pub clock: rules::TestClock,
 }
 
-/// A response, its body parsed as JSON (`Null` when empty).
+/// A response, its body parsed as JSON (`Null` when empty; a JSON string holding the text when
+/// it is text but not JSON, e.g. a CSV export).
 pub struct Reply {
     pub status: StatusCode,
     pub headers: HeaderMap,
@@ -48,15 +50,20 @@ pub struct Reply {
 impl TestApp {
     /// The API without Azure (registering a subscription answers 503).
     pub async fn new(pool: PgPool) -> Self {
-        Self::build(pool, None).await
+        Self::build(pool, None, ExportConfig::default()).await
+    }
+
+    /// The API without Azure, with these export limits (batch size, synchronous row limit).
+    pub async fn with_exports(pool: PgPool, exports: ExportConfig) -> Self {
+        Self::build(pool, None, exports).await
     }
 
     /// The API with an Azure client (e.g. one of [`sim_azure`]'s, against a simulator).
     pub async fn with_azure(pool: PgPool, azure: AzureClient) -> Self {
-        Self::build(pool, Some(azure)).await
+        Self::build(pool, Some(azure), ExportConfig::default()).await
     }
 
-    async fn build(pool: PgPool, azure: Option<AzureClient>) -> Self {
+    async fn build(pool: PgPool, azure: Option<AzureClient>, exports: ExportConfig) -> Self {
         let jwks = JwksServer::start().await;
         let operator_tid = Uuid::new_v4();
         let authn = Authn::Entra {
@@ -67,7 +74,8 @@ impl TestApp {
         let api_clock = clock.clone();
         let mut state = AppState::new(Database::from_pool(pool.clone()), authn)
             .with_rules(std::sync::Arc::new(rules::TestCatalogue))
-            .with_clock(std::sync::Arc::new(move || api_clock.now()));
+            .with_clock(std::sync::Arc::new(move || api_clock.now()))
+            .with_exports(exports);
         if let Some(azure) = azure {
             state = state.with_azure(azure);
         }
@@ -198,7 +206,7 @@ pub fn request(
 }
 
 /// Sends `request` to `router`; the answer with its body parsed as JSON (`Null` when empty or
-/// not JSON).
+/// not UTF-8, a JSON string of the text when it is text but not JSON).
 pub async fn send(router: &Router, request: Request<Body>) -> Reply {
     let response = router
         .clone()
@@ -216,7 +224,9 @@ pub async fn send(router: &Router, request: Request<Body>) -> Reply {
     let body = if bytes.is_empty() {
         Value::Null
     } else {
-        serde_json::from_slice(&bytes).unwrap_or(Value::Null)
+        serde_json::from_slice(&bytes).unwrap_or_else(|_| {
+            String::from_utf8(bytes.to_vec()).map_or(Value::Null, Value::String)
+        })
     };
     Reply {
         status,
