@@ -134,6 +134,21 @@ pub async fn latest_for_subscription(
     .await
 }
 
+/// The last day of the subscription's latest per-resource cost window, if one is stored.
+pub async fn latest_window_end(
+    conn: &mut PgConnection,
+    tenant_id: Uuid,
+    subscription_db_id: Uuid,
+) -> Result<Option<NaiveDate>, sqlx::Error> {
+    sqlx::query_scalar!(
+        "SELECT max(window_end) FROM resource_costs WHERE tenant_id = $1 AND subscription_db_id = $2",
+        tenant_id,
+        subscription_db_id,
+    )
+    .fetch_one(conn)
+    .await
+}
+
 /// The rows of one subscription's latest window, one per (resource, service): what a rule
 /// evaluation reads (a licence's share of a VM's cost is its own service).
 pub async fn latest_rows(

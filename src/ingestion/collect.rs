@@ -97,6 +97,11 @@ pub struct Target<'a> {
     /// Inclusive; `None` is the mode's own window ([`Target::daily_cost_window`]).
     pub cost_window: Option<(NaiveDate, NaiveDate)>,
     pub now: DateTime<Utc>,
+    /// The last day of the per-resource cost window already stored. A full run whose window
+    /// ([`DateRange::resource_cost_window`]) ends on it does not query it again: the window
+    /// moves once a day, and it costs the tenant about ten query units of its 12 per 10 s
+    /// (a second full run the same day, e.g. an ad-hoc re-ingestion, keeps them).
+    pub resource_costs_stored_until: Option<NaiveDate>,
 }
 
 impl Target<'_> {
@@ -152,10 +157,16 @@ pub async fn collect(
     }
     let subscriptions = [target.subscription_id.to_owned()];
     let window = DateRange::resource_cost_window(target.now);
+    let resource_costs = async {
+        if target.resource_costs_stored_until == Some(window.to) {
+            return Ok(None);
+        }
+        resource_costs(client, ctx, target, window).await.map(Some)
+    };
     let (inventory, costs, resource_costs, containers, recommendations) = tokio::join!(
         inventory(client, ctx, &subscriptions, target.entra_tenant_id),
         costs(client, ctx, target),
-        resource_costs(client, ctx, target, window),
+        resource_costs,
         containers(client, ctx, &subscriptions, target.entra_tenant_id),
         advisor::collect(client, ctx, target.subscription_id),
     );
@@ -173,7 +184,7 @@ pub async fn collect(
         cost_window: Some(target.daily_cost_window()),
         recommendations,
         metrics,
-        resource_costs: Some((window, resource_costs)),
+        resource_costs: resource_costs.map(|rows| (window, rows)),
         containers: Some(containers),
         needs: inventory.needs,
     })
@@ -295,6 +306,7 @@ mod tests {
             mode,
             cost_window,
             now,
+            resource_costs_stored_until: None,
         };
         assert_eq!(
             target(Mode::Full, None).daily_cost_window(),

@@ -267,6 +267,17 @@ impl Ingestor {
         let (m, run_id, run_at) = (key.message, key.run_id, key.run_at);
         let subscription = target.subscription_id.to_string();
         let entra_tenant = target.azure_tenant_id.to_string();
+        let resource_costs_stored_until = match (m.mode, self.db.pool().await) {
+            (Mode::Full, Ok(pool)) => {
+                let mut tx = db::begin(pool, Scope::Tenant(target.tenant_id)).await?;
+                let end =
+                    db::resource_costs::latest_window_end(&mut tx, target.tenant_id, target.id)
+                        .await?;
+                tx.commit().await?;
+                end
+            }
+            _ => None,
+        };
         let plan = Target {
             subscription_id: &subscription,
             entra_tenant_id: &entra_tenant,
@@ -274,6 +285,7 @@ impl Ingestor {
             mode: m.mode,
             cost_window: m.cost_from.zip(m.cost_to),
             now: run_at,
+            resource_costs_stored_until,
         };
         let mut collected = self
             .collect_spilling(collect::collect(&self.azure, ctx, &plan), spilled, key)

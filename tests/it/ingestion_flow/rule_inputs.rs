@@ -231,3 +231,53 @@ async fn a_failing_prices_api_fails_only_the_price_refresh(pool: PgPool) {
         "a failed refresh is released for the next ingestion"
     );
 }
+
+/// The per-resource cost window moves once a day: a second full run the same day (an ad-hoc
+/// re-ingestion) keeps the stored window and spends none of the tenant's query units on it,
+/// while a subscription without a stored window gets it queried again.
+#[sqlx::test(migrator = "azcops::db::MIGRATOR")]
+async fn the_per_resource_cost_window_is_queried_once_a_day(pool: PgPool) {
+    let sim = simulator(2, 80).await;
+    let p = Pipeline::new(pool.clone(), &sim).await;
+    let cost_calls = |sim: &SimHandle| sim.stats().requests.cost_management;
+    let windows = "SELECT string_agg(DISTINCT window_end::text, ',') FROM resource_costs";
+    let versions = "SELECT string_agg(xmin::text, ',' ORDER BY subscription_db_id, resource_id, service_name) FROM resource_costs";
+    let free_slot = "UPDATE ingestion_runs SET schedule_slot = schedule_slot - interval '1 day'";
+
+    full_run(&p).await;
+    let first = cost_calls(&sim);
+    let stored: String = sqlx::query_scalar(windows).fetch_one(&pool).await.unwrap();
+    let rows: String = sqlx::query_scalar(versions).fetch_one(&pool).await.unwrap();
+    assert_eq!(
+        stored,
+        DateRange::resource_cost_window(Utc::now()).to.to_string()
+    );
+
+    sqlx::query(free_slot).execute(&pool).await.expect("slot");
+    full_run(&p).await;
+    let second = cost_calls(&sim) - first;
+    assert!(second > 0, "the restated days are read again");
+    assert!(
+        second < first,
+        "no per-resource query the same day: {second} calls, {first} the first time"
+    );
+    let again: String = sqlx::query_scalar(versions).fetch_one(&pool).await.unwrap();
+    assert_eq!(again, rows, "the stored window is kept, not rewritten");
+
+    // Without a stored window (a new subscription, or one emptied) it is queried again.
+    sqlx::query("DELETE FROM resource_costs")
+        .execute(&pool)
+        .await
+        .expect("delete");
+    sqlx::query(free_slot).execute(&pool).await.expect("slot");
+    full_run(&p).await;
+    let third = cost_calls(&sim) - first - second;
+    assert_eq!(third, first, "the window is queried again");
+    assert_eq!(
+        sqlx::query_scalar::<_, String>(windows)
+            .fetch_one(&pool)
+            .await
+            .unwrap(),
+        stored
+    );
+}
