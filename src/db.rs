@@ -253,11 +253,14 @@ impl Database {
                 // The list and summary queries are catch-all (`$1 IS NULL OR col = $1`):
                 // a generic plan of them ignores the filters actually given (8x slower
                 // measured, scripts/bench api), so every execution is planned for its values.
+                // JIT compilation is off: the queries are short, and when the planner's
+                // estimate crossed JIT's threshold (the hidden-recommendations subquery of
+                // every recommendations request) compiling took 390 of 550 ms.
                 let options = self
                     .connect_options()
                     .await?
                     .application_name("azcops")
-                    .options([("plan_cache_mode", "force_custom_plan")]);
+                    .options([("plan_cache_mode", "force_custom_plan"), ("jit", "off")]);
                 let pool_options = PgPoolOptions::new()
                     .max_connections(self.max_connections)
                     .acquire_timeout(self.acquire_timeout);

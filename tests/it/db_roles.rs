@@ -325,3 +325,21 @@ async fn serving_in_azure_refuses_the_owner_login_and_accepts_the_runtime_login(
             .expect("cleanup");
     }
 }
+
+/// The pool's sessions plan each query for its values and never JIT-compile: short queries
+/// whose estimate crossed JIT's threshold spent most of their time compiling (390 of 550 ms
+/// for the recommendations list's hidden-recommendations subquery).
+#[sqlx::test(migrator = "azcops::db::MIGRATOR")]
+async fn the_pools_sessions_use_custom_plans_and_no_jit(pool: PgPool) {
+    use sqlx::ConnectOptions;
+
+    let url = SecretString::from(pool.connect_options().to_url_lossy().to_string());
+    let database = Database::new(UrlSource::Direct(url), 1, Duration::from_secs(5));
+    let app = database.pool().await.expect("the pool");
+    let (jit, plans): (String, String) =
+        sqlx::query_as("SELECT current_setting('jit'), current_setting('plan_cache_mode')")
+            .fetch_one(app)
+            .await
+            .expect("settings");
+    assert_eq!((jit.as_str(), plans.as_str()), ("off", "force_custom_plan"));
+}
