@@ -142,12 +142,15 @@ pub fn ingestion(
         return Ok(state);
     };
     let azure = azure.context("configuration: Azure")?;
-    let ingestor = LazyIngestor::new(
+    let mut ingestor = LazyIngestor::new(
         Arc::clone(&state.db),
         azure,
         lake,
         config.ingestion.max_dequeue_count,
     );
+    if let Some(queue) = &state.queue {
+        ingestor = ingestor.with_follow_ups(Arc::clone(queue));
+    }
     Ok(state.with_ingestor(Arc::new(ingestor)))
 }
 

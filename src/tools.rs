@@ -168,6 +168,8 @@ pub async fn enqueue(args: &EnqueueArgs) -> anyhow::Result<String> {
         },
         cost_from: args.from,
         cost_to: args.to,
+        stage: None,
+        deferrals: 0,
     };
     let text = message.to_text();
     IngestMessage::parse(&text).map_err(|e| anyhow::anyhow!("{e}"))?;

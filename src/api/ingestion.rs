@@ -71,6 +71,8 @@ fn window(body: &TriggerRequest) -> Result<CostWindow, ApiError> {
         mode: Mode::Cost,
         cost_from: body.cost_from,
         cost_to: body.cost_to,
+        stage: None,
+        deferrals: 0,
     };
     IngestMessage::parse(&message.to_text()).map_err(|e| {
         ApiError::BadRequest(format!(

@@ -228,6 +228,16 @@ impl AzureClient {
         ))
     }
 
+    /// How long until `units` Cost Management query units of Entra tenant `tenant_id` fit in
+    /// its shared budget, spending none ([`QpuBudget::room_after`]).
+    pub async fn cost_budget_room_after(
+        &self,
+        tenant_id: &str,
+        units: u32,
+    ) -> Result<std::time::Duration, AzureError> {
+        self.inner.budget.room_after(tenant_id, units).await
+    }
+
     /// The endpoints in use.
     pub fn endpoints(&self) -> &Endpoints {
         &self.inner.endpoints

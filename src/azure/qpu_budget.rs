@@ -221,6 +221,28 @@ pub trait QpuBudget: Send + Sync {
         })
     }
 
+    /// How long until `units` would fit in every Cost Management window of `tenant_id` (zero
+    /// when they fit now; at most [`QpuLimits::max_units`] are asked), spending nothing: a
+    /// caller that has other work to do asks before it commits to waiting.
+    fn room_after<'a>(
+        &'a self,
+        tenant_id: &'a str,
+        units: u32,
+    ) -> BoxFuture<'a, Result<Duration, AzureError>> {
+        Box::pin(async move {
+            let windows = self.windows(Quota::CostManagement);
+            let units = units.min(self.limits().max_units());
+            let decide = |log: &QuotaLog<'_>| Decision {
+                wait: wait_needed(windows, log.spent, log.hold_until, log.now, units),
+                ..Decision::default()
+            };
+            Ok(self
+                .update(Quota::CostManagement, tenant_id, &decide)
+                .await?
+                .wait)
+        })
+    }
+
     /// Waits until one more Resource Graph request of `principal` fits (and no hold is on),
     /// records it, and returns how long it waited.
     fn acquire_request<'a>(

@@ -237,6 +237,63 @@ pub async fn finish_item(
     Ok(())
 }
 
+/// Records what an item that continues in a follow-up message has done so far; it stays
+/// `running` until that message finishes it.
+pub async fn record_progress(
+    conn: &mut PgConnection,
+    item_id: Uuid,
+    outcome: &Outcome,
+) -> Result<(), sqlx::Error> {
+    sqlx::query!(
+        r#"UPDATE ingestion_run_items
+           SET resources_count = $2, costs_count = $3, recommendations_count = $4, metrics_count = $5,
+               azure_calls = $6, findings_count = $7
+           WHERE id = $1 AND status = 'running'"#,
+        item_id,
+        outcome.resources,
+        outcome.costs,
+        outcome.recommendations,
+        outcome.metrics,
+        outcome.azure_calls,
+        outcome.findings,
+    )
+    .execute(conn)
+    .await?;
+    Ok(())
+}
+
+/// The running item of `run_id` for `subscription_id` that a follow-up message continues, with
+/// what it recorded so far; `None` when it is not running (finished, or failed since).
+pub async fn continue_item(
+    conn: &mut PgConnection,
+    run_id: Uuid,
+    subscription_id: Uuid,
+) -> Result<Option<(Uuid, Outcome)>, sqlx::Error> {
+    let row = sqlx::query!(
+        r#"SELECT id, resources_count, costs_count, recommendations_count, metrics_count,
+                  azure_calls, findings_count
+           FROM ingestion_run_items
+           WHERE run_id = $1 AND subscription_id = $2 AND status = 'running'
+           FOR UPDATE"#,
+        run_id,
+        subscription_id,
+    )
+    .fetch_optional(conn)
+    .await?;
+    Ok(row.map(|r| {
+        let outcome = Outcome {
+            resources: r.resources_count,
+            costs: r.costs_count,
+            recommendations: r.recommendations_count,
+            metrics: r.metrics_count,
+            findings: r.findings_count,
+            azure_calls: r.azure_calls,
+            error: None,
+        };
+        (r.id, outcome)
+    }))
+}
+
 /// One run with its derived status; `tenant_id` limits it to a tenant.
 pub async fn get_run(
     conn: &mut PgConnection,

@@ -3,13 +3,15 @@
 //! has named what to read), with every raw response kept by the call context's recorder for the
 //! lake.
 
+use std::time::Duration;
+
 use chrono::{DateTime, NaiveDate, Utc};
 use futures::StreamExt;
 
 use crate::azure::advisor::{self, AdvisorError, AdvisorRecommendation};
 use crate::azure::client::{AzureClient, CallContext};
 use crate::azure::cost_management::{
-    self, CostError, CostRow, CostScope, DateRange, ResourceCostRow,
+    self, CostError, CostRow, CostScope, CostType, DateRange, ResourceCostRow,
 };
 use crate::azure::monitor::{self, MetricTarget, MonitorError, MonitorOptions, ResourceMetrics};
 use crate::azure::resource_graph::{self, Container, Resource, ResourceGraphError};
@@ -38,6 +40,9 @@ pub struct Collected {
     pub metrics: Vec<ResourceMetrics>,
     /// Each resource's cost over [`DateRange::resource_cost_window`] (full runs).
     pub resource_costs: Option<(DateRange, Vec<ResourceCostRow>)>,
+    /// The window was due but left to a follow-up message: the tenant's Cost Management budget
+    /// has room for it only after this long ([`ResourceCosts::Due`]).
+    pub resource_costs_deferred: Option<Duration>,
     /// The subscription and its resource groups, with their tags (full runs).
     pub containers: Option<Vec<Container>>,
     /// The reference data the inventory's resources are priced with.
@@ -97,11 +102,40 @@ pub struct Target<'a> {
     /// Inclusive; `None` is the mode's own window ([`Target::daily_cost_window`]).
     pub cost_window: Option<(NaiveDate, NaiveDate)>,
     pub now: DateTime<Utc>,
-    /// The last day of the per-resource cost window already stored. A full run whose window
-    /// ([`DateRange::resource_cost_window`]) ends on it does not query it again: the window
-    /// moves once a day, and it costs the tenant about ten query units of its 12 per 10 s
-    /// (a second full run the same day, e.g. an ad-hoc re-ingestion, keeps them).
-    pub resource_costs_stored_until: Option<NaiveDate>,
+    /// Whether this item queries the per-resource cost window (full runs).
+    pub resource_costs: ResourceCosts,
+}
+
+/// What a full run does about the per-resource cost window ([`DateRange::resource_cost_window`]).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ResourceCosts {
+    /// Not this item: another mode, or the window already stored (it moves once a day, and it
+    /// costs the tenant about ten query units of its 12 per 10 s, so a second full run the same
+    /// day, e.g. an ad-hoc re-ingestion, keeps them).
+    Skip,
+    /// Query it with the rest, whatever the wait for query units.
+    Now,
+    /// Query it with the rest if the tenant's budget has room for it once the inventory has
+    /// said how large it is; otherwise leave it to a follow-up message
+    /// ([`Collected::resource_costs_deferred`]) rather than hold the queue slot while the
+    /// budget refills.
+    Due,
+}
+
+/// A wait for query units longer than this defers the per-resource window
+/// ([`ResourceCosts::Due`]).
+pub const DEFER_AFTER: Duration = Duration::from_secs(2);
+
+/// Rows per Cost Management page.
+const COST_PAGE_ROWS: usize = 1000;
+
+/// The query units the per-resource window of a subscription of `resources` resources costs:
+/// both cost types, every page (about one row per resource and service) charged the months the
+/// window touches.
+pub fn resource_cost_units(window: DateRange, resources: usize) -> u32 {
+    let pages = u32::try_from(resources / COST_PAGE_ROWS + 1).unwrap_or(u32::MAX);
+    let months = cost_management::query_units(window.from, window.to);
+    2u32.saturating_mul(months).saturating_mul(pages)
 }
 
 impl Target<'_> {
@@ -157,37 +191,64 @@ pub async fn collect(
     }
     let subscriptions = [target.subscription_id.to_owned()];
     let window = DateRange::resource_cost_window(target.now);
-    let resource_costs = async {
-        if target.resource_costs_stored_until == Some(window.to) {
-            return Ok(None);
-        }
-        resource_costs(client, ctx, target, window).await.map(Some)
-    };
-    let (inventory, costs, resource_costs, containers, recommendations) = tokio::join!(
+    let (inventory, costs, containers, recommendations) = tokio::join!(
         inventory(client, ctx, &subscriptions, target.entra_tenant_id),
         costs(client, ctx, target),
-        resource_costs,
         containers(client, ctx, &subscriptions, target.entra_tenant_id),
         advisor::collect(client, ctx, target.subscription_id),
     );
     let (inventory, costs, recommendations) = (inventory?, costs?, recommendations?);
-    let (resource_costs, containers) = (resource_costs?, containers?);
-    let metrics = if inventory.targets.is_empty() {
-        Vec::new()
-    } else {
-        let options = MonitorOptions::last_14_days(target.now);
-        monitor::collect_resources(client, ctx, &inventory.targets, &options).await?
+    let containers = containers?;
+    let deferred = match target.resource_costs {
+        ResourceCosts::Due => {
+            let units = resource_cost_units(window, inventory.count);
+            let wait = client
+                .cost_budget_room_after(target.entra_tenant_id, units)
+                .await
+                .map_err(|source| CostError::Azure {
+                    cost_type: CostType::AmortizedCost,
+                    source,
+                })?;
+            (wait > DEFER_AFTER).then_some(wait)
+        }
+        ResourceCosts::Skip | ResourceCosts::Now => None,
     };
+    let query_window = target.resource_costs != ResourceCosts::Skip && deferred.is_none();
+    let metrics = async {
+        if inventory.targets.is_empty() {
+            return Ok(Vec::new());
+        }
+        let options = MonitorOptions::last_14_days(target.now);
+        monitor::collect_resources(client, ctx, &inventory.targets, &options).await
+    };
+    let resource_costs = async {
+        if !query_window {
+            return Ok(None);
+        }
+        resource_costs(client, ctx, target, window).await.map(Some)
+    };
+    let (metrics, resource_costs) = tokio::join!(metrics, resource_costs);
     Ok(Collected {
         inventory_count: Some(inventory.count),
         costs,
         cost_window: Some(target.daily_cost_window()),
         recommendations,
-        metrics,
-        resource_costs: resource_costs.map(|rows| (window, rows)),
+        metrics: metrics?,
+        resource_costs: resource_costs?.map(|rows| (window, rows)),
+        resource_costs_deferred: deferred,
         containers: Some(containers),
         needs: inventory.needs,
     })
+}
+
+/// The per-resource cost window alone: the follow-up message of an item that deferred it.
+pub async fn collect_resource_costs(
+    client: &AzureClient,
+    ctx: &CallContext,
+    target: &Target<'_>,
+) -> Result<(DateRange, Vec<ResourceCostRow>), CollectError> {
+    let window = DateRange::resource_cost_window(target.now);
+    Ok((window, resource_costs(client, ctx, target, window).await?))
 }
 
 async fn resource_costs(
@@ -306,7 +367,7 @@ mod tests {
             mode,
             cost_window,
             now,
-            resource_costs_stored_until: None,
+            resource_costs: ResourceCosts::Skip,
         };
         assert_eq!(
             target(Mode::Full, None).daily_cost_window(),
@@ -318,6 +379,22 @@ mod tests {
         );
         let asked = (day(1, 1), day(1, 31));
         assert_eq!(target(Mode::Full, Some(asked)).daily_cost_window(), asked);
+    }
+
+    #[test]
+    fn the_window_costs_both_cost_types_for_every_page_and_month() {
+        let window = |from, to| DateRange {
+            from: NaiveDate::from_ymd_opt(2026, 1, from).unwrap(),
+            to: NaiveDate::from_ymd_opt(2026, 1, to).unwrap(),
+        };
+        assert_eq!(resource_cost_units(window(1, 30), 0), 2);
+        assert_eq!(resource_cost_units(window(1, 30), 999), 2);
+        assert_eq!(resource_cost_units(window(1, 30), 2000), 6);
+        let two_months = DateRange {
+            from: NaiveDate::from_ymd_opt(2026, 1, 20).unwrap(),
+            to: NaiveDate::from_ymd_opt(2026, 2, 18).unwrap(),
+        };
+        assert_eq!(resource_cost_units(two_months, 2000), 12);
     }
 
     #[test]

@@ -21,6 +21,13 @@ use crate::db::{self, Scope};
 pub trait Enqueue: Send + Sync {
     /// Sends one message (its text; the queue applies its own encoding).
     fn send(&self, text: String) -> BoxFuture<'_, anyhow::Result<()>>;
+
+    /// Sends one message that stays invisible for `delay` (a follow-up that waits for a quota).
+    fn send_after(
+        &self,
+        text: String,
+        delay: std::time::Duration,
+    ) -> BoxFuture<'_, anyhow::Result<()>>;
 }
 
 /// What a fan-out did.
@@ -60,6 +67,8 @@ pub fn messages(
                 mode,
                 cost_from: window.from,
                 cost_to: window.to,
+                stage: None,
+                deferrals: 0,
             }
             .to_text()
         })

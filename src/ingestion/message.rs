@@ -35,6 +35,28 @@ pub struct IngestMessage {
     pub cost_from: Option<NaiveDate>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub cost_to: Option<NaiveDate>,
+    /// A later part of a full run's item ([`Stage`]); `None` for the item's first message.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub stage: Option<Stage>,
+    /// How many times this stage was put back on the queue to wait for Azure's quota.
+    #[serde(default, skip_serializing_if = "is_zero")]
+    pub deferrals: u32,
+}
+
+/// The part of a full run's item a follow-up message carries.
+///
+/// A full run whose per-resource cost window must be queried (once a day) collects everything
+/// else first and leaves the window to a follow-up message, made visible when the tenant's
+/// Cost Management budget has room for it: the queue slot is not held while the budget refills.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Stage {
+    /// The per-resource cost window, then the rules' evaluation; the item ends with it.
+    ResourceCosts,
+}
+
+fn is_zero(n: &u32) -> bool {
+    *n == 0
 }
 
 /// Why a message can never be processed (retrying it would not help).
@@ -69,6 +91,7 @@ impl IngestMessage {
         let message: Self =
             serde_json::from_value(value).map_err(|e| MessageError::Invalid(e.to_string()))?;
         message.check_window()?;
+        message.check_stage()?;
         Ok(message)
     }
 
@@ -86,6 +109,28 @@ impl IngestMessage {
                 "give both cost_from and cost_to, or neither".into(),
             )),
             _ => Ok(()),
+        }
+    }
+
+    /// A stage continues an item: it names its run, and only full runs have stages.
+    fn check_stage(&self) -> Result<(), MessageError> {
+        match self.stage {
+            Some(_) if self.run_id.is_none() || self.mode != Mode::Full => {
+                Err(MessageError::Invalid(
+                    "a message with a stage continues a full run's item: give its run_id and mode full"
+                        .into(),
+                ))
+            }
+            _ => Ok(()),
+        }
+    }
+
+    /// The follow-up message that carries `stage` of this message's item.
+    pub fn next_stage(&self, stage: Stage, deferrals: u32) -> Self {
+        Self {
+            stage: Some(stage),
+            deferrals,
+            ..self.clone()
         }
     }
 
@@ -109,6 +154,8 @@ mod tests {
             mode: Mode::Full,
             cost_from: None,
             cost_to: None,
+            stage: None,
+            deferrals: 0,
         }
     }
 
@@ -151,6 +198,29 @@ mod tests {
         inverted.cost_to = NaiveDate::from_ymd_opt(2026, 1, 1);
         assert!(matches!(
             IngestMessage::parse(&inverted.to_text()),
+            Err(MessageError::Invalid(_))
+        ));
+    }
+
+    #[test]
+    fn a_stage_continues_a_full_runs_item() {
+        let next = message().next_stage(Stage::ResourceCosts, 2);
+        let text = next.to_text();
+        assert!(
+            text.contains(r#""stage":"resource_costs","deferrals":2"#),
+            "{text}"
+        );
+        assert_eq!(IngestMessage::parse(&text).unwrap(), next);
+        let mut adhoc = next.clone();
+        adhoc.run_id = None;
+        assert!(matches!(
+            IngestMessage::parse(&adhoc.to_text()),
+            Err(MessageError::Invalid(_))
+        ));
+        let mut cost = next;
+        cost.mode = Mode::Cost;
+        assert!(matches!(
+            IngestMessage::parse(&cost.to_text()),
             Err(MessageError::Invalid(_))
         ));
     }

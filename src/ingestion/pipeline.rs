@@ -10,18 +10,23 @@
 //! the first attempt that completed is the snapshot; parts of an attempt that did not complete
 //! stay in the lake, listed nowhere.
 
+mod follow_up;
+
 use std::sync::Arc;
+use std::time::Duration;
 
 use chrono::{DateTime, Utc};
 use serde_json::json;
 use tokio::sync::mpsc;
 use uuid::Uuid;
 
-use super::collect::{self, CollectError, Collected, Target};
+use super::collect::{self, CollectError, Collected, ResourceCosts, Target};
 use super::failure::Failure;
-use super::message::{IngestMessage, Mode};
+use super::fanout::Enqueue;
+use super::message::{IngestMessage, Mode, Stage};
 use super::reference::Refresher;
 use crate::azure::client::{Api, AzureClient, CallContext};
+use crate::azure::cost_management::{DateRange, ResourceCostRow};
 use crate::azure::recorder::{RawResponse, Recorder, snapshot_chunks};
 use crate::azure::resource_graph::{self, QueryResponse, Resource};
 use crate::db::ingestion::{self, ItemStatus, NewRun, Outcome, Start, Trigger};
@@ -68,6 +73,17 @@ pub struct Ingestor {
     pub lake: Lake,
     /// The queue's `maxDequeueCount`: the last attempt records the failure and stops.
     pub max_dequeue_count: u32,
+    /// Where follow-up messages go ([`Stage`]); without it an item never defers work.
+    pub follow_ups: Option<Arc<dyn Enqueue>>,
+}
+
+/// Where an item stands once its message is handled.
+enum Step {
+    /// The item is complete.
+    Finished(Outcome),
+    /// The per-resource cost window (and the evaluation after it) is left to a follow-up
+    /// message, visible once the tenant's budget has room: after this long.
+    Deferred(Outcome, Duration),
 }
 
 /// Why storing failed.
@@ -83,13 +99,15 @@ enum StoreError {
     Inventory(String),
     #[error("evaluating the rules: {0}")]
     Evaluation(String),
+    #[error("sending the follow-up message: {0}")]
+    Queue(String),
 }
 
 impl StoreError {
     fn is_retryable(&self) -> bool {
         match self {
             StoreError::Collect(e) => e.is_retryable(),
-            StoreError::Lake(_) | StoreError::Database(_) => true,
+            StoreError::Lake(_) | StoreError::Database(_) | StoreError::Queue(_) => true,
             StoreError::Inventory(_) | StoreError::Evaluation(_) => false,
         }
     }
@@ -105,6 +123,7 @@ impl StoreError {
             StoreError::Database(_) => Failure::DATABASE_UNAVAILABLE,
             StoreError::Inventory(_) => Failure::AZURE_BAD_RESPONSE,
             StoreError::Evaluation(_) => Failure::EVALUATION_FAILED,
+            StoreError::Queue(_) => Failure::QUEUE_UNAVAILABLE,
         }
     }
 }
@@ -184,6 +203,9 @@ impl Ingestor {
             self.record_rejection(Some(m), &m.to_text(), &reason).await;
             return Ok(Disposition::Rejected(reason));
         };
+        if m.stage.is_some() {
+            return self.follow_up(m, &target, dequeue_count).await;
+        }
         let mut tx = db::begin(pool, Scope::Tenant(target.tenant_id)).await?;
         let run_id = match m.run_id {
             Some(run_id) => run_id,
@@ -218,23 +240,58 @@ impl Ingestor {
             attempt: Uuid::new_v4(),
         };
         let result = if m.mode == Mode::Evaluate {
-            self.evaluate(&target).await
+            self.evaluate(&target).await.map(Step::Finished)
         } else {
             self.collect_and_store(&ctx, spilled, &target, &snapshot)
                 .await
         };
         let calls = serde_json::to_value(ctx.stats.snapshot()).unwrap_or_default();
-        let mut tx = db::begin(pool, Scope::Tenant(target.tenant_id)).await?;
-        let disposition = match result {
-            Ok(mut outcome) => {
+        let result = match result {
+            Ok(Step::Deferred(mut outcome, wait)) => {
                 outcome.azure_calls = calls;
+                let mut tx = db::begin(pool, Scope::Tenant(target.tenant_id)).await?;
+                ingestion::record_progress(&mut tx, item_id, &outcome).await?;
+                tx.commit().await?;
+                let next = m.next_stage(Stage::ResourceCosts, 0);
+                match self.send_follow_up(&next, run_id, wait).await {
+                    Ok(()) => {
+                        return Ok(Disposition::Done(format!(
+                            "run {run_id}: subscription {} ingested; its per-resource costs follow in {} s",
+                            m.subscription_id,
+                            wait.as_secs()
+                        )));
+                    }
+                    Err(e) => Err((e, outcome.azure_calls)),
+                }
+            }
+            Ok(Step::Finished(outcome)) => Ok(Outcome {
+                azure_calls: calls,
+                ..outcome
+            }),
+            Err(e) => Err((e, calls)),
+        };
+        self.finish(pool, (&target, item_id, run_id), result, dequeue_count)
+            .await
+    }
+
+    /// Records the item's end and says what the queue function answers.
+    async fn finish(
+        &self,
+        pool: &sqlx::PgPool,
+        (target, item_id, run_id): (&IngestionTarget, Uuid, Uuid),
+        result: Result<Outcome, (StoreError, serde_json::Value)>,
+        dequeue_count: u32,
+    ) -> anyhow::Result<Disposition> {
+        let mut tx = db::begin(pool, Scope::Tenant(target.tenant_id)).await?;
+        let subscription = target.subscription_id;
+        let disposition = match result {
+            Ok(outcome) => {
                 ingestion::finish_item(&mut tx, item_id, ItemStatus::Succeeded, &outcome).await?;
                 Disposition::Done(format!(
-                    "run {run_id}: subscription {} ingested",
-                    m.subscription_id
+                    "run {run_id}: subscription {subscription} ingested"
                 ))
             }
-            Err(e) => {
+            Err((e, calls)) => {
                 // The full text goes to the logs with the disposition; the item keeps the code.
                 let error = format!("{e:#}");
                 let outcome = Outcome {
@@ -247,8 +304,7 @@ impl Ingestor {
                     Disposition::Retry(error)
                 } else {
                     Disposition::Done(format!(
-                        "run {run_id}: subscription {} failed: {error}",
-                        m.subscription_id
+                        "run {run_id}: subscription {subscription} failed: {error}"
                     ))
                 }
             }
@@ -263,11 +319,11 @@ impl Ingestor {
         spilled: Spilled,
         target: &IngestionTarget,
         key: &SnapshotKey<'_>,
-    ) -> Result<Outcome, StoreError> {
+    ) -> Result<Step, StoreError> {
         let (m, run_id, run_at) = (key.message, key.run_id, key.run_at);
         let subscription = target.subscription_id.to_string();
         let entra_tenant = target.azure_tenant_id.to_string();
-        let resource_costs_stored_until = match (m.mode, self.db.pool().await) {
+        let stored_until = match (m.mode, self.db.pool().await) {
             (Mode::Full, Ok(pool)) => {
                 let mut tx = db::begin(pool, Scope::Tenant(target.tenant_id)).await?;
                 let end =
@@ -278,6 +334,13 @@ impl Ingestor {
             }
             _ => None,
         };
+        let window_due = DateRange::resource_cost_window(run_at).to;
+        let resource_costs = match m.mode {
+            Mode::Full if stored_until == Some(window_due) => ResourceCosts::Skip,
+            Mode::Full if self.follow_ups.is_some() => ResourceCosts::Due,
+            Mode::Full => ResourceCosts::Now,
+            Mode::Cost | Mode::Evaluate => ResourceCosts::Skip,
+        };
         let plan = Target {
             subscription_id: &subscription,
             entra_tenant_id: &entra_tenant,
@@ -285,13 +348,16 @@ impl Ingestor {
             mode: m.mode,
             cost_window: m.cost_from.zip(m.cost_to),
             now: run_at,
-            resource_costs_stored_until,
+            resource_costs,
         };
         let mut collected = self
             .collect_spilling(collect::collect(&self.azure, ctx, &plan), spilled, key)
             .await?;
-        let inventory = self.write_snapshots(ctx, m, run_id, run_at).await?;
+        let inventory = self
+            .write_snapshots(ctx, m, (run_id, run_at), &SNAPSHOTS)
+            .await?;
         let needs = std::mem::take(&mut collected.needs);
+        let deferred = collected.resource_costs_deferred;
         let currency = billing_currency(&collected);
         let outcome = self.upsert(target, run_at, collected, &inventory).await?;
         drop(inventory);
@@ -306,14 +372,17 @@ impl Ingestor {
             };
             refresher.refresh(&needs, &currency).await;
         }
+        if let Some(wait) = deferred {
+            return Ok(Step::Deferred(outcome, wait));
+        }
         if m.mode == Mode::Full {
             let evaluated = self.evaluate(target).await?;
-            return Ok(Outcome {
+            return Ok(Step::Finished(Outcome {
                 findings: evaluated.findings,
                 ..outcome
-            });
+            }));
         }
-        Ok(outcome)
+        Ok(Step::Finished(outcome))
     }
 
     /// Evaluates the rules over what the database now holds of the subscription: after every
@@ -458,14 +527,14 @@ impl Ingestor {
         &self,
         ctx: &CallContext,
         m: &IngestMessage,
-        run_id: Uuid,
-        run_at: DateTime<Utc>,
+        (run_id, run_at): (Uuid, DateTime<Utc>),
+        snapshots: &[(&str, &[Api])],
     ) -> Result<Vec<RawResponse>, LakeError> {
         let mut inventory = Vec::new();
         let Some(recorder) = &ctx.recorder else {
             return Ok(inventory);
         };
-        for (connector, apis) in SNAPSHOTS {
+        for &(connector, apis) in snapshots {
             let responses = recorder.take(apis);
             if responses.is_empty() {
                 continue;
@@ -557,19 +626,7 @@ impl Ingestor {
             db::metrics::upsert(&mut tx, tenant, sub, batch).await?;
         }
         if let Some((window, rows)) = collected.resource_costs {
-            let window = db::resource_costs::Window {
-                start: window.from,
-                end: window.to,
-            };
-            let rows = super::rows::resource_cost_rows(rows);
-            for batch in rows.chunks(BATCH_SIZE) {
-                db::resource_costs::upsert(&mut tx, tenant, sub, window, batch).await?;
-            }
-            let keep: Vec<(String, String)> = rows
-                .into_iter()
-                .map(|r| (r.resource_id, r.service_name))
-                .collect();
-            db::resource_costs::delete_absent(&mut tx, tenant, sub, window, &keep).await?;
+            store_resource_costs(&mut tx, (tenant, sub), window, rows).await?;
         }
         if let Some(containers) = collected.containers {
             let rows = super::rows::container_rows(containers);
@@ -578,6 +635,29 @@ impl Ingestor {
         tx.commit().await?;
         Ok(outcome)
     }
+}
+
+/// Stores the per-resource cost window: its rows upserted, rows it no longer has deleted.
+async fn store_resource_costs(
+    conn: &mut sqlx::PgConnection,
+    (tenant, sub): (Uuid, Uuid),
+    window: DateRange,
+    rows: Vec<ResourceCostRow>,
+) -> Result<(), sqlx::Error> {
+    let window = db::resource_costs::Window {
+        start: window.from,
+        end: window.to,
+    };
+    let rows = super::rows::resource_cost_rows(rows);
+    for batch in rows.chunks(BATCH_SIZE) {
+        db::resource_costs::upsert(conn, tenant, sub, window, batch).await?;
+    }
+    let keep: Vec<(String, String)> = rows
+        .into_iter()
+        .map(|r| (r.resource_id, r.service_name))
+        .collect();
+    db::resource_costs::delete_absent(conn, tenant, sub, window, &keep).await?;
+    Ok(())
 }
 
 /// Where one attempt's snapshots go.

@@ -107,6 +107,17 @@ impl Enqueue for QueueEnqueue {
             Ok(())
         })
     }
+
+    fn send_after(
+        &self,
+        text: String,
+        delay: std::time::Duration,
+    ) -> BoxFuture<'_, anyhow::Result<()>> {
+        Box::pin(async move {
+            self.0.send(&text, Some(delay)).await?;
+            Ok(())
+        })
+    }
 }
 
 /// The ingestor, built on first use.
@@ -116,6 +127,7 @@ pub struct LazyIngestor {
     azure: AzureClient,
     lake: LakeLocation,
     max_dequeue_count: u32,
+    follow_ups: Option<Arc<dyn Enqueue>>,
 }
 
 impl LazyIngestor {
@@ -132,7 +144,15 @@ impl LazyIngestor {
             azure,
             lake,
             max_dequeue_count,
+            follow_ups: None,
         }
+    }
+
+    /// The queue follow-up messages go to (the ingestion queue itself): without one, an item
+    /// never defers part of its work and waits for Azure's quotas instead.
+    pub fn with_follow_ups(mut self, queue: Arc<dyn Enqueue>) -> Self {
+        self.follow_ups = Some(queue);
+        self
     }
 
     /// The ingestor, opening the lake the first time (retried on the next call after a failure).
@@ -145,6 +165,7 @@ impl LazyIngestor {
                     azure: self.azure.clone(),
                     lake,
                     max_dequeue_count: self.max_dequeue_count,
+                    follow_ups: self.follow_ups.clone(),
                 }))
             })
             .await

@@ -462,6 +462,14 @@ impl Enqueue for NoQueue {
     fn send(&self, _text: String) -> BoxFuture<'_, anyhow::Result<()>> {
         Box::pin(async { Ok(()) })
     }
+
+    fn send_after(
+        &self,
+        _text: String,
+        _delay: std::time::Duration,
+    ) -> BoxFuture<'_, anyhow::Result<()>> {
+        Box::pin(async { Ok(()) })
+    }
 }
 
 #[sqlx::test(migrator = "azcops::db::MIGRATOR")]

@@ -6,6 +6,7 @@
 mod accuracy;
 mod costs;
 mod evaluation;
+mod follow_up;
 mod home_tenant;
 mod rule_inputs;
 

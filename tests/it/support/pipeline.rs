@@ -21,6 +21,7 @@ use azcops::api::{AppState, Authn};
 use azcops::azure::client::AzureClient;
 use azcops::azure::throttle::RetryPolicy;
 use azcops::db::Database;
+use azcops::ingestion::fanout::Enqueue;
 use azcops::ingestion::runtime::{LazyIngestor, QueueEnqueue};
 use azcops::storage::connection::StorageConnection;
 use azcops::storage::lake::{Lake, LakeLocation};
@@ -130,6 +131,16 @@ impl Pipeline {
 
     /// The same, the handler's Azure client being `azure`.
     pub async fn with_azure(pool: PgPool, sim: &SimHandle, azure: AzureClient) -> Self {
+        Self::build(pool, sim, azure, false).await
+    }
+
+    /// [`Self::with_azure`] whose ingestor sends follow-up messages to the queue (as the
+    /// Function app's does), so an item may leave its per-resource costs to one.
+    pub async fn with_follow_ups(pool: PgPool, sim: &SimHandle, azure: AzureClient) -> Self {
+        Self::build(pool, sim, azure, true).await
+    }
+
+    async fn build(pool: PgPool, sim: &SimHandle, azure: AzureClient, follow_ups: bool) -> Self {
         register(&pool, sim).await;
         let name = unique("rel-ingest");
         let connection = StorageConnection::development();
@@ -141,15 +152,19 @@ impl Pipeline {
         let (lake_url, lake) = fresh_lake().await;
         let location = LakeLocation::parse(&lake_url, |_| None).expect("lake URL");
         let state = AppState::new(Database::from_pool(pool.clone()), Authn::Disabled);
-        let ingestor = LazyIngestor::new(
+        let mut ingestor = LazyIngestor::new(
             Arc::clone(&state.db),
             azure.clone(),
             location,
             MAX_DEQUEUE_COUNT,
         );
         let sender = QueueClient::new(&connection, &name, MessageEncoding::Base64).expect("queue");
+        let sender: Arc<dyn Enqueue> = Arc::new(QueueEnqueue(sender));
+        if follow_ups {
+            ingestor = ingestor.with_follow_ups(Arc::clone(&sender));
+        }
         let state = state
-            .with_queue(Arc::new(QueueEnqueue(sender)))
+            .with_queue(sender)
             .with_ingestor(Arc::new(ingestor))
             .with_azure(azure);
         Self {

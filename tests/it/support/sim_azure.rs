@@ -15,7 +15,7 @@ use azcops::azure::credentials::{
     AccessToken, StaticClientSecret, TokenCache, TokenSource, client_secret_source,
 };
 use azcops::azure::error::AzureError;
-use azcops::azure::qpu_budget::{MemoryQpuBudget, QpuLimits};
+use azcops::azure::qpu_budget::{MemoryQpuBudget, QpuBudget, QpuLimits};
 use azcops::azure::throttle::RetryPolicy;
 use azure_sim::estate::EstateConfig;
 use azure_sim::{SimConfig, SimHandle};
@@ -113,11 +113,33 @@ fn client(sim: &SimHandle, source: Arc<dyn TokenSource>, policy: RetryPolicy) ->
     client_with(sim, source, policy, |e| e)
 }
 
+/// [`app_registration_client`] over `budget` (e.g. Azure's documented quotas, not the tests'
+/// hundredfold faster ones).
+pub fn app_registration_client_over(
+    sim: &SimHandle,
+    client_id: &str,
+    policy: RetryPolicy,
+    budget: Arc<dyn QpuBudget>,
+) -> AzureClient {
+    client_over(sim, app_registration(sim, client_id), policy, |e| e, budget)
+}
+
 fn client_with(
     sim: &SimHandle,
     source: Arc<dyn TokenSource>,
     policy: RetryPolicy,
     change: impl FnOnce(Endpoints) -> Endpoints,
+) -> AzureClient {
+    let budget = Arc::new(MemoryQpuBudget::new(QpuLimits::default().scaled(0.01)));
+    client_over(sim, source, policy, change, budget)
+}
+
+fn client_over(
+    sim: &SimHandle,
+    source: Arc<dyn TokenSource>,
+    policy: RetryPolicy,
+    change: impl FnOnce(Endpoints) -> Endpoints,
+    budget: Arc<dyn QpuBudget>,
 ) -> AzureClient {
     let base = sim.base_url.as_str().trim_end_matches('/');
     let mut endpoints = Endpoints::new(
@@ -133,6 +155,6 @@ fn client_with(
         TokenCache::new(source),
         endpoints,
         policy,
-        Arc::new(MemoryQpuBudget::new(QpuLimits::default().scaled(0.01))),
+        budget,
     )
 }
