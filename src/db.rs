@@ -17,6 +17,7 @@ pub mod partitions;
 pub mod recommendations;
 pub mod reference;
 pub mod resource_costs;
+pub mod resource_daily_costs;
 pub mod resource_graph_quota;
 pub mod resources;
 pub mod rule_settings;

@@ -27,8 +27,12 @@
 //! days ago) with `granularity: None`, grouped by `ResourceId` and `ServiceName`; charges
 //! without a resource are kept with an empty id. [`DateRange::restated`] names the recent
 //! days whose daily costs Azure still restates, for collecting them again.
+//!
+//! **Daily, for a few resources.** [`daily_by_resource`] reads the daily amortized cost of the
+//! resources whose recommendations were carried out, around the change, for realised savings.
 
 pub mod by_resource;
+pub mod daily_by_resource;
 pub mod merge;
 pub mod parse;
 pub mod request;
@@ -42,7 +46,8 @@ pub use by_resource::{
 pub use merge::{CostRow, merge};
 pub use parse::{CostEntry, ParseError, QueryResult, parse_rows, parse_usage_date};
 pub use request::{
-    CostType, DateRange, query_definition, query_definition_by_resource, query_units,
+    CostType, DateRange, query_definition, query_definition_by_resource,
+    query_definition_daily_for_resources, query_units,
 };
 
 use super::client::{AzureClient, CallContext};

@@ -11,6 +11,7 @@
 //! stay in the lake, listed nowhere.
 
 mod follow_up;
+mod realised_inputs;
 
 use std::sync::Arc;
 use std::time::Duration;
@@ -371,6 +372,9 @@ impl Ingestor {
                 now: Utc::now(),
             };
             refresher.refresh(&needs, &currency).await;
+        }
+        if m.mode == Mode::Full {
+            self.collect_realised_inputs(ctx, target, key).await;
         }
         if let Some(wait) = deferred {
             return Ok(Step::Deferred(outcome, wait));

@@ -8,6 +8,7 @@ mod costs;
 mod evaluation;
 mod follow_up;
 mod home_tenant;
+mod realised;
 mod rule_inputs;
 
 use axum::body::Body;

@@ -140,6 +140,33 @@ pub fn query_definition_by_resource(
     )
 }
 
+/// The daily amortized cost of a few resources: `granularity: Daily`, grouped by
+/// [`GROUPING_BY_RESOURCE`], filtered to `resource_ids` (and to `subscription_id` for billing
+/// scopes), as the realised savings of changed resources need it.
+pub fn query_definition_daily_for_resources(
+    range: DateRange,
+    subscription_id: Option<&str>,
+    resource_ids: &[String],
+) -> Value {
+    let mut body = definition(
+        CostType::AmortizedCost,
+        range,
+        None,
+        "Daily",
+        GROUPING_BY_RESOURCE,
+    );
+    let resources =
+        json!({"dimensions": {"name": "ResourceId", "operator": "In", "values": resource_ids}});
+    body["dataset"]["filter"] = match subscription_id {
+        None => resources,
+        Some(sub) => json!({"and": [
+            resources,
+            {"dimensions": {"name": "SubscriptionId", "operator": "In", "values": [sub]}},
+        ]}),
+    };
+    body
+}
+
 fn definition(
     cost_type: CostType,
     range: DateRange,

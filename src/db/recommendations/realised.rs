@@ -2,19 +2,28 @@
 //! finding resolved, the resource's mean daily amortized cost before the change against after
 //! it, × 30.44 days a month.
 //!
-//! Per-resource costs are kept per window of complete days (`resource_costs`), not per day, so
+//! **Daily, 14 days each side** ([`Basis::Daily`]): full runs collect the daily cost of changed
+//! resources (`crate::db::resource_daily_costs`), so "before" is the mean of the 14 days before
+//! the day of the change and "after" the mean of the 14 days after it (the day itself is in
+//! neither). Once the days before are covered, a resource that cost nothing then is
+//! `unmeasurable`; until the days after are covered, `pending`.
+//!
+//! **Cost windows, the fallback** ([`Basis::CostWindow`]): while no daily costs cover the days
+//! before the change (e.g. their collection failed), the 30-day per-resource windows are used:
 //! "before" is the latest window of the resource that ended before the day of the change
 //! (captured at the change, so later restatements do not move it), and "after" the latest
 //! window of its subscription that started after that day and ends at least 14 days after it
 //! (a resource without rows in it cost nothing: deleted). Without a "before" window the
 //! savings are `unmeasurable`; without an "after" window yet, `pending`.
 
-use chrono::NaiveDate;
+use chrono::{Duration, NaiveDate};
 use rust_decimal::Decimal;
 use serde::Serialize;
 use sqlx::PgConnection;
 use utoipa::ToSchema;
 use uuid::Uuid;
+
+use crate::db::resource_daily_costs::DAYS_EACH_SIDE;
 
 /// Days in an average month.
 pub const DAYS_PER_MONTH: Decimal = Decimal::from_parts(3044, 0, 0, false, 2);
@@ -66,10 +75,21 @@ pub enum Measurement {
     Unmeasurable,
 }
 
+/// What the two sides were measured from.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, ToSchema)]
+#[serde(rename_all = "snake_case")]
+pub enum Basis {
+    /// The resource's daily cost, 14 days each side of the change.
+    Daily,
+    /// 30-day per-resource cost windows before and after the change (the fallback).
+    CostWindow,
+}
+
 /// What one change saved.
 #[derive(Debug, Clone, PartialEq, Serialize, ToSchema)]
 pub struct Realised {
     pub measurement: Measurement,
+    pub basis: Basis,
     /// The currency of the costs (may differ from the estimate's, e.g. Advisor's USD).
     pub currency: Option<String>,
     #[serde(with = "rust_decimal::serde::float_option")]
@@ -103,11 +123,53 @@ pub struct RealisedRow {
     pub after_daily_cost: Option<Decimal>,
     pub after_window_start: Option<NaiveDate>,
     pub after_window_end: Option<NaiveDate>,
+    /// The day of the change (UTC).
+    pub change_day: NaiveDate,
+    /// Mean daily cost over the 14 days before the change, when daily costs cover them.
+    pub daily_before: Option<Decimal>,
+    /// Mean daily cost over the 14 days after the change, when daily costs cover them.
+    pub daily_after: Option<Decimal>,
+    pub daily_currency: Option<String>,
 }
 
 impl RealisedRow {
     /// The measurement of this row.
     pub fn realised(&self) -> Realised {
+        match self.daily_before {
+            Some(before) => self.daily(before),
+            None => self.windowed(),
+        }
+    }
+
+    fn daily(&self, before: Decimal) -> Realised {
+        let side = Duration::days(i64::from(DAYS_EACH_SIDE));
+        let measurement = match self.daily_after {
+            _ if before.is_zero() => Measurement::Unmeasurable,
+            None => Measurement::Pending,
+            Some(_) => Measurement::Measured,
+        };
+        let measured = measurement == Measurement::Measured;
+        Realised {
+            measurement,
+            basis: Basis::Daily,
+            currency: self
+                .daily_currency
+                .clone()
+                .or_else(|| self.baseline_currency.clone()),
+            baseline_daily_cost: Some(before),
+            baseline_window_start: Some(self.change_day - side),
+            baseline_window_end: Some(self.change_day - Duration::days(1)),
+            after_daily_cost: self.daily_after,
+            after_window_start: Some(self.change_day + Duration::days(1)),
+            after_window_end: Some(self.change_day + side),
+            monthly_savings: self
+                .daily_after
+                .filter(|_| measured)
+                .map(|after| ((before - after) * DAYS_PER_MONTH).round_dp(2)),
+        }
+    }
+
+    fn windowed(&self) -> Realised {
         let measurement = match (self.baseline_daily_cost, self.after_daily_cost) {
             (None, _) => Measurement::Unmeasurable,
             (Some(_), None) => Measurement::Pending,
@@ -119,6 +181,7 @@ impl RealisedRow {
         };
         Realised {
             measurement,
+            basis: Basis::CostWindow,
             currency: self.baseline_currency.clone(),
             baseline_daily_cost: self.baseline_daily_cost,
             baseline_window_start: self.baseline_window_start,
@@ -144,7 +207,12 @@ pub async fn rows(
         r#"SELECT r.id, r.rule_id, r.category, r.estimated_monthly_savings, r.currency AS estimate_currency,
                   r.baseline_daily_cost, r.baseline_currency, r.baseline_window_start, r.baseline_window_end,
                   a.daily AS "after_daily_cost?", a.window_start AS "after_window_start?",
-                  a.window_end AS "after_window_end?"
+                  a.window_end AS "after_window_end?", p.day AS "change_day!",
+                  CASE WHEN cov.covered_from <= p.day - $7::integer AND cov.covered_to >= p.day - 1
+                       THEN dc.before END AS "daily_before?",
+                  CASE WHEN cov.covered_from <= p.day + 1 AND cov.covered_to >= p.day + $7::integer
+                       THEN dc.after END AS "daily_after?",
+                  dc.currency AS "daily_currency?"
            FROM recommendations r
            JOIN subscriptions s ON s.id = r.subscription_db_id
            CROSS JOIN LATERAL (SELECT (coalesce(r.executed_at, r.resolved_at) AT TIME ZONE 'UTC')::date AS day) p
@@ -158,6 +226,17 @@ pub async fn rows(
                      WHERE c.tenant_id = r.tenant_id AND c.subscription_db_id = r.subscription_db_id
                        AND c.window_start > p.day AND c.window_end >= p.day + $6::integer
                      ORDER BY c.window_end DESC LIMIT 1) w) a ON r.baseline_daily_cost IS NOT NULL
+           LEFT JOIN resource_daily_cost_coverage cov
+                  ON cov.tenant_id = r.tenant_id AND cov.subscription_db_id = r.subscription_db_id
+                 AND cov.resource_id = r.resource_id
+           LEFT JOIN LATERAL (
+               SELECT round(coalesce(sum(d.amortized_cost) FILTER (WHERE d.date < p.day), 0) / $7::integer, 6) AS before,
+                      round(coalesce(sum(d.amortized_cost) FILTER (WHERE d.date > p.day), 0) / $7::integer, 6) AS after,
+                      min(d.currency) AS currency
+               FROM resource_daily_costs d
+               WHERE d.tenant_id = r.tenant_id AND d.subscription_db_id = r.subscription_db_id
+                 AND d.resource_id = r.resource_id
+                 AND d.date BETWEEN p.day - $7::integer AND p.day + $7::integer) dc ON cov.resource_id IS NOT NULL
            WHERE (r.status = 'executed' OR (r.status = 'resolved' AND r.approved_at IS NOT NULL))
              AND r.superseded_by IS NULL
              AND ($1::uuid IS NULL OR r.tenant_id = $1)
@@ -171,6 +250,7 @@ pub async fn rows(
         filter.include_suppressed,
         filter.at,
         DAYS_AFTER,
+        DAYS_EACH_SIDE,
     )
     .fetch_all(conn)
     .await
@@ -194,13 +274,49 @@ mod tests {
             after_daily_cost: after.map(Decimal::from),
             after_window_start: None,
             after_window_end: None,
+            change_day: NaiveDate::from_ymd_opt(2026, 11, 15).unwrap(),
+            daily_before: None,
+            daily_after: None,
+            daily_currency: None,
         }
+    }
+
+    #[test]
+    fn daily_costs_around_the_change_come_first() {
+        let mut daily = row(Some(10), Some(2));
+        daily.daily_before = Some(Decimal::from(7));
+        let pending = daily.realised();
+        assert_eq!(
+            (pending.measurement, pending.basis),
+            (Measurement::Pending, Basis::Daily)
+        );
+        assert_eq!(
+            pending.baseline_window_start,
+            NaiveDate::from_ymd_opt(2026, 11, 1)
+        );
+        assert_eq!(
+            pending.baseline_window_end,
+            NaiveDate::from_ymd_opt(2026, 11, 14)
+        );
+        assert_eq!(pending.monthly_savings, None);
+        daily.daily_after = Some(Decimal::from(1));
+        let measured = daily.realised();
+        assert_eq!(measured.measurement, Measurement::Measured);
+        assert_eq!(
+            measured.after_window_end,
+            NaiveDate::from_ymd_opt(2026, 11, 29)
+        );
+        // (7 − 1) × 30.44
+        assert_eq!(measured.monthly_savings, Some(Decimal::new(18264, 2)));
+        daily.daily_before = Some(Decimal::ZERO);
+        assert_eq!(daily.realised().measurement, Measurement::Unmeasurable);
     }
 
     #[test]
     fn savings_are_the_daily_difference_times_an_average_month() {
         let measured = row(Some(10), Some(2)).realised();
         assert_eq!(measured.measurement, Measurement::Measured);
+        assert_eq!(measured.basis, Basis::CostWindow);
         assert_eq!(measured.monthly_savings, Some(Decimal::new(24352, 2)));
         assert_eq!(
             row(Some(10), None).realised().measurement,
