@@ -1,9 +1,9 @@
 //! Azure's shared quotas kept in PostgreSQL, shared by every Function instance: the Azure
-//! client's [`QpuBudget`] over the logs in `crate::db::cost_query_budget` (Cost Management's
-//! query units per Entra tenant) and `crate::db::resource_graph_quota` (Resource Graph's
-//! requests per principal). Each look at a key's log runs in a short transaction holding a
-//! transaction-scoped advisory lock on the key, so concurrent instances see each other's
-//! spending and holds. No lock is held while waiting or while the request runs.
+//! client's [`QpuBudget`] over the log in `crate::db::quota_log` (Cost Management's query
+//! units per Entra tenant, Resource Graph's requests per principal). Each look at a key's log
+//! runs in a short transaction holding a transaction-scoped advisory lock on the key, so
+//! concurrent instances see each other's spending and holds. No lock is held while waiting or
+//! while the request runs.
 
 use std::sync::Arc;
 use std::time::Duration;
@@ -17,7 +17,8 @@ use crate::azure::qpu_budget::{
     Decide, Decision, QpuBudget, QpuLimits, QpuWindow, Quota, QuotaLog, RESOURCE_GRAPH_QUOTA,
     Spend, horizon,
 };
-use crate::db::{Database, cost_query_budget as cost_log, resource_graph_quota as graph_log};
+use crate::db::Database;
+use crate::db::quota_log::{self, QuotaKind};
 
 /// A [`QpuBudget`] kept in PostgreSQL.
 #[derive(Clone)]
@@ -106,25 +107,13 @@ async fn read(
     horizon: Duration,
 ) -> Result<Read, sqlx::Error> {
     let horizon = chrono::Duration::from_std(horizon).unwrap_or(chrono::Duration::hours(1));
-    Ok(match quota {
-        Quota::CostManagement => {
-            let now = cost_log::lock_tenant(conn, key).await?;
-            cost_log::delete_expired(conn, key, now - horizon).await?;
-            Read {
-                now,
-                spent: cost_log::spending(conn, key, now - horizon).await?,
-                hold_until: cost_log::hold_until(conn, key).await?,
-            }
-        }
-        Quota::ResourceGraph => {
-            let now = graph_log::lock_principal(conn, key).await?;
-            graph_log::delete_expired(conn, key, now - horizon).await?;
-            Read {
-                now,
-                spent: graph_log::requests(conn, key, now - horizon).await?,
-                hold_until: graph_log::hold_until(conn, key).await?,
-            }
-        }
+    let kind = kind(quota);
+    let now = quota_log::lock(conn, kind, key).await?;
+    quota_log::delete_expired(conn, kind, key, now - horizon).await?;
+    Ok(Read {
+        now,
+        spent: quota_log::spending(conn, kind, key, now - horizon).await?,
+        hold_until: quota_log::hold_until(conn, kind, key).await?,
     })
 }
 
@@ -138,25 +127,22 @@ async fn write(
 ) -> Result<(), sqlx::Error> {
     let (spend, observed) = (decision.spend, decision.observed);
     let at = decision.spent_at.unwrap_or(now).min(now);
-    match quota {
-        Quota::CostManagement => {
-            if spend > 0 {
-                cost_log::record(conn, key, at, spend, observed).await?;
-            }
-            if let Some(until) = decision.hold_until {
-                cost_log::hold(conn, key, until).await?;
-            }
-        }
-        Quota::ResourceGraph => {
-            if spend > 0 {
-                graph_log::record(conn, key, at, spend, observed).await?;
-            }
-            if let Some(until) = decision.hold_until {
-                graph_log::hold(conn, key, until).await?;
-            }
-        }
+    let kind = kind(quota);
+    if spend > 0 {
+        quota_log::record(conn, kind, key, (at, spend), observed).await?;
+    }
+    if let Some(until) = decision.hold_until {
+        quota_log::hold(conn, kind, key, until).await?;
     }
     Ok(())
+}
+
+/// The log's name for `quota`.
+fn kind(quota: Quota) -> QuotaKind {
+    match quota {
+        Quota::CostManagement => QuotaKind::CostManagement,
+        Quota::ResourceGraph => QuotaKind::ResourceGraph,
+    }
 }
 
 impl QpuBudget for PgQpuBudget {

@@ -12,17 +12,14 @@ use azcops::db::audit::NO_TENANT;
 
 /// The tables that hold no tenant's data, so have no `tenant_id` (README "Toward Citus"): the
 /// distribution anchor `tenants` and the Azure reference caches (Citus reference tables), the
-/// Cost Management query budget kept per Entra tenant and Resource Graph's request quota kept
-/// per principal (Azure's quotas, shared by every instance; both stay on the coordinator), and
-/// the migration runner's own table.
-const GLOBAL_TABLES: [&str; 9] = [
+/// log of Azure's shared quotas (Cost Management's query units kept per Entra tenant, Resource
+/// Graph's requests per principal — not per AzCops tenant; shared by every instance, kept on
+/// the coordinator), and the migration runner's own table.
+const GLOBAL_TABLES: [&str; 7] = [
     "_sqlx_migrations",
-    "cost_query_holds",
-    "cost_query_spend",
+    "azure_quota_holds",
+    "azure_quota_spend",
     "reference_refreshes",
-    // Resource Graph's quota is per principal (the token's `oid`), not per AzCops tenant.
-    "resource_graph_holds",
-    "resource_graph_requests",
     "retail_prices",
     "tenants",
     "vm_sizes",

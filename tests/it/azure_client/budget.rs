@@ -38,7 +38,8 @@ async fn two_instances_with(
 
 async fn spending(pool: &PgPool) -> Vec<(DateTime<Utc>, i32)> {
     sqlx::query_as(
-        "SELECT spent_at, units FROM cost_query_spend WHERE azure_tenant_id = $1 ORDER BY spent_at",
+        "SELECT spent_at, units FROM azure_quota_spend
+         WHERE quota = 'cost_management' AND key = $1 ORDER BY spent_at",
     )
     .bind(TENANT)
     .fetch_all(pool)
@@ -49,7 +50,8 @@ async fn spending(pool: &PgPool) -> Vec<(DateTime<Utc>, i32)> {
 /// The requests of `principal` the log holds now, by row id.
 async fn requests_logged(pool: &PgPool, principal: &str) -> Vec<(i64, (DateTime<Utc>, i32))> {
     let rows: Vec<(i64, DateTime<Utc>, i32)> = sqlx::query_as(
-        "SELECT id, sent_at, requests FROM resource_graph_requests WHERE principal = $1",
+        "SELECT id, spent_at, units FROM azure_quota_spend
+         WHERE quota = 'resource_graph' AND key = $1",
     )
     .bind(principal)
     .fetch_all(pool)
