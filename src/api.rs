@@ -17,6 +17,7 @@ pub mod rules;
 pub mod subscriptions;
 pub mod suppressions;
 pub mod tenants;
+pub mod ui;
 
 use std::sync::Arc;
 
@@ -33,7 +34,7 @@ pub use error::ApiError;
 pub use rules::{Catalogue, EngineRules, RuleCatalogue, RuleInfo};
 
 use crate::azure::client::AzureClient;
-use crate::config::ExportConfig;
+use crate::config::{DEFAULT_UI_AUTHORITY, ExportConfig, UiSettings};
 use crate::db::partitions::Retention;
 use crate::db::{Database, Scope};
 use crate::ingestion::fanout::Enqueue;
@@ -66,6 +67,8 @@ pub struct AppState {
     pub cost_retention: Retention,
     /// Limits of the synchronous CSV exports.
     pub exports: ExportConfig,
+    /// What the web page is told (`/api/ui/config.json`).
+    pub ui: Arc<UiSettings>,
 }
 
 impl AppState {
@@ -81,6 +84,12 @@ impl AppState {
             clock: Arc::new(Utc::now),
             cost_retention: Retention::KeepAll,
             exports: ExportConfig::default(),
+            ui: Arc::new(UiSettings {
+                client_id: None,
+                authority: DEFAULT_UI_AUTHORITY.to_owned(),
+                scope: None,
+                operator_tenant_id: None,
+            }),
         }
     }
 
@@ -110,6 +119,12 @@ impl AppState {
     /// The same state with these export limits.
     pub fn with_exports(mut self, exports: ExportConfig) -> Self {
         self.exports = exports;
+        self
+    }
+
+    /// The same state with the web page's settings.
+    pub fn with_ui(mut self, ui: UiSettings) -> Self {
+        self.ui = Arc::new(ui);
         self
     }
 
@@ -165,6 +180,7 @@ pub fn router_with(state: AppState, routes: Router<AppState>) -> Router {
         .route("/api/health", get(health::health))
         .route("/api/openapi.json", get(openapi::document))
         .nest("/api/v1", v1)
+        .merge(ui::router())
         .merge(routes)
         .fallback(not_found)
         .layer(DefaultBodyLimit::max(MAX_BODY_BYTES))

@@ -34,6 +34,9 @@ pub fn router() -> Router<AppState> {
 #[into_params(parameter_in = Query)]
 #[serde(deny_unknown_fields)]
 pub struct ListCosts {
+    /// Only this tenant's (operators; default every tenant). A tenant caller always sees only
+    /// its own: naming another tenant is a 404.
+    pub tenant_id: Option<Uuid>,
     pub from: Option<NaiveDate>,
     pub to: Option<NaiveDate>,
     /// An AzCops subscription id or the Azure subscription id.
@@ -72,6 +75,9 @@ impl ListCosts {
 #[into_params(parameter_in = Query)]
 #[serde(deny_unknown_fields)]
 pub struct SummaryParams {
+    /// Only this tenant's (operators; default every tenant). A tenant caller always sees only
+    /// its own: naming another tenant is a 404.
+    pub tenant_id: Option<Uuid>,
     /// Default: 29 days before `to`.
     pub from: Option<NaiveDate>,
     /// Default: today (UTC).
@@ -97,6 +103,16 @@ fn check_range(from: Option<NaiveDate>, to: Option<NaiveDate>) -> Result<(), Api
         }
     }
     Ok(())
+}
+
+/// The tenant a list or summary covers: the caller's own (naming another is a 404, as if it
+/// did not exist), or the one an operator names, or every tenant for an operator naming none.
+fn named_tenant(caller: &Caller, named: Option<Uuid>) -> Result<Option<Uuid>, ApiError> {
+    match (caller.tenant(), named) {
+        (Some(own), Some(named)) if named != own => Err(ApiError::NotFound("tenant")),
+        (Some(own), _) => Ok(Some(own)),
+        (None, named) => Ok(named),
+    }
 }
 
 /// The cost filter of a list, a summary or an export (for the caller's tenant).
@@ -131,13 +147,14 @@ pub async fn list(
     Query(mut p): Query<ListCosts>,
 ) -> Result<Json<Paginated<CostDay>>, ApiError> {
     let paging = p.paging();
-    let filter = filter(
+    let mut filter = filter(
         &caller,
         (p.from, p.to),
         p.subscription_id,
         p.service_name,
         p.resource_group,
     )?;
+    filter.tenant_id = named_tenant(&caller, p.tenant_id)?;
     let query = QueryId::of("costs", &filter);
     let page = paging.read(query)?;
     let mut tx = state.begin(caller.scope).await?;
@@ -255,13 +272,14 @@ pub async fn summary(
             .checked_sub_days(Days::new(DEFAULT_SUMMARY_DAYS - 1))
             .unwrap_or(NaiveDate::MIN),
     };
-    let filter = filter(
+    let mut filter = filter(
         &caller,
         (Some(from), Some(to)),
         p.subscription_id,
         p.service_name,
         p.resource_group,
     )?;
+    filter.tenant_id = named_tenant(&caller, p.tenant_id)?;
     let mut tx = state.begin(caller.scope).await?;
     let sums = costs::summary(&mut tx, &filter).await?;
     tx.commit().await?;
