@@ -54,7 +54,7 @@ export async function render(root, ctx) {
       show(body, h('p', { class: 'state' }, 'No anomaly with this status.'));
       return;
     }
-    show(body, h('div', { class: 'table-wrap' }, h('table', { id: 'anomaly-table' },
+    show(body, h('div', { class: 'table-wrap', tabindex: 0, role: 'region', 'aria-label': 'Table (scrolls sideways)' }, h('table', { id: 'anomaly-table' },
       h('caption', { class: 'sr-only' }, 'Anomalies'),
       h('thead', {}, h('tr', {},
         h('th', { scope: 'col' }, 'When'), h('th', { scope: 'col' }, 'What'),

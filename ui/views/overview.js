@@ -102,8 +102,8 @@ export async function render(root, ctx) {
       h('div', { class: 'value' }, loading('untagged spend'))));
 
   const actualPoints = trimTrailingZeros(trend.daily
-    .filter((d) => d.amount.currency === currency)
-    .map((d) => ({ date: d.date, value: Number(d.amount.amortized_cost) })));
+    .filter((d) => d.currency === currency)
+    .map((d) => ({ date: d.date, value: Number(d.amortized_cost) })));
   const forecastPoints = forecast.missing || forecast.currency !== currency ? [] : forecast.points
     .filter((p) => !actualPoints.length || p.date > actualPoints[actualPoints.length - 1].date);
   const byDate = new Map(actualPoints.map((p) => [p.date, p.value]));
@@ -123,8 +123,8 @@ export async function render(root, ctx) {
     forecast.missing && h('p', { class: 'muted', id: 'forecast-missing' }, `Forecast not available: ${forecast.missing.message}`),
     anomalies.missing && h('p', { class: 'muted', id: 'anomalies-missing' }, `Anomalies not available: ${anomalies.missing.message}`));
 
-  const services = mtd.by_service.filter((x) => x.amount.currency === currency)
-    .map((x) => ({ name: x.service_name, value: Number(x.amount.amortized_cost) }))
+  const services = mtd.by_service.filter((x) => x.currency === currency)
+    .map((x) => ({ name: x.service_name, value: Number(x.amortized_cost) }))
     .sort((a, b) => b.value - a.value).slice(0, 8);
   const groupsCard = h('section', { class: 'card', id: 'top-groups' },
     h('h2', {}, 'Top resource groups, month to date'), loading('resource groups'));

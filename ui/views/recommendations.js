@@ -156,7 +156,7 @@ export async function render(root, ctx) {
       }
       bulk.querySelector('#bulk-count').textContent = `${selected.size} selected`;
     });
-    return h('div', { class: 'table-wrap' }, h('table', { id: 'rec-table' },
+    return h('div', { class: 'table-wrap', tabindex: 0, role: 'region', 'aria-label': 'Table (scrolls sideways)' }, h('table', { id: 'rec-table' },
       h('caption', { class: 'sr-only' }, 'Recommendations'),
       h('thead', {}, h('tr', {},
         ctx.canDecide && h('th', { scope: 'col' }, allBox),
