@@ -55,7 +55,8 @@ export function trendChart({ actual, forecast = [], markers = [], currency, labe
   const ticks = Math.min(6, dates.length);
   for (let i = 0; i < ticks; i += 1) {
     const date = dates[Math.round((i * (dates.length - 1)) / Math.max(ticks - 1, 1))];
-    svg.append(s('text', { x: x(date), y: H - 8, 'text-anchor': 'middle', 'font-size': 11, fill: '#4a5361' },
+    const anchor = i === 0 ? 'start' : i === ticks - 1 ? 'end' : 'middle';
+    svg.append(s('text', { x: x(date), y: H - 8, 'text-anchor': anchor, 'font-size': 11, fill: '#4a5361' },
       shortDate(date)));
   }
   if (forecast.length) {

@@ -211,7 +211,7 @@ test('no serious or critical accessibility violations; screenshots at both sizes
     for (const name of VIEWS) {
       await view(page, name);
       await page.waitForTimeout(name === 'overview' ? 800 : 200);
-      await page.screenshot({ path: path.join(SHOTS, `${name}-${width}x${height}.png`), fullPage: true });
+      await page.screenshot({ path: path.join(SHOTS, `${name}-${width}x${height}.png`), fullPage: name === 'overview' });
       if (!(await page.evaluate(() => Boolean(window.axe)))) await page.addScriptTag({ content: axe });
       const result = await page.evaluate(() => window.axe.run(document, { resultTypes: ['violations'] }));
       for (const v of result.violations.filter((x) => x.impact === 'serious' || x.impact === 'critical')) {

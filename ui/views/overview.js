@@ -12,7 +12,8 @@ async function optional(promise) {
   try {
     return await promise;
   } catch (e) {
-    if (e instanceof ApiError && (e.status === 404 || e.status === 409)) return { missing: e };
+    if (e instanceof ApiError && e.status === 404) return { missing: new Error('not available on this server yet') };
+    if (e instanceof ApiError && e.status === 409) return { missing: e };
     throw e;
   }
 }
@@ -53,10 +54,13 @@ async function untaggedSpend(tq) {
   return { total, currency, resources: items.length, complete };
 }
 
-function trimTrailingZeros(points) {
+/** The days from the first with a cost to the last with one (days not ingested yet are zero). */
+function trimZeros(points) {
+  let start = 0;
   let end = points.length;
-  while (end > 0 && points[end - 1].value === 0) end -= 1;
-  return points.slice(0, end);
+  while (start < end && points[start].value === 0) start += 1;
+  while (end > start && points[end - 1].value === 0) end -= 1;
+  return points.slice(start, end);
 }
 
 export async function render(root, ctx) {
@@ -101,7 +105,7 @@ export async function render(root, ctx) {
       h('div', { class: 'label' }, 'Untagged spend'),
       h('div', { class: 'value' }, loading('untagged spend'))));
 
-  const actualPoints = trimTrailingZeros(trend.daily
+  const actualPoints = trimZeros(trend.daily
     .filter((d) => d.currency === currency)
     .map((d) => ({ date: d.date, value: Number(d.amortized_cost) })));
   const forecastPoints = forecast.missing || forecast.currency !== currency ? [] : forecast.points
@@ -120,8 +124,8 @@ export async function render(root, ctx) {
         label: `Daily amortized cost over ${actualPoints.length} days${forecastPoints.length ? `, forecast for ${forecastPoints.length} days` : ''}, ${markers.length} anomalies marked` })
       : h('p', { class: 'state' }, 'No costs in the last 90 days yet.'),
     legend(forecastPoints.length > 0, markers.length > 0),
-    forecast.missing && h('p', { class: 'muted', id: 'forecast-missing' }, `Forecast not available: ${forecast.missing.message}`),
-    anomalies.missing && h('p', { class: 'muted', id: 'anomalies-missing' }, `Anomalies not available: ${anomalies.missing.message}`));
+    forecast.missing && h('p', { class: 'muted', id: 'forecast-missing' }, `Forecast: ${forecast.missing.message}.`),
+    anomalies.missing && h('p', { class: 'muted', id: 'anomalies-missing' }, `Anomalies: ${anomalies.missing.message}.`));
 
   const services = mtd.by_service.filter((x) => x.currency === currency)
     .map((x) => ({ name: x.service_name, value: Number(x.amortized_cost) }))
