@@ -29,6 +29,7 @@
 #![warn(unreachable_pub)]
 
 pub mod analytics;
+pub mod anomalies;
 pub mod api;
 pub mod auth;
 pub mod azure;
