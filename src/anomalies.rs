@@ -146,7 +146,7 @@ impl Frame {
                 continue;
             };
             frame.total[i] += c.amortized;
-            let mut add = |map: &mut BTreeMap<String, Vec<f64>>, key: String| {
+            let add = |map: &mut BTreeMap<String, Vec<f64>>, key: String| {
                 map.entry(key).or_insert_with(|| vec![0.0; days])[i] += c.amortized;
             };
             add(&mut frame.services, c.service_name.clone());

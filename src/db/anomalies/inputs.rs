@@ -141,3 +141,19 @@ pub async fn settings(
     .await?;
     Ok(row.map(|r| (r.z_threshold, r.min_abs, r.min_rel_delta)))
 }
+
+/// Whether the tenant has the subscription (an AzCops or Azure id).
+pub async fn has_subscription(
+    conn: &mut PgConnection,
+    tenant_id: Uuid,
+    subscription: Uuid,
+) -> Result<bool, sqlx::Error> {
+    sqlx::query_scalar!(
+        r#"SELECT EXISTS (SELECT 1 FROM subscriptions
+                          WHERE tenant_id = $1 AND (id = $2 OR subscription_id = $2)) AS "exists!""#,
+        tenant_id,
+        subscription,
+    )
+    .fetch_one(conn)
+    .await
+}
