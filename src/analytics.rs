@@ -59,10 +59,13 @@ pub fn seasonal(values: &[f64]) -> Vec<f64> {
     if values.len() < MIN_SEASONAL_DAYS {
         return vec![0.0; values.len()];
     }
-    // 13 cycles for the seasonal smoother lets the weekly shape drift slowly with the level.
+    // 13 cycles for the seasonal smoother lets the weekly shape drift slowly with the level;
+    // two robustness passes (stlrs defaults to 15) already down-weight spikes and drops, at a
+    // seventh of the time (benches/anomalies.rs).
     let fit = stlrs::params()
         .seasonal_length(13)
         .robust(true)
+        .outer_loops(2)
         .fit(values, PERIOD);
     match fit {
         Ok(fit) => fit.seasonal().to_vec(),
