@@ -29,7 +29,12 @@ fn run(series: &[Vec<f64>]) -> (usize, f64) {
     let mut sum = 0.0;
     for values in series {
         let d = detect_with(values, &seasonal(values), &settings);
-        let shift = d.anomalies.iter().rev().find(|a| a.days() >= 2).map(|a| a.start);
+        let shift = d
+            .anomalies
+            .iter()
+            .rev()
+            .find(|a| a.days() >= 2)
+            .map(|a| a.start);
         let f = forecast_after_shift(values, 92, shift);
         found += d.anomalies.len();
         sum += f.mean.iter().sum::<f64>();

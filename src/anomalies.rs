@@ -77,9 +77,10 @@ pub async fn detect_subscription(
         let values = &frame.services[*name];
         let d = detect::detect_with(values, &seasonal(values), &settings);
         for f in d.anomalies {
-            let covered = total.anomalies.iter().any(|t| {
-                t.direction == f.direction && t.start <= f.end && f.start <= t.end
-            });
+            let covered = total
+                .anomalies
+                .iter()
+                .any(|t| t.direction == f.direction && t.start <= f.end && f.start <= t.end);
             if !covered {
                 found.push(((*name).to_owned(), f));
             }
@@ -96,7 +97,8 @@ pub async fn detect_subscription(
         rows.push(row);
     }
     let since = from + Days::new(BASELINE_DAYS as u64);
-    let (_, deleted) = anomalies::replace(conn, tenant_id, subscription_db_id, since, &rows).await?;
+    let (_, deleted) =
+        anomalies::replace(conn, tenant_id, subscription_db_id, since, &rows).await?;
     Ok(Report {
         series: 1 + top.len(),
         anomalies: rows.len(),
@@ -141,7 +143,9 @@ impl Frame {
             pairs: BTreeMap::new(),
         };
         for c in cells {
-            let Some(i) = usize::try_from((c.date - from).num_days()).ok().filter(|i| *i < days)
+            let Some(i) = usize::try_from((c.date - from).num_days())
+                .ok()
+                .filter(|i| *i < days)
             else {
                 continue;
             };
@@ -151,7 +155,10 @@ impl Frame {
             };
             add(&mut frame.services, c.service_name.clone());
             add(&mut frame.groups, c.resource_group.clone());
-            add(&mut frame.pairs, pair_key(&c.resource_group, &c.service_name));
+            add(
+                &mut frame.pairs,
+                pair_key(&c.resource_group, &c.service_name),
+            );
         }
         frame
     }

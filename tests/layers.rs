@@ -10,7 +10,14 @@ use std::path::{Path, PathBuf};
 
 /// The layers of `src/lib.rs`'s module map, from the bottom up.
 const LAYERS: [&[&str]; 5] = [
-    &["secrets", "auth", "invocation", "schedule", "rules", "analytics"],
+    &[
+        "secrets",
+        "auth",
+        "invocation",
+        "schedule",
+        "rules",
+        "analytics",
+    ],
     &["db", "azure", "storage"],
     &["ingestion", "evaluation", "anomalies"],
     &["api", "functions", "config", "tools"],

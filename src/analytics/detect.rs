@@ -178,7 +178,9 @@ fn flag(
     for t in BASELINE_DAYS..n.saturating_sub(k - 1) {
         let run = &score[t..t + k];
         let mean = run.iter().sum::<f64>() / k as f64;
-        let same = run.iter().all(|z| z.signum() == mean.signum() && z.abs() >= 1.0);
+        let same = run
+            .iter()
+            .all(|z| z.signum() == mean.signum() && z.abs() >= 1.0);
         let floors = (t..t + k).all(|d| passes_floors(d, score[d] * spread));
         if same && mean.abs() >= bar && floors {
             for f in &mut flags[t..t + k] {

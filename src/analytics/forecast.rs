@@ -174,9 +174,9 @@ struct Line {
 
 impl Line {
     fn fit(points: impl Iterator<Item = (f64, f64)> + Clone) -> Option<Line> {
-        let (count, sx, sy) = points
-            .clone()
-            .fold((0.0, 0.0, 0.0), |(c, sx, sy), (x, y)| (c + 1.0, sx + x, sy + y));
+        let (count, sx, sy) = points.clone().fold((0.0, 0.0, 0.0), |(c, sx, sy), (x, y)| {
+            (c + 1.0, sx + x, sy + y)
+        });
         if count < 3.0 {
             return None;
         }
@@ -224,7 +224,10 @@ fn stl_trend(
     let adjusted: Vec<(f64, f64)> = (start..n)
         .map(|t| {
             let before = shift.is_some_and(|at| t < at);
-            (t as f64, deseasonalised[t] + if before { step } else { 0.0 })
+            (
+                t as f64,
+                deseasonalised[t] + if before { step } else { 0.0 },
+            )
         })
         .collect();
     let Some(first) = Line::fit(adjusted.iter().copied()) else {
@@ -275,7 +278,11 @@ mod tests {
         assert_eq!(f.method, Method::StlTrend);
         for h in 0..14 {
             let truth = at(84 + h);
-            assert!((f.mean[h] - truth).abs() / truth < 0.03, "{h}: {} vs {truth}", f.mean[h]);
+            assert!(
+                (f.mean[h] - truth).abs() / truth < 0.03,
+                "{h}: {} vs {truth}",
+                f.mean[h]
+            );
         }
         let (lo, hi) = f.interval(0, Level::P95);
         assert!(lo <= f.mean[0] && f.mean[0] <= hi);
@@ -296,7 +303,11 @@ mod tests {
     fn short_and_empty_histories_fall_back() {
         let f = forecast(&[10.0, 12.0, 11.0, 10.0, 9.0], 5);
         assert_eq!(f.method, Method::SeasonalMedian);
-        assert!(f.mean.iter().all(|m| (m - 10.0).abs() < 1e-9), "{:?}", f.mean);
+        assert!(
+            f.mean.iter().all(|m| (m - 10.0).abs() < 1e-9),
+            "{:?}",
+            f.mean
+        );
         let f = forecast(&[], 3);
         assert_eq!(f.method, Method::None);
         assert_eq!(f.interval(2, Level::P95), (0.0, 0.0));

@@ -99,7 +99,11 @@ pub fn attribute(
         .filter(|c| c.delta().abs() > 0.005)
         .collect();
     let along = |c: &Contribution| if up { c.delta() } else { -c.delta() };
-    out.sort_by(|a, b| along(b).total_cmp(&along(a)).then_with(|| a.name.cmp(&b.name)));
+    out.sort_by(|a, b| {
+        along(b)
+            .total_cmp(&along(a))
+            .then_with(|| a.name.cmp(&b.name))
+    });
     out
 }
 
@@ -113,7 +117,11 @@ mod tests {
 
     #[test]
     fn gaps_are_zero_and_points_outside_are_ignored() {
-        let v = daily(day(1), day(4), &[(day(2), 1.0), (day(2), 2.0), (day(9), 5.0)]);
+        let v = daily(
+            day(1),
+            day(4),
+            &[(day(2), 1.0), (day(2), 2.0), (day(9), 5.0)],
+        );
         assert_eq!(v, vec![0.0, 3.0, 0.0, 0.0]);
     }
 

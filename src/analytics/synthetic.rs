@@ -224,10 +224,7 @@ pub fn score_forecast(history: &[f64], actual: &[f64], f: &Forecast) -> Forecast
         let (lo, hi) = f.interval(h, Level::P95);
         inside_95 += usize::from(lo <= *a && *a <= hi);
     }
-    let naive: Vec<f64> = history
-        .windows(8)
-        .map(|w| (w[7] - w[0]).abs())
-        .collect();
+    let naive: Vec<f64> = history.windows(8).map(|w| (w[7] - w[0]).abs()).collect();
     let scale = naive.iter().sum::<f64>() / naive.len().max(1) as f64;
     ForecastScore {
         mape: ape.iter().sum::<f64>() / ape.len().max(1) as f64,

@@ -106,7 +106,11 @@ fn resources(
         })
         .collect();
     let along = |c: &Contribution| if up { c.delta() } else { -c.delta() };
-    out.sort_by(|a, b| along(b).total_cmp(&along(a)).then_with(|| a.name.cmp(&b.name)));
+    out.sort_by(|a, b| {
+        along(b)
+            .total_cmp(&along(a))
+            .then_with(|| a.name.cmp(&b.name))
+    });
     out.retain(|c| along(c) > 0.0);
     out.truncate(TOP);
     out

@@ -196,7 +196,11 @@ pub async fn update(
     Json(body): Json<AnomalyUpdate>,
 ) -> Result<Json<Anomaly>, ApiError> {
     caller.require_approver()?;
-    let reason = body.reason.as_deref().map(str::trim).filter(|r| !r.is_empty());
+    let reason = body
+        .reason
+        .as_deref()
+        .map(str::trim)
+        .filter(|r| !r.is_empty());
     if reason.is_some_and(|r| r.chars().count() > MAX_REASON_CHARS) {
         return Err(ApiError::BadRequest(format!(
             "reason may have at most {MAX_REASON_CHARS} characters"
@@ -213,7 +217,10 @@ pub async fn update(
     if let Some(expected) = body.expected_status.filter(|e| e.as_str() != status) {
         return Err(ApiError::ConflictCode {
             code: "status_changed",
-            message: format!("the anomaly is {status}, not {} as expected", expected.as_str()),
+            message: format!(
+                "the anomaly is {status}, not {} as expected",
+                expected.as_str()
+            ),
         });
     }
     let to = body.status.as_str();
@@ -224,14 +231,19 @@ pub async fn update(
         });
     }
     let before = anomalies::get(&mut tx, Some(tenant_id), id).await?;
-    anomalies::set_status(&mut tx, (tenant_id, id), to, reason, (&caller.principal, now)).await?;
+    anomalies::set_status(
+        &mut tx,
+        (tenant_id, id),
+        to,
+        reason,
+        (&caller.principal, now),
+    )
+    .await?;
     let after = anomalies::get(&mut tx, Some(tenant_id), id)
         .await?
         .ok_or(ApiError::NotFound("anomaly"))?;
     let image = |a: Option<&Anomaly>| {
-        a.map(|a| {
-            serde_json::json!({"status": a.status, "status_reason": a.status_reason})
-        })
+        a.map(|a| serde_json::json!({"status": a.status, "status_reason": a.status_reason}))
     };
     let entry = Entry::new(
         Action::Update,

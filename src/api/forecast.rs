@@ -104,10 +104,7 @@ fn cents(x: f64) -> f64 {
     (x * 100.0).round() / 100.0
 }
 
-fn bounds(
-    show: bool,
-    (lo, hi): (f64, f64),
-) -> (Option<f64>, Option<f64>) {
+fn bounds(show: bool, (lo, hi): (f64, f64)) -> (Option<f64>, Option<f64>) {
     if show {
         (Some(cents(lo)), Some(cents(hi)))
     } else {
@@ -190,7 +187,10 @@ pub async fn read(
     let points: Vec<(NaiveDate, f64)> = rows.iter().map(|r| (r.0, r.2)).collect();
     let values = daily(from, last, &points);
     // Days before the first cost are not history (a subscription registered lately).
-    let first = values.iter().position(|v| *v != 0.0).unwrap_or(values.len());
+    let first = values
+        .iter()
+        .position(|v| *v != 0.0)
+        .unwrap_or(values.len());
     let observed = &values[first..];
     let shift = detect(observed, &Settings::default())
         .anomalies
@@ -205,7 +205,11 @@ pub async fn read(
         .map(|i| values[i])
         .sum();
     Ok(Json(CostForecast {
-        scope: if p.subscription_id.is_some() { "subscription" } else { "tenant" },
+        scope: if p.subscription_id.is_some() {
+            "subscription"
+        } else {
+            "tenant"
+        },
         subscription_id: p.subscription_id,
         currency,
         last_actual_date: last,
@@ -221,8 +225,16 @@ pub async fn read(
     }))
 }
 
-fn days(f: &Forecast, last: NaiveDate, horizon: usize, only: Option<IntervalLevel>) -> Vec<ForecastDay> {
-    let (show80, show95) = (only != Some(IntervalLevel::P95), only != Some(IntervalLevel::P80));
+fn days(
+    f: &Forecast,
+    last: NaiveDate,
+    horizon: usize,
+    only: Option<IntervalLevel>,
+) -> Vec<ForecastDay> {
+    let (show80, show95) = (
+        only != Some(IntervalLevel::P95),
+        only != Some(IntervalLevel::P80),
+    );
     (0..horizon.min(f.horizon()))
         .map(|h| {
             let (lower_80, upper_80) = bounds(show80, f.interval(h, Level::P80));
@@ -245,7 +257,10 @@ fn month_total(
     actual: f64,
     only: Option<IntervalLevel>,
 ) -> MonthEnd {
-    let (show80, show95) = (only != Some(IntervalLevel::P95), only != Some(IntervalLevel::P80));
+    let (show80, show95) = (
+        only != Some(IntervalLevel::P95),
+        only != Some(IntervalLevel::P80),
+    );
     let (rest, lo80, hi80) = f.sum(0..remaining_days, Level::P80);
     let (_, lo95, hi95) = f.sum(0..remaining_days, Level::P95);
     let (lower_80, upper_80) = bounds(show80, (actual + lo80, actual + hi80));

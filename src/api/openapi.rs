@@ -8,7 +8,10 @@ use utoipa::openapi::{RefOr, Response};
 use super::export;
 use super::extract::Json;
 use super::recommendations::{self, summary, transitions};
-use super::{anomalies, costs, forecast, health, ingestion, resources, rules, subscriptions, suppressions, tenants};
+use super::{
+    anomalies, costs, forecast, health, ingestion, resources, rules, subscriptions, suppressions,
+    tenants,
+};
 
 /// The API description.
 #[derive(OpenApi)]

@@ -143,7 +143,8 @@ pub async fn replace(
     let text = |f: fn(&NewAnomaly) -> &str| -> Vec<String> {
         found.iter().map(|a| f(a).to_owned()).collect()
     };
-    let dates = |f: fn(&NewAnomaly) -> NaiveDate| -> Vec<NaiveDate> { found.iter().map(f).collect() };
+    let dates =
+        |f: fn(&NewAnomaly) -> NaiveDate| -> Vec<NaiveDate> { found.iter().map(f).collect() };
     let json = |f: fn(&NewAnomaly) -> serde_json::Value| -> Vec<serde_json::Value> {
         found.iter().map(f).collect()
     };

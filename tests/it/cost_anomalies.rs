@@ -37,7 +37,9 @@ async fn an_injected_cost_spike_is_reported_on_its_day_with_its_service_and_reso
     let steady = |r: &&azure_sim::estate::Resource| {
         (1..=7).all(|back| {
             let d = day - Days::new(back);
-            sim.estate.resource_cost_cents(r, CostType::AmortizedCost, (d, d)) > 0
+            sim.estate
+                .resource_cost_cents(r, CostType::AmortizedCost, (d, d))
+                > 0
         })
     };
     let target = sim
@@ -68,8 +70,14 @@ async fn an_injected_cost_spike_is_reported_on_its_day_with_its_service_and_reso
         .json()
         .await
         .expect("json");
-    assert_eq!(truth["cost_anomalies"][0], injected, "ground truth lists it");
-    let service = injected["service_name"].as_str().expect("service").to_owned();
+    assert_eq!(
+        truth["cost_anomalies"][0], injected,
+        "ground truth lists it"
+    );
+    let service = injected["service_name"]
+        .as_str()
+        .expect("service")
+        .to_owned();
 
     let full = json!({"v": 1, "tenant_id": TENANT, "subscription_id": sub, "mode": "full"});
     p.deliver_until_done(&full.to_string()).await;
@@ -81,11 +89,18 @@ async fn an_injected_cost_spike_is_reported_on_its_day_with_its_service_and_reso
     p.deliver_until_done(&backfill.to_string()).await;
 
     let (status, page) = p
-        .request("GET", format!("/api/v1/costs/anomalies?tenant_id={TENANT}"), None)
+        .request(
+            "GET",
+            format!("/api/v1/costs/anomalies?tenant_id={TENANT}"),
+            None,
+        )
         .await;
     assert_eq!(status, 200, "{page}");
     let items = page["items"].as_array().expect("items");
-    println!("anomalies: {}", serde_json::to_string_pretty(items).unwrap_or_default());
+    println!(
+        "anomalies: {}",
+        serde_json::to_string_pretty(items).unwrap_or_default()
+    );
     let found = items
         .iter()
         .find(|a| a["start_date"] == json!(day) && a["service_name"].is_null())
@@ -99,7 +114,11 @@ async fn an_injected_cost_spike_is_reported_on_its_day_with_its_service_and_reso
             .find(|c| c["kind"] == kind)
             .map(|c| c["name"].as_str().unwrap_or_default().to_owned())
     };
-    assert_eq!(first("service").as_deref(), Some(service.as_str()), "{found}");
+    assert_eq!(
+        first("service").as_deref(),
+        Some(service.as_str()),
+        "{found}"
+    );
     assert_eq!(
         first("resource").map(|r| r.to_lowercase()),
         Some(target.id.to_lowercase()),
@@ -140,7 +159,9 @@ async fn an_injected_cost_spike_is_reported_on_its_day_with_its_service_and_reso
     let (status, forecast) = p
         .request(
             "GET",
-            format!("/api/v1/costs/forecast?tenant_id={TENANT}&subscription_id={sub}&horizon_days=14"),
+            format!(
+                "/api/v1/costs/forecast?tenant_id={TENANT}&subscription_id={sub}&horizon_days=14"
+            ),
             None,
         )
         .await;

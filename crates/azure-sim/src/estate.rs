@@ -241,7 +241,10 @@ impl Estate {
             date,
             factor,
         };
-        let mut all = self.cost_anomalies.write().unwrap_or_else(|e| e.into_inner());
+        let mut all = self
+            .cost_anomalies
+            .write()
+            .unwrap_or_else(|e| e.into_inner());
         all.retain(|a| !(a.resource_id == injected.resource_id && a.date == date));
         all.push(injected.clone());
         Some(injected)
@@ -257,7 +260,10 @@ impl Estate {
 
     /// The factor of a resource's charges on `date` (1 unless an anomaly was injected).
     pub fn cost_factor(&self, resource: &Resource, date: NaiveDate) -> f64 {
-        let all = self.cost_anomalies.read().unwrap_or_else(|e| e.into_inner());
+        let all = self
+            .cost_anomalies
+            .read()
+            .unwrap_or_else(|e| e.into_inner());
         all.iter()
             .find(|a| a.date == date && a.resource_id == resource.id)
             .map_or(1.0, |a| a.factor)

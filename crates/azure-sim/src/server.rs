@@ -188,7 +188,10 @@ async fn inject_cost_anomaly(State(state): State<Shared>, body: axum::body::Byte
     let parsed = serde_json::from_slice::<Value>(&body).ok().and_then(|v| {
         let id = v.get("resource_id")?.as_str()?.to_owned();
         let date = chrono::NaiveDate::parse_from_str(v.get("date")?.as_str()?, "%Y-%m-%d").ok()?;
-        let factor = v.get("factor")?.as_f64().filter(|f| f.is_finite() && *f >= 0.0)?;
+        let factor = v
+            .get("factor")?
+            .as_f64()
+            .filter(|f| f.is_finite() && *f >= 0.0)?;
         Some((id, date, factor))
     });
     let Some((resource_id, date, factor)) = parsed else {
