@@ -1,12 +1,14 @@
 //! The HTTP API: one router per resource, assembled by [`router`] with the request context
 //! middleware, the error envelope and the OpenAPI document.
 
+pub mod anomalies;
 pub mod caller;
 pub mod context;
 pub mod costs;
 pub mod error;
 pub mod export;
 pub mod extract;
+pub mod forecast;
 pub mod health;
 pub mod ingestion;
 pub mod openapi;
@@ -171,6 +173,8 @@ pub fn router_with(state: AppState, routes: Router<AppState>) -> Router {
         .merge(subscriptions::router())
         .merge(resources::router())
         .merge(costs::router())
+        .merge(anomalies::router())
+        .merge(forecast::router())
         .merge(export::router())
         .merge(ingestion::router())
         .merge(recommendations::router())

@@ -13,6 +13,7 @@ mod auth_verifier;
 mod azure_client;
 mod connectors_fixtures;
 mod connectors_http;
+mod cost_anomalies;
 mod db_costs;
 mod db_ingestion;
 mod db_login;
