@@ -35,7 +35,7 @@ pub fn router() -> Router<AppState> {
 #[serde(deny_unknown_fields)]
 pub struct ListCosts {
     /// Only this tenant's (operators; default every tenant). A tenant caller always sees only
-    /// its own: naming another tenant is a 404.
+    /// its own: naming another tenant matches nothing.
     pub tenant_id: Option<Uuid>,
     pub from: Option<NaiveDate>,
     pub to: Option<NaiveDate>,
@@ -76,7 +76,7 @@ impl ListCosts {
 #[serde(deny_unknown_fields)]
 pub struct SummaryParams {
     /// Only this tenant's (operators; default every tenant). A tenant caller always sees only
-    /// its own: naming another tenant is a 404.
+    /// its own: naming another tenant matches nothing.
     pub tenant_id: Option<Uuid>,
     /// Default: 29 days before `to`.
     pub from: Option<NaiveDate>,
@@ -105,13 +105,13 @@ fn check_range(from: Option<NaiveDate>, to: Option<NaiveDate>) -> Result<(), Api
     Ok(())
 }
 
-/// The tenant a list or summary covers: the caller's own (naming another is a 404, as if it
-/// did not exist), or the one an operator names, or every tenant for an operator naming none.
-fn named_tenant(caller: &Caller, named: Option<Uuid>) -> Result<Option<Uuid>, ApiError> {
-    match (caller.tenant(), named) {
-        (Some(own), Some(named)) if named != own => Err(ApiError::NotFound("tenant")),
-        (Some(own), _) => Ok(Some(own)),
-        (None, named) => Ok(named),
+/// Narrows `filter` to the tenant an operator names (none: every tenant). A tenant caller
+/// always sees its own only; naming another tenant matches nothing, as the recommendation
+/// lists answer (an empty page, a zero summary: row-level security would hide it anyway).
+fn narrow_to_named_tenant(caller: &Caller, named: Option<Uuid>, filter: &mut CostFilter) {
+    match super::recommendations::tenant_filter(caller, named) {
+        Some(tenant) => filter.tenant_id = tenant,
+        None => filter.subscription = Some(Uuid::nil()),
     }
 }
 
@@ -154,7 +154,7 @@ pub async fn list(
         p.service_name,
         p.resource_group,
     )?;
-    filter.tenant_id = named_tenant(&caller, p.tenant_id)?;
+    narrow_to_named_tenant(&caller, p.tenant_id, &mut filter);
     let query = QueryId::of("costs", &filter);
     let page = paging.read(query)?;
     let mut tx = state.begin(caller.scope).await?;
@@ -279,7 +279,7 @@ pub async fn summary(
         p.service_name,
         p.resource_group,
     )?;
-    filter.tenant_id = named_tenant(&caller, p.tenant_id)?;
+    narrow_to_named_tenant(&caller, p.tenant_id, &mut filter);
     let mut tx = state.begin(caller.scope).await?;
     let sums = costs::summary(&mut tx, &filter).await?;
     tx.commit().await?;

@@ -34,3 +34,4 @@ mod sim_contract;
 mod storage;
 mod support;
 mod tools;
+mod web_page;
