@@ -89,8 +89,14 @@ pub async fn detect_subscription(
     let mut rows = Vec::with_capacity(found.len());
     for (service, f) in &found {
         let mut row = new_anomaly(&frame, service, f, &currency);
+        let scope = if service.is_empty() {
+            None
+        } else {
+            Some(frame.for_service(service))
+        };
+        let scope = scope.as_ref().unwrap_or(&frame);
         row.contributors =
-            attribution::contributors(conn, (tenant_id, subscription_db_id), &frame, f).await?;
+            attribution::contributors(conn, (tenant_id, subscription_db_id), scope, f).await?;
         let days = (frame.date(f.start), frame.date(f.end));
         row.new_resources =
             attribution::new_resources(conn, (tenant_id, subscription_db_id), days).await?;
@@ -160,7 +166,48 @@ impl Frame {
                 pair_key(&c.resource_group, &c.service_name),
             );
         }
+        frame.trim_leading_zeros();
         frame
+    }
+
+    /// Starts the window at the subscription's first day of cost: the days before (a
+    /// subscription registered or billed lately) are no history, and would read as a shift.
+    fn trim_leading_zeros(&mut self) {
+        let first = self.total.iter().position(|v| *v != 0.0).unwrap_or(0);
+        self.from = self.from + Days::new(first as u64);
+        for values in std::iter::once(&mut self.total)
+            .chain(self.services.values_mut())
+            .chain(self.groups.values_mut())
+            .chain(self.pairs.values_mut())
+        {
+            values.drain(..first);
+        }
+    }
+
+    /// The part of the frame that is one service's: its series as the total, its resource
+    /// groups' shares of it, and its pairs.
+    fn for_service(&self, service: &str) -> Frame {
+        let pairs: BTreeMap<String, Vec<f64>> = self
+            .pairs
+            .iter()
+            .filter(|(k, _)| k.split('\u{1f}').nth(1) == Some(service))
+            .map(|(k, v)| (k.clone(), v.clone()))
+            .collect();
+        let groups = pairs
+            .iter()
+            .map(|(k, v)| {
+                let group = k.split('\u{1f}').next().unwrap_or_default();
+                (group.to_owned(), v.clone())
+            })
+            .collect();
+        let total = self.services.get(service).cloned().unwrap_or_default();
+        Frame {
+            from: self.from,
+            services: BTreeMap::from([(service.to_owned(), total.clone())]),
+            total,
+            groups,
+            pairs,
+        }
     }
 
     /// The date of day `i`.

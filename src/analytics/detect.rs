@@ -17,6 +17,9 @@ use serde::{Deserialize, Serialize};
 
 use super::{BASELINE_DAYS, median_in_place, robust_sd};
 
+/// The largest score reported.
+pub const MAX_SCORE: f64 = 1000.0;
+
 /// Thresholds (per tenant; the defaults are [`Settings::default`]).
 #[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
 pub struct Settings {
@@ -122,7 +125,11 @@ pub fn detect_with(values: &[f64], seasonal: &[f64], s: &Settings) -> Detection 
         rel[t] = (values[t] - e) / e.max(f64::EPSILON);
     }
     let spread = robust_sd(&rel[BASELINE_DAYS..]).max(s.min_spread);
-    let score: Vec<f64> = rel.iter().map(|r| r / spread).collect();
+    // A day after days of no cost has an infinite relative change: the score is capped.
+    let score: Vec<f64> = rel
+        .iter()
+        .map(|r| (r / spread).clamp(-MAX_SCORE, MAX_SCORE))
+        .collect();
     let flags = flag(values, &expected, &score, spread, s);
     let anomalies = group(values, &expected, &score, &flags);
     let baseline = if seasonal.iter().any(|x| *x != 0.0) {

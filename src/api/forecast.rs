@@ -12,6 +12,7 @@ use uuid::Uuid;
 
 use super::error::ApiError;
 use super::extract::{Json, Query};
+use super::recommendations::tenant_filter;
 use super::{AppState, Caller};
 use crate::analytics::detect::{Settings, detect};
 use crate::analytics::forecast::{Forecast, Level, MAX_HORIZON, forecast_after_shift};
@@ -89,6 +90,8 @@ pub struct MonthEnd {
 pub struct CostForecast {
     /// `tenant` or `subscription`.
     pub scope: &'static str,
+    /// The AzCops id of the subscription (null for the tenant, or for a subscription the
+    /// tenant does not have: then the forecast is of no cost).
     pub subscription_id: Option<Uuid>,
     /// Null when there is no cost at all.
     pub currency: Option<String>,
@@ -150,26 +153,40 @@ fn month_last_day(day: NaiveDate) -> NaiveDate {
 #[utoipa::path(get, path = "/api/v1/costs/forecast", operation_id = "getCostForecast", tag = "costs",
     params(ForecastParams),
     responses((status = 200, description = "The forecast of each day, with intervals, and the month-end total.", body = CostForecast),
-        (status = 404, description = "No such subscription of the tenant."),
         (status = 409, description = "`mixed_currencies`: the tenant's subscriptions are billed in several currencies; ask per subscription.")))]
 pub async fn read(
     State(state): State<AppState>,
     caller: Caller,
     Query(p): Query<ForecastParams>,
 ) -> Result<Json<CostForecast>, ApiError> {
-    let tenant_id = caller.tenant_for(p.tenant_id, "reads a forecast")?;
     let last = state.now().date_naive() - Days::new(1);
     let month_end = month_last_day(last + Days::new(1));
     let to_month_end = usize::try_from((month_end - last).num_days()).unwrap_or(0);
     let (horizon, history_days) = check(&p, to_month_end)?;
     let from = last - Days::new(HISTORY_DAYS - 1);
+    // Like a list's filters: another tenant's, or a subscription the tenant does not have,
+    // is a forecast of nothing (no cost), never an error that would tell it exists.
+    let tenant_id = match tenant_filter(&caller, p.tenant_id) {
+        Some(Some(tenant)) => Some(tenant),
+        Some(None) => {
+            return Err(ApiError::BadRequest(
+                "tenant_id is required when an operator reads a forecast".into(),
+            ));
+        }
+        None => None,
+    };
     let mut tx = state.begin(caller.scope).await?;
-    if let Some(sub) = p.subscription_id {
-        if !inputs::has_subscription(&mut tx, tenant_id, sub).await? {
-            return Err(ApiError::NotFound("subscription"));
+    let mut subscription = None;
+    let mut rows = Vec::new();
+    if let Some(tenant_id) = tenant_id {
+        subscription = match p.subscription_id {
+            Some(id) => inputs::subscription_db_id(&mut tx, tenant_id, id).await?,
+            None => None,
+        };
+        if p.subscription_id.is_none() || subscription.is_some() {
+            rows = inputs::daily_totals(&mut tx, tenant_id, subscription, (from, last)).await?;
         }
     }
-    let rows = inputs::daily_totals(&mut tx, tenant_id, p.subscription_id, (from, last)).await?;
     tx.commit().await?;
     let mut currencies: Vec<&str> = rows.iter().map(|r| r.1.as_str()).collect();
     currencies.sort_unstable();

@@ -142,18 +142,17 @@ pub async fn settings(
     Ok(row.map(|r| (r.z_threshold, r.min_abs, r.min_rel_delta)))
 }
 
-/// Whether the tenant has the subscription (an AzCops or Azure id).
-pub async fn has_subscription(
+/// The AzCops id of the tenant's subscription `subscription` (an AzCops or Azure id).
+pub async fn subscription_db_id(
     conn: &mut PgConnection,
     tenant_id: Uuid,
     subscription: Uuid,
-) -> Result<bool, sqlx::Error> {
+) -> Result<Option<Uuid>, sqlx::Error> {
     sqlx::query_scalar!(
-        r#"SELECT EXISTS (SELECT 1 FROM subscriptions
-                          WHERE tenant_id = $1 AND (id = $2 OR subscription_id = $2)) AS "exists!""#,
+        "SELECT id FROM subscriptions WHERE tenant_id = $1 AND (id = $2 OR subscription_id = $2)",
         tenant_id,
         subscription,
     )
-    .fetch_one(conn)
+    .fetch_optional(conn)
     .await
 }
