@@ -109,6 +109,14 @@ test('a reader of a tenant sees KPIs equal to the API figures and a drawn chart'
   const open = savings.open.filter((s) => s.currency === mtd.currency).reduce((n, s) => n + Number(s.monthly_savings), 0);
   close(await kpiValue(page, 'kpi-open-savings'), open);
   assert.ok(open > 0, 'the demo has open savings');
+  const token = await page.evaluate(() => JSON.parse(sessionStorage.getItem('azcops.token')).token);
+  const forecast = await fetch(`${API}/costs/forecast?history_days=0`, { headers: { Authorization: `Bearer ${token}` } });
+  if (forecast.status === 200) {
+    close(await kpiValue(page, 'kpi-forecast'), (await forecast.json()).month_end.total);
+  } else {
+    assert.equal(forecast.status, 404, 'the forecast is there or not deployed');
+    assert.equal(await page.$eval('#kpi-forecast .value', (e) => e.textContent), 'Not available');
+  }
   const line = await page.$('svg.trend path.actual-line');
   assert.ok(line, 'the trend line is drawn');
   const points = Number(await line.getAttribute('data-points'));
@@ -161,6 +169,31 @@ test('an approver approves a recommendation: the database changes and an audit r
   const csv = fs.readFileSync(await download.path(), 'utf8');
   assert.match(csv.split('\n')[0], /^id,tenant_id,/);
   assert.ok(csv.trim().split('\n').length > 1, 'the CSV has rows');
+  assert.deepEqual(page.problems, []);
+  await page.context().close();
+});
+
+test('an approver acknowledges an anomaly (or the page says anomalies are not available)', async (t) => {
+  const page = await newPage();
+  await signIn(page, { tid: CUSTOMER, role: 'AzCops.Approver', name: 'UI approver' });
+  await view(page, 'anomalies');
+  await page.waitForSelector('#anomaly-table, #anomalies-unavailable, #view-anomalies p.state');
+  if (await page.$('#anomalies-unavailable')) {
+    t.skip('this server has no anomalies API');
+    return;
+  }
+  const rows = await page.$$('#anomaly-table tbody tr');
+  if (!rows.length) {
+    t.skip('the demo estate has no open anomaly');
+    return;
+  }
+  const id = await rows[0].getAttribute('data-id');
+  await page.click(`tr[data-id="${id}"] button[data-action=acknowledge]`);
+  await page.waitForFunction(() => /marked acknowledged/.test(document.querySelector('#anomaly-status').textContent));
+  assert.equal(sql(`SELECT status FROM cost_anomalies WHERE id = '${id}'`), 'acknowledged');
+  assert.equal(sql(`SELECT count(*) FROM audit_logs WHERE target_id = '${id}'`), '1');
+  await page.selectOption('#f-anomaly-status', 'acknowledged');
+  await page.waitForSelector(`tr[data-id="${id}"] button[data-action=reopen]`);
   assert.deepEqual(page.problems, []);
   await page.context().close();
 });
