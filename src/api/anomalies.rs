@@ -98,7 +98,7 @@ impl ListAnomalies {
                     "from ({from}) is after to ({to})"
                 )));
             }
-            if to > from + Days::new(MAX_RANGE_DAYS) {
+            if (to - from).num_days() >= MAX_RANGE_DAYS as i64 {
                 return Err(ApiError::BadRequest(format!(
                     "the date range may cover at most {MAX_RANGE_DAYS} days"
                 )));

@@ -176,17 +176,16 @@ pub async fn read(
         None => None,
     };
     let mut tx = state.begin(caller.scope).await?;
-    let mut subscription = None;
-    let mut rows = Vec::new();
-    if let Some(tenant_id) = tenant_id {
-        subscription = match p.subscription_id {
-            Some(id) => inputs::subscription_db_id(&mut tx, tenant_id, id).await?,
-            None => None,
-        };
-        if p.subscription_id.is_none() || subscription.is_some() {
-            rows = inputs::daily_totals(&mut tx, tenant_id, subscription, (from, last)).await?;
+    let subscription = match (tenant_id, p.subscription_id) {
+        (Some(tenant_id), Some(id)) => inputs::subscription_db_id(&mut tx, tenant_id, id).await?,
+        _ => None,
+    };
+    let rows = match tenant_id {
+        Some(tenant_id) if p.subscription_id.is_none() || subscription.is_some() => {
+            inputs::daily_totals(&mut tx, tenant_id, subscription, (from, last)).await?
         }
-    }
+        _ => Vec::new(),
+    };
     tx.commit().await?;
     let mut currencies: Vec<&str> = rows.iter().map(|r| r.1.as_str()).collect();
     currencies.sort_unstable();
