@@ -5,8 +5,6 @@
 import { h, s } from './dom.js';
 import { money, shortDate } from './format.js';
 
-const W = 800;
-const H = 280;
 const PAD = { left: 64, right: 12, top: 12, bottom: 28 };
 
 function niceMax(value) {
@@ -33,6 +31,9 @@ function band(list, x, y, lower, upper) {
  * upper_95}] (may be empty), `markers` [{date, value, label}] (anomalies), amounts in `currency`.
  */
 export function trendChart({ actual, forecast = [], markers = [], currency, label }) {
+  // Drawn at about the size it is shown, so its text stays legible on a phone.
+  const W = Math.round(Math.max(340, Math.min(800, window.innerWidth - 48)));
+  const H = W < 600 ? 240 : 280;
   const dates = [...actual.map((p) => p.date), ...forecast.map((p) => p.date)];
   const first = Date.parse(dates[0]);
   const last = Date.parse(dates[dates.length - 1]);
@@ -52,7 +53,7 @@ export function trendChart({ actual, forecast = [], markers = [], currency, labe
         money(v, currency, 0)),
     );
   }
-  const ticks = Math.min(6, dates.length);
+  const ticks = Math.min(W < 600 ? 4 : 6, dates.length);
   for (let i = 0; i < ticks; i += 1) {
     const date = dates[Math.round((i * (dates.length - 1)) / Math.max(ticks - 1, 1))];
     const anchor = i === 0 ? 'start' : i === ticks - 1 ? 'end' : 'middle';

@@ -128,7 +128,7 @@ export async function render(root, ctx) {
     anomalies.missing && h('p', { class: 'muted', id: 'anomalies-missing' }, `Anomalies: ${anomalies.missing.message}.`));
 
   const services = mtd.by_service.filter((x) => x.currency === currency)
-    .map((x) => ({ name: x.service_name, value: Number(x.amortized_cost) }))
+    .map((x) => ({ name: x.service_name, value: Number(x.amortized_cost) })).filter((x) => x.value > 0)
     .sort((a, b) => b.value - a.value).slice(0, 8);
   const groupsCard = h('section', { class: 'card', id: 'top-groups' },
     h('h2', {}, 'Top resource groups, month to date'), loading('resource groups'));
@@ -145,7 +145,7 @@ export async function render(root, ctx) {
     for (const row of items.filter((r) => r.currency === currency)) {
       sums.set(row.resource_group, (sums.get(row.resource_group) || 0) + Number(row.amortized_cost));
     }
-    const groups = [...sums].map(([name, value]) => ({ name, value })).sort((a, b) => b.value - a.value).slice(0, 8);
+    const groups = [...sums].map(([name, value]) => ({ name, value })).filter((g) => g.value > 0).sort((a, b) => b.value - a.value).slice(0, 8);
     show(groupsCard, h('h2', {}, 'Top resource groups, month to date'),
       groups.length ? bars(groups, currency, 'Top resource groups') : h('p', { class: 'muted' }, 'No costs this month yet.'),
       !complete && h('p', { class: 'muted' }, 'From the first 20,000 cost rows.'));
