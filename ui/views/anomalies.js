@@ -54,7 +54,7 @@ export async function render(root, ctx) {
       show(body, h('p', { class: 'state' }, 'No anomaly with this status.'));
       return;
     }
-    show(body, h('div', { class: 'table-wrap', tabindex: 0, role: 'region', 'aria-label': 'Table (scrolls sideways)' }, h('table', { id: 'anomaly-table' },
+    show(body, h('div', { class: 'table-wrap', tabindex: 0, role: 'region', 'aria-label': 'Anomalies' }, h('table', { id: 'anomaly-table', class: 'stack' },
       h('caption', { class: 'sr-only' }, 'Anomalies'),
       h('thead', {}, h('tr', {},
         h('th', { scope: 'col' }, 'When'), h('th', { scope: 'col' }, 'What'),
@@ -66,8 +66,8 @@ export async function render(root, ctx) {
         h('td', {}, h('span', { class: `badge sev-${a.severity}` }, a.severity), ' ',
           `${a.kind.replace(/_/g, ' ')} in ${a.service_name || 'the subscription'}`,
           h('div', { class: 'muted' }, a.subscription_id), contributors(a)),
-        h('td', { class: 'num' }, money(a.delta, a.currency), h('div', { class: 'muted' }, percent(a.delta_percent))),
-        h('td', {}, a.status, a.status_changed_at && h('div', { class: 'muted' }, when(a.status_changed_at))),
+        h('td', { class: 'num', 'data-label': 'Against expected' }, money(a.delta, a.currency), h('div', { class: 'muted' }, percent(a.delta_percent))),
+        h('td', { 'data-label': 'Status' }, a.status, a.status_changed_at && h('div', { class: 'muted' }, when(a.status_changed_at))),
         ctx.canDecide && h('td', {}, h('div', { class: 'actions' },
           a.status === 'open'
             ? [h('button', { type: 'button', 'data-action': 'acknowledge', onclick: () => decide(a, 'acknowledged') }, 'Acknowledge'),

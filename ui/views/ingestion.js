@@ -10,7 +10,7 @@ function seconds(ms) {
 }
 
 function items(run) {
-  return h('div', { class: 'table-wrap', tabindex: 0, role: 'region', 'aria-label': 'Table (scrolls sideways)' }, h('table', { class: 'items' },
+  return h('div', { class: 'table-wrap', tabindex: 0, role: 'region', 'aria-label': `Subscriptions of run ${run.id}` }, h('table', { class: 'items' },
     h('caption', { class: 'sr-only' }, `Subscriptions of run ${run.id}`),
     h('thead', {}, h('tr', {},
       ['Subscription', 'Status', 'Resources', 'Cost rows', 'Recommendations', 'Findings', 'Attempts', 'Duration', 'Error']
@@ -34,7 +34,7 @@ export async function render(root, ctx) {
     show(body, h('p', { class: 'state' }, 'No ingestion run yet.'));
     return;
   }
-  show(body, h('div', { class: 'table-wrap', tabindex: 0, role: 'region', 'aria-label': 'Table (scrolls sideways)' }, h('table', { id: 'run-table' },
+  show(body, h('div', { class: 'table-wrap', tabindex: 0, role: 'region', 'aria-label': 'Ingestion runs' }, h('table', { id: 'run-table' },
     h('caption', { class: 'sr-only' }, 'Ingestion runs'),
     h('thead', {}, h('tr', {}, ['Started', 'Mode', 'Trigger', 'Status', 'Subscriptions', 'Failed', 'Finished', '']
       .map((t, i) => h('th', { scope: 'col', class: i === 4 || i === 5 ? 'num' : null }, t)))),

@@ -17,21 +17,24 @@ function select(name, options, value) {
 }
 
 function filtersForm(onSubmit, onExport) {
-  const form = h('form', { class: 'filters', id: 'rec-filters', 'aria-label': 'Filters' },
-    field('Status', select('status', [['open', 'Open'], ...STATUSES.slice(1).map((s) => [s, s[0].toUpperCase() + s.slice(1)]), ['', 'Any']], 'open')),
-    field('Source', select('source', [['', 'Any'], ['rule', 'Rules'], ['advisor', 'Advisor']], '')),
-    field('Category', h('input', { name: 'category', id: 'f-category', size: 10 })),
-    field('Rule', h('input', { name: 'rule_id', id: 'f-rule_id', size: 14 })),
-    field('Subscription', h('input', { name: 'subscription_id', id: 'f-subscription_id', size: 14 })),
-    field('Resource group', h('input', { name: 'resource_group', id: 'f-resource_group', size: 12 })),
-    field('Tag key', h('input', { name: 'tag_key', id: 'f-tag_key', size: 8 })),
-    field('Tag value', h('input', { name: 'tag_value', id: 'f-tag_value', size: 8 })),
-    field('Min. savings', h('input', { name: 'min_savings', id: 'f-min_savings', type: 'number', min: 0, step: 'any', size: 6 })),
-    field('Risk', select('risk', [['', 'Any'], ['low', 'Low'], ['medium', 'Medium'], ['high', 'High']], '')),
-    field('Sort', select('sort', [['savings', 'Savings'], ['detected', 'Detected'], ['confidence', 'Confidence']], 'savings')),
-    h('label', {}, 'Suppressed', h('input', { type: 'checkbox', name: 'include_suppressed', id: 'f-include_suppressed' })),
-    h('button', { type: 'submit', class: 'primary' }, 'Apply'),
-    h('button', { type: 'button', id: 'export-csv', onclick: onExport }, 'Download CSV'));
+  const form = h('form', { id: 'rec-filters', 'aria-label': 'Filters' },
+    h('div', { class: 'filters' },
+      field('Status', select('status', [['open', 'Open'], ...STATUSES.slice(1).map((s) => [s, s[0].toUpperCase() + s.slice(1)]), ['', 'Any']], 'open')),
+      field('Source', select('source', [['', 'Any'], ['rule', 'Rules'], ['advisor', 'Advisor']], '')),
+      field('Min. savings', h('input', { name: 'min_savings', id: 'f-min_savings', type: 'number', min: 0, step: 'any', size: 6 })),
+      field('Sort', select('sort', [['savings', 'Savings'], ['detected', 'Detected'], ['confidence', 'Confidence']], 'savings')),
+      h('button', { type: 'submit', class: 'primary' }, 'Apply'),
+      h('button', { type: 'button', id: 'export-csv', onclick: onExport }, 'Download CSV')),
+    h('details', { class: 'more-filters' }, h('summary', {}, 'More filters'),
+      h('div', { class: 'filters' },
+        field('Category', h('input', { name: 'category', id: 'f-category', size: 10 })),
+        field('Rule', h('input', { name: 'rule_id', id: 'f-rule_id', size: 14 })),
+        field('Subscription', h('input', { name: 'subscription_id', id: 'f-subscription_id', size: 14 })),
+        field('Resource group', h('input', { name: 'resource_group', id: 'f-resource_group', size: 12 })),
+        field('Tag key', h('input', { name: 'tag_key', id: 'f-tag_key', size: 8 })),
+        field('Tag value', h('input', { name: 'tag_value', id: 'f-tag_value', size: 8 })),
+        field('Risk', select('risk', [['', 'Any'], ['low', 'Low'], ['medium', 'Medium'], ['high', 'High']], '')),
+        h('label', {}, 'Suppressed too', h('input', { type: 'checkbox', name: 'include_suppressed', id: 'f-include_suppressed' })))));
   form.addEventListener('submit', (e) => {
     e.preventDefault();
     onSubmit();
@@ -156,7 +159,7 @@ export async function render(root, ctx) {
       }
       bulk.querySelector('#bulk-count').textContent = `${selected.size} selected`;
     });
-    return h('div', { class: 'table-wrap', tabindex: 0, role: 'region', 'aria-label': 'Table (scrolls sideways)' }, h('table', { id: 'rec-table' },
+    return h('div', { class: 'table-wrap', tabindex: 0, role: 'region', 'aria-label': 'Recommendations' }, h('table', { id: 'rec-table', class: 'stack' },
       h('caption', { class: 'sr-only' }, 'Recommendations'),
       h('thead', {}, h('tr', {},
         ctx.canDecide && h('th', { scope: 'col' }, allBox),
@@ -181,9 +184,9 @@ export async function render(root, ctx) {
             h('div', { class: 'muted' }, [rec.resource_name, rec.resource_group].filter(Boolean).join(' · ')),
             evidence(rec)),
           h('td', { class: 'hide-narrow' }, rec.rule_id, h('div', { class: 'muted' }, rec.source)),
-          h('td', { class: 'num', 'data-value': rec.estimated_monthly_savings ?? '' }, money(rec.estimated_monthly_savings, rec.currency)),
+          h('td', { class: 'num', 'data-label': 'Savings a month', 'data-value': rec.estimated_monthly_savings ?? '' }, money(rec.estimated_monthly_savings, rec.currency)),
           h('td', { class: 'hide-narrow' }, rec.risk),
-          h('td', {}, rec.status, rec.snoozed_until && h('div', { class: 'muted' }, `until ${rec.snoozed_until.slice(0, 10)}`)),
+          h('td', { 'data-label': 'Status' }, rec.status, rec.snoozed_until && h('div', { class: 'muted' }, `until ${rec.snoozed_until.slice(0, 10)}`)),
           ctx.canDecide && h('td', {}, h('div', { class: 'actions' },
             transitions(rec.status, ctx).map(([label, to, needs]) => h('button', {
               type: 'button', 'data-action': label.toLowerCase(), 'aria-label': `${label}: ${rec.title}`,
