@@ -157,7 +157,7 @@ fn simple(logs: &[f64], horizon: usize, offset: f64) -> Forecast {
     let level = median(recent);
     let spread = robust_sd(recent);
     // The median's standard error is about √(π / 2) × σ / √n.
-    let common = spread * (1.5707 / recent.len() as f64).sqrt();
+    let common = spread * (std::f64::consts::FRAC_PI_2 / recent.len() as f64).sqrt();
     let mut f = Forecast::new(Method::SeasonalMedian, offset);
     (0..horizon).for_each(|_| f.push(level, spread, common));
     f

@@ -27,7 +27,7 @@ pub fn daily(from: NaiveDate, to: NaiveDate, points: &[(NaiveDate, f64)]) -> Vec
 
 /// The largest components whose total reaches `share` of the whole (all of them when the
 /// whole is not positive), largest first.
-pub fn top<'a>(totals: &'a [(String, f64)], share: f64) -> Vec<&'a str> {
+pub fn top(totals: &[(String, f64)], share: f64) -> Vec<&str> {
     let mut sorted: Vec<&(String, f64)> = totals.iter().collect();
     sorted.sort_by(|a, b| b.1.total_cmp(&a.1).then_with(|| a.0.cmp(&b.0)));
     let whole: f64 = totals.iter().map(|(_, v)| v.max(0.0)).sum();

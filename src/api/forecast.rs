@@ -226,7 +226,7 @@ pub async fn read(
         } else {
             "tenant"
         },
-        subscription_id: p.subscription_id,
+        subscription_id: subscription,
         currency,
         last_actual_date: last,
         method: f.method.as_str(),

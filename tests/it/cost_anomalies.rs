@@ -180,3 +180,140 @@ async fn an_injected_cost_spike_is_reported_on_its_day_with_its_service_and_reso
         .await;
     assert_eq!(status, 400, "{bad}");
 }
+
+/// A tenant with one subscription whose two services cost the same every week for 60 days up
+/// to yesterday (one service in resource group `rg-vm`, the other in `rg-st`).
+async fn steady_subscription(pool: &PgPool) -> (uuid::Uuid, uuid::Uuid) {
+    let tenant = uuid::Uuid::new_v4();
+    sqlx::query("INSERT INTO tenants (id, name, azure_tenant_id) VALUES ($1, $2, $3)")
+        .bind(tenant)
+        .bind(format!("anomalies {tenant}"))
+        .bind(uuid::Uuid::new_v4())
+        .execute(pool)
+        .await
+        .expect("tenant");
+    let sub: uuid::Uuid = sqlx::query_scalar(
+        "INSERT INTO subscriptions (tenant_id, subscription_id, display_name) VALUES ($1, $2, 'steady') RETURNING id",
+    )
+    .bind(tenant)
+    .bind(uuid::Uuid::new_v4())
+    .fetch_one(pool)
+    .await
+    .expect("subscription");
+    sqlx::query(
+        "INSERT INTO costs_daily (tenant_id, subscription_db_id, date, resource_group, service_name, meter_category, cost, amortized_cost)
+         SELECT $1, $2, current_date - d, g, s, s, a, a
+         FROM generate_series(1, 60) AS d,
+              LATERAL (VALUES ('rg-vm', 'Virtual Machines',
+                               CASE WHEN extract(isodow FROM current_date - d) >= 6 THEN 60 ELSE 100 END + (d % 3)),
+                              ('rg-st', 'Storage', 40 + (d % 2))) AS v(g, s, a)",
+    )
+    .bind(tenant)
+    .bind(sub)
+    .execute(pool)
+    .await
+    .expect("costs");
+    (tenant, sub)
+}
+
+async fn detect(pool: &PgPool, tenant: uuid::Uuid, sub: uuid::Uuid) -> Vec<Value> {
+    let yesterday = Utc::now().date_naive() - Days::new(1);
+    let mut tx = azcops::db::begin(pool, azcops::db::Scope::Tenant(tenant))
+        .await
+        .expect("tx");
+    azcops::anomalies::detect_subscription(&mut tx, tenant, sub, yesterday)
+        .await
+        .expect("detect");
+    tx.commit().await.expect("commit");
+    sqlx::query_scalar(
+        "SELECT to_jsonb(a) FROM cost_anomalies a WHERE tenant_id = $1 ORDER BY start_date",
+    )
+    .bind(tenant)
+    .fetch_all(pool)
+    .await
+    .expect("anomalies")
+}
+
+async fn set_day(pool: &PgPool, sub: uuid::Uuid, back: u64, service: &str, factor: f64) {
+    sqlx::query(
+        "UPDATE costs_daily SET amortized_cost = amortized_cost * $3::numeric, cost = cost * $3::numeric
+         WHERE subscription_db_id = $1 AND date = current_date - $2::int AND service_name = $4",
+    )
+    .bind(sub)
+    .bind(i32::try_from(back).expect("days"))
+    .bind(factor)
+    .bind(service)
+    .execute(pool)
+    .await
+    .expect("restate");
+}
+
+#[sqlx::test(migrator = "azcops::db::MIGRATOR")]
+async fn the_latest_days_are_provisional_and_a_restated_day_takes_its_anomaly_away_but_not_a_reviewed_one(
+    pool: PgPool,
+) {
+    let (tenant, sub) = steady_subscription(&pool).await;
+    assert!(detect(&pool, tenant, sub).await.is_empty(), "steady costs");
+
+    set_day(&pool, sub, 1, "Virtual Machines", 5.0).await;
+    set_day(&pool, sub, 20, "Storage", 0.0).await;
+    let found = detect(&pool, tenant, sub).await;
+    assert_eq!(found.len(), 2, "{found:#?}");
+    let (drop, spike) = (&found[0], &found[1]);
+    assert_eq!(spike["kind"], "spike");
+    assert_eq!(spike["provisional"], true, "yesterday is provisional");
+    assert_eq!(spike["contributors"][0]["name"], "Virtual Machines");
+    assert_eq!(spike["contributors"][0]["kind"], "service");
+    assert_eq!(drop["kind"], "drop");
+    assert_eq!(drop["provisional"], false);
+    assert_eq!(drop["contributors"][0]["name"], "Storage");
+    let rg: Vec<&Value> = drop["contributors"]
+        .as_array()
+        .expect("contributors")
+        .iter()
+        .filter(|c| c["kind"] == "resource_group")
+        .collect();
+    assert_eq!(rg[0]["name"], "rg-st", "{drop}");
+
+    // Someone reviews the drop; then Azure restates both days to what they were.
+    sqlx::query("UPDATE cost_anomalies SET status = 'expected' WHERE id = $1::text::uuid")
+        .bind(drop["id"].as_str().expect("id"))
+        .execute(&pool)
+        .await
+        .expect("review");
+    set_day(&pool, sub, 1, "Virtual Machines", 0.2).await;
+    sqlx::query(
+        "UPDATE costs_daily SET amortized_cost = 40 + (20 % 2), cost = 40 + (20 % 2)
+         WHERE subscription_db_id = $1 AND date = current_date - 20 AND service_name = 'Storage'",
+    )
+    .bind(sub)
+    .execute(&pool)
+    .await
+    .expect("restate storage");
+    let after = detect(&pool, tenant, sub).await;
+    assert_eq!(after.len(), 1, "the open spike is gone: {after:#?}");
+    assert_eq!(after[0]["id"], drop["id"]);
+    assert_eq!(after[0]["status"], "expected");
+}
+
+#[sqlx::test(migrator = "azcops::db::MIGRATOR")]
+async fn a_tenant_s_absolute_floor_keeps_a_small_spike_quiet(pool: PgPool) {
+    let (tenant, sub) = steady_subscription(&pool).await;
+    set_day(&pool, sub, 5, "Storage", 3.0).await;
+    assert_eq!(
+        detect(&pool, tenant, sub).await.len(),
+        1,
+        "+80 is an anomaly"
+    );
+    sqlx::query(
+        "INSERT INTO cost_anomaly_settings (tenant_id, min_abs_delta, updated_by) VALUES ($1, 500, 'test')",
+    )
+    .bind(tenant)
+    .execute(&pool)
+    .await
+    .expect("settings");
+    assert!(
+        detect(&pool, tenant, sub).await.is_empty(),
+        "below the tenant's floor of 500"
+    );
+}
