@@ -1,12 +1,14 @@
 //! The HTTP API: one router per resource, assembled by [`router`] with the request context
 //! middleware, the error envelope and the OpenAPI document.
 
+pub mod anomalies;
 pub mod caller;
 pub mod context;
 pub mod costs;
 pub mod error;
 pub mod export;
 pub mod extract;
+pub mod forecast;
 pub mod health;
 pub mod ingestion;
 pub mod openapi;
@@ -17,6 +19,7 @@ pub mod rules;
 pub mod subscriptions;
 pub mod suppressions;
 pub mod tenants;
+pub mod ui;
 
 use std::sync::Arc;
 
@@ -33,7 +36,7 @@ pub use error::ApiError;
 pub use rules::{Catalogue, EngineRules, RuleCatalogue, RuleInfo};
 
 use crate::azure::client::AzureClient;
-use crate::config::ExportConfig;
+use crate::config::{DEFAULT_UI_AUTHORITY, ExportConfig, UiSettings};
 use crate::db::partitions::Retention;
 use crate::db::{Database, Scope};
 use crate::ingestion::fanout::Enqueue;
@@ -66,6 +69,8 @@ pub struct AppState {
     pub cost_retention: Retention,
     /// Limits of the synchronous CSV exports.
     pub exports: ExportConfig,
+    /// What the web page is told (`/api/ui/config.json`).
+    pub ui: Arc<UiSettings>,
 }
 
 impl AppState {
@@ -81,6 +86,12 @@ impl AppState {
             clock: Arc::new(Utc::now),
             cost_retention: Retention::KeepAll,
             exports: ExportConfig::default(),
+            ui: Arc::new(UiSettings {
+                client_id: None,
+                authority: DEFAULT_UI_AUTHORITY.to_owned(),
+                scope: None,
+                operator_tenant_id: None,
+            }),
         }
     }
 
@@ -110,6 +121,12 @@ impl AppState {
     /// The same state with these export limits.
     pub fn with_exports(mut self, exports: ExportConfig) -> Self {
         self.exports = exports;
+        self
+    }
+
+    /// The same state with the web page's settings.
+    pub fn with_ui(mut self, ui: UiSettings) -> Self {
+        self.ui = Arc::new(ui);
         self
     }
 
@@ -156,6 +173,8 @@ pub fn router_with(state: AppState, routes: Router<AppState>) -> Router {
         .merge(subscriptions::router())
         .merge(resources::router())
         .merge(costs::router())
+        .merge(anomalies::router())
+        .merge(forecast::router())
         .merge(export::router())
         .merge(ingestion::router())
         .merge(recommendations::router())
@@ -165,6 +184,7 @@ pub fn router_with(state: AppState, routes: Router<AppState>) -> Router {
         .route("/api/health", get(health::health))
         .route("/api/openapi.json", get(openapi::document))
         .nest("/api/v1", v1)
+        .merge(ui::router())
         .merge(routes)
         .fallback(not_found)
         .layer(DefaultBodyLimit::max(MAX_BODY_BYTES))

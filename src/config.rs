@@ -12,6 +12,9 @@ use uuid::Uuid;
 use crate::db::partitions::{MIN_RETENTION_MONTHS, Retention};
 
 mod database;
+mod ui;
+
+pub use ui::{DEFAULT_UI_AUTHORITY, UiConfig, UiSettings};
 
 /// Issuer templates accepted by default: Entra ID v2.0 and v1.0 access tokens.
 pub const DEFAULT_ISSUERS: &str =
@@ -97,6 +100,9 @@ pub struct Config {
 
     #[command(flatten)]
     pub exports: ExportConfig,
+
+    #[command(flatten)]
+    pub ui: UiConfig,
 }
 
 /// Default of `AZCOPS_EXPORT_SYNC_MAX_ROWS`.
@@ -370,11 +376,18 @@ impl Exposure {
 
 impl Config {
     /// Refuses the settings that only make sense on a developer's machine (no authentication,
-    /// a plain-`http://` JWKS URL or Azure authority host) when the process runs in Azure or
+    /// a plain-`http://` JWKS URL, Azure authority host or page sign-in authority) when the process runs in Azure or
     /// listens beyond loopback. Locally they stay allowed: the simulator and the development
     /// identity provider serve `http://127.0.0.1`.
     pub fn refuse_development_settings(&self, exposure: Exposure) -> Result<(), ConfigError> {
-        refuse_development_settings(exposure, &self.auth, &self.azure.authority_host)
+        refuse_development_settings(exposure, &self.auth, &self.azure.authority_host)?;
+        self.ui.refuse_insecure(exposure)
+    }
+
+    /// What the web page is told: its sign-in settings, with the API's audience.
+    pub fn ui_settings(&self) -> UiSettings {
+        self.ui
+            .settings(self.auth.audience.as_deref(), self.auth.operator_tenant_id)
     }
 }
 

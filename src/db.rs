@@ -5,6 +5,7 @@
 //! `azcops_app` role and records whose rows it may see, so PostgreSQL's row-level security
 //! stands behind each query's own tenant filter.
 
+pub mod anomalies;
 pub mod audit;
 pub mod conditions;
 pub mod containers;

@@ -9,7 +9,7 @@
 //! 1. Foundations that use no other module: [`secrets`] (Key Vault reads), [`auth`] (token
 //!    verification), [`invocation`] and [`schedule`] (the Functions host's payloads and timers),
 //!    [`rules`] (the rule engine: pure rules over a subscription's loaded context, with its own
-//!    input types).
+//!    input types), [`analytics`] (cost series, anomaly detection and forecasts: pure numbers).
 //! 2. One module per outside system: [`db`] (PostgreSQL), [`azure`] (the Azure client and one
 //!    module per Azure API), [`storage`] (queues and the lake). They may read [`secrets`], and
 //!    never use each other nor anything above: `db` has its own input rows, `azure` runs no SQL.
@@ -28,6 +28,8 @@
 
 #![warn(unreachable_pub)]
 
+pub mod analytics;
+pub mod anomalies;
 pub mod api;
 pub mod auth;
 pub mod azure;

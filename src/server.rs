@@ -80,7 +80,8 @@ pub fn state(config: &Config) -> anyhow::Result<AppState> {
     };
     let state = AppState::new(db, authn)
         .with_cost_retention(config.cost_retention())
-        .with_exports(config.exports);
+        .with_exports(config.exports)
+        .with_ui(config.ui_settings());
     // Every setting is in `config`; the environment is read here only for the storage
     // connections settings name (`AZCOPS_QUEUE_CONNECTION`, and `AzureWebJobsStorage` for an
     // `az://` lake), as the Functions host resolves a binding's `connection`.

@@ -10,9 +10,16 @@ use std::path::{Path, PathBuf};
 
 /// The layers of `src/lib.rs`'s module map, from the bottom up.
 const LAYERS: [&[&str]; 5] = [
-    &["secrets", "auth", "invocation", "schedule", "rules"],
+    &[
+        "secrets",
+        "auth",
+        "invocation",
+        "schedule",
+        "rules",
+        "analytics",
+    ],
     &["db", "azure", "storage"],
-    &["ingestion", "evaluation"],
+    &["ingestion", "evaluation", "anomalies"],
     &["api", "functions", "config", "tools"],
     &["server", "host", "telemetry"],
 ];

@@ -34,6 +34,9 @@ pub fn router() -> Router<AppState> {
 #[into_params(parameter_in = Query)]
 #[serde(deny_unknown_fields)]
 pub struct ListCosts {
+    /// Only this tenant's (operators; default every tenant). A tenant caller always sees only
+    /// its own: naming another tenant matches nothing.
+    pub tenant_id: Option<Uuid>,
     pub from: Option<NaiveDate>,
     pub to: Option<NaiveDate>,
     /// An AzCops subscription id or the Azure subscription id.
@@ -72,6 +75,9 @@ impl ListCosts {
 #[into_params(parameter_in = Query)]
 #[serde(deny_unknown_fields)]
 pub struct SummaryParams {
+    /// Only this tenant's (operators; default every tenant). A tenant caller always sees only
+    /// its own: naming another tenant matches nothing.
+    pub tenant_id: Option<Uuid>,
     /// Default: 29 days before `to`.
     pub from: Option<NaiveDate>,
     /// Default: today (UTC).
@@ -97,6 +103,16 @@ fn check_range(from: Option<NaiveDate>, to: Option<NaiveDate>) -> Result<(), Api
         }
     }
     Ok(())
+}
+
+/// Narrows `filter` to the tenant an operator names (none: every tenant). A tenant caller
+/// always sees its own only; naming another tenant matches nothing, as the recommendation
+/// lists answer (an empty page, a zero summary: row-level security would hide it anyway).
+fn narrow_to_named_tenant(caller: &Caller, named: Option<Uuid>, filter: &mut CostFilter) {
+    match super::recommendations::tenant_filter(caller, named) {
+        Some(tenant) => filter.tenant_id = tenant,
+        None => filter.subscription = Some(Uuid::nil()),
+    }
 }
 
 /// The cost filter of a list, a summary or an export (for the caller's tenant).
@@ -131,13 +147,14 @@ pub async fn list(
     Query(mut p): Query<ListCosts>,
 ) -> Result<Json<Paginated<CostDay>>, ApiError> {
     let paging = p.paging();
-    let filter = filter(
+    let mut filter = filter(
         &caller,
         (p.from, p.to),
         p.subscription_id,
         p.service_name,
         p.resource_group,
     )?;
+    narrow_to_named_tenant(&caller, p.tenant_id, &mut filter);
     let query = QueryId::of("costs", &filter);
     let page = paging.read(query)?;
     let mut tx = state.begin(caller.scope).await?;
@@ -255,13 +272,14 @@ pub async fn summary(
             .checked_sub_days(Days::new(DEFAULT_SUMMARY_DAYS - 1))
             .unwrap_or(NaiveDate::MIN),
     };
-    let filter = filter(
+    let mut filter = filter(
         &caller,
         (Some(from), Some(to)),
         p.subscription_id,
         p.service_name,
         p.resource_group,
     )?;
+    narrow_to_named_tenant(&caller, p.tenant_id, &mut filter);
     let mut tx = state.begin(caller.scope).await?;
     let sums = costs::summary(&mut tx, &filter).await?;
     tx.commit().await?;

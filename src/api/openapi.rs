@@ -8,7 +8,10 @@ use utoipa::openapi::{RefOr, Response};
 use super::export;
 use super::extract::Json;
 use super::recommendations::{self, summary, transitions};
-use super::{costs, health, ingestion, resources, rules, subscriptions, suppressions, tenants};
+use super::{
+    anomalies, costs, forecast, health, ingestion, resources, rules, subscriptions, suppressions,
+    tenants,
+};
 
 /// The API description.
 #[derive(OpenApi)]
@@ -19,6 +22,7 @@ use super::{costs, health, ingestion, resources, rules, subscriptions, suppressi
         tenants::create, tenants::list, tenants::read, tenants::update, tenants::remove,
         subscriptions::create, subscriptions::list, subscriptions::read, subscriptions::update, subscriptions::remove,
         resources::list, resources::read, costs::list, costs::summary,
+        anomalies::list, anomalies::read, anomalies::update, anomalies::detect, forecast::read,
         ingestion::trigger, ingestion::status, ingestion::runs,
         recommendations::list, summary::summary, recommendations::read,
         transitions::transition, transitions::bulk,

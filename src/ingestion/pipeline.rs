@@ -26,6 +26,7 @@ use super::failure::Failure;
 use super::fanout::Enqueue;
 use super::message::{IngestMessage, Mode, Stage};
 use super::reference::Refresher;
+use crate::anomalies;
 use crate::azure::client::{Api, AzureClient, CallContext};
 use crate::azure::cost_management::{DateRange, ResourceCostRow};
 use crate::azure::recorder::{RawResponse, Recorder, snapshot_chunks};
@@ -362,6 +363,7 @@ impl Ingestor {
         let currency = billing_currency(&collected);
         let outcome = self.upsert(target, run_at, collected, &inventory).await?;
         drop(inventory);
+        self.detect_anomalies(target, run_at).await;
         if let Ok(pool) = self.db.pool().await {
             let refresher = Refresher {
                 pool,
@@ -387,6 +389,36 @@ impl Ingestor {
             }));
         }
         Ok(Step::Finished(outcome))
+    }
+
+    /// Detects cost anomalies over the subscription's costs as they now stand (after every
+    /// full or cost run). A failure is logged and never fails the item: the costs are stored.
+    async fn detect_anomalies(&self, target: &IngestionTarget, run_at: DateTime<Utc>) {
+        let last_day = run_at.date_naive() - chrono::Days::new(1);
+        let result: anyhow::Result<anomalies::Report> = async {
+            let pool = self.db.pool().await?;
+            let mut tx = db::begin(pool, Scope::Tenant(target.tenant_id)).await?;
+            let report =
+                anomalies::detect_subscription(&mut tx, target.tenant_id, target.id, last_day)
+                    .await?;
+            tx.commit().await?;
+            Ok(report)
+        }
+        .await;
+        match result {
+            Ok(report) => tracing::info!(
+                azure.subscription_id = %target.subscription_id,
+                series = report.series,
+                anomalies = report.anomalies,
+                deleted = report.deleted,
+                "cost anomalies detected"
+            ),
+            Err(e) => tracing::warn!(
+                azure.subscription_id = %target.subscription_id,
+                error = format!("{e:#}"),
+                "cost anomaly detection failed; the costs are stored"
+            ),
+        }
     }
 
     /// Evaluates the rules over what the database now holds of the subscription: after every

@@ -130,7 +130,8 @@ pub fn for_each_line<'a>(
     for resource in estate.resources_of(subscription) {
         let mut date = from;
         while date <= to {
-            emit(resource, date, cost_type, fx, &mut f);
+            let scale = (fx, estate.cost_factor(resource, date));
+            emit(resource, date, cost_type, scale, &mut f);
             match date.succ_opt() {
                 Some(next) => date = next,
                 None => break,
@@ -139,18 +140,20 @@ pub fn for_each_line<'a>(
     }
 }
 
+/// Emits one resource's lines of one day; `scale` is (billing currency per dollar, the
+/// injected anomaly's factor of its usage charges).
 fn emit<'a>(
     r: &'a Resource,
     date: NaiveDate,
     cost_type: CostType,
-    fx: f64,
+    (fx, factor): (f64, f64),
     f: &mut impl FnMut(CostLine<'a>),
 ) {
     let line = |service, usd: f64, purchase| CostLine {
         resource: r,
         date,
-        cents: cents(usd * fx),
-        usd_cents: cents(usd),
+        cents: cents(usd * factor * fx),
+        usd_cents: cents(usd * factor),
         service,
         purchase,
         reserved: reserved(r),
@@ -228,7 +231,8 @@ impl Estate {
         let mut total = 0;
         let mut date = from.max(first);
         while date <= to.min(last) {
-            emit(resource, date, cost_type, fx, &mut |l: CostLine<'_>| {
+            let scale = (fx, self.cost_factor(resource, date));
+            emit(resource, date, cost_type, scale, &mut |l: CostLine<'_>| {
                 if !l.purchase {
                     total += l.cents;
                 }

@@ -3,10 +3,14 @@
 //! (`iss` in the v2.0 form, `ver` 2.0, `azp`, `tid`, `oid`, `roles`, never a `nonce`), which
 //! pass every check of AzCops' token verifier (`azcops::auth`). Served by `azure-sim dev-idp`, never by the `azcops`
 //! binary: what is deployed cannot mint tokens.
+//!
+//! For the web page it is also an OpenID Connect authority ([`browser`]): a discovery document,
+//! an authorize endpoint (a form to pick the tenant and role) and a token endpoint for the
+//! authorization code flow with PKCE, so the page signs in locally exactly as with Entra ID.
 
 use std::net::SocketAddr;
 use std::path::PathBuf;
-use std::sync::Arc;
+use std::sync::{Arc, Mutex};
 
 use anyhow::Context;
 use axum::extract::{Query, State};
@@ -64,11 +68,15 @@ pub struct DevIdpConfig {
     pub default_tenant_id: Uuid,
 }
 
+mod browser;
+
 struct Signer {
     key: EncodingKey,
     jwk: Value,
     audience: String,
     default_tenant_id: Uuid,
+    /// Authorization codes issued and not yet redeemed (the browser flow).
+    grants: Mutex<browser::Grants>,
 }
 
 fn load_or_create_key(path: &PathBuf) -> anyhow::Result<rsa::PrivateKey> {
@@ -99,10 +107,16 @@ impl Signer {
             jwk,
             audience: config.audience.clone(),
             default_tenant_id: config.default_tenant_id,
+            grants: Mutex::default(),
         })
     }
 
     fn mint(&self, request: &TokenRequest) -> anyhow::Result<String> {
+        self.mint_for(request, DEV_CLIENT_ID)
+    }
+
+    /// A token as [`Signer::mint`] makes, issued to the client `azp`.
+    fn mint_for(&self, request: &TokenRequest, azp: &str) -> anyhow::Result<String> {
         let tid = request.tid.unwrap_or(self.default_tenant_id);
         let now = chrono::Utc::now().timestamp();
         let ttl = request.ttl_secs.unwrap_or(3600).clamp(60, 86_400);
@@ -117,7 +131,7 @@ impl Signer {
         let claims = json!({
             "iss": format!("https://login.microsoftonline.com/{tid}/v2.0"),
             "aud": self.audience, "tid": tid, "oid": oid, "sub": oid,
-            "ver": "2.0", "azp": DEV_CLIENT_ID,
+            "ver": "2.0", "azp": azp,
             "name": request.name.as_deref().unwrap_or("Local Developer"),
             "roles": roles, "iat": now, "nbf": now, "exp": now + ttl,
         });
@@ -128,7 +142,7 @@ impl Signer {
 }
 
 /// What `GET /token` accepts.
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Default, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct TokenRequest {
     /// Tenant of the caller (default: the operator tenant).
@@ -140,7 +154,8 @@ pub struct TokenRequest {
     pub ttl_secs: Option<i64>,
 }
 
-/// The identity provider's routes: `GET /keys` (JWKS) and `GET /token` (a raw token as text).
+/// The identity provider's routes: `GET /keys` (JWKS) and `GET /token` (a raw token as text),
+/// and the browser flow's (`/.well-known/openid-configuration`, `/authorize`, `POST /token`).
 pub fn router(config: &DevIdpConfig) -> anyhow::Result<Router> {
     let signer = Arc::new(Signer::new(config)?);
     Ok(Router::new()
@@ -148,7 +163,8 @@ pub fn router(config: &DevIdpConfig) -> anyhow::Result<Router> {
             "/keys",
             get(|State(s): State<Arc<Signer>>| async move { Json(json!({ "keys": [s.jwk] })) }),
         )
-        .route("/token", get(token))
+        .route("/token", get(token).post(browser::redeem))
+        .merge(browser::routes())
         .with_state(signer))
 }
 

@@ -106,6 +106,23 @@ pub struct Estate {
     moved: RwLock<HashMap<Uuid, Uuid>>,
     /// Tags set on resources after generation ([`Self::set_tags`]), by [`id_key`].
     retagged: RwLock<HashMap<u64, serde_json::Map<String, serde_json::Value>>>,
+    /// Cost anomalies injected after generation ([`Self::inject_cost_anomaly`]).
+    cost_anomalies: RwLock<Vec<CostAnomaly>>,
+}
+
+/// A cost anomaly injected into one resource's cost on one day: every charge of the resource
+/// that day (its own service's and its licences', not a reservation's) is multiplied by
+/// `factor`. Listed as ground truth at `/_sim/estate`.
+#[derive(Debug, Clone, PartialEq, serde::Serialize)]
+pub struct CostAnomaly {
+    pub subscription_id: Uuid,
+    /// The ARM id as generated.
+    pub resource_id: String,
+    pub resource_group: String,
+    /// Cost Management's `ServiceName` of the resource's own charges.
+    pub service_name: &'static str,
+    pub date: NaiveDate,
+    pub factor: f64,
 }
 
 impl Estate {
@@ -204,6 +221,52 @@ impl Estate {
         let mut retagged = self.retagged.write().unwrap_or_else(|e| e.into_inner());
         retagged.insert(id_key(resource_id), tags);
         true
+    }
+
+    /// Multiplies a resource's charges on `date` by `factor` (≥ 0), as a runaway job or a
+    /// forgotten scale-up would; a second injection for the same resource and day replaces the
+    /// first. `None` for an unknown resource.
+    pub fn inject_cost_anomaly(
+        &self,
+        resource_id: &str,
+        date: NaiveDate,
+        factor: f64,
+    ) -> Option<CostAnomaly> {
+        let r = self.resource(resource_id)?;
+        let injected = CostAnomaly {
+            subscription_id: r.subscription_id,
+            resource_id: r.id.clone(),
+            resource_group: r.resource_group.clone(),
+            service_name: crate::costs::service(r.kind()).0,
+            date,
+            factor,
+        };
+        let mut all = self
+            .cost_anomalies
+            .write()
+            .unwrap_or_else(|e| e.into_inner());
+        all.retain(|a| !(a.resource_id == injected.resource_id && a.date == date));
+        all.push(injected.clone());
+        Some(injected)
+    }
+
+    /// The injected cost anomalies, oldest injection first.
+    pub fn cost_anomalies(&self) -> Vec<CostAnomaly> {
+        self.cost_anomalies
+            .read()
+            .unwrap_or_else(|e| e.into_inner())
+            .clone()
+    }
+
+    /// The factor of a resource's charges on `date` (1 unless an anomaly was injected).
+    pub fn cost_factor(&self, resource: &Resource, date: NaiveDate) -> f64 {
+        let all = self
+            .cost_anomalies
+            .read()
+            .unwrap_or_else(|e| e.into_inner());
+        all.iter()
+            .find(|a| a.date == date && a.resource_id == resource.id)
+            .map_or(1.0, |a| a.factor)
     }
 
     /// A resource as Resource Graph returns it, with the tags set since generation.

@@ -108,6 +108,7 @@ pub fn router(state: Shared) -> Router {
             post(move_subscription),
         )
         .route("/_sim/resources/tags", post(set_tags))
+        .route("/_sim/costs/anomalies", post(inject_cost_anomaly))
         .fallback(arm::dispatch)
         .layer(middleware::from_fn(request_ids))
         .with_state(state)
@@ -178,6 +179,36 @@ async fn move_subscription(
     }
     tracing::info!(%subscription, %tenant, "sim subscription moved");
     Json(json!({"subscription_id": subscription, "tenant_id": tenant})).into_response()
+}
+
+/// `POST /_sim/costs/anomalies` with `{"resource_id": "…", "date": "YYYY-MM-DD", "factor": 4.0}`:
+/// multiplies the resource's charges that day (a cost anomaly to detect; listed at
+/// `/_sim/estate` under `cost_anomalies`).
+async fn inject_cost_anomaly(State(state): State<Shared>, body: axum::body::Bytes) -> Response {
+    let parsed = serde_json::from_slice::<Value>(&body).ok().and_then(|v| {
+        let id = v.get("resource_id")?.as_str()?.to_owned();
+        let date = chrono::NaiveDate::parse_from_str(v.get("date")?.as_str()?, "%Y-%m-%d").ok()?;
+        let factor = v
+            .get("factor")?
+            .as_f64()
+            .filter(|f| f.is_finite() && *f >= 0.0)?;
+        Some((id, date, factor))
+    });
+    let Some((resource_id, date, factor)) = parsed else {
+        let message = r#"the body must be {"resource_id": "<ARM id>", "date": "YYYY-MM-DD", "factor": <number ≥ 0>}"#;
+        let body = json!({"error": {"code": "InvalidCostAnomaly", "message": message}});
+        return (StatusCode::BAD_REQUEST, Json(body)).into_response();
+    };
+    match state.estate.inject_cost_anomaly(&resource_id, date, factor) {
+        Some(injected) => {
+            tracing::info!(resource_id, %date, factor, "sim cost anomaly injected");
+            Json(injected).into_response()
+        }
+        None => {
+            let body = json!({"error": {"code": "ResourceNotFound", "message": format!("no resource {resource_id}")}});
+            (StatusCode::NOT_FOUND, Json(body)).into_response()
+        }
+    }
 }
 
 /// `POST /_sim/resources/tags` with `{"resource_id": "…", "tags": {"name": "value"}}`: replaces
@@ -251,6 +282,7 @@ async fn estate_summary(
         "tenants": tenants,
         "threshold_days": thresholds,
         "conditions": conditions,
+        "cost_anomalies": estate.cost_anomalies(),
     }))
     .into_response()
 }

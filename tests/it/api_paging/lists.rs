@@ -60,15 +60,29 @@ async fn seed(app: &TestApp) -> Uuid {
     .execute(pool)
     .await
     .expect("recommendations");
+    // Cost anomalies: three ending on one day, two on another.
+    sqlx::query(
+        "INSERT INTO cost_anomalies (tenant_id, subscription_db_id, service_name, start_date, end_date, peak_date,
+                                     kind, severity, provisional, score, currency, actual, expected)
+         SELECT $1, $2, 'Service ' || n, current_date - e, current_date - e, current_date - e,
+                'spike', 'high', false, 9.5, 'USD', 100, 10
+         FROM (VALUES (1, 3), (2, 3), (3, 3), (4, 5), (5, 5)) AS v(n, e)",
+    )
+    .bind(a)
+    .bind(a_sub)
+    .execute(pool)
+    .await
+    .expect("anomalies");
     a_tid
 }
 
 /// Every list, with its filters and sorts.
-const LISTS: [&str; 10] = [
+const LISTS: [&str; 11] = [
     "/api/v1/tenants",
     "/api/v1/subscriptions",
     "/api/v1/resources",
     "/api/v1/costs",
+    "/api/v1/costs/anomalies",
     "/api/v1/ingestion/runs",
     "/api/v1/suppressions",
     "/api/v1/recommendations",
@@ -180,6 +194,7 @@ async fn every_list_documents_the_cursor_the_count_and_next_cursor(pool: sqlx::P
         lists,
         [
             "/api/v1/costs",
+            "/api/v1/costs/anomalies",
             "/api/v1/ingestion/runs",
             "/api/v1/recommendations",
             "/api/v1/resources",

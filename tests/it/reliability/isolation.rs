@@ -25,6 +25,7 @@ struct Objects {
     recommendation: Uuid,
     advisor_rule: String,
     suppression: Uuid,
+    anomaly: Uuid,
     markers: Vec<String>,
 }
 
@@ -95,6 +96,20 @@ async fn tenant_with_data(app: &TestApp, label: &str) -> Objects {
     .fetch_one(pool)
     .await
     .expect("suppression");
+    let anomaly: Uuid = sqlx::query_scalar(
+        "INSERT INTO cost_anomalies (tenant_id, subscription_db_id, service_name, start_date, end_date, peak_date,
+                                     kind, severity, provisional, score, currency, actual, expected, contributors)
+         VALUES ($1, $2, '', current_date - 2, current_date - 2, current_date - 2, 'spike', 'high', false,
+                 9.5, 'USD', 110, 11, jsonb_build_array(jsonb_build_object('kind', 'service', 'name', $3::text,
+                 'actual', 110, 'expected', 11, 'delta', 99, 'share', 1)))
+         RETURNING id",
+    )
+    .bind(tenant)
+    .bind(subscription)
+    .bind(&service)
+    .fetch_one(pool)
+    .await
+    .expect("anomaly");
     // A second resource and suppression: lists of more than one page, to page by cursor.
     sqlx::query(
         "WITH r AS (INSERT INTO resources (tenant_id, subscription_db_id, resource_id, name, type)
@@ -119,6 +134,7 @@ async fn tenant_with_data(app: &TestApp, label: &str) -> Objects {
         recommendation,
         advisor_rule,
         suppression,
+        anomaly,
         markers: vec![
             tenant.to_string(),
             azure_tenant.to_string(),
@@ -128,6 +144,7 @@ async fn tenant_with_data(app: &TestApp, label: &str) -> Objects {
             run.to_string(),
             recommendation.to_string(),
             suppression.to_string(),
+            anomaly.to_string(),
             tag.to_owned(),
             service,
         ],
@@ -170,6 +187,7 @@ fn path_id(a: &Objects, template: &str, param: &str) -> String {
         "status" => a.run,
         "recommendations" => a.recommendation,
         "suppressions" => a.suppression,
+        "anomalies" => a.anomaly,
         // Rules are the catalogue's; what is the tenant's is named by tenant_id in the body.
         "rules" => return "disk.unattached".to_owned(),
         other => panic!(
@@ -333,6 +351,7 @@ async fn a_state(pool: &PgPool, a: &Objects) -> Vec<String> {
          UNION ALL SELECT to_jsonb(s)::text FROM suppressions s WHERE tenant_id = $1
          UNION ALL SELECT to_jsonb(r)::text FROM rule_settings r WHERE tenant_id = $1
          UNION ALL SELECT to_jsonb(t)::text FROM tenant_rule_settings t WHERE tenant_id = $1
+         UNION ALL SELECT to_jsonb(c)::text FROM cost_anomalies c WHERE tenant_id = $1
          ORDER BY 1",
     )
     .bind(a.tenant)

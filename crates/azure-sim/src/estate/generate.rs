@@ -74,6 +74,7 @@ pub(super) fn generate(config: &EstateConfig) -> Estate {
         resource_index,
         moved: Default::default(),
         retagged: Default::default(),
+        cost_anomalies: Default::default(),
     }
 }
 

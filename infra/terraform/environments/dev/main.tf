@@ -168,6 +168,7 @@ module "function_app" {
   auth = {
     audience           = var.auth_audience
     operator_tenant_id = coalesce(var.operator_tenant_id, data.azurerm_client_config.current.tenant_id)
+    ui_client_id       = var.ui_client_id
   }
   azure_credential    = local.client_secrets ? "client-secret" : "managed-identity"
   azure_app_client_id = var.azure_app_client_id

@@ -47,6 +47,12 @@ variable "auth_audience" {
   }
 }
 
+variable "ui_client_id" {
+  description = "AZCOPS_UI_CLIENT_ID: client id of the web page's app registration (a single-page application, redirect URI https://<app>/api/ui/, with a delegated permission to the API). Empty: the page says sign-in is not configured."
+  type        = string
+  default     = ""
+}
+
 variable "operator_tenant_id" {
   description = "AZCOPS_OPERATOR_TENANT_ID (defaults to the deployer's tenant)."
   type        = string

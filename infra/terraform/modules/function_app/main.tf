@@ -16,6 +16,8 @@ locals {
     AZCOPS_AUTH_AUDIENCE             = var.auth.audience
     AZCOPS_AUTH_ISSUERS              = var.auth.issuers
     AZCOPS_OPERATOR_TENANT_ID        = var.auth.operator_tenant_id
+    AZCOPS_UI_CLIENT_ID              = var.auth.ui_client_id
+    AZCOPS_UI_AUTHORITY              = var.auth.ui_authority
     AZCOPS_AZURE_CREDENTIAL          = var.azure_credential
     AZCOPS_AZURE_APP_CLIENT_ID       = var.azure_app_client_id
     AZCOPS_AZURE_CLIENT_SECRET_NAME  = "azure-client-secret-{tenant}"

@@ -124,16 +124,18 @@ variable "key_vault_secret_uris" {
 }
 
 variable "auth" {
-  description = "Entra ID token validation: AZCOPS_AUTH_JWKS_URL, AZCOPS_AUTH_AUDIENCE, AZCOPS_AUTH_ISSUERS, AZCOPS_OPERATOR_TENANT_ID."
+  description = "Entra ID token validation: AZCOPS_AUTH_JWKS_URL, AZCOPS_AUTH_AUDIENCE, AZCOPS_AUTH_ISSUERS, AZCOPS_OPERATOR_TENANT_ID; the web page's sign-in: AZCOPS_UI_CLIENT_ID (empty: the page says sign-in is not configured), AZCOPS_UI_AUTHORITY."
   type = object({
     jwks_url           = optional(string, "https://login.microsoftonline.com/common/discovery/v2.0/keys")
     audience           = string
     issuers            = optional(string, "https://login.microsoftonline.com/{tid}/v2.0,https://sts.windows.net/{tid}/")
     operator_tenant_id = string
+    ui_client_id       = optional(string, "")
+    ui_authority       = optional(string, "https://login.microsoftonline.com/organizations/v2.0")
   })
   validation {
-    condition     = startswith(var.auth.jwks_url, "https://") && var.auth.audience != "" && can(regex("^[0-9a-fA-F-]{36}$", var.auth.operator_tenant_id))
-    error_message = "auth needs an https JWKS URL, a non-empty audience and the operator tenant's GUID."
+    condition     = startswith(var.auth.jwks_url, "https://") && startswith(var.auth.ui_authority, "https://") && var.auth.audience != "" && can(regex("^[0-9a-fA-F-]{36}$", var.auth.operator_tenant_id))
+    error_message = "auth needs https JWKS and page sign-in URLs, a non-empty audience and the operator tenant's GUID."
   }
 }
 
