@@ -53,8 +53,44 @@ pub fn robust_sd(values: &[f64]) -> f64 {
     1.4826 * median_in_place(&mut dev)
 }
 
+/// A daily series in logarithms, `ln(max(value, 0) + offset)`, and its weekly component:
+/// one decomposition that detection and the forecast share. In logs, cost noise and the weekly
+/// swing, which grow with the level, do not; the offset (a hundredth of the median of the
+/// positive values) keeps days without cost finite.
+#[derive(Debug, Clone)]
+pub struct Decomposition {
+    pub offset: f64,
+    pub logs: Vec<f64>,
+    /// The weekly component of `logs` ([`seasonal`]).
+    pub seasonal: Vec<f64>,
+}
+
+impl Decomposition {
+    /// Decomposes `values` (one per day, oldest first).
+    pub fn of(values: &[f64]) -> Self {
+        let positive: Vec<f64> = values.iter().copied().filter(|v| *v > 0.0).collect();
+        let offset = if positive.is_empty() {
+            1.0
+        } else {
+            (0.01 * median(&positive)).max(1e-9)
+        };
+        let logs: Vec<f64> = values.iter().map(|v| (v.max(0.0) + offset).ln()).collect();
+        let seasonal = seasonal(&logs);
+        Self {
+            offset,
+            logs,
+            seasonal,
+        }
+    }
+
+    /// Back from logs.
+    pub fn value(&self, log: f64) -> f64 {
+        (log.exp() - self.offset).max(0.0)
+    }
+}
+
 /// The seasonal component of `values` (weekly): robust STL (`stlrs`) when there are at least
-/// [`MIN_SEASONAL_DAYS`] points, else zeros. The component is additive (currency units).
+/// [`MIN_SEASONAL_DAYS`] points, else zeros. The component is additive.
 pub fn seasonal(values: &[f64]) -> Vec<f64> {
     if values.len() < MIN_SEASONAL_DAYS {
         return vec![0.0; values.len()];

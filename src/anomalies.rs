@@ -14,9 +14,9 @@ use rust_decimal::Decimal;
 use sqlx::PgConnection;
 use uuid::Uuid;
 
+use crate::analytics::BASELINE_DAYS;
 use crate::analytics::detect::{self, Direction, Found, Settings};
 use crate::analytics::series::{self, HISTORY_DAYS, TOP_SHARE};
-use crate::analytics::{BASELINE_DAYS, seasonal};
 use crate::db::anomalies::inputs::{self, Cell};
 use crate::db::anomalies::{self, NewAnomaly};
 
@@ -68,14 +68,14 @@ pub async fn detect_subscription(
     let cells: Vec<&Cell> = cells.iter().filter(|c| c.currency == currency).collect();
     let frame = Frame::new(&cells, (from, last_day));
     let mut found = Vec::new();
-    let total = detect::detect_with(&frame.total, &seasonal(&frame.total), &settings);
+    let total = detect::detect(&frame.total, &settings);
     for f in &total.anomalies {
         found.push((String::new(), f.clone()));
     }
     let top = frame.top_services();
     for name in &top {
         let values = &frame.services[*name];
-        let d = detect::detect_with(values, &seasonal(values), &settings);
+        let d = detect::detect(values, &settings);
         for f in d.anomalies {
             let covered = total
                 .anomalies

@@ -18,6 +18,8 @@
 //!    budget, Resource Graph's requests) in PostgreSQL (`ingestion::qpu_budget`).
 //!    [`evaluation`]: the rules over what the database holds (loads a subscription's context,
 //!    runs [`rules`], applies the findings); ingestion runs it after a full run.
+//!    [`anomalies`]: cost anomaly detection over what the database holds ([`analytics`] on a
+//!    subscription's daily costs, attribution, storage); ingestion runs it after every cost run.
 //! 4. The entry points: [`api`] (the HTTP API), [`functions`] (the host's non-HTTP
 //!    invocations, on the API's state), [`config`], [`tools`] (operator commands).
 //! 5. Composition: [`server`] (builds the state and the routers; the handler's router is the

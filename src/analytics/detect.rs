@@ -1,10 +1,11 @@
 //! Anomaly detection over one daily series.
 //!
-//! 1. The weekly component comes from a robust STL ([`super::seasonal`]); series of fewer than
+//! 1. The weekly component comes from a robust STL of the series in logs
+//!    ([`Decomposition`](super::Decomposition), shared with the forecast); series of fewer than
 //!    [`MIN_SEASONAL_DAYS`](super::MIN_SEASONAL_DAYS) days have none (the simple baseline).
 //! 2. Each day's baseline is the median of the 14 deseasonalised days before it, plus its own
-//!    weekly component: causal, so a level shift is not smeared onto the days before it, and
-//!    robust to earlier outliers.
+//!    weekly component (back from logs): causal, so a level shift is not smeared onto the days
+//!    before it, and robust to earlier outliers.
 //! 3. The relative deviation `r = (actual − expected) / expected` of each scored day is scaled by
 //!    the series' robust spread (1.4826 × MAD of all `r`): the robust score `z`.
 //! 4. A day is flagged when `|z|`, the relative deviation and the absolute deviation all pass the
@@ -15,7 +16,7 @@
 
 use serde::{Deserialize, Serialize};
 
-use super::{BASELINE_DAYS, median_in_place, robust_sd};
+use super::{BASELINE_DAYS, Decomposition, median_in_place, robust_sd};
 
 /// The largest score reported.
 pub const MAX_SCORE: f64 = 1000.0;
@@ -101,9 +102,9 @@ pub struct Detection {
     pub anomalies: Vec<Found>,
 }
 
-/// Scores `values` (one per day, oldest first) with a seasonal component computed by the
-/// caller (see [`super::seasonal`]), and finds the anomalies.
-pub fn detect_with(values: &[f64], seasonal: &[f64], s: &Settings) -> Detection {
+/// Scores `values` (one per day, oldest first) with their decomposition (see
+/// [`Decomposition::of`]), and finds the anomalies.
+pub fn detect_with(values: &[f64], dec: &Decomposition, s: &Settings) -> Detection {
     let n = values.len();
     let mut expected = vec![f64::NAN; n];
     let mut rel = vec![f64::NAN; n];
@@ -115,12 +116,13 @@ pub fn detect_with(values: &[f64], seasonal: &[f64], s: &Settings) -> Detection 
             anomalies: Vec::new(),
         };
     }
-    let adjusted: Vec<f64> = values.iter().zip(seasonal).map(|(v, s)| v - s).collect();
+    let seasonal = &dec.seasonal;
+    let adjusted: Vec<f64> = dec.logs.iter().zip(seasonal).map(|(l, s)| l - s).collect();
     let mut window = Vec::with_capacity(BASELINE_DAYS);
     for t in BASELINE_DAYS..n {
         window.clear();
         window.extend_from_slice(&adjusted[t - BASELINE_DAYS..t]);
-        let e = (median_in_place(&mut window) + seasonal[t]).max(0.0);
+        let e = dec.value(median_in_place(&mut window) + seasonal[t]);
         expected[t] = e;
         rel[t] = (values[t] - e) / e.max(f64::EPSILON);
     }
@@ -145,9 +147,9 @@ pub fn detect_with(values: &[f64], seasonal: &[f64], s: &Settings) -> Detection 
     }
 }
 
-/// [`detect_with`] computing the seasonal component itself.
+/// [`detect_with`] decomposing the series itself.
 pub fn detect(values: &[f64], s: &Settings) -> Detection {
-    detect_with(values, &super::seasonal(values), s)
+    detect_with(values, &Decomposition::of(values), s)
 }
 
 fn sign(z: f64) -> Option<Direction> {

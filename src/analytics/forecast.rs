@@ -13,7 +13,7 @@
 //! month-end total) carries it in full while the daily noise partly cancels. Day intervals are
 //! log-normal; a sum's interval is normal with the delta-method spread.
 
-use super::{BASELINE_DAYS, MIN_SEASONAL_DAYS, PERIOD, median, robust_sd};
+use super::{BASELINE_DAYS, Decomposition, MIN_SEASONAL_DAYS, PERIOD, median, robust_sd};
 
 /// Days the trend line is fitted to.
 pub const FIT_DAYS: usize = 56;
@@ -137,19 +137,21 @@ pub fn forecast(values: &[f64], horizon: usize) -> Forecast {
 /// days before it are moved by the step before the line is fitted, so the line follows the new
 /// level and does not read the step as a trend.
 pub fn forecast_after_shift(values: &[f64], horizon: usize, shift: Option<usize>) -> Forecast {
+    forecast_from(&Decomposition::of(values), horizon, shift)
+}
+
+/// [`forecast_after_shift`] from a decomposition already made (the one detection used).
+pub fn forecast_from(dec: &Decomposition, horizon: usize, shift: Option<usize>) -> Forecast {
     let horizon = horizon.min(MAX_HORIZON);
-    let positive: Vec<f64> = values.iter().copied().filter(|v| *v > 0.0).collect();
-    if positive.is_empty() {
+    if dec.logs.iter().all(|l| *l <= dec.offset.ln()) {
         let mut f = Forecast::new(Method::None, 1.0);
         (0..horizon).for_each(|_| f.push(0.0, 0.0, 0.0));
         return f;
     }
-    let offset = (0.01 * median(&positive)).max(1e-9);
-    let logs: Vec<f64> = values.iter().map(|v| (v.max(0.0) + offset).ln()).collect();
-    if logs.len() < MIN_SEASONAL_DAYS {
-        return simple(&logs, horizon, offset);
+    if dec.logs.len() < MIN_SEASONAL_DAYS {
+        return simple(&dec.logs, horizon, dec.offset);
     }
-    stl_trend(&logs, &super::seasonal(&logs), horizon, (offset, shift))
+    stl_trend(&dec.logs, &dec.seasonal, horizon, (dec.offset, shift))
 }
 
 fn simple(logs: &[f64], horizon: usize, offset: f64) -> Forecast {

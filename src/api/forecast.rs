@@ -14,8 +14,9 @@ use super::error::ApiError;
 use super::extract::{Json, Query};
 use super::recommendations::tenant_filter;
 use super::{AppState, Caller};
-use crate::analytics::detect::{Settings, detect};
-use crate::analytics::forecast::{Forecast, Level, MAX_HORIZON, forecast_after_shift};
+use crate::analytics::Decomposition;
+use crate::analytics::detect::{Settings, detect_with};
+use crate::analytics::forecast::{Forecast, Level, MAX_HORIZON, forecast_from};
 use crate::analytics::series::{HISTORY_DAYS, daily};
 use crate::db::anomalies::inputs;
 
@@ -208,13 +209,14 @@ pub async fn read(
         .position(|v| *v != 0.0)
         .unwrap_or(values.len());
     let observed = &values[first..];
-    let shift = detect(observed, &Settings::default())
+    let dec = Decomposition::of(observed);
+    let shift = detect_with(observed, &dec, &Settings::default())
         .anomalies
         .iter()
         .rev()
         .find(|a| a.days() >= 2)
         .map(|a| a.start);
-    let f = forecast_after_shift(observed, horizon.max(to_month_end), shift);
+    let f = forecast_from(&dec, horizon.max(to_month_end), shift);
     let month_start = (last + Days::new(1)).with_day(1).unwrap_or(last);
     let actual_to_date: f64 = (0..values.len())
         .filter(|i| from + Days::new(*i as u64) >= month_start)

@@ -317,3 +317,78 @@ async fn a_tenant_s_absolute_floor_keeps_a_small_spike_quiet(pool: PgPool) {
         "below the tenant's floor of 500"
     );
 }
+
+#[sqlx::test(migrator = "azcops::db::MIGRATOR")]
+async fn bad_input_is_a_4xx_and_readers_change_nothing(pool: PgPool) {
+    use crate::support::{ADMIN, APPROVER, READER, TestApp};
+    use axum::http::StatusCode;
+
+    let app = TestApp::new(pool.clone()).await;
+    let (tenant, tid) = app.tenant("anomaly inputs").await;
+    let sub = app.subscription(tenant, "inputs").await;
+    let id: uuid::Uuid = sqlx::query_scalar(
+        "INSERT INTO cost_anomalies (tenant_id, subscription_db_id, service_name, start_date, end_date, peak_date,
+                                     kind, severity, provisional, score, currency, actual, expected)
+         VALUES ($1, $2, '', current_date - 3, current_date - 3, current_date - 3, 'spike', 'high', false,
+                 9.5, 'USD', 500, 100) RETURNING id",
+    )
+    .bind(tenant)
+    .bind(sub)
+    .fetch_one(&pool)
+    .await
+    .expect("anomaly");
+    let (reader, approver, admin) = (
+        app.token(tid, &[READER]),
+        app.token(tid, &[APPROVER]),
+        app.token(tid, &[ADMIN]),
+    );
+    for uri in [
+        "/api/v1/costs/anomalies?from=2026-11-30&to=2026-11-01",
+        "/api/v1/costs/anomalies?from=2024-01-01&to=2026-01-01",
+        "/api/v1/costs/anomalies?severity=huge",
+        "/api/v1/costs/anomalies?colour=red",
+        "/api/v1/costs/forecast?horizon_days=0",
+        "/api/v1/costs/forecast?horizon_days=93",
+        "/api/v1/costs/forecast?interval=90",
+        "/api/v1/costs/forecast?history_days=91",
+    ] {
+        app.get(uri, &reader)
+            .await
+            .assert_error(StatusCode::BAD_REQUEST, "bad_request");
+    }
+    let uri = format!("/api/v1/costs/anomalies/{id}");
+    let ack = json!({"status": "acknowledged"});
+    app.patch(&uri, &reader, ack.clone())
+        .await
+        .assert_error(StatusCode::FORBIDDEN, "forbidden");
+    app.patch(&uri, &approver, json!({"status": "gone"}))
+        .await
+        .assert_error(StatusCode::BAD_REQUEST, "bad_request");
+    let stale = json!({"status": "expected", "expected_status": "acknowledged"});
+    app.patch(&uri, &approver, stale)
+        .await
+        .assert_error(StatusCode::CONFLICT, "status_changed");
+    let done = app.patch(&uri, &approver, ack).await;
+    assert_eq!(done.status, StatusCode::OK, "{}", done.body);
+    assert_eq!(done.body["delta"], 400.0);
+    assert_eq!(done.body["delta_percent"], 400.0);
+    app.post("/api/v1/costs/anomalies/detect", &approver, json!({}))
+        .await
+        .assert_error(StatusCode::FORBIDDEN, "forbidden");
+    let ran = app
+        .post("/api/v1/costs/anomalies/detect", &admin, json!({}))
+        .await;
+    assert_eq!(ran.status, StatusCode::ACCEPTED, "{}", ran.body);
+    assert_eq!(ran.body["subscriptions"], 1);
+    let listed = app
+        .get(
+            "/api/v1/costs/anomalies?status=acknowledged&severity=high",
+            &reader,
+        )
+        .await;
+    assert_eq!(listed.body["total"], 1, "{}", listed.body);
+    let tenant_forecast = app.get("/api/v1/costs/forecast", &reader).await;
+    assert_eq!(tenant_forecast.status, StatusCode::OK);
+    assert_eq!(tenant_forecast.body["scope"], "tenant");
+    assert_eq!(tenant_forecast.body["method"], "none", "no cost rows");
+}

@@ -3,8 +3,8 @@
 //! figures).
 
 use super::super::detect::{Settings, detect_with};
-use super::super::forecast::forecast_after_shift;
-use super::super::{BASELINE_DAYS, seasonal};
+use super::super::forecast::forecast_from;
+use super::super::{BASELINE_DAYS, Decomposition};
 use super::*;
 
 /// Settings for generated series: levels start at 50, so the absolute floor is lowered to a
@@ -34,7 +34,7 @@ fn detection_meets_the_recall_precision_and_false_alarm_targets() {
     for seed in 0..500 {
         let series = generate(&spec(seed, None, 30));
         let v = &series.values;
-        let d = detect_with(v, &seasonal(v), &settings());
+        let d = detect_with(v, &Decomposition::of(v), &settings());
         score.add(&series.events, &d.anomalies, v.len() - BASELINE_DAYS);
     }
     let (spikes, drops, shifts) = (
@@ -86,8 +86,9 @@ fn evaluate_forecasts(holdout: usize, noise: Option<f64>, seeds: std::ops::Range
         s.events_before = s.days - holdout - 14;
         let series = generate(&s);
         let (history, actual) = series.values.split_at(s.days - holdout);
-        let found = detect_with(history, &seasonal(history), &settings()).anomalies;
-        let f = forecast_after_shift(history, holdout, last_shift(&found));
+        let dec = Decomposition::of(history);
+        let found = detect_with(history, &dec, &settings()).anomalies;
+        let f = forecast_from(&dec, holdout, last_shift(&found));
         let r = score_forecast(history, actual, &f);
         p.mape.push(r.mape);
         p.mase_below_1 += usize::from(r.mase < 1.0);
