@@ -167,15 +167,18 @@ SELECT no, name, sum(share) OVER (ORDER BY no) / (SELECT sum(share) FROM msp_reg
 
 -- One row per resource: its choices, kept for the tables that follow.
 CREATE TEMP TABLE msp_res0 AS
-SELECT b.*,
-       (SELECT t.no FROM msp_type_cum t WHERE t.hi > pg_temp.u(b.m, 0) ORDER BY t.no LIMIT 1) AS type_no,
-       CASE WHEN pg_temp.u(b.m, 1) < 0.6 THEN b.home_region
-            ELSE (SELECT x.no FROM msp_region_cum x WHERE x.hi > pg_temp.u(b.m, 2) ORDER BY x.no LIMIT 1) END AS region,
-       floor(pg_temp.u(b.m, 3) * b.n_rg)::integer AS rg_no,
+SELECT b.sub_no, b.tenant_no, b.tenant_id, b.sub_id, b.azure_sub, b.currency, b.g, b.m,
+       (SELECT t.no FROM msp_type_cum t WHERE t.hi > b.u0 ORDER BY t.no LIMIT 1) AS type_no,
+       CASE WHEN b.u1 < 0.6 THEN b.home_region
+            ELSE (SELECT x.no FROM msp_region_cum x WHERE x.hi > b.u2 ORDER BY x.no LIMIT 1) END AS region,
+       floor(b.u3 * b.n_rg)::integer AS rg_no,
        (b.g % 50 = 0) AS deleted
-FROM (SELECT s.sub_no, s.tenant_no, s.tenant_id, s.sub_id, s.azure_sub, s.currency, s.home_region, s.n_rg,
-             s.res_base + j AS g, md5('r' || (s.res_base + j)) AS m
-      FROM msp_sub s, generate_series(1, s.sub_res) j) b;
+FROM (SELECT a.*, pg_temp.u(a.m, 0) AS u0, pg_temp.u(a.m, 1) AS u1, pg_temp.u(a.m, 2) AS u2,
+             pg_temp.u(a.m, 3) AS u3
+      FROM (SELECT s.sub_no, s.tenant_no, s.tenant_id, s.sub_id, s.azure_sub, s.currency, s.home_region, s.n_rg,
+                   s.res_base + j AS g, md5('r' || (s.res_base + j)) AS m
+            FROM msp_sub s, generate_series(1, s.sub_res) j) a
+      OFFSET 0) b;
 CREATE TEMP TABLE msp_res AS
 SELECT r.*, lower(format('/subscriptions/%s/resourcegroups/%s/providers/%s/%s-%s',
                          r.azure_sub, g.name, t.type, t.prefix, r.g)) AS resource_id
