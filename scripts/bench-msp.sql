@@ -437,7 +437,8 @@ INSERT INTO recommendations (tenant_id, subscription_db_id, resource_db_id, reso
                              risk_level, effort_level, status, details, evidence, fingerprint,
                              first_detected_at, last_detected_at, absent_evaluations, resolved_at,
                              snoozed_until, approved_at, executed_at, executed_reference,
-                             created_at, updated_at)
+                             baseline_daily_cost, baseline_currency, baseline_window_start,
+                             baseline_window_end, created_at, updated_at)
 SELECT f.tenant_id, f.sub_id, f.resource_db_id, f.resource_id, f.rule_id, 'rule', NULL, f.category, f.action, '',
        f.title || ': ' || regexp_replace(f.resource_id, '^.*/', ''),
        CASE f.rule_id WHEN 'tag.missing' THEN 'The resource, its resource group and subscription carry no cost-center tag'
@@ -458,6 +459,11 @@ SELECT f.tenant_id, f.sub_id, f.resource_db_id, f.resource_id, f.rule_id, 'rule'
        CASE WHEN st.status IN ('approved', 'executed') THEN d.first + interval '3 days' END,
        CASE WHEN st.status = 'executed' THEN d.first + interval '10 days' END,
        CASE WHEN st.status = 'executed' THEN 'CHG' || (100000 + f.g % 900000) END,
+       -- An execution's baseline: the resource's mean daily cost in the window before it.
+       CASE WHEN st.status = 'executed' THEN round(sav.v / 25, 6) END,
+       CASE WHEN st.status = 'executed' THEN f.currency END,
+       CASE WHEN st.status = 'executed' THEN (d.first + interval '10 days')::date - 33 END,
+       CASE WHEN st.status = 'executed' THEN (d.first + interval '10 days')::date - 4 END,
        d.first, d.last
 FROM msp_finding f
 CROSS JOIN LATERAL (SELECT round((1 + 400 * power(pg_temp.u(f.m, 2), 3) * coalesce(f.savings_share, 0))::numeric, 2) AS v) sav
