@@ -473,7 +473,9 @@ CROSS JOIN LATERAL (SELECT (CASE WHEN q.u < 0.80 THEN 'open' WHEN q.u < 0.85 THE
                                  WHEN q.u < 0.95 THEN 'executed' ELSE 'resolved' END)::recommendation_status AS status) st
 CROSS JOIN LATERAL (SELECT now() - (1 + floor(180 * pg_temp.u(f.m || f.rule_id, 1))) * interval '1 day' AS first) d0
 CROSS JOIN LATERAL (SELECT d0.first AS first,
-                           least(now() - interval '1 day', d0.first + (f.g % 30) * interval '1 day') AS last) d;
+                           least(now() - interval '1 day', d0.first + (f.g % 30) * interval '1 day') AS last) d
+-- In subscription order, as evaluations write them (a tenant's rows lie together, as in a real database).
+ORDER BY f.sub_no, f.g;
 
 ANALYZE recommendations;
 
@@ -542,7 +544,8 @@ LEFT JOIN LATERAL (SELECT l.id FROM recommendations l
                    WHERE l.tenant_id = a.tenant_id AND l.subscription_db_id = a.sub_id AND l.source = 'rule'
                      AND l.resource_id = a.resource_id AND l.action = a.action AND a.action <> 'reserve'
                      AND l.status <> 'resolved'
-                   ORDER BY l.first_detected_at, l.id LIMIT 1) lead ON true;
+                   ORDER BY l.first_detected_at, l.id LIMIT 1) lead ON true
+ORDER BY a.sub_no, a.g;
 
 -- A few suppressions and rule settings, as tenants make them.
 INSERT INTO suppressions (tenant_id, scope, subscription_db_id, resource_group, tag_key, tag_value, target,
