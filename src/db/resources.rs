@@ -73,9 +73,10 @@ pub async fn list(
 ) -> Result<Listed<Resource>, sqlx::Error> {
     let total = if page.count {
         Some(sqlx::query_scalar!(
-            r#"SELECT count(*) AS "count!" FROM resources r JOIN subscriptions s ON s.id = r.subscription_db_id
+            r#"SELECT count(*) AS "count!" FROM resources r
                WHERE ($1::uuid IS NULL OR r.tenant_id = $1)
-                 AND ($2::uuid IS NULL OR s.id = $2 OR s.subscription_id = $2)
+                 AND ($2::uuid IS NULL OR r.subscription_db_id IN
+                      (SELECT s.id FROM subscriptions s WHERE s.id = $2 OR s.subscription_id = $2))
                  AND ($3::text IS NULL OR r.type = $3) AND ($4::text IS NULL OR r.location = $4)
                  AND ($5::text IS NULL OR r.resource_group = $5)
                  AND ($6::text IS NULL OR r.tags ? $6) AND ($7::text IS NULL OR r.tags ->> $6 = $7)
