@@ -45,6 +45,32 @@ CREATE INDEX recommendations_tenant_cells_idx
     INCLUDE (estimated_monthly_savings, superseded_by, subscription_db_id, resource_db_id, id);
 DROP INDEX recommendations_tenant_status_idx;
 
+-- The operator's cost summary subtracts the days of a month outside its window from the month's
+-- rollup (30 days back from the 5th: five days of every subscription, 35,000 rows on the MSP
+-- database): read from the index alone instead of the rollup's heap. Replaces the (date) index
+-- of migration 20261207100000, which it serves.
+CREATE INDEX costs_daily_by_service_date_cover_idx ON costs_daily_by_service (date)
+    INCLUDE (tenant_id, service_name, currency, cost, amortized_cost, row_count);
+DROP INDEX costs_daily_by_service_date_idx;
+
+DO $$
+DECLARE
+    r record;
+BEGIN
+    FOR r IN SELECT c.relname AS index_name, t.relname AS partition
+             FROM pg_inherits i
+             JOIN pg_class c ON c.oid = i.inhrelid
+             JOIN pg_index x ON x.indexrelid = c.oid
+             JOIN pg_class t ON t.oid = x.indrelid
+             WHERE i.inhparent = 'costs_daily_by_service_date_cover_idx'::regclass
+    LOOP
+        IF length(r.partition || '_date_cover_idx') <= 63 AND r.index_name <> r.partition || '_date_cover_idx' THEN
+            EXECUTE format('ALTER INDEX %I RENAME TO %I', r.index_name, r.partition || '_date_cover_idx');
+        END IF;
+    END LOOP;
+END
+$$;
+
 -- The recommendations hidden at `p_at` (migration 20261206100100), the same set, driven by
 -- the suppressions and disabled rules: each one's recommendations are read through the tenant's
 -- index (a LATERAL subquery that is not flattened), so a tenant without suppressions reads no
