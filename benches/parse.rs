@@ -48,7 +48,8 @@ fn cpu_seconds() -> anyhow::Result<f64> {
 }
 
 fn main() -> anyhow::Result<()> {
-    let dir = PathBuf::from(std::env::var("BENCH_PARSE_DIR").context("BENCH_PARSE_DIR is not set")?);
+    let dir =
+        PathBuf::from(std::env::var("BENCH_PARSE_DIR").context("BENCH_PARSE_DIR is not set")?);
     let rounds: u32 = std::env::var("BENCH_PARSE_ROUNDS")
         .ok()
         .map(|v| v.parse())
