@@ -71,16 +71,31 @@ pub async fn list(
     f: &ResourceFilter,
     page: &Page<ResourceKey>,
 ) -> Result<Listed<Resource>, sqlx::Error> {
+    // A tag filter with a value is a containment (`tags @> {"key": "value"}`, tags being
+    // strings): one condition the GIN index serves, whose estimate the planner can weigh, where
+    // `tags ? key AND tags ->> key = value` was estimated at a few rows under row-level security
+    // and joined with subscriptions in a nested loop (minutes for an operator over 1,000,000
+    // resources).
+    let tag = f
+        .tag_key
+        .as_ref()
+        .zip(f.tag_value.as_ref())
+        .map(|(key, value)| {
+            let mut pair = serde_json::Map::new();
+            pair.insert(key.clone(), Value::String(value.clone()));
+            Value::Object(pair)
+        });
     let total = if page.count {
         Some(sqlx::query_scalar!(
-            r#"SELECT count(*) AS "count!" FROM resources r JOIN subscriptions s ON s.id = r.subscription_db_id
+            r#"SELECT count(*) AS "count!" FROM resources r
                WHERE ($1::uuid IS NULL OR r.tenant_id = $1)
-                 AND ($2::uuid IS NULL OR s.id = $2 OR s.subscription_id = $2)
+                 AND ($2::uuid IS NULL OR r.subscription_db_id IN
+                      (SELECT s.id FROM subscriptions s WHERE s.id = $2 OR s.subscription_id = $2))
                  AND ($3::text IS NULL OR r.type = $3) AND ($4::text IS NULL OR r.location = $4)
                  AND ($5::text IS NULL OR r.resource_group = $5)
-                 AND ($6::text IS NULL OR r.tags ? $6) AND ($7::text IS NULL OR r.tags ->> $6 = $7)
+                 AND ($6::text IS NULL OR $7::jsonb IS NOT NULL OR r.tags ? $6) AND ($7::jsonb IS NULL OR r.tags @> $7)
                  AND ($8 OR r.deleted_at IS NULL)"#,
-            f.tenant_id, f.subscription, f.resource_type, f.location, f.resource_group, f.tag_key, f.tag_value, f.include_deleted,
+            f.tenant_id, f.subscription, f.resource_type, f.location, f.resource_group, f.tag_key, tag.as_ref(), f.include_deleted,
         )
         .fetch_one(&mut *conn)
         .await?)
@@ -98,12 +113,12 @@ pub async fn list(
              AND ($2::uuid IS NULL OR s.id = $2 OR s.subscription_id = $2)
              AND ($3::text IS NULL OR r.type = $3) AND ($4::text IS NULL OR r.location = $4)
              AND ($5::text IS NULL OR r.resource_group = $5)
-             AND ($6::text IS NULL OR r.tags ? $6) AND ($7::text IS NULL OR r.tags ->> $6 = $7)
+             AND ($6::text IS NULL OR $7::jsonb IS NOT NULL OR r.tags ? $6) AND ($7::jsonb IS NULL OR r.tags @> $7)
              AND ($8 OR r.deleted_at IS NULL)
              AND ($9::text IS NULL OR (r.resource_id, r.id) > ($9, $10::uuid))
            ORDER BY r.resource_id, r.id
            LIMIT $11 OFFSET $12"#,
-        f.tenant_id, f.subscription, f.resource_type, f.location, f.resource_group, f.tag_key, f.tag_value, f.include_deleted,
+        f.tenant_id, f.subscription, f.resource_type, f.location, f.resource_group, f.tag_key, tag.as_ref(), f.include_deleted,
         after_resource_id, after_id, page.fetch(), page.offset(),
     )
     .fetch_all(conn)

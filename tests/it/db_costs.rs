@@ -264,6 +264,7 @@ async fn a_write_for_an_old_month_gets_its_partition(pool: PgPool) {
     assert_eq!(
         names,
         [
+            "costs_daily_2019_03_list_idx",
             "costs_daily_2019_03_natural_key",
             "costs_daily_2019_03_pkey",
             "costs_daily_2019_03_tenant_date_idx"

@@ -192,7 +192,7 @@ pub async fn list(
                       AS "suppressed!",
                   r.created_at, r.updated_at, r.savings_rank, r.confidence_rank
            FROM recommendations r JOIN subscriptions s ON s.id = r.subscription_db_id
-           LEFT JOIN resources res ON res.id = r.resource_db_id
+           LEFT JOIN resources res ON res.tenant_id = r.tenant_id AND res.id = r.resource_db_id
            WHERE ($1::uuid IS NULL OR r.tenant_id = $1)
              AND ($2::uuid IS NULL OR s.id = $2 OR s.subscription_id = $2)
              AND ($3::recommendation_status IS NULL OR r.status = $3)
@@ -227,10 +227,11 @@ pub async fn list(
 async fn count(conn: &mut PgConnection, f: &RecommendationFilter) -> Result<i64, sqlx::Error> {
     sqlx::query_scalar!(
         r#"SELECT count(*) AS "count!"
-           FROM recommendations r JOIN subscriptions s ON s.id = r.subscription_db_id
-           LEFT JOIN resources res ON res.id = r.resource_db_id
+           FROM recommendations r
+           LEFT JOIN resources res ON res.tenant_id = r.tenant_id AND res.id = r.resource_db_id
            WHERE ($1::uuid IS NULL OR r.tenant_id = $1)
-             AND ($2::uuid IS NULL OR s.id = $2 OR s.subscription_id = $2)
+             AND ($2::uuid IS NULL OR r.subscription_db_id IN
+                  (SELECT s.id FROM subscriptions s WHERE s.id = $2 OR s.subscription_id = $2))
              AND ($3::recommendation_status IS NULL OR r.status = $3)
              AND ($4::text IS NULL OR r.category = $4) AND ($5::text IS NULL OR r.rule_id = $5)
              AND ($6::text IS NULL OR r.source = $6) AND ($7::text IS NULL OR res.resource_group = $7)
@@ -276,7 +277,7 @@ pub async fn get(
                   EXISTS (SELECT 1 FROM recommendations_hidden($3) h WHERE h.id = r.id) AS "suppressed!",
                   r.created_at, r.updated_at, r.evidence, r.details, r.savings_rank, r.confidence_rank
            FROM recommendations r JOIN subscriptions s ON s.id = r.subscription_db_id
-           LEFT JOIN resources res ON res.id = r.resource_db_id
+           LEFT JOIN resources res ON res.tenant_id = r.tenant_id AND res.id = r.resource_db_id
            WHERE r.id = $1 AND ($2::uuid IS NULL OR r.tenant_id = $2)"#,
         id,
         tenant_id,
@@ -405,9 +406,10 @@ pub async fn cells(conn: &mut PgConnection, f: &SummaryFilter) -> Result<Vec<Cel
         Cell,
         r#"SELECT r.status AS "status: Status", r.category, r.rule_id, r.currency, count(*) AS "count!",
                   coalesce(sum(r.estimated_monthly_savings), 0) AS "savings!"
-           FROM recommendations r JOIN subscriptions s ON s.id = r.subscription_db_id
+           FROM recommendations r
            WHERE ($1::uuid IS NULL OR r.tenant_id = $1)
-             AND ($2::uuid IS NULL OR s.id = $2 OR s.subscription_id = $2)
+             AND ($2::uuid IS NULL OR r.subscription_db_id IN
+                  (SELECT s.id FROM subscriptions s WHERE s.id = $2 OR s.subscription_id = $2))
              AND r.superseded_by IS NULL
              AND ($3 OR r.id NOT IN (SELECT h.id FROM recommendations_hidden($4) h))
            GROUP BY r.status, r.category, r.rule_id, r.currency
