@@ -66,6 +66,9 @@ pub struct AppState {
     pub cost_retention: Retention,
     /// Limits of the synchronous CSV exports.
     pub exports: ExportConfig,
+    /// Export jobs' queue, lake and link key (absent without a queue and a lake: creating a
+    /// job answers 503).
+    pub export_jobs: Option<Arc<crate::exports::ExportJobs>>,
 }
 
 impl AppState {
@@ -81,6 +84,7 @@ impl AppState {
             clock: Arc::new(Utc::now),
             cost_retention: Retention::KeepAll,
             exports: ExportConfig::default(),
+            export_jobs: None,
         }
     }
 
@@ -110,6 +114,12 @@ impl AppState {
     /// The same state with these export limits.
     pub fn with_exports(mut self, exports: ExportConfig) -> Self {
         self.exports = exports;
+        self
+    }
+
+    /// The same state with export jobs.
+    pub fn with_export_jobs(mut self, jobs: Arc<crate::exports::ExportJobs>) -> Self {
+        self.export_jobs = Some(jobs);
         self
     }
 

@@ -97,6 +97,9 @@ pub struct Config {
 
     #[command(flatten)]
     pub exports: ExportConfig,
+
+    #[command(flatten)]
+    pub export_jobs: crate::exports::ExportJobConfig,
 }
 
 /// Default of `AZCOPS_EXPORT_SYNC_MAX_ROWS`.

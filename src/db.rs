@@ -11,6 +11,7 @@ pub mod containers;
 pub mod cost_query_budget;
 pub mod costs;
 pub mod entra;
+pub mod export_jobs;
 pub mod ingestion;
 pub mod metrics;
 pub mod partitions;
