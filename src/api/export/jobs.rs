@@ -103,10 +103,17 @@ pub struct ExportJobView {
 pub struct ListExports {
     /// Only this tenant's (operators); a tenant caller always sees only its own.
     pub tenant_id: Option<Uuid>,
+    #[param(minimum = 1, maximum = 4_294_967_295_i64)]
     pub page: Option<i64>,
+    #[param(minimum = 1, maximum = 500)]
     pub page_size: Option<i64>,
-    /// The `next_cursor` of the page before.
+    /// The `next_cursor` of the page before (with the same filters), instead of `page`: the
+    /// page after it, at the cost of a first page however deep. Another list's or filter's
+    /// cursor is a 400.
+    #[param(min_length = 1, max_length = 4096)]
     pub cursor: Option<String>,
+    /// Count all matching rows into `total` (a full count). Default: true with page numbers,
+    /// false with `cursor`.
     pub include_total: Option<bool>,
 }
 
@@ -309,16 +316,16 @@ pub async fn show(
     security(()),
     responses((status = 200, description = "The compressed file.", body = Vec<u8>, content_type = "application/gzip"),
         (status = 400, description = "A malformed id or link query."),
-        (status = 403, description = "The link is altered, expired or signed with another key."),
-        (status = 404, description = "No such finished job."),
-        (status = 503, description = "Export jobs are not configured on this instance.")))]
+        (status = 403, description = "The link is altered, expired, signed with another key, or export jobs are not configured on this instance."),
+        (status = 404, description = "No such finished job.")))]
 pub async fn download(
     State(state): State<AppState>,
     Path(id): Path<Uuid>,
     Query(q): Query<DownloadQuery>,
 ) -> Result<Response, ApiError> {
-    let jobs = state.export_jobs.clone().ok_or(ApiError::Unavailable(
-        "export jobs are not configured on this instance",
+    // Without export jobs there is no key: no link can be valid here.
+    let jobs = state.export_jobs.clone().ok_or(ApiError::Forbidden(
+        "this download link is not valid on this instance (export jobs are not configured)",
     ))?;
     jobs.links
         .verify(q.tenant, id, q.expires, &q.sig, state.now())

@@ -180,6 +180,7 @@ async fn every_list_documents_the_cursor_the_count_and_next_cursor(pool: sqlx::P
         lists,
         [
             "/api/v1/costs",
+            "/api/v1/exports",
             "/api/v1/ingestion/runs",
             "/api/v1/recommendations",
             "/api/v1/resources",
