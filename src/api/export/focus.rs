@@ -83,8 +83,9 @@ impl Export for Focus {
         out.text("Subscription");
         // RegionId, RegionName, ResourceId, ResourceName, ResourceType, Tags, ConsumedQuantity,
         // ConsumedUnit, ListUnitPrice, ContractedUnitPrice, PricingCategory, SkuId, SkuPriceId,
-        // CommitmentDiscountId: not held (see `columns`).
-        for _ in 0..14 {
+        // CommitmentDiscountId, CommitmentDiscountCategory, CommitmentDiscountName,
+        // CommitmentDiscountStatus, CommitmentDiscountType: not held (see `columns`).
+        for _ in 0..18 {
             out.null();
         }
         out.opt_text(non_empty(&c.resource_group));

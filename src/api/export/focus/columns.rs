@@ -381,6 +381,10 @@ pub const HEADER: &[&str] = &[
     "SkuId",
     "SkuPriceId",
     "CommitmentDiscountId",
+    "CommitmentDiscountCategory",
+    "CommitmentDiscountName",
+    "CommitmentDiscountStatus",
+    "CommitmentDiscountType",
     "x_ResourceGroupName",
     "x_MeterCategory",
 ];
