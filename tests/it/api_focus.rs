@@ -137,8 +137,8 @@ async fn the_columns_and_types_are_the_specs_mandatory_list(pool: PgPool) {
         .filter(|c| c["feature_level"] == "Mandatory")
         .map(|c| {
             (
-                c["name"].as_str().unwrap().to_owned(),
-                c["data_type"].as_str().unwrap().to_owned(),
+                c["name"].as_str().expect("present").to_owned(),
+                c["data_type"].as_str().expect("present").to_owned(),
             )
         })
         .collect();
@@ -147,10 +147,10 @@ async fn the_columns_and_types_are_the_specs_mandatory_list(pool: PgPool) {
         .as_array()
         .expect("null_columns")
         .iter()
-        .map(|c| c.as_str().unwrap())
+        .map(|c| c.as_str().expect("present"))
         .collect();
-    for c in metadata.body["columns"].as_array().unwrap() {
-        assert!(!c["note"].as_str().unwrap().is_empty(), "{c}");
+    for c in metadata.body["columns"].as_array().expect("present") {
+        assert!(!c["note"].as_str().expect("present").is_empty(), "{c}");
     }
 
     // The CSV header holds each, under its exact name.
@@ -164,7 +164,7 @@ async fn the_columns_and_types_are_the_specs_mandatory_list(pool: PgPool) {
     assert!(
         reply.headers["link"]
             .to_str()
-            .unwrap()
+            .expect("present")
             .contains("/api/v1/exports/focus-metadata")
     );
     let (header, rows) = csv_rows(text(&reply));
@@ -211,13 +211,14 @@ async fn the_columns_and_types_are_the_specs_mandatory_list(pool: PgPool) {
             }
         }
         assert!(
-            ["Compute", "Storage", "Other"].contains(&row["ServiceCategory"].as_str().unwrap())
+            ["Compute", "Storage", "Other"]
+                .contains(&row["ServiceCategory"].as_str().expect("present"))
         );
         assert_eq!(row["ChargeCategory"], "Usage");
         assert!(
             row["SubAccountId"]
                 .as_str()
-                .unwrap()
+                .expect("present")
                 .starts_with("/subscriptions/")
         );
     }
@@ -225,8 +226,8 @@ async fn the_columns_and_types_are_the_specs_mandatory_list(pool: PgPool) {
         .iter()
         .map(|r| {
             (
-                r["ServiceName"].as_str().unwrap(),
-                r["ServiceCategory"].as_str().unwrap(),
+                r["ServiceName"].as_str().expect("present"),
+                r["ServiceCategory"].as_str().expect("present"),
             )
         })
         .collect();

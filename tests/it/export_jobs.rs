@@ -96,8 +96,11 @@ async fn start(app: &TestApp, token: &str, body: Value) -> Value {
     assert_eq!(reply.status, StatusCode::ACCEPTED, "{}", reply.body);
     assert_eq!(reply.body["status"], "queued");
     assert_eq!(
-        reply.headers["location"].to_str().unwrap(),
-        format!("/api/v1/exports/{}", reply.body["id"].as_str().unwrap())
+        reply.headers["location"].to_str().expect("present"),
+        format!(
+            "/api/v1/exports/{}",
+            reply.body["id"].as_str().expect("present")
+        )
     );
     reply.body
 }
@@ -134,7 +137,7 @@ async fn a_job_completes_through_the_queue_and_its_file_is_the_export(pool: PgPo
 
     // Costs as CSV: the file is the synchronous export's body, byte for byte.
     let job = start(&app, &token, json!({"what": "costs", "filters": window})).await;
-    let id = job["id"].as_str().unwrap().to_owned();
+    let id = job["id"].as_str().expect("present").to_owned();
     let (status, answer) = deliver(&app, &queue, 1).await;
     assert_eq!(status, StatusCode::OK, "{answer}");
     let done = app.get(&format!("/api/v1/exports/{id}"), &token).await;
@@ -162,7 +165,7 @@ async fn a_job_completes_through_the_queue_and_its_file_is_the_export(pool: PgPo
             &token,
         )
         .await;
-    assert_eq!(gunzip(&file), sync.body.as_str().unwrap());
+    assert_eq!(gunzip(&file), sync.body.as_str().expect("present"));
     let (_, rows) = csv_rows(&gunzip(&file));
     assert_eq!(rows.len(), 90);
 
@@ -173,7 +176,7 @@ async fn a_job_completes_through_the_queue_and_its_file_is_the_export(pool: PgPo
         json!({"what": "focus", "format": "jsonl", "filters": window}),
     )
     .await;
-    let focus_id = job["id"].as_str().unwrap().to_owned();
+    let focus_id = job["id"].as_str().expect("present").to_owned();
     let (status, answer) = deliver(&app, &queue, 1).await;
     assert_eq!(status, StatusCode::OK, "{answer}");
     let done = app
@@ -181,7 +184,11 @@ async fn a_job_completes_through_the_queue_and_its_file_is_the_export(pool: PgPo
         .await;
     assert_eq!(done.body["status"], "succeeded", "{}", done.body);
     assert_eq!(done.body["download"]["file_name"], "focus.jsonl.gz");
-    let (_, file) = raw(&app, done.body["download"]["url"].as_str().unwrap()).await;
+    let (_, file) = raw(
+        &app,
+        done.body["download"]["url"].as_str().expect("present"),
+    )
+    .await;
     let lines = json_lines(&gunzip(&file));
     assert_eq!(lines.len(), 90);
     let summary = app
@@ -196,9 +203,11 @@ async fn a_job_completes_through_the_queue_and_its_file_is_the_export(pool: PgPo
         .sum();
     assert_eq!(
         billed.round_dp(2),
-        rust_decimal::Decimal::from_f64_retain(summary.body["total_cost"].as_f64().unwrap())
-            .unwrap()
-            .round_dp(2)
+        rust_decimal::Decimal::from_f64_retain(
+            summary.body["total_cost"].as_f64().expect("present")
+        )
+        .expect("present")
+        .round_dp(2)
     );
     let lake = Lake::open(&lake_location).await.expect("lake");
     let metadata = lake
@@ -214,7 +223,7 @@ async fn a_job_completes_through_the_queue_and_its_file_is_the_export(pool: PgPo
     assert!(
         metadata["null_columns"]
             .as_array()
-            .unwrap()
+            .expect("present")
             .contains(&json!("ListCost"))
     );
 
@@ -223,9 +232,9 @@ async fn a_job_completes_through_the_queue_and_its_file_is_the_export(pool: PgPo
     assert_eq!(list.status, StatusCode::OK, "{}", list.body);
     let ids: Vec<&str> = list.body["items"]
         .as_array()
-        .unwrap()
+        .expect("present")
         .iter()
-        .map(|j| j["id"].as_str().unwrap())
+        .map(|j| j["id"].as_str().expect("present"))
         .collect();
     assert_eq!(ids, [focus_id.as_str(), id.as_str()]);
     assert_eq!(list.body["total"], 2);
@@ -237,30 +246,33 @@ async fn altered_or_expired_links_are_refused(pool: PgPool) {
     let (_, tid, _) = tenant_with_costs(&app, "A").await;
     let token = app.token(tid, &[READER]);
     let job = start(&app, &token, json!({"what": "costs"})).await;
-    let id = job["id"].as_str().unwrap();
+    let id = job["id"].as_str().expect("present");
     assert!(job["download"].is_null(), "no link before the file exists");
     deliver(&app, &queue, 1).await;
     let done = app.get(&format!("/api/v1/exports/{id}"), &token).await;
-    let url = done.body["download"]["url"].as_str().unwrap().to_owned();
+    let url = done.body["download"]["url"]
+        .as_str()
+        .expect("present")
+        .to_owned();
     assert_eq!(fetch(&app, &url).await.status, StatusCode::OK);
 
     let expires = url
         .split("expires=")
         .nth(1)
-        .unwrap()
+        .expect("present")
         .split('&')
         .next()
-        .unwrap()
+        .expect("present")
         .to_owned();
-    let later: i64 = expires.parse::<i64>().unwrap() + 3600;
+    let later: i64 = expires.parse::<i64>().expect("present") + 3600;
     let extended = url.replace(&format!("expires={expires}"), &format!("expires={later}"));
     fetch(&app, &extended)
         .await
         .assert_error(StatusCode::FORBIDDEN, "forbidden");
-    let sig = url.split("sig=").nth(1).unwrap().to_owned();
+    let sig = url.split("sig=").nth(1).expect("present").to_owned();
     let mut tampered = sig.clone().into_bytes();
     tampered[0] = if tampered[0] == b'A' { b'B' } else { b'A' };
-    let tampered = url.replace(&sig, std::str::from_utf8(&tampered).unwrap());
+    let tampered = url.replace(&sig, std::str::from_utf8(&tampered).expect("present"));
     fetch(&app, &tampered)
         .await
         .assert_error(StatusCode::FORBIDDEN, "forbidden");
@@ -275,13 +287,16 @@ async fn altered_or_expired_links_are_refused(pool: PgPool) {
     assert!(
         reply.body["error"]["message"]
             .as_str()
-            .unwrap()
+            .expect("present")
             .contains("expired"),
         "{}",
         reply.body
     );
     let fresh = app.get(&format!("/api/v1/exports/{id}"), &token).await;
-    let fresh = fresh.body["download"]["url"].as_str().unwrap().to_owned();
+    let fresh = fresh.body["download"]["url"]
+        .as_str()
+        .expect("present")
+        .to_owned();
     assert_eq!(
         fetch(&app, &fresh).await.status,
         StatusCode::OK,
@@ -296,14 +311,14 @@ async fn another_tenant_sees_none_of_the_jobs(pool: PgPool) {
     let (b, b_tid, _) = tenant_with_costs(&app, "B").await;
     let a_token = app.token(a_tid, &[READER]);
     let job = start(&app, &a_token, json!({"what": "focus"})).await;
-    let id = job["id"].as_str().unwrap();
+    let id = job["id"].as_str().expect("present");
     deliver(&app, &queue, 1).await;
     let url = app
         .get(&format!("/api/v1/exports/{id}"), &a_token)
         .await
         .body["download"]["url"]
         .as_str()
-        .unwrap()
+        .expect("present")
         .to_owned();
 
     for token in [app.token(b_tid, &[READER]), app.token(b_tid, &[ADMIN])] {
@@ -347,7 +362,7 @@ async fn a_lake_that_cannot_be_written_fails_the_job_saying_why(pool: PgPool) {
     std::fs::write(root.join(tenant.to_string()), b"in the way").expect("a file");
     let token = app.token(tid, &[READER]);
     let job = start(&app, &token, json!({"what": "costs", "format": "jsonl"})).await;
-    let id = job["id"].as_str().unwrap();
+    let id = job["id"].as_str().expect("present");
 
     let (status, answer) = deliver(&app, &queue, MAX_DEQUEUE_COUNT).await;
     assert_eq!(
@@ -358,7 +373,7 @@ async fn a_lake_that_cannot_be_written_fails_the_job_saying_why(pool: PgPool) {
     let failed = app.get(&format!("/api/v1/exports/{id}"), &token).await;
     assert_eq!(failed.body["status"], "failed", "{}", failed.body);
     assert_eq!(failed.body["attempts"], MAX_DEQUEUE_COUNT);
-    let error = failed.body["error"].as_str().unwrap();
+    let error = failed.body["error"].as_str().expect("present");
     assert!(
         error.contains("writing the file to the lake failed"),
         "{error}"
@@ -375,7 +390,7 @@ async fn a_lake_that_cannot_be_written_fails_the_job_saying_why(pool: PgPool) {
     assert!(
         reply.body["Logs"][0]
             .as_str()
-            .unwrap()
+            .expect("present")
             .starts_with("rejected:"),
         "{}",
         reply.body
