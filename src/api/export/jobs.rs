@@ -314,7 +314,7 @@ pub async fn show(
 #[utoipa::path(get, path = "/api/v1/exports/{id}/download", operation_id = "downloadExport", tag = "exports",
     params(("id" = Uuid, Path, description = "The export job id."), DownloadQuery),
     security(()),
-    responses((status = 200, description = "The compressed file.", body = Vec<u8>, content_type = "application/gzip"),
+    responses((status = 200, description = "The compressed file.", body = String, content_type = "application/gzip"),
         (status = 400, description = "A malformed id or link query."),
         (status = 403, description = "The link is altered, expired, signed with another key, or export jobs are not configured on this instance."),
         (status = 404, description = "No such finished job.")))]
