@@ -347,8 +347,11 @@ pub async fn download(
         .store()
         .get(&object_store::path::Path::from(path))
         .await
-        .map_err(|e| {
-            ApiError::internal(anyhow::anyhow!(crate::storage::redact_sas(&e.to_string())))
+        .map_err(|e| match e {
+            object_store::Error::NotFound { .. } => ApiError::NotFound("export file"),
+            other => ApiError::internal(anyhow::anyhow!(crate::storage::redact_sas(
+                &other.to_string()
+            ))),
         })?;
     let stream = futures::TryStreamExt::map_err(got.into_stream(), std::io::Error::other);
     let mut response = Body::from_stream(stream).into_response();
