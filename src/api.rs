@@ -71,6 +71,9 @@ pub struct AppState {
     pub exports: ExportConfig,
     /// What the web page is told (`/api/ui/config.json`).
     pub ui: Arc<UiSettings>,
+    /// Export jobs' queue, lake and link key (absent without a queue and a lake: creating a
+    /// job answers 503).
+    pub export_jobs: Option<Arc<crate::exports::ExportJobs>>,
 }
 
 impl AppState {
@@ -92,6 +95,7 @@ impl AppState {
                 scope: None,
                 operator_tenant_id: None,
             }),
+            export_jobs: None,
         }
     }
 
@@ -127,6 +131,12 @@ impl AppState {
     /// The same state with the web page's settings.
     pub fn with_ui(mut self, ui: UiSettings) -> Self {
         self.ui = Arc::new(ui);
+        self
+    }
+
+    /// The same state with export jobs.
+    pub fn with_export_jobs(mut self, jobs: Arc<crate::exports::ExportJobs>) -> Self {
+        self.export_jobs = Some(jobs);
         self
     }
 

@@ -103,12 +103,15 @@ pub struct Config {
 
     #[command(flatten)]
     pub ui: UiConfig,
+
+    #[command(flatten)]
+    pub export_jobs: crate::exports::ExportJobConfig,
 }
 
 /// Default of `AZCOPS_EXPORT_SYNC_MAX_ROWS`.
 pub const DEFAULT_EXPORT_SYNC_MAX_ROWS: u64 = 1_000_000;
 /// Default of `AZCOPS_EXPORT_BATCH_ROWS`.
-pub const DEFAULT_EXPORT_BATCH_ROWS: u32 = 1_000;
+pub const DEFAULT_EXPORT_BATCH_ROWS: u32 = 10_000;
 
 /// The synchronous CSV exports (`GET /api/v1/{recommendations,resources,costs}/export.csv`).
 #[derive(Debug, Clone, Copy, Args)]

@@ -11,6 +11,7 @@ pub mod conditions;
 pub mod containers;
 pub mod costs;
 pub mod entra;
+pub mod export_jobs;
 pub mod ingestion;
 pub mod metrics;
 pub mod partitions;

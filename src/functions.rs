@@ -42,6 +42,7 @@ pub fn router() -> Router<AppState> {
             post(|state, body| timer(state, body, Mode::Cost, HOURLY_SCHEDULE)),
         )
         .route("/ingest-subscription", post(ingest_subscription))
+        .route("/export-job", post(export_job))
 }
 
 /// An answer the host reads: 200 with logs, or a failure status (whose body the host drops).
@@ -202,6 +203,31 @@ async fn ingest_subscription(State(state): State<AppState>, body: Bytes) -> Answ
     let dequeue_count = request.dequeue_count().unwrap_or(1);
     let id = request.metadata_string("Id").unwrap_or_default();
     match ingestor.handle(&text, dequeue_count).await {
+        Disposition::Done(line) => {
+            tracing::info!(message.id = %id, dequeue_count, outcome = "done", "{line}");
+            done(line)
+        }
+        Disposition::Rejected(reason) => {
+            tracing::warn!(message.id = %id, dequeue_count, outcome = "rejected", "{reason}");
+            done(format!("rejected: {reason}"))
+        }
+        Disposition::Retry(error) => Err(Failure::internal(format!("will be retried: {error}"))),
+    }
+}
+
+/// The export queue function: run the export job the message names. 200 when done (or failed
+/// for good at the last delivery, or rejected), 500 when the host should retry.
+async fn export_job(State(state): State<AppState>, body: Bytes) -> Answer {
+    let request = parse(&body)?;
+    let text = request
+        .data_string(QUEUE_BINDING)
+        .map_err(|e| Failure::bad_request(format!("not a queue invocation: {e}")))?;
+    let jobs = state.export_jobs.clone().ok_or_else(|| {
+        Failure::unavailable("export jobs are not configured (queue and AZCOPS_LAKE_URL)")
+    })?;
+    let dequeue_count = request.dequeue_count().unwrap_or(1);
+    let id = request.metadata_string("Id").unwrap_or_default();
+    match crate::exports::worker::handle(&state, &jobs, &text, dequeue_count).await {
         Disposition::Done(line) => {
             tracing::info!(message.id = %id, dequeue_count, outcome = "done", "{line}");
             done(line)

@@ -142,6 +142,7 @@ pub fn ingestion(
         );
         return Ok(state);
     };
+    state = export_jobs(config, state, &lake, lookup)?;
     let azure = azure.context("configuration: Azure")?;
     let mut ingestor = LazyIngestor::new(
         Arc::clone(&state.db),
@@ -153,6 +154,35 @@ pub fn ingestion(
         ingestor = ingestor.with_follow_ups(Arc::clone(queue));
     }
     Ok(state.with_ingestor(Arc::new(ingestor)))
+}
+
+/// Adds export jobs when the ingestion queue's connection and the lake are configured: their
+/// queue (`AZCOPS_EXPORT_QUEUE`) is on the same connection.
+fn export_jobs(
+    config: &Config,
+    state: AppState,
+    lake: &crate::storage::lake::LakeLocation,
+    lookup: impl Fn(&str) -> Option<String> + Copy,
+) -> anyhow::Result<AppState> {
+    let jobs_queue = crate::ingestion::runtime::IngestionConfig {
+        queue_name: config.export_jobs.export_queue.clone(),
+        ..config.ingestion.clone()
+    };
+    let Some(queue) = jobs_queue
+        .queue(lookup)
+        .context("configuration: the export queue")?
+    else {
+        tracing::warn!("no queue configured: export jobs are not available");
+        return Ok(state);
+    };
+    let jobs = crate::exports::from_config(
+        &config.export_jobs,
+        queue,
+        lake.clone(),
+        config.ingestion.max_dequeue_count,
+    )
+    .context("configuration: export jobs")?;
+    Ok(state.with_export_jobs(jobs))
 }
 
 /// Binds `addr`; port 0 picks a free port (see the returned listener's local address).

@@ -44,8 +44,9 @@ pub enum ApiError {
     #[error(
         "this export has {rows} rows, more than the {limit} a synchronous export streams \
          (AZCOPS_EXPORT_SYNC_MAX_ROWS): narrow the filters (e.g. a shorter date range), or run it \
-         as an export job with POST /api/v1/exports, which writes the file to the lake and \
-         returns a download link (export jobs are not available in this version yet)"
+         as an export job with POST /api/v1/exports (e.g. {{\"what\": \"costs\", \"filters\": \
+         {{...}}}}), which writes a compressed file to the lake; GET /api/v1/exports/{{id}} then \
+         gives its status and a download link"
     )]
     ExportTooLarge { rows: i64, limit: u64 },
     #[error("expected a request body with Content-Type: application/json")]

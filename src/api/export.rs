@@ -15,16 +15,18 @@
 //! and with it the stream: no further batch is read.
 
 pub mod costs;
+pub mod focus;
+pub mod jobs;
 pub mod recommendations;
+pub mod record;
 pub mod resources;
-
-use std::fmt::Display;
 
 use axum::Router;
 use axum::body::{Body, Bytes};
 use axum::http::{HeaderValue, header};
 use axum::response::{IntoResponse, Response};
 use axum::routing::get;
+use futures::Stream;
 use futures::future::BoxFuture;
 use sqlx::PgConnection;
 use tracing::Instrument;
@@ -33,7 +35,9 @@ use super::AppState;
 use super::error::ApiError;
 use crate::db::{Listed, Page, Scope, Start};
 
-/// The `Content-Type` of every export.
+pub use record::{Format, Number, Record, is_formula_like};
+
+/// The `Content-Type` of every CSV export.
 pub const CSV_CONTENT_TYPE: &str = "text/csv; charset=utf-8";
 
 /// The export routes.
@@ -42,6 +46,10 @@ pub fn router() -> Router<AppState> {
         .route("/recommendations/export.csv", get(recommendations::export))
         .route("/resources/export.csv", get(resources::export))
         .route("/costs/export.csv", get(costs::export))
+        .route("/costs/export.focus.csv", get(focus::export_csv))
+        .route("/costs/export.focus.jsonl", get(focus::export_jsonl))
+        .route("/exports/focus-metadata", get(focus::metadata))
+        .merge(jobs::router())
 }
 
 /// One list to export: its rows' columns and its keyset query.
@@ -70,126 +78,13 @@ pub trait Export: Send + Sync + Sized + 'static {
     fn write(row: &Self::Row, out: &mut Record);
 }
 
-/// Whether a text cell would be read as a formula by a spreadsheet: it starts with `=`, `+`,
-/// `-`, `@`, a tab or a carriage return.
-pub fn is_formula_like(cell: &str) -> bool {
-    cell.starts_with(['=', '+', '-', '@', '\t', '\r'])
-}
-
-/// The cells of one row, in one buffer.
-#[derive(Debug, Default)]
-pub struct Record {
-    buf: String,
-    ends: Vec<usize>,
-}
-
-impl Record {
-    /// A text cell, prefixed with `'` when it looks like a formula ([`is_formula_like`]).
-    pub fn text(&mut self, value: impl Display) {
-        use std::fmt::Write;
-        let start = self.buf.len();
-        // Formatting into a String cannot fail.
-        let _ = write!(self.buf, "{value}");
-        if is_formula_like(&self.buf[start..]) {
-            self.buf.insert(start, '\'');
-        }
-        self.ends.push(self.buf.len());
-    }
-
-    /// A text cell, empty for `None`.
-    pub fn opt_text(&mut self, value: Option<impl Display>) {
-        match value {
-            Some(value) => self.text(value),
-            None => self.empty(),
-        }
-    }
-
-    /// A numeric cell we wrote ourselves (an exact decimal or an integer), never neutralised:
-    /// a negative amount stays `-12.34`.
-    pub fn number(&mut self, value: impl Into<Number>) {
-        use std::fmt::Write;
-        let _ = match value.into() {
-            Number::Decimal(d) => write!(self.buf, "{d}"),
-            Number::Integer(i) => write!(self.buf, "{i}"),
-        };
-        self.ends.push(self.buf.len());
-    }
-
-    /// A numeric cell, empty for `None`.
-    pub fn opt_number(&mut self, value: Option<impl Into<Number>>) {
-        match value {
-            Some(value) => self.number(value),
-            None => self.empty(),
-        }
-    }
-
-    /// A time as RFC 3339 in UTC (`2026-01-31T12:00:00.123456Z`), empty for `None`.
-    pub fn time(&mut self, value: Option<chrono::DateTime<chrono::Utc>>) {
-        self.opt_text(value.map(|t| t.to_rfc3339_opts(chrono::SecondsFormat::AutoSi, true)));
-    }
-
-    fn empty(&mut self) {
-        self.ends.push(self.buf.len());
-    }
-
-    fn fields(&self) -> impl Iterator<Item = &str> {
-        let starts = std::iter::once(0).chain(self.ends.iter().copied());
-        starts
-            .zip(self.ends.iter().copied())
-            .map(|(s, e)| &self.buf[s..e])
-    }
-
-    fn clear(&mut self) {
-        self.buf.clear();
-        self.ends.clear();
-    }
-}
-
-/// What a numeric cell holds.
-pub enum Number {
-    Decimal(rust_decimal::Decimal),
-    Integer(i64),
-}
-
-impl From<rust_decimal::Decimal> for Number {
-    fn from(value: rust_decimal::Decimal) -> Self {
-        Number::Decimal(value)
-    }
-}
-
-impl From<i32> for Number {
-    fn from(value: i32) -> Self {
-        Number::Integer(value.into())
-    }
-}
-
-/// `rows` (and the header row first when `header`) as CSV.
-fn encode<E: Export>(header: bool, rows: &[E::Row]) -> Result<Bytes, ApiError> {
-    let mut writer = csv::WriterBuilder::new()
-        .terminator(csv::Terminator::CRLF)
-        .from_writer(Vec::with_capacity(256 * (rows.len() + 1)));
-    let failed = |e: csv::Error| ApiError::internal(anyhow::Error::new(e).context("writing CSV"));
-    if header {
-        writer.write_record(E::HEADER).map_err(failed)?;
-    }
-    let mut record = Record::default();
-    for row in rows {
-        record.clear();
-        E::write(row, &mut record);
-        writer.write_record(record.fields()).map_err(failed)?;
-    }
-    let bytes = writer
-        .into_inner()
-        .map_err(|e| ApiError::internal(anyhow::anyhow!("writing CSV: {}", e.error())))?;
-    Ok(Bytes::from(bytes))
-}
-
 /// An export in progress: what the body stream carries from one batch to the next. Dropped
 /// before its end (the client went away), it logs how far it got.
 struct Progress<E: Export> {
     export: E,
     state: AppState,
     scope: Scope,
+    format: Format,
     batch_rows: u32,
     /// Where the next batch starts; `None` once the last one was read.
     next: Option<E::Key>,
@@ -229,8 +124,18 @@ impl<E: Export> Progress<E> {
         rows
     }
 
-    /// The next batch after the key, as CSV; `None` at the end.
-    async fn next_chunk(&mut self) -> Result<Option<Bytes>, ApiError> {
+    fn encode(&self, header: bool, rows: &[E::Row]) -> Result<Bytes, ApiError> {
+        record::encode(
+            self.format,
+            header.then_some(E::HEADER),
+            E::HEADER,
+            rows,
+            E::write,
+        )
+    }
+
+    /// The next batch after the key, encoded, and its row count; `None` at the end.
+    async fn next_chunk(&mut self) -> Result<Option<Chunk>, ApiError> {
         let Some(after) = self.next.take() else {
             self.finished = true;
             tracing::info!(
@@ -256,19 +161,33 @@ impl<E: Export> Progress<E> {
             batch = self.batches,
             "export batch read"
         );
-        encode::<E>(false, &rows).map(Some)
+        let count = rows.len() as u64;
+        self.encode(false, &rows).map(|bytes| Some((bytes, count)))
     }
 }
 
-/// Answers an export: reads the first batch and the count under `scope` (none when `empty`:
-/// a tenant caller naming another tenant), refuses more rows than a synchronous export
-/// streams, then streams the header, that batch and the following ones.
-pub async fn respond<E: Export>(
+/// One encoded batch and how many rows it holds.
+pub type Chunk = (Bytes, u64);
+
+/// An export's encoded body, batch by batch, and the row count it was started with.
+pub struct Rows<S> {
+    /// Rows the filters selected when the first batch was read.
+    pub total: i64,
+    pub body: S,
+}
+
+/// Reads the first batch and the count under `scope` (none when `empty`: a tenant caller
+/// naming another tenant), refuses more than `max_rows` rows when given, and returns the
+/// encoded body: the header (CSV), that batch, then each following batch read only when the
+/// stream is polled for it.
+pub async fn rows<E: Export>(
     state: &AppState,
     scope: Scope,
     export: E,
     empty: bool,
-) -> Result<Response, ApiError> {
+    format: Format,
+    max_rows: Option<u64>,
+) -> Result<Rows<impl Stream<Item = Result<Chunk, ApiError>> + Send + 'static>, ApiError> {
     let limits = state.exports;
     let page = Page {
         size: limits.export_batch_rows,
@@ -287,16 +206,16 @@ pub async fn respond<E: Export>(
         listed
     };
     let total = listed.total.unwrap_or_default();
-    if u64::try_from(total).unwrap_or_default() > limits.export_sync_max_rows {
-        return Err(ApiError::ExportTooLarge {
-            rows: total,
-            limit: limits.export_sync_max_rows,
-        });
+    if let Some(limit) = max_rows
+        && u64::try_from(total).unwrap_or_default() > limit
+    {
+        return Err(ApiError::ExportTooLarge { rows: total, limit });
     }
     let mut progress = Progress {
         export,
         state: state.clone(),
         scope,
+        format,
         batch_rows: limits.export_batch_rows,
         next: None,
         rows_sent: 0,
@@ -305,7 +224,7 @@ pub async fn respond<E: Export>(
         finished: false,
     };
     let rows = progress.take(listed.rows);
-    let first = encode::<E>(true, &rows)?;
+    let first = (progress.encode(true, &rows)?, rows.len() as u64);
     let span = tracing::Span::current();
     let rest = futures::stream::try_unfold(progress, move |mut progress| {
         async move {
@@ -317,85 +236,53 @@ pub async fn respond<E: Export>(
         .instrument(span.clone())
     });
     let body = futures::stream::once(async { Ok::<_, ApiError>(first) });
-    let body = Body::from_stream(futures::StreamExt::chain(body, rest));
-    Ok(csv_response(E::NAME, body))
+    Ok(Rows {
+        total,
+        body: futures::StreamExt::chain(body, rest),
+    })
 }
 
-fn csv_response(name: &str, body: Body) -> Response {
+/// Answers a synchronous CSV export ([`respond_as`] in CSV).
+pub async fn respond<E: Export>(
+    state: &AppState,
+    scope: Scope,
+    export: E,
+    empty: bool,
+) -> Result<Response, ApiError> {
+    respond_as(state, scope, export, empty, Format::Csv, E::NAME).await
+}
+
+/// Answers a synchronous export in `format`, named `name` in its file name: refuses more rows
+/// than `AZCOPS_EXPORT_SYNC_MAX_ROWS` (422 pointing to export jobs), then streams the rows.
+pub async fn respond_as<E: Export>(
+    state: &AppState,
+    scope: Scope,
+    export: E,
+    empty: bool,
+    format: Format,
+    name: &str,
+) -> Result<Response, ApiError> {
+    let max = state.exports.export_sync_max_rows;
+    let rows = rows(state, scope, export, empty, format, Some(max)).await?;
+    let body = futures::TryStreamExt::map_ok(rows.body, |(bytes, _)| bytes);
+    Ok(file_response(name, format, Body::from_stream(body)))
+}
+
+fn file_response(name: &str, format: Format, body: Body) -> Response {
     let disposition = format!(
-        "attachment; filename=\"{name}-{}.csv\"",
-        chrono::Utc::now().format("%Y%m%dT%H%M%SZ")
+        "attachment; filename=\"{name}-{}.{}\"",
+        chrono::Utc::now().format("%Y%m%dT%H%M%SZ"),
+        format.extension()
     );
     let mut response = body.into_response();
     let headers = response.headers_mut();
     headers.insert(
         header::CONTENT_TYPE,
-        HeaderValue::from_static(CSV_CONTENT_TYPE),
+        HeaderValue::from_static(format.content_type()),
     );
     if let Ok(value) = HeaderValue::from_str(&disposition) {
         headers.insert(header::CONTENT_DISPOSITION, value);
     }
     headers.insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
     response
-}
-
-#[cfg(test)]
-mod tests {
-    use rust_decimal::Decimal;
-
-    use super::*;
-
-    fn cells(fill: impl FnOnce(&mut Record)) -> Vec<String> {
-        let mut record = Record::default();
-        fill(&mut record);
-        record.fields().map(str::to_owned).collect()
-    }
-
-    #[test]
-    fn formula_like_text_is_neutralised_and_our_numbers_are_not() {
-        let got = cells(|r| {
-            for text in [
-                "=cmd|' /C calc'!A0",
-                "+1",
-                "-2",
-                "@SUM(A1)",
-                "\tx",
-                "\rx",
-                "plain",
-                "",
-            ] {
-                r.text(text);
-            }
-            r.number(Decimal::new(-1234, 2));
-            r.opt_number(None::<Decimal>);
-            r.number(-3);
-            r.opt_text(None::<&str>);
-        });
-        assert_eq!(
-            got,
-            [
-                "'=cmd|' /C calc'!A0",
-                "'+1",
-                "'-2",
-                "'@SUM(A1)",
-                "'\tx",
-                "'\rx",
-                "plain",
-                "",
-                "-12.34",
-                "",
-                "-3",
-                ""
-            ]
-        );
-    }
-
-    #[test]
-    fn decimals_keep_their_exact_digits() {
-        let got = cells(|r| {
-            r.number(Decimal::new(1_000_000_000_000_001, 6));
-            r.number(Decimal::new(1050, 2));
-        });
-        assert_eq!(got, ["1000000000.000001", "10.50"]);
-    }
 }

@@ -29,6 +29,8 @@ use super::{
         suppressions::create, suppressions::list, suppressions::update, suppressions::remove,
         rules::list, rules::update, rules::update_settings, rules::evaluate,
         export::recommendations::export, export::resources::export, export::costs::export,
+        export::focus::export_csv, export::focus::export_jsonl, export::focus::metadata,
+        export::jobs::create, export::jobs::list, export::jobs::show, export::jobs::download,
     ),
     modifiers(&BearerAuth, &CommonAnswers),
     security(("bearer" = [])),
@@ -53,8 +55,9 @@ impl utoipa::Modify for BearerAuth {
 /// What every operation can answer besides its own responses, and the one public operation.
 struct CommonAnswers;
 
-/// The path that needs no token.
-const PUBLIC: &str = "/api/health";
+/// The paths that need no token: the health probe, and export downloads (the signed link
+/// stands for the token).
+const PUBLIC: &[&str] = &["/api/health", "/api/v1/exports/{id}/download"];
 
 impl utoipa::Modify for CommonAnswers {
     fn modify(&self, openapi: &mut utoipa::openapi::OpenApi) {
@@ -67,7 +70,7 @@ impl utoipa::Modify for CommonAnswers {
                 &mut item.delete,
             ];
             for operation in operations.into_iter().flatten() {
-                if path == PUBLIC {
+                if PUBLIC.contains(&path.as_str()) {
                     // An empty requirement: no token needed.
                     operation.security = Some(vec![SecurityRequirement::default()]);
                 } else {
@@ -207,6 +210,16 @@ mod tests {
             ),
             ("GET /api/v1/resources/export.csv", "exportResources"),
             ("GET /api/v1/costs/export.csv", "exportCosts"),
+            ("GET /api/v1/costs/export.focus.csv", "exportCostsFocusCsv"),
+            (
+                "GET /api/v1/costs/export.focus.jsonl",
+                "exportCostsFocusJsonl",
+            ),
+            ("GET /api/v1/exports/focus-metadata", "getFocusMetadata"),
+            ("POST /api/v1/exports", "createExport"),
+            ("GET /api/v1/exports", "listExports"),
+            ("GET /api/v1/exports/{id}", "getExport"),
+            ("GET /api/v1/exports/{id}/download", "downloadExport"),
         ];
         for (operation, id) in published {
             assert_eq!(ids.get(operation), Some(&id), "{operation}");

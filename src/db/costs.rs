@@ -10,6 +10,7 @@ use uuid::Uuid;
 
 use super::{Listed, Page};
 
+pub mod focus;
 mod rollups;
 
 /// One day of cost for one (subscription, resource group, service, meter category).

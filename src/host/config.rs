@@ -380,14 +380,19 @@ mod tests {
             names,
             [
                 "api",
+                "export-job",
                 "ingest-daily",
                 "ingest-hourly",
                 "ingest-subscription"
             ]
         );
         assert!(matches!(
-            &app.functions[3].trigger,
+            &app.functions[4].trigger,
             Trigger::Queue { queue_name, binding, .. } if queue_name == "azcops-ingest" && binding == "message"
+        ));
+        assert!(matches!(
+            &app.functions[1].trigger,
+            Trigger::Queue { queue_name, binding, .. } if queue_name == "azcops-export" && binding == "message"
         ));
     }
 

@@ -3,6 +3,7 @@
 
 mod api_auth;
 mod api_exports;
+mod api_focus;
 mod api_inventory;
 mod api_paging;
 mod api_recommendations;
@@ -22,6 +23,7 @@ mod db_recommendations;
 mod db_roles;
 mod db_rule_inputs;
 mod db_schema_keys;
+mod export_jobs;
 mod host;
 mod ingestion_flow;
 mod key_vault;

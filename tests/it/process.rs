@@ -476,7 +476,7 @@ async fn missing_configuration_fails_start_up_naming_the_variable() {
 }
 
 /// Every setting the handler reads, each declared once in the configuration.
-const SETTINGS: [&str; 41] = [
+const SETTINGS: [&str; 44] = [
     "DATABASE_URL",
     "AZCOPS_KEY_VAULT_URL",
     "AZCOPS_DATABASE_URL_SECRET",
@@ -518,6 +518,9 @@ const SETTINGS: [&str; 41] = [
     "AZCOPS_LAKE_URL",
     "AZCOPS_EXPORT_SYNC_MAX_ROWS",
     "AZCOPS_EXPORT_BATCH_ROWS",
+    "AZCOPS_EXPORT_QUEUE",
+    "AZCOPS_EXPORT_LINK_KEY",
+    "AZCOPS_EXPORT_LINK_TTL_SECS",
 ];
 
 #[tokio::test]

@@ -50,20 +50,35 @@ pub struct Reply {
 impl TestApp {
     /// The API without Azure (registering a subscription answers 503).
     pub async fn new(pool: PgPool) -> Self {
-        Self::build(pool, None, ExportConfig::default()).await
+        Self::build(pool, None, ExportConfig::default(), None).await
+    }
+
+    /// The handler (API and functions) without Azure, with export jobs over `jobs` and these
+    /// export limits.
+    pub async fn with_export_jobs(
+        pool: PgPool,
+        exports: ExportConfig,
+        jobs: std::sync::Arc<azcops::exports::ExportJobs>,
+    ) -> Self {
+        Self::build(pool, None, exports, Some(jobs)).await
     }
 
     /// The API without Azure, with these export limits (batch size, synchronous row limit).
     pub async fn with_exports(pool: PgPool, exports: ExportConfig) -> Self {
-        Self::build(pool, None, exports).await
+        Self::build(pool, None, exports, None).await
     }
 
     /// The API with an Azure client (e.g. one of [`sim_azure`]'s, against a simulator).
     pub async fn with_azure(pool: PgPool, azure: AzureClient) -> Self {
-        Self::build(pool, Some(azure), ExportConfig::default()).await
+        Self::build(pool, Some(azure), ExportConfig::default(), None).await
     }
 
-    async fn build(pool: PgPool, azure: Option<AzureClient>, exports: ExportConfig) -> Self {
+    async fn build(
+        pool: PgPool,
+        azure: Option<AzureClient>,
+        exports: ExportConfig,
+        jobs: Option<std::sync::Arc<azcops::exports::ExportJobs>>,
+    ) -> Self {
         let jwks = JwksServer::start().await;
         let operator_tid = Uuid::new_v4();
         let authn = Authn::Entra {
@@ -79,7 +94,10 @@ impl TestApp {
         if let Some(azure) = azure {
             state = state.with_azure(azure);
         }
-        let router = api::router(state);
+        let router = match jobs {
+            Some(jobs) => azcops::server::handler_router(state.with_export_jobs(jobs)),
+            None => api::router(state),
+        };
         Self {
             router,
             jwks,

@@ -33,6 +33,19 @@ pub struct ExportCosts {
     pub resource_group: Option<String>,
 }
 
+impl ExportCosts {
+    /// The filter these parameters give `caller` (400 on a bad value).
+    pub fn filter(self, caller: &Caller) -> Result<CostFilter, ApiError> {
+        filter(
+            caller,
+            (self.from, self.to),
+            self.subscription_id,
+            self.service_name,
+            self.resource_group,
+        )
+    }
+}
+
 /// The cost rows a filter selects, in the list's order (through the list's own query).
 pub struct Costs(pub CostFilter);
 
@@ -98,12 +111,6 @@ pub async fn export(
     caller: Caller,
     Query(p): Query<ExportCosts>,
 ) -> Result<Response, ApiError> {
-    let filter = filter(
-        &caller,
-        (p.from, p.to),
-        p.subscription_id,
-        p.service_name,
-        p.resource_group,
-    )?;
+    let filter = p.filter(&caller)?;
     respond(&state, caller.scope, Costs(filter), false).await
 }

@@ -86,6 +86,20 @@ impl From<ExportRecommendations> for ListRecommendations {
     }
 }
 
+impl ExportRecommendations {
+    /// The filter these parameters give `caller` at `at`, and whether it selects nothing (a
+    /// tenant caller naming another tenant); 400 on a bad value.
+    pub fn filter(
+        self,
+        caller: &Caller,
+        at: chrono::DateTime<chrono::Utc>,
+    ) -> Result<(RecommendationFilter, bool), ApiError> {
+        let tenant_id = tenant_filter(caller, self.tenant_id);
+        let filter = ListRecommendations::from(self).filter(tenant_id.flatten(), at)?;
+        Ok((filter, tenant_id.is_none()))
+    }
+}
+
 /// The recommendations a filter selects, in the list's order (through the list's own query).
 pub struct Recommendations(pub RecommendationFilter);
 
@@ -212,9 +226,6 @@ pub async fn export(
     caller: Caller,
     Query(params): Query<ExportRecommendations>,
 ) -> Result<Response, ApiError> {
-    let at = state.now();
-    let tenant_id = tenant_filter(&caller, params.tenant_id);
-    let filter = ListRecommendations::from(params).filter(tenant_id.flatten(), at)?;
-    let empty = tenant_id.is_none();
+    let (filter, empty) = params.filter(&caller, state.now())?;
     respond(&state, caller.scope, Recommendations(filter), empty).await
 }

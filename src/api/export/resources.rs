@@ -59,6 +59,13 @@ impl From<ExportResources> for ListResources {
     }
 }
 
+impl ExportResources {
+    /// The filter these parameters give `caller` (400 on a bad value).
+    pub fn filter(self, caller: &Caller) -> Result<ResourceFilter, ApiError> {
+        ListResources::from(self).filter(caller)
+    }
+}
+
 /// The resources a filter selects, in the list's order.
 pub struct Resources(pub ResourceFilter);
 
@@ -132,6 +139,6 @@ pub async fn export(
     caller: Caller,
     Query(params): Query<ExportResources>,
 ) -> Result<Response, ApiError> {
-    let filter = ListResources::from(params).filter(&caller)?;
+    let filter = params.filter(&caller)?;
     respond(&state, caller.scope, Resources(filter), false).await
 }

@@ -195,6 +195,7 @@ async fn every_list_documents_the_cursor_the_count_and_next_cursor(pool: sqlx::P
         [
             "/api/v1/costs",
             "/api/v1/costs/anomalies",
+            "/api/v1/exports",
             "/api/v1/ingestion/runs",
             "/api/v1/recommendations",
             "/api/v1/resources",

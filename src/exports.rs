@@ -1,0 +1,163 @@
+//! Export jobs (`POST /api/v1/exports`): the job row is created by the API, a queue message
+//! (`{"v":1,"export_id":…,"tenant_id":…}` on `AZCOPS_EXPORT_QUEUE`) hands the work to the
+//! `export-job` function ([`worker`]), which streams the rows from the database through gzip
+//! into the lake at `{tenant}/exports/{id}/…` and records the row count and SHA-256; the API
+//! then hands out a short-lived download link ([`link`]).
+
+pub mod link;
+pub mod worker;
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use clap::Args;
+use serde::{Deserialize, Serialize};
+use tokio::sync::OnceCell;
+use uuid::Uuid;
+
+use crate::storage::lake::{Lake, LakeLocation};
+use crate::storage::queue::QueueClient;
+use link::LinkKey;
+
+/// The schema version of the queue message this build writes and reads.
+pub const MESSAGE_VERSION: u32 = 1;
+
+/// Export job settings.
+#[derive(Debug, Clone, Args)]
+pub struct ExportJobConfig {
+    /// The export jobs' queue (as in functions/export-job/function.json), on the ingestion
+    /// queue's storage connection.
+    #[arg(
+        long,
+        env = "AZCOPS_EXPORT_QUEUE",
+        value_name = "AZCOPS_EXPORT_QUEUE",
+        default_value = "azcops-export"
+    )]
+    pub export_queue: String,
+    /// Base64 of the key (at least 32 bytes) download links are signed with. Every instance
+    /// must share it; without it each process draws its own, so a link works only on the
+    /// instance that made it.
+    #[arg(
+        long,
+        env = "AZCOPS_EXPORT_LINK_KEY",
+        value_name = "AZCOPS_EXPORT_LINK_KEY",
+        hide_env_values = true
+    )]
+    pub export_link_key: Option<String>,
+    /// How long a download link stays valid, in seconds.
+    #[arg(long, env = "AZCOPS_EXPORT_LINK_TTL_SECS", value_name = "AZCOPS_EXPORT_LINK_TTL_SECS", default_value_t = 900, value_parser = clap::value_parser!(u64).range(10..=86_400))]
+    pub export_link_ttl_secs: u64,
+}
+
+/// The queue message of one export job.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ExportMessage {
+    pub v: u32,
+    pub export_id: Uuid,
+    pub tenant_id: Uuid,
+}
+
+impl ExportMessage {
+    /// The message of job `export_id` of `tenant_id`.
+    pub fn new(tenant_id: Uuid, export_id: Uuid) -> Self {
+        Self {
+            v: MESSAGE_VERSION,
+            export_id,
+            tenant_id,
+        }
+    }
+
+    /// Parses a message's text; the error says why it can never be processed.
+    pub fn parse(text: &str) -> Result<Self, String> {
+        let message: Self =
+            serde_json::from_str(text).map_err(|e| format!("not an export job message: {e}"))?;
+        if message.v != MESSAGE_VERSION {
+            return Err(format!(
+                "export job message version {}; this build reads version {MESSAGE_VERSION}",
+                message.v
+            ));
+        }
+        Ok(message)
+    }
+
+    /// The compact JSON text put on the queue.
+    pub fn to_text(&self) -> String {
+        serde_json::to_string(self).unwrap_or_default()
+    }
+}
+
+/// What export jobs need: their queue, the lake (opened on first use) and the link key.
+pub struct ExportJobs {
+    queue: QueueClient,
+    queue_ready: OnceCell<()>,
+    lake_location: LakeLocation,
+    lake: OnceCell<Lake>,
+    pub links: LinkKey,
+    /// As host.json's `maxDequeueCount`: the last delivery fails the job for good.
+    pub max_dequeue_count: u32,
+}
+
+impl ExportJobs {
+    /// Export jobs over these parts.
+    pub fn new(
+        queue: QueueClient,
+        lake_location: LakeLocation,
+        links: LinkKey,
+        max_dequeue_count: u32,
+    ) -> Self {
+        Self {
+            queue,
+            queue_ready: OnceCell::new(),
+            lake_location,
+            lake: OnceCell::new(),
+            links,
+            max_dequeue_count,
+        }
+    }
+
+    /// Puts job `export_id`'s message on the queue (created on first use).
+    pub async fn enqueue(&self, tenant_id: Uuid, export_id: Uuid) -> anyhow::Result<()> {
+        self.queue_ready
+            .get_or_try_init(|| self.queue.create_if_missing())
+            .await?;
+        self.queue
+            .send(&ExportMessage::new(tenant_id, export_id).to_text(), None)
+            .await?;
+        Ok(())
+    }
+
+    /// The lake, opened the first time (retried on the next call after a failure).
+    pub async fn lake(&self) -> anyhow::Result<&Lake> {
+        Ok(self
+            .lake
+            .get_or_try_init(|| Lake::open(&self.lake_location))
+            .await?)
+    }
+}
+
+/// Export jobs from configuration: the queue on `queue` (the ingestion queue's connection) and
+/// the lake; the link key from `AZCOPS_EXPORT_LINK_KEY` or drawn at random.
+pub fn from_config(
+    config: &ExportJobConfig,
+    queue: QueueClient,
+    lake: LakeLocation,
+    max_dequeue_count: u32,
+) -> anyhow::Result<Arc<ExportJobs>> {
+    let ttl = Duration::from_secs(config.export_link_ttl_secs);
+    let links = match config.export_link_key.as_deref().map(str::trim) {
+        Some(key) if !key.is_empty() => LinkKey::from_base64(key, ttl)?,
+        _ => {
+            tracing::warn!(
+                "AZCOPS_EXPORT_LINK_KEY is not set: export download links are signed with a key of this process only"
+            );
+            LinkKey::random(ttl)
+        }
+    };
+    Ok(Arc::new(ExportJobs::new(
+        queue,
+        lake,
+        links,
+        max_dequeue_count,
+    )))
+}

@@ -1,0 +1,422 @@
+//! Export jobs (`POST /api/v1/exports`) through the real queue (Azurite) into a real lake: a
+//! job completes, its downloaded file (through the signed link) is the synchronous export's,
+//! compressed, with the recorded row count and SHA-256; a FOCUS job writes
+//! `focus-metadata.json` beside its file; altered or expired links are refused; another
+//! tenant sees none of the jobs; a lake that cannot be written ends the job failed, saying why.
+
+use std::io::Read;
+use std::sync::Arc;
+use std::time::Duration;
+
+use axum::body::Body;
+use axum::http::{Method, Request, StatusCode};
+use serde_json::{Value, json};
+use sha2::{Digest, Sha256};
+use sqlx::PgPool;
+use uuid::Uuid;
+
+use azcops::config::ExportConfig;
+use azcops::exports::ExportJobs;
+use azcops::exports::link::LinkKey;
+use azcops::storage::connection::StorageConnection;
+use azcops::storage::lake::{Lake, LakeLocation};
+use azcops::storage::message::MessageEncoding;
+use azcops::storage::queue::QueueClient;
+
+use crate::api_focus::{csv_rows, decimal, json_lines, tenant_with_costs};
+use crate::support::pipeline::{queue_payload, unique};
+use crate::support::{ADMIN, READER, Reply, TestApp};
+
+const MAX_DEQUEUE_COUNT: u32 = 2;
+
+/// The handler with export jobs on a fresh Azurite queue and `lake`; the queue's reading end.
+async fn app_with_jobs(pool: PgPool, lake: LakeLocation) -> (TestApp, QueueClient) {
+    let name = unique("export-jobs");
+    let connection = StorageConnection::development();
+    let queue = QueueClient::new(&connection, &name, MessageEncoding::Base64).expect("queue");
+    queue
+        .create_if_missing()
+        .await
+        .expect("Azurite must run on 127.0.0.1:10001 (scripts/ensure-azurite)");
+    let sender = QueueClient::new(&connection, &name, MessageEncoding::Base64).expect("queue");
+    let jobs = ExportJobs::new(
+        sender,
+        lake,
+        LinkKey::random(Duration::from_secs(300)),
+        MAX_DEQUEUE_COUNT,
+    );
+    let exports = ExportConfig {
+        export_batch_rows: 7,
+        ..ExportConfig::default()
+    };
+    let app = TestApp::with_export_jobs(pool, exports, Arc::new(jobs)).await;
+    (app, queue)
+}
+
+fn azurite_lake() -> LakeLocation {
+    LakeLocation::parse(&format!("azurite://raw/{}", unique("exports")), |_| None)
+        .expect("lake URL")
+}
+
+/// Takes the one message off the queue and invokes the function with it, as the host does,
+/// `deliveries` times at most until it answers 2xx; the last answer.
+async fn deliver(app: &TestApp, queue: &QueueClient, deliveries: u32) -> (StatusCode, Value) {
+    let messages = queue
+        .receive(1, Duration::from_secs(1))
+        .await
+        .expect("receive");
+    assert_eq!(messages.len(), 1, "one message on the queue");
+    let text = messages[0].text().expect("decodes");
+    let mut last = (StatusCode::INTERNAL_SERVER_ERROR, Value::Null);
+    for dequeue_count in 1..=deliveries {
+        let request = Request::post("/export-job")
+            .header("content-type", "application/json")
+            .body(Body::from(queue_payload(&text, dequeue_count).to_string()))
+            .expect("request");
+        let reply = app.send(request).await;
+        last = (reply.status, reply.body);
+        if last.0.is_success() {
+            break;
+        }
+    }
+    queue
+        .delete(&messages[0].id, &messages[0].pop_receipt)
+        .await
+        .expect("delete");
+    last
+}
+
+/// GET of a download link, without a token.
+async fn fetch(app: &TestApp, url: &str) -> Reply {
+    app.call(Method::GET, url, None, None).await
+}
+
+async fn start(app: &TestApp, token: &str, body: Value) -> Value {
+    let reply = app.post("/api/v1/exports", token, body).await;
+    assert_eq!(reply.status, StatusCode::ACCEPTED, "{}", reply.body);
+    assert_eq!(reply.body["status"], "queued");
+    assert_eq!(
+        reply.headers["location"].to_str().expect("present"),
+        format!(
+            "/api/v1/exports/{}",
+            reply.body["id"].as_str().expect("present")
+        )
+    );
+    reply.body
+}
+
+fn gunzip(bytes: &[u8]) -> String {
+    let mut text = String::new();
+    flate2::read::GzDecoder::new(bytes)
+        .read_to_string(&mut text)
+        .expect("a gzip file of UTF-8 text");
+    text
+}
+
+/// The raw bytes of a reply's body (the harness keeps non-JSON text as a JSON string).
+async fn raw(app: &TestApp, url: &str) -> (StatusCode, Vec<u8>) {
+    let request = Request::get(url).body(Body::empty()).expect("request");
+    let response = tower::ServiceExt::oneshot(app.router.clone(), request)
+        .await
+        .expect("response");
+    let status = response.status();
+    let bytes = http_body_util::BodyExt::collect(response.into_body())
+        .await
+        .expect("body")
+        .to_bytes();
+    (status, bytes.to_vec())
+}
+
+#[sqlx::test(migrator = "azcops::db::MIGRATOR")]
+async fn a_job_completes_through_the_queue_and_its_file_is_the_export(pool: PgPool) {
+    let lake_location = azurite_lake();
+    let (app, queue) = app_with_jobs(pool, lake_location.clone()).await;
+    let (tenant, tid, _) = tenant_with_costs(&app, "A").await;
+    let token = app.token(tid, &[READER]);
+    let window = json!({"from": "2026-01-05", "to": "2026-02-03"});
+
+    // Costs as CSV: the file is the synchronous export's body, byte for byte.
+    let job = start(&app, &token, json!({"what": "costs", "filters": window})).await;
+    let id = job["id"].as_str().expect("present").to_owned();
+    let (status, answer) = deliver(&app, &queue, 1).await;
+    assert_eq!(status, StatusCode::OK, "{answer}");
+    let done = app.get(&format!("/api/v1/exports/{id}"), &token).await;
+    assert_eq!(done.body["status"], "succeeded", "{}", done.body);
+    assert_eq!(done.body["row_count"], 90);
+    let url = done.body["download"]["url"]
+        .as_str()
+        .expect("a link")
+        .to_owned();
+    assert!(
+        url.starts_with(&format!("/api/v1/exports/{id}/download?")),
+        "{url}"
+    );
+    let (status, file) = raw(&app, &url).await;
+    assert_eq!(status, StatusCode::OK);
+    assert_eq!(done.body["bytes"], file.len());
+    let digest: String = Sha256::digest(&file)
+        .iter()
+        .map(|b| format!("{b:02x}"))
+        .collect();
+    assert_eq!(done.body["sha256"], digest);
+    let sync = app
+        .get(
+            "/api/v1/costs/export.csv?from=2026-01-05&to=2026-02-03",
+            &token,
+        )
+        .await;
+    assert_eq!(gunzip(&file), sync.body.as_str().expect("present"));
+    let (_, rows) = csv_rows(&gunzip(&file));
+    assert_eq!(rows.len(), 90);
+
+    // FOCUS as JSON Lines, with its metadata beside it in the lake, under the tenant's prefix.
+    let job = start(
+        &app,
+        &token,
+        json!({"what": "focus", "format": "jsonl", "filters": window}),
+    )
+    .await;
+    let focus_id = job["id"].as_str().expect("present").to_owned();
+    let (status, answer) = deliver(&app, &queue, 1).await;
+    assert_eq!(status, StatusCode::OK, "{answer}");
+    let done = app
+        .get(&format!("/api/v1/exports/{focus_id}"), &token)
+        .await;
+    assert_eq!(done.body["status"], "succeeded", "{}", done.body);
+    assert_eq!(done.body["download"]["file_name"], "focus.jsonl.gz");
+    let (_, file) = raw(
+        &app,
+        done.body["download"]["url"].as_str().expect("present"),
+    )
+    .await;
+    let lines = json_lines(&gunzip(&file));
+    assert_eq!(lines.len(), 90);
+    let summary = app
+        .get(
+            "/api/v1/costs/summary?from=2026-01-05&to=2026-02-03",
+            &token,
+        )
+        .await;
+    let billed: rust_decimal::Decimal = lines
+        .iter()
+        .map(|r| decimal(&r["BilledCost"].to_string()))
+        .sum();
+    assert_eq!(
+        billed.round_dp(2),
+        rust_decimal::Decimal::from_f64_retain(
+            summary.body["total_cost"].as_f64().expect("present")
+        )
+        .expect("present")
+        .round_dp(2)
+    );
+    let lake = Lake::open(&lake_location).await.expect("lake");
+    let metadata = lake
+        .get(&object_store::path::Path::from(format!(
+            "{tenant}/exports/{focus_id}/focus-metadata.json"
+        )))
+        .await
+        .expect("focus-metadata.json beside the file");
+    let metadata: Value = serde_json::from_slice(&metadata).expect("JSON");
+    assert_eq!(metadata["focus_version"], "1.2");
+    assert_eq!(metadata["export"]["rows"], 90);
+    assert_eq!(metadata["export"]["sha256"], done.body["sha256"]);
+    assert!(
+        metadata["null_columns"]
+            .as_array()
+            .expect("present")
+            .contains(&json!("ListCost"))
+    );
+
+    // The tenant's list holds both, newest first.
+    let list = app.get("/api/v1/exports", &token).await;
+    assert_eq!(list.status, StatusCode::OK, "{}", list.body);
+    let ids: Vec<&str> = list.body["items"]
+        .as_array()
+        .expect("present")
+        .iter()
+        .map(|j| j["id"].as_str().expect("present"))
+        .collect();
+    assert_eq!(ids, [focus_id.as_str(), id.as_str()]);
+    assert_eq!(list.body["total"], 2);
+}
+
+#[sqlx::test(migrator = "azcops::db::MIGRATOR")]
+async fn altered_or_expired_links_are_refused(pool: PgPool) {
+    let (app, queue) = app_with_jobs(pool, azurite_lake()).await;
+    let (_, tid, _) = tenant_with_costs(&app, "A").await;
+    let token = app.token(tid, &[READER]);
+    let job = start(&app, &token, json!({"what": "costs"})).await;
+    let id = job["id"].as_str().expect("present");
+    assert!(job["download"].is_null(), "no link before the file exists");
+    deliver(&app, &queue, 1).await;
+    let done = app.get(&format!("/api/v1/exports/{id}"), &token).await;
+    let url = done.body["download"]["url"]
+        .as_str()
+        .expect("present")
+        .to_owned();
+    assert_eq!(fetch(&app, &url).await.status, StatusCode::OK);
+
+    let expires = url
+        .split("expires=")
+        .nth(1)
+        .expect("present")
+        .split('&')
+        .next()
+        .expect("present")
+        .to_owned();
+    let later: i64 = expires.parse::<i64>().expect("present") + 3600;
+    let extended = url.replace(&format!("expires={expires}"), &format!("expires={later}"));
+    fetch(&app, &extended)
+        .await
+        .assert_error(StatusCode::FORBIDDEN, "forbidden");
+    let sig = url.split("sig=").nth(1).expect("present").to_owned();
+    let mut tampered = sig.clone().into_bytes();
+    tampered[0] = if tampered[0] == b'A' { b'B' } else { b'A' };
+    let tampered = url.replace(&sig, std::str::from_utf8(&tampered).expect("present"));
+    fetch(&app, &tampered)
+        .await
+        .assert_error(StatusCode::FORBIDDEN, "forbidden");
+    let other_job = url.replace(id, &Uuid::new_v4().to_string());
+    fetch(&app, &other_job)
+        .await
+        .assert_error(StatusCode::FORBIDDEN, "forbidden");
+
+    app.clock.advance(chrono::Duration::seconds(301));
+    let reply = fetch(&app, &url).await;
+    reply.assert_error(StatusCode::FORBIDDEN, "forbidden");
+    assert!(
+        reply.body["error"]["message"]
+            .as_str()
+            .expect("present")
+            .contains("expired"),
+        "{}",
+        reply.body
+    );
+    let fresh = app.get(&format!("/api/v1/exports/{id}"), &token).await;
+    let fresh = fresh.body["download"]["url"]
+        .as_str()
+        .expect("present")
+        .to_owned();
+    assert_eq!(
+        fetch(&app, &fresh).await.status,
+        StatusCode::OK,
+        "a new link works"
+    );
+}
+
+#[sqlx::test(migrator = "azcops::db::MIGRATOR")]
+async fn another_tenant_sees_none_of_the_jobs(pool: PgPool) {
+    let (app, queue) = app_with_jobs(pool, azurite_lake()).await;
+    let (a, a_tid, _) = tenant_with_costs(&app, "A").await;
+    let (b, b_tid, _) = tenant_with_costs(&app, "B").await;
+    let a_token = app.token(a_tid, &[READER]);
+    let job = start(&app, &a_token, json!({"what": "focus"})).await;
+    let id = job["id"].as_str().expect("present");
+    deliver(&app, &queue, 1).await;
+    let url = app
+        .get(&format!("/api/v1/exports/{id}"), &a_token)
+        .await
+        .body["download"]["url"]
+        .as_str()
+        .expect("present")
+        .to_owned();
+
+    for token in [app.token(b_tid, &[READER]), app.token(b_tid, &[ADMIN])] {
+        app.get(&format!("/api/v1/exports/{id}"), &token)
+            .await
+            .assert_error(StatusCode::NOT_FOUND, "not_found");
+        let list = app.get("/api/v1/exports", &token).await;
+        assert_eq!(list.body["total"], 0, "{}", list.body);
+        let named = app
+            .get(&format!("/api/v1/exports?tenant_id={a}"), &token)
+            .await;
+        assert_eq!(named.body["items"], json!([]), "{}", named.body);
+        // Starting one for A is refused as if A did not exist.
+        app.post(
+            "/api/v1/exports",
+            &token,
+            json!({"what": "costs", "tenant_id": a}),
+        )
+        .await
+        .assert_error(StatusCode::NOT_FOUND, "not_found");
+    }
+    // A's link with B's tenant in it does not verify.
+    let as_b = url.replace(&a.to_string(), &b.to_string());
+    fetch(&app, &as_b)
+        .await
+        .assert_error(StatusCode::FORBIDDEN, "forbidden");
+    // The operator sees A's job when naming A.
+    let list = app
+        .get(&format!("/api/v1/exports?tenant_id={a}"), &app.operator())
+        .await;
+    assert_eq!(list.body["total"], 1, "{}", list.body);
+}
+
+#[sqlx::test(migrator = "azcops::db::MIGRATOR")]
+async fn a_lake_that_cannot_be_written_fails_the_job_saying_why(pool: PgPool) {
+    // A file lake in which the tenant's prefix is a file: no folder can be made under it.
+    let root = std::env::temp_dir().join(unique("azcops-export-lake"));
+    std::fs::create_dir_all(&root).expect("lake folder");
+    let (app, queue) = app_with_jobs(pool, LakeLocation::Local(root.clone())).await;
+    let (tenant, tid, _) = tenant_with_costs(&app, "A").await;
+    std::fs::write(root.join(tenant.to_string()), b"in the way").expect("a file");
+    let token = app.token(tid, &[READER]);
+    let job = start(&app, &token, json!({"what": "costs", "format": "jsonl"})).await;
+    let id = job["id"].as_str().expect("present");
+
+    let (status, answer) = deliver(&app, &queue, MAX_DEQUEUE_COUNT).await;
+    assert_eq!(
+        status,
+        StatusCode::OK,
+        "the last delivery ends the job: {answer}"
+    );
+    let failed = app.get(&format!("/api/v1/exports/{id}"), &token).await;
+    assert_eq!(failed.body["status"], "failed", "{}", failed.body);
+    assert_eq!(failed.body["attempts"], MAX_DEQUEUE_COUNT);
+    let error = failed.body["error"].as_str().expect("present");
+    assert!(
+        error.contains("writing the file to the lake failed"),
+        "{error}"
+    );
+    assert!(failed.body["download"].is_null());
+
+    // A message that is not an export job's is rejected, not retried.
+    let request = Request::post("/export-job")
+        .header("content-type", "application/json")
+        .body(Body::from(queue_payload("{\"v\":1}", 1).to_string()))
+        .expect("request");
+    let reply = app.send(request).await;
+    assert_eq!(reply.status, StatusCode::OK);
+    assert!(
+        reply.body["Logs"][0]
+            .as_str()
+            .expect("present")
+            .starts_with("rejected:"),
+        "{}",
+        reply.body
+    );
+    let _ = std::fs::remove_dir_all(&root);
+}
+
+#[sqlx::test(migrator = "azcops::db::MIGRATOR")]
+async fn bad_requests_are_refused_before_any_job(pool: PgPool) {
+    let (app, _queue) = app_with_jobs(pool, azurite_lake()).await;
+    let (_, tid, _) = tenant_with_costs(&app, "A").await;
+    let token = app.token(tid, &[READER]);
+    for body in [
+        json!({"what": "everything"}),
+        json!({"what": "costs", "format": "parquet"}),
+        json!({"what": "costs", "filters": {"from": "2026-02-01", "to": "2026-01-01"}}),
+        json!({"what": "costs", "filters": {"nope": 1}}),
+        json!({"what": "resources", "filters": []}),
+    ] {
+        app.post("/api/v1/exports", &token, body.clone())
+            .await
+            .assert_error(StatusCode::BAD_REQUEST, "bad_request");
+    }
+    app.post("/api/v1/exports", &app.operator(), json!({"what": "costs"}))
+        .await
+        .assert_error(StatusCode::BAD_REQUEST, "bad_request");
+    let list = app.get("/api/v1/exports", &token).await;
+    assert_eq!(list.body["total"], 0);
+}
