@@ -161,6 +161,7 @@ module "function_app" {
   deployment_container_endpoint = module.storage.deployment_container_endpoint
   lake_url                      = module.storage.lake_url
   ingest_queue_name             = module.storage.ingest_queue_name
+  export_queue_name             = module.storage.export_queue_name
 
   key_vault_uri = local.client_secrets ? module.keyvault.uri : ""
   database_url  = module.postgresql.runtime_database_url

@@ -23,6 +23,7 @@ locals {
     AZCOPS_AZURE_CLIENT_SECRET_NAME  = "azure-client-secret-{tenant}"
     AZCOPS_QUEUE_CONNECTION          = "AzureWebJobsStorage"
     AZCOPS_INGEST_QUEUE              = var.ingest_queue_name
+    AZCOPS_EXPORT_QUEUE              = var.export_queue_name
     AZCOPS_QUEUE_MESSAGE_ENCODING    = "base64"
     AZCOPS_QUEUE_MAX_DEQUEUE_COUNT   = "5"
     AZCOPS_LAKE_URL                  = var.lake_url

@@ -82,6 +82,12 @@ variable "lake_url" {
   }
 }
 
+variable "export_queue_name" {
+  description = "AZCOPS_EXPORT_QUEUE (must match functions/export-job's queueName)."
+  type        = string
+  default     = "azcops-export"
+}
+
 variable "ingest_queue_name" {
   description = "AZCOPS_INGEST_QUEUE (must match functions/ingest-subscription's queueName)."
   type        = string

@@ -13,7 +13,7 @@ locals {
   }
   # Static keys, so for_each is known at plan time even before the vault and account exist.
   # Each data-plane role on the narrowest scope that works: the lake's container, the host's
-  # own containers, the deployment container (read only) and the two ingestion queues.
+  # own containers, the deployment container (read only) and the ingestion and export queues.
   resource_assignments = merge(
     {
       lake_blob_data_contributor = { scope = var.storage.lake_container_id, role = "Storage Blob Data Contributor" }

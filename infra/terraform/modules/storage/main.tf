@@ -4,7 +4,10 @@ locals {
   # role assignments (data-plane roles narrowed to one container or queue).
   blob_service_id  = "${azurerm_storage_account.this.id}/blobServices/default"
   queue_service_id = "${azurerm_storage_account.this.id}/queueServices/default"
-  queue_names      = [var.ingest_queue_name, "${var.ingest_queue_name}-poison"]
+  queue_names = [
+    var.ingest_queue_name, "${var.ingest_queue_name}-poison",
+    var.export_queue_name, "${var.export_queue_name}-poison",
+  ]
 }
 
 resource "azurerm_storage_account" "this" {
@@ -95,7 +98,8 @@ resource "azurerm_role_assignment" "package_writer" {
   principal_id         = each.value
 }
 
-# The ingestion queue (functions/ingest-subscription) and the host's poison queue for it.
+# The ingestion queue (functions/ingest-subscription), the export jobs' queue
+# (functions/export-job) and the host's poison queue of each.
 resource "azurerm_storage_queue" "ingest" {
   for_each           = toset(local.queue_names)
   name               = each.value

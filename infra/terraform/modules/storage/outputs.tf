@@ -34,13 +34,18 @@ output "host_container_ids" {
 }
 
 output "queue_ids" {
-  description = "Resource Manager IDs of the ingestion queue and its poison queue, by name."
+  description = "Resource Manager IDs of the ingestion and export queues and their poison queues, by name."
   value       = { for q in local.queue_names : q => "${local.queue_service_id}/queues/${azurerm_storage_queue.ingest[q].name}" }
 }
 
 output "deployment_container_endpoint" {
   description = "Blob container URL for the Flex Consumption deployment package."
   value       = "${azurerm_storage_account.this.primary_blob_endpoint}${azurerm_storage_container.deployments.name}"
+}
+
+output "export_queue_name" {
+  description = "The export jobs' queue."
+  value       = var.export_queue_name
 }
 
 output "ingest_queue_name" {

@@ -43,6 +43,16 @@ variable "soft_delete_retention_days" {
   }
 }
 
+variable "export_queue_name" {
+  description = "The export jobs' queue (AZCOPS_EXPORT_QUEUE, functions/export-job); its poison queue is <name>-poison."
+  type        = string
+  default     = "azcops-export"
+  validation {
+    condition     = can(regex("^[a-z0-9]([a-z0-9]|-[a-z0-9]){2,55}$", var.export_queue_name))
+    error_message = "Queue names are 3-56 lower-case letters, digits and single hyphens (room for -poison)."
+  }
+}
+
 variable "ingest_queue_name" {
   description = "The ingestion queue (AZCOPS_INGEST_QUEUE, functions/ingest-subscription); its poison queue is <name>-poison."
   type        = string
