@@ -73,7 +73,7 @@ pub struct AppState {
     pub ui: Arc<UiSettings>,
     /// Export jobs' queue, lake and link key (absent without a queue and a lake: creating a
     /// job answers 503).
-    pub export_jobs: Option<Arc<crate::exports::ExportJobs>>,
+    pub export_jobs: Option<Arc<crate::api::export::runtime::ExportJobs>>,
 }
 
 impl AppState {
@@ -135,7 +135,7 @@ impl AppState {
     }
 
     /// The same state with export jobs.
-    pub fn with_export_jobs(mut self, jobs: Arc<crate::exports::ExportJobs>) -> Self {
+    pub fn with_export_jobs(mut self, jobs: Arc<crate::api::export::runtime::ExportJobs>) -> Self {
         self.export_jobs = Some(jobs);
         self
     }

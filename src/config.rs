@@ -105,7 +105,7 @@ pub struct Config {
     pub ui: UiConfig,
 
     #[command(flatten)]
-    pub export_jobs: crate::exports::ExportJobConfig,
+    pub export_jobs: ExportJobConfig,
 }
 
 /// Default of `AZCOPS_EXPORT_SYNC_MAX_ROWS`.
@@ -601,4 +601,31 @@ mod tests {
             "https://sts.windows.net/{tid}/"
         );
     }
+}
+
+/// Export job settings.
+#[derive(Debug, Clone, Args)]
+pub struct ExportJobConfig {
+    /// The export jobs' queue (as in functions/export-job/function.json), on the ingestion
+    /// queue's storage connection.
+    #[arg(
+        long,
+        env = "AZCOPS_EXPORT_QUEUE",
+        value_name = "AZCOPS_EXPORT_QUEUE",
+        default_value = "azcops-export"
+    )]
+    pub export_queue: String,
+    /// Base64 of the key (at least 32 bytes) download links are signed with. Every instance
+    /// must share it; without it each process draws its own, so a link works only on the
+    /// instance that made it.
+    #[arg(
+        long,
+        env = "AZCOPS_EXPORT_LINK_KEY",
+        value_name = "AZCOPS_EXPORT_LINK_KEY",
+        hide_env_values = true
+    )]
+    pub export_link_key: Option<String>,
+    /// How long a download link stays valid, in seconds.
+    #[arg(long, env = "AZCOPS_EXPORT_LINK_TTL_SECS", value_name = "AZCOPS_EXPORT_LINK_TTL_SECS", default_value_t = 900, value_parser = clap::value_parser!(u64).range(10..=86_400))]
+    pub export_link_ttl_secs: u64,
 }

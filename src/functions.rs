@@ -227,7 +227,7 @@ async fn export_job(State(state): State<AppState>, body: Bytes) -> Answer {
     })?;
     let dequeue_count = request.dequeue_count().unwrap_or(1);
     let id = request.metadata_string("Id").unwrap_or_default();
-    match crate::exports::worker::handle(&state, &jobs, &text, dequeue_count).await {
+    match crate::api::export::runtime::worker::handle(&state, &jobs, &text, dequeue_count).await {
         Disposition::Done(line) => {
             tracing::info!(message.id = %id, dequeue_count, outcome = "done", "{line}");
             done(line)

@@ -38,7 +38,6 @@ pub mod azure;
 pub mod config;
 pub mod db;
 pub mod evaluation;
-pub mod exports;
 pub mod functions;
 pub mod host;
 pub mod ingestion;

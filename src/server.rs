@@ -175,7 +175,7 @@ fn export_jobs(
         tracing::warn!("no queue configured: export jobs are not available");
         return Ok(state);
     };
-    let jobs = crate::exports::from_config(
+    let jobs = crate::api::export::runtime::from_config(
         &config.export_jobs,
         queue,
         lake.clone(),

@@ -20,6 +20,7 @@ pub mod jobs;
 pub mod recommendations;
 pub mod record;
 pub mod resources;
+pub mod runtime;
 
 use axum::Router;
 use axum::body::{Body, Bytes};

@@ -15,9 +15,9 @@ use sha2::{Digest, Sha256};
 use sqlx::PgPool;
 use uuid::Uuid;
 
+use azcops::api::export::runtime::ExportJobs;
+use azcops::api::export::runtime::link::LinkKey;
 use azcops::config::ExportConfig;
-use azcops::exports::ExportJobs;
-use azcops::exports::link::LinkKey;
 use azcops::storage::connection::StorageConnection;
 use azcops::storage::lake::{Lake, LakeLocation};
 use azcops::storage::message::MessageEncoding;

@@ -58,7 +58,7 @@ impl TestApp {
     pub async fn with_export_jobs(
         pool: PgPool,
         exports: ExportConfig,
-        jobs: std::sync::Arc<azcops::exports::ExportJobs>,
+        jobs: std::sync::Arc<azcops::api::export::runtime::ExportJobs>,
     ) -> Self {
         Self::build(pool, None, exports, Some(jobs)).await
     }
@@ -77,7 +77,7 @@ impl TestApp {
         pool: PgPool,
         azure: Option<AzureClient>,
         exports: ExportConfig,
-        jobs: Option<std::sync::Arc<azcops::exports::ExportJobs>>,
+        jobs: Option<std::sync::Arc<azcops::api::export::runtime::ExportJobs>>,
     ) -> Self {
         let jwks = JwksServer::start().await;
         let operator_tid = Uuid::new_v4();

@@ -1,7 +1,7 @@
 //! Export jobs: `POST /api/v1/exports` queues a large export (any list, or costs in FOCUS),
 //! `GET /api/v1/exports` lists the tenant's jobs, `GET /api/v1/exports/{id}` gives one with,
 //! once written, a short-lived download link, which `GET /api/v1/exports/{id}/download` serves
-//! (the link's signature stands for the token; see [`crate::exports::link`]).
+//! (the link's signature stands for the token; see [`crate::api::export::runtime::link`]).
 
 use axum::Router;
 use axum::body::{Body, Bytes};
@@ -21,13 +21,13 @@ use super::costs::ExportCosts;
 use super::recommendations::ExportRecommendations;
 use super::resources::ExportResources;
 use crate::api::error::ApiError;
+use crate::api::export::runtime::link::LinkError;
+use crate::api::export::runtime::worker::file_name;
 use crate::api::extract::{Json, Path, Query};
 use crate::api::pagination::{Paginated, Paging, QueryId};
 use crate::api::{AppState, Caller};
 use crate::db::Scope;
 use crate::db::export_jobs::{self, ExportJob};
-use crate::exports::link::LinkError;
-use crate::exports::worker::file_name;
 
 /// The export job routes.
 pub fn router() -> Router<AppState> {

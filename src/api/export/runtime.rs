@@ -10,7 +10,6 @@ pub mod worker;
 use std::sync::Arc;
 use std::time::Duration;
 
-use clap::Args;
 use serde::{Deserialize, Serialize};
 use tokio::sync::OnceCell;
 use uuid::Uuid;
@@ -19,35 +18,10 @@ use crate::storage::lake::{Lake, LakeLocation};
 use crate::storage::queue::QueueClient;
 use link::LinkKey;
 
+pub use crate::config::ExportJobConfig;
+
 /// The schema version of the queue message this build writes and reads.
 pub const MESSAGE_VERSION: u32 = 1;
-
-/// Export job settings.
-#[derive(Debug, Clone, Args)]
-pub struct ExportJobConfig {
-    /// The export jobs' queue (as in functions/export-job/function.json), on the ingestion
-    /// queue's storage connection.
-    #[arg(
-        long,
-        env = "AZCOPS_EXPORT_QUEUE",
-        value_name = "AZCOPS_EXPORT_QUEUE",
-        default_value = "azcops-export"
-    )]
-    pub export_queue: String,
-    /// Base64 of the key (at least 32 bytes) download links are signed with. Every instance
-    /// must share it; without it each process draws its own, so a link works only on the
-    /// instance that made it.
-    #[arg(
-        long,
-        env = "AZCOPS_EXPORT_LINK_KEY",
-        value_name = "AZCOPS_EXPORT_LINK_KEY",
-        hide_env_values = true
-    )]
-    pub export_link_key: Option<String>,
-    /// How long a download link stays valid, in seconds.
-    #[arg(long, env = "AZCOPS_EXPORT_LINK_TTL_SECS", value_name = "AZCOPS_EXPORT_LINK_TTL_SECS", default_value_t = 900, value_parser = clap::value_parser!(u64).range(10..=86_400))]
-    pub export_link_ttl_secs: u64,
-}
 
 /// The queue message of one export job.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
