@@ -28,11 +28,13 @@ export async function render(root, ctx) {
   async function decide(a, to) {
     try {
       await api(`costs/anomalies/${a.id}`, { method: 'PATCH', body: { status: to, expected_status: a.status } });
-      status.textContent = `Anomaly of ${a.peak_date} marked ${to}.`;
-      await load();
     } catch (e) {
       status.textContent = `Could not mark it ${to}: ${e.message}`;
+      return;
     }
+    // The list is read again first, so the outcome stays on screen after it.
+    await load();
+    status.textContent = `Anomaly of ${a.peak_date} marked ${to}.`;
   }
 
   async function load() {

@@ -125,11 +125,13 @@ export async function render(root, ctx) {
     try {
       await api(`recommendations/${rec.id}/transition`, { method: 'POST',
         body: { to, expected_status: rec.status, reason: answer.reason, until: answer.until } });
-      status.textContent = `${label}: done (${rec.resource_name || rec.title}).`;
-      await load(current, cursors[cursors.length - 1]);
     } catch (e) {
       status.textContent = `${label} failed: ${e.message}`;
+      return;
     }
+    // The list is read again first, so the outcome stays on screen after it.
+    await load(current, cursors[cursors.length - 1]);
+    status.textContent = `${label}: done (${rec.resource_name || rec.title}).`;
   }
 
   async function bulkAct(label, to, needs) {
@@ -139,15 +141,17 @@ export async function render(root, ctx) {
     }
     const answer = needs.reason ? await ask(`${label} (${selected.size})`, needs) : {};
     if (!answer) return;
+    let r;
     try {
-      const r = await api('recommendations/transitions', { method: 'POST',
+      r = await api('recommendations/transitions', { method: 'POST',
         body: { ids: [...selected], to, expected_status: 'open', reason: answer.reason, until: answer.until } });
-      status.textContent = `${label}: ${r.succeeded} succeeded, ${r.failed} failed.`;
-      selected.clear();
-      await load(current, cursors[cursors.length - 1]);
     } catch (e) {
       status.textContent = `${label} failed: ${e.message}`;
+      return;
     }
+    selected.clear();
+    await load(current, cursors[cursors.length - 1]);
+    status.textContent = `${label}: ${r.succeeded} succeeded, ${r.failed} failed.`;
   }
 
   function rows(items) {
