@@ -3,7 +3,7 @@
 //! requests), what was spent when and until when Azure asked the key to hold, shared by every
 //! Function instance. A caller locks the key with [`lock`] inside a short transaction, reads
 //! and extends the log, and commits; the database's clock is the one clock the instances share.
-//! The quotas' rules are the Azure client's (`crate::azure::qpu_budget`); this is only storage.
+//! The quotas' rules belong to the Azure client's query budget; this is only storage.
 
 use chrono::{DateTime, Utc};
 use sqlx::PgConnection;
