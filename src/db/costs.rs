@@ -83,6 +83,20 @@ impl CostDay {
     }
 }
 
+/// How many cost rows match `f` (the cost list's and the FOCUS export's total).
+pub async fn count(conn: &mut PgConnection, f: &CostFilter) -> Result<i64, sqlx::Error> {
+    sqlx::query_scalar!(
+        r#"SELECT count(*) AS "count!" FROM costs_daily c JOIN subscriptions s ON s.id = c.subscription_db_id
+               WHERE ($1::uuid IS NULL OR c.tenant_id = $1)
+                 AND ($2::uuid IS NULL OR s.id = $2 OR s.subscription_id = $2)
+                 AND ($3::date IS NULL OR c.date >= $3) AND ($4::date IS NULL OR c.date <= $4)
+                 AND ($5::text IS NULL OR c.service_name = $5) AND ($6::text IS NULL OR c.resource_group = $6)"#,
+        f.tenant_id, f.subscription, f.from, f.to, f.service_name, f.resource_group,
+    )
+    .fetch_one(conn)
+    .await
+}
+
 /// A page of cost rows, newest day first, and the total when asked for. After a cursor, the
 /// index on (tenant, day) starts at the cursor's day; only that day's rows before the cursor
 /// are read and dropped.
@@ -92,16 +106,7 @@ pub async fn list(
     page: &Page<CostKey>,
 ) -> Result<Listed<CostDay>, sqlx::Error> {
     let total = if page.count {
-        Some(sqlx::query_scalar!(
-            r#"SELECT count(*) AS "count!" FROM costs_daily c JOIN subscriptions s ON s.id = c.subscription_db_id
-               WHERE ($1::uuid IS NULL OR c.tenant_id = $1)
-                 AND ($2::uuid IS NULL OR s.id = $2 OR s.subscription_id = $2)
-                 AND ($3::date IS NULL OR c.date >= $3) AND ($4::date IS NULL OR c.date <= $4)
-                 AND ($5::text IS NULL OR c.service_name = $5) AND ($6::text IS NULL OR c.resource_group = $6)"#,
-            f.tenant_id, f.subscription, f.from, f.to, f.service_name, f.resource_group,
-        )
-        .fetch_one(&mut *conn)
-        .await?)
+        Some(count(conn, f).await?)
     } else {
         None
     };
