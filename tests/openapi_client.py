@@ -59,7 +59,7 @@ def main():
     health = check("getHealth", get_health.sync_detailed(client=api), 200)
     expect("health is ok", health.status == "ok" and health.database == "ok")
 
-    tenants = check("listTenants (empty)", list_tenants.sync_detailed(client=api), 200)
+    tenants = check("listTenants (empty)", list_tenants.sync_detailed(client=api, include_total=True), 200)
     expect("no tenant yet", tenants.total == 0 and tenants.items == [])
 
     body = CreateTenant(name="OpenAPI customer", azure_tenant_id=uuid.UUID(customer["id"]))
@@ -72,7 +72,7 @@ def main():
     expect("getTenant reads it back", read.to_dict() == tenant.to_dict())
     check("getTenant (unknown id)", get_tenant.sync_detailed(uuid.uuid4(), client=api), 404)
 
-    tenants = check("listTenants", list_tenants.sync_detailed(client=api, page_size=10), 200)
+    tenants = check("listTenants", list_tenants.sync_detailed(client=api, page_size=10, include_total=True), 200)
     expect("listTenants lists it", tenants.total == 1 and tenants.page_size == 10
            and [t.id for t in tenants.items] == [tenant.id])
 
@@ -83,7 +83,7 @@ def main():
     read = check("getSubscription", get_subscription.sync_detailed(sub.id, client=api), 200)
     expect("getSubscription reads it back", read.display_name == "Generated")
     subs = check("listSubscriptions",
-                 list_subscriptions.sync_detailed(client=api, tenant_id=tenant.id), 200)
+                 list_subscriptions.sync_detailed(client=api, tenant_id=tenant.id, include_total=True), 200)
     expect("listSubscriptions lists it", subs.total == 1 and subs.items[0].id == sub.id)
 
     body = TriggerRequest(tenant_id=tenant.id, mode=Mode.COST)
@@ -98,9 +98,9 @@ def main():
            and run.items[0].subscription_id == azure_sub)
 
     # Nothing ingested yet (no handler takes the queue here): empty, but well-formed.
-    resources = check("listResources", list_resources.sync_detailed(client=api), 200)
+    resources = check("listResources", list_resources.sync_detailed(client=api, include_total=True), 200)
     expect("no resources yet", resources.total == 0)
-    costs = check("listCosts", list_costs.sync_detailed(client=api), 200)
+    costs = check("listCosts", list_costs.sync_detailed(client=api, include_total=True), 200)
     expect("no costs yet", costs.total == 0)
     summary = check("getCostSummary", get_cost_summary.sync_detailed(client=api), 200)
     expect("a 30-day summary", (summary.to - summary.from_).days == 29 and summary.totals == [])
@@ -112,7 +112,7 @@ def main():
 def recommendations(api, tenant_id):
     """The recommendation workflow's operations: none to decide on yet, but every shape used."""
     listed = check("listRecommendations", list_recommendations.sync_detailed(
-        client=api, tenant_id=tenant_id, status=Status.OPEN, include_suppressed=True), 200)
+        client=api, tenant_id=tenant_id, status=Status.OPEN, include_suppressed=True, include_total=True), 200)
     expect("no recommendations yet", listed.total == 0)
     summary = check("getRecommendationSummary",
                     get_recommendation_summary.sync_detailed(client=api, tenant_id=tenant_id), 200)
@@ -152,9 +152,9 @@ def recommendations(api, tenant_id):
 
 
 def paging(api, tenant_id, newest_first):
-    """A list read by cursor: page numbers count, a cursor's pages do not, the last page ends it."""
+    """A list read by cursor: a count on request, a cursor's pages uncounted, the last page ends it."""
     first = check("listSuppressions (page 1 of 1 row)", list_suppressions.sync_detailed(
-        client=api, tenant_id=tenant_id, page_size=1), 200)
+        client=api, tenant_id=tenant_id, page_size=1, include_total=True), 200)
     expect("page 1 is counted and points on", first.page == 1 and first.total == 2
            and first.total_pages == 2 and isinstance(first.next_cursor, str))
     after = check("listSuppressions (cursor)", list_suppressions.sync_detailed(

@@ -86,7 +86,8 @@ pub struct ListAnomalies {
     /// The `next_cursor` of the page before (with the same filters), instead of `page`.
     #[param(min_length = 1, max_length = 4096)]
     pub cursor: Option<String>,
-    /// Count all matching rows into `total`. Default: true with page numbers, false with `cursor`.
+    /// Count all matching rows into `total` and `total_pages` (a full count, which costs what
+    /// reading every matching row costs). Default: false, and `total` is null.
     pub include_total: Option<bool>,
 }
 

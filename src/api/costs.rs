@@ -54,8 +54,8 @@ pub struct ListCosts {
     /// cursor is a 400.
     #[param(min_length = 1, max_length = 4096)]
     pub cursor: Option<String>,
-    /// Count all matching rows into `total` (a full count). Default: true with page numbers,
-    /// false with `cursor`.
+    /// Count all matching rows into `total` and `total_pages` (a full count, which costs what
+    /// reading every matching row costs). Default: false, and `total` is null.
     pub include_total: Option<bool>,
 }
 
@@ -137,8 +137,8 @@ pub(super) fn filter(
 /// Lists daily cost rows, newest first.
 ///
 /// By page number, or by `cursor` (a page's `next_cursor`) at the cost of a first page however
-/// deep; `total` is counted for page numbers unless `include_total=false`, and after a cursor
-/// only with `include_total=true`.
+/// deep; `total` is counted only on request
+/// (`include_total=true`).
 #[utoipa::path(get, path = "/api/v1/costs", operation_id = "listCosts", tag = "costs", params(ListCosts),
     responses((status = 200, description = "One page of daily cost rows, newest day first, then by AzCops subscription, resource group, service, meter category and id.", body = Paginated<CostDay>)))]
 pub async fn list(

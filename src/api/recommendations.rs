@@ -112,8 +112,8 @@ pub struct ListRecommendations {
     /// filter's or sort's cursor is a 400.
     #[param(min_length = 1, max_length = 4096)]
     pub cursor: Option<String>,
-    /// Count all matching rows into `total` (a full count). Default: true with page numbers,
-    /// false with `cursor`.
+    /// Count all matching rows into `total` and `total_pages` (a full count, which costs what
+    /// reading every matching row costs). Default: false, and `total` is null.
     pub include_total: Option<bool>,
 }
 
@@ -188,8 +188,8 @@ impl ListRecommendations {
 /// Lists recommendations.
 ///
 /// By page number, or by `cursor` (a page's `next_cursor`) at the cost of a first page however
-/// deep; `total` is counted for page numbers unless `include_total=false`, and after a cursor
-/// only with `include_total=true`.
+/// deep; `total` is counted only on request
+/// (`include_total=true`).
 #[utoipa::path(get, path = "/api/v1/recommendations", operation_id = "listRecommendations",
     tag = "recommendations", params(ListRecommendations),
     responses((status = 200, description = "One page of recommendations, largest savings first unless `sort` says otherwise (then by id, descending).", body = Paginated<Recommendation>)))]

@@ -100,8 +100,8 @@ pub struct ListSuppressions {
     /// cursor is a 400.
     #[param(min_length = 1, max_length = 4096)]
     pub cursor: Option<String>,
-    /// Count all matching rows into `total` (a full count). Default: true with page numbers,
-    /// false with `cursor`.
+    /// Count all matching rows into `total` and `total_pages` (a full count, which costs what
+    /// reading every matching row costs). Default: false, and `total` is null.
     pub include_total: Option<bool>,
 }
 
@@ -253,8 +253,8 @@ pub async fn create(
 /// Lists suppressions.
 ///
 /// By page number, or by `cursor` (a page's `next_cursor`) at the cost of a first page however
-/// deep; `total` is counted for page numbers unless `include_total=false`, and after a cursor
-/// only with `include_total=true`.
+/// deep; `total` is counted only on request
+/// (`include_total=true`).
 #[utoipa::path(get, path = "/api/v1/suppressions", operation_id = "listSuppressions", tag = "suppressions",
     params(ListSuppressions),
     responses((status = 200, description = "One page of suppressions, newest first (then by id, descending).", body = Paginated<Suppression>)))]

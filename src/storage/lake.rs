@@ -130,6 +130,15 @@ pub struct Lake {
     name: String,
     /// Whether the store keeps a content type (the local file system does not).
     content_type: bool,
+    /// Signs read links of its blobs, when it is a blob container whose credential can sign.
+    signer: Option<BlobSigner>,
+}
+
+/// What signs a blob lake's read links: its container's client and the lake's prefix in it.
+#[derive(Clone)]
+struct BlobSigner {
+    azure: object_store::azure::MicrosoftAzure,
+    prefix: Option<Path>,
 }
 
 impl Lake {
@@ -165,6 +174,7 @@ impl Lake {
             store: Arc::new(store),
             name,
             content_type: false,
+            signer: None,
         })
     }
 
@@ -188,7 +198,19 @@ impl Lake {
             lake: name.clone(),
             detail,
         })?;
-        let store: Arc<dyn ObjectStore> = match prefix.filter(|p| !p.is_empty()) {
+        let prefix = prefix.filter(|p| !p.is_empty());
+        // An account key signs a service SAS; Entra ID a user-delegation SAS (the key asked of
+        // the account). A connection that is itself a SAS cannot sign another.
+        let signer = match connection.credential() {
+            StorageCredential::AccountKey(_) | StorageCredential::ManagedIdentity { .. } => {
+                Some(BlobSigner {
+                    azure: azure.clone(),
+                    prefix: prefix.map(Path::from),
+                })
+            }
+            StorageCredential::Sas(_) => None,
+        };
+        let store: Arc<dyn ObjectStore> = match prefix {
             Some(prefix) => Arc::new(PrefixStore::new(azure, prefix)),
             None => Arc::new(azure),
         };
@@ -196,7 +218,32 @@ impl Lake {
             store,
             name,
             content_type: true,
+            signer,
         })
+    }
+
+    /// A URL that lets whoever holds it read the blob at `path` (and only read it) for `ttl`,
+    /// with no other credential: a SAS of that blob (`sr=b`, `sp=r`) signed by `object_store`,
+    /// with the account key (Azurite, a connection string's key: a service SAS) or, with Entra
+    /// ID, with a user delegation key asked of the account (a **user-delegation SAS**: no
+    /// account key involved, valid at most as long as the key, and revoked with it). `None`
+    /// when the lake cannot sign: a local folder, or a connection that is itself a SAS.
+    pub async fn read_url(
+        &self,
+        path: &Path,
+        ttl: std::time::Duration,
+    ) -> Result<Option<url::Url>, LakeError> {
+        let Some(signer) = &self.signer else {
+            return Ok(None);
+        };
+        let full = match &signer.prefix {
+            Some(prefix) => prefix.parts().chain(path.parts()).collect(),
+            None => path.clone(),
+        };
+        object_store::signer::Signer::signed_url(&signer.azure, reqwest::Method::GET, &full, ttl)
+            .await
+            .map(Some)
+            .map_err(|e| self.error("sign a read link of", path, e))
     }
 
     /// The underlying store, for tools that list or read snapshots. Never log it with `{:?}`:

@@ -189,7 +189,10 @@ async fn another_tenants_objects_answer_404_for_read_update_and_delete(pool: PgP
         "B's subscription untouched"
     );
     let b_count = app
-        .get(&format!("/api/v1/subscriptions?tenant_id={b}"), &op)
+        .get(
+            &format!("/api/v1/subscriptions?tenant_id={b}&include_total=true"),
+            &op,
+        )
         .await;
     assert_eq!(b_count.body["total"], 1);
     let own = app.get(&format!("/api/v1/tenants/{a}"), &admin_a).await;

@@ -128,7 +128,12 @@ fn float_cents(value: &Value) -> Decimal {
 
 /// The list's `total` for `query` (one page of one row, counted).
 async fn list_total(app: &TestApp, token: &str, list: &str, query: &str) -> i64 {
-    let reply = app.get(&format!("{list}?{query}&page_size=1"), token).await;
+    let reply = app
+        .get(
+            &format!("{list}?{query}&page_size=1&include_total=true"),
+            token,
+        )
+        .await;
     assert_eq!(reply.status, StatusCode::OK, "{}", reply.body);
     reply.body["total"].as_i64().expect("total")
 }
@@ -195,7 +200,10 @@ async fn each_export_holds_exactly_the_lists_rows_and_the_summarys_sums(pool: Pg
 
     let recommendations = parse(&app.get("/api/v1/recommendations/export.csv", &token).await);
     let listed = app
-        .get("/api/v1/recommendations?page_size=500", &token)
+        .get(
+            "/api/v1/recommendations?page_size=500&include_total=true",
+            &token,
+        )
         .await;
     let items = listed.body["items"].as_array().expect("items");
     assert_eq!(

@@ -253,7 +253,10 @@ async fn the_totals_equal_the_cost_summary_to_the_cent(pool: PgPool) {
         .await;
     assert_eq!(summary.status, StatusCode::OK, "{}", summary.body);
     let listed = app
-        .get(&format!("/api/v1/costs?{window}&page_size=1"), &token)
+        .get(
+            &format!("/api/v1/costs?{window}&page_size=1&include_total=true"),
+            &token,
+        )
         .await;
     let total = listed.body["total"].as_i64().expect("total");
 

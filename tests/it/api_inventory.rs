@@ -103,7 +103,12 @@ async fn resources_are_filtered_and_paginated_in_a_stable_order(pool: PgPool) {
     seed(&app, tenant, sub, "a").await;
     let reader = app.token(tid, &[READER]);
     let get = |q: &str| {
-        let uri = format!("/api/v1/resources{q}");
+        // Lists counted (`total` is checked); a single resource (`/{id}`) as it is.
+        let uri = match q.chars().next() {
+            None => "/api/v1/resources?include_total=true".to_owned(),
+            Some('?') => format!("/api/v1/resources{q}&include_total=true"),
+            Some(_) => format!("/api/v1/resources{q}"),
+        };
         let (app, reader) = (&app, &reader);
         async move { app.get(&uri, reader).await }
     };
@@ -178,16 +183,19 @@ async fn costs_are_filtered_by_date_service_and_group(pool: PgPool) {
     let today = Utc::now().date_naive();
     let from = today.checked_sub_days(Days::new(7)).expect("date");
 
-    let all = app.get("/api/v1/costs", &reader).await;
+    let all = app.get("/api/v1/costs?include_total=true", &reader).await;
     assert_eq!(all.body["total"], 6);
     let recent = app
-        .get(&format!("/api/v1/costs?from={from}&to={today}"), &reader)
+        .get(
+            &format!("/api/v1/costs?from={from}&to={today}&include_total=true"),
+            &reader,
+        )
         .await;
     assert_eq!(recent.body["total"], 4);
     assert_eq!(recent.body["items"][0]["currency"], "EUR");
     let storage = app
         .get(
-            &format!("/api/v1/costs?from={from}&service_name=Storage&resource_group=RG-APP"),
+            &format!("/api/v1/costs?from={from}&service_name=Storage&resource_group=RG-APP&include_total=true"),
             &reader,
         )
         .await;
@@ -261,11 +269,13 @@ async fn another_tenants_inventory_and_costs_stay_invisible(pool: PgPool) {
     seed(&app, b, sub_b, "b").await;
     let reader_a = app.token(a_tid, &[READER]);
 
-    let resources = app.get("/api/v1/resources", &reader_a).await;
+    let resources = app
+        .get("/api/v1/resources?include_total=true", &reader_a)
+        .await;
     assert_eq!(resources.body["total"], 3);
     let theirs = app
         .get(
-            &format!("/api/v1/resources?subscription_id={sub_b}"),
+            &format!("/api/v1/resources?subscription_id={sub_b}&include_total=true"),
             &reader_a,
         )
         .await;
@@ -281,13 +291,18 @@ async fn another_tenants_inventory_and_costs_stay_invisible(pool: PgPool) {
         .await;
     direct.assert_error(StatusCode::NOT_FOUND, "not_found");
     let costs = app
-        .get(&format!("/api/v1/costs?subscription_id={sub_b}"), &reader_a)
+        .get(
+            &format!("/api/v1/costs?subscription_id={sub_b}&include_total=true"),
+            &reader_a,
+        )
         .await;
     assert_eq!(costs.body["total"], 0);
     let summary = app.get("/api/v1/costs/summary", &reader_a).await;
     assert_eq!(summary.body["total_cost"], 23.5, "only A's costs");
 
-    let operator = app.get("/api/v1/resources", &app.operator()).await;
+    let operator = app
+        .get("/api/v1/resources?include_total=true", &app.operator())
+        .await;
     assert_eq!(operator.body["total"], 6, "the operator sees both tenants");
 }
 
@@ -329,7 +344,9 @@ async fn ingestion_runs_of_another_tenant_stay_invisible(pool: PgPool) {
         .get(&format!("/api/v1/ingestion/status/{run}"), &admin_a)
         .await;
     status.assert_error(StatusCode::NOT_FOUND, "not_found");
-    let runs = app.get("/api/v1/ingestion/runs", &admin_a).await;
+    let runs = app
+        .get("/api/v1/ingestion/runs?include_total=true", &admin_a)
+        .await;
     assert_eq!(runs.body["total"], 0);
     let trigger = app
         .post(

@@ -97,7 +97,9 @@ async fn the_list_filters_orders_and_hides_superseded_advisor_recommendations(po
         .to_string();
     let reader = w.token(&[READER]);
     let list = |query: &str| {
-        let uri = format!("/api/v1/recommendations{query}");
+        // Counted, so `total` and `total_pages` can be checked.
+        let sep = if query.is_empty() { '?' } else { '&' };
+        let uri = format!("/api/v1/recommendations{query}{sep}include_total=true");
         let app = &w.app;
         let reader = reader.clone();
         async move {

@@ -58,7 +58,10 @@ async fn a_tenant_admin_manages_its_own_subscriptions(pool: PgPool) {
     );
 
     let listed = app
-        .get("/api/v1/subscriptions?is_active=false", &admin)
+        .get(
+            "/api/v1/subscriptions?is_active=false&include_total=true",
+            &admin,
+        )
         .await;
     assert_eq!(listed.body["total"], 1);
 
@@ -119,26 +122,38 @@ async fn operators_filter_lists_by_tenant_and_tenants_see_only_their_own(pool: P
     app.subscription(a, "a-2").await;
     app.subscription(b, "b-1").await;
     let op = app.operator();
-    let all = app.get("/api/v1/subscriptions", &op).await;
+    let all = app
+        .get("/api/v1/subscriptions?include_total=true", &op)
+        .await;
     assert_eq!(all.body["total"], 3);
     let only_b = app
-        .get(&format!("/api/v1/subscriptions?tenant_id={b}"), &op)
+        .get(
+            &format!("/api/v1/subscriptions?tenant_id={b}&include_total=true"),
+            &op,
+        )
         .await;
     assert_eq!(only_b.body["total"], 1);
     assert_eq!(only_b.body["items"][0]["display_name"], "b-1");
 
     let reader_a = app.token(a_tid, &[READER]);
-    let mine = app.get("/api/v1/subscriptions", &reader_a).await;
+    let mine = app
+        .get("/api/v1/subscriptions?include_total=true", &reader_a)
+        .await;
     assert_eq!(mine.body["total"], 2);
     let theirs = app
-        .get(&format!("/api/v1/subscriptions?tenant_id={b}"), &reader_a)
+        .get(
+            &format!("/api/v1/subscriptions?tenant_id={b}&include_total=true"),
+            &reader_a,
+        )
         .await;
     assert_eq!(theirs.status, StatusCode::OK);
     assert_eq!(
         theirs.body["total"], 0,
         "another tenant's filter shows nothing"
     );
-    let tenants = app.get("/api/v1/tenants", &reader_a).await;
+    let tenants = app
+        .get("/api/v1/tenants?include_total=true", &reader_a)
+        .await;
     assert_eq!(tenants.body["total"], 1);
     assert_eq!(tenants.body["items"][0]["id"], a.to_string());
 }

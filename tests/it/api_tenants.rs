@@ -120,7 +120,9 @@ async fn lists_are_paginated_with_totals(pool: PgPool) {
         app.tenant(&format!("tenant-{i}")).await;
     }
     let op = app.operator();
-    let page = app.get("/api/v1/tenants?page=2&page_size=2", &op).await;
+    let page = app
+        .get("/api/v1/tenants?page=2&page_size=2&include_total=true", &op)
+        .await;
     assert_eq!(page.status, StatusCode::OK);
     assert_eq!(page.body["page"], 2);
     assert_eq!(page.body["page_size"], 2);

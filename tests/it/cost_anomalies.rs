@@ -382,7 +382,7 @@ async fn bad_input_is_a_4xx_and_readers_change_nothing(pool: PgPool) {
     assert_eq!(ran.body["subscriptions"], 1);
     let listed = app
         .get(
-            "/api/v1/costs/anomalies?status=acknowledged&severity=high",
+            "/api/v1/costs/anomalies?status=acknowledged&severity=high&include_total=true",
             &reader,
         )
         .await;

@@ -1,8 +1,11 @@
 //! Export jobs (`POST /api/v1/exports`) through the real queue (Azurite) into a real lake: a
-//! job completes, its downloaded file (through the signed link) is the synchronous export's,
-//! compressed, with the recorded row count and SHA-256; a FOCUS job writes
-//! `focus-metadata.json` beside its file; altered or expired links are refused; another
-//! tenant sees none of the jobs; a lake that cannot be written ends the job failed, saying why.
+//! job completes, its downloaded file (through the link `GET /api/v1/exports/{id}` gives: a
+//! read-only SAS of the blob, checked by Azurite itself, for a blob lake; the handler's own
+//! signed link for a folder lake) is the synchronous export's, compressed, with the recorded row
+//! count and SHA-256; a FOCUS job writes `focus-metadata.json` beside its file; altered or
+//! expired links of both kinds are refused; another tenant sees none of the jobs and cannot
+//! turn a link into one of its own; a lake that cannot be written ends the job failed, saying
+//! why.
 
 use std::io::Read;
 use std::sync::Arc;
@@ -31,6 +34,15 @@ const MAX_DEQUEUE_COUNT: u32 = 2;
 
 /// The handler with export jobs on a fresh Azurite queue and `lake`; the queue's reading end.
 async fn app_with_jobs(pool: PgPool, lake: LakeLocation) -> (TestApp, QueueClient) {
+    app_with_link_ttl(pool, lake, Duration::from_secs(300)).await
+}
+
+/// As [`app_with_jobs`], with links valid for `ttl`.
+async fn app_with_link_ttl(
+    pool: PgPool,
+    lake: LakeLocation,
+    ttl: Duration,
+) -> (TestApp, QueueClient) {
     let name = unique("export-jobs");
     let connection = StorageConnection::development();
     let queue = QueueClient::new(&connection, &name, MessageEncoding::Base64).expect("queue");
@@ -39,12 +51,7 @@ async fn app_with_jobs(pool: PgPool, lake: LakeLocation) -> (TestApp, QueueClien
         .await
         .expect("Azurite must run on 127.0.0.1:10001 (scripts/ensure-azurite)");
     let sender = QueueClient::new(&connection, &name, MessageEncoding::Base64).expect("queue");
-    let jobs = ExportJobs::new(
-        sender,
-        lake,
-        LinkKey::random(Duration::from_secs(300)),
-        MAX_DEQUEUE_COUNT,
-    );
+    let jobs = ExportJobs::new(sender, lake, LinkKey::random(ttl), MAX_DEQUEUE_COUNT);
     let exports = ExportConfig {
         export_batch_rows: 7,
         ..ExportConfig::default()
@@ -56,6 +63,12 @@ async fn app_with_jobs(pool: PgPool, lake: LakeLocation) -> (TestApp, QueueClien
 fn azurite_lake() -> LakeLocation {
     LakeLocation::parse(&format!("azurite://raw/{}", unique("exports")), |_| None)
         .expect("lake URL")
+}
+
+fn folder_lake() -> LakeLocation {
+    let root = std::env::temp_dir().join(unique("azcops-export-lake"));
+    std::fs::create_dir_all(&root).expect("lake folder");
+    LakeLocation::Local(root)
 }
 
 /// Takes the one message off the queue and invokes the function with it, as the host does,
@@ -113,8 +126,14 @@ fn gunzip(bytes: &[u8]) -> String {
     text
 }
 
-/// The raw bytes of a reply's body (the harness keeps non-JSON text as a JSON string).
+/// GET of a download link without any credential, and the raw bytes answered: from the
+/// storage account (Azurite) for a SAS URL, from the handler for its own path.
 async fn raw(app: &TestApp, url: &str) -> (StatusCode, Vec<u8>) {
+    if url.starts_with("http") {
+        let reply = reqwest::get(url).await.expect("Azurite answers");
+        let status = StatusCode::from_u16(reply.status().as_u16()).expect("status");
+        return (status, reply.bytes().await.expect("body").to_vec());
+    }
     let request = Request::get(url).body(Body::empty()).expect("request");
     let response = tower::ServiceExt::oneshot(app.router.clone(), request)
         .await
@@ -147,8 +166,13 @@ async fn a_job_completes_through_the_queue_and_its_file_is_the_export(pool: PgPo
         .as_str()
         .expect("a link")
         .to_owned();
+    // A blob lake: a read-only SAS of the file's blob, straight from the storage account.
     assert!(
-        url.starts_with(&format!("/api/v1/exports/{id}/download?")),
+        url.starts_with("http://127.0.0.1:10000/devstoreaccount1/raw/")
+            && url.contains(&format!("/{tenant}/exports/{id}/costs.csv.gz?"))
+            && url.contains("sp=r&")
+            && url.contains("sr=b&")
+            && url.contains("&sig="),
         "{url}"
     );
     let (status, file) = raw(&app, &url).await;
@@ -228,7 +252,7 @@ async fn a_job_completes_through_the_queue_and_its_file_is_the_export(pool: PgPo
     );
 
     // The tenant's list holds both, newest first.
-    let list = app.get("/api/v1/exports", &token).await;
+    let list = app.get("/api/v1/exports?include_total=true", &token).await;
     assert_eq!(list.status, StatusCode::OK, "{}", list.body);
     let ids: Vec<&str> = list.body["items"]
         .as_array()
@@ -241,9 +265,10 @@ async fn a_job_completes_through_the_queue_and_its_file_is_the_export(pool: PgPo
 }
 
 #[sqlx::test(migrator = "azcops::db::MIGRATOR")]
-async fn altered_or_expired_links_are_refused(pool: PgPool) {
-    let (app, queue) = app_with_jobs(pool, azurite_lake()).await;
-    let (_, tid, _) = tenant_with_costs(&app, "A").await;
+async fn altered_or_expired_handler_links_are_refused(pool: PgPool) {
+    // A folder lake cannot sign a SAS: the handler serves its own signed link.
+    let (app, queue) = app_with_jobs(pool, folder_lake()).await;
+    let (tenant, tid, _) = tenant_with_costs(&app, "A").await;
     let token = app.token(tid, &[READER]);
     let job = start(&app, &token, json!({"what": "costs"})).await;
     let id = job["id"].as_str().expect("present");
@@ -254,6 +279,10 @@ async fn altered_or_expired_links_are_refused(pool: PgPool) {
         .as_str()
         .expect("present")
         .to_owned();
+    assert!(
+        url.starts_with(&format!("/api/v1/exports/{id}/download?")),
+        "{url}"
+    );
     assert_eq!(fetch(&app, &url).await.status, StatusCode::OK);
 
     let expires = url
@@ -278,6 +307,11 @@ async fn altered_or_expired_links_are_refused(pool: PgPool) {
         .assert_error(StatusCode::FORBIDDEN, "forbidden");
     let other_job = url.replace(id, &Uuid::new_v4().to_string());
     fetch(&app, &other_job)
+        .await
+        .assert_error(StatusCode::FORBIDDEN, "forbidden");
+    let other_tenant = url.replace(&tenant.to_string(), &Uuid::new_v4().to_string());
+    assert_ne!(other_tenant, url);
+    fetch(&app, &other_tenant)
         .await
         .assert_error(StatusCode::FORBIDDEN, "forbidden");
 
@@ -305,6 +339,64 @@ async fn altered_or_expired_links_are_refused(pool: PgPool) {
 }
 
 #[sqlx::test(migrator = "azcops::db::MIGRATOR")]
+async fn altered_expired_or_widened_sas_links_are_refused_by_the_storage_account(pool: PgPool) {
+    // Links valid for 2 s, so that one can be seen to expire.
+    let (app, queue) = app_with_link_ttl(pool, azurite_lake(), Duration::from_secs(2)).await;
+    let (tenant, tid, _) = tenant_with_costs(&app, "A").await;
+    let token = app.token(tid, &[READER]);
+    let job = start(&app, &token, json!({"what": "costs"})).await;
+    let id = job["id"].as_str().expect("present");
+    deliver(&app, &queue, 1).await;
+    let done = app.get(&format!("/api/v1/exports/{id}"), &token).await;
+    let url = done.body["download"]["url"]
+        .as_str()
+        .expect("present")
+        .to_owned();
+    let (status, file) = raw(&app, &url).await;
+    assert_eq!(status, StatusCode::OK, "{}", String::from_utf8_lossy(&file));
+    assert_eq!(done.body["bytes"], file.len());
+
+    let forbidden = |what: &'static str| {
+        move |(status, body): (StatusCode, Vec<u8>)| {
+            assert_eq!(
+                status,
+                StatusCode::FORBIDDEN,
+                "{what}: {}",
+                String::from_utf8_lossy(&body)
+            );
+        }
+    };
+    let sig = url.split("&sig=").nth(1).expect("signed").to_owned();
+    let mut tampered = sig.clone().into_bytes();
+    tampered[0] = if tampered[0] == b'A' { b'B' } else { b'A' };
+    let tampered = url.replace(&sig, std::str::from_utf8(&tampered).expect("ASCII"));
+    forbidden("an altered signature")(raw(&app, &tampered).await);
+    // Another blob of the same container (another job's, another tenant's): the signature
+    // covers the blob's path.
+    let other = url.replace(id, &Uuid::new_v4().to_string());
+    forbidden("another job's blob")(raw(&app, &other).await);
+    let other_tenant = url.replace(&tenant.to_string(), &Uuid::new_v4().to_string());
+    forbidden("another tenant's blob")(raw(&app, &other_tenant).await);
+    // Read-only: the link cannot overwrite the file.
+    let put = reqwest::Client::new()
+        .put(&url)
+        .header("x-ms-blob-type", "BlockBlob")
+        .body("overwritten")
+        .send()
+        .await
+        .expect("Azurite answers");
+    assert_eq!(put.status().as_u16(), 403, "a read link cannot write");
+    let (_, again) = raw(&app, &url).await;
+    assert_eq!(again, file, "the file is untouched");
+
+    tokio::time::sleep(Duration::from_millis(3500)).await;
+    forbidden("an expired link")(raw(&app, &url).await);
+    let fresh = app.get(&format!("/api/v1/exports/{id}"), &token).await;
+    let fresh = fresh.body["download"]["url"].as_str().expect("present");
+    assert_eq!(raw(&app, fresh).await.0, StatusCode::OK, "a new link works");
+}
+
+#[sqlx::test(migrator = "azcops::db::MIGRATOR")]
 async fn another_tenant_sees_none_of_the_jobs(pool: PgPool) {
     let (app, queue) = app_with_jobs(pool, azurite_lake()).await;
     let (a, a_tid, _) = tenant_with_costs(&app, "A").await;
@@ -325,7 +417,7 @@ async fn another_tenant_sees_none_of_the_jobs(pool: PgPool) {
         app.get(&format!("/api/v1/exports/{id}"), &token)
             .await
             .assert_error(StatusCode::NOT_FOUND, "not_found");
-        let list = app.get("/api/v1/exports", &token).await;
+        let list = app.get("/api/v1/exports?include_total=true", &token).await;
         assert_eq!(list.body["total"], 0, "{}", list.body);
         let named = app
             .get(&format!("/api/v1/exports?tenant_id={a}"), &token)
@@ -340,14 +432,16 @@ async fn another_tenant_sees_none_of_the_jobs(pool: PgPool) {
         .await
         .assert_error(StatusCode::NOT_FOUND, "not_found");
     }
-    // A's link with B's tenant in it does not verify.
+    // A's link with B's tenant in it (B's prefix in the lake) is refused by the account.
     let as_b = url.replace(&a.to_string(), &b.to_string());
-    fetch(&app, &as_b)
-        .await
-        .assert_error(StatusCode::FORBIDDEN, "forbidden");
+    assert_ne!(as_b, url);
+    assert_eq!(raw(&app, &as_b).await.0, StatusCode::FORBIDDEN);
     // The operator sees A's job when naming A.
     let list = app
-        .get(&format!("/api/v1/exports?tenant_id={a}"), &app.operator())
+        .get(
+            &format!("/api/v1/exports?tenant_id={a}&include_total=true"),
+            &app.operator(),
+        )
         .await;
     assert_eq!(list.body["total"], 1, "{}", list.body);
 }
@@ -417,6 +511,6 @@ async fn bad_requests_are_refused_before_any_job(pool: PgPool) {
     app.post("/api/v1/exports", &app.operator(), json!({"what": "costs"}))
         .await
         .assert_error(StatusCode::BAD_REQUEST, "bad_request");
-    let list = app.get("/api/v1/exports", &token).await;
+    let list = app.get("/api/v1/exports?include_total=true", &token).await;
     assert_eq!(list.body["total"], 0);
 }

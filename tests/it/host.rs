@@ -76,7 +76,11 @@ async fn a_timer_fired_on_demand_fans_out_and_every_subscription_is_ingested() {
     .await;
     assert_eq!(run["items_succeeded"], 2, "{run}");
     let (_, resources) = host
-        .call(reqwest::Method::GET, "/api/v1/resources?page_size=1", None)
+        .call(
+            reqwest::Method::GET,
+            "/api/v1/resources?page_size=1&include_total=true",
+            None,
+        )
         .await;
     assert_eq!(resources["total"], json!(expected), "{resources}");
 }

@@ -446,7 +446,12 @@ async fn the_trigger_endpoint_enqueues_and_the_status_endpoint_follows_the_run(p
         0,
         "cost mode takes no inventory"
     );
-    let (_, runs) = call("GET", "/api/v1/ingestion/runs".into(), None).await;
+    let (_, runs) = call(
+        "GET",
+        "/api/v1/ingestion/runs?include_total=true".into(),
+        None,
+    )
+    .await;
     assert_eq!(runs["total"], 1);
 
     let (status, bad) = call(

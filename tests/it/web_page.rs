@@ -139,7 +139,7 @@ async fn the_cost_summary_and_list_cover_the_tenant_an_operator_names_and_only_t
         assert_eq!(total(&one), Some(expected), "{}", one.body);
         let rows = app
             .get(
-                &format!("/api/v1/costs?{window}&tenant_id={tenant}"),
+                &format!("/api/v1/costs?{window}&tenant_id={tenant}&include_total=true"),
                 &operator,
             )
             .await;
@@ -163,7 +163,10 @@ async fn the_cost_summary_and_list_cover_the_tenant_an_operator_names_and_only_t
         other.body
     );
     let rows = app
-        .get(&format!("/api/v1/costs?{window}&tenant_id={b}"), &reader)
+        .get(
+            &format!("/api/v1/costs?{window}&tenant_id={b}&include_total=true"),
+            &reader,
+        )
         .await;
     assert_eq!(rows.body["total"], 0, "{}", rows.body);
     let own = app

@@ -97,9 +97,15 @@ fn non_empty(text: &str) -> Option<&str> {
     Some(text).filter(|t| !t.is_empty())
 }
 
-/// FOCUS Date/Time: ISO 8601 in UTC, to the second.
+/// FOCUS Date/Time: ISO 8601 in UTC, to the second. Written from the date's numbers (four a
+/// row): chrono's `format` parses its pattern at every call.
 fn midnight(date: NaiveDate) -> String {
-    format!("{}T00:00:00Z", date.format("%Y-%m-%d"))
+    format!(
+        "{:04}-{:02}-{:02}T00:00:00Z",
+        date.year(),
+        date.month(),
+        date.day()
+    )
 }
 
 /// The first day of `date`'s month and of the next.

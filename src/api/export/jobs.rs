@@ -1,7 +1,8 @@
 //! Export jobs: `POST /api/v1/exports` queues a large export (any list, or costs in FOCUS),
 //! `GET /api/v1/exports` lists the tenant's jobs, `GET /api/v1/exports/{id}` gives one with,
-//! once written, a short-lived download link, which `GET /api/v1/exports/{id}/download` serves
-//! (the link's signature stands for the token; see [`crate::api::export::runtime::link`]).
+//! once written, a short-lived read-only download link: a SAS of the file's blob when the lake
+//! is a blob container, else a link `GET /api/v1/exports/{id}/download` serves (its signature
+//! stands for the token; see [`crate::api::export::runtime::ExportJobs::download_link`]).
 
 use axum::Router;
 use axum::body::{Body, Bytes};
@@ -80,7 +81,9 @@ pub struct CreateExport {
 /// A download link.
 #[derive(Debug, Serialize, ToSchema)]
 pub struct Download {
-    /// Path and query to GET (no token needed: the signature stands for it).
+    /// The URL to GET, no token needed: with a blob lake (Azure, Azurite) a read-only SAS URL
+    /// of the file's blob in the lake's storage account (in Azure a user-delegation SAS); with
+    /// a local folder lake the handler's own path and query, `/api/v1/exports/{id}/download?…`.
     pub url: String,
     pub expires_at: DateTime<Utc>,
     /// The file's name: `{what}.{csv|jsonl}.gz` (gzip).
@@ -112,8 +115,8 @@ pub struct ListExports {
     /// cursor is a 400.
     #[param(min_length = 1, max_length = 4096)]
     pub cursor: Option<String>,
-    /// Count all matching rows into `total` (a full count). Default: true with page numbers,
-    /// false with `cursor`.
+    /// Count all matching rows into `total` and `total_pages` (a full count, which costs what
+    /// reading every matching row costs). Default: false, and `total` is null.
     pub include_total: Option<bool>,
 }
 
@@ -159,10 +162,12 @@ fn check_filters(
     Ok(())
 }
 
-fn view(state: &AppState, job: ExportJob) -> ExportJobView {
-    let download = match (&state.export_jobs, job.status.as_str()) {
-        (Some(jobs), "succeeded") => {
-            let link = jobs.links.sign(job.tenant_id, job.id, state.now());
+async fn view(state: &AppState, job: ExportJob) -> ExportJobView {
+    let download = match (&state.export_jobs, job.status.as_str(), &job.lake_path) {
+        (Some(jobs), "succeeded", Some(path)) => {
+            let link = jobs
+                .download_link(job.tenant_id, job.id, path, state.now())
+                .await;
             Some(Download {
                 url: link.url,
                 expires_at: link.expires_at,
@@ -240,7 +245,7 @@ pub async fn create(
     }
     tracing::info!(export.id = %job.id, what = body.what.as_str(), format = format.as_str(), "export job queued");
     let location = format!("/api/v1/exports/{}", job.id);
-    let mut response = (StatusCode::ACCEPTED, Json(view(&state, job))).into_response();
+    let mut response = (StatusCode::ACCEPTED, Json(view(&state, job).await)).into_response();
     if let Ok(value) = HeaderValue::from_str(&location) {
         response.headers_mut().insert(header::LOCATION, value);
     }
@@ -277,7 +282,7 @@ pub async fn list(
     tx.commit().await?;
     let page = Paginated::new(listed, &page, query, ExportJob::key)?;
     Ok(Json(Paginated {
-        items: page.items.into_iter().map(|j| view(&state, j)).collect(),
+        items: futures::future::join_all(page.items.into_iter().map(|j| view(&state, j))).await,
         page: page.page,
         page_size: page.page_size,
         total: page.total,
@@ -304,7 +309,7 @@ pub async fn show(
     let job = export_jobs::get(&mut tx, id).await?;
     tx.commit().await?;
     let job = job.ok_or(ApiError::NotFound("export"))?;
-    Ok(Json(view(&state, job)))
+    Ok(Json(view(&state, job).await))
 }
 
 /// Downloads a finished export's file.

@@ -2,7 +2,9 @@
 //! (`{"v":1,"export_id":…,"tenant_id":…}` on `AZCOPS_EXPORT_QUEUE`) hands the work to the
 //! `export-job` function ([`worker`]), which streams the rows from the database through gzip
 //! into the lake at `{tenant}/exports/{id}/…` and records the row count and SHA-256; the API
-//! then hands out a short-lived download link ([`link`]).
+//! then hands out a short-lived, read-only download link ([`ExportJobs::download_link`]): a SAS
+//! of the file's blob when the lake is a blob container (in Azure a user-delegation SAS), else
+//! a link the handler itself serves ([`link`]).
 
 pub mod link;
 pub mod worker;
@@ -99,6 +101,45 @@ impl ExportJobs {
             .send(&ExportMessage::new(tenant_id, export_id).to_text(), None)
             .await?;
         Ok(())
+    }
+
+    /// The read-only link of finished job `export_id`'s file at `lake_path`, valid for the
+    /// link TTL: a SAS of the blob when the lake can sign one (a blob container with an account
+    /// key, or Entra ID: a user-delegation SAS), so the download goes straight to the storage
+    /// account; otherwise (a local folder, a connection that is itself a SAS), or if signing
+    /// fails (logged here), the handler's own signed link ([`link`]).
+    pub async fn download_link(
+        &self,
+        tenant_id: Uuid,
+        export_id: Uuid,
+        lake_path: &str,
+        now: chrono::DateTime<chrono::Utc>,
+    ) -> link::Link {
+        let signed = match self.lake().await {
+            Ok(lake) => lake
+                .read_url(&object_store::path::Path::from(lake_path), self.links.ttl)
+                .await
+                .map_err(anyhow::Error::new),
+            Err(e) => Err(e),
+        };
+        match signed {
+            Ok(Some(url)) => {
+                // The SAS's expiry is set from this machine's clock, as Azure reads it.
+                let ttl = chrono::Duration::from_std(self.links.ttl)
+                    .unwrap_or(chrono::Duration::minutes(15));
+                return link::Link {
+                    url: url.to_string(),
+                    expires_at: chrono::Utc::now() + ttl,
+                };
+            }
+            Ok(None) => {}
+            Err(e) => tracing::warn!(
+                export.id = %export_id,
+                error = %crate::storage::redact_sas(&format!("{e:#}")),
+                "no SAS could be signed for an export's file: the handler's own link is given instead"
+            ),
+        }
+        self.links.sign(tenant_id, export_id, now)
     }
 
     /// The lake, opened the first time (retried on the next call after a failure).

@@ -12,9 +12,16 @@
 //! before the change (e.g. their collection failed), the 30-day per-resource windows are used:
 //! "before" is the latest window of the resource that ended before the day of the change
 //! (captured at the change, so later restatements do not move it), and "after" the latest
-//! window of its subscription that started after that day and ends at least 14 days after it
-//! (a resource without rows in it cost nothing: deleted). Without a "before" window the
+//! window of its subscription, once it starts after that day and ends at least 14 days after
+//! it (a resource without rows in it cost nothing: deleted). Without a "before" window the
 //! savings are `unmeasurable`; without an "after" window yet, `pending`.
+//!
+//! Only the subscription's latest window is looked at: windows are the 30 days ending three
+//! days before a full run, so a later window also starts later, and when the latest does not
+//! qualify no earlier one does. That is one step back along the primary key per
+//! recommendation; looking for "the latest window that qualifies" walked every row of the
+//! subscription's recent windows whenever none did (1.4–1.8 s for a tenant with a thousand
+//! executed recommendations, `BENCHMARKS.md`, issue 15).
 
 use chrono::{Duration, NaiveDate};
 use rust_decimal::Decimal;
@@ -224,8 +231,9 @@ pub async fn rows(
                             / (w.window_end - w.window_start + 1), 6) AS daily
                FROM (SELECT c.window_start, c.window_end FROM resource_costs c
                      WHERE c.tenant_id = r.tenant_id AND c.subscription_db_id = r.subscription_db_id
-                       AND c.window_start > p.day AND c.window_end >= p.day + $6::integer
-                     ORDER BY c.window_end DESC LIMIT 1) w) a ON r.baseline_daily_cost IS NOT NULL
+                     ORDER BY c.window_end DESC LIMIT 1) w
+               WHERE w.window_start > p.day AND w.window_end >= p.day + $6::integer) a
+                  ON r.baseline_daily_cost IS NOT NULL
            LEFT JOIN resource_daily_cost_coverage cov
                   ON cov.tenant_id = r.tenant_id AND cov.subscription_db_id = r.subscription_db_id
                  AND cov.resource_id = r.resource_id

@@ -119,13 +119,20 @@ async fn every_list_walked_by_cursor_holds_its_single_page_in_order(pool: sqlx::
 }
 
 #[sqlx::test(migrator = "azcops::db::MIGRATOR")]
-async fn every_list_counts_on_request_and_by_default_only_for_page_numbers(pool: sqlx::PgPool) {
+async fn every_list_counts_only_on_request(pool: sqlx::PgPool) {
     let app = TestApp::new(pool).await;
     seed(&app).await;
     let reader = app.operator();
     for list in LISTS {
-        let first = page(&app, &reader, &with(list, "page_size=2")).await;
-        let total = first["total"].as_i64().expect("counted by default");
+        let plain = page(&app, &reader, &with(list, "page_size=2")).await;
+        assert!(
+            plain["total"].is_null(),
+            "{list}: not counted unasked: {plain}"
+        );
+        assert!(plain["total_pages"].is_null(), "{list}: {plain}");
+        let first = page(&app, &reader, &with(list, "page_size=2&include_total=true")).await;
+        assert_eq!(first["items"], plain["items"], "{list}");
+        let total = first["total"].as_i64().expect("counted on request");
         assert_eq!(first["total_pages"], (total + 1) / 2, "{list}");
         let cursor = first["next_cursor"].as_str().expect("a next page");
         let next = with(list, &format!("cursor={cursor}&page_size=2"));

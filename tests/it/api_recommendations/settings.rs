@@ -148,13 +148,25 @@ async fn a_tag_scoped_snooze_of_one_rule_expires(pool: PgPool) {
         visible,
         "the other rule's dev finding stays"
     );
-    let active = w.app.get("/api/v1/suppressions?active=true", &admin).await;
+    let active = w
+        .app
+        .get(
+            "/api/v1/suppressions?active=true&include_total=true",
+            &admin,
+        )
+        .await;
     assert_eq!(active.body["total"], 1);
     w.app.clock.advance(Duration::days(8));
     let mut all = vec![dev, prod, inherited];
     all.sort();
     assert_eq!(shown(&w, &admin).await, all);
-    let expired = w.app.get("/api/v1/suppressions?active=false", &admin).await;
+    let expired = w
+        .app
+        .get(
+            "/api/v1/suppressions?active=false&include_total=true",
+            &admin,
+        )
+        .await;
     assert_eq!(expired.body["total"], 1);
 }
 
@@ -223,7 +235,10 @@ async fn rules_show_the_tenants_settings_and_admins_change_them(pool: PgPool) {
     );
     let list = w
         .app
-        .get("/api/v1/recommendations?rule_id=vm.idle", &admin)
+        .get(
+            "/api/v1/recommendations?rule_id=vm.idle&include_total=true",
+            &admin,
+        )
         .await;
     assert_eq!(list.body["total"], 0);
     let rest = w

@@ -94,7 +94,7 @@ async fn a_handler_killed_mid_upsert_leaves_after_redelivery_the_state_of_a_clea
         "each subscription succeeded on its second delivery"
     );
     assert!(host.handler_pids().len() >= 2, "the handler was restarted");
-    let runs = host.get("/api/v1/ingestion/runs").await;
+    let runs = host.get("/api/v1/ingestion/runs?include_total=true").await;
     assert_eq!(runs["total"], 1, "{runs}");
     assert_eq!(runs["items"][0]["status"], "succeeded", "{runs}");
     assert_eq!(

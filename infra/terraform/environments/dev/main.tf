@@ -123,6 +123,7 @@ module "identity" {
   reads_key_vault = local.client_secrets
   key_vault_id    = module.keyvault.id
   storage = {
+    account_id              = module.storage.id
     lake_container_id       = module.storage.lake_container_id
     deployment_container_id = module.storage.deployment_container_id
     host_container_ids      = module.storage.host_container_ids

@@ -14,10 +14,14 @@ locals {
   # Static keys, so for_each is known at plan time even before the vault and account exist.
   # Each data-plane role on the narrowest scope that works: the lake's container, the host's
   # own containers, the deployment container (read only) and the ingestion and export queues.
+  # Storage Blob Delegator (only generateUserDelegationKey, which Azure checks on the account,
+  # not a container) lets the app sign user-delegation SAS links of finished exports; what such
+  # a link may do is also bounded by the identity's data roles (here: the lake's container).
   resource_assignments = merge(
     {
       lake_blob_data_contributor = { scope = var.storage.lake_container_id, role = "Storage Blob Data Contributor" }
       deployment_blob_reader     = { scope = var.storage.deployment_container_id, role = "Storage Blob Data Reader" }
+      blob_delegator             = { scope = var.storage.account_id, role = "Storage Blob Delegator" }
     },
     { for name, id in var.storage.host_container_ids : "host_blob_data_owner/${name}" => { scope = id, role = "Storage Blob Data Owner" } },
     { for name, id in var.storage.queue_ids : "queue_data_contributor/${name}" => { scope = id, role = "Storage Queue Data Contributor" } },

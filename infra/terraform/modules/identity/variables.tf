@@ -44,8 +44,9 @@ variable "key_vault_id" {
 }
 
 variable "storage" {
-  description = "Scopes of the app's storage roles, from the storage module: lake_container_id (Storage Blob Data Contributor), deployment_container_id (Storage Blob Data Reader), host_container_ids (Storage Blob Data Owner, by name), queue_ids (Storage Queue Data Contributor, by name)."
+  description = "Scopes of the app's storage roles, from the storage module: account_id (Storage Blob Delegator: user-delegation SAS links of exports), lake_container_id (Storage Blob Data Contributor), deployment_container_id (Storage Blob Data Reader), host_container_ids (Storage Blob Data Owner, by name), queue_ids (Storage Queue Data Contributor, by name)."
   type = object({
+    account_id              = string
     lake_container_id       = string
     deployment_container_id = string
     host_container_ids      = map(string)
@@ -57,6 +58,10 @@ variable "storage" {
       can(regex("/providers/Microsoft.Storage/storageAccounts/[^/]+/blobServices/default/containers/[^/]+$", id))
     ])
     error_message = "Container scopes must be container resource IDs (.../blobServices/default/containers/<name>), not the account."
+  }
+  validation {
+    condition     = can(regex("/providers/Microsoft.Storage/storageAccounts/[^/]+$", var.storage.account_id))
+    error_message = "account_id must be the storage account's resource ID (the scope Azure checks generateUserDelegationKey on)."
   }
   validation {
     condition     = alltrue([for id in values(var.storage.queue_ids) : can(regex("/providers/Microsoft.Storage/storageAccounts/[^/]+/queueServices/default/queues/[^/]+$", id))])
