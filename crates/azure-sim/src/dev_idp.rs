@@ -205,6 +205,12 @@ pub fn router(config: &DevIdpConfig) -> anyhow::Result<Router> {
         .layer(cors))
 }
 
+/// `router` as served over HTTPS: the URLs it writes (discovery's endpoints, the ID token's
+/// issuer) are `https://` ones.
+pub fn over_https(router: Router) -> Router {
+    router.layer(Extension(browser::Scheme::Https))
+}
+
 async fn token(
     State(signer): State<Arc<Signer>>,
     Query(request): Query<TokenRequest>,
@@ -228,11 +234,8 @@ pub async fn serve(config: &DevIdpConfig) -> anyhow::Result<()> {
         .await
         .with_context(|| format!("binding {}", config.listen))?;
     tracing::info!(addr = %listener.local_addr()?, "development identity provider listening");
-    let http = axum::serve(
-        listener,
-        router.clone().layer(Extension(browser::Scheme::Http)),
-    )
-    .with_graceful_shutdown(crate::shutdown::signal());
+    let http =
+        axum::serve(listener, router.clone()).with_graceful_shutdown(crate::shutdown::signal());
     let Some(https_addr) = config.https_listen else {
         http.await?;
         return Ok(());
@@ -247,8 +250,8 @@ pub async fn serve(config: &DevIdpConfig) -> anyhow::Result<()> {
         certificate = %config.tls_file.display(),
         "development identity provider listening over HTTPS (self-signed certificate)"
     );
-    let https = axum::serve(listener, router.layer(Extension(browser::Scheme::Https)))
-        .with_graceful_shutdown(crate::shutdown::signal());
+    let https =
+        axum::serve(listener, over_https(router)).with_graceful_shutdown(crate::shutdown::signal());
     tokio::try_join!(async { http.await }, async { https.await })?;
     Ok(())
 }

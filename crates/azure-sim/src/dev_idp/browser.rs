@@ -52,10 +52,10 @@ const REFRESH_TTL: Duration = Duration::from_secs(24 * 3600);
 /// The roles offered on the form.
 const ROLES: [&str; 3] = ["AzCops.Reader", "AzCops.Approver", "AzCops.Admin"];
 
-/// Which listener a request came in on (each one's router carries its own).
+/// Which listener a request came in on: the HTTPS listener's router carries `Https`
+/// ([`super::over_https`]); without it, plain HTTP.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub(super) enum Scheme {
-    Http,
     Https,
 }
 
@@ -82,7 +82,7 @@ fn base(headers: &HeaderMap, scheme: Option<Extension<Scheme>>) -> String {
         .unwrap_or("127.0.0.1:7081");
     match scheme {
         Some(Extension(Scheme::Https)) => format!("https://{host}"),
-        _ => format!("http://{host}"),
+        None => format!("http://{host}"),
     }
 }
 
