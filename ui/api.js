@@ -25,7 +25,7 @@ function url(path, query) {
 
 async function request(path, { method = 'GET', query, body } = {}) {
   const headers = { Accept: 'application/json' };
-  const token = accessToken();
+  const token = await accessToken();
   if (token) headers.Authorization = `Bearer ${token}`;
   if (body !== undefined) headers['Content-Type'] = 'application/json';
   const response = await fetch(url(path, query), {

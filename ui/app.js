@@ -2,7 +2,7 @@
 // the navigation and the views (loaded on demand, one module per view).
 
 import { api, onUnauthorized } from './api.js';
-import { accessToken, claims, completeSignIn, signIn, signOut } from './auth.js';
+import { claims, initialize, signIn, signOut } from './auth.js';
 import { failure, h, show } from './dom.js';
 
 const VIEWS = ['overview', 'recommendations', 'anomalies', 'ingestion'];
@@ -16,9 +16,11 @@ function signInPage(config, message) {
   const button = h('button', { class: 'primary', id: 'sign-in', type: 'button' }, 'Sign in');
   button.addEventListener('click', () => {
     button.disabled = true;
-    signIn(config).catch((e) => {
+    signIn().catch((e) => {
       button.disabled = false;
-      main.append(failure('the sign-in authority', e));
+      const origin = new URL(config.authority).origin;
+      main.append(h('p', { class: 'state error', role: 'alert' },
+        `Could not reach the sign-in authority (${e.message}). If it uses a local certificate, open ${origin}/ once and accept it, then sign in again.`));
     });
   });
   show(main, h('section', { class: 'signin card' },
@@ -49,7 +51,7 @@ function header(session) {
     parts.push(h('span', { id: 'tenant-name' }, session.tenants[0].name));
   }
   const out = h('button', { type: 'button', id: 'sign-out' }, 'Sign out');
-  out.addEventListener('click', () => signOut(session.config));
+  out.addEventListener('click', () => signOut());
   parts.push(out);
   show(who, ...parts);
 }
@@ -105,16 +107,16 @@ async function start() {
   }
   let route = null;
   try {
-    route = await completeSignIn(config);
+    route = await initialize(config);
   } catch (e) {
     signInPage(config, `Sign-in failed: ${e.message}`);
     return;
   }
-  if (!accessToken()) {
+  const c = await claims();
+  if (!c) {
     signInPage(config);
     return;
   }
-  const c = claims();
   const session = {
     config,
     name: c.name || c.preferred_username || c.oid || 'signed in',

@@ -1,5 +1,6 @@
 //! `/api/v1/costs`: daily cost rows, and `/api/v1/costs/summary`: totals, a breakdown by
-//! service and a daily trend for a window (default the last 30 days).
+//! service (and, on request, by resource group) and a daily trend for a window (default the
+//! last 30 days).
 
 use axum::Router;
 use axum::extract::State;
@@ -87,6 +88,19 @@ pub struct SummaryParams {
     pub service_name: Option<String>,
     #[param(min_length = 1, max_length = 400)]
     pub resource_group: Option<String>,
+    /// `resource_group`: also break the window down by resource group (`by_resource_group`).
+    /// Summed from the daily cost rows (the other figures come from rollups), so asked for
+    /// only where it is shown.
+    #[param(inline)]
+    pub group_by: Option<SummaryGroup>,
+}
+
+/// A breakdown the summary adds on request.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize, ToSchema)]
+#[serde(rename_all = "snake_case")]
+pub enum SummaryGroup {
+    /// `by_resource_group`.
+    ResourceGroup,
 }
 
 fn check_range(from: Option<NaiveDate>, to: Option<NaiveDate>) -> Result<(), ApiError> {
@@ -183,6 +197,15 @@ pub struct ServiceCost {
     pub amount: Amount,
 }
 
+/// One resource group's share of the window.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct ResourceGroupCost {
+    /// As in the cost rows; empty for charges outside any resource group.
+    pub resource_group: String,
+    #[serde(flatten)]
+    pub amount: Amount,
+}
+
 /// One day of the trend.
 #[derive(Debug, Serialize, ToSchema)]
 pub struct DailyCost {
@@ -208,6 +231,10 @@ pub struct CostSummary {
     pub totals: Vec<Amount>,
     /// By service, largest actual cost first.
     pub by_service: Vec<ServiceCost>,
+    /// By resource group (and currency), largest actual cost first: only with
+    /// `group_by=resource_group`.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub by_resource_group: Option<Vec<ResourceGroupCost>>,
     /// Every day of the window, zero where there was no cost.
     pub daily: Vec<DailyCost>,
 }
@@ -259,7 +286,7 @@ fn daily_trend(
 /// Summarises cost for a window.
 #[utoipa::path(get, path = "/api/v1/costs/summary", operation_id = "getCostSummary", tag = "costs",
     params(SummaryParams),
-    responses((status = 200, description = "Totals, breakdown by service and one point per day for the window.", body = CostSummary)))]
+    responses((status = 200, description = "Totals, breakdown by service (and by resource group with `group_by=resource_group`) and one point per day for the window.", body = CostSummary)))]
 pub async fn summary(
     State(state): State<AppState>,
     caller: Caller,
@@ -282,6 +309,12 @@ pub async fn summary(
     narrow_to_named_tenant(&caller, p.tenant_id, &mut filter);
     let mut tx = state.begin(caller.scope).await?;
     let sums = costs::summary(&mut tx, &filter).await?;
+    let by_resource_group = match p.group_by {
+        Some(SummaryGroup::ResourceGroup) => {
+            Some(costs::by_resource_group(&mut tx, &filter).await?)
+        }
+        None => None,
+    };
     tx.commit().await?;
     let single = match sums.totals.as_slice() {
         [only] => Some(only),
@@ -304,6 +337,15 @@ pub async fn summary(
                 amount: amount(s),
             })
             .collect(),
+        by_resource_group: by_resource_group.map(|groups| {
+            groups
+                .iter()
+                .map(|g| ResourceGroupCost {
+                    resource_group: g.key.clone(),
+                    amount: amount(g),
+                })
+                .collect()
+        }),
     }))
 }
 

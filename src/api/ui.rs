@@ -47,6 +47,8 @@ static ASSETS: &[Asset] = assets![
     "views/ingestion.js",
     "views/overview.js",
     "views/recommendations.js",
+    // MSAL.js (@azure/msal-browser), its browser bundle as published (ui/vendor/README.md).
+    "vendor/msal-browser.min.js",
 ];
 
 static INDEX: &str = include_str!("../../ui/index.html");

@@ -25,10 +25,11 @@ pub struct UiConfig {
     )]
     pub client_id: Option<String>,
 
-    /// OpenID Connect authority the page signs in with (its discovery document is at
-    /// `<authority>/.well-known/openid-configuration`); the page's Content-Security-Policy
-    /// allows this origin only. Locally the development identity provider
-    /// (`http://127.0.0.1:7081`), refused when running in Azure or beyond loopback.
+    /// OpenID Connect authority the page signs in with through MSAL (an `https://` URL: MSAL
+    /// refuses others); the page's Content-Security-Policy allows this origin only. Locally the
+    /// development identity provider over loopback HTTPS
+    /// (`https://127.0.0.1:7082/organizations/v2.0`), refused when running in Azure or beyond
+    /// loopback.
     #[arg(long = "ui-authority", env = "AZCOPS_UI_AUTHORITY", value_name = "AZCOPS_UI_AUTHORITY", default_value = DEFAULT_UI_AUTHORITY)]
     pub authority: Url,
 }
@@ -63,16 +64,35 @@ impl UiConfig {
         }
     }
 
-    /// Refuses a plain-`http://` authority where development settings are refused (a page
-    /// signing in over http could have its codes and tokens read in transit).
+    /// Refuses a plain-`http://` authority, and one on a loopback address (the development
+    /// identity provider), where development settings are refused: a page signing in over
+    /// http could have its codes and tokens read in transit, and a loopback authority is no
+    /// user's identity provider.
     pub(super) fn refuse_insecure(&self, exposure: Exposure) -> Result<(), ConfigError> {
-        match exposure.production() {
-            Some(context) if self.authority.scheme() != "https" => Err(ConfigError::new(
+        let Some(context) = exposure.production() else {
+            return Ok(());
+        };
+        if self.authority.scheme() != "https" {
+            return Err(ConfigError::new(
                 "AZCOPS_UI_AUTHORITY",
                 format!("must be an https:// URL {context}"),
-            )),
-            _ => Ok(()),
+            ));
         }
+        let loopback = match self.authority.host() {
+            Some(url::Host::Domain(d)) => d.eq_ignore_ascii_case("localhost"),
+            Some(url::Host::Ipv4(ip)) => ip.is_loopback(),
+            Some(url::Host::Ipv6(ip)) => ip.is_loopback(),
+            None => true,
+        };
+        if loopback {
+            return Err(ConfigError::new(
+                "AZCOPS_UI_AUTHORITY",
+                format!(
+                    "must not be the development identity provider (a loopback address) {context}"
+                ),
+            ));
+        }
+        Ok(())
     }
 }
 
@@ -103,7 +123,7 @@ mod tests {
     }
 
     #[test]
-    fn an_http_authority_is_refused_in_azure_and_beyond_loopback_only() {
+    fn an_http_or_loopback_authority_is_refused_in_azure_and_beyond_loopback_only() {
         let local = Exposure {
             in_azure: false,
             public_listener: false,
@@ -117,11 +137,13 @@ mod tests {
             public_listener: true,
         };
         assert!(ui("http://127.0.0.1:7081").refuse_insecure(local).is_ok());
+        let dev_idp = "https://127.0.0.1:7082/organizations/v2.0";
+        assert!(ui(dev_idp).refuse_insecure(local).is_ok());
         for exposure in [azure, public] {
-            let err = ui("http://127.0.0.1:7081")
-                .refuse_insecure(exposure)
-                .unwrap_err();
-            assert_eq!(err.variable, "AZCOPS_UI_AUTHORITY");
+            for refused in ["http://127.0.0.1:7081", dev_idp, "https://localhost:7082/x"] {
+                let err = ui(refused).refuse_insecure(exposure).unwrap_err();
+                assert_eq!(err.variable, "AZCOPS_UI_AUTHORITY");
+            }
             assert!(ui(DEFAULT_UI_AUTHORITY).refuse_insecure(exposure).is_ok());
         }
     }

@@ -210,6 +210,32 @@ pub async fn summary_from_rows(
     })
 }
 
+/// Sums per resource group (and currency) of the rows `f` selects, largest actual cost first;
+/// `""` holds the charges outside any resource group. From the daily rows: the rollups do not
+/// keep the resource group, so this reads every row of the window (the summary asks for it only
+/// when the caller does).
+pub async fn by_resource_group(
+    conn: &mut PgConnection,
+    f: &CostFilter,
+) -> Result<Vec<Sum<String>>, sqlx::Error> {
+    Ok(sqlx::query!(
+        r#"SELECT c.resource_group, c.currency, sum(c.cost) AS "cost!", sum(c.amortized_cost) AS "amortized!"
+           FROM costs_daily c JOIN subscriptions s ON s.id = c.subscription_db_id
+           WHERE ($1::uuid IS NULL OR c.tenant_id = $1)
+             AND ($2::uuid IS NULL OR s.id = $2 OR s.subscription_id = $2)
+             AND c.date >= $3 AND c.date <= $4
+             AND ($5::text IS NULL OR c.service_name = $5) AND ($6::text IS NULL OR c.resource_group = $6)
+           GROUP BY c.resource_group, c.currency
+           ORDER BY sum(c.cost) DESC, c.resource_group, c.currency"#,
+        f.tenant_id, f.subscription, f.from, f.to, f.service_name, f.resource_group,
+    )
+    .fetch_all(&mut *conn)
+    .await?
+    .into_iter()
+    .map(|r| Sum { key: r.resource_group, currency: r.currency, cost: r.cost, amortized_cost: r.amortized })
+    .collect())
+}
+
 /// Adds per-service sums up per currency (no second query over the same rows).
 fn totals(by_service: &[Sum<String>]) -> Vec<Sum<()>> {
     let mut totals: Vec<Sum<()>> = Vec::new();

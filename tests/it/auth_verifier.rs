@@ -357,6 +357,8 @@ async fn tokens_of_the_development_identity_provider_are_access_tokens_the_verif
         key_file: key_file.clone(),
         audience: TEST_AUDIENCE.to_owned(),
         default_tenant_id: operator,
+        https_listen: None,
+        tls_file: std::env::temp_dir().join("unused-dev-idp-tls.pem"),
     };
     let router = dev_idp::router(&config).expect("dev IdP router");
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0")

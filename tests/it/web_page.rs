@@ -200,6 +200,8 @@ async fn the_development_identity_provider_signs_a_browser_in_with_pkce_and_each
         key_file: key_file.clone(),
         audience: crate::support::tokens::TEST_AUDIENCE.to_owned(),
         default_tenant_id: Uuid::new_v4(),
+        https_listen: None,
+        tls_file: std::env::temp_dir().join("unused-dev-idp-tls.pem"),
     };
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
         .await

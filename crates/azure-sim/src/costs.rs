@@ -245,6 +245,35 @@ impl Estate {
         total
     }
 
+    /// Plants the demo's cost anomaly (`azure-sim --plant-cost-anomaly`): `days_ago` days
+    /// before today, the charges of the first tenant's first subscription's costliest resource
+    /// that day (not a reserved one: its fee is not usage) are multiplied so the subscription's
+    /// amortized cost of the day at least doubles, a spike any detector flags. `None` when that
+    /// day has no cost data or no such resource.
+    pub fn plant_cost_anomaly(&self, days_ago: u32) -> Option<crate::estate::CostAnomaly> {
+        let sub = self.subscriptions_of(self.tenants().first()?.id).next()?.id;
+        let date = self
+            .today()
+            .checked_sub_days(chrono::Days::new(days_ago.into()))?;
+        let total_cents = 100.0 * self.expected_cost(sub, CostType::AmortizedCost, date, date);
+        let (resource, cents) = self
+            .resources_of(sub)
+            .iter()
+            .filter(|r| !reserved(r))
+            .map(|r| {
+                (
+                    r,
+                    self.resource_cost_cents(r, CostType::AmortizedCost, (date, date)),
+                )
+            })
+            .max_by_key(|(_, cents)| *cents)?;
+        if cents <= 0 {
+            return None;
+        }
+        let factor = (1.0 + total_cents / cents as f64).ceil().clamp(2.0, 1000.0);
+        self.inject_cost_anomaly(&resource.id, date, factor)
+    }
+
     /// The currency of a subscription's cost data.
     pub fn currency_of(&self, subscription: Uuid) -> &'static str {
         self.subscription(subscription)
@@ -281,6 +310,33 @@ mod tests {
         let first_actual = estate.expected_cost(sub, CostType::ActualCost, feb(1), feb(1));
         let first_amortized = estate.expected_cost(sub, CostType::AmortizedCost, feb(1), feb(1));
         assert_eq!(has_reserved, first_actual > first_amortized + 0.01);
+    }
+
+    #[test]
+    fn the_planted_anomaly_at_least_doubles_its_subscriptions_cost_that_day_only() {
+        let estate = estate();
+        let sub = estate
+            .subscriptions_of(estate.tenants()[0].id)
+            .next()
+            .expect("a subscription")
+            .id;
+        let day = estate.today() - chrono::Duration::days(6);
+        let before = day.pred_opt().expect("date");
+        let cost = |d| estate.expected_cost(sub, CostType::AmortizedCost, d, d);
+        let (plain_day, plain_before) = (cost(day), cost(before));
+        let planted = estate.plant_cost_anomaly(6).expect("planted");
+        assert_eq!((planted.subscription_id, planted.date), (sub, day));
+        assert!(
+            cost(day) >= 2.0 * plain_day - 0.01,
+            "{} vs {plain_day}",
+            cost(day)
+        );
+        assert_eq!(cost(before), plain_before);
+        assert_eq!(estate.cost_anomalies(), vec![planted]);
+        assert!(
+            estate.plant_cost_anomaly(0).is_none(),
+            "today has no cost data"
+        );
     }
 
     #[test]

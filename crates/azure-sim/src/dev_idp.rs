@@ -4,9 +4,12 @@
 //! pass every check of AzCops' token verifier (`azcops::auth`). Served by `azure-sim dev-idp`, never by the `azcops`
 //! binary: what is deployed cannot mint tokens.
 //!
-//! For the web page it is also an OpenID Connect authority ([`browser`]): a discovery document,
-//! an authorize endpoint (a form to pick the tenant and role) and a token endpoint for the
-//! authorization code flow with PKCE, so the page signs in locally exactly as with Entra ID.
+//! For the web page it is also an OpenID Connect authority shaped like Entra ID's v2.0
+//! endpoints ([`browser`]): a discovery document, an authorize endpoint (a form to pick the
+//! tenant and role) and a token endpoint for the authorization code flow with PKCE, so the page
+//! signs in locally with MSAL exactly as with Entra ID. MSAL accepts only an `https://`
+//! authority, so it also listens on a loopback HTTPS port with a self-signed certificate
+//! ([`tls`]); the plain HTTP port stays for the API's JWKS and for `curl` tokens.
 
 use std::net::SocketAddr;
 use std::path::PathBuf;
@@ -15,7 +18,7 @@ use std::sync::{Arc, Mutex};
 use anyhow::Context;
 use axum::extract::{Query, State};
 use axum::routing::get;
-use axum::{Json, Router};
+use axum::{Extension, Json, Router};
 use base64::Engine;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use jsonwebtoken::{Algorithm, EncodingKey, Header};
@@ -66,9 +69,26 @@ pub struct DevIdpConfig {
         default_value = "00000000-0000-0000-0000-00000000a2c0"
     )]
     pub default_tenant_id: Uuid,
+    /// Address of the HTTPS listener (the web page's sign-in authority); none: HTTP only.
+    #[arg(
+        long,
+        env = "AZURE_SIM_DEV_IDP_HTTPS_LISTEN",
+        value_name = "AZURE_SIM_DEV_IDP_HTTPS_LISTEN"
+    )]
+    pub https_listen: Option<SocketAddr>,
+    /// PEM file holding the HTTPS listener's self-signed certificate and key; created when
+    /// missing, so a browser that accepted the certificate keeps accepting it.
+    #[arg(
+        long,
+        env = "AZURE_SIM_DEV_IDP_TLS_FILE",
+        value_name = "AZURE_SIM_DEV_IDP_TLS_FILE",
+        default_value = ".local/dev-idp-tls.pem"
+    )]
+    pub tls_file: PathBuf,
 }
 
 mod browser;
+pub mod tls;
 
 struct Signer {
     key: EncodingKey,
@@ -77,6 +97,8 @@ struct Signer {
     default_tenant_id: Uuid,
     /// Authorization codes issued and not yet redeemed (the browser flow).
     grants: Mutex<browser::Grants>,
+    /// Refresh tokens issued and not yet used (each is used once, then replaced).
+    refresh: Mutex<browser::Grants>,
 }
 
 fn load_or_create_key(path: &PathBuf) -> anyhow::Result<rsa::PrivateKey> {
@@ -108,6 +130,7 @@ impl Signer {
             audience: config.audience.clone(),
             default_tenant_id: config.default_tenant_id,
             grants: Mutex::default(),
+            refresh: Mutex::default(),
         })
     }
 
@@ -135,14 +158,19 @@ impl Signer {
             "name": request.name.as_deref().unwrap_or("Local Developer"),
             "roles": roles, "iat": now, "nbf": now, "exp": now + ttl,
         });
+        self.sign(&claims)
+    }
+
+    /// Signs `claims` with the development key (RS256, its key id in the header).
+    fn sign(&self, claims: &Value) -> anyhow::Result<String> {
         let mut header = Header::new(Algorithm::RS256);
         header.kid = Some(DEV_KEY_ID.to_owned());
-        Ok(jsonwebtoken::encode(&header, &claims, &self.key)?)
+        Ok(jsonwebtoken::encode(&header, claims, &self.key)?)
     }
 }
 
 /// What `GET /token` accepts.
-#[derive(Debug, Default, Deserialize)]
+#[derive(Debug, Default, Clone, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct TokenRequest {
     /// Tenant of the caller (default: the operator tenant).
@@ -155,9 +183,17 @@ pub struct TokenRequest {
 }
 
 /// The identity provider's routes: `GET /keys` (JWKS) and `GET /token` (a raw token as text),
-/// and the browser flow's (`/.well-known/openid-configuration`, `/authorize`, `POST /token`).
+/// and the browser flow's, at the root (`/.well-known/openid-configuration`, `/authorize`,
+/// `POST /token`) and, as Entra ID lays them out, under a tenant segment
+/// (`/{tenant}/v2.0/.well-known/openid-configuration`, `/{tenant}/oauth2/v2.0/authorize`, …).
+/// Any origin may call it (CORS): the page calls discovery and the token endpoint from its own.
 pub fn router(config: &DevIdpConfig) -> anyhow::Result<Router> {
     let signer = Arc::new(Signer::new(config)?);
+    let cors = tower_http::cors::CorsLayer::new()
+        .allow_origin(tower_http::cors::Any)
+        .allow_methods([axum::http::Method::GET, axum::http::Method::POST])
+        .allow_headers(tower_http::cors::Any)
+        .max_age(std::time::Duration::from_secs(3600));
     Ok(Router::new()
         .route(
             "/keys",
@@ -165,7 +201,14 @@ pub fn router(config: &DevIdpConfig) -> anyhow::Result<Router> {
         )
         .route("/token", get(token).post(browser::redeem))
         .merge(browser::routes())
-        .with_state(signer))
+        .with_state(signer)
+        .layer(cors))
+}
+
+/// `router` as served over HTTPS: the URLs it writes (discovery's endpoints, the ID token's
+/// issuer) are `https://` ones.
+pub fn over_https(router: Router) -> Router {
+    router.layer(Extension(browser::Scheme::Https))
 }
 
 async fn token(
@@ -180,18 +223,35 @@ async fn token(
     })
 }
 
-/// Serves [`router`] on `config.listen` until Ctrl-C or SIGTERM, logging `listening addr=…`.
+/// Serves [`router`] on `config.listen` (and over HTTPS on `config.https_listen`, when set)
+/// until Ctrl-C or SIGTERM, logging `listening addr=…`.
 ///
 /// # Errors
-/// The key file cannot be read or written, or the address cannot be bound.
+/// The key or certificate file cannot be read or written, or an address cannot be bound.
 pub async fn serve(config: &DevIdpConfig) -> anyhow::Result<()> {
     let router = router(config)?;
     let listener = tokio::net::TcpListener::bind(config.listen)
         .await
         .with_context(|| format!("binding {}", config.listen))?;
     tracing::info!(addr = %listener.local_addr()?, "development identity provider listening");
-    axum::serve(listener, router)
-        .with_graceful_shutdown(crate::shutdown::signal())
-        .await?;
+    let http =
+        axum::serve(listener, router.clone()).with_graceful_shutdown(crate::shutdown::signal());
+    let Some(https_addr) = config.https_listen else {
+        http.await?;
+        return Ok(());
+    };
+    let tls = tls::server_config(&config.tls_file)?;
+    let tcp = tokio::net::TcpListener::bind(https_addr)
+        .await
+        .with_context(|| format!("binding {https_addr}"))?;
+    let listener = tls::TlsListener::new(tcp, tls)?;
+    tracing::info!(
+        addr = %axum::serve::Listener::local_addr(&listener)?,
+        certificate = %config.tls_file.display(),
+        "development identity provider listening over HTTPS (self-signed certificate)"
+    );
+    let https =
+        axum::serve(listener, over_https(router)).with_graceful_shutdown(crate::shutdown::signal());
+    tokio::try_join!(async { http.await }, async { https.await })?;
     Ok(())
 }

@@ -111,6 +111,10 @@ struct Cli {
     /// Seed of the fault sequence.
     #[arg(long, env = "AZURE_SIM_FAULT_SEED", default_value_t = 1)]
     fault_seed: u64,
+    /// Plants a cost anomaly this many days before today (the demo's: its first subscription's
+    /// costliest resource spikes so the subscription's cost that day at least doubles).
+    #[arg(long, env = "AZURE_SIM_PLANT_COST_ANOMALY", value_name = "DAYS_AGO")]
+    plant_cost_anomaly: Option<u32>,
     #[command(flatten)]
     log: LogConfig,
 }
@@ -234,7 +238,7 @@ async fn main() -> ExitCode {
     }
     let result = match &cli.command {
         Some(Command::DevIdp { idp, .. }) => dev_idp::serve(idp).await,
-        None => run(cli.config()).await,
+        None => run(cli.config(), cli.plant_cost_anomaly).await,
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,
@@ -245,9 +249,22 @@ async fn main() -> ExitCode {
     }
 }
 
-async fn run(config: SimConfig) -> anyhow::Result<()> {
+async fn run(config: SimConfig, plant_cost_anomaly: Option<u32>) -> anyhow::Result<()> {
     let handle = sim::start(config).await?;
     let estate = &handle.estate;
+    if let Some(days_ago) = plant_cost_anomaly {
+        let planted = estate.plant_cost_anomaly(days_ago).ok_or_else(|| {
+            anyhow::anyhow!(
+                "no cost anomaly can be planted {days_ago} days ago (no cost data that day)"
+            )
+        })?;
+        tracing::info!(
+            resource_id = planted.resource_id,
+            date = %planted.date,
+            factor = planted.factor,
+            "sim cost anomaly planted"
+        );
+    }
     tracing::info!(
         addr = %handle.addr(),
         base_url = %handle.base_url,

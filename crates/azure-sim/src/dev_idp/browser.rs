@@ -1,19 +1,23 @@
-//! The browser sign-in of the development identity provider: an OpenID Connect discovery
-//! document, `GET /authorize` (a form to pick the tenant, the role and a name, in place of
-//! Entra ID's sign-in pages), `POST /authorize` (issues a one-time code bound to the PKCE
-//! challenge and redirects back) and `POST /token` (redeems the code for an access token when
-//! the verifier matches). The page at `/api/ui/` runs the same code path as against Entra ID.
+//! The browser sign-in of the development identity provider, laid out as Entra ID's v2.0
+//! endpoints so MSAL (the page's sign-in library) signs in here as it does there: an OpenID
+//! Connect discovery document, `GET …/authorize` (a form to pick the tenant, the role and a
+//! name, in place of Entra ID's sign-in pages), `POST …/authorize` (issues a one-time code bound
+//! to the PKCE challenge and redirects back with it and `client_info`), `POST …/token` (redeems
+//! the code for an access token for the API, an ID token carrying the request's `nonce` and a
+//! refresh token, when the verifier matches; or a refresh token, once, for new ones) and
+//! `GET …/logout`. The same endpoints answer at the root and under `/{tenant}/` (the authority
+//! is then `https://127.0.0.1:<port>/organizations/v2.0`, shaped like Entra ID's).
 //! Redirect URIs must be on a loopback address: this provider is for a developer's machine.
 
 use std::collections::HashMap;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use axum::extract::{Form, Query, State};
-use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
+use axum::extract::{Form, Path, Query, State};
+use axum::http::{HeaderMap, StatusCode, header};
 use axum::response::{Html, IntoResponse, Redirect, Response};
 use axum::routing::get;
-use axum::{Json, Router};
+use axum::{Extension, Json, Router};
 use base64::Engine;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use serde::Deserialize;
@@ -23,69 +27,157 @@ use uuid::Uuid;
 
 use super::{Signer, TokenRequest};
 
-/// Codes issued and not yet redeemed, by code.
+mod token;
+pub(super) use token::redeem;
+
+/// Codes (or refresh tokens) issued and not yet redeemed, by code.
 pub(super) type Grants = HashMap<String, Grant>;
 
-/// What a code stands for.
+/// What a code or a refresh token stands for.
+#[derive(Clone)]
 pub(super) struct Grant {
     client_id: String,
     redirect_uri: String,
     challenge: String,
     scope: String,
+    /// The authorization request's `nonce`, echoed in the ID token (MSAL checks it).
+    nonce: Option<String>,
     request: TokenRequest,
     expires: Instant,
 }
 
 /// How long a code may wait to be redeemed.
 const CODE_TTL: Duration = Duration::from_secs(300);
-/// Lifetime of the tokens the browser flow issues.
+/// Lifetime of the access and ID tokens the browser flow issues.
 const TOKEN_TTL_SECS: i64 = 3600;
+/// Lifetime of a refresh token (Entra ID gives single-page applications 24 hours).
+const REFRESH_TTL: Duration = Duration::from_secs(24 * 3600);
 /// The roles offered on the form.
 const ROLES: [&str; 3] = ["AzCops.Reader", "AzCops.Approver", "AzCops.Admin"];
 
+/// Which listener a request came in on: the HTTPS listener's router carries `Https`
+/// ([`super::over_https`]); without it, plain HTTP.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(super) enum Scheme {
+    Https,
+}
+
 pub(super) fn routes() -> Router<Arc<Signer>> {
     Router::new()
+        .route("/", get(home))
         .route("/.well-known/openid-configuration", get(discovery))
         .route("/authorize", get(form).post(authorize))
+        .route("/logout", get(logout))
+        .route(
+            "/{tenant}/v2.0/.well-known/openid-configuration",
+            get(tenant_discovery),
+        )
+        .route("/{tenant}/oauth2/v2.0/authorize", get(form).post(authorize))
+        .route("/{tenant}/oauth2/v2.0/token", axum::routing::post(redeem))
+        .route("/{tenant}/oauth2/v2.0/logout", get(logout))
 }
 
 /// This provider's base URL as the browser reached it.
-fn base(headers: &HeaderMap) -> String {
+fn base(headers: &HeaderMap, scheme: Option<Extension<Scheme>>) -> String {
     let host = headers
         .get(header::HOST)
         .and_then(|h| h.to_str().ok())
         .unwrap_or("127.0.0.1:7081");
-    format!("http://{host}")
+    match scheme {
+        Some(Extension(Scheme::Https)) => format!("https://{host}"),
+        None => format!("http://{host}"),
+    }
 }
 
-/// JSON any page may read (the browser calls discovery and the token endpoint cross-origin).
-fn cors_json(status: StatusCode, body: serde_json::Value) -> Response {
-    let mut response = (status, Json(body)).into_response();
-    response.headers_mut().insert(
-        header::ACCESS_CONTROL_ALLOW_ORIGIN,
-        HeaderValue::from_static("*"),
-    );
-    response
+/// JSON (any page may read it: the router allows every origin).
+fn json_answer(status: StatusCode, body: serde_json::Value) -> Response {
+    (status, Json(body)).into_response()
 }
 
-async fn discovery(headers: HeaderMap) -> Response {
-    let base = base(&headers);
-    cors_json(
-        StatusCode::OK,
-        json!({
-            "issuer": base,
-            "authorization_endpoint": format!("{base}/authorize"),
-            "token_endpoint": format!("{base}/token"),
-            "jwks_uri": format!("{base}/keys"),
-            "response_types_supported": ["code"],
-            "response_modes_supported": ["query", "fragment"],
-            "grant_types_supported": ["authorization_code"],
-            "code_challenge_methods_supported": ["S256"],
-            "subject_types_supported": ["public"],
-            "id_token_signing_alg_values_supported": ["RS256"],
-            "scopes_supported": ["openid", "profile", "offline_access"],
-        }),
+/// What a browser sees at the root: where a developer lands after accepting the certificate.
+async fn home() -> Html<&'static str> {
+    Html(
+        r#"<!doctype html><html lang="en"><head><meta charset="utf-8"><title>Development identity provider</title></head>
+<body style="font-family:system-ui,sans-serif;max-width:36rem;margin:2rem auto;padding:0 1rem">
+<h1 style="font-size:1.4rem">Development identity provider</h1>
+<p>This is <code>azure-sim dev-idp</code>, which stands in for Entra ID on a developer's machine.
+If your browser asked you to accept its certificate to get here, it now trusts it for this session:
+go back to the AzCops page and sign in.</p></body></html>"#,
     )
+}
+
+/// The discovery document of the endpoints under `prefix` (`""` or `/{tenant}`).
+fn metadata(base: &str, prefix: &str, issuer: &str) -> serde_json::Value {
+    let endpoints = if prefix.is_empty() {
+        base.to_owned()
+    } else {
+        format!("{base}{prefix}/oauth2/v2.0")
+    };
+    json!({
+        "issuer": issuer,
+        "authorization_endpoint": format!("{endpoints}/authorize"),
+        "token_endpoint": format!("{endpoints}/token"),
+        "end_session_endpoint": format!("{endpoints}/logout"),
+        "jwks_uri": format!("{base}/keys"),
+        "response_types_supported": ["code"],
+        "response_modes_supported": ["query", "fragment"],
+        "grant_types_supported": ["authorization_code", "refresh_token"],
+        "code_challenge_methods_supported": ["S256"],
+        "subject_types_supported": ["pairwise"],
+        "id_token_signing_alg_values_supported": ["RS256"],
+        "scopes_supported": ["openid", "profile", "email", "offline_access"],
+        "claims_supported": ["sub", "iss", "aud", "exp", "iat", "nbf", "nonce", "name", "preferred_username", "oid", "tid", "ver"],
+    })
+}
+
+async fn discovery(headers: HeaderMap, scheme: Option<Extension<Scheme>>) -> Response {
+    let base = base(&headers, scheme);
+    json_answer(StatusCode::OK, metadata(&base, "", &base))
+}
+
+/// Discovery under a tenant segment, as Entra ID's
+/// `https://login.microsoftonline.com/{tenant}/v2.0/.well-known/openid-configuration`.
+async fn tenant_discovery(
+    headers: HeaderMap,
+    scheme: Option<Extension<Scheme>>,
+    Path(tenant): Path<String>,
+) -> Response {
+    let base = base(&headers, scheme);
+    let issuer = format!("{base}/{{tenantid}}/v2.0");
+    json_answer(
+        StatusCode::OK,
+        metadata(&base, &format!("/{}", escape_path(&tenant)), &issuer),
+    )
+}
+
+/// A path segment as it may appear in a URL the provider writes (letters, digits, `-._`).
+fn escape_path(segment: &str) -> String {
+    segment
+        .chars()
+        .filter(|c| c.is_ascii_alphanumeric() || matches!(c, '-' | '.' | '_'))
+        .collect()
+}
+
+/// `GET …/logout`: nothing to forget here (the page keeps its tokens); back to the page when
+/// it says where, if that is on a loopback address.
+async fn logout(Query(q): Query<HashMap<String, String>>) -> Response {
+    match q.get("post_logout_redirect_uri") {
+        Some(uri) if loopback(uri) => Redirect::to(uri).into_response(),
+        _ => Html("<!doctype html><title>Signed out</title><p>Signed out.</p>").into_response(),
+    }
+}
+
+/// Whether `uri` is a URL on a loopback address.
+fn loopback(uri: &str) -> bool {
+    let Ok(uri) = url::Url::parse(uri) else {
+        return false;
+    };
+    match uri.host() {
+        Some(url::Host::Domain(d)) => d == "localhost",
+        Some(url::Host::Ipv4(ip)) => ip.is_loopback(),
+        Some(url::Host::Ipv6(ip)) => ip.is_loopback(),
+        None => false,
+    }
 }
 
 /// The authorization request, as the page sends it (other parameters are ignored).
@@ -102,6 +194,8 @@ struct AuthorizeParams {
     code_challenge_method: String,
     #[serde(default)]
     response_mode: String,
+    #[serde(default)]
+    nonce: String,
 }
 
 impl AuthorizeParams {
@@ -119,14 +213,8 @@ impl AuthorizeParams {
         if self.client_id.trim().is_empty() {
             return Err("client_id is required".into());
         }
-        let uri = url::Url::parse(&self.redirect_uri).map_err(|_| "redirect_uri is not a URL")?;
-        let loopback = match uri.host() {
-            Some(url::Host::Domain(d)) => d == "localhost",
-            Some(url::Host::Ipv4(ip)) => ip.is_loopback(),
-            Some(url::Host::Ipv6(ip)) => ip.is_loopback(),
-            None => false,
-        };
-        if !loopback {
+        url::Url::parse(&self.redirect_uri).map_err(|_| "redirect_uri is not a URL")?;
+        if !loopback(&self.redirect_uri) {
             return Err("redirect_uri must be on a loopback address (development only)".into());
         }
         Ok(())
@@ -158,6 +246,7 @@ async fn form(State(signer): State<Arc<Signer>>, Query(p): Query<AuthorizeParams
         ("code_challenge", &p.code_challenge),
         ("code_challenge_method", &p.code_challenge_method),
         ("response_mode", &p.response_mode),
+        ("nonce", &p.nonce),
     ]
     .iter()
     .map(|(name, value)| {
@@ -180,7 +269,7 @@ async fn form(State(signer): State<Arc<Signer>>, Query(p): Query<AuthorizeParams
 <p>This is <code>azure-sim dev-idp</code>, which stands in for Entra ID on a developer's machine.
 Pick who you are: the operator tenant acts for every tenant; a customer's Entra tenant id
 acts for that tenant only.</p>
-<form method="post" action="/authorize" style="display:grid;gap:.75rem">{hidden}
+<form method="post" action="authorize" style="display:grid;gap:.75rem">{hidden}
 <label>Entra tenant id (tid)<br><input name="tid" id="tid" required size="40" value="{tenant}"></label>
 <label>Role<br><select name="role" id="role">{roles}</select></label>
 <label>Name<br><input name="name" id="name" required value="Local Developer"></label>
@@ -220,13 +309,14 @@ async fn authorize(State(signer): State<Arc<Signer>>, Form(d): Form<Decision>) -
         return bad_request("unknown role");
     }
     let name = d.name.trim().chars().take(100).collect::<String>();
-    let code = format!("{}{}", Uuid::new_v4().simple(), Uuid::new_v4().simple());
+    let code = opaque();
     let p = d.request;
     let grant = Grant {
         client_id: p.client_id.clone(),
         redirect_uri: p.redirect_uri.clone(),
         challenge: p.code_challenge.clone(),
         scope: p.scope.clone(),
+        nonce: Some(p.nonce.clone()).filter(|n| !n.is_empty()),
         request: TokenRequest {
             tid: Some(tid),
             roles: Some(d.role),
@@ -236,12 +326,14 @@ async fn authorize(State(signer): State<Arc<Signer>>, Form(d): Form<Decision>) -
         },
         expires: Instant::now() + CODE_TTL,
     };
+    let info = client_info(&grant.request);
     if let Ok(mut grants) = signer.grants.lock() {
         grants.retain(|_, g| g.expires > Instant::now());
         grants.insert(code.clone(), grant);
     }
     let mut answer = url::form_urlencoded::Serializer::new(String::new());
     answer.append_pair("code", &code);
+    answer.append_pair("client_info", &info);
     if !p.state.is_empty() {
         answer.append_pair("state", &p.state);
     }
@@ -253,72 +345,14 @@ async fn authorize(State(signer): State<Arc<Signer>>, Form(d): Form<Decision>) -
     Redirect::to(&format!("{}{separator}{}", p.redirect_uri, answer.finish())).into_response()
 }
 
-/// The token request of the authorization code grant.
-#[derive(Debug, Deserialize)]
-pub(super) struct Redeem {
-    grant_type: String,
-    #[serde(default)]
-    code: String,
-    #[serde(default)]
-    code_verifier: String,
-    #[serde(default)]
-    redirect_uri: String,
-    #[serde(default)]
-    client_id: String,
+/// Entra ID's `client_info`: the user's object id and tenant, base64url JSON (MSAL keys its
+/// account cache by them).
+fn client_info(request: &TokenRequest) -> String {
+    let info = json!({ "uid": request.oid, "utid": request.tid });
+    URL_SAFE_NO_PAD.encode(info.to_string())
 }
 
-fn oauth_error(code: &str, description: &str) -> Response {
-    cors_json(
-        StatusCode::BAD_REQUEST,
-        json!({ "error": code, "error_description": description }),
-    )
-}
-
-/// `POST /token`: a code and its PKCE verifier for an access token (once).
-pub(super) async fn redeem(State(signer): State<Arc<Signer>>, Form(r): Form<Redeem>) -> Response {
-    if r.grant_type != "authorization_code" {
-        return oauth_error(
-            "unsupported_grant_type",
-            "only authorization_code is supported",
-        );
-    }
-    let grant = signer
-        .grants
-        .lock()
-        .ok()
-        .and_then(|mut g| g.remove(&r.code));
-    let Some(grant) = grant.filter(|g| g.expires > Instant::now()) else {
-        return oauth_error(
-            "invalid_grant",
-            "the code is unknown, expired or already used",
-        );
-    };
-    if grant.client_id != r.client_id || grant.redirect_uri != r.redirect_uri {
-        return oauth_error(
-            "invalid_grant",
-            "client_id or redirect_uri differ from the authorization request",
-        );
-    }
-    let challenge = URL_SAFE_NO_PAD.encode(Sha256::digest(r.code_verifier.as_bytes()));
-    if challenge != grant.challenge {
-        return oauth_error(
-            "invalid_grant",
-            "the code_verifier does not match the code_challenge",
-        );
-    }
-    match signer.mint_for(&grant.request, &grant.client_id) {
-        Ok(token) => cors_json(
-            StatusCode::OK,
-            json!({
-                "token_type": "Bearer",
-                "access_token": token,
-                "expires_in": TOKEN_TTL_SECS,
-                "scope": grant.scope,
-            }),
-        ),
-        Err(e) => cors_json(
-            StatusCode::INTERNAL_SERVER_ERROR,
-            json!({ "error": "server_error", "error_description": format!("cannot mint: {e}") }),
-        ),
-    }
+/// A random opaque token (codes and refresh tokens).
+fn opaque() -> String {
+    format!("{}{}", Uuid::new_v4().simple(), Uuid::new_v4().simple())
 }
