@@ -18,10 +18,12 @@
 //!
 //! Only the subscription's latest window is looked at: windows are the 30 days ending three
 //! days before a full run, so a later window also starts later, and when the latest does not
-//! qualify no earlier one does. That is one step back along the primary key per
-//! recommendation; looking for "the latest window that qualifies" walked every row of the
-//! subscription's recent windows whenever none did (1.4–1.8 s for a tenant with a thousand
-//! executed recommendations, `BENCHMARKS.md`, issue 15).
+//! qualify no earlier one does. It is found once per subscription (a step back along each
+//! partition's primary key), not once per recommendation; looking for "the latest window that
+//! qualifies" per recommendation walked every row of the subscription's recent windows
+//! whenever none did (1.4–1.8 s for a tenant with a thousand executed recommendations,
+//! `BENCHMARKS.md`, issue 15). The changed recommendations themselves come from a partial
+//! index (migration `20261214000100`).
 
 use chrono::{Duration, NaiveDate};
 use rust_decimal::Decimal;
@@ -211,47 +213,58 @@ pub async fn rows(
 ) -> Result<Vec<RealisedRow>, sqlx::Error> {
     sqlx::query_as!(
         RealisedRow,
-        r#"SELECT r.id, r.rule_id, r.category, r.estimated_monthly_savings, r.currency AS estimate_currency,
-                  r.baseline_daily_cost, r.baseline_currency, r.baseline_window_start, r.baseline_window_end,
+        r#"WITH changed AS (
+               SELECT r.id, r.tenant_id, r.subscription_db_id, r.resource_id, r.rule_id, r.category,
+                      r.estimated_monthly_savings, r.currency, r.baseline_daily_cost, r.baseline_currency,
+                      r.baseline_window_start, r.baseline_window_end,
+                      (coalesce(r.executed_at, r.resolved_at) AT TIME ZONE 'UTC')::date AS day
+               FROM recommendations r
+               JOIN subscriptions s ON s.id = r.subscription_db_id
+               WHERE (r.status = 'executed' OR (r.status = 'resolved' AND r.approved_at IS NOT NULL))
+                 AND r.superseded_by IS NULL
+                 AND ($1::uuid IS NULL OR r.tenant_id = $1)
+                 AND ($2::uuid IS NULL OR s.id = $2 OR s.subscription_id = $2)
+                 AND ($3::uuid[] IS NULL OR r.id = ANY($3))
+                 AND ($4 OR r.id NOT IN (SELECT h.id FROM recommendations_hidden($5) h))),
+           latest AS (
+               SELECT subs.tenant_id, subs.subscription_db_id, w.window_start, w.window_end
+               FROM (SELECT DISTINCT tenant_id, subscription_db_id FROM changed) subs
+               CROSS JOIN LATERAL (
+                   SELECT c.window_start, c.window_end FROM resource_costs c
+                   WHERE c.tenant_id = subs.tenant_id AND c.subscription_db_id = subs.subscription_db_id
+                   ORDER BY c.window_end DESC LIMIT 1) w)
+           SELECT ch.id AS "id!", ch.rule_id AS "rule_id!", ch.category AS "category!",
+                  ch.estimated_monthly_savings, ch.currency AS "estimate_currency!",
+                  ch.baseline_daily_cost, ch.baseline_currency, ch.baseline_window_start, ch.baseline_window_end,
                   a.daily AS "after_daily_cost?", a.window_start AS "after_window_start?",
-                  a.window_end AS "after_window_end?", p.day AS "change_day!",
-                  CASE WHEN cov.covered_from <= p.day - $7::integer AND cov.covered_to >= p.day - 1
+                  a.window_end AS "after_window_end?", ch.day AS "change_day!",
+                  CASE WHEN cov.covered_from <= ch.day - $7::integer AND cov.covered_to >= ch.day - 1
                        THEN dc.before END AS "daily_before?",
-                  CASE WHEN cov.covered_from <= p.day + 1 AND cov.covered_to >= p.day + $7::integer
+                  CASE WHEN cov.covered_from <= ch.day + 1 AND cov.covered_to >= ch.day + $7::integer
                        THEN dc.after END AS "daily_after?",
                   dc.currency AS "daily_currency?"
-           FROM recommendations r
-           JOIN subscriptions s ON s.id = r.subscription_db_id
-           CROSS JOIN LATERAL (SELECT (coalesce(r.executed_at, r.resolved_at) AT TIME ZONE 'UTC')::date AS day) p
+           FROM changed ch
+           LEFT JOIN latest l ON l.tenant_id = ch.tenant_id AND l.subscription_db_id = ch.subscription_db_id
            LEFT JOIN LATERAL (
-               SELECT w.window_start, w.window_end,
+               SELECT l.window_start, l.window_end,
                       round(coalesce((SELECT sum(c.amortized_cost) FROM resource_costs c
-                                      WHERE c.tenant_id = r.tenant_id AND c.subscription_db_id = r.subscription_db_id
-                                        AND c.window_end = w.window_end AND c.resource_id = r.resource_id), 0)
-                            / (w.window_end - w.window_start + 1), 6) AS daily
-               FROM (SELECT c.window_start, c.window_end FROM resource_costs c
-                     WHERE c.tenant_id = r.tenant_id AND c.subscription_db_id = r.subscription_db_id
-                     ORDER BY c.window_end DESC LIMIT 1) w
-               WHERE w.window_start > p.day AND w.window_end >= p.day + $6::integer) a
-                  ON r.baseline_daily_cost IS NOT NULL
+                                      WHERE c.tenant_id = ch.tenant_id AND c.subscription_db_id = ch.subscription_db_id
+                                        AND c.window_end = l.window_end AND c.resource_id = ch.resource_id), 0)
+                            / (l.window_end - l.window_start + 1), 6) AS daily
+               WHERE l.window_start > ch.day AND l.window_end >= ch.day + $6::integer) a
+                  ON ch.baseline_daily_cost IS NOT NULL
            LEFT JOIN resource_daily_cost_coverage cov
-                  ON cov.tenant_id = r.tenant_id AND cov.subscription_db_id = r.subscription_db_id
-                 AND cov.resource_id = r.resource_id
+                  ON cov.tenant_id = ch.tenant_id AND cov.subscription_db_id = ch.subscription_db_id
+                 AND cov.resource_id = ch.resource_id
            LEFT JOIN LATERAL (
-               SELECT round(coalesce(sum(d.amortized_cost) FILTER (WHERE d.date < p.day), 0) / $7::integer, 6) AS before,
-                      round(coalesce(sum(d.amortized_cost) FILTER (WHERE d.date > p.day), 0) / $7::integer, 6) AS after,
+               SELECT round(coalesce(sum(d.amortized_cost) FILTER (WHERE d.date < ch.day), 0) / $7::integer, 6) AS before,
+                      round(coalesce(sum(d.amortized_cost) FILTER (WHERE d.date > ch.day), 0) / $7::integer, 6) AS after,
                       min(d.currency) AS currency
                FROM resource_daily_costs d
-               WHERE d.tenant_id = r.tenant_id AND d.subscription_db_id = r.subscription_db_id
-                 AND d.resource_id = r.resource_id
-                 AND d.date BETWEEN p.day - $7::integer AND p.day + $7::integer) dc ON cov.resource_id IS NOT NULL
-           WHERE (r.status = 'executed' OR (r.status = 'resolved' AND r.approved_at IS NOT NULL))
-             AND r.superseded_by IS NULL
-             AND ($1::uuid IS NULL OR r.tenant_id = $1)
-             AND ($2::uuid IS NULL OR s.id = $2 OR s.subscription_id = $2)
-             AND ($3::uuid[] IS NULL OR r.id = ANY($3))
-             AND ($4 OR r.id NOT IN (SELECT h.id FROM recommendations_hidden($5) h))
-           ORDER BY r.id"#,
+               WHERE d.tenant_id = ch.tenant_id AND d.subscription_db_id = ch.subscription_db_id
+                 AND d.resource_id = ch.resource_id
+                 AND d.date BETWEEN ch.day - $7::integer AND ch.day + $7::integer) dc ON cov.resource_id IS NOT NULL
+           ORDER BY ch.id"#,
         filter.tenant_id,
         filter.subscription,
         ids,
