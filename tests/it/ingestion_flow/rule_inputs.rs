@@ -126,7 +126,7 @@ async fn check_containers(pool: &PgPool, sim: &SimHandle, sub: uuid::Uuid) {
             )
         })
         .collect();
-    groups.sort();
+    groups.sort_by(|a, b| a.1.cmp(&b.1));
     expected.extend(groups);
     assert_eq!(stored, expected);
 }
