@@ -148,7 +148,9 @@ pub async fn get_at_home(
     expected_tenant: &str,
 ) -> Result<Option<SubscriptionInfo>, SubscriptionError> {
     match get(client, ctx, subscription_id).await {
-        Ok(info) => Ok((home_tenant(&info, expected_tenant) == HomeTenant::Matches).then_some(info)),
+        Ok(info) => {
+            Ok((home_tenant(&info, expected_tenant) == HomeTenant::Matches).then_some(info))
+        }
         Err(e) if e.is_not_visible() => Ok(None),
         Err(e) => Err(e),
     }

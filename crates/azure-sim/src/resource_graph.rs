@@ -323,7 +323,10 @@ fn join_tables(
         .map(|join| {
             let rows = subscriptions.iter().flat_map(|sub| match join.right.table {
                 Table::ResourceContainers => estate.container_rows(*sub),
-                Table::Resources => estate.resource_range(*sub).map(|i| i as u32).collect::<Vec<_>>(),
+                Table::Resources => estate
+                    .resource_range(*sub)
+                    .map(|i| i as u32)
+                    .collect::<Vec<_>>(),
             });
             let rows = rows.map(|i| graph_row(state, join.right.table, i));
             join.index(rows, now).map_err(|e| {

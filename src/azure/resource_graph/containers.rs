@@ -123,10 +123,16 @@ mod tests {
         assert_eq!(group.kind, ContainerKind::ResourceGroup);
         assert_eq!(group.id, "/subscriptions/s1/resourcegroups/rg-web");
         assert_eq!(
-            (group.subscription_id.as_str(), group.resource_group.as_str()),
+            (
+                group.subscription_id.as_str(),
+                group.resource_group.as_str()
+            ),
             ("s1", "rg-web")
         );
-        assert_eq!((group.name.as_str(), group.tenant_id.as_str()), ("rg-web", "t"));
+        assert_eq!(
+            (group.name.as_str(), group.tenant_id.as_str()),
+            ("rg-web", "t")
+        );
         assert_eq!(group.tags["env"], "prod");
         let unmatched = json!({"id": "/subscriptions/s1/resourceGroups/rg/providers/a/b/c",
             "resourceGroupTags": null});

@@ -27,8 +27,10 @@ fn azure(request: &Received, _base: &str) -> Response {
             "tenantId": HOME, "tags": {}, "resourceGroupTags": tags})
     };
     let page = match request.body["options"]["$skipToken"].as_str() {
-        None => json!({"totalRecords": 3, "count": 2, "resultTruncated": "false", "$skipToken": "c1",
-            "data": [row("RG-Web", "a", json!({"env": "prod"})), row("rg-web", "b", json!({"env": "prod"}))]}),
+        None => {
+            json!({"totalRecords": 3, "count": 2, "resultTruncated": "false", "$skipToken": "c1",
+            "data": [row("RG-Web", "a", json!({"env": "prod"})), row("rg-web", "b", json!({"env": "prod"}))]})
+        }
         Some(_) => json!({"totalRecords": 3, "count": 1, "resultTruncated": "false",
             "data": [row("rg-data", "c", json!(null))]}),
     };
@@ -56,7 +58,12 @@ async fn groups_tags_ride_on_the_inventory_rows_and_the_subscriptions_on_arms_an
         info.tags.clone(),
     );
     assert_eq!(
-        (own.kind, own.id.clone(), own.name.as_str(), own.tenant_id.as_str()),
+        (
+            own.kind,
+            own.id.clone(),
+            own.name.as_str(),
+            own.tenant_id.as_str()
+        ),
         (
             ContainerKind::Subscription,
             format!("/subscriptions/{SUB}"),

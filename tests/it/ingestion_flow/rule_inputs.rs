@@ -219,14 +219,13 @@ async fn metrics_containers_and_conditions_match_the_estate(pool: PgPool) {
     );
     // What a resource inherits is read from those containers: `tag.missing` fires on exactly
     // the resources without `cost-center` on themselves, their group and their subscription.
-    let flagged: BTreeSet<String> = sqlx::query_scalar(
-        "SELECT resource_id FROM recommendations WHERE rule_id = 'tag.missing'",
-    )
-    .fetch_all(&pool)
-    .await
-    .expect("findings")
-    .into_iter()
-    .collect();
+    let flagged: BTreeSet<String> =
+        sqlx::query_scalar("SELECT resource_id FROM recommendations WHERE rule_id = 'tag.missing'")
+            .fetch_all(&pool)
+            .await
+            .expect("findings")
+            .into_iter()
+            .collect();
     let expected: BTreeSet<String> = subscriptions(&sim)
         .into_iter()
         .flat_map(|sub| untagged_everywhere(&sim, sub))

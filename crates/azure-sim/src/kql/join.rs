@@ -42,7 +42,9 @@ impl Join {
         if let Some(projection) = &right.projection {
             table.columns = projection.iter().map(|c| c.name.clone()).collect();
             if let Some(key) = self.keys.iter().find(|k| !table.columns.contains(k)) {
-                return Err(format!("the join key `{key}` is not a column of the subquery"));
+                return Err(format!(
+                    "the join key `{key}` is not a column of the subquery"
+                ));
             }
         }
         for row in rows.filter(|row| right.matches(row, now)) {
@@ -154,7 +156,11 @@ mod tests {
         // No such group (or none in that subscription): the right columns are null.
         let missing = joined(&plan, row("s1", "rg-gone"));
         assert_eq!(missing["groupTags"], Value::Null);
-        assert!(missing.as_object().is_some_and(|o| o.contains_key("groupTags")));
+        assert!(
+            missing
+                .as_object()
+                .is_some_and(|o| o.contains_key("groupTags"))
+        );
     }
 
     #[test]
@@ -191,16 +197,27 @@ mod tests {
     fn other_join_flavours_and_stage_orders_are_unsupported() {
         let sub = "(ResourceContainers | project subscriptionId) on subscriptionId";
         for flavour in ["", "kind=inner ", "kind=innerunique ", "kind=fullouter "] {
-            assert!(parse(&format!("Resources | join {flavour}{sub}")).is_err(), "{flavour}");
+            assert!(
+                parse(&format!("Resources | join {flavour}{sub}")).is_err(),
+                "{flavour}"
+            );
         }
         let left = format!("Resources | join kind=leftouter {sub}");
         assert!(parse(&format!("{left} | where id == 'x'")).is_err());
         assert!(parse(&format!("{left} | extend a = id")).is_err());
-        assert!(parse(&format!("Resources | project id | join kind=leftouter {sub}")).is_err());
+        assert!(
+            parse(&format!(
+                "Resources | project id | join kind=leftouter {sub}"
+            ))
+            .is_err()
+        );
         assert!(parse(&format!("{left} | project id | order by id asc")).is_ok());
-        let lacking = parse("Resources | join kind=leftouter (ResourceContainers | project name) on id")
-            .expect("parses");
-        let err = lacking.joins[0].index(containers().into_iter(), now()).expect_err("no id");
+        let lacking =
+            parse("Resources | join kind=leftouter (ResourceContainers | project name) on id")
+                .expect("parses");
+        let err = lacking.joins[0]
+            .index(containers().into_iter(), now())
+            .expect_err("no id");
         assert!(err.contains("`id` is not a column"), "{err}");
         assert!(parse("Resources | join kind=leftouter (ResourceContainers on id").is_err());
     }

@@ -75,8 +75,7 @@ fn apply_stage(plan: &mut Plan, stage: &[Tok]) -> Result<(), String> {
     // Filters and `extend` run on the table's own row, joins then add columns, and `project`
     // picks from the result: other orders are not supported.
     let joined = !plan.joins.is_empty();
-    if plan.projection.is_some() && matches!(op.as_str(), "where" | "filter" | "extend" | "join")
-    {
+    if plan.projection.is_some() && matches!(op.as_str(), "where" | "filter" | "extend" | "join") {
         return Err(format!("`{op}` after `project` is not supported"));
     }
     if (joined || !plan.extends.is_empty()) && (op == "where" || op == "filter") {
@@ -107,9 +106,12 @@ fn apply_stage(plan: &mut Plan, stage: &[Tok]) -> Result<(), String> {
 /// source row does not model.
 fn join(rest: &[Tok]) -> Result<Join, String> {
     let rest = match rest {
-        [Tok::Ident(kind), Tok::Sym("="), Tok::Ident(flavour), rest @ ..]
-            if kind.eq_ignore_ascii_case("kind") =>
-        {
+        [
+            Tok::Ident(kind),
+            Tok::Sym("="),
+            Tok::Ident(flavour),
+            rest @ ..,
+        ] if kind.eq_ignore_ascii_case("kind") => {
             if !flavour.eq_ignore_ascii_case("leftouter") {
                 return Err(format!("the join kind `{flavour}` is not supported"));
             }

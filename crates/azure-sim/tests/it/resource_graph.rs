@@ -165,7 +165,11 @@ on subscriptionId | project id";
     let body = json!({"query": many, "subscriptions": subs});
     let reply = s.graph(&token, body).await;
     assert_eq!(reply.status, StatusCode::BAD_REQUEST, "{}", reply.text);
-    assert!(reply.text.contains("at most one right row per key"), "{}", reply.text);
+    assert!(
+        reply.text.contains("at most one right row per key"),
+        "{}",
+        reply.text
+    );
     let inner = "Resources | join kind=inner (ResourceContainers | project subscriptionId) \
 on subscriptionId | project id";
     let body = json!({"query": inner, "subscriptions": subs});
