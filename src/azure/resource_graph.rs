@@ -1,6 +1,6 @@
-//! Azure Resource Graph: the inventory of one or many subscriptions, with `properties`, their
-//! subscriptions' and resource groups' tags ([`collect_containers`], the `ResourceContainers`
-//! table), and the waste and rightsizing candidates of the KQL library ([`queries`]).
+//! Azure Resource Graph: the inventory of one or many subscriptions, with `properties` and each
+//! resource's group's tags (joined from the `ResourceContainers` table in the same query, see
+//! [`containers`]), and the waste and rightsizing candidates of the KQL library ([`queries`]).
 //!
 //! `POST {arm}/providers/Microsoft.ResourceGraph/resources?api-version=2022-10-01` with
 //! [`QueryRequest`]: 1,000 rows a page (`options.$top`), the next page asked for by re-sending
@@ -21,7 +21,7 @@ pub mod wire;
 
 use futures::{Stream, StreamExt, TryStreamExt, stream};
 
-pub use containers::{Container, ContainerKind, map_container};
+pub use containers::{Container, ContainerKind};
 pub use mapper::{Candidate, Resource, RowError, coerce_tags};
 pub use queries::NamedQuery;
 pub use wire::{PAGE_SIZE, QueryRequest, QueryResponse};
@@ -198,42 +198,6 @@ pub async fn collect_inventory(
     subscriptions: &[String],
 ) -> Result<Vec<Resource>, ResourceGraphError> {
     let pages: Vec<Vec<Resource>> = inventory_pages(client, ctx, subscriptions)
-        .try_collect()
-        .await?;
-    Ok(pages.into_iter().flatten().collect())
-}
-
-/// Maps the rows of one page of [`queries::RESOURCE_CONTAINERS`], skipping containers that
-/// are neither subscriptions nor resource groups.
-pub fn map_container_page(
-    name: &'static str,
-    page: &QueryResponse,
-) -> Result<Vec<Container>, ResourceGraphError> {
-    let mut containers = Vec::with_capacity(page.data.len());
-    for (index, row) in page.data.iter().enumerate() {
-        let mapped = map_container(index, row).map_err(|source| ResourceGraphError::Row {
-            query: name,
-            source,
-        })?;
-        containers.extend(mapped);
-    }
-    Ok(containers)
-}
-
-/// The subscriptions and resource groups of `subscriptions`, with their tags
-/// ([`queries::RESOURCE_CONTAINERS`]), every page collected.
-#[tracing::instrument(skip_all, err, fields(azure.subscription_id = %scope_label(subscriptions)))]
-pub async fn collect_containers(
-    client: &AzureClient,
-    ctx: &CallContext,
-    subscriptions: &[String],
-) -> Result<Vec<Container>, ResourceGraphError> {
-    let query = NamedQuery {
-        name: "resource_containers",
-        kql: queries::RESOURCE_CONTAINERS,
-    };
-    let pages: Vec<Vec<Container>> = query_pages(client, ctx, query, subscriptions)
-        .map(|page| map_container_page(query.name, &page?))
         .try_collect()
         .await?;
     Ok(pages.into_iter().flatten().collect())

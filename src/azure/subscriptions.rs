@@ -1,8 +1,8 @@
 //! Azure Resource Manager subscriptions: which Entra tenant a subscription belongs to.
 //!
 //! `GET {arm}/subscriptions/{id}?api-version=2022-12-01` answers the subscription with its
-//! home tenant (`tenantId`) and, for a Lighthouse delegation, the tenants managing it
-//! (`managedByTenants`). A subscription the caller's credentials cannot see answers
+//! home tenant (`tenantId`), its tags (what its resources inherit) and, for a Lighthouse
+//! delegation, the tenants managing it (`managedByTenants`). A subscription the caller's credentials cannot see answers
 //! `404 SubscriptionNotFound` (or `403 AuthorizationFailed`), exactly as one that does not
 //! exist.
 //!
@@ -10,10 +10,13 @@
 //! managed identity are not bound to a tenant (one identity sees every delegated
 //! subscription), so only the subscription's own `tenantId` says whose it is.
 
-use serde::Deserialize;
+use std::collections::BTreeMap;
+
+use serde::{Deserialize, Deserializer};
 
 use super::client::{Api, AzureClient, CallContext};
 use super::error::AzureError;
+use super::resource_graph::coerce_tags;
 
 /// The api-version used.
 pub const API_VERSION: &str = "2022-12-01";
@@ -36,6 +39,15 @@ pub struct SubscriptionInfo {
     /// Tenants managing the subscription through Azure Lighthouse.
     #[serde(default)]
     pub managed_by_tenants: Vec<ManagedByTenant>,
+    /// The subscription's own tags (absent or null: none).
+    #[serde(default, deserialize_with = "tags")]
+    pub tags: BTreeMap<String, String>,
+}
+
+/// Tags as a string map, whatever shape ARM sends ([`coerce_tags`]).
+fn tags<'de, D: Deserializer<'de>>(deserializer: D) -> Result<BTreeMap<String, String>, D::Error> {
+    let value = serde_json::Value::deserialize(deserializer)?;
+    Ok(coerce_tags(Some(&value)))
 }
 
 /// One entry of `managedByTenants`.
@@ -119,9 +131,27 @@ pub async fn verify_home(
     subscription_id: &str,
     expected_tenant: &str,
 ) -> Result<HomeTenant, SubscriptionError> {
+    let home = get_at_home(client, ctx, subscription_id, expected_tenant).await?;
+    Ok(match home {
+        Some(_) => HomeTenant::Matches,
+        None => HomeTenant::Elsewhere,
+    })
+}
+
+/// The subscription as ARM describes it when its home is `expected_tenant`; `None` when it
+/// is [`HomeTenant::Elsewhere`]. The same one request as [`verify_home`], for callers that
+/// also read what it says (an ingestion item keeps the subscription's tags).
+pub async fn get_at_home(
+    client: &AzureClient,
+    ctx: &CallContext,
+    subscription_id: &str,
+    expected_tenant: &str,
+) -> Result<Option<SubscriptionInfo>, SubscriptionError> {
     match get(client, ctx, subscription_id).await {
-        Ok(info) => Ok(home_tenant(&info, expected_tenant)),
-        Err(e) if e.is_not_visible() => Ok(HomeTenant::Elsewhere),
+        Ok(info) => {
+            Ok((home_tenant(&info, expected_tenant) == HomeTenant::Matches).then_some(info))
+        }
+        Err(e) if e.is_not_visible() => Ok(None),
         Err(e) => Err(e),
     }
 }
@@ -148,6 +178,7 @@ mod tests {
             display_name: "x".into(),
             state: "Enabled".into(),
             managed_by_tenants: Vec::new(),
+            tags: BTreeMap::new(),
         }
     }
 
@@ -178,6 +209,13 @@ mod tests {
         );
         assert_eq!(info.managed_by_tenants.len(), 1);
         assert_eq!(info.state, "Enabled");
+        assert_eq!(info.tags["tagKey1"], "tagValue1");
+        let untagged: SubscriptionInfo =
+            serde_json::from_str(r#"{"subscriptionId":"s","tags":null}"#).expect("decodes");
+        assert!(untagged.tags.is_empty());
+        let older: SubscriptionInfo =
+            serde_json::from_str(r#"{"subscriptionId":"s"}"#).expect("decodes");
+        assert!(older.tags.is_empty());
     }
 
     #[test]

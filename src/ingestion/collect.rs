@@ -1,8 +1,11 @@
 //! Collection for one subscription: the connectors run against Azure (inventory, daily costs,
-//! per-resource costs, resource containers and Advisor concurrently; Monitor once the inventory
-//! has named what to read), with every raw response kept by the call context's recorder for the
-//! lake.
+//! per-resource costs and Advisor concurrently; Monitor once the inventory has named what to
+//! read), with every raw response kept by the call context's recorder for the lake. The
+//! containers whose tags the resources inherit cost no request of their own: the subscription
+//! is described by the home-tenant check's `GET /subscriptions/{id}`, and each resource group by
+//! the inventory rows, which carry their group's tags.
 
+use std::collections::BTreeMap;
 use std::time::Duration;
 
 use chrono::{DateTime, NaiveDate, Utc};
@@ -15,7 +18,7 @@ use crate::azure::cost_management::{
 };
 use crate::azure::monitor::{self, MetricTarget, MonitorError, MonitorOptions, ResourceMetrics};
 use crate::azure::resource_graph::{self, Container, Resource, ResourceGraphError};
-use crate::azure::subscriptions::{self, HomeTenant, SubscriptionError};
+use crate::azure::subscriptions::{self, SubscriptionError, SubscriptionInfo};
 use crate::ingestion::message::Mode;
 use crate::ingestion::targets::{ReferenceNeeds, metric_target};
 
@@ -43,7 +46,8 @@ pub struct Collected {
     /// The window was due but left to a follow-up message: the tenant's Cost Management budget
     /// has room for it only after this long ([`ResourceCosts::Due`]).
     pub resource_costs_deferred: Option<Duration>,
-    /// The subscription and its resource groups, with their tags (full runs).
+    /// The subscription and the resource groups its inventory named, with their tags (full
+    /// runs); a group without resources is not among them.
     pub containers: Option<Vec<Container>>,
     /// The reference data the inventory's resources are priced with.
     pub needs: ReferenceNeeds,
@@ -173,12 +177,10 @@ pub async fn collect(
     ctx: &CallContext,
     target: &Target<'_>,
 ) -> Result<Collected, CollectError> {
-    let home =
-        subscriptions::verify_home(client, ctx, target.subscription_id, target.entra_tenant_id)
-            .await?;
-    if home != HomeTenant::Matches {
-        return Err(CollectError::NotInTenant);
-    }
+    let subscription =
+        subscriptions::get_at_home(client, ctx, target.subscription_id, target.entra_tenant_id)
+            .await?
+            .ok_or(CollectError::NotInTenant)?;
     if target.mode == Mode::Evaluate {
         return Ok(Collected::default());
     }
@@ -191,14 +193,13 @@ pub async fn collect(
     }
     let subscriptions = [target.subscription_id.to_owned()];
     let window = DateRange::resource_cost_window(target.now);
-    let (inventory, costs, containers, recommendations) = tokio::join!(
+    let (inventory, costs, recommendations) = tokio::join!(
         inventory(client, ctx, &subscriptions, target.entra_tenant_id),
         costs(client, ctx, target),
-        containers(client, ctx, &subscriptions, target.entra_tenant_id),
         advisor::collect(client, ctx, target.subscription_id),
     );
-    let (inventory, costs, recommendations) = (inventory?, costs?, recommendations?);
-    let containers = containers?;
+    let (mut inventory, costs, recommendations) = (inventory?, costs?, recommendations?);
+    let containers = containers(&subscription, std::mem::take(&mut inventory.groups));
     let deferred = match target.resource_costs {
         ResourceCosts::Due => {
             let units = resource_cost_units(window, inventory.count);
@@ -261,23 +262,19 @@ async fn resource_costs(
     cost_management::collect_by_resource(client, ctx, &scope, window).await
 }
 
-/// The subscription's containers; like inventory rows, one of another Entra tenant fails the
-/// item.
-async fn containers(
-    client: &AzureClient,
-    ctx: &CallContext,
-    subscriptions: &[String],
-    entra_tenant_id: &str,
-) -> Result<Vec<Container>, CollectError> {
-    let containers = resource_graph::collect_containers(client, ctx, subscriptions).await?;
-    let foreign = containers
-        .iter()
-        .filter(|c| !c.tenant_id.eq_ignore_ascii_case(entra_tenant_id.trim()))
-        .count();
-    if foreign > 0 {
-        return Err(CollectError::ForeignRows { count: foreign });
-    }
-    Ok(containers)
+/// The subscription, as ARM described it (its home already checked), then the resource groups
+/// the inventory named, in id order.
+fn containers(
+    subscription: &SubscriptionInfo,
+    groups: BTreeMap<String, Container>,
+) -> Vec<Container> {
+    let own = Container::subscription(
+        &subscription.subscription_id,
+        &subscription.display_name,
+        subscription.tenant_id.as_deref().unwrap_or_default(),
+        subscription.tags.clone(),
+    );
+    std::iter::once(own).chain(groups.into_values()).collect()
 }
 
 /// What walking the inventory found.
@@ -285,10 +282,12 @@ struct InventoryWalk {
     count: usize,
     targets: Vec<MetricTarget>,
     needs: ReferenceNeeds,
+    /// The resource groups the rows named, by id, with the tags the first row of each carried.
+    groups: BTreeMap<String, Container>,
 }
 
-/// Walks the inventory page by page: how many resources, which Monitor reads, and what reference
-/// data prices them. Rows of another
+/// Walks the inventory page by page: how many resources, which Monitor reads, what reference
+/// data prices them, and which resource groups (with their tags) hold them. Rows of another
 /// Entra tenant than `entra_tenant_id` fail the whole item rather than being
 /// dropped one by one: the raw pages go to the lake as received, so the only way to keep them
 /// out of it, and out of the database, is to store nothing of this item.
@@ -303,6 +302,7 @@ async fn inventory(
         count: 0,
         targets: Vec::new(),
         needs: ReferenceNeeds::default(),
+        groups: BTreeMap::new(),
     };
     while let Some(page) = pages.next().await {
         let page = page?;
@@ -313,6 +313,9 @@ async fn inventory(
         walk.count += page.len();
         for resource in &page {
             walk.needs.add(resource);
+            if let Some(group) = Container::group_of(resource) {
+                walk.groups.entry(group.id.clone()).or_insert(group);
+            }
         }
         walk.targets.extend(page.iter().filter_map(metric_target));
     }

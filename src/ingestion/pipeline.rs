@@ -706,16 +706,13 @@ struct SnapshotKey<'a> {
 }
 
 /// One raw Resource Graph page, mapped again (it was mapped once already while collecting).
-/// The resource_graph snapshot also holds the `ResourceContainers` pages (same API, same
-/// endpoint): their rows — subscriptions and resource groups, which the `Resources` table never
-/// returns — are not resources and are stored as containers instead.
+/// The resource_graph snapshot holds only the inventory's pages: the containers come from the
+/// same rows and from ARM, not from a query of their own.
 fn inventory_page(response: &RawResponse) -> Result<Vec<Resource>, StoreError> {
     let page: QueryResponse =
         serde_json::from_slice(&response.body).map_err(|e| StoreError::Inventory(e.to_string()))?;
-    let mut rows = resource_graph::map_page("all_resources", &page)
-        .map_err(|e| StoreError::Inventory(e.to_string()))?;
-    rows.retain(|r| resource_graph::ContainerKind::of_type(&r.resource_type).is_none());
-    Ok(rows)
+    resource_graph::map_page("all_resources", &page)
+        .map_err(|e| StoreError::Inventory(e.to_string()))
 }
 
 /// The currency the subscription is billed in, as its costs say (USD when it has none yet).

@@ -209,24 +209,39 @@ async fn each_library_query_returns_the_estates_subset_with_its_columns() {
         states.contains("PowerState/running") && states.contains("PowerState/deallocated"),
         "{states:?}"
     );
-    // Production's containers query: the subscription and each of its resource groups, tagged.
-    let containers = s
-        .graph_all(&token, queries::RESOURCE_CONTAINERS, &[sub])
-        .await;
-    let groups = e
+    // The inventory's join: every row carries its own group's tags, as `ResourceContainers`
+    // holds them (the key is the subscription and the group's name, whatever its case).
+    let subscription = e
         .tenants()
         .iter()
         .flat_map(|t| e.subscriptions_of(t.id))
         .find(|x| x.id == sub)
-        .map(|x| x.resource_groups.len())
         .expect("the subscription");
-    assert_eq!(containers.len(), 1 + groups, "{containers:?}");
-    assert!(
-        containers
+    let inventory = s.graph_all(&token, queries::ALL_RESOURCES, &[sub]).await;
+    let mut groups_seen = HashSet::new();
+    for row in &inventory {
+        let name = row["resourceGroup"].as_str().expect("a group");
+        let group = subscription
+            .resource_groups
             .iter()
-            .all(|c| c["tenantId"].is_string() && c["tags"].is_object()),
-        "{containers:?}"
-    );
+            .find(|g| g.name.eq_ignore_ascii_case(name))
+            .expect("a group of the estate");
+        assert_eq!(row["resourceGroupTags"], group.tags.to_json(), "{row}");
+        assert!(row.get("rgKey").is_none() && row.get("subscriptionId1").is_none());
+        groups_seen.insert(group.name.clone());
+    }
+    // The estate keeps a group without resources: `ResourceContainers` lists it, the
+    // inventory's rows cannot.
+    let containers = s
+        .graph_all(
+            &token,
+            "ResourceContainers | where type =~ 'microsoft.resources/subscriptions/resourcegroups' \
+             | project id, resourceGroup, tags | order by id asc",
+            &[sub],
+        )
+        .await;
+    assert_eq!(containers.len(), subscription.resource_groups.len());
+    assert_eq!(groups_seen.len() + 1, containers.len(), "{groups_seen:?}");
     let (_, table) = s.graph(&token, json!({"query": queries::UNATTACHED_DISKS, "subscriptions": [sub], "options": {"resultFormat": "table"}})).await;
     let columns = table["data"]["columns"].as_array().expect("columns");
     assert!(columns.contains(&json!({"name": "diskSizeGb", "type": "integer"})));

@@ -77,6 +77,7 @@ pub struct Subscription {
     pub tenant_id: Uuid,
     pub display_name: String,
     pub tags: Tags,
+    /// Its groups, the last one (when the name list has one left) holding no resource.
     pub resource_groups: Vec<ResourceGroup>,
     resources: Range<usize>,
 }

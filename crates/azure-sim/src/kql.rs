@@ -1,19 +1,22 @@
 //! A tiny KQL interpreter for the Resource Graph simulator: enough of the language to run
 //! AzCops' inventory, waste and rightsizing queries over the estate (`Resources` and
 //! `ResourceContainers`, `where` with `and`/`or`, comparisons, `in`/`in~`/`!in`/`!in~` with a
-//! list of strings, `isnull`, `tostring`/`toint`/`todatetime`, `ago`, `project` with aliases,
-//! `order by`, `limit`). Anything else is reported as unsupported.
+//! list of strings, `isnull`, `tostring`/`toint`/`todatetime`/`tolower`, `ago`, `extend`,
+//! `join kind=leftouter (subquery) on column, …`, `project` with aliases, `order by`, `limit`).
+//! Anything else is reported as unsupported.
 //!
 //! The simulator knows nothing of AzCops' query library: it interprets whatever text it is sent
 //! (instead of hard-coding each result), so it stays right when a query changes. That every
 //! query of the library runs here is checked by the `azcops` package's contract test.
 
 mod eval;
+mod join;
 mod parse;
 
 use chrono::{DateTime, Utc};
 use serde_json::{Map, Value};
 
+pub use join::JoinTable;
 pub use parse::parse;
 
 /// An expression.
@@ -86,12 +89,27 @@ pub enum Table {
     ResourceContainers,
 }
 
-/// A parsed query, in the shape the simulator supports: filters, then an optional projection,
-/// ordering (evaluated on the source row) and limit.
+/// A `join kind=leftouter (right) on keys`: each row gets the columns of the right side's row
+/// whose `keys` columns equal its own (all null when none does); a right column whose name
+/// the row already has is renamed with a number, as KQL does (`subscriptionId1`).
+#[derive(Debug, Clone, PartialEq)]
+pub struct Join {
+    /// The joined subquery: a table, filters, `extend` and `project` (no `join`, `order` or
+    /// `limit`).
+    pub right: Box<Plan>,
+    /// Columns of both sides compared for equality (`on a, b`).
+    pub keys: Vec<String>,
+}
+
+/// A parsed query, in the shape the simulator supports: filters, `extend`s, left outer joins,
+/// then an optional projection, ordering (evaluated on the source row) and limit.
 #[derive(Debug, Clone, PartialEq, Default)]
 pub struct Plan {
     pub table: Table,
     pub filters: Vec<Expr>,
+    /// Columns computed from the source row (after the filters).
+    pub extends: Vec<Column>,
+    pub joins: Vec<Join>,
     pub projection: Option<Vec<Column>>,
     pub order: Option<(Expr, bool)>,
     pub limit: Option<usize>,
@@ -103,6 +121,21 @@ impl Plan {
         self.filters
             .iter()
             .all(|f| eval::truthy(&eval::eval(f, row, now)))
+    }
+
+    /// The row with its `extend`ed columns and the columns of each join, `tables` being the
+    /// joins' right sides in order ([`Join::index`]).
+    pub fn augment(&self, mut row: Value, now: DateTime<Utc>, tables: &[JoinTable]) -> Value {
+        for column in &self.extends {
+            let value = eval::to_json(eval::eval(&column.expr, &row, now));
+            if let Value::Object(object) = &mut row {
+                object.insert(column.name.clone(), value);
+            }
+        }
+        for (join, table) in self.joins.iter().zip(tables) {
+            table.add_columns(&join.keys, &mut row);
+        }
+        row
     }
 
     /// The projected row (the row itself without `project`).

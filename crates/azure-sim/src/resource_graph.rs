@@ -1,6 +1,7 @@
 //! Resource Graph: `POST /providers/Microsoft.ResourceGraph/resources`. Runs the KQL it is sent
 //! (the subset [`kql`] understands; anything else is a `400 InvalidQuery`) over the estate's
-//! `Resources` or `ResourceContainers` (subscriptions and resource groups), pages with opaque
+//! `Resources` or `ResourceContainers` (subscriptions and resource groups), the right side of a
+//! `join` scoped to the same subscriptions as the query, pages with opaque
 //! `$skipToken`s, and enforces the per-principal quota (15 requests per 5 s window,
 //! time-scaled) with `x-ms-user-quota-*` headers.
 
@@ -18,7 +19,7 @@ use uuid::Uuid;
 use super::arm::ArmRequest;
 use super::auth::authorize;
 use super::error::{ApiError, ApiResult};
-use super::kql::{self, Plan, Table};
+use super::kql::{self, JoinTable, Plan, Table};
 use super::paging::{decode_token, encode_token};
 use super::rng::{hash_str, hash2};
 use super::server::Shared;
@@ -132,13 +133,17 @@ async fn run(state: &Shared, request: &ArmRequest) -> ApiResult {
         .iter()
         .fold(hash_str(&body.query), |h, s| hash2(h, s.as_u128() as u64));
     let page = Page::from_options(body.options.unwrap_or_default(), fingerprint)?;
+    let joined = join_tables(state, &plan, &subscriptions)?;
     let matching = matching(state, plan.clone(), subscriptions, fingerprint).await?;
     let limited = plan.limit.map_or(matching.len(), |l| l.min(matching.len()));
     let now = state.estate.reference_now();
     let rows: Vec<Value> = matching
         [page.offset.min(limited)..(page.offset + page.top).min(limited)]
         .iter()
-        .map(|i| plan.project(graph_row(state, plan.table, *i), now))
+        .map(|i| {
+            let row = graph_row(state, plan.table, *i);
+            plan.project(plan.augment(row, now, &joined), now)
+        })
         .collect();
     let next = page.offset + rows.len();
     let response = QueryResponse {
@@ -302,6 +307,33 @@ fn evaluate(state: &Shared, plan: &Plan, subscriptions: &[Uuid]) -> Vec<u32> {
         }
     }
     rows.into_iter().map(|(i, _)| i).collect()
+}
+
+/// The right sides of the plan's joins over `subscriptions` (a few dozen containers each for
+/// the library's query, so they are built again for every page rather than cached).
+fn join_tables(
+    state: &Shared,
+    plan: &Plan,
+    subscriptions: &[Uuid],
+) -> Result<Vec<JoinTable>, ApiError> {
+    let estate = &state.estate;
+    let now = estate.reference_now();
+    plan.joins
+        .iter()
+        .map(|join| {
+            let rows = subscriptions.iter().flat_map(|sub| match join.right.table {
+                Table::ResourceContainers => estate.container_rows(*sub),
+                Table::Resources => estate
+                    .resource_range(*sub)
+                    .map(|i| i as u32)
+                    .collect::<Vec<_>>(),
+            });
+            let rows = rows.map(|i| graph_row(state, join.right.table, i));
+            join.index(rows, now).map_err(|e| {
+                ApiError::bad_request("InvalidQuery", format!("Query is invalid: {e}"))
+            })
+        })
+        .collect()
 }
 
 /// A row of `table`, its `tenantId` the subscription's current home (it may have moved).

@@ -1,7 +1,7 @@
 //! ARM subscriptions: `GET /subscriptions/{sub}`, the subscription with its current home
-//! tenant (`tenantId`, which moves with `POST /_sim/subscriptions/{sub}/move`) and the operator
-//! tenant in `managedByTenants` (every simulated subscription is delegated to it, as with
-//! Azure Lighthouse). A principal of the home tenant or of the operator tenant sees it; anyone
+//! tenant (`tenantId`, which moves with `POST /_sim/subscriptions/{sub}/move`), its tags (the
+//! same as its `ResourceContainers` row) and the operator tenant in `managedByTenants` (every
+//! simulated subscription is delegated to it, as with Azure Lighthouse). A principal of the home tenant or of the operator tenant sees it; anyone
 //! else gets ARM's `404 SubscriptionNotFound`, as for a subscription that does not exist.
 
 use axum::Json;
@@ -46,7 +46,7 @@ pub fn get(state: &Shared, request: &ArmRequest, subscription: &str) -> ApiResul
             "quotaId": "PayAsYouGo_2014-09-01",
             "spendingLimit": "Off",
         },
-        "tags": {},
+        "tags": sub.tags.to_json(),
     });
     Ok(Json(body).into_response())
 }

@@ -1,13 +1,16 @@
-//! From a `ResourceContainers` row to a [`Container`]: a subscription or a resource group with
-//! its tags. Ids and resource groups are lower-cased (ARM compares them case-insensitively);
-//! names keep their case. Rows of other container types (management groups) are skipped.
+//! The containers a resource inherits tags from, as [`Container`]s: its resource group, read
+//! from the inventory's own rows (the inventory query joins each resource's group's tags from
+//! `ResourceContainers`, [`Container::group_of`]), and its subscription, read from ARM's
+//! `GET /subscriptions/{id}` that every ingestion item makes anyway
+//! ([`Container::subscription`]). Neither costs a Resource Graph request of its own; a resource
+//! group no resource is in is therefore not seen (nothing reads its tags). Ids and resource
+//! groups are lower-cased (ARM compares them case-insensitively).
 
 use std::collections::BTreeMap;
 
 use serde::Serialize;
-use serde_json::Value;
 
-use super::mapper::{RowError, coerce_tags, id_segment};
+use super::mapper::Resource;
 
 /// What a container is.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize)]
@@ -20,15 +23,6 @@ pub enum ContainerKind {
 }
 
 impl ContainerKind {
-    /// The kind of a Resource Graph `type`, if it is one of the two.
-    pub fn of_type(resource_type: &str) -> Option<Self> {
-        match resource_type.to_ascii_lowercase().as_str() {
-            "microsoft.resources/subscriptions" => Some(Self::Subscription),
-            "microsoft.resources/subscriptions/resourcegroups" => Some(Self::ResourceGroup),
-            _ => None,
-        }
-    }
-
     /// `subscription` or `resource_group`.
     pub fn as_str(self) -> &'static str {
         match self {
@@ -48,58 +42,65 @@ pub struct Container {
     pub subscription_id: String,
     /// Lower-cased; empty for a subscription.
     pub resource_group: String,
-    /// As Azure returns it (a subscription's display name, a group's name).
+    /// A subscription's display name as ARM returns it; a group's name lower-cased, as the
+    /// inventory rows carry it.
     pub name: String,
     /// The home Entra tenant, lower-cased; empty when the row has none.
     pub tenant_id: String,
     pub tags: BTreeMap<String, String>,
 }
 
-/// Maps row number `index`; `Ok(None)` for a container of another type.
-pub fn map_container(index: usize, row: &Value) -> Result<Option<Container>, RowError> {
-    let object = row.as_object().ok_or(RowError::NotAnObject { index })?;
-    let string = |key: &str| object.get(key).and_then(Value::as_str);
-    let id = string("id").ok_or(RowError::MissingId { index })?;
-    let Some(kind) = string("type").and_then(ContainerKind::of_type) else {
-        return Ok(None);
-    };
-    let subscription_id = string("subscriptionId")
-        .filter(|s| !s.is_empty())
-        .map(str::to_owned)
-        .or_else(|| id_segment(id, "subscriptions"))
-        .unwrap_or_default()
-        .to_ascii_lowercase();
-    let resource_group = match kind {
-        ContainerKind::Subscription => String::new(),
-        ContainerKind::ResourceGroup => string("resourceGroup")
-            .filter(|s| !s.is_empty())
-            .map(str::to_owned)
-            .or_else(|| id_segment(id, "resourcegroups"))
-            .unwrap_or_default()
-            .to_ascii_lowercase(),
-    };
-    Ok(Some(Container {
-        id: id.to_ascii_lowercase(),
-        kind,
-        subscription_id,
-        resource_group,
-        name: string("name").unwrap_or_default().to_owned(),
-        tenant_id: string("tenantId").unwrap_or_default().to_ascii_lowercase(),
-        tags: coerce_tags(object.get("tags")),
-    }))
+impl Container {
+    /// The resource group `resource` is in, with the tags the inventory's join gave its row
+    /// (none when Resource Graph matched no group); `None` for a resource outside any group.
+    pub fn group_of(resource: &Resource) -> Option<Self> {
+        if resource.resource_group.is_empty() {
+            return None;
+        }
+        Some(Self {
+            id: format!(
+                "/subscriptions/{}/resourcegroups/{}",
+                resource.subscription_id, resource.resource_group
+            ),
+            kind: ContainerKind::ResourceGroup,
+            subscription_id: resource.subscription_id.clone(),
+            resource_group: resource.resource_group.clone(),
+            name: resource.resource_group.clone(),
+            tenant_id: resource.tenant_id.clone(),
+            tags: resource.resource_group_tags.clone().unwrap_or_default(),
+        })
+    }
+
+    /// A subscription, from what ARM says of it.
+    pub fn subscription(
+        subscription_id: &str,
+        display_name: &str,
+        tenant_id: &str,
+        tags: BTreeMap<String, String>,
+    ) -> Self {
+        let subscription_id = subscription_id.to_ascii_lowercase();
+        Self {
+            id: format!("/subscriptions/{subscription_id}"),
+            kind: ContainerKind::Subscription,
+            subscription_id,
+            resource_group: String::new(),
+            name: display_name.to_owned(),
+            tenant_id: tenant_id.to_ascii_lowercase(),
+            tags,
+        }
+    }
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::azure::resource_graph::mapper::map_row;
     use serde_json::json;
 
     #[test]
-    fn a_subscription_row_has_no_resource_group_and_keeps_its_display_name() {
-        let row = json!({"id": "/subscriptions/AAAA-1", "name": "Contoso Prod",
-            "type": "microsoft.resources/subscriptions", "tenantId": "T-1",
-            "subscriptionId": "AAAA-1", "resourceGroup": "", "tags": {"cost-center": "42"}});
-        let container = map_container(0, &row).unwrap().unwrap();
+    fn a_subscription_has_no_resource_group_and_keeps_its_display_name() {
+        let tags = BTreeMap::from([("cost-center".into(), "42".into())]);
+        let container = Container::subscription("AAAA-1", "Contoso Prod", "T-1", tags.clone());
         assert_eq!(
             container,
             Container {
@@ -109,40 +110,39 @@ mod tests {
                 resource_group: String::new(),
                 name: "Contoso Prod".into(),
                 tenant_id: "t-1".into(),
-                tags: BTreeMap::from([("cost-center".into(), "42".into())]),
+                tags,
             }
         );
     }
 
     #[test]
-    fn a_resource_group_row_takes_its_group_from_the_row_or_the_id() {
-        let row = json!({"id": "/subscriptions/s1/resourceGroups/RG-Web", "name": "RG-Web",
-            "type": "Microsoft.Resources/subscriptions/resourceGroups", "tags": null});
-        let container = map_container(0, &row).unwrap().unwrap();
-        assert_eq!(container.kind, ContainerKind::ResourceGroup);
+    fn a_resources_group_carries_the_joined_tags_or_none() {
+        let row = json!({"id": "/subscriptions/S1/resourceGroups/RG-Web/providers/a/b/c",
+            "resourceGroup": "RG-Web", "tenantId": "T", "resourceGroupTags": {"env": "prod"}});
+        let group = Container::group_of(&map_row(0, &row).unwrap()).expect("a group");
+        assert_eq!(group.kind, ContainerKind::ResourceGroup);
+        assert_eq!(group.id, "/subscriptions/s1/resourcegroups/rg-web");
         assert_eq!(
             (
-                container.subscription_id.as_str(),
-                container.resource_group.as_str()
+                group.subscription_id.as_str(),
+                group.resource_group.as_str()
             ),
             ("s1", "rg-web")
         );
-        assert_eq!(container.name, "RG-Web");
-        assert!(container.tags.is_empty() && container.tenant_id.is_empty());
+        assert_eq!(
+            (group.name.as_str(), group.tenant_id.as_str()),
+            ("rg-web", "t")
+        );
+        assert_eq!(group.tags["env"], "prod");
+        let unmatched = json!({"id": "/subscriptions/s1/resourceGroups/rg/providers/a/b/c",
+            "resourceGroupTags": null});
+        let group = Container::group_of(&map_row(0, &unmatched).unwrap()).expect("a group");
+        assert!(group.tags.is_empty());
     }
 
     #[test]
-    fn other_containers_are_skipped_and_rows_without_an_id_refused() {
-        let group = json!({"id": "/providers/Microsoft.Management/managementGroups/mg",
-            "type": "microsoft.management/managementgroups"});
-        assert_eq!(map_container(0, &group), Ok(None));
-        assert_eq!(
-            map_container(2, &json!({"type": "microsoft.resources/subscriptions"})),
-            Err(RowError::MissingId { index: 2 })
-        );
-        assert_eq!(
-            map_container(1, &json!("x")),
-            Err(RowError::NotAnObject { index: 1 })
-        );
+    fn a_resource_outside_any_group_has_none() {
+        let row = json!({"id": "/subscriptions/s1/providers/Microsoft.Security/pricings/x"});
+        assert_eq!(Container::group_of(&map_row(0, &row).unwrap()), None);
     }
 }

@@ -30,6 +30,10 @@ pub struct Resource {
     pub sku: Option<Value>,
     pub tags: BTreeMap<String, String>,
     pub properties: Option<Value>,
+    /// The tags of its resource group, when the row carries them (`resourceGroupTags`, which
+    /// the inventory query joins from `ResourceContainers`); `None` when the column is absent
+    /// or null (another query, or a group Resource Graph did not match).
+    pub resource_group_tags: Option<BTreeMap<String, String>>,
 }
 
 /// A row of a candidate query: the resource and the query's own projected columns
@@ -50,7 +54,7 @@ pub enum RowError {
 }
 
 /// Columns that make up a [`Resource`]; any other projected column is a detail.
-const STANDARD_COLUMNS: [&str; 11] = [
+const STANDARD_COLUMNS: [&str; 12] = [
     "id",
     "name",
     "type",
@@ -62,6 +66,7 @@ const STANDARD_COLUMNS: [&str; 11] = [
     "sku",
     "tags",
     "properties",
+    "resourceGroupTags",
 ];
 
 /// Maps row number `index` of a page.
@@ -93,6 +98,10 @@ pub fn map_row(index: usize, row: &Value) -> Result<Resource, RowError> {
         sku: present(object, "sku"),
         tags: coerce_tags(object.get("tags")),
         properties: present(object, "properties"),
+        resource_group_tags: object
+            .get("resourceGroupTags")
+            .filter(|v| !v.is_null())
+            .map(|v| coerce_tags(Some(v))),
     })
 }
 
@@ -230,6 +239,23 @@ mod tests {
         assert_eq!(resource.resource_group, "rg2");
         assert!(resource.tags.is_empty());
         assert_eq!(resource.location, "");
+        assert_eq!(resource.resource_group_tags, None);
+    }
+
+    #[test]
+    fn the_joined_group_tags_are_kept_and_a_null_is_none() {
+        let id = "/subscriptions/s/resourceGroups/r/providers/a/b/c";
+        let tagged = json!({"id": id, "resourceGroupTags": {"cost-center": "42"}});
+        let tags = map_row(0, &tagged).unwrap().resource_group_tags;
+        assert_eq!(tags.as_ref().map(|t| t["cost-center"].as_str()), Some("42"));
+        let untagged = json!({"id": id, "resourceGroupTags": {}});
+        assert_eq!(
+            map_row(0, &untagged).unwrap().resource_group_tags,
+            Some(BTreeMap::new())
+        );
+        let unmatched = json!({"id": id, "resourceGroupTags": null});
+        assert_eq!(map_row(0, &unmatched).unwrap().resource_group_tags, None);
+        assert!(map_candidate(0, &tagged).unwrap().details.is_empty());
     }
 
     #[test]

@@ -3,9 +3,19 @@
 //!
 //! Each query projects `id` and orders by it, so `$skipToken` paging is stable.
 
-/// The full inventory, with `properties`, for the `resources` table.
+/// The full inventory, with `properties`, for the `resources` table, each row with its resource
+/// group's tags (`resourceGroupTags`, from `ResourceContainers`; null when Resource Graph has no
+/// such group), so what a resource inherits costs no request of its own. The group is matched
+/// on the subscription and the lower-cased group name (ARM compares names case-insensitively).
+/// One cross-table `join` between `Resources` and `ResourceContainers`, `kind=leftouter`: within
+/// Resource Graph's limits (three joins a query, all three may be cross-table between those two
+/// tables). A leftouter join keeps one row per resource, since a group's id is unique.
 pub const ALL_RESOURCES: &str = "Resources \
-| project id, name, type, kind, location, resourceGroup, subscriptionId, tenantId, sku, tags, properties \
+| extend rgKey = tolower(resourceGroup) \
+| join kind=leftouter (ResourceContainers \
+| where type =~ 'microsoft.resources/subscriptions/resourcegroups' \
+| project subscriptionId, rgKey = tolower(resourceGroup), resourceGroupTags = tags) on subscriptionId, rgKey \
+| project id, name, type, kind, location, resourceGroup, subscriptionId, tenantId, sku, tags, properties, resourceGroupTags \
 | order by id asc";
 
 /// Managed disks attached to nothing.
@@ -66,13 +76,6 @@ skuName = tostring(sku.name), skuTier = tostring(sku.tier), capacity = toint(sku
 pub const MISSING_COST_CENTER_TAG: &str = "Resources \
 | where isnull(tags['cost-center']) \
 | project id, name, type, location, resourceGroup, subscriptionId, tags \
-| order by id asc";
-
-/// Subscriptions and resource groups with their tags (the `ResourceContainers` table), so a
-/// tag rule can see what a resource inherits.
-pub const RESOURCE_CONTAINERS: &str = "ResourceContainers \
-| where type =~ 'microsoft.resources/subscriptions' or type =~ 'microsoft.resources/subscriptions/resourcegroups' \
-| project id, name, type, tenantId, subscriptionId, resourceGroup, tags \
 | order by id asc";
 
 /// A named query of the library.

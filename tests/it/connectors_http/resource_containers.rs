@@ -1,78 +1,95 @@
-//! Resource Graph containers: the `ResourceContainers` query, `$skipToken` paging, mapping.
+//! The containers a resource inherits tags from, without a request of their own: each
+//! inventory row carries its resource group's tags (`resourceGroupTags`, joined by the inventory
+//! query), and the subscription's tags come with ARM's `GET /subscriptions/{id}`.
 
 use axum::response::Response;
 use azcops::azure::client::Api;
-use azcops::azure::resource_graph::{self, ContainerKind, queries};
+use azcops::azure::resource_graph::{self, Container, ContainerKind, queries};
+use azcops::azure::subscriptions;
 use serde_json::json;
 
 use super::{Received, SUB, client, context, received, reply, serve};
 
-fn containers_page(request: &Received, _base: &str) -> Response {
-    let subscription = json!({"id": format!("/subscriptions/{SUB}"), "name": "Contoso Prod",
-        "type": "microsoft.resources/subscriptions", "tenantId": "AAAA0000-0000-4000-8000-000000000001",
-        "subscriptionId": SUB, "resourceGroup": "", "tags": {"cost-center": "42"}});
-    let group = |name: &str, tags: serde_json::Value| {
-        json!({"id": format!("/subscriptions/{SUB}/resourceGroups/{name}"), "name": name,
-            "type": "microsoft.resources/subscriptions/resourcegroups",
-            "tenantId": "aaaa0000-0000-4000-8000-000000000001", "subscriptionId": SUB,
-            "resourceGroup": name, "tags": tags})
+const HOME: &str = "aaaa0000-0000-4000-8000-000000000001";
+
+fn azure(request: &Received, _base: &str) -> Response {
+    if request.method == "GET" {
+        return reply(
+            200,
+            &json!({"id": format!("/subscriptions/{SUB}"), "subscriptionId": SUB,
+                "tenantId": HOME.to_ascii_uppercase(), "displayName": "Contoso Prod", "state": "Enabled",
+                "tags": {"cost-center": "42"}}),
+        );
+    }
+    let row = |group: &str, name: &str, tags: serde_json::Value| {
+        json!({"id": format!("/subscriptions/{SUB}/resourceGroups/{group}/providers/Microsoft.Compute/disks/{name}"),
+            "name": name, "type": "Microsoft.Compute/disks", "resourceGroup": group, "subscriptionId": SUB,
+            "tenantId": HOME, "tags": {}, "resourceGroupTags": tags})
     };
     let page = match request.body["options"]["$skipToken"].as_str() {
         None => {
             json!({"totalRecords": 3, "count": 2, "resultTruncated": "false", "$skipToken": "c1",
-            "data": [subscription, group("RG-Web", json!({"env": "prod"}))]})
+            "data": [row("RG-Web", "a", json!({"env": "prod"})), row("rg-web", "b", json!({"env": "prod"}))]})
         }
         Some(_) => json!({"totalRecords": 3, "count": 1, "resultTruncated": "false",
-            "data": [group("rg-data", json!(null))]}),
+            "data": [row("rg-data", "c", json!(null))]}),
     };
     reply(200, &page)
 }
 
 #[tokio::test]
-async fn containers_are_read_page_by_page_with_their_tags() {
-    let (azure, log) = serve(containers_page).await;
+async fn groups_tags_ride_on_the_inventory_rows_and_the_subscriptions_on_arms_answer() {
+    let (azure, log) = serve(azure).await;
     let (client, ctx) = (client(&azure), context());
 
-    let containers = resource_graph::collect_containers(&client, &ctx, &[SUB.to_owned()])
+    let info = subscriptions::get_at_home(&client, &ctx, SUB, HOME)
         .await
-        .expect("containers");
+        .expect("read")
+        .expect("at home");
+    let resources = resource_graph::collect_inventory(&client, &ctx, &[SUB.to_owned()])
+        .await
+        .expect("inventory");
 
-    let got: Vec<(ContainerKind, &str, &str, usize)> = containers
-        .iter()
-        .map(|c| {
-            (
-                c.kind,
-                c.resource_group.as_str(),
-                c.name.as_str(),
-                c.tags.len(),
-            )
-        })
-        .collect();
-    assert_eq!(
-        got,
-        [
-            (ContainerKind::Subscription, "", "Contoso Prod", 1),
-            (ContainerKind::ResourceGroup, "rg-web", "RG-Web", 1),
-            (ContainerKind::ResourceGroup, "rg-data", "rg-data", 0),
-        ]
+    assert_eq!(info.tags["cost-center"], "42");
+    let own = Container::subscription(
+        &info.subscription_id,
+        &info.display_name,
+        info.tenant_id.as_deref().unwrap_or_default(),
+        info.tags.clone(),
     );
-    assert_eq!(containers[0].tags["cost-center"], "42");
     assert_eq!(
-        containers[1].id,
+        (
+            own.kind,
+            own.id.clone(),
+            own.name.as_str(),
+            own.tenant_id.as_str()
+        ),
+        (
+            ContainerKind::Subscription,
+            format!("/subscriptions/{SUB}"),
+            "Contoso Prod",
+            HOME
+        )
+    );
+    let groups: Vec<Container> = resources.iter().filter_map(Container::group_of).collect();
+    let got: Vec<(&str, usize)> = groups
+        .iter()
+        .map(|g| (g.resource_group.as_str(), g.tags.len()))
+        .collect();
+    // Both rows of RG-Web name the same group, whatever the case; rg-data's tags were null.
+    assert_eq!(got, [("rg-web", 1), ("rg-web", 1), ("rg-data", 0)]);
+    assert_eq!(groups[0], groups[1]);
+    assert_eq!(groups[0].tags["env"], "prod");
+    assert_eq!(
+        groups[0].id,
         format!("/subscriptions/{SUB}/resourcegroups/rg-web")
     );
-    assert!(
-        containers
-            .iter()
-            .all(|c| c.subscription_id == SUB
-                && c.tenant_id == "aaaa0000-0000-4000-8000-000000000001")
-    );
     let requests = received(&log);
-    assert_eq!(requests.len(), 2);
-    for request in &requests {
-        assert_eq!(request.body["query"], queries::RESOURCE_CONTAINERS);
-        assert_eq!(request.body["subscriptions"], json!([SUB]));
+    let posts: Vec<&Received> = requests.iter().filter(|r| r.method == "POST").collect();
+    assert_eq!(posts.len(), 2, "the inventory's two pages, nothing else");
+    for request in &posts {
+        assert_eq!(request.body["query"], queries::ALL_RESOURCES);
     }
-    assert_eq!(requests[1].body["options"]["$skipToken"], "c1");
     assert_eq!(ctx.stats.api(Api::ResourceGraph).calls, 2);
+    assert_eq!(ctx.stats.api(Api::Subscriptions).calls, 1);
 }

@@ -3,6 +3,7 @@
 //! container tags, condition history — and refreshes the shared VM-size and price caches at
 //! most once a day, a failing prices API failing nothing else.
 
+use std::collections::BTreeSet;
 use std::time::Duration;
 
 use chrono::Utc;
@@ -84,11 +85,90 @@ async fn per_resource_costs_add_up_to_the_resource_group_and_service_costs_of_th
     );
 }
 
+/// The subscription's stored containers are its own row, with ARM's tags, and one row per
+/// resource group holding resources, with that group's tags; the group without resources is
+/// not stored (no resource inherits from it).
+async fn check_containers(pool: &PgPool, sim: &SimHandle, sub: uuid::Uuid) {
+    let stored: Vec<(String, String, serde_json::Value)> = sqlx::query_as(
+        "SELECT c.kind, c.resource_group, c.tags FROM resource_containers c
+         JOIN subscriptions s ON s.id = c.subscription_db_id
+         WHERE s.subscription_id = $1 ORDER BY c.kind DESC, c.resource_group",
+    )
+    .bind(sub)
+    .fetch_all(pool)
+    .await
+    .expect("containers");
+    let subscription = sim.estate.subscription(sub).expect("subscription");
+    let holding: BTreeSet<String> = sim
+        .estate
+        .resources_of(sub)
+        .iter()
+        .map(|r| r.resource_group.to_ascii_lowercase())
+        .collect();
+    assert!(
+        holding.len() < subscription.resource_groups.len(),
+        "the estate has a group without resources"
+    );
+    let mut expected = vec![(
+        "subscription".to_owned(),
+        String::new(),
+        json!(subscription.tags.to_map()),
+    )];
+    let mut groups: Vec<_> = subscription
+        .resource_groups
+        .iter()
+        .filter(|g| holding.contains(&g.name.to_ascii_lowercase()))
+        .map(|g| {
+            (
+                "resource_group".to_owned(),
+                g.name.to_ascii_lowercase(),
+                json!(g.tags.to_map()),
+            )
+        })
+        .collect();
+    groups.sort_by(|a, b| a.1.cmp(&b.1));
+    expected.extend(groups);
+    assert_eq!(stored, expected);
+}
+
+/// The resources `tag.missing` must find: no `cost-center` on the resource, its group or its
+/// subscription, as the estate has them.
+fn untagged_everywhere(sim: &SimHandle, sub: uuid::Uuid) -> BTreeSet<String> {
+    let subscription = sim.estate.subscription(sub).expect("subscription");
+    let group_has = |name: &str| {
+        subscription
+            .resource_groups
+            .iter()
+            .any(|g| g.name.eq_ignore_ascii_case(name) && g.tags.cost_center.is_some())
+    };
+    sim.estate
+        .resources_of(sub)
+        .iter()
+        .filter(|r| {
+            r.tags.cost_center.is_none()
+                && !group_has(&r.resource_group)
+                && subscription.tags.cost_center.is_none()
+        })
+        .map(|r| r.id.to_ascii_lowercase())
+        .collect()
+}
+
 #[sqlx::test(migrator = "azcops::db::MIGRATOR")]
 async fn metrics_containers_and_conditions_match_the_estate(pool: PgPool) {
     let sim = simulator(2, 80).await;
     let p = Pipeline::new(pool.clone(), &sim).await;
+    sim.reset();
     full_run(&p).await;
+    // Per subscription, Resource Graph answered the inventory's one page (80 resources) and
+    // nothing else: the containers' tags came with its rows and with ARM's answer to the
+    // home-tenant check, one `GET /subscriptions/{id}` an item.
+    let requests = sim.stats().requests;
+    let subs = subscriptions(&sim).len() as u64;
+    assert_eq!(
+        (requests.resource_graph, requests.subscriptions),
+        (subs, subs),
+        "{requests:?}"
+    );
     let window_start = Utc::now() - chrono::Duration::days(14);
     for sub in subscriptions(&sim) {
         for r in sim.estate.resources_of(sub) {
@@ -108,21 +188,7 @@ async fn metrics_containers_and_conditions_match_the_estate(pool: PgPool) {
                 assert_eq!(row.0, "no_data", "a VM off all along has no data: {}", r.id);
             }
         }
-        let containers: i64 = sqlx::query_scalar(
-            "SELECT count(*) FROM resource_containers c JOIN subscriptions s ON s.id = c.subscription_db_id
-             WHERE s.subscription_id = $1",
-        )
-        .bind(sub)
-        .fetch_one(&pool)
-        .await
-        .expect("containers");
-        let groups = sim
-            .estate
-            .subscriptions_of(sim.estate.tenants()[0].id)
-            .find(|s| s.id == sub)
-            .map(|s| s.resource_groups.len())
-            .expect("subscription");
-        assert_eq!(containers as usize, 1 + groups);
+        check_containers(&pool, &sim, sub).await;
         let unattached: i64 = sqlx::query_scalar(
             "SELECT count(*) FROM resource_conditions c JOIN subscriptions s ON s.id = c.subscription_db_id
              WHERE s.subscription_id = $1 AND c.condition = 'disk_unattached'",
@@ -151,6 +217,32 @@ async fn metrics_containers_and_conditions_match_the_estate(pool: PgPool) {
         namespaces >= 4,
         "VMs, disks, plans, databases: {namespaces}"
     );
+    // What a resource inherits is read from those containers: `tag.missing` fires on exactly
+    // the resources without `cost-center` on themselves, their group and their subscription.
+    let flagged: BTreeSet<String> =
+        sqlx::query_scalar("SELECT resource_id FROM recommendations WHERE rule_id = 'tag.missing'")
+            .fetch_all(&pool)
+            .await
+            .expect("findings")
+            .into_iter()
+            .collect();
+    let expected: BTreeSet<String> = subscriptions(&sim)
+        .into_iter()
+        .flat_map(|sub| untagged_everywhere(&sim, sub))
+        .collect();
+    let inherited: usize = subscriptions(&sim)
+        .into_iter()
+        .map(|sub| {
+            let resources = sim.estate.resources_of(sub).iter();
+            resources.filter(|r| r.tags.cost_center.is_none()).count()
+        })
+        .sum();
+    assert!(
+        !expected.is_empty() && inherited > expected.len(),
+        "some untagged resources inherit the tag, some do not: {inherited} vs {}",
+        expected.len()
+    );
+    assert_eq!(flagged, expected);
 }
 
 #[sqlx::test(migrator = "azcops::db::MIGRATOR")]

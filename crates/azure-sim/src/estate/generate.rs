@@ -84,8 +84,9 @@ fn generate_subscription(
     midnight: DateTime<Utc>,
 ) -> (Vec<ResourceGroup>, Vec<Resource>) {
     let mut rng = SplitMix64::new(hash2(config.seed, hash_str(&id.to_string())));
-    let groups = resource_groups(&mut rng, id);
+    let mut groups = resource_groups(&mut rng, id);
     let resources = subscription_resources(config, &mut rng, (id, tenant_id), &groups, midnight);
+    groups.extend(empty_group(id, &groups));
     (groups, resources)
 }
 
@@ -133,6 +134,22 @@ fn resource_groups(rng: &mut SplitMix64, subscription_id: Uuid) -> Vec<ResourceG
             }
         })
         .collect()
+}
+
+/// A resource group no resource is placed in, as real estates keep (left behind by a removed
+/// deployment, or created ahead of one): `ResourceContainers` lists it, no `Resources` row
+/// names it. Drawn from the seed-independent name list and the subscription id only, after the
+/// resources, so the rest of the estate is what it was without it.
+fn empty_group(subscription_id: Uuid, groups: &[ResourceGroup]) -> Option<ResourceGroup> {
+    let name = GROUP_NAMES
+        .iter()
+        .find(|name| !groups.iter().any(|g| g.name.eq_ignore_ascii_case(name)))?;
+    let hash = hash2(hash_str(&subscription_id.to_string()), hash_str(name));
+    Some(ResourceGroup {
+        name: (*name).to_owned(),
+        location: LOCATIONS[(hash % LOCATIONS.len() as u64) as usize],
+        tags: containers::group_tags(subscription_id, name),
+    })
 }
 
 fn subscription_resources(

@@ -1,6 +1,6 @@
 //! Lexer and recursive-descent parser for the supported KQL subset.
 
-use super::{CmpOp, Column, Expr, Func, Plan, Table};
+use super::{CmpOp, Column, Expr, Func, Join, Plan, Table};
 
 #[derive(Debug, Clone, PartialEq)]
 enum Tok {
@@ -17,11 +17,16 @@ const SYMBOLS: [&str; 18] = [
 
 /// Parses a query of the supported subset into a [`Plan`].
 pub fn parse(text: &str) -> Result<Plan, String> {
-    let tokens = lex(text)?;
-    let mut stages = tokens.split(|t| *t == Tok::Sym("|"));
-    let table = match stages.next() {
-        Some([Tok::Ident(table)]) if table.eq_ignore_ascii_case("Resources") => Table::Resources,
-        Some([Tok::Ident(table)]) if table.eq_ignore_ascii_case("ResourceContainers") => {
+    plan(&lex(text)?)
+}
+
+/// The plan of a (sub)query's tokens.
+fn plan(tokens: &[Tok]) -> Result<Plan, String> {
+    let stages = split_stages(tokens)?;
+    let (first, rest) = stages.split_first().ok_or("empty query")?;
+    let table = match first {
+        [Tok::Ident(table)] if table.eq_ignore_ascii_case("Resources") => Table::Resources,
+        [Tok::Ident(table)] if table.eq_ignore_ascii_case("ResourceContainers") => {
             Table::ResourceContainers
         }
         _ => {
@@ -34,10 +39,32 @@ pub fn parse(text: &str) -> Result<Plan, String> {
         table,
         ..Plan::default()
     };
-    for stage in stages {
+    for stage in rest {
         apply_stage(&mut plan, stage)?;
     }
     Ok(plan)
+}
+
+/// The stages between the pipes that are not inside parentheses (a `join`'s subquery keeps its
+/// own).
+fn split_stages(tokens: &[Tok]) -> Result<Vec<&[Tok]>, String> {
+    let (mut stages, mut start, mut depth) = (Vec::new(), 0, 0usize);
+    for (i, token) in tokens.iter().enumerate() {
+        match token {
+            Tok::Sym("(") => depth += 1,
+            Tok::Sym(")") => depth = depth.checked_sub(1).ok_or("unbalanced `)`")?,
+            Tok::Sym("|") if depth == 0 => {
+                stages.push(&tokens[start..i]);
+                start = i + 1;
+            }
+            _ => {}
+        }
+    }
+    if depth != 0 {
+        return Err("unbalanced `(`".into());
+    }
+    stages.push(&tokens[start..]);
+    Ok(stages)
 }
 
 fn apply_stage(plan: &mut Plan, stage: &[Tok]) -> Result<(), String> {
@@ -45,11 +72,24 @@ fn apply_stage(plan: &mut Plan, stage: &[Tok]) -> Result<(), String> {
         Some((Tok::Ident(op), rest)) => (op.to_ascii_lowercase(), rest),
         _ => return Err("empty pipeline stage".into()),
     };
-    if plan.projection.is_some() && (op == "where" || op == "filter") {
-        return Err("`where` after `project` is not supported".into());
+    // Filters and `extend` run on the table's own row, joins then add columns, and `project`
+    // picks from the result: other orders are not supported.
+    let joined = !plan.joins.is_empty();
+    if plan.projection.is_some() && matches!(op.as_str(), "where" | "filter" | "extend" | "join") {
+        return Err(format!("`{op}` after `project` is not supported"));
+    }
+    if (joined || !plan.extends.is_empty()) && (op == "where" || op == "filter") {
+        return Err("`where` after `extend` or `join` is not supported".into());
+    }
+    if joined && op == "extend" {
+        return Err("`extend` after `join` is not supported".into());
     }
     match op.as_str() {
         "where" | "filter" => plan.filters.push(Parser::complete(rest, Parser::or)?),
+        "extend" => plan
+            .extends
+            .extend(Parser::complete(rest, Parser::columns)?),
+        "join" => plan.joins.push(join(rest)?),
         "project" => plan.projection = Some(Parser::complete(rest, Parser::columns)?),
         "order" | "sort" => plan.order = Some(order(rest)?),
         "limit" | "take" => match rest {
@@ -59,6 +99,60 @@ fn apply_stage(plan: &mut Plan, stage: &[Tok]) -> Result<(), String> {
         other => return Err(format!("the operator `{other}` is not supported")),
     }
     Ok(())
+}
+
+/// `kind=leftouter (subquery) on column, …` (the part after `join`). Only the left outer
+/// flavour is supported: the other flavours drop or add rows, which the simulator's paging by
+/// source row does not model.
+fn join(rest: &[Tok]) -> Result<Join, String> {
+    let rest = match rest {
+        [
+            Tok::Ident(kind),
+            Tok::Sym("="),
+            Tok::Ident(flavour),
+            rest @ ..,
+        ] if kind.eq_ignore_ascii_case("kind") => {
+            if !flavour.eq_ignore_ascii_case("leftouter") {
+                return Err(format!("the join kind `{flavour}` is not supported"));
+            }
+            rest
+        }
+        _ => return Err("only `join kind=leftouter` is supported".into()),
+    };
+    let Some((Tok::Sym("("), rest)) = rest.split_first() else {
+        return Err("expected `(` and the joined subquery".into());
+    };
+    let mut depth = 1usize;
+    let close = rest
+        .iter()
+        .position(|t| {
+            match t {
+                Tok::Sym("(") => depth += 1,
+                Tok::Sym(")") => depth -= 1,
+                _ => {}
+            }
+            depth == 0
+        })
+        .ok_or("unbalanced `(`")?;
+    let right = plan(&rest[..close])?;
+    if !right.joins.is_empty() || right.order.is_some() || right.limit.is_some() {
+        return Err("a joined subquery with `join`, `order` or `limit` is not supported".into());
+    }
+    let keys = match rest[close + 1..].split_first() {
+        Some((Tok::Ident(on), keys)) if on.eq_ignore_ascii_case("on") => keys,
+        _ => return Err("expected `on` and the join's columns".into()),
+    };
+    let keys = keys
+        .split(|t| *t == Tok::Sym(","))
+        .map(|key| match key {
+            [Tok::Ident(name)] => Ok(name.clone()),
+            _ => Err("only `on column, …` join keys are supported".to_owned()),
+        })
+        .collect::<Result<Vec<_>, _>>()?;
+    Ok(Join {
+        right: Box::new(right),
+        keys,
+    })
 }
 
 fn order(rest: &[Tok]) -> Result<(Expr, bool), String> {

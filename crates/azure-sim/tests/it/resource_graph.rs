@@ -126,6 +126,57 @@ async fn any_query_in_the_kql_subset_runs_not_only_azcops_library() {
 }
 
 #[tokio::test]
+async fn a_left_outer_join_gives_each_resource_its_groups_tags_page_after_page() {
+    let s = Sim::start(small()).await;
+    let token = s.token(s.tenant(0), ARM).await;
+    let subs = [s.subscription(0, 0), s.subscription(0, 1)];
+    let query = "Resources | extend rgKey = tolower(resourceGroup) \
+| join kind=leftouter (ResourceContainers \
+| where type =~ 'microsoft.resources/subscriptions/resourcegroups' \
+| project subscriptionId, rgKey = tolower(resourceGroup), groupTags = tags) on subscriptionId, rgKey \
+| project id, resourceGroup, subscriptionId, groupTags | order by id asc";
+    let (rows, pages) = s.graph_all(&token, query, &subs, 50).await;
+    let resources: usize = subs
+        .iter()
+        .map(|sub| s.handle.estate.resources_of(*sub).len())
+        .sum();
+    assert_eq!(rows.len(), resources, "one row per resource");
+    assert_eq!(pages, resources.div_ceil(50));
+    for row in &rows {
+        let sub: uuid::Uuid = row["subscriptionId"]
+            .as_str()
+            .and_then(|v| v.parse().ok())
+            .expect("subscription");
+        let group = s
+            .handle
+            .estate
+            .subscription(sub)
+            .and_then(|x| {
+                let name = row["resourceGroup"].as_str()?;
+                x.resource_groups.iter().find(|g| g.name == name)
+            })
+            .expect("the resource's group");
+        assert_eq!(row["groupTags"], group.tags.to_json(), "{row}");
+        assert_eq!(row.as_object().map(|o| o.len()), Some(4), "{row}");
+    }
+    // A right side with two rows of one key would repeat resources: refused, not guessed.
+    let many = "Resources | join kind=leftouter (ResourceContainers | project subscriptionId, name) \
+on subscriptionId | project id";
+    let body = json!({"query": many, "subscriptions": subs});
+    let reply = s.graph(&token, body).await;
+    assert_eq!(reply.status, StatusCode::BAD_REQUEST, "{}", reply.text);
+    assert!(
+        reply.text.contains("at most one right row per key"),
+        "{}",
+        reply.text
+    );
+    let inner = "Resources | join kind=inner (ResourceContainers | project subscriptionId) \
+on subscriptionId | project id";
+    let body = json!({"query": inner, "subscriptions": subs});
+    assert_eq!(s.graph(&token, body).await.status, StatusCode::BAD_REQUEST);
+}
+
+#[tokio::test]
 async fn resource_containers_page_subscriptions_and_groups_with_their_tags_and_quota_headers() {
     let s = Sim::start(SimConfig {
         throttling: true,
