@@ -17,13 +17,14 @@ pub(crate) async fn regroup(
 ) -> Result<u64, sqlx::Error> {
     let result = sqlx::query!(
         r#"UPDATE recommendations a SET superseded_by = g.lead
-           FROM (SELECT adv.id,
-                        (SELECT lead.id FROM recommendations lead
-                         WHERE lead.tenant_id = $1 AND lead.subscription_db_id = $2 AND lead.source = 'rule'
-                           AND lead.resource_id = adv.resource_id AND lead.action = adv.action
-                           AND lead.action <> '' AND lead.status <> 'resolved'
-                         ORDER BY lead.first_detected_at, lead.id LIMIT 1) AS lead
+           FROM (SELECT adv.id, l.lead
                  FROM recommendations adv
+                 LEFT JOIN (SELECT DISTINCT ON (r.resource_id, r.action) r.resource_id, r.action, r.id AS lead
+                            FROM recommendations r
+                            WHERE r.tenant_id = $1 AND r.subscription_db_id = $2 AND r.source = 'rule'
+                              AND r.action <> '' AND r.status <> 'resolved'
+                            ORDER BY r.resource_id, r.action, r.first_detected_at, r.id) l
+                        ON l.resource_id = adv.resource_id AND l.action = adv.action
                  WHERE adv.tenant_id = $1 AND adv.subscription_db_id = $2 AND adv.source = 'advisor') g
            WHERE a.id = g.id AND a.superseded_by IS DISTINCT FROM g.lead"#,
         tenant_id,
