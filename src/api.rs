@@ -158,13 +158,15 @@ impl AppState {
         self
     }
 
-    /// A transaction limited to `scope` by row-level security; 503 while the database is unreachable.
+    /// A transaction limited to `scope` by row-level security, each statement planned for its
+    /// values (the API's catch-all filters, [`crate::db::Planning`]); 503 while the database is
+    /// unreachable.
     pub async fn begin(&self, scope: Scope) -> Result<Transaction<'static, Postgres>, ApiError> {
         let pool = self.db.pool().await.map_err(|e| {
             tracing::error!(error = format!("{e:#}"), "database not configured");
             ApiError::Unavailable("the database is unavailable, try again shortly")
         })?;
-        Ok(crate::db::begin(pool, scope).await?)
+        Ok(crate::db::begin_planned(pool, scope, crate::db::Planning::EachExecution).await?)
     }
 }
 

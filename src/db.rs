@@ -48,10 +48,33 @@ pub enum Scope {
     CallerLookup(Uuid),
 }
 
-/// Begins a transaction under the `azcops_app` role, limited by row-level security to `scope`.
+/// How a transaction's statements are planned.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Planning {
+    /// PostgreSQL's default: a prepared statement may reuse a generic plan. What writes need:
+    /// each foreign key check of a row is a prepared statement of its own, and planning it again
+    /// for every row cost a fifth of ingestion's PostgreSQL time (`BENCHMARKS.md`, issue 13).
+    Cached,
+    /// Every execution planned for its values. What the API's list and summary queries need:
+    /// they are catch-all (`$1 IS NULL OR col = $1`), and a generic plan of them ignores the
+    /// filters actually given (8x slower measured, `scripts/bench api`).
+    EachExecution,
+}
+
+/// Begins a transaction under the `azcops_app` role, limited by row-level security to `scope`,
+/// with [`Planning::Cached`] plans.
 pub async fn begin(
     pool: &PgPool,
     scope: Scope,
+) -> Result<Transaction<'static, Postgres>, sqlx::Error> {
+    begin_planned(pool, scope, Planning::Cached).await
+}
+
+/// [`begin`], planned as `planning` says.
+pub async fn begin_planned(
+    pool: &PgPool,
+    scope: Scope,
+    planning: Planning,
 ) -> Result<Transaction<'static, Postgres>, sqlx::Error> {
     let mut tx = pool.begin().await?;
     let (operator, tenant, caller) = match scope {
@@ -59,15 +82,21 @@ pub async fn begin(
         Scope::Tenant(id) => ("off", id.to_string(), String::new()),
         Scope::CallerLookup(tid) => ("off", String::new(), tid.to_string()),
     };
+    let plan_cache_mode = match planning {
+        Planning::Cached => "auto",
+        Planning::EachExecution => "force_custom_plan",
+    };
     sqlx::query(
         "SELECT set_config('role', 'azcops_app', true), \
                 set_config('azcops.operator', $1, true), \
                 set_config('azcops.tenant_id', $2, true), \
-                set_config('azcops.caller_azure_tenant_id', $3, true)",
+                set_config('azcops.caller_azure_tenant_id', $3, true), \
+                set_config('plan_cache_mode', $4, true)",
     )
     .bind(operator)
     .bind(tenant)
     .bind(caller)
+    .bind(plan_cache_mode)
     .execute(&mut *tx)
     .await?;
     Ok(tx)
@@ -252,17 +281,15 @@ impl Database {
     pub async fn pool(&self) -> anyhow::Result<&PgPool> {
         self.pool
             .get_or_try_init(|| async {
-                // The list and summary queries are catch-all (`$1 IS NULL OR col = $1`):
-                // a generic plan of them ignores the filters actually given (8x slower
-                // measured, scripts/bench api), so every execution is planned for its values.
                 // JIT compilation is off: the queries are short, and when the planner's
                 // estimate crossed JIT's threshold (the hidden-recommendations subquery of
-                // every recommendations request) compiling took 390 of 550 ms.
+                // every recommendations request) compiling took 390 of 550 ms. How plans are
+                // cached is each transaction's choice ([`begin_planned`]).
                 let options = self
                     .connect_options()
                     .await?
                     .application_name("azcops")
-                    .options([("plan_cache_mode", "force_custom_plan"), ("jit", "off")]);
+                    .options([("jit", "off")]);
                 let pool_options = PgPoolOptions::new()
                     .max_connections(self.max_connections)
                     .acquire_timeout(self.acquire_timeout);

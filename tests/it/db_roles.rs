@@ -14,7 +14,7 @@ use sqlx::{PgConnection, PgPool};
 use uuid::Uuid;
 
 use azcops::azure::qpu_budget::{QpuBudget, QpuLimits, QpuObservation, UserQuotaObservation};
-use azcops::db::{self, Database, Scope, UrlSource};
+use azcops::db::{self, Database, Planning, Scope, UrlSource};
 use azcops::ingestion::qpu_budget::PgQpuBudget;
 
 use crate::support::TestApp;
@@ -326,20 +326,44 @@ async fn serving_in_azure_refuses_the_owner_login_and_accepts_the_runtime_login(
     }
 }
 
-/// The pool's sessions plan each query for its values and never JIT-compile: short queries
-/// whose estimate crossed JIT's threshold spent most of their time compiling (390 of 550 ms
-/// for the recommendations list's hidden-recommendations subquery).
+/// The pool's sessions never JIT-compile: short queries whose estimate crossed JIT's threshold
+/// spent most of their time compiling (390 of 550 ms for the recommendations list's
+/// hidden-recommendations subquery). The API's transactions plan each query for its values;
+/// the others (ingestion's writes) let PostgreSQL reuse plans.
 #[sqlx::test(migrator = "azcops::db::MIGRATOR")]
 async fn the_pools_sessions_use_custom_plans_and_no_jit(pool: PgPool) {
     use sqlx::ConnectOptions;
 
     let url = SecretString::from(pool.connect_options().to_url_lossy().to_string());
+    // One connection: every transaction below runs on the same session, so a setting one of
+    // them leaked would show in the next.
     let database = Database::new(UrlSource::Direct(url), 1, Duration::from_secs(5));
     let app = database.pool().await.expect("the pool");
-    let (jit, plans): (String, String) =
-        sqlx::query_as("SELECT current_setting('jit'), current_setting('plan_cache_mode')")
-            .fetch_one(app)
+    let settings = "SELECT current_setting('jit'), current_setting('plan_cache_mode')";
+    let read = |planning: Option<Planning>| async move {
+        let mut tx = match planning {
+            Some(planning) => db::begin_planned(app, Scope::Operator, planning).await,
+            None => db::begin(app, Scope::Operator).await,
+        }
+        .expect("a transaction");
+        let got: (String, String) = sqlx::query_as(settings)
+            .fetch_one(&mut *tx)
             .await
             .expect("settings");
-    assert_eq!((jit.as_str(), plans.as_str()), ("off", "force_custom_plan"));
+        tx.commit().await.expect("commit");
+        got
+    };
+    let owned = |(a, b): (&str, &str)| (a.to_owned(), b.to_owned());
+    // The API's catch-all queries are planned for their values; writes reuse plans (the
+    // per-row foreign key checks), also right after an API transaction on the same session.
+    assert_eq!(
+        read(Some(Planning::EachExecution)).await,
+        owned(("off", "force_custom_plan"))
+    );
+    assert_eq!(read(None).await, owned(("off", "auto")));
+    assert_eq!(
+        read(Some(Planning::EachExecution)).await,
+        owned(("off", "force_custom_plan"))
+    );
+    assert_eq!(read(Some(Planning::Cached)).await, owned(("off", "auto")));
 }
