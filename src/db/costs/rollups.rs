@@ -1,6 +1,8 @@
 //! The cost summary read from the rollups of `costs_daily` (README "Cost storage"):
 //! `costs_monthly_by_service` for the months, `costs_daily_by_service` for single days (and
-//! the trend of one service), `costs_daily_totals` for the trend. Numeric sums are exact, so
+//! the trend of one service), `costs_daily_totals` for the trend; without a subscription
+//! filter their tenant-level twins (`costs_tenant_*`), which hold one row per tenant where
+//! those hold one per subscription. Numeric sums are exact, so
 //! the answer is the one summed from the daily rows, to the last digit.
 
 use chrono::{Datelike, Months, NaiveDate};
@@ -56,13 +58,18 @@ impl Plan {
 
 /// [`super::summary`] from the rollups, for `from..=to` read as `plan` says (no resource group
 /// filter: the rollups do not keep it). A service is listed when it has rows in the window
-/// (the rollups count them), even if they sum to zero, as from the daily rows.
+/// (the rollups count them), even if they sum to zero, as from the daily rows. Without a
+/// subscription filter, from the tenant rollups (one row per tenant, not per subscription);
+/// with one, from the per-subscription rollups.
 pub(super) async fn summary(
     conn: &mut PgConnection,
     f: &CostFilter,
     (from, to): (NaiveDate, NaiveDate),
     plan: &Plan,
 ) -> Result<Summary, sqlx::Error> {
+    if f.subscription.is_none() {
+        return tenant_summary(conn, f, (from, to), plan).await;
+    }
     let by_service = sqlx::query!(
         r#"SELECT x.service_name AS "service_name!", x.currency AS "currency!",
                   sum(x.cost) AS "cost!", sum(x.amortized_cost) AS "amortized!"
@@ -130,6 +137,90 @@ pub(super) async fn summary(
            ORDER BY x.date, x.currency"#,
         f.tenant_id,
         f.subscription,
+        from,
+        to,
+        f.service_name,
+    )
+    .fetch_all(&mut *conn)
+    .await?
+    .into_iter()
+    .map(|r| Sum {
+        key: r.date,
+        currency: r.currency,
+        cost: r.cost,
+        amortized_cost: r.amortized,
+    })
+    .collect::<Vec<_>>();
+    Ok(Summary {
+        totals: totals(&by_service),
+        by_service,
+        daily,
+    })
+}
+
+/// [`summary`] from the tenant rollups (`costs_tenant_*`): the same plan, without the
+/// subscription dimension, so an operator over every tenant sums one row per tenant.
+async fn tenant_summary(
+    conn: &mut PgConnection,
+    f: &CostFilter,
+    (from, to): (NaiveDate, NaiveDate),
+    plan: &Plan,
+) -> Result<Summary, sqlx::Error> {
+    let by_service = sqlx::query!(
+        r#"SELECT x.service_name AS "service_name!", x.currency AS "currency!",
+                  sum(x.cost) AS "cost!", sum(x.amortized_cost) AS "amortized!"
+           FROM (SELECT m.service_name, m.currency, m.cost, m.amortized_cost, m.row_count
+                 FROM costs_tenant_monthly_by_service m
+                 WHERE m.month = ANY($2::date[])
+                   AND ($1::uuid IS NULL OR m.tenant_id = $1)
+                   AND ($5::text IS NULL OR m.service_name = $5)
+                 UNION ALL
+                 SELECT d.service_name, d.currency, d.cost, d.amortized_cost, d.row_count
+                 FROM costs_tenant_daily_by_service d
+                 WHERE d.date = ANY($3::date[])
+                   AND ($1::uuid IS NULL OR d.tenant_id = $1)
+                   AND ($5::text IS NULL OR d.service_name = $5)
+                 UNION ALL
+                 SELECT d.service_name, d.currency, -d.cost, -d.amortized_cost, -d.row_count
+                 FROM costs_tenant_daily_by_service d
+                 WHERE d.date = ANY($4::date[])
+                   AND ($1::uuid IS NULL OR d.tenant_id = $1)
+                   AND ($5::text IS NULL OR d.service_name = $5)) x
+           GROUP BY x.service_name, x.currency
+           HAVING sum(x.row_count) > 0
+           ORDER BY sum(x.cost) DESC, x.service_name, x.currency"#,
+        f.tenant_id,
+        &plan.months,
+        &plan.added,
+        &plan.subtracted,
+        f.service_name,
+    )
+    .fetch_all(&mut *conn)
+    .await?
+    .into_iter()
+    .map(|r| Sum {
+        key: r.service_name,
+        currency: r.currency,
+        cost: r.cost,
+        amortized_cost: r.amortized,
+    })
+    .collect::<Vec<_>>();
+    // One service: its days per service; otherwise the day totals.
+    let daily = sqlx::query!(
+        r#"SELECT x.date AS "date!", x.currency AS "currency!",
+                  sum(x.cost) AS "cost!", sum(x.amortized_cost) AS "amortized!"
+           FROM (SELECT t.date, t.currency, t.cost, t.amortized_cost
+                 FROM costs_tenant_daily_totals t
+                 WHERE $4::text IS NULL AND t.date >= $2 AND t.date <= $3
+                   AND ($1::uuid IS NULL OR t.tenant_id = $1)
+                 UNION ALL
+                 SELECT d.date, d.currency, d.cost, d.amortized_cost
+                 FROM costs_tenant_daily_by_service d
+                 WHERE d.service_name = $4 AND d.date >= $2 AND d.date <= $3
+                   AND ($1::uuid IS NULL OR d.tenant_id = $1)) x
+           GROUP BY x.date, x.currency
+           ORDER BY x.date, x.currency"#,
+        f.tenant_id,
         from,
         to,
         f.service_name,
