@@ -25,11 +25,14 @@ use azcops::ingestion::fanout::Enqueue;
 const PARTITIONS_MIGRATION: i64 = 20261207100000;
 
 /// The tables partitioned by month.
-const PARTITIONED: [&str; 5] = [
+const PARTITIONED: [&str; 8] = [
     "costs_daily",
     "costs_daily_by_service",
     "costs_daily_totals",
     "costs_monthly_by_service",
+    "costs_tenant_daily_by_service",
+    "costs_tenant_daily_totals",
+    "costs_tenant_monthly_by_service",
     "resource_costs",
 ];
 
@@ -187,6 +190,70 @@ async fn the_partitioning_migration_keeps_every_row_and_builds_the_rollups(pool:
     assert_eq!(sums, [sums[0]; 4], "the rollups add up to the daily rows");
 }
 
+/// The migration that added the tenant rollups.
+const TENANT_ROLLUPS_MIGRATION: i64 = 20261215100000;
+
+#[sqlx::test(migrations = false)]
+async fn the_tenant_rollups_migration_fills_them_from_the_subscription_rollups(pool: PgPool) {
+    let previous = MIGRATOR
+        .iter()
+        .map(|m| m.version)
+        .filter(|v| *v < TENANT_ROLLUPS_MIGRATION)
+        .max()
+        .expect("migrations before the tenant rollups");
+    MIGRATOR.run_to(previous, &pool).await.expect("migrate");
+    // Two tenants, the first with two subscriptions.
+    let (tenant, _, _) = tenant_and_subscription(&pool).await;
+    tenant_and_subscription(&pool).await;
+    sqlx::query(
+        "INSERT INTO subscriptions (tenant_id, subscription_id, display_name)
+         VALUES ($1, gen_random_uuid(), 's2')",
+    )
+    .bind(tenant)
+    .execute(&pool)
+    .await
+    .expect("second subscription");
+    // Months with partitions, and one (2019-06) whose rows wait in DEFAULT.
+    partitions::ensure_months_of(&pool, [day("2019-03-30"), day("2019-04-15"), day("2019-05-02")])
+        .await
+        .expect("partitions");
+    sqlx::query(
+        "INSERT INTO costs_daily (tenant_id, subscription_db_id, date, resource_group, service_name,
+                                  meter_category, cost, amortized_cost, currency)
+         SELECT s.tenant_id, s.id, d::date, 'rg' || g % 2, 'svc' || g % 3, 'm' || g, g * 1.25 + 0.000001,
+                g * 0.5, CASE WHEN g = 5 THEN 'USD' ELSE 'EUR' END
+         FROM subscriptions s, generate_series('2019-03-30'::date, '2019-05-02', '1 day') d,
+              generate_series(1, 5) g
+         UNION ALL
+         SELECT s.tenant_id, s.id, '2019-06-10', '', 'svc0', '', 3, 3, 'EUR' FROM subscriptions s",
+    )
+    .execute(&pool)
+    .await
+    .expect("daily costs");
+
+    MIGRATOR
+        .run_to(TENANT_ROLLUPS_MIGRATION, &pool)
+        .await
+        .expect("the tenant rollups migration");
+
+    rollups::assert_tenant_rollups_exact(&pool).await;
+    for table in PARTITIONED {
+        let parts = partitions_of(&pool, table).await;
+        for name in ["2019_03", "2019_04", "2019_05", "default"] {
+            assert!(parts.contains(&format!("{table}_{name}")), "{parts:?}");
+        }
+        assert!(!parts.contains(&format!("{table}_2019_06")), "{parts:?}");
+    }
+    let (tenants, waiting): (i64, i64) = sqlx::query_as(
+        "SELECT (SELECT count(DISTINCT tenant_id) FROM costs_tenant_monthly_by_service),
+                (SELECT count(*) FROM costs_tenant_daily_by_service_default)",
+    )
+    .fetch_one(&pool)
+    .await
+    .expect("counts");
+    assert_eq!((tenants, waiting), (2, 2), "June 2019 waits in DEFAULT as in the others");
+}
+
 #[sqlx::test(migrator = "azcops::db::MIGRATOR")]
 async fn every_cost_table_has_its_months_ahead_and_a_default_partition(pool: PgPool) {
     for table in PARTITIONED {
@@ -212,8 +279,8 @@ async fn every_cost_table_has_its_months_ahead_and_a_default_partition(pool: PgP
         .expect("maintain");
     assert_eq!(
         done.created,
-        5 * 5,
-        "May to September 2031, for each of the 5 tables"
+        5 * 8,
+        "May to September 2031, for each of the 8 tables"
     );
     for table in PARTITIONED {
         let parts = partitions_of(&pool, table).await;
@@ -239,8 +306,8 @@ async fn a_write_for_an_old_month_gets_its_partition(pool: PgPool) {
         .expect("ensure");
     assert_eq!(
         created,
-        2 * 5,
-        "March and May 2019 (not April), 5 tables each"
+        2 * 8,
+        "March and May 2019 (not April), 8 tables each"
     );
     for date in old {
         cost(&pool, (tenant, sub), date, "1.5").await;
@@ -295,7 +362,7 @@ async fn rows_waiting_in_default_move_into_their_months_partition(pool: PgPool) 
     let done = partitions::maintain(&pool, today(), Retention::KeepAll)
         .await
         .expect("maintain");
-    assert_eq!(done.drained, 5, "July 2018, for each of the 5 tables");
+    assert_eq!(done.drained, 8, "July 2018, for each of the 8 tables");
 
     let placed = placement(&pool).await;
     assert_eq!(
@@ -313,17 +380,20 @@ async fn rows_waiting_in_default_move_into_their_months_partition(pool: PgPool) 
     .await
     .expect("counts");
     assert_eq!((left, total), (0, "7.25".parse().expect("decimal")));
-    let rollup: Decimal = sqlx::query_scalar(
-        "SELECT sum(cost) FROM costs_monthly_by_service WHERE month IN ('2018-05-01', '2018-07-01')",
-    )
-    .fetch_one(&pool)
-    .await
-    .expect("rollup");
-    assert_eq!(
-        rollup,
-        "6.25".parse().expect("decimal"),
-        "the rollups moved too"
-    );
+    for rollup in ["costs_monthly_by_service", "costs_tenant_monthly_by_service"] {
+        let sql = format!(
+            "SELECT sum(cost) FROM {rollup} WHERE month IN ('2018-05-01', '2018-07-01')"
+        );
+        let sum: Decimal = sqlx::query_scalar(sqlx::AssertSqlSafe(sql))
+            .fetch_one(&pool)
+            .await
+            .expect("rollup");
+        assert_eq!(
+            sum,
+            "6.25".parse().expect("decimal"),
+            "{rollup}: the rollups moved too"
+        );
+    }
 }
 
 #[sqlx::test(migrator = "azcops::db::MIGRATOR")]
@@ -369,7 +439,7 @@ async fn retention_drops_only_whole_expired_partitions(pool: PgPool) {
             );
         }
     }
-    assert_eq!(done.dropped.len(), 3 * 5, "{:?}", done.dropped);
+    assert_eq!(done.dropped.len(), 3 * 8, "{:?}", done.dropped);
     let dates: Vec<NaiveDate> = placement(&pool).await.into_iter().map(|(_, d)| d).collect();
     assert_eq!(dates, [kept, today()], "the kept months keep their rows");
     for table in PARTITIONED {
@@ -377,16 +447,19 @@ async fn retention_drops_only_whole_expired_partitions(pool: PgPool) {
         assert!(parts.contains(&partition(table, kept)), "{parts:?}");
         assert!(parts.contains(&format!("{table}_default")), "{parts:?}");
     }
-    let months: Vec<NaiveDate> =
-        sqlx::query_scalar("SELECT month FROM costs_monthly_by_service ORDER BY month")
+    for rollup in ["costs_monthly_by_service", "costs_tenant_monthly_by_service"] {
+        let sql = format!("SELECT month FROM {rollup} ORDER BY month");
+        let months: Vec<NaiveDate> = sqlx::query_scalar(sqlx::AssertSqlSafe(sql))
             .fetch_all(&pool)
             .await
             .expect("rollup months");
-    assert_eq!(
-        months,
-        [kept, month(0)],
-        "the rollups of dropped months went with them"
-    );
+        assert_eq!(
+            months,
+            [kept, month(0)],
+            "{rollup}: the rollups of dropped months went with them"
+        );
+    }
+    rollups::assert_tenant_rollups_exact(&pool).await;
 }
 
 #[sqlx::test(migrator = "azcops::db::MIGRATOR")]
@@ -449,6 +522,19 @@ async fn a_tenant_cannot_read_or_write_another_tenants_costs_through_the_parents
         .expect_err("rollups are read-only");
     assert!(err.to_string().contains("permission denied"), "{err}");
     drop(tx);
+    for rollup in [
+        "costs_tenant_daily_by_service",
+        "costs_tenant_daily_totals",
+        "costs_tenant_monthly_by_service",
+    ] {
+        let mut tx = db::begin(&pool, Scope::Tenant(tenant_a)).await.expect("tx");
+        let sql = format!("UPDATE {rollup} SET cost = 0");
+        let err = sqlx::query(sqlx::AssertSqlSafe(sql))
+            .execute(&mut *tx)
+            .await
+            .expect_err("tenant rollups are read-only");
+        assert!(err.to_string().contains("permission denied"), "{err}");
+    }
     let mut tx = db::begin(&pool, Scope::Tenant(tenant_a)).await.expect("tx");
     let err = partitions::ensure(&mut tx, month(7), month(7))
         .await
@@ -493,7 +579,7 @@ async fn the_daily_timer_drains_default_and_drops_the_months_past_the_retention(
     assert_eq!(reply.status, StatusCode::OK, "{}", reply.body);
     let line = reply.body["Logs"][0].as_str().expect("a log line");
     assert!(
-        line.contains("cost partitions: 0 created ahead, 5 for rows in DEFAULT, 5 dropped"),
+        line.contains("cost partitions: 0 created ahead, 8 for rows in DEFAULT, 8 dropped"),
         "{line}"
     );
     let dates: Vec<NaiveDate> = placement(&pool).await.into_iter().map(|(_, d)| d).collect();

@@ -49,24 +49,102 @@ type Rollup = (String, NaiveDate, String, Decimal);
 
 /// Every rollup row, and its xmin (which transaction wrote it last).
 async fn rollups(pool: &PgPool) -> Vec<(Rollup, String)> {
-    let rows: Vec<(String, NaiveDate, String, Decimal, String)> = sqlx::query_as(
+    rollup_rows(
+        pool,
         "SELECT 'by_service', date, service_name, cost, xmin::text FROM costs_daily_by_service
          UNION ALL SELECT 'totals', date, '', cost, xmin::text FROM costs_daily_totals
          UNION ALL SELECT 'monthly', month, service_name, cost, xmin::text FROM costs_monthly_by_service
          ORDER BY 1, 2, 3",
     )
-    .fetch_all(pool)
     .await
-    .expect("rollups");
+}
+
+/// Every tenant rollup row, named as [`rollups`] names its per-subscription twin.
+async fn tenant_rollups(pool: &PgPool) -> Vec<(Rollup, String)> {
+    rollup_rows(
+        pool,
+        "SELECT 'by_service', date, service_name, cost, xmin::text FROM costs_tenant_daily_by_service
+         UNION ALL SELECT 'totals', date, '', cost, xmin::text FROM costs_tenant_daily_totals
+         UNION ALL SELECT 'monthly', month, service_name, cost, xmin::text FROM costs_tenant_monthly_by_service
+         ORDER BY 1, 2, 3",
+    )
+    .await
+}
+
+async fn rollup_rows(pool: &PgPool, sql: &'static str) -> Vec<(Rollup, String)> {
+    let rows: Vec<(String, NaiveDate, String, Decimal, String)> = sqlx::query_as(sql)
+        .fetch_all(pool)
+        .await
+        .expect("rollups");
     rows.into_iter()
         .map(|(t, d, s, c, xmin)| ((t, d, s, c), xmin))
         .collect()
+}
+
+/// The tenant rollups differ in no row from sums of the daily rows (cost, amortized cost and
+/// row count, every group present in both), read as the owner (every tenant).
+pub(super) async fn assert_tenant_rollups_exact(pool: &PgPool) {
+    let differing: Vec<String> = sqlx::query_scalar(
+        "SELECT 'day ' || concat_ws(' ', tenant_id, date, service_name, currency, x.c, r.cost, x.n, r.row_count)
+         FROM (SELECT tenant_id, date, service_name, currency, sum(cost) AS c, sum(amortized_cost) AS a,
+                      count(*)::integer AS n
+               FROM costs_daily GROUP BY 1, 2, 3, 4) x
+         FULL JOIN costs_tenant_daily_by_service r USING (tenant_id, date, service_name, currency)
+         WHERE (x.c, x.a, x.n) IS DISTINCT FROM (r.cost, r.amortized_cost, r.row_count)
+         UNION ALL
+         SELECT 'total ' || concat_ws(' ', tenant_id, date, currency, x.c, r.cost)
+         FROM (SELECT tenant_id, date, currency, sum(cost) AS c, sum(amortized_cost) AS a
+               FROM costs_daily GROUP BY 1, 2, 3) x
+         FULL JOIN costs_tenant_daily_totals r USING (tenant_id, date, currency)
+         WHERE (x.c, x.a) IS DISTINCT FROM (r.cost, r.amortized_cost)
+         UNION ALL
+         SELECT 'month ' || concat_ws(' ', tenant_id, month, service_name, currency, x.c, r.cost, x.n, r.row_count)
+         FROM (SELECT tenant_id, date_trunc('month', date)::date AS month, service_name, currency,
+                      sum(cost) AS c, sum(amortized_cost) AS a, count(*)::integer AS n
+               FROM costs_daily GROUP BY 1, 2, 3, 4) x
+         FULL JOIN costs_tenant_monthly_by_service r USING (tenant_id, month, service_name, currency)
+         WHERE (x.c, x.a, x.n) IS DISTINCT FROM (r.cost, r.amortized_cost, r.row_count)",
+    )
+    .fetch_all(pool)
+    .await
+    .expect("tenant rollups against the daily rows");
+    assert!(differing.is_empty(), "{differing:#?}");
+    let rows: i64 = sqlx::query_scalar("SELECT count(*) FROM costs_tenant_daily_by_service")
+        .fetch_one(pool)
+        .await
+        .expect("count");
+    let expected: i64 = sqlx::query_scalar(
+        "SELECT count(*) FROM (SELECT DISTINCT tenant_id, date, service_name, currency FROM costs_daily) k",
+    )
+    .fetch_one(pool)
+    .await
+    .expect("count");
+    assert_eq!(rows, expected);
+}
+
+/// With one subscription, the tenant rollups hold the subscription's sums; and they add up to
+/// the daily rows.
+async fn assert_tenant_rollups_mirror(pool: &PgPool) {
+    let (subscription, tenant) = (rollups(pool).await, tenant_rollups(pool).await);
+    assert_eq!(sums(&tenant), sums(&subscription));
+    assert_tenant_rollups_exact(pool).await;
 }
 
 /// The rollup rows without their xmin, amounts as text without trailing zeros.
 fn sums(rows: &[(Rollup, String)]) -> Vec<(&str, NaiveDate, &str, String)> {
     rows.iter()
         .map(|((t, d, s, c), _)| (t.as_str(), *d, s.as_str(), c.normalize().to_string()))
+        .collect()
+}
+
+/// The rows of `now` that `before` holds, with the same xmin: not rewritten since.
+fn unchanged<'a>(
+    before: &[(Rollup, String)],
+    now: &'a [(Rollup, String)],
+) -> Vec<(&'a str, NaiveDate, &'a str)> {
+    now.iter()
+        .filter(|a| before.contains(a))
+        .map(|((t, d, s, _), _)| (t.as_str(), *d, s.as_str()))
         .collect()
 }
 
@@ -86,6 +164,8 @@ async fn the_rollups_follow_every_write_and_a_second_delivery_writes_nothing(poo
     ];
     assert_eq!(deliver(&pool, (tenant, sub), window, &first).await, (4, 0));
     let before = rollups(&pool).await;
+    let tenant_before = tenant_rollups(&pool).await;
+    assert_tenant_rollups_mirror(&pool).await;
     assert_eq!(
         sums(&before),
         [
@@ -103,6 +183,11 @@ async fn the_rollups_follow_every_write_and_a_second_delivery_writes_nothing(poo
     // The same answer delivered again: no cost row, hence no rollup row, is written.
     assert_eq!(deliver(&pool, (tenant, sub), window, &first).await, (0, 0));
     assert_eq!(rollups(&pool).await, before, "not a row rewritten");
+    assert_eq!(
+        tenant_rollups(&pool).await,
+        tenant_before,
+        "not a tenant row rewritten"
+    );
 
     // January's compute restated: the day and month are recomputed, and the storage rows,
     // whose sums did not change, are not rewritten; nor is anything of February.
@@ -117,13 +202,15 @@ async fn the_rollups_follow_every_write_and_a_second_delivery_writes_nothing(poo
         (1, 0)
     );
     let after = rollups(&pool).await;
-    let unchanged: Vec<_> = after
-        .iter()
-        .filter(|a| before.contains(a))
-        .map(|((t, d, s, _), _)| (t.as_str(), *d, s.as_str()))
-        .collect();
+    let tenant_after = tenant_rollups(&pool).await;
+    assert_tenant_rollups_mirror(&pool).await;
     assert_eq!(
-        unchanged,
+        unchanged(&tenant_before, &tenant_after),
+        unchanged(&before, &after),
+        "the tenant rows rewritten are those of the subscription"
+    );
+    assert_eq!(
+        unchanged(&before, &after),
         [
             ("by_service", jan, "Storage"),
             ("by_service", feb, "Storage"),
@@ -140,6 +227,7 @@ async fn the_rollups_follow_every_write_and_a_second_delivery_writes_nothing(poo
         row(feb, "rg-a", "Storage", "3"),
     ];
     assert_eq!(deliver(&pool, (tenant, sub), window, &fewer).await, (0, 1));
+    assert_tenant_rollups_mirror(&pool).await;
     assert_eq!(
         sums(&rollups(&pool).await),
         [
@@ -159,6 +247,7 @@ async fn the_rollups_follow_every_write_and_a_second_delivery_writes_nothing(poo
     let left = rollups(&pool).await;
     assert!(left.iter().all(|((_, d, _, _), _)| *d < feb), "{left:?}");
     assert_eq!(left.len(), 5);
+    assert_tenant_rollups_mirror(&pool).await;
 }
 
 /// Two tenants, two subscriptions each (one billing in two currencies), 401 days of rows with
@@ -238,8 +327,12 @@ async fn the_summary_from_the_rollups_equals_the_summary_from_the_daily_rows(poo
         (None, Some("svc-2")),
     ];
     let (mut compared, mut with_rows) = (0, 0);
+    assert_tenant_rollups_exact(&pool).await;
+    // Without a subscription filter from the tenant rollups (a tenant, the operator over one
+    // tenant or every tenant), with one from the per-subscription rollups.
     for (scope, tenant) in [
         (Scope::Tenant(tenant_a), Some(tenant_a)),
+        (Scope::Operator, Some(tenant_a)),
         (Scope::Operator, None),
     ] {
         let mut tx = db::begin(&pool, scope).await.expect("tx");
@@ -290,7 +383,7 @@ async fn the_summary_from_the_rollups_equals_the_summary_from_the_daily_rows(poo
             "listed though it cost nothing: {names:?}"
         );
     }
-    assert_eq!(compared, 2 * 10 * 4);
+    assert_eq!(compared, 3 * 10 * 4);
     assert!(
         with_rows > compared - 8,
         "{with_rows} of {compared} windows have costs"
@@ -334,4 +427,203 @@ async fn the_summary_reads_no_daily_row_unless_filtered_by_resource_group(pool: 
         .await
         .expect_err("a resource group filter reads the daily rows");
     assert!(err.to_string().contains("permission denied"), "{err}");
+}
+
+/// Every summary the tenant `scope` may ask for over `windows`, compared with the one summed
+/// from the daily rows (with and without a service, for the tenant and for one subscription).
+async fn assert_summaries_equal(
+    pool: &PgPool,
+    scope: Scope,
+    tenant: Option<Uuid>,
+    subscription: Uuid,
+    windows: &[(NaiveDate, NaiveDate)],
+) -> usize {
+    let mut tx = db::begin(pool, scope).await.expect("tx");
+    let mut with_rows = 0;
+    for (from, to) in windows.iter().copied() {
+        for (sub, service) in [(None, None), (None, Some("svc-2")), (Some(subscription), None)] {
+            let filter = CostFilter {
+                tenant_id: tenant,
+                subscription: sub,
+                from: Some(from),
+                to: Some(to),
+                service_name: service.map(str::to_owned),
+                resource_group: None,
+            };
+            let rolled = costs::summary(&mut tx, &filter).await.expect("rollups");
+            let summed = costs::summary_from_rows(&mut tx, &filter)
+                .await
+                .expect("rows");
+            assert_eq!(rolled, summed, "{scope:?} {from}..{to} {sub:?} {service:?}");
+            with_rows += usize::from(!rolled.by_service.is_empty());
+        }
+    }
+    with_rows
+}
+
+#[sqlx::test(migrator = "azcops::db::MIGRATOR")]
+async fn the_tenant_rollups_stay_exact_through_reingestion_retention_and_isolation(pool: PgPool) {
+    let (tenant_a, sub_a, _) = estate(&pool).await;
+    let (tenant_b, sub_b): (Uuid, Uuid) = sqlx::query_as(
+        "SELECT tenant_id, id FROM subscriptions WHERE tenant_id <> $1 ORDER BY display_name LIMIT 1",
+    )
+    .bind(tenant_a)
+    .fetch_one(&pool)
+    .await
+    .expect("tenant b");
+    let t = today();
+    let days_before = |n: u64| t.checked_sub_days(Days::new(n)).expect("date");
+    let windows = [
+        (days_before(29), t),
+        (days_before(365), t),
+        (month(-3), month(-1).pred_opt().expect("date")),
+        (days_before(60), days_before(45)),
+    ];
+
+    // Re-ingestion of the last 40 days of a subscription of each tenant: rows restated, new
+    // groups (a service, a currency), and the rest of the window deleted.
+    let (from, to) = (days_before(40), days_before(2));
+    for (n, (tenant, sub)) in [(tenant_a, sub_a), (tenant_b, sub_b)].into_iter().enumerate() {
+        let mut rows: Vec<NewCostRow> = from
+            .iter_days()
+            .take_while(|d| *d <= to)
+            .flat_map(|d| {
+                [
+                    row(d, "rg-0", "svc-2", "4.5"),
+                    row(d, "rg-1", "new-service", "0.000001"),
+                ]
+            })
+            .collect();
+        for r in rows.iter_mut().skip(n).step_by(7) {
+            r.currency = "USD".into();
+        }
+        let (written, deleted) = deliver(&pool, (tenant, sub), (from, to), &rows).await;
+        assert!(written > 0 && deleted > 0, "{written} {deleted}");
+        assert_tenant_rollups_exact(&pool).await;
+    }
+    // Re-delivered as is: nothing written anywhere.
+    let before = tenant_rollups(&pool).await;
+    let rows: Vec<NewCostRow> = from
+        .iter_days()
+        .take_while(|d| *d <= to)
+        .flat_map(|d| {
+            [
+                row(d, "rg-0", "svc-2", "4.5"),
+                row(d, "rg-1", "new-service", "0.000001"),
+            ]
+        })
+        .enumerate()
+        .map(|(i, mut r)| {
+            if i % 7 == 0 {
+                r.currency = "USD".into();
+            }
+            r
+        })
+        .collect();
+    assert_eq!(
+        deliver(&pool, (tenant_a, sub_a), (from, to), &rows).await,
+        (0, 0)
+    );
+    assert_eq!(tenant_rollups(&pool).await, before, "not a tenant row rewritten");
+
+    // Each tenant sees its own tenant rollups only, and its summaries add up.
+    for (tenant, sub) in [(tenant_a, sub_a), (tenant_b, sub_b)] {
+        let mut tx = db::begin(&pool, Scope::Tenant(tenant)).await.expect("tx");
+        for rollup in [
+            "costs_tenant_daily_by_service",
+            "costs_tenant_daily_totals",
+            "costs_tenant_monthly_by_service",
+        ] {
+            let sql = format!("SELECT count(*) FILTER (WHERE tenant_id <> $1), count(*) FROM {rollup}");
+            let (foreign, all): (i64, i64) = sqlx::query_as(sqlx::AssertSqlSafe(sql))
+                .bind(tenant)
+                .fetch_one(&mut *tx)
+                .await
+                .expect(rollup);
+            assert_eq!(foreign, 0, "{rollup}: no other tenant's row");
+            assert!(all > 0, "{rollup}: its own rows");
+        }
+        drop(tx);
+        let with_rows =
+            assert_summaries_equal(&pool, Scope::Tenant(tenant), None, sub, &windows).await;
+        assert!(with_rows >= windows.len() * 2, "{with_rows}");
+    }
+    assert_summaries_equal(&pool, Scope::Operator, None, sub_b, &windows).await;
+
+    // A subscription deleted: its rows go (by cascade), and with them its share of the tenant's.
+    sqlx::query("DELETE FROM subscriptions WHERE id = $1")
+        .bind(sub_b)
+        .execute(&pool)
+        .await
+        .expect("delete subscription");
+    assert_tenant_rollups_exact(&pool).await;
+
+    // Retention: the expired months go whole from every table, the tenant rollups with them.
+    let done = partitions::maintain(&pool, t, partitions::Retention::Months(12))
+        .await
+        .expect("retention");
+    assert!(
+        done.dropped
+            .contains(&format!("costs_tenant_daily_totals_{}", month(-13).format("%Y_%m"))),
+        "{:?}",
+        done.dropped
+    );
+    assert_tenant_rollups_exact(&pool).await;
+    assert_summaries_equal(&pool, Scope::Tenant(tenant_a), Some(tenant_a), sub_a, &windows).await;
+    assert_summaries_equal(&pool, Scope::Operator, None, sub_a, &windows).await;
+}
+
+#[sqlx::test(migrator = "azcops::db::MIGRATOR")]
+async fn concurrent_ingestions_of_one_tenants_subscriptions_keep_its_rollups_exact(pool: PgPool) {
+    let (tenant, sub_1, _) = tenant_and_subscription(&pool).await;
+    let sub_2: Uuid = sqlx::query_scalar(
+        "INSERT INTO subscriptions (tenant_id, subscription_id, display_name)
+         VALUES ($1, gen_random_uuid(), 's2') RETURNING id",
+    )
+    .bind(tenant)
+    .fetch_one(&pool)
+    .await
+    .expect("second subscription");
+    let days: Vec<NaiveDate> = today()
+        .checked_sub_days(Days::new(9))
+        .expect("date")
+        .iter_days()
+        .take(10)
+        .collect();
+    partitions::ensure_months_of(&pool, days.iter().copied())
+        .await
+        .expect("partitions");
+    let rows = |amount: &str| -> Vec<NewCostRow> {
+        days.iter()
+            .flat_map(|d| [row(*d, "rg", "Storage", amount), row(*d, "rg", "Compute", amount)])
+            .collect()
+    };
+    // The first holds its transaction open after writing; the second writes the same tenant
+    // days meanwhile (it waits for the first's tenant lock), then both commit.
+    let mut first = db::begin(&pool, Scope::Tenant(tenant)).await.expect("tx");
+    costs::upsert(&mut first, tenant, sub_1, &rows("1.5"))
+        .await
+        .expect("upsert");
+    let second = {
+        let pool = pool.clone();
+        let rows = rows("2.25");
+        tokio::spawn(async move {
+            let mut tx = db::begin(&pool, Scope::Tenant(tenant)).await.expect("tx");
+            costs::upsert(&mut tx, tenant, sub_2, &rows).await.expect("upsert");
+            tx.commit().await.expect("commit");
+        })
+    };
+    tokio::time::sleep(std::time::Duration::from_millis(300)).await;
+    assert!(!second.is_finished(), "the second waits for the tenant's lock");
+    costs::upsert(&mut first, tenant, sub_1, &rows("1.75"))
+        .await
+        .expect("restated in the same transaction");
+    first.commit().await.expect("commit");
+    second.await.expect("second");
+    assert_tenant_rollups_exact(&pool).await;
+    let total: Decimal = sqlx::query_scalar("SELECT sum(cost) FROM costs_tenant_monthly_by_service")
+        .fetch_one(&pool)
+        .await
+        .expect("total");
+    assert_eq!(total, Decimal::from(80), "10 days x 2 services x (1.75 + 2.25)");
 }
