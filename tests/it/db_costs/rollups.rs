@@ -627,3 +627,56 @@ async fn concurrent_ingestions_of_one_tenants_subscriptions_keep_its_rollups_exa
         .expect("total");
     assert_eq!(total, Decimal::from(80), "10 days x 2 services x (1.75 + 2.25)");
 }
+
+#[sqlx::test(migrator = "azcops::db::MIGRATOR")]
+async fn without_a_subscription_filter_the_summary_reads_only_the_tenant_rollups(pool: PgPool) {
+    let (tenant_a, sub_a, _) = estate(&pool).await;
+    // Were a per-subscription rollup row read, this would fail with "permission denied".
+    sqlx::query(
+        "REVOKE SELECT ON costs_daily, costs_daily_by_service, costs_daily_totals,
+                          costs_monthly_by_service FROM azcops_app",
+    )
+    .execute(&pool)
+    .await
+    .expect("revoke");
+    let t = today();
+    let windows = [
+        (t.checked_sub_days(Days::new(364)).expect("date"), t),
+        (t.checked_sub_days(Days::new(29)).expect("date"), t),
+        (month(-2), month(-2).checked_add_days(Days::new(2)).expect("date")),
+    ];
+    for (scope, tenant) in [
+        (Scope::Tenant(tenant_a), None),
+        (Scope::Tenant(tenant_a), Some(tenant_a)),
+        (Scope::Operator, Some(tenant_a)),
+        (Scope::Operator, None),
+    ] {
+        let mut tx = db::begin(&pool, scope).await.expect("tx");
+        for (from, to) in windows {
+            for service in [None, Some("svc-2")] {
+                let filter = CostFilter {
+                    tenant_id: tenant,
+                    from: Some(from),
+                    to: Some(to),
+                    service_name: service.map(str::to_owned),
+                    ..CostFilter::default()
+                };
+                let summary = costs::summary(&mut tx, &filter)
+                    .await
+                    .expect("from the tenant rollups");
+                assert!(!summary.daily.is_empty() && !summary.by_service.is_empty());
+            }
+        }
+    }
+    let mut tx = db::begin(&pool, Scope::Tenant(tenant_a)).await.expect("tx");
+    let one = CostFilter {
+        subscription: Some(sub_a),
+        from: Some(windows[1].0),
+        to: Some(t),
+        ..CostFilter::default()
+    };
+    let err = costs::summary(&mut tx, &one)
+        .await
+        .expect_err("a subscription filter reads the per-subscription rollups");
+    assert!(err.to_string().contains("permission denied"), "{err}");
+}
