@@ -19,10 +19,14 @@
 --                    service (4 services per group, 12 in all) × day: ~30 M rows, weekly cycle
 --                    and a slow trend; through the partitioned table (monthly partitions created
 --                    by azcops_ensure_cost_partitions, as the application does)
---   rollups          costs_daily_by_service, costs_daily_totals, costs_monthly_by_service:
---                    REBUILT ONCE after the bulk load, with the GROUP BYs the partitioning
---                    migration uses for existing rows (the statement triggers are off during the
---                    load: session_replication_role = replica), then checked against costs_daily
+--   rollups          costs_daily_by_service, costs_daily_totals, costs_monthly_by_service and
+--                    their tenant-level twins costs_tenant_daily_by_service,
+--                    costs_tenant_daily_totals, costs_tenant_monthly_by_service:
+--                    REBUILT ONCE after the bulk load, with the GROUP BYs the migrations use for
+--                    existing rows (20261207100000 from costs_daily, 20261215100000 the tenant
+--                    ones from the per-subscription ones; the statement triggers are off during
+--                    the load: session_replication_role = replica), then checked against
+--                    costs_daily
 --   resource_costs   the per-resource cost windows: the two latest daily windows (30 days
 --                    ending D-3 and D-4) of every costed resource, plus each subscription's
 --                    charges without a resource
@@ -316,7 +320,24 @@ SELECT format($q$
     SELECT tenant_id, subscription_db_id, date_trunc('month', date)::date, service_name, currency,
            sum(cost), sum(amortized_cost), sum(row_count)
     FROM costs_daily_by_service WHERE date >= %1$L AND date < %2$L
-    GROUP BY tenant_id, subscription_db_id, date_trunc('month', date), service_name, currency$q$, m, m + interval '1 month')
+    GROUP BY tenant_id, subscription_db_id, date_trunc('month', date), service_name, currency$q$, m, m + interval '1 month'),
+       format($q$
+    INSERT INTO costs_tenant_daily_by_service (tenant_id, date, service_name, currency, cost, amortized_cost,
+                                               row_count)
+    SELECT tenant_id, date, service_name, currency, sum(cost), sum(amortized_cost), sum(row_count)
+    FROM costs_daily_by_service WHERE date >= %1$L AND date < %2$L
+    GROUP BY tenant_id, date, service_name, currency$q$, m, m + interval '1 month'),
+       format($q$
+    INSERT INTO costs_tenant_daily_totals (tenant_id, date, currency, cost, amortized_cost)
+    SELECT tenant_id, date, currency, sum(cost), sum(amortized_cost)
+    FROM costs_daily_totals WHERE date >= %1$L AND date < %2$L
+    GROUP BY tenant_id, date, currency$q$, m, m + interval '1 month'),
+       format($q$
+    INSERT INTO costs_tenant_monthly_by_service (tenant_id, month, service_name, currency, cost, amortized_cost,
+                                                 row_count)
+    SELECT tenant_id, month, service_name, currency, sum(cost), sum(amortized_cost), sum(row_count)
+    FROM costs_monthly_by_service WHERE month = %1$L
+    GROUP BY tenant_id, month, service_name, currency$q$, m)
 FROM generate_series(date_trunc('month', current_date - :days)::date, (current_date - 1)::date, interval '1 month') m
 ORDER BY m
 \gexec
@@ -586,7 +607,31 @@ SELECT (SELECT sum(cost) FROM msp_check) = (SELECT sum(cost) FROM costs_monthly_
    AND (SELECT sum(cost) FROM msp_check) = (SELECT sum(cost) FROM costs_daily_by_service) AS rollups_consistent
 \gset
 \echo msp: rollup days differing from costs_daily: :rollup_days_differing, monthly and by-service sums consistent: :rollups_consistent
-SELECT :rollup_days_differing = 0 AND :'rollups_consistent'::boolean AS rollups_ok \gset
+-- The tenant rollups: their day totals against costs_daily, their rows by service (day and
+-- month) against the per-subscription rows they sum, group by group.
+SELECT count(*) AS tenant_rollup_days_differing
+FROM (SELECT tenant_id, date, currency, sum(cost) AS cost, sum(amortized) AS amortized
+      FROM msp_check GROUP BY 1, 2, 3) c
+FULL JOIN costs_tenant_daily_totals t USING (tenant_id, date, currency)
+WHERE c.cost IS DISTINCT FROM t.cost OR c.amortized IS DISTINCT FROM t.amortized_cost
+\gset
+SELECT count(*) AS tenant_rollup_groups_differing
+FROM (SELECT 'd' AS kind, tenant_id, date, service_name, currency, sum(cost) AS cost,
+             sum(amortized_cost) AS amortized, sum(row_count) AS n
+      FROM costs_daily_by_service GROUP BY 2, 3, 4, 5
+      UNION ALL
+      SELECT 'm', tenant_id, month, service_name, currency, sum(cost), sum(amortized_cost), sum(row_count)
+      FROM costs_monthly_by_service GROUP BY 2, 3, 4, 5) c
+FULL JOIN (SELECT 'd' AS kind, tenant_id, date, service_name, currency, cost, amortized_cost, row_count
+           FROM costs_tenant_daily_by_service
+           UNION ALL
+           SELECT 'm', tenant_id, month, service_name, currency, cost, amortized_cost, row_count
+           FROM costs_tenant_monthly_by_service) t USING (kind, tenant_id, date, service_name, currency)
+WHERE (c.cost, c.amortized, c.n) IS DISTINCT FROM (t.cost, t.amortized_cost, t.row_count)
+\gset
+\echo msp: rollup (tenant) days differing from costs_daily: :tenant_rollup_days_differing, groups by service differing from the subscription rollups: :tenant_rollup_groups_differing
+SELECT :rollup_days_differing = 0 AND :'rollups_consistent'::boolean
+       AND :tenant_rollup_days_differing = 0 AND :tenant_rollup_groups_differing = 0 AS rollups_ok \gset
 \if :rollups_ok
 \else
     \echo msp: the rollups do not match costs_daily
