@@ -156,13 +156,24 @@ CREATE FUNCTION costs_refresh_tenant_rollups(p_tenants uuid[], p_dates date[], p
                                              p_amortized numeric[], p_counts integer[])
 RETURNS void
 LANGUAGE plpgsql SET search_path = pg_catalog, public, pg_temp AS $$
+DECLARE
+    -- The tenants and the range of days touched, as constants in every statement below: the
+    -- planner prunes the partitions and reads the rows through the primary keys, whatever it
+    -- guesses of the arrays' contents.
+    v_tenants uuid[];
+    v_from date;
+    v_to date;
+    v_first_month date;
 BEGIN
     IF coalesce(cardinality(p_dates), 0) = 0 THEN
         RETURN;
     END IF;
+    SELECT array_agg(DISTINCT t ORDER BY t) INTO v_tenants FROM unnest(p_tenants) AS t;
+    SELECT min(d), max(d) INTO v_from, v_to FROM unnest(p_dates) AS d;
+    v_first_month := date_trunc('month', v_from)::date;
 
     PERFORM pg_advisory_xact_lock(hashtextextended('azcops.tenant_cost_rollups:' || t::text, 0))
-    FROM (SELECT DISTINCT t FROM unnest(p_tenants) AS t ORDER BY t) k;
+    FROM unnest(v_tenants) AS t;
 
     -- Each statement reads the rows as they are once the locks are held (a new snapshot).
     WITH change AS (
@@ -180,12 +191,14 @@ BEGIN
         FROM change c
         LEFT JOIN costs_tenant_daily_by_service r
           ON r.tenant_id = c.tenant_id AND r.date = c.date AND r.service_name = c.service_name
-         AND r.currency = c.currency),
+         AND r.currency = c.currency
+         AND r.tenant_id = ANY (v_tenants) AND r.date >= v_from AND r.date <= v_to),
     gone AS (
         DELETE FROM costs_tenant_daily_by_service r
         USING next n
         WHERE r.tenant_id = n.tenant_id AND r.date = n.date AND r.service_name = n.service_name
-          AND r.currency = n.currency AND n.row_count = 0)
+          AND r.currency = n.currency AND n.row_count = 0
+          AND r.tenant_id = ANY (v_tenants) AND r.date >= v_from AND r.date <= v_to)
     INSERT INTO costs_tenant_daily_by_service AS r (tenant_id, date, service_name, currency, cost,
                                                     amortized_cost, row_count)
     SELECT * FROM next WHERE row_count <> 0
@@ -201,11 +214,13 @@ BEGIN
                sum(c.cost) AS cost, sum(c.amortized_cost) AS amortized_cost
         FROM days d
         JOIN costs_tenant_daily_by_service c ON c.tenant_id = d.tenant_id AND c.date = d.date
+        WHERE c.tenant_id = ANY (v_tenants) AND c.date >= v_from AND c.date <= v_to
         GROUP BY c.tenant_id, c.date, c.currency),
     gone AS (
         DELETE FROM costs_tenant_daily_totals r
         USING days d
         WHERE r.tenant_id = d.tenant_id AND r.date = d.date
+          AND r.tenant_id = ANY (v_tenants) AND r.date >= v_from AND r.date <= v_to
           AND NOT EXISTS (SELECT 1 FROM fresh f
                           WHERE f.tenant_id = r.tenant_id AND f.date = r.date
                             AND f.currency = r.currency))
@@ -232,12 +247,14 @@ BEGIN
         FROM change c
         LEFT JOIN costs_tenant_monthly_by_service r
           ON r.tenant_id = c.tenant_id AND r.month = c.month AND r.service_name = c.service_name
-         AND r.currency = c.currency),
+         AND r.currency = c.currency
+         AND r.tenant_id = ANY (v_tenants) AND r.month >= v_first_month AND r.month <= v_to),
     gone AS (
         DELETE FROM costs_tenant_monthly_by_service r
         USING next n
         WHERE r.tenant_id = n.tenant_id AND r.month = n.month AND r.service_name = n.service_name
-          AND r.currency = n.currency AND n.row_count = 0)
+          AND r.currency = n.currency AND n.row_count = 0
+          AND r.tenant_id = ANY (v_tenants) AND r.month >= v_first_month AND r.month <= v_to)
     INSERT INTO costs_tenant_monthly_by_service AS r (tenant_id, month, service_name, currency, cost,
                                                       amortized_cost, row_count)
     SELECT * FROM next WHERE row_count <> 0
