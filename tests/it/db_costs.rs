@@ -214,9 +214,12 @@ async fn the_tenant_rollups_migration_fills_them_from_the_subscription_rollups(p
     .await
     .expect("second subscription");
     // Months with partitions, and one (2019-06) whose rows wait in DEFAULT.
-    partitions::ensure_months_of(&pool, [day("2019-03-30"), day("2019-04-15"), day("2019-05-02")])
-        .await
-        .expect("partitions");
+    partitions::ensure_months_of(
+        &pool,
+        [day("2019-03-30"), day("2019-04-15"), day("2019-05-02")],
+    )
+    .await
+    .expect("partitions");
     sqlx::query(
         "INSERT INTO costs_daily (tenant_id, subscription_db_id, date, resource_group, service_name,
                                   meter_category, cost, amortized_cost, currency)
@@ -251,7 +254,11 @@ async fn the_tenant_rollups_migration_fills_them_from_the_subscription_rollups(p
     .fetch_one(&pool)
     .await
     .expect("counts");
-    assert_eq!((tenants, waiting), (2, 2), "June 2019 waits in DEFAULT as in the others");
+    assert_eq!(
+        (tenants, waiting),
+        (2, 2),
+        "June 2019 waits in DEFAULT as in the others"
+    );
 }
 
 #[sqlx::test(migrator = "azcops::db::MIGRATOR")]
@@ -380,10 +387,12 @@ async fn rows_waiting_in_default_move_into_their_months_partition(pool: PgPool) 
     .await
     .expect("counts");
     assert_eq!((left, total), (0, "7.25".parse().expect("decimal")));
-    for rollup in ["costs_monthly_by_service", "costs_tenant_monthly_by_service"] {
-        let sql = format!(
-            "SELECT sum(cost) FROM {rollup} WHERE month IN ('2018-05-01', '2018-07-01')"
-        );
+    for rollup in [
+        "costs_monthly_by_service",
+        "costs_tenant_monthly_by_service",
+    ] {
+        let sql =
+            format!("SELECT sum(cost) FROM {rollup} WHERE month IN ('2018-05-01', '2018-07-01')");
         let sum: Decimal = sqlx::query_scalar(sqlx::AssertSqlSafe(sql))
             .fetch_one(&pool)
             .await
@@ -447,7 +456,10 @@ async fn retention_drops_only_whole_expired_partitions(pool: PgPool) {
         assert!(parts.contains(&partition(table, kept)), "{parts:?}");
         assert!(parts.contains(&format!("{table}_default")), "{parts:?}");
     }
-    for rollup in ["costs_monthly_by_service", "costs_tenant_monthly_by_service"] {
+    for rollup in [
+        "costs_monthly_by_service",
+        "costs_tenant_monthly_by_service",
+    ] {
         let sql = format!("SELECT month FROM {rollup} ORDER BY month");
         let months: Vec<NaiveDate> = sqlx::query_scalar(sqlx::AssertSqlSafe(sql))
             .fetch_all(&pool)

@@ -72,10 +72,8 @@ async fn tenant_rollups(pool: &PgPool) -> Vec<(Rollup, String)> {
 }
 
 async fn rollup_rows(pool: &PgPool, sql: &'static str) -> Vec<(Rollup, String)> {
-    let rows: Vec<(String, NaiveDate, String, Decimal, String)> = sqlx::query_as(sql)
-        .fetch_all(pool)
-        .await
-        .expect("rollups");
+    let rows: Vec<(String, NaiveDate, String, Decimal, String)> =
+        sqlx::query_as(sql).fetch_all(pool).await.expect("rollups");
     rows.into_iter()
         .map(|(t, d, s, c, xmin)| ((t, d, s, c), xmin))
         .collect()
@@ -441,7 +439,11 @@ async fn assert_summaries_equal(
     let mut tx = db::begin(pool, scope).await.expect("tx");
     let mut with_rows = 0;
     for (from, to) in windows.iter().copied() {
-        for (sub, service) in [(None, None), (None, Some("svc-2")), (Some(subscription), None)] {
+        for (sub, service) in [
+            (None, None),
+            (None, Some("svc-2")),
+            (Some(subscription), None),
+        ] {
             let filter = CostFilter {
                 tenant_id: tenant,
                 subscription: sub,
@@ -483,7 +485,10 @@ async fn the_tenant_rollups_stay_exact_through_reingestion_retention_and_isolati
     // Re-ingestion of the last 40 days of a subscription of each tenant: rows restated, new
     // groups (a service, a currency), and the rest of the window deleted.
     let (from, to) = (days_before(40), days_before(2));
-    for (n, (tenant, sub)) in [(tenant_a, sub_a), (tenant_b, sub_b)].into_iter().enumerate() {
+    for (n, (tenant, sub)) in [(tenant_a, sub_a), (tenant_b, sub_b)]
+        .into_iter()
+        .enumerate()
+    {
         let mut rows: Vec<NewCostRow> = from
             .iter_days()
             .take_while(|d| *d <= to)
@@ -524,7 +529,11 @@ async fn the_tenant_rollups_stay_exact_through_reingestion_retention_and_isolati
         deliver(&pool, (tenant_a, sub_a), (from, to), &rows).await,
         (0, 0)
     );
-    assert_eq!(tenant_rollups(&pool).await, before, "not a tenant row rewritten");
+    assert_eq!(
+        tenant_rollups(&pool).await,
+        before,
+        "not a tenant row rewritten"
+    );
 
     // Each tenant sees its own tenant rollups only, and its summaries add up.
     for (tenant, sub) in [(tenant_a, sub_a), (tenant_b, sub_b)] {
@@ -534,7 +543,8 @@ async fn the_tenant_rollups_stay_exact_through_reingestion_retention_and_isolati
             "costs_tenant_daily_totals",
             "costs_tenant_monthly_by_service",
         ] {
-            let sql = format!("SELECT count(*) FILTER (WHERE tenant_id <> $1), count(*) FROM {rollup}");
+            let sql =
+                format!("SELECT count(*) FILTER (WHERE tenant_id <> $1), count(*) FROM {rollup}");
             let (foreign, all): (i64, i64) = sqlx::query_as(sqlx::AssertSqlSafe(sql))
                 .bind(tenant)
                 .fetch_one(&mut *tx)
@@ -563,13 +573,22 @@ async fn the_tenant_rollups_stay_exact_through_reingestion_retention_and_isolati
         .await
         .expect("retention");
     assert!(
-        done.dropped
-            .contains(&format!("costs_tenant_daily_totals_{}", month(-13).format("%Y_%m"))),
+        done.dropped.contains(&format!(
+            "costs_tenant_daily_totals_{}",
+            month(-13).format("%Y_%m")
+        )),
         "{:?}",
         done.dropped
     );
     assert_tenant_rollups_exact(&pool).await;
-    assert_summaries_equal(&pool, Scope::Tenant(tenant_a), Some(tenant_a), sub_a, &windows).await;
+    assert_summaries_equal(
+        &pool,
+        Scope::Tenant(tenant_a),
+        Some(tenant_a),
+        sub_a,
+        &windows,
+    )
+    .await;
     assert_summaries_equal(&pool, Scope::Operator, None, sub_a, &windows).await;
 }
 
@@ -595,7 +614,12 @@ async fn concurrent_ingestions_of_one_tenants_subscriptions_keep_its_rollups_exa
         .expect("partitions");
     let rows = |amount: &str| -> Vec<NewCostRow> {
         days.iter()
-            .flat_map(|d| [row(*d, "rg", "Storage", amount), row(*d, "rg", "Compute", amount)])
+            .flat_map(|d| {
+                [
+                    row(*d, "rg", "Storage", amount),
+                    row(*d, "rg", "Compute", amount),
+                ]
+            })
             .collect()
     };
     // The first holds its transaction open after writing; the second writes the same tenant
@@ -609,23 +633,33 @@ async fn concurrent_ingestions_of_one_tenants_subscriptions_keep_its_rollups_exa
         let rows = rows("2.25");
         tokio::spawn(async move {
             let mut tx = db::begin(&pool, Scope::Tenant(tenant)).await.expect("tx");
-            costs::upsert(&mut tx, tenant, sub_2, &rows).await.expect("upsert");
+            costs::upsert(&mut tx, tenant, sub_2, &rows)
+                .await
+                .expect("upsert");
             tx.commit().await.expect("commit");
         })
     };
     tokio::time::sleep(std::time::Duration::from_millis(300)).await;
-    assert!(!second.is_finished(), "the second waits for the tenant's lock");
+    assert!(
+        !second.is_finished(),
+        "the second waits for the tenant's lock"
+    );
     costs::upsert(&mut first, tenant, sub_1, &rows("1.75"))
         .await
         .expect("restated in the same transaction");
     first.commit().await.expect("commit");
     second.await.expect("second");
     assert_tenant_rollups_exact(&pool).await;
-    let total: Decimal = sqlx::query_scalar("SELECT sum(cost) FROM costs_tenant_monthly_by_service")
-        .fetch_one(&pool)
-        .await
-        .expect("total");
-    assert_eq!(total, Decimal::from(80), "10 days x 2 services x (1.75 + 2.25)");
+    let total: Decimal =
+        sqlx::query_scalar("SELECT sum(cost) FROM costs_tenant_monthly_by_service")
+            .fetch_one(&pool)
+            .await
+            .expect("total");
+    assert_eq!(
+        total,
+        Decimal::from(80),
+        "10 days x 2 services x (1.75 + 2.25)"
+    );
 }
 
 #[sqlx::test(migrator = "azcops::db::MIGRATOR")]
@@ -643,7 +677,10 @@ async fn without_a_subscription_filter_the_summary_reads_only_the_tenant_rollups
     let windows = [
         (t.checked_sub_days(Days::new(364)).expect("date"), t),
         (t.checked_sub_days(Days::new(29)).expect("date"), t),
-        (month(-2), month(-2).checked_add_days(Days::new(2)).expect("date")),
+        (
+            month(-2),
+            month(-2).checked_add_days(Days::new(2)).expect("date"),
+        ),
     ];
     for (scope, tenant) in [
         (Scope::Tenant(tenant_a), None),
