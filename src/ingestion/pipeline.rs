@@ -645,13 +645,6 @@ impl Ingestor {
             db::conditions::end_unseen(&mut tx, tenant, sub, run_at).await?;
             outcome.resources = count(total);
         }
-        outcome.costs = count(cost_count);
-        for batch in costs.chunks(BATCH_SIZE) {
-            db::costs::upsert(&mut tx, tenant, sub, batch).await?;
-        }
-        if let Some((from, to)) = collected.cost_window {
-            db::costs::delete_absent(&mut tx, sub, from, to, &costs).await?;
-        }
         let rows = super::rows::advisor_rows(&collected.recommendations);
         for batch in rows.chunks(BATCH_SIZE) {
             db::recommendations::upsert_advisor(&mut tx, tenant, sub, batch).await?;
@@ -667,6 +660,15 @@ impl Ingestor {
         if let Some(containers) = collected.containers {
             let rows = super::rows::container_rows(containers);
             db::containers::replace(&mut tx, tenant, sub, run_at, &rows).await?;
+        }
+        // The daily costs last: their triggers take the tenant's rollup lock (README "Cost
+        // storage"), which the tenant's other subscriptions wait for until this commits.
+        outcome.costs = count(cost_count);
+        for batch in costs.chunks(BATCH_SIZE) {
+            db::costs::upsert(&mut tx, tenant, sub, batch).await?;
+        }
+        if let Some((from, to)) = collected.cost_window {
+            db::costs::delete_absent(&mut tx, sub, from, to, &costs).await?;
         }
         tx.commit().await?;
         Ok(outcome)
