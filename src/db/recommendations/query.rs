@@ -402,9 +402,10 @@ pub struct Cell {
 /// The cells the summary adds up: every group once (superseded Advisor recommendations left
 /// out), suppressed ones only when asked for. Read from the cells the database keeps as
 /// recommendations change (`recommendation_summary_cells`, one row per subscription × status ×
-/// category × rule × currency), less the hidden recommendations in scope (suppressed, or of a
-/// disabled rule, at `f.at`), which are counted from the recommendations themselves: the same
-/// sums as adding up the recommendations, without reading them all.
+/// category × rule × currency) with the changes this transaction queued for them
+/// (`recommendation_summary_pending`, added at commit), less the hidden recommendations in
+/// scope (suppressed, or of a disabled rule, at `f.at`), counted from the recommendations
+/// themselves: the same sums as adding up the recommendations, without reading them all.
 pub async fn cells(conn: &mut PgConnection, f: &SummaryFilter) -> Result<Vec<Cell>, sqlx::Error> {
     sqlx::query_as!(
         Cell,
@@ -417,6 +418,12 @@ pub async fn cells(conn: &mut PgConnection, f: &SummaryFilter) -> Result<Vec<Cel
                FROM recommendation_summary_cells c
                WHERE ($1::uuid IS NULL OR c.tenant_id = $1)
                  AND ($2::uuid IS NULL OR (c.tenant_id, c.subscription_db_id) IN (SELECT tenant_id, id FROM scope))
+               UNION ALL
+               SELECT p.status, p.category, p.rule_id, p.currency, p.count, p.savings
+               FROM recommendation_summary_pending p
+               WHERE ($1::uuid IS NULL OR p.tenant_id = $1)
+                 AND ($2::uuid IS NULL OR (p.tenant_id, p.subscription_db_id) IN (SELECT tenant_id, id FROM scope))
+                 AND EXISTS (SELECT 1 FROM subscriptions s WHERE s.tenant_id = p.tenant_id AND s.id = p.subscription_db_id)
                UNION ALL
                SELECT r.status, r.category, r.rule_id, r.currency, -1,
                       -coalesce(r.estimated_monthly_savings, 0)

@@ -3,8 +3,9 @@
 //! that writes recommendations: evaluations inserting, updating, resolving and reopening
 //! findings, Advisor rows grouped and ungrouped, approvals, dismissals, snoozes ending,
 //! suppressions and disabled rules, a subscription deleted, in two tenants. And a tenant reads
-//! only its own cells, the application cannot write them, and cells that no longer match their
-//! recommendations stop writes instead of drifting further.
+//! only its own cells, the application cannot write them, cells that no longer match their
+//! recommendations stop commits instead of drifting further, and a transaction's cells are
+//! locked only while it commits (no waiting for an evaluation, no deadlock).
 
 use std::collections::BTreeMap;
 
@@ -177,22 +178,7 @@ impl Msp {
             "{step}: the operator's summary"
         );
 
-        let mismatches: Vec<String> = sqlx::query_scalar(MISMATCHES)
-            .fetch_all(&self.app.pool)
-            .await
-            .expect("mismatches");
-        assert!(
-            mismatches.is_empty(),
-            "{step}: maintained cells differ:\n{}",
-            mismatches.join("\n")
-        );
-        let empty: i64 = sqlx::query_scalar(
-            "SELECT count(*) FROM recommendation_summary_cells WHERE count <= 0",
-        )
-        .fetch_one(&self.app.pool)
-        .await
-        .expect("empty cells");
-        assert_eq!(empty, 0, "{step}: no cell without recommendations is kept");
+        assert_cells_match(&self.app.pool, step).await;
 
         let mut filters = Vec::new();
         for include_suppressed in [false, true] {
@@ -243,6 +229,31 @@ impl Msp {
             );
         }
     }
+}
+
+/// The maintained cells equal the recommendations' sums, none is empty, nothing is left queued.
+async fn assert_cells_match(pool: &PgPool, step: &str) {
+    let mismatches: Vec<String> = sqlx::query_scalar(MISMATCHES)
+        .fetch_all(pool)
+        .await
+        .expect("mismatches");
+    assert!(
+        mismatches.is_empty(),
+        "{step}: maintained cells differ:\n{}",
+        mismatches.join("\n")
+    );
+    let (empty, queued): (i64, i64) = sqlx::query_as(
+        "SELECT (SELECT count(*) FROM recommendation_summary_cells WHERE count <= 0),
+                (SELECT count(*) FROM recommendation_summary_pending)",
+    )
+    .fetch_one(pool)
+    .await
+    .expect("empty cells");
+    assert_eq!(
+        (empty, queued),
+        (0, 0),
+        "{step}: no cell without recommendations is kept, no delta outlives its transaction"
+    );
 }
 
 /// The oracle's cells in `scope`.
@@ -559,6 +570,9 @@ async fn a_tenant_reads_only_its_own_cells_and_cannot_write_any(pool: PgPool) {
         "UPDATE recommendation_summary_cells SET count = count + 1",
         "DELETE FROM recommendation_summary_cells",
         "INSERT INTO recommendation_summary_cells SELECT * FROM recommendation_summary_cells",
+        "DELETE FROM recommendation_summary_pending",
+        "INSERT INTO recommendation_summary_pending (tenant_id, subscription_db_id, status, category, rule_id, currency, count, savings) \
+         SELECT tenant_id, subscription_db_id, status, category, rule_id, currency, 1, 0 FROM recommendation_summary_cells",
     ] {
         for scope in [Scope::Tenant(m.a.id), Scope::Operator] {
             let mut tx = db::begin(pool, scope).await.expect("begin");
@@ -576,7 +590,7 @@ async fn a_tenant_reads_only_its_own_cells_and_cannot_write_any(pool: PgPool) {
 }
 
 #[sqlx::test(migrator = "azcops::db::MIGRATOR")]
-async fn cells_that_no_longer_match_stop_the_write_that_would_take_them_below_zero(pool: PgPool) {
+async fn cells_that_no_longer_match_stop_the_commit_that_would_take_them_below_zero(pool: PgPool) {
     let estate = Estate::create(&pool).await;
     let disk = estate.disk(&pool, "rg", "d", json!({})).await;
     let f = finding("disk.unattached", &disk, "delete");
@@ -592,14 +606,81 @@ async fn cells_that_no_longer_match_stop_the_write_that_would_take_them_below_ze
     let mut tx = db::begin(&pool, Scope::Tenant(estate.tenant))
         .await
         .expect("begin");
-    let err = sqlx::query("DELETE FROM recommendations WHERE id = $1")
+    sqlx::query("DELETE FROM recommendations WHERE id = $1")
         .bind(id)
         .execute(&mut *tx)
         .await
-        .expect_err("a cell below zero");
+        .expect("the delta is queued");
+    let err = tx.commit().await.expect_err("a cell below zero");
     assert_eq!(
         err.as_database_error().and_then(|e| e.code()).as_deref(),
         Some("22000"),
         "{err}"
     );
+    let kept: i64 = sqlx::query_scalar("SELECT count(*) FROM recommendations")
+        .fetch_one(&pool)
+        .await
+        .expect("count");
+    assert_eq!(kept, 1, "the delete was rolled back");
+}
+
+/// Like an evaluation (several statements in one transaction) against an approval in the same
+/// subscription and cell: the approval does not wait for the evaluation's cells, and the
+/// evaluation's later update of the approved row does not deadlock. With a statement's deltas
+/// added to the cells at once, the approval would wait for the cell the evaluation's first
+/// statement locked while holding the row the evaluation's next statement needs.
+#[sqlx::test(migrator = "azcops::db::MIGRATOR")]
+async fn an_approval_during_an_evaluation_neither_waits_for_its_cells_nor_deadlocks(pool: PgPool) {
+    let estate = Estate::create(&pool).await;
+    let one = estate.disk(&pool, "rg", "one", json!({})).await;
+    let two = estate.disk(&pool, "rg", "two", json!({})).await;
+    let f1 = finding("disk.unattached", &one, "delete");
+    let f2 = finding("disk.unattached", &two, "delete");
+    estate
+        .evaluate(&pool, day(1), &[f1.clone(), f2.clone()], &[])
+        .await;
+    let first = estate.finding_id(&pool, &f1.fingerprint).await;
+    let second = estate.finding_id(&pool, &f2.fingerprint).await;
+
+    let mut evaluation = db::begin(&pool, Scope::Tenant(estate.tenant))
+        .await
+        .expect("begin");
+    sqlx::query("UPDATE recommendations SET estimated_monthly_savings = 20 WHERE id = $1")
+        .bind(first)
+        .execute(&mut *evaluation)
+        .await
+        .expect("the evaluation's first statement");
+    let approval = tokio::time::timeout(std::time::Duration::from_secs(3), async {
+        let mut tx = db::begin(&pool, Scope::Tenant(estate.tenant)).await?;
+        sqlx::query("SELECT id FROM recommendations WHERE id = $1 FOR UPDATE")
+            .bind(second)
+            .execute(&mut *tx)
+            .await?;
+        sqlx::query(
+            "UPDATE recommendations SET status = 'approved', approved_at = now() WHERE id = $1",
+        )
+        .bind(second)
+        .execute(&mut *tx)
+        .await?;
+        tx.commit().await
+    })
+    .await;
+    assert!(
+        matches!(approval, Ok(Ok(()))),
+        "the approval waited for the evaluation or failed: {approval:?}"
+    );
+    sqlx::query("UPDATE recommendations SET absent_evaluations = 1 WHERE id = $1")
+        .bind(second)
+        .execute(&mut *evaluation)
+        .await
+        .expect("the evaluation's later statement");
+    evaluation.commit().await.expect("the evaluation commits");
+    assert_cells_match(&pool, "after both").await;
+    let approved: i64 = sqlx::query_scalar(
+        "SELECT count FROM recommendation_summary_cells WHERE status = 'approved'",
+    )
+    .fetch_one(&pool)
+    .await
+    .expect("approved cell");
+    assert_eq!(approved, 1);
 }
