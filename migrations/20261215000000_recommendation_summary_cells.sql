@@ -87,6 +87,11 @@ DECLARE
     v_first boolean := coalesce(current_setting('azcops.summary_cells_queued', true), '') <> 'on';
     v_rows bigint;
 BEGIN
+    -- Said before the rows are queued: a trigger made IMMEDIATE applies them at the end of the
+    -- INSERT below, and clears it again.
+    IF v_first THEN
+        PERFORM set_config('azcops.summary_cells_queued', 'on', true);
+    END IF;
     IF TG_OP = 'INSERT' THEN
         INSERT INTO recommendation_summary_pending
             (tenant_id, subscription_db_id, status, category, rule_id, currency, count, savings, first)
@@ -123,8 +128,8 @@ BEGIN
         GROUP BY 1, 2, 3, 4, 5, 6;
     END IF;
     GET DIAGNOSTICS v_rows = ROW_COUNT;
-    IF v_first AND v_rows > 0 THEN
-        PERFORM set_config('azcops.summary_cells_queued', 'on', true);
+    IF v_first AND v_rows = 0 THEN
+        PERFORM set_config('azcops.summary_cells_queued', '', true);
     END IF;
     RETURN NULL;
 END
