@@ -405,7 +405,9 @@ pub struct Cell {
 /// category × rule × currency) with the changes this transaction queued for them
 /// (`recommendation_summary_pending`, added at commit), less the hidden recommendations in
 /// scope (suppressed, or of a disabled rule, at `f.at`), counted from the recommendations
-/// themselves: the same sums as adding up the recommendations, without reading them all.
+/// themselves: the same sums as adding up the recommendations, without reading them all. Each
+/// hidden one is looked up by id (the LATERAL subquery is not flattened: joined, the planner
+/// hashed every recommendation of the tenant against the hidden ids).
 pub async fn cells(conn: &mut PgConnection, f: &SummaryFilter) -> Result<Vec<Cell>, sqlx::Error> {
     sqlx::query_as!(
         Cell,
@@ -427,12 +429,16 @@ pub async fn cells(conn: &mut PgConnection, f: &SummaryFilter) -> Result<Vec<Cel
                UNION ALL
                SELECT r.status, r.category, r.rule_id, r.currency, -1,
                       -coalesce(r.estimated_monthly_savings, 0)
-               FROM recommendations r
-               WHERE NOT $3
-                 AND r.id IN (SELECT h.id FROM recommendations_hidden($4) h)
-                 AND ($1::uuid IS NULL OR r.tenant_id = $1)
-                 AND ($2::uuid IS NULL OR (r.tenant_id, r.subscription_db_id) IN (SELECT tenant_id, id FROM scope))
-                 AND r.superseded_by IS NULL)
+               FROM recommendations_hidden($4) h
+               CROSS JOIN LATERAL (
+                   SELECT r.status, r.category, r.rule_id, r.currency, r.estimated_monthly_savings
+                   FROM recommendations r
+                   WHERE r.id = h.id
+                     AND ($1::uuid IS NULL OR r.tenant_id = $1)
+                     AND ($2::uuid IS NULL OR (r.tenant_id, r.subscription_db_id) IN (SELECT tenant_id, id FROM scope))
+                     AND r.superseded_by IS NULL
+                   OFFSET 0) r
+               WHERE NOT $3)
            SELECT p.status AS "status!: Status", p.category AS "category!", p.rule_id AS "rule_id!",
                   p.currency AS "currency!", sum(p.count)::bigint AS "count!", sum(p.savings) AS "savings!"
            FROM parts p
