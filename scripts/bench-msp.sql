@@ -40,6 +40,9 @@
 --                    80 % open, the rest dismissed/approved/rejected/executed/resolved
 --   suppressions, rule_settings  a few per tenant (resource-group exclusions, tag snoozes,
 --                    a disabled rule), so the hidden-recommendations set is not empty
+--   recommendation_summary_cells  the summary's cells: REBUILT ONCE after the load with the
+--                    GROUP BY of their migration (the triggers that keep them are off during the
+--                    load), then checked against recommendations
 -- Then VACUUM ANALYZE. Pseudo-random choices come from md5 of row numbers: the same database
 -- every time for the same sizes.
 
@@ -586,6 +589,16 @@ SELECT tenant_id, 'sku.retired', false, '{}'::jsonb, 'ops@msp.example' FROM msp_
 UNION ALL
 SELECT tenant_id, 'vm.idle', true, '{"cpu_p95_percent": 3}', 'ops@msp.example' FROM msp_tenant WHERE tenant_no % 5 = 0;
 
+-- The summary's cells, as migration 20261215000000 builds them from existing recommendations.
+DELETE FROM recommendation_summary_cells;
+INSERT INTO recommendation_summary_cells
+    (tenant_id, subscription_db_id, status, category, rule_id, currency, count, savings)
+SELECT tenant_id, subscription_db_id, status, category, rule_id, currency,
+       count(*), coalesce(sum(estimated_monthly_savings), 0)
+FROM recommendations
+WHERE superseded_by IS NULL
+GROUP BY 1, 2, 3, 4, 5, 6;
+
 RESET session_replication_role;
 
 \echo msp: checks
@@ -635,6 +648,22 @@ SELECT :rollup_days_differing = 0 AND :'rollups_consistent'::boolean
 \if :rollups_ok
 \else
     \echo msp: the rollups do not match costs_daily
+    SELECT 1/0;
+\endif
+
+-- The summary's cells against the recommendations they count.
+SELECT count(*) AS summary_cells_differing
+FROM (SELECT tenant_id, subscription_db_id, status, category, rule_id, currency, count(*) AS count,
+             coalesce(sum(estimated_monthly_savings), 0) AS savings
+      FROM recommendations WHERE superseded_by IS NULL GROUP BY 1, 2, 3, 4, 5, 6) d
+FULL JOIN recommendation_summary_cells c USING (tenant_id, subscription_db_id, status, category, rule_id, currency)
+WHERE c.count IS DISTINCT FROM d.count OR c.savings IS DISTINCT FROM d.savings
+\gset
+\echo msp: summary cells differing from recommendations: :summary_cells_differing
+SELECT :summary_cells_differing = 0 AS summary_cells_ok \gset
+\if :summary_cells_ok
+\else
+    \echo msp: the summary cells do not match recommendations
     SELECT 1/0;
 \endif
 

@@ -5,6 +5,7 @@
 mod bad_input;
 mod lifecycle;
 mod settings;
+mod summary_cells;
 
 use axum::http::StatusCode;
 use serde_json::{Value, json};

@@ -400,20 +400,51 @@ pub struct Cell {
 }
 
 /// The cells the summary adds up: every group once (superseded Advisor recommendations left
-/// out), suppressed ones only when asked for.
+/// out), suppressed ones only when asked for. Read from the cells the database keeps as
+/// recommendations change (`recommendation_summary_cells`, one row per subscription × status ×
+/// category × rule × currency) with the changes this transaction queued for them
+/// (`recommendation_summary_pending`, added at commit), less the hidden recommendations in
+/// scope (suppressed, or of a disabled rule, at `f.at`), counted from the recommendations
+/// themselves: the same sums as adding up the recommendations, without reading them all. Each
+/// hidden one is looked up by id (the LATERAL subquery is not flattened: joined, the planner
+/// hashed every recommendation of the tenant against the hidden ids).
 pub async fn cells(conn: &mut PgConnection, f: &SummaryFilter) -> Result<Vec<Cell>, sqlx::Error> {
     sqlx::query_as!(
         Cell,
-        r#"SELECT r.status AS "status: Status", r.category, r.rule_id, r.currency, count(*) AS "count!",
-                  coalesce(sum(r.estimated_monthly_savings), 0) AS "savings!"
-           FROM recommendations r
-           WHERE ($1::uuid IS NULL OR r.tenant_id = $1)
-             AND ($2::uuid IS NULL OR r.subscription_db_id IN
-                  (SELECT s.id FROM subscriptions s WHERE s.id = $2 OR s.subscription_id = $2))
-             AND r.superseded_by IS NULL
-             AND ($3 OR r.id NOT IN (SELECT h.id FROM recommendations_hidden($4) h))
-           GROUP BY r.status, r.category, r.rule_id, r.currency
-           ORDER BY r.status, r.category, r.rule_id, r.currency"#,
+        r#"WITH scope AS (
+               SELECT s.tenant_id, s.id FROM subscriptions s
+               WHERE $2::uuid IS NOT NULL AND (s.id = $2 OR s.subscription_id = $2)
+                 AND ($1::uuid IS NULL OR s.tenant_id = $1)),
+           parts AS (
+               SELECT c.status, c.category, c.rule_id, c.currency, c.count, c.savings
+               FROM recommendation_summary_cells c
+               WHERE ($1::uuid IS NULL OR c.tenant_id = $1)
+                 AND ($2::uuid IS NULL OR (c.tenant_id, c.subscription_db_id) IN (SELECT tenant_id, id FROM scope))
+               UNION ALL
+               SELECT p.status, p.category, p.rule_id, p.currency, p.count, p.savings
+               FROM recommendation_summary_pending p
+               WHERE ($1::uuid IS NULL OR p.tenant_id = $1)
+                 AND ($2::uuid IS NULL OR (p.tenant_id, p.subscription_db_id) IN (SELECT tenant_id, id FROM scope))
+                 AND EXISTS (SELECT 1 FROM subscriptions s WHERE s.tenant_id = p.tenant_id AND s.id = p.subscription_db_id)
+               UNION ALL
+               SELECT r.status, r.category, r.rule_id, r.currency, -1,
+                      -coalesce(r.estimated_monthly_savings, 0)
+               FROM recommendations_hidden($4) h
+               CROSS JOIN LATERAL (
+                   SELECT r.status, r.category, r.rule_id, r.currency, r.estimated_monthly_savings
+                   FROM recommendations r
+                   WHERE r.id = h.id
+                     AND ($1::uuid IS NULL OR r.tenant_id = $1)
+                     AND ($2::uuid IS NULL OR (r.tenant_id, r.subscription_db_id) IN (SELECT tenant_id, id FROM scope))
+                     AND r.superseded_by IS NULL
+                   OFFSET 0) r
+               WHERE NOT $3)
+           SELECT p.status AS "status!: Status", p.category AS "category!", p.rule_id AS "rule_id!",
+                  p.currency AS "currency!", sum(p.count)::bigint AS "count!", sum(p.savings) AS "savings!"
+           FROM parts p
+           GROUP BY p.status, p.category, p.rule_id, p.currency
+           HAVING sum(p.count) <> 0
+           ORDER BY p.status, p.category, p.rule_id, p.currency"#,
         f.tenant_id,
         f.subscription,
         f.include_suppressed,
