@@ -6,6 +6,7 @@
 //! the answer is the one summed from the daily rows, to the last digit.
 
 use chrono::{Datelike, Months, NaiveDate};
+use rust_decimal::Decimal;
 use sqlx::PgConnection;
 
 use super::{CostFilter, Sum, Summary, totals};
@@ -70,7 +71,8 @@ pub(super) async fn summary(
     if f.subscription.is_none() {
         return tenant_summary(conn, f, (from, to), plan).await;
     }
-    let by_service = sqlx::query!(
+    let by_service = sqlx::query_as!(
+        ServiceRow,
         r#"SELECT x.service_name AS "service_name!", x.currency AS "currency!",
                   sum(x.cost) AS "cost!", sum(x.amortized_cost) AS "amortized!"
            FROM (SELECT m.service_name, m.currency, m.cost, m.amortized_cost, m.row_count
@@ -107,17 +109,10 @@ pub(super) async fn summary(
         f.service_name,
     )
     .fetch_all(&mut *conn)
-    .await?
-    .into_iter()
-    .map(|r| Sum {
-        key: r.service_name,
-        currency: r.currency,
-        cost: r.cost,
-        amortized_cost: r.amortized,
-    })
-    .collect::<Vec<_>>();
+    .await?;
     // One service: its days per service; otherwise the day totals.
-    let daily = sqlx::query!(
+    let daily = sqlx::query_as!(
+        DayRow,
         r#"SELECT x.date AS "date!", x.currency AS "currency!",
                   sum(x.cost) AS "cost!", sum(x.amortized_cost) AS "amortized!"
            FROM (SELECT t.date, t.currency, t.cost, t.amortized_cost
@@ -142,20 +137,8 @@ pub(super) async fn summary(
         f.service_name,
     )
     .fetch_all(&mut *conn)
-    .await?
-    .into_iter()
-    .map(|r| Sum {
-        key: r.date,
-        currency: r.currency,
-        cost: r.cost,
-        amortized_cost: r.amortized,
-    })
-    .collect::<Vec<_>>();
-    Ok(Summary {
-        totals: totals(&by_service),
-        by_service,
-        daily,
-    })
+    .await?;
+    Ok(summary_of(by_service, daily))
 }
 
 /// [`summary`] from the tenant rollups (`costs_tenant_*`): the same plan, without the
@@ -166,7 +149,8 @@ async fn tenant_summary(
     (from, to): (NaiveDate, NaiveDate),
     plan: &Plan,
 ) -> Result<Summary, sqlx::Error> {
-    let by_service = sqlx::query!(
+    let by_service = sqlx::query_as!(
+        ServiceRow,
         r#"SELECT x.service_name AS "service_name!", x.currency AS "currency!",
                   sum(x.cost) AS "cost!", sum(x.amortized_cost) AS "amortized!"
            FROM (SELECT m.service_name, m.currency, m.cost, m.amortized_cost, m.row_count
@@ -196,17 +180,10 @@ async fn tenant_summary(
         f.service_name,
     )
     .fetch_all(&mut *conn)
-    .await?
-    .into_iter()
-    .map(|r| Sum {
-        key: r.service_name,
-        currency: r.currency,
-        cost: r.cost,
-        amortized_cost: r.amortized,
-    })
-    .collect::<Vec<_>>();
+    .await?;
     // One service: its days per service; otherwise the day totals.
-    let daily = sqlx::query!(
+    let daily = sqlx::query_as!(
+        DayRow,
         r#"SELECT x.date AS "date!", x.currency AS "currency!",
                   sum(x.cost) AS "cost!", sum(x.amortized_cost) AS "amortized!"
            FROM (SELECT t.date, t.currency, t.cost, t.amortized_cost
@@ -226,20 +203,50 @@ async fn tenant_summary(
         f.service_name,
     )
     .fetch_all(&mut *conn)
-    .await?
-    .into_iter()
-    .map(|r| Sum {
-        key: r.date,
-        currency: r.currency,
-        cost: r.cost,
-        amortized_cost: r.amortized,
-    })
-    .collect::<Vec<_>>();
-    Ok(Summary {
+    .await?;
+    Ok(summary_of(by_service, daily))
+}
+
+/// A per-service sum as the rollup queries return it.
+struct ServiceRow {
+    service_name: String,
+    currency: String,
+    cost: Decimal,
+    amortized: Decimal,
+}
+
+/// A per-day sum as the rollup queries return it.
+struct DayRow {
+    date: NaiveDate,
+    currency: String,
+    cost: Decimal,
+    amortized: Decimal,
+}
+
+/// The summary of the per-service and per-day rows (per-currency totals added up from the former).
+fn summary_of(by_service: Vec<ServiceRow>, daily: Vec<DayRow>) -> Summary {
+    let by_service: Vec<Sum<String>> = by_service
+        .into_iter()
+        .map(|r| Sum {
+            key: r.service_name,
+            currency: r.currency,
+            cost: r.cost,
+            amortized_cost: r.amortized,
+        })
+        .collect();
+    Summary {
         totals: totals(&by_service),
         by_service,
-        daily,
-    })
+        daily: daily
+            .into_iter()
+            .map(|r| Sum {
+                key: r.date,
+                currency: r.currency,
+                cost: r.cost,
+                amortized_cost: r.amortized,
+            })
+            .collect(),
+    }
 }
 
 #[cfg(test)]
