@@ -76,7 +76,6 @@ pub async fn begin_planned(
     scope: Scope,
     planning: Planning,
 ) -> Result<Transaction<'static, Postgres>, sqlx::Error> {
-    let mut tx = pool.begin().await?;
     let (operator, tenant, caller) = match scope {
         Scope::Operator => ("on", String::new(), String::new()),
         Scope::Tenant(id) => ("off", id.to_string(), String::new()),
@@ -86,19 +85,16 @@ pub async fn begin_planned(
         Planning::Cached => "auto",
         Planning::EachExecution => "force_custom_plan",
     };
-    sqlx::query(
-        "SELECT set_config('role', 'azcops_app', true), \
-                set_config('azcops.operator', $1, true), \
-                set_config('azcops.tenant_id', $2, true), \
-                set_config('azcops.caller_azure_tenant_id', $3, true), \
-                set_config('plan_cache_mode', $4, true)",
-    )
-    .bind(operator)
-    .bind(tenant)
-    .bind(caller)
-    .bind(plan_cache_mode)
-    .execute(&mut *tx)
-    .await?;
+    // One round trip: `BEGIN` and the settings as one simple query. Every value is a fixed
+    // word or a formatted `Uuid` (hex digits and dashes), so nothing here needs quoting.
+    let statement = format!(
+        "BEGIN; SELECT set_config('role', 'azcops_app', true), \
+                set_config('azcops.operator', '{operator}', true), \
+                set_config('azcops.tenant_id', '{tenant}', true), \
+                set_config('azcops.caller_azure_tenant_id', '{caller}', true), \
+                set_config('plan_cache_mode', '{plan_cache_mode}', true)"
+    );
+    let tx = pool.begin_with(sqlx::AssertSqlSafe(statement)).await?;
     Ok(tx)
 }
 
