@@ -74,6 +74,8 @@ pub struct AppState {
     /// Export jobs' queue, lake and link key (absent without a queue and a lake: creating a
     /// job answers 503).
     pub export_jobs: Option<Arc<crate::api::export::runtime::ExportJobs>>,
+    /// Which tenant each caller's Entra tenant is ([`caller::CallerTenants`]).
+    pub caller_tenants: Arc<caller::CallerTenants>,
 }
 
 impl AppState {
@@ -96,6 +98,7 @@ impl AppState {
                 operator_tenant_id: None,
             }),
             export_jobs: None,
+            caller_tenants: Arc::default(),
         }
     }
 
@@ -159,14 +162,35 @@ impl AppState {
     }
 
     /// A transaction limited to `scope` by row-level security, each statement planned for its
-    /// values (the API's catch-all filters, [`crate::db::Planning`]); 503 while the database is
-    /// unreachable.
+    /// values (the API's catch-all filters, [`crate::db::Planning`]); for a tenant's caller,
+    /// `403` once the tenant is deactivated or deleted ([`crate::db::begin_for_caller`]); 503
+    /// while the database is unreachable.
     pub async fn begin(&self, scope: Scope) -> Result<Transaction<'static, Postgres>, ApiError> {
         let pool = self.db.pool().await.map_err(|e| {
             tracing::error!(error = format!("{e:#}"), "database not configured");
             ApiError::Unavailable("the database is unavailable, try again shortly")
         })?;
-        Ok(crate::db::begin_planned(pool, scope, crate::db::Planning::EachExecution).await?)
+        match crate::db::begin_for_caller(pool, scope).await {
+            Ok(tx) => Ok(tx),
+            Err(sqlx::Error::Database(e)) if tenant_refused(e.code().as_deref()).is_some() => {
+                if let Scope::Tenant(id) = scope {
+                    self.caller_tenants.forget(id);
+                }
+                Err(ApiError::Forbidden(
+                    tenant_refused(e.code().as_deref()).unwrap_or(caller::NOT_REGISTERED),
+                ))
+            }
+            Err(e) => Err(e.into()),
+        }
+    }
+}
+
+/// The 403 message of a caller's transaction refused because of its tenant, by SQLSTATE.
+fn tenant_refused(code: Option<&str>) -> Option<&'static str> {
+    match code? {
+        crate::db::TENANT_DEACTIVATED => Some(caller::DEACTIVATED),
+        crate::db::TENANT_NOT_REGISTERED => Some(caller::NOT_REGISTERED),
+        _ => None,
     }
 }
 

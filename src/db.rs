@@ -76,6 +76,33 @@ pub async fn begin_planned(
     scope: Scope,
     planning: Planning,
 ) -> Result<Transaction<'static, Postgres>, sqlx::Error> {
+    begin_checked(pool, scope, planning, false).await
+}
+
+/// SQLSTATE of a caller's transaction whose tenant is no longer registered
+/// ([`begin_for_caller`]).
+pub const TENANT_NOT_REGISTERED: &str = "AZ404";
+/// SQLSTATE of a caller's transaction whose tenant is deactivated ([`begin_for_caller`]).
+pub const TENANT_DEACTIVATED: &str = "AZ403";
+
+/// A transaction on behalf of an API caller: [`Planning::EachExecution`], and for
+/// [`Scope::Tenant`] the tenant must still be registered and active, checked in the statement
+/// that begins the transaction (else it fails with [`TENANT_NOT_REGISTERED`] or
+/// [`TENANT_DEACTIVATED`]). So the API may remember which tenant an Entra tenant is, and a
+/// request needs one transaction, not a lookup and then its own.
+pub async fn begin_for_caller(
+    pool: &PgPool,
+    scope: Scope,
+) -> Result<Transaction<'static, Postgres>, sqlx::Error> {
+    begin_checked(pool, scope, Planning::EachExecution, true).await
+}
+
+async fn begin_checked(
+    pool: &PgPool,
+    scope: Scope,
+    planning: Planning,
+    check_tenant: bool,
+) -> Result<Transaction<'static, Postgres>, sqlx::Error> {
     let (operator, tenant, caller) = match scope {
         Scope::Operator => ("on", String::new(), String::new()),
         Scope::Tenant(id) => ("off", id.to_string(), String::new()),
@@ -85,17 +112,24 @@ pub async fn begin_planned(
         Planning::Cached => "auto",
         Planning::EachExecution => "force_custom_plan",
     };
-    // One round trip: `BEGIN` and the settings as one simple query. Every value is a fixed
-    // word or a formatted `Uuid` (hex digits and dashes), so nothing here needs quoting.
-    let statement = format!(
-        "BEGIN; SELECT set_config('role', 'azcops_app', true), \
+    // One round trip: the settings, the tenant's check and `BEGIN` as one simple query. Every
+    // value is a fixed word or a formatted `Uuid` (hex digits and dashes): nothing to quote.
+    // The statements before `BEGIN` run in the query's implicit transaction, which `BEGIN`
+    // turns into the explicit one, settings kept; should one of them fail, PostgreSQL ends that
+    // transaction and the connection goes back to the pool idle (a failure after `BEGIN` would
+    // leave it in an aborted transaction: sqlx rolls back only what it saw begin).
+    let mut statement = format!(
+        "SELECT set_config('role', 'azcops_app', true), \
                 set_config('azcops.operator', '{operator}', true), \
                 set_config('azcops.tenant_id', '{tenant}', true), \
                 set_config('azcops.caller_azure_tenant_id', '{caller}', true), \
-                set_config('plan_cache_mode', '{plan_cache_mode}', true)"
+                set_config('plan_cache_mode', '{plan_cache_mode}', true); "
     );
-    let tx = pool.begin_with(sqlx::AssertSqlSafe(statement)).await?;
-    Ok(tx)
+    if let (true, Scope::Tenant(id)) = (check_tenant, scope) {
+        statement.push_str(&format!("SELECT azcops_require_active_tenant('{id}'); "));
+    }
+    statement.push_str("BEGIN");
+    pool.begin_with(sqlx::AssertSqlSafe(statement)).await
 }
 
 /// One page of a list to read: `size` rows from where `start` says, and whether to count every

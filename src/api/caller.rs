@@ -5,6 +5,9 @@
 //! app roles; the caller may do what any of them allows: `AzCops.Reader` reads,
 //! `AzCops.Approver` also decides on recommendations, `AzCops.Admin` does everything.
 
+use std::collections::HashMap;
+use std::sync::Mutex;
+
 use axum::extract::FromRequestParts;
 use axum::http::header::AUTHORIZATION;
 use axum::http::request::Parts;
@@ -142,18 +145,55 @@ fn bearer_token(parts: &Parts) -> Result<&str, ApiError> {
     }
 }
 
+/// Which tenant each Entra tenant is, as the callers' first requests found it. The mapping
+/// never changes for a tenant row; whether the tenant is still registered and active is
+/// checked by every transaction of its callers ([`crate::db::begin_for_caller`]), which
+/// forgets the entry when it is not ([`CallerTenants::forget`]). One entry per registered
+/// tenant at most: unregistered Entra tenants are never remembered.
+#[derive(Debug, Default)]
+pub struct CallerTenants(Mutex<HashMap<Uuid, Uuid>>);
+
+impl CallerTenants {
+    fn get(&self, azure_tenant_id: Uuid) -> Option<Uuid> {
+        self.lock().get(&azure_tenant_id).copied()
+    }
+
+    fn remember(&self, azure_tenant_id: Uuid, tenant_id: Uuid) {
+        self.lock().insert(azure_tenant_id, tenant_id);
+    }
+
+    /// Forgets the tenant `tenant_id` (deactivated or deleted): its callers' next request
+    /// looks it up again.
+    pub fn forget(&self, tenant_id: Uuid) {
+        self.lock().retain(|_, id| *id != tenant_id);
+    }
+
+    fn lock(&self) -> std::sync::MutexGuard<'_, HashMap<Uuid, Uuid>> {
+        self.0.lock().unwrap_or_else(|e| e.into_inner())
+    }
+}
+
 async fn tenant_scope(state: &AppState, azure_tenant_id: Uuid) -> Result<Scope, ApiError> {
+    if let Some(id) = state.caller_tenants.get(azure_tenant_id) {
+        return Ok(Scope::Tenant(id));
+    }
     let mut tx = state.begin(Scope::CallerLookup(azure_tenant_id)).await?;
     let tenant = db::tenants::find_by_azure_tenant_id(&mut tx, azure_tenant_id).await?;
     tx.commit().await?;
     match tenant {
-        Some(t) if t.is_active => Ok(Scope::Tenant(t.id)),
-        Some(_) => Err(ApiError::Forbidden("your tenant is deactivated in AzCops")),
-        None => Err(ApiError::Forbidden(
-            "your tenant is not registered with AzCops",
-        )),
+        Some(t) if t.is_active => {
+            state.caller_tenants.remember(azure_tenant_id, t.id);
+            Ok(Scope::Tenant(t.id))
+        }
+        Some(_) => Err(ApiError::Forbidden(DEACTIVATED)),
+        None => Err(ApiError::Forbidden(NOT_REGISTERED)),
     }
 }
+
+/// The 403 of a caller whose tenant is deactivated.
+pub const DEACTIVATED: &str = "your tenant is deactivated in AzCops";
+/// The 403 of a caller whose Entra tenant is not (or no longer) registered.
+pub const NOT_REGISTERED: &str = "your tenant is not registered with AzCops";
 
 impl FromRequestParts<AppState> for Caller {
     type Rejection = ApiError;

@@ -238,6 +238,97 @@ async fn a_deactivated_tenants_callers_are_forbidden(pool: PgPool) {
     reply.assert_error(StatusCode::FORBIDDEN, "forbidden");
 }
 
+/// The API remembers which tenant an Entra tenant is, so its callers' requests need one
+/// transaction; whether the tenant is still active is checked by that transaction, so a
+/// deactivation (here, or by another instance straight in the database) and a deletion take
+/// effect on the next request, and a reactivation too.
+#[sqlx::test(migrator = "azcops::db::MIGRATOR")]
+async fn a_remembered_tenant_is_refused_from_the_request_after_its_deactivation_or_deletion(
+    pool: PgPool,
+) {
+    let (logs, _guard) = Logs::capture();
+    let app = TestApp::new(pool.clone()).await;
+    let (a, a_tid) = app.tenant("A").await;
+    let reader = app.token(a_tid, &[READER]);
+    let message = |reply: &Reply| {
+        reply.body["error"]["message"]
+            .as_str()
+            .unwrap_or_default()
+            .to_owned()
+    };
+    assert_eq!(
+        app.get("/api/v1/subscriptions", &reader).await.status,
+        StatusCode::OK
+    );
+
+    app.patch(
+        &format!("/api/v1/tenants/{a}"),
+        &app.operator(),
+        json!({"is_active": false}),
+    )
+    .await;
+    let refused = app.get("/api/v1/subscriptions", &reader).await;
+    refused.assert_error(StatusCode::FORBIDDEN, "forbidden");
+    assert!(
+        message(&refused).contains("deactivated"),
+        "{}",
+        refused.body
+    );
+
+    app.patch(
+        &format!("/api/v1/tenants/{a}"),
+        &app.operator(),
+        json!({"is_active": true}),
+    )
+    .await;
+    let again = app.get("/api/v1/subscriptions", &reader).await;
+    assert_eq!(
+        again.status,
+        StatusCode::OK,
+        "{} {:?}",
+        again.body,
+        logs.text()
+    );
+
+    // Another instance deactivates it: this one still remembers the tenant.
+    sqlx::query("UPDATE tenants SET is_active = false WHERE id = $1")
+        .bind(a)
+        .execute(&pool)
+        .await
+        .unwrap();
+    let refused = app
+        .get(&format!("/api/v1/costs/summary?tenant_id={a}"), &reader)
+        .await;
+    refused.assert_error(StatusCode::FORBIDDEN, "forbidden");
+    sqlx::query("UPDATE tenants SET is_active = true WHERE id = $1")
+        .bind(a)
+        .execute(&pool)
+        .await
+        .unwrap();
+    assert_eq!(
+        app.get("/api/v1/recommendations", &reader).await.status,
+        StatusCode::OK
+    );
+
+    let deleted = app
+        .delete(&format!("/api/v1/tenants/{a}"), &app.operator())
+        .await;
+    assert!(deleted.status.is_success(), "{}", deleted.body);
+    let refused = app.get("/api/v1/subscriptions", &reader).await;
+    refused.assert_error(StatusCode::FORBIDDEN, "forbidden");
+    assert!(
+        message(&refused).contains("not registered"),
+        "{}",
+        refused.body
+    );
+
+    // Registered again (a new tenant row): its callers see it at once.
+    let again = app.tenant_of("A again", a_tid).await;
+    assert_ne!(again, a);
+    let listed = app.get("/api/v1/subscriptions", &reader).await;
+    assert_eq!(listed.status, StatusCode::OK, "{}", listed.body);
+}
+
 #[sqlx::test(migrator = "azcops::db::MIGRATOR")]
 async fn an_unreachable_jwks_is_a_503_not_a_401(pool: PgPool) {
     let app = TestApp::new(pool).await;

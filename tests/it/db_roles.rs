@@ -367,3 +367,64 @@ async fn the_pools_sessions_use_custom_plans_and_no_jit(pool: PgPool) {
     );
     assert_eq!(read(Some(Planning::Cached)).await, owned(("off", "auto")));
 }
+
+/// A caller's transaction checks its tenant in the statement that begins it: refused with
+/// the SQLSTATE the API turns into a 403, and the session (the pool's only one) is left idle,
+/// not in an aborted transaction, so the next transaction on it works.
+#[sqlx::test(migrator = "azcops::db::MIGRATOR")]
+async fn a_callers_transaction_is_refused_for_an_inactive_tenant_and_leaves_the_session_usable(
+    pool: PgPool,
+) {
+    use sqlx::ConnectOptions;
+
+    let [a, b] = two_tenants(&pool).await;
+    sqlx::query("UPDATE tenants SET is_active = false WHERE id = $1")
+        .bind(a)
+        .execute(&pool)
+        .await
+        .expect("deactivate");
+    let url = SecretString::from(pool.connect_options().to_url_lossy().to_string());
+    let database = Database::new(UrlSource::Direct(url), 1, Duration::from_secs(5));
+    let app = database.pool().await.expect("the pool");
+    let code = |e: sqlx::Error| {
+        e.as_database_error()
+            .and_then(|d| d.code())
+            .map(|c| c.into_owned())
+    };
+    let refused = db::begin_for_caller(app, Scope::Tenant(a))
+        .await
+        .err()
+        .map(code);
+    assert_eq!(refused, Some(Some(db::TENANT_DEACTIVATED.to_owned())));
+    let missing = db::begin_for_caller(app, Scope::Tenant(Uuid::new_v4()))
+        .await
+        .err()
+        .map(code);
+    assert_eq!(missing, Some(Some(db::TENANT_NOT_REGISTERED.to_owned())));
+
+    let mut tx = db::begin_for_caller(app, Scope::Tenant(b))
+        .await
+        .expect("an active tenant");
+    let seen: (Option<Uuid>, String, bool) = sqlx::query_as(
+        "SELECT (SELECT id FROM tenants), current_setting('plan_cache_mode'), \
+                pg_current_xact_id_if_assigned() IS NULL AND now() = transaction_timestamp()",
+    )
+    .fetch_one(&mut *tx)
+    .await
+    .expect("a query in it");
+    assert_eq!(
+        seen.0,
+        Some(b),
+        "row-level security limits it to its tenant"
+    );
+    assert_eq!(seen.1, "force_custom_plan");
+    tx.rollback().await.expect("rollback");
+    // Plain transactions do not check: ingestion and timers act for tenants whatever their state.
+    let mut tx = db::begin(app, Scope::Tenant(a)).await.expect("not checked");
+    let own: Option<Uuid> = sqlx::query_scalar("SELECT id FROM tenants")
+        .fetch_optional(&mut *tx)
+        .await
+        .expect("read");
+    assert_eq!(own, Some(a));
+    tx.commit().await.expect("commit");
+}
