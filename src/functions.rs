@@ -42,6 +42,8 @@ pub fn router() -> Router<AppState> {
             post(|state, body| timer(state, body, Mode::Cost, HOURLY_SCHEDULE)),
         )
         .route("/ingest-subscription", post(ingest_subscription))
+        // The follow-up queue's function: the same handler (the message names its stage).
+        .route("/ingest-follow-up", post(ingest_subscription))
         .route("/export-job", post(export_job))
 }
 

@@ -150,8 +150,12 @@ pub fn ingestion(
         lake,
         config.ingestion.max_dequeue_count,
     );
-    if let Some(queue) = &state.queue {
-        ingestor = ingestor.with_follow_ups(Arc::clone(queue));
+    if let Some(queue) = config
+        .ingestion
+        .follow_up_queue(lookup)
+        .context("configuration: the follow-up queue")?
+    {
+        ingestor = ingestor.with_follow_ups(Arc::new(QueueEnqueue(queue)));
     }
     Ok(state.with_ingestor(Arc::new(ingestor)))
 }

@@ -382,13 +382,18 @@ mod tests {
                 "api",
                 "export-job",
                 "ingest-daily",
+                "ingest-follow-up",
                 "ingest-hourly",
                 "ingest-subscription"
             ]
         );
         assert!(matches!(
-            &app.functions[4].trigger,
+            &app.functions[5].trigger,
             Trigger::Queue { queue_name, binding, .. } if queue_name == "azcops-ingest" && binding == "message"
+        ));
+        assert!(matches!(
+            &app.functions[3].trigger,
+            Trigger::Queue { queue_name, binding, .. } if queue_name == "azcops-ingest-follow-up" && binding == "message"
         ));
         assert!(matches!(
             &app.functions[1].trigger,

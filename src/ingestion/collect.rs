@@ -10,6 +10,7 @@ use std::time::Duration;
 
 use chrono::{DateTime, NaiveDate, Utc};
 use futures::StreamExt;
+use tokio::time::Instant;
 
 use crate::azure::advisor::{self, AdvisorError, AdvisorRecommendation};
 use crate::azure::client::{AzureClient, CallContext};
@@ -44,8 +45,8 @@ pub struct Collected {
     /// Each resource's cost over [`DateRange::resource_cost_window`] (full runs).
     pub resource_costs: Option<(DateRange, Vec<ResourceCostRow>)>,
     /// The window was due but left to a follow-up message: the tenant's Cost Management budget
-    /// has room for it only after this long ([`ResourceCosts::Due`]).
-    pub resource_costs_deferred: Option<Duration>,
+    /// has room for it only from this instant on ([`ResourceCosts::Due`]).
+    pub resource_costs_deferred: Option<Instant>,
     /// The subscription and the resource groups its inventory named, with their tags (full
     /// runs); a group without resources is not among them.
     pub containers: Option<Vec<Container>>,
@@ -210,7 +211,7 @@ pub async fn collect(
                     cost_type: CostType::AmortizedCost,
                     source,
                 })?;
-            (wait > DEFER_AFTER).then_some(wait)
+            (wait > DEFER_AFTER).then(|| Instant::now() + wait)
         }
         ResourceCosts::Skip | ResourceCosts::Now => None,
     };

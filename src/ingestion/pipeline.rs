@@ -14,7 +14,6 @@ mod follow_up;
 mod realised_inputs;
 
 use std::sync::Arc;
-use std::time::Duration;
 
 use chrono::{DateTime, Utc};
 use serde_json::json;
@@ -84,8 +83,8 @@ enum Step {
     /// The item is complete.
     Finished(Outcome),
     /// The per-resource cost window (and the evaluation after it) is left to a follow-up
-    /// message, visible once the tenant's budget has room: after this long.
-    Deferred(Outcome, Duration),
+    /// message, visible once the tenant's budget has room: from this instant on.
+    Deferred(Outcome, tokio::time::Instant),
 }
 
 /// Why storing failed.
@@ -249,7 +248,9 @@ impl Ingestor {
         };
         let calls = serde_json::to_value(ctx.stats.snapshot()).unwrap_or_default();
         let result = match result {
-            Ok(Step::Deferred(mut outcome, wait)) => {
+            Ok(Step::Deferred(mut outcome, room_at)) => {
+                // What is left of the wait once everything else is stored (seconds, usually).
+                let wait = room_at.saturating_duration_since(tokio::time::Instant::now());
                 outcome.azure_calls = calls;
                 let mut tx = db::begin(pool, Scope::Tenant(target.tenant_id)).await?;
                 ingestion::record_progress(&mut tx, item_id, &outcome).await?;
@@ -378,8 +379,8 @@ impl Ingestor {
         if m.mode == Mode::Full {
             self.collect_realised_inputs(ctx, target, key).await;
         }
-        if let Some(wait) = deferred {
-            return Ok(Step::Deferred(outcome, wait));
+        if let Some(room_at) = deferred {
+            return Ok(Step::Deferred(outcome, room_at));
         }
         if m.mode == Mode::Full {
             let evaluated = self.evaluate(target).await?;

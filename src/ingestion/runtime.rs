@@ -37,6 +37,17 @@ pub struct IngestionConfig {
         default_value = "azcops-ingest"
     )]
     pub queue_name: String,
+    /// The follow-up queue (as in functions/ingest-follow-up/function.json), on the same
+    /// connection: a full run's per-resource cost window and evaluation, when the tenant's Cost
+    /// Management budget had no room for them, so that they do not wait behind other
+    /// subscriptions' messages.
+    #[arg(
+        long,
+        env = "AZCOPS_FOLLOW_UP_QUEUE",
+        value_name = "AZCOPS_FOLLOW_UP_QUEUE",
+        default_value = "azcops-ingest-follow-up"
+    )]
+    pub follow_up_queue: String,
     /// `base64` or `none`, as host.json's `extensions.queues.messageEncoding`.
     #[arg(long, env = "AZCOPS_QUEUE_MESSAGE_ENCODING", value_name = "AZCOPS_QUEUE_MESSAGE_ENCODING", default_value = "base64", value_parser = ["base64", "none"])]
     pub message_encoding: String,
@@ -82,6 +93,22 @@ impl IngestionConfig {
         &self,
         lookup: impl Fn(&str) -> Option<String>,
     ) -> anyhow::Result<Option<QueueClient>> {
+        self.queue_named(&self.queue_name, lookup)
+    }
+
+    /// The follow-up queue, when the connection setting is present.
+    pub fn follow_up_queue(
+        &self,
+        lookup: impl Fn(&str) -> Option<String>,
+    ) -> anyhow::Result<Option<QueueClient>> {
+        self.queue_named(&self.follow_up_queue, lookup)
+    }
+
+    fn queue_named(
+        &self,
+        name: &str,
+        lookup: impl Fn(&str) -> Option<String>,
+    ) -> anyhow::Result<Option<QueueClient>> {
         let present = lookup(&self.queue_connection).is_some_and(|v| !v.trim().is_empty())
             || lookup(&format!("{}__queueServiceUri", self.queue_connection)).is_some()
             || lookup(&format!("{}__accountName", self.queue_connection)).is_some();
@@ -89,11 +116,7 @@ impl IngestionConfig {
             return Ok(None);
         }
         let connection = StorageConnection::from_settings(&self.queue_connection, lookup)?;
-        Ok(Some(QueueClient::new(
-            &connection,
-            &self.queue_name,
-            self.encoding(),
-        )?))
+        Ok(Some(QueueClient::new(&connection, name, self.encoding())?))
     }
 }
 

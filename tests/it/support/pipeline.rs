@@ -112,6 +112,8 @@ pub async fn open_lake(url: &str) -> Lake {
 pub struct Pipeline {
     pub router: Router,
     pub queue: QueueClient,
+    /// The follow-up queue (`functions/ingest-follow-up`), with [`Self::with_follow_ups`].
+    pub follow_ups: QueueClient,
     pub lake: Lake,
     pub pool: PgPool,
 }
@@ -134,8 +136,9 @@ impl Pipeline {
         Self::build(pool, sim, azure, false).await
     }
 
-    /// [`Self::with_azure`] whose ingestor sends follow-up messages to the queue (as the
-    /// Function app's does), so an item may leave its per-resource costs to one.
+    /// [`Self::with_azure`] whose ingestor sends follow-up messages to their own queue
+    /// ([`Self::follow_ups`], as the Function app's does), so an item may leave its
+    /// per-resource costs to one.
     pub async fn with_follow_ups(pool: PgPool, sim: &SimHandle, azure: AzureClient) -> Self {
         Self::build(pool, sim, azure, true).await
     }
@@ -160,8 +163,16 @@ impl Pipeline {
         );
         let sender = QueueClient::new(&connection, &name, MessageEncoding::Base64).expect("queue");
         let sender: Arc<dyn Enqueue> = Arc::new(QueueEnqueue(sender));
+        let follow_up_name = format!("{name}-follow-up");
+        let follow_up_queue = || {
+            QueueClient::new(&connection, &follow_up_name, MessageEncoding::Base64).expect("queue")
+        };
+        follow_up_queue()
+            .create_if_missing()
+            .await
+            .expect("the follow-up queue");
         if follow_ups {
-            ingestor = ingestor.with_follow_ups(Arc::clone(&sender));
+            ingestor = ingestor.with_follow_ups(Arc::new(QueueEnqueue(follow_up_queue())));
         }
         let state = state
             .with_queue(sender)
@@ -170,6 +181,7 @@ impl Pipeline {
         Self {
             router: azcops::server::handler_router(state),
             queue,
+            follow_ups: follow_up_queue(),
             lake,
             pool,
         }

@@ -163,6 +163,7 @@ module "function_app" {
   lake_url                      = module.storage.lake_url
   ingest_queue_name             = module.storage.ingest_queue_name
   export_queue_name             = module.storage.export_queue_name
+  follow_up_queue_name          = module.storage.follow_up_queue_name
 
   key_vault_uri = local.client_secrets ? module.keyvault.uri : ""
   database_url  = module.postgresql.runtime_database_url

@@ -24,6 +24,7 @@ locals {
     AZCOPS_QUEUE_CONNECTION          = "AzureWebJobsStorage"
     AZCOPS_INGEST_QUEUE              = var.ingest_queue_name
     AZCOPS_EXPORT_QUEUE              = var.export_queue_name
+    AZCOPS_FOLLOW_UP_QUEUE           = var.follow_up_queue_name
     AZCOPS_QUEUE_MESSAGE_ENCODING    = "base64"
     AZCOPS_QUEUE_MAX_DEQUEUE_COUNT   = "5"
     AZCOPS_LAKE_URL                  = var.lake_url

@@ -88,6 +88,12 @@ variable "export_queue_name" {
   default     = "azcops-export"
 }
 
+variable "follow_up_queue_name" {
+  description = "AZCOPS_FOLLOW_UP_QUEUE (must match functions/ingest-follow-up's queueName)."
+  type        = string
+  default     = "azcops-ingest-follow-up"
+}
+
 variable "ingest_queue_name" {
   description = "AZCOPS_INGEST_QUEUE (must match functions/ingest-subscription's queueName)."
   type        = string

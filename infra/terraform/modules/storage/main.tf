@@ -7,6 +7,7 @@ locals {
   queue_names = [
     var.ingest_queue_name, "${var.ingest_queue_name}-poison",
     var.export_queue_name, "${var.export_queue_name}-poison",
+    var.follow_up_queue_name, "${var.follow_up_queue_name}-poison",
   ]
 }
 

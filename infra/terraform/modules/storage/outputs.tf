@@ -48,6 +48,11 @@ output "export_queue_name" {
   value       = var.export_queue_name
 }
 
+output "follow_up_queue_name" {
+  description = "The ingestion follow-up queue."
+  value       = var.follow_up_queue_name
+}
+
 output "ingest_queue_name" {
   description = "The ingestion queue."
   value       = var.ingest_queue_name

@@ -53,6 +53,16 @@ variable "export_queue_name" {
   }
 }
 
+variable "follow_up_queue_name" {
+  description = "The ingestion follow-up queue (AZCOPS_FOLLOW_UP_QUEUE, functions/ingest-follow-up); its poison queue is <name>-poison."
+  type        = string
+  default     = "azcops-ingest-follow-up"
+  validation {
+    condition     = can(regex("^[a-z0-9]([a-z0-9]|-[a-z0-9]){2,55}$", var.follow_up_queue_name))
+    error_message = "Queue names are 3-56 lower-case letters, digits and single hyphens (room for -poison)."
+  }
+}
+
 variable "ingest_queue_name" {
   description = "The ingestion queue (AZCOPS_INGEST_QUEUE, functions/ingest-subscription); its poison queue is <name>-poison."
   type        = string
