@@ -278,3 +278,38 @@ async fn row_level_security_hides_rows_without_the_tenant_setting(pool: PgPool) 
         .unwrap();
     assert_eq!(n, 2, "the operator sees every tenant");
 }
+
+/// Every function of a trigger with transition tables or of a deferred constraint trigger
+/// (those that run queries: the summary cells and the cost rollups) plans once per session, whatever the transaction
+/// that fires it says: under the API's `force_custom_plan` it re-planned its queries on every
+/// request (migration 20261216000100). A `CREATE OR REPLACE` that forgets the setting fails
+/// here.
+#[sqlx::test(migrator = "azcops::db::MIGRATOR")]
+async fn query_running_trigger_functions_keep_their_plans_whatever_the_transaction_says(
+    pool: PgPool,
+) {
+    let functions: Vec<(String, Option<Vec<String>>)> = sqlx::query_as(
+        "SELECT DISTINCT p.proname::text, p.proconfig
+         FROM pg_trigger t JOIN pg_proc p ON p.oid = t.tgfoid
+         WHERE NOT t.tgisinternal AND p.prolang = (SELECT oid FROM pg_language WHERE lanname = 'plpgsql')
+           AND (t.tgoldtable IS NOT NULL OR t.tgnewtable IS NOT NULL OR t.tgdeferrable)
+         ORDER BY 1",
+    )
+    .fetch_all(&pool)
+    .await
+    .expect("catalogue");
+    let names: Vec<&str> = functions.iter().map(|(n, _)| n.as_str()).collect();
+    assert!(
+        names.contains(&"recommendations_queue_summary_deltas")
+            && names.contains(&"recommendation_summary_apply_pending")
+            && names.contains(&"costs_daily_refresh_rollups"),
+        "{names:?}"
+    );
+    for (name, config) in &functions {
+        let config = config.clone().unwrap_or_default();
+        assert!(
+            config.iter().any(|c| c == "plan_cache_mode=auto"),
+            "{name}: {config:?}"
+        );
+    }
+}
