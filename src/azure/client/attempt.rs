@@ -291,10 +291,30 @@ fn judge<T: DeserializeOwned>(call: &Call, exchange: Exchange) -> Result<T, Fail
 
 /// Decodes a success body; an empty one (204) decodes as JSON `null`. JSON that ends early
 /// is a cut-off body (retried); any other mismatch is final.
+///
+/// The body is checked to be UTF-8 once, as a whole, and parsed as a `str`: `serde_json` then
+/// need not check each string again (a Monitor answer is mostly timestamps and numbers, and
+/// checking its strings one by one was 5 % of the handler's ingestion CPU, `BENCHMARKS.md`).
 fn decode<T: DeserializeOwned>(url: &Url, status: u16, body: &[u8]) -> Result<T, AzureError> {
     let empty = body.iter().all(u8::is_ascii_whitespace);
     let json = if empty { &b"null"[..] } else { body };
-    serde_json::from_slice(json).map_err(|e| {
+    let json = std::str::from_utf8(json).map_err(|e| {
+        if e.error_len().is_none() {
+            // A character cut in two at the end: the body was cut off.
+            AzureError::Body {
+                status,
+                url: redact(url),
+                detail: "the body ends inside a character (truncated)".into(),
+            }
+        } else {
+            AzureError::Decode {
+                url: redact(url),
+                expected: std::any::type_name::<T>(),
+                detail: format!("the body is not UTF-8 (byte {})", e.valid_up_to()),
+            }
+        }
+    })?;
+    serde_json::from_str(json).map_err(|e| {
         if e.is_eof() && !empty {
             AzureError::Body {
                 status,
@@ -397,5 +417,22 @@ mod tests {
             "{wrong}"
         );
         assert_eq!(decode::<Option<u32>>(&url, 204, b"").unwrap(), None);
+    }
+
+    #[test]
+    fn bodies_are_checked_as_utf8_once_and_a_character_cut_in_two_is_a_cut_off_body() {
+        let url = Url::parse("https://management.azure.com/x").unwrap();
+        let text = "{\"name\":\"Zürich-Ost\"}";
+        let whole: serde_json::Value = decode(&url, 200, text.as_bytes()).unwrap();
+        assert_eq!(whole["name"], "Zürich-Ost");
+        // `ü` is two bytes: the body ends after the first.
+        let cut_at = text.find('ü').unwrap() + 1;
+        let cut = decode::<serde_json::Value>(&url, 200, &text.as_bytes()[..cut_at]).unwrap_err();
+        assert!(cut.is_retryable(), "{cut}");
+        let mut invalid = text.as_bytes().to_vec();
+        invalid[cut_at] = b'"';
+        let invalid = decode::<serde_json::Value>(&url, 200, &invalid).unwrap_err();
+        assert!(!invalid.is_retryable(), "{invalid}");
+        assert!(invalid.to_string().contains("not UTF-8"), "{invalid}");
     }
 }
