@@ -162,15 +162,11 @@ impl AppState {
     }
 
     /// A transaction limited to `scope` by row-level security, each statement planned for its
-    /// values (the API's catch-all filters, [`crate::db::Planning`]); for a tenant's caller,
-    /// `403` once the tenant is deactivated or deleted ([`crate::db::begin_for_caller`]); 503
-    /// while the database is unreachable.
+    /// values (the API's catch-all filters, [`crate::db::Planning`]); for [`Scope::Tenant`],
+    /// `403` once the tenant is deactivated or deleted, checked in the statement that begins
+    /// it ([`crate::db::begin_for_caller`]); 503 while the database is unreachable.
     pub async fn begin(&self, scope: Scope) -> Result<Transaction<'static, Postgres>, ApiError> {
-        let pool = self.db.pool().await.map_err(|e| {
-            tracing::error!(error = format!("{e:#}"), "database not configured");
-            ApiError::Unavailable("the database is unavailable, try again shortly")
-        })?;
-        match crate::db::begin_for_caller(pool, scope).await {
+        match crate::db::begin_for_caller(self.pool().await?, scope).await {
             Ok(tx) => Ok(tx),
             Err(sqlx::Error::Database(e)) if tenant_refused(e.code().as_deref()).is_some() => {
                 if let Scope::Tenant(id) = scope {
@@ -182,6 +178,23 @@ impl AppState {
             }
             Err(e) => Err(e.into()),
         }
+    }
+
+    /// [`Self::begin`] without the tenant's check: for what is not done on a tenant caller's
+    /// behalf (an export job's own bookkeeping, an operator naming a tenant that may not exist).
+    pub async fn begin_unchecked(
+        &self,
+        scope: Scope,
+    ) -> Result<Transaction<'static, Postgres>, ApiError> {
+        let pool = self.pool().await?;
+        Ok(crate::db::begin_planned(pool, scope, crate::db::Planning::EachExecution).await?)
+    }
+
+    async fn pool(&self) -> Result<&sqlx::PgPool, ApiError> {
+        self.db.pool().await.map_err(|e| {
+            tracing::error!(error = format!("{e:#}"), "database not configured");
+            ApiError::Unavailable("the database is unavailable, try again shortly")
+        })
     }
 }
 

@@ -514,3 +514,45 @@ async fn bad_requests_are_refused_before_any_job(pool: PgPool) {
     let list = app.get("/api/v1/exports?include_total=true", &token).await;
     assert_eq!(list.body["total"], 0);
 }
+
+/// Export jobs and the tenant's state: an operator naming a tenant that does not exist gets a
+/// 404, not a tenant caller's 403; a job whose tenant was deactivated after it was queued fails
+/// saying so, recorded on the job (the job's bookkeeping is not refused, reading the tenant's
+/// rows is), and its tenant's callers are refused from then on.
+#[sqlx::test(migrator = "azcops::db::MIGRATOR")]
+async fn a_deactivated_tenants_job_fails_saying_so_and_an_unknown_tenant_is_a_404(pool: PgPool) {
+    let (app, queue) = app_with_jobs(pool.clone(), azurite_lake()).await;
+    app.post(
+        "/api/v1/exports",
+        &app.operator(),
+        json!({"what": "costs", "tenant_id": Uuid::new_v4()}),
+    )
+    .await
+    .assert_error(StatusCode::NOT_FOUND, "not_found");
+
+    let (tenant, tid, _) = tenant_with_costs(&app, "A").await;
+    let token = app.token(tid, &[READER]);
+    let job = start(&app, &token, json!({"what": "costs"})).await;
+    let id = job["id"].as_str().expect("present");
+    sqlx::query("UPDATE tenants SET is_active = false WHERE id = $1")
+        .bind(tenant)
+        .execute(&pool)
+        .await
+        .expect("deactivate");
+
+    let (status, answer) = deliver(&app, &queue, MAX_DEQUEUE_COUNT).await;
+    assert_eq!(
+        status,
+        StatusCode::OK,
+        "the last delivery ends the job: {answer}"
+    );
+    let job = app
+        .get(&format!("/api/v1/exports/{id}"), &app.operator())
+        .await;
+    assert_eq!(job.body["status"], "failed", "{}", job.body);
+    let error = job.body["error"].as_str().expect("present");
+    assert!(error.contains("deactivated"), "{error}");
+    app.get(&format!("/api/v1/exports/{id}"), &token)
+        .await
+        .assert_error(StatusCode::FORBIDDEN, "forbidden");
+}
