@@ -166,17 +166,19 @@ impl AppState {
     /// `403` once the tenant is deactivated or deleted, checked in the statement that begins
     /// it ([`crate::db::begin_for_caller`]); 503 while the database is unreachable.
     pub async fn begin(&self, scope: Scope) -> Result<Transaction<'static, Postgres>, ApiError> {
-        match crate::db::begin_for_caller(self.pool().await?, scope).await {
-            Ok(tx) => Ok(tx),
-            Err(sqlx::Error::Database(e)) if tenant_refused(e.code().as_deref()).is_some() => {
-                if let Scope::Tenant(id) = scope {
-                    self.caller_tenants.forget(id);
-                }
-                Err(ApiError::Forbidden(
-                    tenant_refused(e.code().as_deref()).unwrap_or(caller::NOT_REGISTERED),
-                ))
+        let error = match crate::db::begin_for_caller(self.pool().await?, scope).await {
+            Ok(tx) => return Ok(tx),
+            Err(error) => error,
+        };
+        let refused = error
+            .as_database_error()
+            .and_then(|e| tenant_refused(e.code().as_deref()));
+        match (refused, scope) {
+            (Some(message), Scope::Tenant(id)) => {
+                self.caller_tenants.forget(id);
+                Err(ApiError::Forbidden(message))
             }
-            Err(e) => Err(e.into()),
+            _ => Err(error.into()),
         }
     }
 
