@@ -5,10 +5,12 @@ use std::net::{Ipv4Addr, SocketAddr};
 use std::process::ExitCode;
 use std::time::Duration;
 
+use anyhow::Context;
+use chrono::Utc;
 use clap::{Parser, Subcommand};
 
 use azcops::config::{Config, Exposure, LogConfig};
-use azcops::{server, telemetry, tools};
+use azcops::{db, server, telemetry, tools};
 
 /// jemalloc rather than glibc's malloc: the handler's bursts (a subscription's inventory, its
 /// rule context, Monitor's answers) are given back to the operating system by a background
@@ -57,7 +59,8 @@ enum Command {
         #[command(flatten)]
         config: Config,
     },
-    /// Apply pending database migrations and exit.
+    /// Apply pending database migrations, measure and keep the realised savings no kept
+    /// measurement covers (after an upgrade, a restore or a bulk load), and exit.
     Migrate {
         #[command(flatten)]
         config: Config,
@@ -160,8 +163,13 @@ async fn run(command: Command) -> anyhow::Result<()> {
         }
         Command::Migrate { config } => {
             let database = server::database(&config)?;
-            server::migrate(database.pool().await?).await?;
+            let pool = database.pool().await?;
+            server::migrate(pool).await?;
             tracing::info!("migrations applied");
+            let measured = db::recommendations::realised::store_unmeasured(pool, Utc::now())
+                .await
+                .context("keeping realised savings not yet measured")?;
+            tracing::info!(measured, "realised savings kept");
             Ok(())
         }
         Command::Collect { args, .. } => print(&tools::collect(&args).await?),

@@ -15,7 +15,7 @@ use super::super::extract::{Json, Query};
 use super::super::{AppState, Caller};
 use super::tenant_filter;
 use crate::db::recommendations::query::{self, SummaryFilter};
-use crate::db::recommendations::realised::{self, Measurement};
+use crate::db::recommendations::realised::{self, Figure, Measurement};
 use crate::db::recommendations::{self, Status};
 
 /// What a summary covers.
@@ -109,20 +109,20 @@ pub async fn summary(
     let mut tx = state.begin(caller.scope).await?;
     recommendations::expire_snoozes(&mut tx, at).await?;
     let cells = query::cells(&mut tx, &filter).await?;
-    let realised = realised::rows(&mut tx, &filter, None).await?;
+    let realised = realised::figures(&mut tx, &filter).await?;
     tx.commit().await?;
     Ok(Json(build_summary(&cells, &realised)))
 }
 
-fn build_summary(cells: &[query::Cell], rows: &[realised::RealisedRow]) -> RecommendationSummary {
+fn build_summary(cells: &[query::Cell], figures: &[Figure]) -> RecommendationSummary {
     let open = |c: &&query::Cell| matches!(c.status, Status::Open | Status::Approved);
     RecommendationSummary {
         open: add_up(cells.iter().filter(open), |_| None),
         open_by_category: add_up(cells.iter().filter(open), |c| Some(c.category.clone())),
         open_by_rule: add_up(cells.iter().filter(open), |c| Some(c.rule_id.clone())),
         by_status: add_up(cells.iter(), |c| Some(c.status.as_str().to_owned())),
-        realised: add_up_realised(rows, |_| None),
-        realised_by_rule: add_up_realised(rows, |r| Some(r.rule_id.clone())),
+        realised: add_up_realised(figures, |_| None),
+        realised_by_rule: add_up_realised(figures, |f| Some(f.rule_id.clone())),
     }
 }
 
@@ -146,35 +146,34 @@ fn add_up<'a>(
 }
 
 fn add_up_realised(
-    rows: &[realised::RealisedRow],
-    key: impl Fn(&realised::RealisedRow) -> Option<String>,
+    figures: &[Figure],
+    key: impl Fn(&Figure) -> Option<String>,
 ) -> Vec<RealisedSavings> {
     let mut groups: BTreeMap<(Option<String>, String), RealisedSavings> = BTreeMap::new();
-    for row in rows {
-        let measured = row.realised();
-        let currency = measured
+    for figure in figures {
+        let currency = figure
             .currency
             .clone()
-            .unwrap_or_else(|| row.estimate_currency.clone());
+            .unwrap_or_else(|| figure.estimate_currency.clone());
         let group = groups
-            .entry((key(row), currency.clone()))
+            .entry((key(figure), currency.clone()))
             .or_insert_with(|| RealisedSavings {
-                rule_id: key(row),
+                rule_id: key(figure),
                 currency,
                 ..RealisedSavings::default()
             });
         group.count += 1;
-        match measured.measurement {
+        match figure.measurement {
             Measurement::Pending => group.pending += 1,
             Measurement::Unmeasurable => group.unmeasurable += 1,
             Measurement::Measured => {
                 group.measured += 1;
-                group.realised_monthly_savings += measured.monthly_savings.unwrap_or_default();
+                group.realised_monthly_savings += figure.monthly_savings.unwrap_or_default();
                 // Accuracy compares like with like: an estimate in another currency (Advisor's
                 // USD for a EUR bill) is left out of it.
-                if measured.currency.as_deref() == Some(row.estimate_currency.as_str()) {
+                if figure.currency.as_deref() == Some(figure.estimate_currency.as_str()) {
                     group.estimated_monthly_savings +=
-                        row.estimated_monthly_savings.unwrap_or_default();
+                        figure.estimated_monthly_savings.unwrap_or_default();
                 }
             }
         }

@@ -126,6 +126,16 @@ pub async fn apply_evaluation(
         .collect();
     super::realised::capture_baselines(&mut tx, &approved_then_resolved).await?;
     super::grouping::regroup(&mut tx, tenant_id, subscription_db_id).await?;
+    // Measured again after every evaluation, which follows each full run's cost writes: a
+    // measurement kept by a concurrent execution from costs this run has since replaced is
+    // corrected here.
+    let realised = super::query::SummaryFilter {
+        tenant_id: Some(tenant_id),
+        subscription: Some(subscription_db_id),
+        include_suppressed: true,
+        at: evaluated_at,
+    };
+    super::realised::store(&mut tx, &realised, None).await?;
     let actor = Actor {
         name: SYSTEM_ACTOR,
         at: evaluated_at,

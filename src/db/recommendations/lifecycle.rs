@@ -85,6 +85,13 @@ pub async fn transition(
     .await?;
     if to == Status::Executed {
         super::realised::capture_baselines(conn, &[locked.id]).await?;
+        let realised = super::query::SummaryFilter {
+            tenant_id: Some(locked.tenant_id),
+            subscription: None,
+            include_suppressed: true,
+            at: decider.at,
+        };
+        super::realised::store(conn, &realised, Some(&[locked.id])).await?;
     }
     let event = EventRow {
         tenant_id: locked.tenant_id,

@@ -24,8 +24,14 @@
 //! whenever none did (1.4–1.8 s for a tenant with a thousand executed recommendations,
 //! `BENCHMARKS.md`, issue 15). The changed recommendations themselves come from a partial
 //! index (migration `20261214000100`).
+//!
+//! **Kept** (migration `20261217000000`): [`store`] keeps each changed recommendation's
+//! measurement in `recommendation_realised`, and triggers remove it when its inputs change (the
+//! recommendation's change, or its subscription's per-resource costs). The summary reads the kept
+//! ones ([`figures`]) and measures only those without one; measuring them all on each request
+//! spent 6–24 ms planning the query below (`BENCHMARKS.md`, issue 15).
 
-use chrono::{Duration, NaiveDate};
+use chrono::{DateTime, Duration, NaiveDate, Utc};
 use rust_decimal::Decimal;
 use serde::Serialize;
 use sqlx::PgConnection;
@@ -73,8 +79,9 @@ pub(crate) async fn capture_baselines(
 }
 
 /// Whether realised savings could be measured.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, ToSchema)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, ToSchema, sqlx::Type)]
 #[serde(rename_all = "snake_case")]
+#[sqlx(type_name = "realised_measurement", rename_all = "snake_case")]
 pub enum Measurement {
     /// Both sides known.
     Measured,
@@ -82,6 +89,16 @@ pub enum Measurement {
     Pending,
     /// No per-resource cost before the change.
     Unmeasurable,
+}
+
+impl Measurement {
+    fn as_str(self) -> &'static str {
+        match self {
+            Self::Measured => "measured",
+            Self::Pending => "pending",
+            Self::Unmeasurable => "unmeasurable",
+        }
+    }
 }
 
 /// What the two sides were measured from.
@@ -141,7 +158,32 @@ pub struct RealisedRow {
     pub daily_currency: Option<String>,
 }
 
+/// What a summary adds up of one changed recommendation: its estimate and its measurement.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Figure {
+    pub rule_id: String,
+    pub estimate_currency: String,
+    pub estimated_monthly_savings: Option<Decimal>,
+    pub measurement: Measurement,
+    /// The currency of the measured costs, when any were.
+    pub currency: Option<String>,
+    pub monthly_savings: Option<Decimal>,
+}
+
 impl RealisedRow {
+    /// What a summary adds up of this row.
+    pub fn figure(&self) -> Figure {
+        let realised = self.realised();
+        Figure {
+            rule_id: self.rule_id.clone(),
+            estimate_currency: self.estimate_currency.clone(),
+            estimated_monthly_savings: self.estimated_monthly_savings,
+            measurement: realised.measurement,
+            currency: realised.currency,
+            monthly_savings: realised.monthly_savings,
+        }
+    }
+
     /// The measurement of this row.
     pub fn realised(&self) -> Realised {
         match self.daily_before {
@@ -275,6 +317,134 @@ pub async fn rows(
     )
     .fetch_all(conn)
     .await
+}
+
+/// The figures of the recommendations whose savings count as realised under `filter`: the kept
+/// measurements, and a measurement made now of those without one.
+pub async fn figures(
+    conn: &mut PgConnection,
+    filter: &super::query::SummaryFilter,
+) -> Result<Vec<Figure>, sqlx::Error> {
+    let kept = sqlx::query!(
+        r#"SELECT r.id, r.rule_id, r.currency, r.estimated_monthly_savings,
+                  m.measurement AS "measurement?: Measurement", m.currency AS "measured_currency?",
+                  m.monthly_savings AS "monthly_savings?"
+           FROM recommendations r
+           JOIN subscriptions s ON s.id = r.subscription_db_id
+           LEFT JOIN recommendation_realised m ON m.tenant_id = r.tenant_id AND m.recommendation_id = r.id
+           WHERE (r.status = 'executed' OR (r.status = 'resolved' AND r.approved_at IS NOT NULL))
+             AND r.superseded_by IS NULL
+             AND ($1::uuid IS NULL OR r.tenant_id = $1)
+             AND ($2::uuid IS NULL OR s.id = $2 OR s.subscription_id = $2)
+             AND ($3 OR r.id NOT IN (SELECT h.id FROM recommendations_hidden($4) h))"#,
+        filter.tenant_id,
+        filter.subscription,
+        filter.include_suppressed,
+        filter.at,
+    )
+    .fetch_all(&mut *conn)
+    .await?;
+    let mut out = Vec::with_capacity(kept.len());
+    let mut unmeasured = Vec::new();
+    for row in kept {
+        match row.measurement {
+            Some(measurement) => out.push(Figure {
+                rule_id: row.rule_id,
+                estimate_currency: row.currency,
+                estimated_monthly_savings: row.estimated_monthly_savings,
+                measurement,
+                currency: row.measured_currency,
+                monthly_savings: row.monthly_savings,
+            }),
+            None => unmeasured.push(row.id),
+        }
+    }
+    if !unmeasured.is_empty() {
+        let measured = rows(conn, filter, Some(&unmeasured)).await?;
+        out.extend(measured.iter().map(RealisedRow::figure));
+    }
+    Ok(out)
+}
+
+/// Measures the recommendations whose savings count as realised among `ids`, or all of those
+/// under `filter` (tenant and subscription) when `ids` is `None`, and keeps their measurements.
+/// Returns how many measurements were written (an unchanged one is left alone).
+pub(crate) async fn store(
+    conn: &mut PgConnection,
+    filter: &super::query::SummaryFilter,
+    ids: Option<&[Uuid]>,
+) -> Result<u64, sqlx::Error> {
+    let all = super::query::SummaryFilter {
+        include_suppressed: true,
+        ..filter.clone()
+    };
+    let measured = rows(conn, &all, ids).await?;
+    if measured.is_empty() {
+        return Ok(0);
+    }
+    let figures: Vec<(Uuid, Figure)> = measured.iter().map(|r| (r.id, r.figure())).collect();
+    let result = sqlx::query!(
+        r#"INSERT INTO recommendation_realised
+               (tenant_id, recommendation_id, subscription_db_id, measurement, currency, monthly_savings)
+           SELECT r.tenant_id, r.id, r.subscription_db_id, x.measurement::realised_measurement,
+                  x.currency, x.savings
+           FROM unnest($1::uuid[], $2::text[], $3::text[], $4::numeric[]) AS x(id, measurement, currency, savings)
+           JOIN recommendations r ON r.id = x.id
+           ON CONFLICT (tenant_id, recommendation_id) DO UPDATE SET
+               subscription_db_id = EXCLUDED.subscription_db_id, measurement = EXCLUDED.measurement,
+               currency = EXCLUDED.currency, monthly_savings = EXCLUDED.monthly_savings,
+               measured_at = now()
+           WHERE (recommendation_realised.subscription_db_id, recommendation_realised.measurement,
+                  recommendation_realised.currency, recommendation_realised.monthly_savings)
+                 IS DISTINCT FROM (EXCLUDED.subscription_db_id, EXCLUDED.measurement,
+                                   EXCLUDED.currency, EXCLUDED.monthly_savings)"#,
+        &figures.iter().map(|(id, _)| *id).collect::<Vec<_>>(),
+        &figures
+            .iter()
+            .map(|(_, f)| f.measurement.as_str().to_owned())
+            .collect::<Vec<_>>(),
+        &figures
+            .iter()
+            .map(|(_, f)| f.currency.clone())
+            .collect::<Vec<_>>() as &[Option<String>],
+        &figures
+            .iter()
+            .map(|(_, f)| f.monthly_savings)
+            .collect::<Vec<_>>() as &[Option<Decimal>],
+    )
+    .execute(conn)
+    .await?;
+    Ok(result.rows_affected())
+}
+
+/// Measures and keeps, subscription by subscription, what no kept measurement covers: every
+/// changed recommendation of any tenant without one (after the migration that began keeping
+/// them, a restore or a bulk load). `azcops migrate` runs it; otherwise each evaluation keeps
+/// its subscription's. Returns the measurements written.
+pub async fn store_unmeasured(pool: &sqlx::PgPool, at: DateTime<Utc>) -> Result<u64, sqlx::Error> {
+    let mut tx = crate::db::begin(pool, crate::db::Scope::Operator).await?;
+    let subscriptions = sqlx::query!(
+        r#"SELECT DISTINCT r.tenant_id, r.subscription_db_id FROM recommendations r
+           WHERE (r.status = 'executed' OR (r.status = 'resolved' AND r.approved_at IS NOT NULL))
+             AND NOT EXISTS (SELECT 1 FROM recommendation_realised m
+                             WHERE m.tenant_id = r.tenant_id AND m.recommendation_id = r.id)"#
+    )
+    .fetch_all(&mut *tx)
+    .await?;
+    tx.commit().await?;
+    let mut written = 0;
+    for sub in subscriptions {
+        let mut tx = crate::db::begin(pool, crate::db::Scope::Tenant(sub.tenant_id)).await?;
+        let filter = super::query::SummaryFilter {
+            tenant_id: Some(sub.tenant_id),
+            subscription: Some(sub.subscription_db_id),
+            include_suppressed: true,
+            at,
+        };
+        written += store(&mut tx, &filter, None).await?;
+        tx.commit().await?;
+    }
+    Ok(written)
 }
 
 #[cfg(test)]

@@ -182,3 +182,114 @@ async fn an_approved_finding_that_resolves_counts_as_realised_and_a_deleted_reso
     assert_eq!(realised.after_daily_cost, Some(Decimal::ZERO));
     assert_eq!(realised.monthly_savings, Some(Decimal::new(15220, 2)));
 }
+
+/// The kept measurements of a tenant, by recommendation.
+async fn kept(pool: &PgPool, estate: &Estate) -> Vec<(Uuid, Measurement, Option<Decimal>)> {
+    sqlx::query_as(
+        "SELECT recommendation_id, measurement, monthly_savings FROM recommendation_realised
+         WHERE tenant_id = $1 ORDER BY recommendation_id",
+    )
+    .bind(estate.tenant)
+    .fetch_all(pool)
+    .await
+    .expect("kept measurements")
+}
+
+async fn figures(pool: &PgPool, estate: &Estate) -> Vec<realised::Figure> {
+    let filter = SummaryFilter {
+        tenant_id: Some(estate.tenant),
+        subscription: None,
+        include_suppressed: false,
+        at: day(1),
+    };
+    let mut tx = db::begin(pool, Scope::Tenant(estate.tenant))
+        .await
+        .expect("transaction");
+    realised::figures(&mut tx, &filter)
+        .await
+        .expect("figures")
+}
+
+#[sqlx::test(migrator = "azcops::db::MIGRATOR")]
+async fn a_kept_measurement_is_forgotten_when_its_inputs_change_and_kept_again_by_the_evaluation(
+    pool: PgPool,
+) {
+    let estate = Estate::create(&pool).await;
+    let disk = estate.disk(&pool, "rg", "d", serde_json::json!({})).await;
+    let f = finding("disk.unattached", &disk, "delete");
+    estate
+        .evaluate(&pool, day(1), std::slice::from_ref(&f), &["disk.unattached"])
+        .await;
+    let october = Window {
+        start: date(10, 1),
+        end: date(10, 30),
+    };
+    window(&pool, &estate, october, &[(&disk, 300)]).await;
+    let id = estate.finding_id(&pool, &f.fingerprint).await;
+    drive(&pool, id, Status::Approved).await;
+    assert!(kept(&pool, &estate).await.is_empty());
+
+    // The execution keeps its measurement: pending, the baseline known.
+    execute(&pool, &estate, id).await;
+    assert_eq!(
+        kept(&pool, &estate).await,
+        [(id, Measurement::Pending, None)]
+    );
+    let read = figures(&pool, &estate).await;
+    assert_eq!(read.len(), 1);
+    assert_eq!(read[0].measurement, Measurement::Pending);
+
+    // A cost window of the subscription forgets it; the summary measures it at the request.
+    let after = Window {
+        start: date(11, 6),
+        end: date(12, 5),
+    };
+    window(&pool, &estate, after, &[(&disk, 60)]).await;
+    assert!(kept(&pool, &estate).await.is_empty());
+    let read = figures(&pool, &estate).await;
+    assert_eq!(read[0].measurement, Measurement::Measured);
+    // (10 − 2) × 30.44
+    let savings = Some(Decimal::new(24352, 2));
+    assert_eq!(read[0].monthly_savings, savings);
+    assert_eq!(read[0].currency.as_deref(), Some("EUR"));
+
+    // The evaluation after a run (here of no rule) keeps it again, equal to what was measured at the request.
+    estate
+        .evaluate(&pool, day(6), &[], &[])
+        .await;
+    assert_eq!(
+        kept(&pool, &estate).await,
+        [(id, Measurement::Measured, savings)]
+    );
+    assert_eq!(figures(&pool, &estate).await, read);
+
+    // A change of the recommendation's baseline forgets it too.
+    sqlx::query("UPDATE recommendations SET baseline_daily_cost = 20 WHERE id = $1")
+        .bind(id)
+        .execute(&pool)
+        .await
+        .expect("baseline");
+    assert!(kept(&pool, &estate).await.is_empty());
+    // (20 − 2) × 30.44
+    assert_eq!(
+        figures(&pool, &estate).await[0].monthly_savings,
+        Some(Decimal::new(54792, 2))
+    );
+
+    // So do the subscription's daily costs and their coverage.
+    estate
+        .evaluate(&pool, day(7), &[], &[])
+        .await;
+    assert_eq!(kept(&pool, &estate).await.len(), 1);
+    sqlx::query(
+        "INSERT INTO resource_daily_cost_coverage (tenant_id, subscription_db_id, resource_id, covered_from, covered_to)
+         VALUES ($1, $2, $3, '2026-09-01', '2026-12-31')",
+    )
+    .bind(estate.tenant)
+    .bind(estate.subscription)
+    .bind(&disk)
+    .execute(&pool)
+    .await
+    .expect("coverage");
+    assert!(kept(&pool, &estate).await.is_empty());
+}
