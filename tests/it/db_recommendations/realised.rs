@@ -205,9 +205,7 @@ async fn figures(pool: &PgPool, estate: &Estate) -> Vec<realised::Figure> {
     let mut tx = db::begin(pool, Scope::Tenant(estate.tenant))
         .await
         .expect("transaction");
-    realised::figures(&mut tx, &filter)
-        .await
-        .expect("figures")
+    realised::figures(&mut tx, &filter).await.expect("figures")
 }
 
 #[sqlx::test(migrator = "azcops::db::MIGRATOR")]
@@ -218,7 +216,12 @@ async fn a_kept_measurement_is_forgotten_when_its_inputs_change_and_kept_again_b
     let disk = estate.disk(&pool, "rg", "d", serde_json::json!({})).await;
     let f = finding("disk.unattached", &disk, "delete");
     estate
-        .evaluate(&pool, day(1), std::slice::from_ref(&f), &["disk.unattached"])
+        .evaluate(
+            &pool,
+            day(1),
+            std::slice::from_ref(&f),
+            &["disk.unattached"],
+        )
         .await;
     let october = Window {
         start: date(10, 1),
@@ -254,9 +257,7 @@ async fn a_kept_measurement_is_forgotten_when_its_inputs_change_and_kept_again_b
     assert_eq!(read[0].currency.as_deref(), Some("EUR"));
 
     // The evaluation after a run (here of no rule) keeps it again, equal to what was measured at the request.
-    estate
-        .evaluate(&pool, day(6), &[], &[])
-        .await;
+    estate.evaluate(&pool, day(6), &[], &[]).await;
     assert_eq!(
         kept(&pool, &estate).await,
         [(id, Measurement::Measured, savings)]
@@ -277,9 +278,7 @@ async fn a_kept_measurement_is_forgotten_when_its_inputs_change_and_kept_again_b
     );
 
     // So do the subscription's daily costs and their coverage.
-    estate
-        .evaluate(&pool, day(7), &[], &[])
-        .await;
+    estate.evaluate(&pool, day(7), &[], &[]).await;
     assert_eq!(kept(&pool, &estate).await.len(), 1);
     sqlx::query(
         "INSERT INTO resource_daily_cost_coverage (tenant_id, subscription_db_id, resource_id, covered_from, covered_to)
