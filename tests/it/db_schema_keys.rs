@@ -121,6 +121,35 @@ async fn the_tables_without_tenant_id_are_the_global_ones(pool: PgPool) {
     );
 }
 
+/// The README's Citus section says how each tenant table is distributed: every table with a
+/// `tenant_id` must be named in its row of distributed tables.
+#[sqlx::test(migrator = "azcops::db::MIGRATOR")]
+async fn the_readme_distributes_every_tenant_table(pool: PgPool) {
+    let tenant_tables: Vec<String> = sqlx::query_scalar(
+        "SELECT c.relname::text FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace
+         WHERE n.nspname = 'public' AND c.relkind IN ('r', 'p') AND NOT c.relispartition
+           AND EXISTS (SELECT 1 FROM pg_attribute a WHERE a.attrelid = c.oid
+                       AND a.attname = 'tenant_id' AND NOT a.attisdropped)
+         ORDER BY 1",
+    )
+    .fetch_all(&pool)
+    .await
+    .expect("the catalogue query");
+    let readme = include_str!("../../README.md");
+    let distributed = readme
+        .lines()
+        .find(|l| l.contains("create_distributed_table('subscriptions', 'tenant_id')"))
+        .expect("the README's row of distributed tables");
+    let missing: Vec<&String> = tenant_tables
+        .iter()
+        .filter(|t| !distributed.contains(&format!("`{t}`")))
+        .collect();
+    assert!(
+        tenant_tables.len() > 20 && missing.is_empty(),
+        "tables with tenant_id missing from the README's distributed tables: {missing:?}"
+    );
+}
+
 /// A tenant with a subscription, written as the owner (row-level security does not apply).
 async fn tenant_and_subscription(pool: &PgPool) -> (Uuid, Uuid) {
     sqlx::query_as(
