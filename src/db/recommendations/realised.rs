@@ -382,7 +382,20 @@ pub(crate) async fn store(
     if measured.is_empty() {
         return Ok(0);
     }
-    let figures: Vec<(Uuid, Figure)> = measured.iter().map(|r| (r.id, r.figure())).collect();
+    let count = measured.len();
+    let (mut ids, mut kinds, mut currencies, mut savings) = (
+        Vec::with_capacity(count),
+        Vec::with_capacity(count),
+        Vec::with_capacity(count),
+        Vec::with_capacity(count),
+    );
+    for row in &measured {
+        let realised = row.realised();
+        ids.push(row.id);
+        kinds.push(realised.measurement.as_str());
+        currencies.push(realised.currency);
+        savings.push(realised.monthly_savings);
+    }
     let result = sqlx::query!(
         r#"INSERT INTO recommendation_realised
                (tenant_id, recommendation_id, subscription_db_id, measurement, currency, monthly_savings)
@@ -398,19 +411,10 @@ pub(crate) async fn store(
                   recommendation_realised.currency, recommendation_realised.monthly_savings)
                  IS DISTINCT FROM (EXCLUDED.subscription_db_id, EXCLUDED.measurement,
                                    EXCLUDED.currency, EXCLUDED.monthly_savings)"#,
-        &figures.iter().map(|(id, _)| *id).collect::<Vec<_>>(),
-        &figures
-            .iter()
-            .map(|(_, f)| f.measurement.as_str().to_owned())
-            .collect::<Vec<_>>(),
-        &figures
-            .iter()
-            .map(|(_, f)| f.currency.clone())
-            .collect::<Vec<_>>() as &[Option<String>],
-        &figures
-            .iter()
-            .map(|(_, f)| f.monthly_savings)
-            .collect::<Vec<_>>() as &[Option<Decimal>],
+        &ids,
+        &kinds as &[&str],
+        &currencies as &[Option<String>],
+        &savings as &[Option<Decimal>],
     )
     .execute(conn)
     .await?;

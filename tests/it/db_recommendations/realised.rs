@@ -42,6 +42,25 @@ async fn window(pool: &PgPool, estate: &Estate, window: Window, costs: &[(&Strin
     tx.commit().await.expect("commit");
 }
 
+/// One unattached disk's finding, evaluated on day 1 and approved, with an October cost window
+/// of `october` for the disk.
+async fn approved_disk(pool: &PgPool, october: i64) -> (Estate, String, Uuid) {
+    let estate = Estate::create(pool).await;
+    let disk = estate.disk(pool, "rg", "d", serde_json::json!({})).await;
+    let f = finding("disk.unattached", &disk, "delete");
+    estate
+        .evaluate(pool, day(1), std::slice::from_ref(&f), &["disk.unattached"])
+        .await;
+    let window_of_october = Window {
+        start: date(10, 1),
+        end: date(10, 30),
+    };
+    window(pool, &estate, window_of_october, &[(&disk, october)]).await;
+    let id = estate.finding_id(pool, &f.fingerprint).await;
+    drive(pool, id, Status::Approved).await;
+    (estate, disk, id)
+}
+
 async fn execute(pool: &PgPool, estate: &Estate, id: Uuid) {
     let mut tx = db::begin(pool, Scope::Tenant(estate.tenant))
         .await
@@ -144,24 +163,7 @@ async fn an_execution_is_measured_from_the_cost_windows_around_it(pool: PgPool) 
 async fn an_approved_finding_that_resolves_counts_as_realised_and_a_deleted_resource_costs_nothing(
     pool: PgPool,
 ) {
-    let estate = Estate::create(&pool).await;
-    let disk = estate.disk(&pool, "rg", "d", serde_json::json!({})).await;
-    let f = finding("disk.unattached", &disk, "delete");
-    estate
-        .evaluate(
-            &pool,
-            day(1),
-            std::slice::from_ref(&f),
-            &["disk.unattached"],
-        )
-        .await;
-    let october = Window {
-        start: date(10, 1),
-        end: date(10, 30),
-    };
-    window(&pool, &estate, october, &[(&disk, 150)]).await;
-    let id = estate.finding_id(&pool, &f.fingerprint).await;
-    drive(&pool, id, Status::Approved).await;
+    let (estate, _, _) = approved_disk(&pool, 150).await;
     estate
         .evaluate(&pool, day(2), &[], &["disk.unattached"])
         .await;
@@ -212,24 +214,7 @@ async fn figures(pool: &PgPool, estate: &Estate) -> Vec<realised::Figure> {
 async fn a_kept_measurement_is_forgotten_when_its_inputs_change_and_kept_again_by_the_evaluation(
     pool: PgPool,
 ) {
-    let estate = Estate::create(&pool).await;
-    let disk = estate.disk(&pool, "rg", "d", serde_json::json!({})).await;
-    let f = finding("disk.unattached", &disk, "delete");
-    estate
-        .evaluate(
-            &pool,
-            day(1),
-            std::slice::from_ref(&f),
-            &["disk.unattached"],
-        )
-        .await;
-    let october = Window {
-        start: date(10, 1),
-        end: date(10, 30),
-    };
-    window(&pool, &estate, october, &[(&disk, 300)]).await;
-    let id = estate.finding_id(&pool, &f.fingerprint).await;
-    drive(&pool, id, Status::Approved).await;
+    let (estate, disk, id) = approved_disk(&pool, 300).await;
     assert!(kept(&pool, &estate).await.is_empty());
 
     // The execution keeps its measurement: pending, the baseline known.
