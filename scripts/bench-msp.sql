@@ -21,7 +21,8 @@
 --                    by azcops_ensure_cost_partitions, as the application does)
 --   rollups          costs_daily_by_service, costs_daily_totals, costs_monthly_by_service and
 --                    their tenant-level twins costs_tenant_daily_by_service,
---                    costs_tenant_daily_totals, costs_tenant_monthly_by_service:
+--                    costs_tenant_daily_totals, costs_tenant_monthly_by_service, and the
+--                    all-tenant costs_all_tenants_daily_by_service and _monthly_by_service:
 --                    REBUILT ONCE after the bulk load, with the GROUP BYs the migrations use for
 --                    existing rows (20261207100000 from costs_daily, 20261215100000 the tenant
 --                    ones from the per-subscription ones; the statement triggers are off during
@@ -340,7 +341,19 @@ SELECT format($q$
                                                  row_count)
     SELECT tenant_id, month, service_name, currency, sum(cost), sum(amortized_cost), sum(row_count)
     FROM costs_monthly_by_service WHERE month = %1$L
-    GROUP BY tenant_id, month, service_name, currency$q$, m)
+    GROUP BY tenant_id, month, service_name, currency$q$, m),
+       format($q$
+    INSERT INTO costs_all_tenants_daily_by_service (date, service_name, currency, cost, amortized_cost,
+                                                    row_count)
+    SELECT date, service_name, currency, sum(cost), sum(amortized_cost), sum(row_count)
+    FROM costs_tenant_daily_by_service WHERE date >= %1$L AND date < %2$L
+    GROUP BY date, service_name, currency$q$, m, m + interval '1 month'),
+       format($q$
+    INSERT INTO costs_all_tenants_monthly_by_service (month, service_name, currency, cost, amortized_cost,
+                                                      row_count)
+    SELECT month, service_name, currency, sum(cost), sum(amortized_cost), sum(row_count)
+    FROM costs_tenant_monthly_by_service WHERE month = %1$L
+    GROUP BY month, service_name, currency$q$, m)
 FROM generate_series(date_trunc('month', current_date - :days)::date, (current_date - 1)::date, interval '1 month') m
 ORDER BY m
 \gexec
@@ -643,8 +656,25 @@ FULL JOIN (SELECT 'd' AS kind, tenant_id, date, service_name, currency, cost, am
 WHERE (c.cost, c.amortized, c.n) IS DISTINCT FROM (t.cost, t.amortized_cost, t.row_count)
 \gset
 \echo msp: rollup (tenant) days differing from costs_daily: :tenant_rollup_days_differing, groups by service differing from the subscription rollups: :tenant_rollup_groups_differing
+-- The all-tenant rollups against the tenant rows they sum, group by group.
+SELECT count(*) AS all_tenant_groups_differing
+FROM (SELECT 'd' AS kind, date, service_name, currency, sum(cost) AS cost,
+             sum(amortized_cost) AS amortized, sum(row_count) AS n
+      FROM costs_tenant_daily_by_service GROUP BY 2, 3, 4
+      UNION ALL
+      SELECT 'm', month, service_name, currency, sum(cost), sum(amortized_cost), sum(row_count)
+      FROM costs_tenant_monthly_by_service GROUP BY 2, 3, 4) c
+FULL JOIN (SELECT 'd' AS kind, date, service_name, currency, cost, amortized_cost, row_count
+           FROM costs_all_tenants_daily_by_service
+           UNION ALL
+           SELECT 'm', month, service_name, currency, cost, amortized_cost, row_count
+           FROM costs_all_tenants_monthly_by_service) t USING (kind, date, service_name, currency)
+WHERE (c.cost, c.amortized, c.n) IS DISTINCT FROM (t.cost, t.amortized_cost, t.row_count)
+\gset
+\echo msp: rollup (all tenants) groups by service differing from the tenant rollups: :all_tenant_groups_differing
 SELECT :rollup_days_differing = 0 AND :'rollups_consistent'::boolean
-       AND :tenant_rollup_days_differing = 0 AND :tenant_rollup_groups_differing = 0 AS rollups_ok \gset
+       AND :tenant_rollup_days_differing = 0 AND :tenant_rollup_groups_differing = 0
+       AND :all_tenant_groups_differing = 0 AS rollups_ok \gset
 \if :rollups_ok
 \else
     \echo msp: the rollups do not match costs_daily

@@ -94,7 +94,8 @@ def describe(h):
     for table in ("tenants", "subscriptions", "resources", "resource_containers", "costs_daily",
                   "costs_daily_by_service", "costs_daily_totals", "costs_monthly_by_service",
                   "costs_tenant_daily_by_service", "costs_tenant_daily_totals",
-                  "costs_tenant_monthly_by_service",
+                  "costs_tenant_monthly_by_service", "costs_all_tenants_daily_by_service",
+                  "costs_all_tenants_monthly_by_service",
                   "resource_costs", "resource_metrics", "recommendations", "suppressions"):
         rows[table] = int(h.psql(f"SELECT count(*) FROM {table}", MSP_DB))
     size = int(h.psql(f"SELECT pg_database_size('{MSP_DB}')"))

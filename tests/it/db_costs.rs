@@ -25,7 +25,7 @@ use azcops::ingestion::fanout::Enqueue;
 const PARTITIONS_MIGRATION: i64 = 20261207100000;
 
 /// The tables partitioned by month.
-const PARTITIONED: [&str; 8] = [
+const PARTITIONED: [&str; 10] = [
     "costs_daily",
     "costs_daily_by_service",
     "costs_daily_totals",
@@ -33,6 +33,8 @@ const PARTITIONED: [&str; 8] = [
     "costs_tenant_daily_by_service",
     "costs_tenant_daily_totals",
     "costs_tenant_monthly_by_service",
+    "costs_all_tenants_daily_by_service",
+    "costs_all_tenants_monthly_by_service",
     "resource_costs",
 ];
 
@@ -238,6 +240,8 @@ async fn the_tenant_rollups_migration_fills_them_from_the_subscription_rollups(p
         .run_to(TENANT_ROLLUPS_MIGRATION, &pool)
         .await
         .expect("the tenant rollups migration");
+    // And the later ones: the all-tenant rollups' fills them from the tenant rollups.
+    MIGRATOR.run(&pool).await.expect("the later migrations");
 
     rollups::assert_tenant_rollups_exact(&pool).await;
     for table in PARTITIONED {
@@ -286,8 +290,8 @@ async fn every_cost_table_has_its_months_ahead_and_a_default_partition(pool: PgP
         .expect("maintain");
     assert_eq!(
         done.created,
-        5 * 8,
-        "May to September 2031, for each of the 8 tables"
+        5 * 10,
+        "May to September 2031, for each of the 10 tables"
     );
     for table in PARTITIONED {
         let parts = partitions_of(&pool, table).await;
@@ -313,8 +317,8 @@ async fn a_write_for_an_old_month_gets_its_partition(pool: PgPool) {
         .expect("ensure");
     assert_eq!(
         created,
-        2 * 8,
-        "March and May 2019 (not April), 8 tables each"
+        2 * 10,
+        "March and May 2019 (not April), 10 tables each"
     );
     for date in old {
         cost(&pool, (tenant, sub), date, "1.5").await;
@@ -369,7 +373,7 @@ async fn rows_waiting_in_default_move_into_their_months_partition(pool: PgPool) 
     let done = partitions::maintain(&pool, today(), Retention::KeepAll)
         .await
         .expect("maintain");
-    assert_eq!(done.drained, 8, "July 2018, for each of the 8 tables");
+    assert_eq!(done.drained, 10, "July 2018, for each of the 10 tables");
 
     let placed = placement(&pool).await;
     assert_eq!(
@@ -448,7 +452,7 @@ async fn retention_drops_only_whole_expired_partitions(pool: PgPool) {
             );
         }
     }
-    assert_eq!(done.dropped.len(), 3 * 8, "{:?}", done.dropped);
+    assert_eq!(done.dropped.len(), 3 * 10, "{:?}", done.dropped);
     let dates: Vec<NaiveDate> = placement(&pool).await.into_iter().map(|(_, d)| d).collect();
     assert_eq!(dates, [kept, today()], "the kept months keep their rows");
     for table in PARTITIONED {
@@ -485,6 +489,18 @@ async fn a_tenant_cannot_read_or_write_another_tenants_costs_through_the_parents
 
     let mut tx = db::begin(&pool, Scope::Tenant(tenant_a)).await.expect("tx");
     for table in PARTITIONED {
+        if table.starts_with("costs_all_tenants_") {
+            let sql = format!("SELECT count(*) FROM {table}");
+            let all: i64 = sqlx::query_scalar(sqlx::AssertSqlSafe(sql))
+                .fetch_one(&mut *tx)
+                .await
+                .expect(table);
+            assert_eq!(
+                all, 0,
+                "{table}: sums over every tenant, none visible to a tenant"
+            );
+            continue;
+        }
         let sql = format!("SELECT count(*) FILTER (WHERE tenant_id <> $1), count(*) FROM {table}");
         let (foreign, all): (i64, i64) = sqlx::query_as(sqlx::AssertSqlSafe(sql))
             .bind(tenant_a)
@@ -591,7 +607,7 @@ async fn the_daily_timer_drains_default_and_drops_the_months_past_the_retention(
     assert_eq!(reply.status, StatusCode::OK, "{}", reply.body);
     let line = reply.body["Logs"][0].as_str().expect("a log line");
     assert!(
-        line.contains("cost partitions: 0 created ahead, 8 for rows in DEFAULT, 8 dropped"),
+        line.contains("cost partitions: 0 created ahead, 10 for rows in DEFAULT, 10 dropped"),
         "{line}"
     );
     let dates: Vec<NaiveDate> = placement(&pool).await.into_iter().map(|(_, d)| d).collect();

@@ -15,10 +15,12 @@ use azcops::db::audit::NO_TENANT;
 /// log of Azure's shared quotas (Cost Management's query units kept per Entra tenant, Resource
 /// Graph's requests per principal — not per AzCops tenant; shared by every instance, kept on
 /// the coordinator), and the migration runner's own table.
-const GLOBAL_TABLES: [&str; 7] = [
+const GLOBAL_TABLES: [&str; 9] = [
     "_sqlx_migrations",
     "azure_quota_holds",
     "azure_quota_spend",
+    "costs_all_tenants_daily_by_service",
+    "costs_all_tenants_monthly_by_service",
     "reference_refreshes",
     "retail_prices",
     "tenants",

@@ -2,7 +2,9 @@
 //! `costs_monthly_by_service` for the months, `costs_daily_by_service` for single days (and
 //! the trend of one service), `costs_daily_totals` for the trend; without a subscription
 //! filter their tenant-level twins (`costs_tenant_*`), which hold one row per tenant where
-//! those hold one per subscription. Numeric sums are exact, so
+//! those hold one per subscription; for the operator over every tenant, the all-tenant
+//! `costs_all_tenants_*`, which hold one row per day or month and service. Numeric sums are
+//! exact, so
 //! the answer is the one summed from the daily rows, to the last digit.
 
 use chrono::{Datelike, Months, NaiveDate};
@@ -60,14 +62,18 @@ impl Plan {
 /// [`super::summary`] from the rollups, for `from..=to` read as `plan` says (no resource group
 /// filter: the rollups do not keep it). A service is listed when it has rows in the window
 /// (the rollups count them), even if they sum to zero, as from the daily rows. Without a
-/// subscription filter, from the tenant rollups (one row per tenant, not per subscription);
-/// with one, from the per-subscription rollups.
+/// subscription filter, from the tenant rollups (one row per tenant, not per subscription), or
+/// for the operator over every tenant from the all-tenant rollups; with one, from the
+/// per-subscription rollups.
 pub(super) async fn summary(
     conn: &mut PgConnection,
     f: &CostFilter,
     (from, to): (NaiveDate, NaiveDate),
     plan: &Plan,
 ) -> Result<Summary, sqlx::Error> {
+    if f.subscription.is_none() && f.tenant_id.is_none() && operator(conn).await? {
+        return all_tenants_summary(conn, f, (from, to), plan).await;
+    }
     if f.subscription.is_none() {
         return tenant_summary(conn, f, (from, to), plan).await;
     }
@@ -198,6 +204,70 @@ async fn tenant_summary(
            GROUP BY x.date, x.currency
            ORDER BY x.date, x.currency"#,
         f.tenant_id,
+        from,
+        to,
+        f.service_name,
+    )
+    .fetch_all(&mut *conn)
+    .await?;
+    Ok(summary_of(by_service, daily))
+}
+
+/// Whether the transaction acts for the operator (a tenant's transaction without a tenant
+/// filter still reads its own tenant rollups: row-level security hides the all-tenant ones).
+async fn operator(conn: &mut PgConnection) -> Result<bool, sqlx::Error> {
+    sqlx::query_scalar!(r#"SELECT azcops_is_operator() AS "operator!""#)
+        .fetch_one(conn)
+        .await
+}
+
+/// [`summary`] for the operator over every tenant, from the all-tenant rollups
+/// (`costs_all_tenants_*`): the same plan, one row per day or month and service. Row-level
+/// security lets only the operator read them.
+async fn all_tenants_summary(
+    conn: &mut PgConnection,
+    f: &CostFilter,
+    (from, to): (NaiveDate, NaiveDate),
+    plan: &Plan,
+) -> Result<Summary, sqlx::Error> {
+    let by_service = sqlx::query_as!(
+        ServiceRow,
+        r#"SELECT x.service_name AS "service_name!", x.currency AS "currency!",
+                  sum(x.cost) AS "cost!", sum(x.amortized_cost) AS "amortized!"
+           FROM (SELECT m.service_name, m.currency, m.cost, m.amortized_cost, m.row_count
+                 FROM costs_all_tenants_monthly_by_service m
+                 WHERE m.month = ANY($1::date[])
+                   AND ($4::text IS NULL OR m.service_name = $4)
+                 UNION ALL
+                 SELECT d.service_name, d.currency, d.cost, d.amortized_cost, d.row_count
+                 FROM costs_all_tenants_daily_by_service d
+                 WHERE d.date = ANY($2::date[])
+                   AND ($4::text IS NULL OR d.service_name = $4)
+                 UNION ALL
+                 SELECT d.service_name, d.currency, -d.cost, -d.amortized_cost, -d.row_count
+                 FROM costs_all_tenants_daily_by_service d
+                 WHERE d.date = ANY($3::date[])
+                   AND ($4::text IS NULL OR d.service_name = $4)) x
+           GROUP BY x.service_name, x.currency
+           HAVING sum(x.row_count) > 0
+           ORDER BY sum(x.cost) DESC, x.service_name, x.currency"#,
+        &plan.months,
+        &plan.added,
+        &plan.subtracted,
+        f.service_name,
+    )
+    .fetch_all(&mut *conn)
+    .await?;
+    // The day's services added up (one service: its own days).
+    let daily = sqlx::query_as!(
+        DayRow,
+        r#"SELECT d.date AS "date!", d.currency AS "currency!",
+                  sum(d.cost) AS "cost!", sum(d.amortized_cost) AS "amortized!"
+           FROM costs_all_tenants_daily_by_service d
+           WHERE d.date >= $1 AND d.date <= $2
+             AND ($3::text IS NULL OR d.service_name = $3)
+           GROUP BY d.date, d.currency
+           ORDER BY d.date, d.currency"#,
         from,
         to,
         f.service_name,

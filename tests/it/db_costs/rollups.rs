@@ -79,8 +79,9 @@ async fn rollup_rows(pool: &PgPool, sql: &'static str) -> Vec<(Rollup, String)> 
         .collect()
 }
 
-/// The tenant rollups differ in no row from sums of the daily rows (cost, amortized cost and
-/// row count, every group present in both), read as the owner (every tenant).
+/// The tenant rollups and the all-tenant rollups differ in no row from sums of the daily rows
+/// (cost, amortized cost and row count, every group present in both), read as the owner
+/// (every tenant).
 pub(super) async fn assert_tenant_rollups_exact(pool: &PgPool) {
     let differing: Vec<String> = sqlx::query_scalar(
         "SELECT 'day ' || concat_ws(' ', tenant_id, date, service_name, currency, x.c, r.cost, x.n, r.row_count)
@@ -106,6 +107,28 @@ pub(super) async fn assert_tenant_rollups_exact(pool: &PgPool) {
     .fetch_all(pool)
     .await
     .expect("tenant rollups against the daily rows");
+    assert!(differing.is_empty(), "{differing:#?}");
+    // The all-tenant rollups, applied at each commit, and nothing left queued.
+    let differing: Vec<String> = sqlx::query_scalar(
+        "SELECT 'all day ' || concat_ws(' ', date, service_name, currency, x.c, r.cost, x.n, r.row_count)
+         FROM (SELECT date, service_name, currency, sum(cost) AS c, sum(amortized_cost) AS a,
+                      count(*) AS n
+               FROM costs_daily GROUP BY 1, 2, 3) x
+         FULL JOIN costs_all_tenants_daily_by_service r USING (date, service_name, currency)
+         WHERE (x.c, x.a, x.n) IS DISTINCT FROM (r.cost, r.amortized_cost, r.row_count)
+         UNION ALL
+         SELECT 'all month ' || concat_ws(' ', month, service_name, currency, x.c, r.cost, x.n, r.row_count)
+         FROM (SELECT date_trunc('month', date)::date AS month, service_name, currency,
+                      sum(cost) AS c, sum(amortized_cost) AS a, count(*) AS n
+               FROM costs_daily GROUP BY 1, 2, 3) x
+         FULL JOIN costs_all_tenants_monthly_by_service r USING (month, service_name, currency)
+         WHERE (x.c, x.a, x.n) IS DISTINCT FROM (r.cost, r.amortized_cost, r.row_count)
+         UNION ALL
+         SELECT 'queued ' || count(*) FROM costs_all_tenants_pending HAVING count(*) > 0",
+    )
+    .fetch_all(pool)
+    .await
+    .expect("all-tenant rollups against the daily rows");
     assert!(differing.is_empty(), "{differing:#?}");
     let rows: i64 = sqlx::query_scalar("SELECT count(*) FROM costs_tenant_daily_by_service")
         .fetch_one(pool)
@@ -716,4 +739,147 @@ async fn without_a_subscription_filter_the_summary_reads_only_the_tenant_rollups
         .await
         .expect_err("a subscription filter reads the per-subscription rollups");
     assert!(err.to_string().contains("permission denied"), "{err}");
+}
+
+#[sqlx::test(migrator = "azcops::db::MIGRATOR")]
+async fn the_operator_over_every_tenant_reads_only_the_all_tenant_rollups(pool: PgPool) {
+    let (tenant_a, _, _) = estate(&pool).await;
+    assert_tenant_rollups_exact(&pool).await;
+    let t = today();
+    let windows = [
+        (t.checked_sub_days(Days::new(364)).expect("date"), t),
+        (t.checked_sub_days(Days::new(29)).expect("date"), t),
+        (
+            month(-2),
+            month(-2).checked_add_days(Days::new(2)).expect("date"),
+        ),
+    ];
+    let filter = |(from, to): (NaiveDate, NaiveDate), service: Option<&str>| CostFilter {
+        from: Some(from),
+        to: Some(to),
+        service_name: service.map(str::to_owned),
+        ..CostFilter::default()
+    };
+    let mut expected = Vec::new();
+    let mut tx = db::begin(&pool, Scope::Operator).await.expect("tx");
+    for window in windows {
+        for service in [None, Some("svc-2")] {
+            let summed = costs::summary_from_rows(&mut tx, &filter(window, service))
+                .await
+                .expect("rows");
+            assert!(!summed.daily.is_empty() && !summed.by_service.is_empty());
+            expected.push(summed);
+        }
+    }
+    tx.rollback().await.expect("rollback");
+    // Were a daily, per-subscription or tenant rollup row read, this would fail with
+    // "permission denied".
+    sqlx::query(
+        "REVOKE SELECT ON costs_daily, costs_daily_by_service, costs_daily_totals,
+                          costs_monthly_by_service, costs_tenant_daily_by_service,
+                          costs_tenant_daily_totals, costs_tenant_monthly_by_service FROM azcops_app",
+    )
+    .execute(&pool)
+    .await
+    .expect("revoke");
+    let mut tx = db::begin(&pool, Scope::Operator).await.expect("tx");
+    let mut expected = expected.into_iter();
+    for window in windows {
+        for service in [None, Some("svc-2")] {
+            let rolled = costs::summary(&mut tx, &filter(window, service))
+                .await
+                .expect("from the all-tenant rollups");
+            assert_eq!(Some(rolled), expected.next(), "{window:?} {service:?}");
+        }
+    }
+    // They hold sums over every tenant: a tenant's transaction reads none of them.
+    let mut tx = db::begin(&pool, Scope::Tenant(tenant_a)).await.expect("tx");
+    let seen: i64 = sqlx::query_scalar(
+        "SELECT (SELECT count(*) FROM costs_all_tenants_daily_by_service)
+              + (SELECT count(*) FROM costs_all_tenants_monthly_by_service)",
+    )
+    .fetch_one(&mut *tx)
+    .await
+    .expect("count");
+    assert_eq!(seen, 0, "all-tenant rollup rows visible to a tenant");
+}
+
+#[sqlx::test(migrator = "azcops::db::MIGRATOR")]
+async fn tenants_writing_the_same_days_do_not_wait_for_each_other_and_keep_the_all_tenant_sums_exact(
+    pool: PgPool,
+) {
+    let days: Vec<NaiveDate> = today()
+        .checked_sub_days(Days::new(9))
+        .expect("date")
+        .iter_days()
+        .take(10)
+        .collect();
+    partitions::ensure_months_of(&pool, days.iter().copied())
+        .await
+        .expect("partitions");
+    let rows = |amount: &str| -> Vec<NewCostRow> {
+        days.iter()
+            .flat_map(|d| {
+                [
+                    row(*d, "rg", "Storage", amount),
+                    row(*d, "rg", "Compute", amount),
+                ]
+            })
+            .collect()
+    };
+    let mut tenants = Vec::new();
+    for _ in 0..6 {
+        tenants.push(tenant_and_subscription(&pool).await);
+    }
+    // The first tenant's transaction stays open after writing the same days and services as
+    // every other tenant: the others' writes and commits do not wait for it (the all-tenant rows
+    // are changed at each commit, not by the writing statement).
+    let (first_tenant, first_sub, _) = tenants[0];
+    let mut first = db::begin(&pool, Scope::Tenant(first_tenant))
+        .await
+        .expect("tx");
+    costs::upsert(&mut first, first_tenant, first_sub, &rows("1.5"))
+        .await
+        .expect("upsert");
+    let others = tenants[1..].iter().map(|(tenant, sub, _)| {
+        let (pool, tenant, sub, rows) = (pool.clone(), *tenant, *sub, rows("2.25"));
+        tokio::spawn(async move {
+            let mut tx = db::begin(&pool, Scope::Tenant(tenant)).await.expect("tx");
+            costs::upsert(&mut tx, tenant, sub, &rows)
+                .await
+                .expect("upsert");
+            costs::upsert(&mut tx, tenant, sub, &rows)
+                .await
+                .expect("the same rows again");
+            tx.commit().await.expect("commit");
+        })
+    });
+    let others: Vec<_> = others.collect();
+    let waited = tokio::time::timeout(std::time::Duration::from_secs(30), async {
+        for other in others {
+            other.await.expect("another tenant");
+        }
+    })
+    .await;
+    assert!(
+        waited.is_ok(),
+        "another tenant's commit waited for the open transaction"
+    );
+    costs::upsert(&mut first, first_tenant, first_sub, &rows("1.75"))
+        .await
+        .expect("restated in the same transaction");
+    first.commit().await.expect("commit");
+    assert_tenant_rollups_exact(&pool).await;
+    let total: Decimal =
+        sqlx::query_scalar("SELECT sum(cost) FROM costs_all_tenants_monthly_by_service")
+            .fetch_one(&pool)
+            .await
+            .expect("total");
+    assert_eq!(
+        total,
+        Decimal::from(20)
+            * ("1.75".parse::<Decimal>().expect("decimal")
+                + Decimal::from(5) * "2.25".parse::<Decimal>().expect("decimal")),
+        "10 days x 2 services x (1.75 + 5 x 2.25)"
+    );
 }
