@@ -41,9 +41,10 @@
 --                    80 % open, the rest dismissed/approved/rejected/executed/resolved
 --   suppressions, rule_settings  a few per tenant (resource-group exclusions, tag snoozes,
 --                    a disabled rule), so the hidden-recommendations set is not empty
---   recommendation_summary_cells  the summary's cells: REBUILT ONCE after the load with the
---                    GROUP BY of their migration (the triggers that keep them are off during the
---                    load), then checked against recommendations
+--   recommendation_summary_cells, recommendation_tenant_summary_cells  the summary's cells per
+--                    subscription and per tenant: REBUILT ONCE after the load with the GROUP BYs
+--                    of their migrations (the triggers that keep them are off during the load),
+--                    then checked against recommendations
 -- Then VACUUM ANALYZE. Pseudo-random choices come from md5 of row numbers: the same database
 -- every time for the same sizes.
 
@@ -611,6 +612,12 @@ SELECT tenant_id, subscription_db_id, status, category, rule_id, currency,
 FROM recommendations
 WHERE superseded_by IS NULL
 GROUP BY 1, 2, 3, 4, 5, 6;
+-- And per tenant, as migration 20261218000100 builds them.
+DELETE FROM recommendation_tenant_summary_cells;
+INSERT INTO recommendation_tenant_summary_cells (tenant_id, status, category, rule_id, currency, count, savings)
+SELECT tenant_id, status, category, rule_id, currency, sum(count), sum(savings)
+FROM recommendation_summary_cells
+GROUP BY 1, 2, 3, 4, 5;
 
 RESET session_replication_role;
 
@@ -690,7 +697,15 @@ FULL JOIN recommendation_summary_cells c USING (tenant_id, subscription_db_id, s
 WHERE c.count IS DISTINCT FROM d.count OR c.savings IS DISTINCT FROM d.savings
 \gset
 \echo msp: summary cells differing from recommendations: :summary_cells_differing
-SELECT :summary_cells_differing = 0 AS summary_cells_ok \gset
+SELECT count(*) AS tenant_summary_cells_differing
+FROM (SELECT tenant_id, status, category, rule_id, currency, count(*) AS count,
+             coalesce(sum(estimated_monthly_savings), 0) AS savings
+      FROM recommendations WHERE superseded_by IS NULL GROUP BY 1, 2, 3, 4, 5) d
+FULL JOIN recommendation_tenant_summary_cells c USING (tenant_id, status, category, rule_id, currency)
+WHERE c.count IS DISTINCT FROM d.count OR c.savings IS DISTINCT FROM d.savings
+\gset
+\echo msp: tenant summary cells differing from recommendations: :tenant_summary_cells_differing
+SELECT :summary_cells_differing = 0 AND :tenant_summary_cells_differing = 0 AS summary_cells_ok \gset
 \if :summary_cells_ok
 \else
     \echo msp: the summary cells do not match recommendations

@@ -402,7 +402,8 @@ pub struct Cell {
 /// The cells the summary adds up: every group once (superseded Advisor recommendations left
 /// out), suppressed ones only when asked for. Read from the cells the database keeps as
 /// recommendations change (`recommendation_summary_cells`, one row per subscription × status ×
-/// category × rule × currency) with the changes this transaction queued for them
+/// category × rule × currency, when a subscription is filtered; otherwise
+/// `recommendation_tenant_summary_cells`, the same per tenant) with the changes this transaction queued for them
 /// (`recommendation_summary_pending`, added at commit), less the hidden recommendations in
 /// scope (suppressed, or of a disabled rule, at `f.at`), counted from the recommendations
 /// themselves: the same sums as adding up the recommendations, without reading them all. Each
@@ -418,8 +419,14 @@ pub async fn cells(conn: &mut PgConnection, f: &SummaryFilter) -> Result<Vec<Cel
            parts AS (
                SELECT c.status, c.category, c.rule_id, c.currency, c.count, c.savings
                FROM recommendation_summary_cells c
-               WHERE ($1::uuid IS NULL OR c.tenant_id = $1)
-                 AND ($2::uuid IS NULL OR (c.tenant_id, c.subscription_db_id) IN (SELECT tenant_id, id FROM scope))
+               WHERE $2::uuid IS NOT NULL
+                 AND ($1::uuid IS NULL OR c.tenant_id = $1)
+                 AND (c.tenant_id, c.subscription_db_id) IN (SELECT tenant_id, id FROM scope)
+               UNION ALL
+               SELECT t.status, t.category, t.rule_id, t.currency, t.count, t.savings
+               FROM recommendation_tenant_summary_cells t
+               WHERE $2::uuid IS NULL
+                 AND ($1::uuid IS NULL OR t.tenant_id = $1)
                UNION ALL
                SELECT p.status, p.category, p.rule_id, p.currency, p.count, p.savings
                FROM recommendation_summary_pending p

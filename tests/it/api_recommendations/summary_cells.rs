@@ -54,6 +54,17 @@ const MISMATCHES: &str = "WITH direct AS (
     FROM recommendation_summary_cells c
     FULL JOIN direct d USING (tenant_id, subscription_db_id, status, category, rule_id, currency)
     WHERE c.count IS DISTINCT FROM d.count OR c.savings IS DISTINCT FROM d.savings
+    UNION ALL
+    SELECT format('tenant %s %s %s %s %s: kept %s / %s, direct %s / %s', coalesce(t.tenant_id, d.tenant_id),
+                  coalesce(t.status, d.status), coalesce(t.category, d.category),
+                  coalesce(t.rule_id, d.rule_id), coalesce(t.currency, d.currency), t.count, t.savings,
+                  d.count, d.savings)
+    FROM recommendation_tenant_summary_cells t
+    FULL JOIN (SELECT tenant_id, status, category, rule_id, currency, sum(count) AS count,
+                      sum(savings) AS savings
+               FROM direct GROUP BY 1, 2, 3, 4, 5) d
+         USING (tenant_id, status, category, rule_id, currency)
+    WHERE t.count IS DISTINCT FROM d.count OR t.savings IS DISTINCT FROM d.savings
     ORDER BY 1";
 
 /// A tenant and its subscriptions (AzCops id, Azure id).
@@ -231,7 +242,8 @@ impl Msp {
     }
 }
 
-/// The maintained cells equal the recommendations' sums, none is empty, nothing is left queued.
+/// The maintained cells, per subscription and per tenant, equal the recommendations' sums, none
+/// is empty, nothing is left queued.
 async fn assert_cells_match(pool: &PgPool, step: &str) {
     let mismatches: Vec<String> = sqlx::query_scalar(MISMATCHES)
         .fetch_all(pool)
@@ -243,7 +255,8 @@ async fn assert_cells_match(pool: &PgPool, step: &str) {
         mismatches.join("\n")
     );
     let (empty, queued): (i64, i64) = sqlx::query_as(
-        "SELECT (SELECT count(*) FROM recommendation_summary_cells WHERE count <= 0),
+        "SELECT (SELECT count(*) FROM recommendation_summary_cells WHERE count <= 0)
+              + (SELECT count(*) FROM recommendation_tenant_summary_cells WHERE count <= 0),
                 (SELECT count(*) FROM recommendation_summary_pending)",
     )
     .fetch_one(pool)
