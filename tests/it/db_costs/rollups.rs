@@ -615,6 +615,32 @@ async fn the_tenant_rollups_stay_exact_through_reingestion_retention_and_isolati
     assert_summaries_equal(&pool, Scope::Operator, None, sub_a, &windows).await;
 }
 
+/// The ten days ending today, their months' partitions made.
+async fn last_ten_days(pool: &PgPool) -> Vec<NaiveDate> {
+    let days: Vec<NaiveDate> = today()
+        .checked_sub_days(Days::new(9))
+        .expect("date")
+        .iter_days()
+        .take(10)
+        .collect();
+    partitions::ensure_months_of(pool, days.iter().copied())
+        .await
+        .expect("partitions");
+    days
+}
+
+/// One row of `amount` for Storage and one for Compute on each of `days`.
+fn two_services(days: &[NaiveDate], amount: &str) -> Vec<NewCostRow> {
+    days.iter()
+        .flat_map(|d| {
+            [
+                row(*d, "rg", "Storage", amount),
+                row(*d, "rg", "Compute", amount),
+            ]
+        })
+        .collect()
+}
+
 #[sqlx::test(migrator = "azcops::db::MIGRATOR")]
 async fn concurrent_ingestions_of_one_tenants_subscriptions_keep_its_rollups_exact(pool: PgPool) {
     let (tenant, sub_1, _) = tenant_and_subscription(&pool).await;
@@ -626,25 +652,8 @@ async fn concurrent_ingestions_of_one_tenants_subscriptions_keep_its_rollups_exa
     .fetch_one(&pool)
     .await
     .expect("second subscription");
-    let days: Vec<NaiveDate> = today()
-        .checked_sub_days(Days::new(9))
-        .expect("date")
-        .iter_days()
-        .take(10)
-        .collect();
-    partitions::ensure_months_of(&pool, days.iter().copied())
-        .await
-        .expect("partitions");
-    let rows = |amount: &str| -> Vec<NewCostRow> {
-        days.iter()
-            .flat_map(|d| {
-                [
-                    row(*d, "rg", "Storage", amount),
-                    row(*d, "rg", "Compute", amount),
-                ]
-            })
-            .collect()
-    };
+    let days = last_ten_days(&pool).await;
+    let rows = |amount: &str| two_services(&days, amount);
     // The first holds its transaction open after writing; the second writes the same tenant
     // days meanwhile (it waits for the first's tenant lock), then both commit.
     let mut first = db::begin(&pool, Scope::Tenant(tenant)).await.expect("tx");
@@ -808,25 +817,8 @@ async fn the_operator_over_every_tenant_reads_only_the_all_tenant_rollups(pool: 
 async fn tenants_writing_the_same_days_do_not_wait_for_each_other_and_keep_the_all_tenant_sums_exact(
     pool: PgPool,
 ) {
-    let days: Vec<NaiveDate> = today()
-        .checked_sub_days(Days::new(9))
-        .expect("date")
-        .iter_days()
-        .take(10)
-        .collect();
-    partitions::ensure_months_of(&pool, days.iter().copied())
-        .await
-        .expect("partitions");
-    let rows = |amount: &str| -> Vec<NewCostRow> {
-        days.iter()
-            .flat_map(|d| {
-                [
-                    row(*d, "rg", "Storage", amount),
-                    row(*d, "rg", "Compute", amount),
-                ]
-            })
-            .collect()
-    };
+    let days = last_ten_days(&pool).await;
+    let rows = |amount: &str| two_services(&days, amount);
     let mut tenants = Vec::new();
     for _ in 0..6 {
         tenants.push(tenant_and_subscription(&pool).await);
