@@ -34,6 +34,12 @@ use sqlx::postgres::{PgConnectOptions, PgPoolOptions};
 use sqlx::{PgPool, Postgres, Transaction};
 use uuid::Uuid;
 
+/// A pooled connection idle at least this long is pinged before it is handed out, so one that
+/// PostgreSQL or the network closed meanwhile (a restart, a failover, an idle timeout) is
+/// replaced instead of failing the request. One busy a moment ago is not: under load that ping
+/// was a round trip in every request (sqlx's default pings every time).
+pub const PING_AFTER_IDLE: Duration = Duration::from_secs(1);
+
 /// The schema migrations in `migrations/`, embedded in the binary.
 pub static MIGRATOR: sqlx::migrate::Migrator = sqlx::migrate!("./migrations");
 
@@ -322,7 +328,16 @@ impl Database {
                     .options([("jit", "off")]);
                 let pool_options = PgPoolOptions::new()
                     .max_connections(self.max_connections)
-                    .acquire_timeout(self.acquire_timeout);
+                    .acquire_timeout(self.acquire_timeout)
+                    .test_before_acquire(false)
+                    .before_acquire(|conn, meta| {
+                        Box::pin(async move {
+                            if meta.idle_for >= PING_AFTER_IDLE {
+                                sqlx::Connection::ping(conn).await?;
+                            }
+                            Ok(true)
+                        })
+                    });
                 let Login::Entra { client_id } = &self.login else {
                     return self.checked(pool_options.connect_lazy_with(options)).await;
                 };

@@ -103,14 +103,23 @@ pub async fn list(
         None
     };
     let (after_resource_id, after_id) = page.after().cloned().unzip();
+    // One table in the FROM list, so the page is read in list order from an index and the
+    // scan stops at its last row. Joined with `subscriptions`, the planner, estimating a
+    // tenant's type + location at a dozen rows where there were hundreds, hashed the join and
+    // sorted every matching row (issue 15); the Azure subscription id is looked up per row of
+    // the page instead (the foreign key guarantees one).
     let rows = sqlx::query_as!(
         Resource,
-        r#"SELECT r.id, r.tenant_id, r.subscription_db_id, s.subscription_id, r.resource_id, r.name,
+        r#"SELECT r.id, r.tenant_id, r.subscription_db_id,
+                  (SELECT s.subscription_id FROM subscriptions s WHERE s.id = r.subscription_db_id)
+                      AS "subscription_id!",
+                  r.resource_id, r.name,
                   r.type AS resource_type, r.kind, r.location, r.resource_group, r.sku, r.tags,
                   NULL::jsonb AS properties, r.first_seen_at, r.last_seen_at, r.deleted_at, r.created_at, r.updated_at
-           FROM resources r JOIN subscriptions s ON s.id = r.subscription_db_id
+           FROM resources r
            WHERE ($1::uuid IS NULL OR r.tenant_id = $1)
-             AND ($2::uuid IS NULL OR s.id = $2 OR s.subscription_id = $2)
+             AND ($2::uuid IS NULL OR r.subscription_db_id IN
+                  (SELECT s.id FROM subscriptions s WHERE s.id = $2 OR s.subscription_id = $2))
              AND ($3::text IS NULL OR r.type = $3) AND ($4::text IS NULL OR r.location = $4)
              AND ($5::text IS NULL OR r.resource_group = $5)
              AND ($6::text IS NULL OR $7::jsonb IS NOT NULL OR r.tags ? $6) AND ($7::jsonb IS NULL OR r.tags @> $7)

@@ -368,6 +368,41 @@ async fn the_pools_sessions_use_custom_plans_and_no_jit(pool: PgPool) {
     assert_eq!(read(Some(Planning::Cached)).await, owned(("off", "auto")));
 }
 
+/// A pooled session that PostgreSQL ended while it sat idle (as a restart or a failover ends
+/// every session) is pinged before it is handed out and replaced: the next transaction works on
+/// a new session. The pool pings only sessions idle for [`db::PING_AFTER_IDLE`], so a busy pool
+/// spends no round trip per request on it.
+#[sqlx::test(migrator = "azcops::db::MIGRATOR")]
+async fn a_pooled_session_ended_while_idle_is_replaced_before_it_is_handed_out(pool: PgPool) {
+    use sqlx::ConnectOptions;
+
+    let url = SecretString::from(pool.connect_options().to_url_lossy().to_string());
+    let database = Database::new(UrlSource::Direct(url), 1, Duration::from_secs(5));
+    let app = database.pool().await.expect("the pool");
+    let backend = || async move {
+        let mut tx = db::begin(app, Scope::Operator)
+            .await
+            .expect("a transaction");
+        let pid: i32 = sqlx::query_scalar("SELECT pg_backend_pid()")
+            .fetch_one(&mut *tx)
+            .await
+            .expect("its backend");
+        tx.commit().await.expect("commit");
+        pid
+    };
+    let first = backend().await;
+    assert_eq!(first, backend().await, "one session, reused");
+    let ended: bool = sqlx::query_scalar("SELECT pg_terminate_backend($1, 5000)")
+        .bind(first)
+        .fetch_one(&pool)
+        .await
+        .expect("terminate");
+    assert!(ended, "PostgreSQL ended the pool's session");
+    tokio::time::sleep(db::PING_AFTER_IDLE + Duration::from_millis(100)).await;
+    let second = backend().await;
+    assert_ne!(first, second, "a new session replaced the ended one");
+}
+
 /// A caller's transaction checks its tenant in the statement that begins it: refused with
 /// the SQLSTATE the API turns into a 403, and the session (the pool's only one) is left idle,
 /// not in an aborted transaction, so the next transaction on it works.

@@ -313,3 +313,24 @@ async fn query_running_trigger_functions_keep_their_plans_whatever_the_transacti
         );
     }
 }
+
+/// The hidden-recommendations set (suppressions and disabled rules) is a PL/pgSQL function with
+/// one generic plan per session: inlined as a SQL function, it was planned again inside every
+/// recommendation list, count, summary and single view under the API's `force_custom_plan`
+/// (migration 20261219000000). A `CREATE OR REPLACE` back to SQL, or without the setting,
+/// fails here.
+#[sqlx::test(migrator = "azcops::db::MIGRATOR")]
+async fn the_hidden_recommendations_function_keeps_one_plan_per_session(pool: PgPool) {
+    let (language, config): (String, Option<Vec<String>>) = sqlx::query_as(
+        "SELECT l.lanname::text, p.proconfig FROM pg_proc p JOIN pg_language l ON l.oid = p.prolang
+         WHERE p.proname = 'recommendations_hidden'",
+    )
+    .fetch_one(&pool)
+    .await
+    .expect("catalogue");
+    assert_eq!(language, "plpgsql", "a SQL function would be inlined");
+    assert_eq!(
+        config,
+        Some(vec!["plan_cache_mode=force_generic_plan".to_owned()])
+    );
+}
