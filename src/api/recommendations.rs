@@ -221,7 +221,7 @@ pub async fn list(
         return Ok(Json(Paginated::empty(&page)));
     }
     let mut tx = state.begin(caller.scope).await?;
-    recommendations::expire_snoozes(&mut tx, at).await?;
+    recommendations::expire_snoozes(&mut tx, filter.tenant_id, at).await?;
     let listed = query::list(&mut tx, &filter, &page).await?;
     tx.commit().await?;
     let sort = filter.sort;
@@ -257,7 +257,7 @@ pub async fn read(
 ) -> Result<Json<RecommendationDetail>, ApiError> {
     let at = state.now();
     let mut tx = state.begin(caller.scope).await?;
-    recommendations::expire_snoozes(&mut tx, at).await?;
+    recommendations::expire_snoozes(&mut tx, caller.tenant(), at).await?;
     let detail = query::get(&mut tx, caller.tenant(), id, at)
         .await?
         .ok_or(ApiError::NotFound("recommendation"))?;

@@ -7,6 +7,7 @@ mod grouping;
 mod realised;
 
 use sqlx::PgPool;
+use uuid::Uuid;
 
 use azcops::db::recommendations::{EvaluationOutcome, Status, expire_snoozes};
 use azcops::db::{self, Scope};
@@ -280,12 +281,17 @@ async fn a_snooze_reopens_when_its_end_passes_and_not_before(pool: PgPool) {
         .await
         .unwrap();
     assert_eq!(
-        expire_snoozes(&mut tx, plus_days(day(10), -1))
+        expire_snoozes(&mut tx, Some(estate.tenant), plus_days(day(10), -1))
             .await
             .unwrap(),
         0
     );
-    assert_eq!(expire_snoozes(&mut tx, day(10)).await.unwrap(), 1);
+    assert_eq!(
+        expire_snoozes(&mut tx, Some(estate.tenant), day(10))
+            .await
+            .unwrap(),
+        1
+    );
     tx.commit().await.unwrap();
     assert_eq!(state_of(&pool, id).await.0, Status::Open);
     let until: Option<chrono::DateTime<chrono::Utc>> =
@@ -297,6 +303,57 @@ async fn a_snooze_reopens_when_its_end_passes_and_not_before(pool: PgPool) {
     assert_eq!(until, None, "the snooze is gone with the dismissal");
     assert_eq!(
         timeline(&pool, id).await,
+        [("open".into(), "snooze_expired".into(), "system".into())]
+    );
+}
+
+/// A dismissal of `estate`'s one finding, snoozed until day 10.
+async fn snoozed(pool: &PgPool, estate: &Estate) -> Uuid {
+    let a = estate.disk(pool, "rg", "a", serde_json::json!({})).await;
+    let f = finding(DISK_RULE, &a, "delete");
+    estate
+        .evaluate(pool, day(1), std::slice::from_ref(&f), &[DISK_RULE])
+        .await;
+    let id = estate.finding_id(pool, &f.fingerprint).await;
+    drive(pool, id, Status::Dismissed).await;
+    sqlx::query("UPDATE recommendations SET snoozed_until = $2 WHERE id = $1")
+        .bind(id)
+        .bind(day(10))
+        .execute(pool)
+        .await
+        .expect("snooze");
+    id
+}
+
+/// A tenant's reads reopen its own ended snoozes only; the operator's, every tenant's.
+#[sqlx::test(migrator = "azcops::db::MIGRATOR")]
+async fn a_tenants_read_reopens_its_own_ended_snoozes_and_the_operators_every_tenants(
+    pool: PgPool,
+) {
+    let (one, other) = (Estate::create(&pool).await, Estate::create(&pool).await);
+    let (mine, theirs) = (snoozed(&pool, &one).await, snoozed(&pool, &other).await);
+    let mut tx = db::begin(&pool, Scope::Tenant(one.tenant)).await.unwrap();
+    assert_eq!(
+        expire_snoozes(&mut tx, Some(one.tenant), day(11))
+            .await
+            .unwrap(),
+        1
+    );
+    tx.commit().await.unwrap();
+    assert_eq!(state_of(&pool, mine).await.0, Status::Open);
+    assert_eq!(state_of(&pool, theirs).await.0, Status::Dismissed);
+
+    let mut tx = db::begin(&pool, Scope::Operator).await.unwrap();
+    assert_eq!(expire_snoozes(&mut tx, None, day(11)).await.unwrap(), 1);
+    assert_eq!(
+        expire_snoozes(&mut tx, None, day(11)).await.unwrap(),
+        0,
+        "nothing left to reopen"
+    );
+    tx.commit().await.unwrap();
+    assert_eq!(state_of(&pool, theirs).await.0, Status::Open);
+    assert_eq!(
+        timeline(&pool, theirs).await,
         [("open".into(), "snooze_expired".into(), "system".into())]
     );
 }

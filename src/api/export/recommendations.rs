@@ -154,7 +154,7 @@ impl Export for Recommendations {
     ) -> BoxFuture<'a, Result<Listed<Recommendation>, sqlx::Error>> {
         Box::pin(async move {
             if page.after().is_none() {
-                expire_snoozes(conn, self.0.at).await?;
+                expire_snoozes(conn, self.0.tenant_id, self.0.at).await?;
             }
             query::list(conn, &self.0, page).await
         })

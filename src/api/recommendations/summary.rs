@@ -107,7 +107,7 @@ pub async fn summary(
         at,
     };
     let mut tx = state.begin(caller.scope).await?;
-    recommendations::expire_snoozes(&mut tx, at).await?;
+    recommendations::expire_snoozes(&mut tx, filter.tenant_id, at).await?;
     let cells = query::cells(&mut tx, &filter).await?;
     let realised = realised::figures(&mut tx, &filter).await?;
     tx.commit().await?;
@@ -162,12 +162,12 @@ fn add_up_realised(
                 currency,
                 ..RealisedSavings::default()
             });
-        group.count += 1;
+        group.count += figure.count;
         match figure.measurement {
-            Measurement::Pending => group.pending += 1,
-            Measurement::Unmeasurable => group.unmeasurable += 1,
+            Measurement::Pending => group.pending += figure.count,
+            Measurement::Unmeasurable => group.unmeasurable += figure.count,
             Measurement::Measured => {
-                group.measured += 1;
+                group.measured += figure.count;
                 group.realised_monthly_savings += figure.monthly_savings.unwrap_or_default();
                 // Accuracy compares like with like: an estimate in another currency (Advisor's
                 // USD for a EUR bill) is left out of it.

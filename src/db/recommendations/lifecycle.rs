@@ -111,22 +111,19 @@ pub async fn transition(
 }
 
 /// Reopens the snoozed recommendations (dismissed with an end) whose end is at or before
-/// `now`, within what the transaction may see (one tenant, or all for the operator). Called by
-/// the evaluation's caller and by the API's reads, so an expired snooze never shows as
-/// dismissed. Returns how many reopened.
+/// `now`, of `tenant_id` (or every tenant), within what the transaction may see (one tenant, or
+/// all for the operator). Called by the API's reads, so an expired snooze never shows as
+/// dismissed. Returns how many reopened. The database function looks in the tenant's snoozes
+/// only and updates only when one has ended (migration 20261219000100).
 pub async fn expire_snoozes(
     conn: &mut PgConnection,
+    tenant_id: Option<Uuid>,
     now: DateTime<Utc>,
 ) -> Result<u64, sqlx::Error> {
     let rows = sqlx::query!(
-        r#"WITH target AS (
-               SELECT id FROM recommendations
-               WHERE status = 'dismissed' AND snoozed_until <= $1
-               FOR UPDATE SKIP LOCKED)
-           UPDATE recommendations r SET status = 'open'
-           FROM target t WHERE r.id = t.id
-           RETURNING r.id, r.tenant_id"#,
+        r#"SELECT id AS "id!", tenant_id AS "tenant_id!" FROM recommendations_expire_snoozes($1, $2)"#,
         now,
+        tenant_id,
     )
     .fetch_all(&mut *conn)
     .await?;

@@ -158,11 +158,15 @@ pub struct RealisedRow {
     pub daily_currency: Option<String>,
 }
 
-/// What a summary adds up of one changed recommendation: its estimate and its measurement.
+/// What a summary adds up of changed recommendations of one rule with the same estimate
+/// currency, measurement and measured currency: how many, and their estimates and measured
+/// savings summed.
 #[derive(Debug, Clone, PartialEq)]
 pub struct Figure {
     pub rule_id: String,
     pub estimate_currency: String,
+    /// The recommendations it adds up (1 for one measured at the request).
+    pub count: i64,
     pub estimated_monthly_savings: Option<Decimal>,
     pub measurement: Measurement,
     /// The currency of the measured costs, when any were.
@@ -177,6 +181,7 @@ impl RealisedRow {
         Figure {
             rule_id: self.rule_id.clone(),
             estimate_currency: self.estimate_currency.clone(),
+            count: 1,
             estimated_monthly_savings: self.estimated_monthly_savings,
             measurement: realised.measurement,
             currency: realised.currency,
@@ -320,15 +325,19 @@ pub async fn rows(
 }
 
 /// The figures of the recommendations whose savings count as realised under `filter`: the kept
-/// measurements, and a measurement made now of those without one.
+/// measurements added up by PostgreSQL (one row per rule, currencies and measurement, not one
+/// per recommendation: 1,094 rows for the largest tenant of the MSP database), and a
+/// measurement made now of those without one.
 pub async fn figures(
     conn: &mut PgConnection,
     filter: &super::query::SummaryFilter,
 ) -> Result<Vec<Figure>, sqlx::Error> {
     let kept = sqlx::query!(
-        r#"SELECT r.id, r.rule_id, r.currency, r.estimated_monthly_savings,
-                  m.measurement AS "measurement?: Measurement", m.currency AS "measured_currency?",
-                  m.monthly_savings AS "monthly_savings?"
+        r#"SELECT r.rule_id, r.currency, m.measurement AS "measurement?: Measurement",
+                  m.currency AS "measured_currency?", count(*) AS "count!",
+                  sum(r.estimated_monthly_savings) AS estimated_monthly_savings,
+                  sum(m.monthly_savings) AS monthly_savings,
+                  array_agg(r.id) FILTER (WHERE m.recommendation_id IS NULL) AS unmeasured
            FROM recommendations r
            JOIN subscriptions s ON s.id = r.subscription_db_id
            LEFT JOIN recommendation_realised m ON m.tenant_id = r.tenant_id AND m.recommendation_id = r.id
@@ -336,7 +345,8 @@ pub async fn figures(
              AND r.superseded_by IS NULL
              AND ($1::uuid IS NULL OR r.tenant_id = $1)
              AND ($2::uuid IS NULL OR s.id = $2 OR s.subscription_id = $2)
-             AND ($3 OR r.id NOT IN (SELECT h.id FROM recommendations_hidden($4) h))"#,
+             AND ($3 OR r.id NOT IN (SELECT h.id FROM recommendations_hidden($4) h))
+           GROUP BY r.rule_id, r.currency, m.measurement, m.currency"#,
         filter.tenant_id,
         filter.subscription,
         filter.include_suppressed,
@@ -351,12 +361,13 @@ pub async fn figures(
             Some(measurement) => out.push(Figure {
                 rule_id: row.rule_id,
                 estimate_currency: row.currency,
+                count: row.count,
                 estimated_monthly_savings: row.estimated_monthly_savings,
                 measurement,
                 currency: row.measured_currency,
                 monthly_savings: row.monthly_savings,
             }),
-            None => unmeasured.push(row.id),
+            None => unmeasured.extend(row.unmeasured.unwrap_or_default()),
         }
     }
     if !unmeasured.is_empty() {

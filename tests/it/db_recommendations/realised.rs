@@ -277,3 +277,106 @@ async fn a_kept_measurement_is_forgotten_when_its_inputs_change_and_kept_again_b
     .expect("coverage");
     assert!(kept(&pool, &estate).await.is_empty());
 }
+
+/// The summary's figures add the kept measurements up in PostgreSQL, one figure per rule,
+/// currencies and measurement, and measure at the request only those without a kept one: the
+/// counts and sums equal those of the recommendations measured one by one.
+#[sqlx::test(migrator = "azcops::db::MIGRATOR")]
+async fn the_figures_add_up_the_kept_measurements_and_those_measured_at_the_request(pool: PgPool) {
+    let estate = Estate::create(&pool).await;
+    let mut disks = Vec::new();
+    for name in ["a", "b", "c", "uncosted"] {
+        disks.push(estate.disk(&pool, "rg", name, serde_json::json!({})).await);
+    }
+    let findings: Vec<_> = disks
+        .iter()
+        .map(|d| finding("disk.unattached", d, "delete"))
+        .collect();
+    estate
+        .evaluate(&pool, day(1), &findings, &["disk.unattached"])
+        .await;
+    let october = Window {
+        start: date(10, 1),
+        end: date(10, 30),
+    };
+    window(
+        &pool,
+        &estate,
+        october,
+        &[(&disks[0], 300), (&disks[1], 600), (&disks[2], 900)],
+    )
+    .await;
+    let mut ids = Vec::new();
+    for f in &findings {
+        let id = estate.finding_id(&pool, &f.fingerprint).await;
+        drive(&pool, id, Status::Approved).await;
+        execute(&pool, &estate, id).await;
+        ids.push(id);
+    }
+    let after = Window {
+        start: date(11, 6),
+        end: date(12, 5),
+    };
+    window(
+        &pool,
+        &estate,
+        after,
+        &[(&disks[0], 60), (&disks[1], 60), (&disks[2], 60)],
+    )
+    .await;
+    // Kept by the evaluation; then one forgotten (its baseline changed), measured at the request.
+    estate.evaluate(&pool, day(6), &[], &[]).await;
+    assert_eq!(kept(&pool, &estate).await.len(), 4);
+    sqlx::query("UPDATE recommendations SET baseline_daily_cost = 40 WHERE id = $1")
+        .bind(ids[2])
+        .execute(&pool)
+        .await
+        .expect("baseline");
+    assert_eq!(kept(&pool, &estate).await.len(), 3);
+
+    let figures = figures(&pool, &estate).await;
+    let measured: Vec<_> = figures
+        .iter()
+        .filter(|f| f.measurement == Measurement::Measured)
+        .collect();
+    let mut counts: Vec<i64> = measured.iter().map(|f| f.count).collect();
+    counts.sort();
+    assert_eq!(
+        counts,
+        [1, 2],
+        "the two kept measurements in one figure, the forgotten one in its own: {figures:?}"
+    );
+    let one_by_one = realised_rows(&pool, &estate).await;
+    let sum = |kind: Measurement| -> (i64, Decimal, Decimal) {
+        let rows: Vec<_> = one_by_one
+            .iter()
+            .filter(|r| r.realised().measurement == kind)
+            .collect();
+        (
+            rows.len() as i64,
+            rows.iter()
+                .filter_map(|r| r.estimated_monthly_savings)
+                .sum(),
+            rows.iter()
+                .filter_map(|r| r.realised().monthly_savings)
+                .sum(),
+        )
+    };
+    let added = |kind: Measurement| -> (i64, Decimal, Decimal) {
+        let of: Vec<_> = figures.iter().filter(|f| f.measurement == kind).collect();
+        (
+            of.iter().map(|f| f.count).sum(),
+            of.iter().filter_map(|f| f.estimated_monthly_savings).sum(),
+            of.iter().filter_map(|f| f.monthly_savings).sum(),
+        )
+    };
+    assert_eq!(added(Measurement::Measured), sum(Measurement::Measured));
+    assert_eq!(added(Measurement::Measured).0, 3);
+    // (10 − 2) + (20 − 2) + (40 − 2) a day, × 30.44
+    assert_eq!(added(Measurement::Measured).2, Decimal::new(194816, 2));
+    assert_eq!(
+        added(Measurement::Unmeasurable),
+        sum(Measurement::Unmeasurable)
+    );
+    assert_eq!(added(Measurement::Unmeasurable).0, 1);
+}
