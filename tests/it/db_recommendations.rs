@@ -261,22 +261,28 @@ async fn a_dismissed_finding_stays_dismissed_when_it_reappears(pool: PgPool) {
     assert!(timeline(&pool, id).await.is_empty(), "no status change");
 }
 
-#[sqlx::test(migrator = "azcops::db::MIGRATOR")]
-async fn a_snooze_reopens_when_its_end_passes_and_not_before(pool: PgPool) {
-    let estate = Estate::create(&pool).await;
-    let a = estate.disk(&pool, "rg", "a", serde_json::json!({})).await;
+/// A dismissal of `estate`'s one finding, snoozed until day 10.
+async fn snoozed(pool: &PgPool, estate: &Estate) -> Uuid {
+    let a = estate.disk(pool, "rg", "a", serde_json::json!({})).await;
     let f = finding(DISK_RULE, &a, "delete");
     estate
-        .evaluate(&pool, day(1), std::slice::from_ref(&f), &[DISK_RULE])
+        .evaluate(pool, day(1), std::slice::from_ref(&f), &[DISK_RULE])
         .await;
-    let id = estate.finding_id(&pool, &f.fingerprint).await;
-    drive(&pool, id, Status::Dismissed).await;
+    let id = estate.finding_id(pool, &f.fingerprint).await;
+    drive(pool, id, Status::Dismissed).await;
     sqlx::query("UPDATE recommendations SET snoozed_until = $2 WHERE id = $1")
         .bind(id)
         .bind(day(10))
-        .execute(&pool)
+        .execute(pool)
         .await
-        .unwrap();
+        .expect("snooze");
+    id
+}
+
+#[sqlx::test(migrator = "azcops::db::MIGRATOR")]
+async fn a_snooze_reopens_when_its_end_passes_and_not_before(pool: PgPool) {
+    let estate = Estate::create(&pool).await;
+    let id = snoozed(&pool, &estate).await;
     let mut tx = db::begin(&pool, Scope::Tenant(estate.tenant))
         .await
         .unwrap();
@@ -305,24 +311,6 @@ async fn a_snooze_reopens_when_its_end_passes_and_not_before(pool: PgPool) {
         timeline(&pool, id).await,
         [("open".into(), "snooze_expired".into(), "system".into())]
     );
-}
-
-/// A dismissal of `estate`'s one finding, snoozed until day 10.
-async fn snoozed(pool: &PgPool, estate: &Estate) -> Uuid {
-    let a = estate.disk(pool, "rg", "a", serde_json::json!({})).await;
-    let f = finding(DISK_RULE, &a, "delete");
-    estate
-        .evaluate(pool, day(1), std::slice::from_ref(&f), &[DISK_RULE])
-        .await;
-    let id = estate.finding_id(pool, &f.fingerprint).await;
-    drive(pool, id, Status::Dismissed).await;
-    sqlx::query("UPDATE recommendations SET snoozed_until = $2 WHERE id = $1")
-        .bind(id)
-        .bind(day(10))
-        .execute(pool)
-        .await
-        .expect("snooze");
-    id
 }
 
 /// A tenant's reads reopen its own ended snoozes only; the operator's, every tenant's.
