@@ -115,7 +115,7 @@ pub struct Target<'a> {
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum ResourceCosts {
     /// Not this item: another mode, or the window already stored (it moves once a day, and it
-    /// costs the tenant about ten query units of its 12 per 10 s, so a second full run the same
+    /// costs the tenant query units, [`resource_cost_units`], so a second full run the same
     /// day, e.g. an ad-hoc re-ingestion, keeps them).
     Skip,
     /// Query it with the rest, whatever the wait for query units.
@@ -131,14 +131,11 @@ pub enum ResourceCosts {
 /// ([`ResourceCosts::Due`]).
 pub const DEFER_AFTER: Duration = Duration::from_secs(2);
 
-/// Rows per Cost Management page.
-const COST_PAGE_ROWS: usize = 1000;
-
 /// The query units the per-resource window of a subscription of `resources` resources costs:
 /// both cost types, every page (about one row per resource and service) charged the months the
 /// window touches.
 pub fn resource_cost_units(window: DateRange, resources: usize) -> u32 {
-    let pages = u32::try_from(resources / COST_PAGE_ROWS + 1).unwrap_or(u32::MAX);
+    let pages = u32::try_from(resources / cost_management::PAGE_ROWS + 1).unwrap_or(u32::MAX);
     let months = cost_management::query_units(window.from, window.to);
     2u32.saturating_mul(months).saturating_mul(pages)
 }
@@ -392,13 +389,15 @@ mod tests {
             to: NaiveDate::from_ymd_opt(2026, 1, to).unwrap(),
         };
         assert_eq!(resource_cost_units(window(1, 30), 0), 2);
-        assert_eq!(resource_cost_units(window(1, 30), 999), 2);
-        assert_eq!(resource_cost_units(window(1, 30), 2000), 6);
+        assert_eq!(resource_cost_units(window(1, 30), 2000), 2);
+        assert_eq!(resource_cost_units(window(1, 30), 4999), 2);
+        assert_eq!(resource_cost_units(window(1, 30), 12_000), 6);
         let two_months = DateRange {
             from: NaiveDate::from_ymd_opt(2026, 1, 20).unwrap(),
             to: NaiveDate::from_ymd_opt(2026, 2, 18).unwrap(),
         };
-        assert_eq!(resource_cost_units(two_months, 2000), 12);
+        assert_eq!(resource_cost_units(two_months, 2000), 4);
+        assert_eq!(resource_cost_units(two_months, 20_000), 20);
     }
 
     #[test]

@@ -90,7 +90,8 @@ pub struct SimConfig {
     pub token_lifetime: Duration,
     /// The `X-IDENTITY-HEADER` value the managed-identity endpoint expects.
     pub identity_header: String,
-    /// Cost Management rows per page.
+    /// Cost Management's largest page: `$top` is capped at it, and a query without `$top`
+    /// gets the smaller of 1,000 rows and this.
     pub cost_page_size: usize,
     /// Advisor recommendations per page when the client sends no `$top`.
     pub advisor_page_size: usize,
@@ -113,7 +114,7 @@ impl Default for SimConfig {
             cost_throttling: true,
             token_lifetime: Duration::from_secs(3599),
             identity_header: "azure-sim-identity-header".into(),
-            cost_page_size: 1000,
+            cost_page_size: 5000,
             advisor_page_size: 100,
             sku_page_size: 1000,
             prices_page_size: 1000,

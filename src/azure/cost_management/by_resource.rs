@@ -22,7 +22,7 @@ use serde_json::Value;
 
 use super::parse::{COST, CURRENCY, SERVICE, find_column, parse_amount, text};
 use super::{
-    API_VERSION, CostError, CostScope, CostType, DateRange, ParseError, QueryResult,
+    CostError, CostScope, CostType, DateRange, ParseError, QueryResult,
     query_definition_by_resource, query_units,
 };
 use crate::azure::client::{AzureClient, CallContext};
@@ -159,10 +159,7 @@ pub async fn query_by_resource(
     window: DateRange,
 ) -> Result<Vec<ResourceCostEntry>, CostError> {
     let azure = |source| CostError::Azure { cost_type, source };
-    let path = format!("/{}/providers/Microsoft.CostManagement/query", scope.path);
-    let url = client
-        .arm_url(&path, &[("api-version", API_VERSION)])
-        .map_err(azure)?;
+    let url = super::query_url(client, scope).map_err(azure)?;
     let body =
         query_definition_by_resource(cost_type, window, scope.subscription_filter.as_deref());
     let units = query_units(window.from, window.to);

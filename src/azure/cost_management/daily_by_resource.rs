@@ -12,7 +12,7 @@ use serde_json::Value;
 
 use super::parse::{COST, CURRENCY, find_column, parse_amount, parse_usage_date, text};
 use super::{
-    API_VERSION, CostError, CostScope, CostType, DateRange, ParseError, QueryResult,
+    CostError, CostScope, CostType, DateRange, ParseError, QueryResult,
     query_definition_daily_for_resources, query_units,
 };
 use crate::azure::client::{AzureClient, CallContext};
@@ -101,10 +101,7 @@ async fn query(
 ) -> Result<Vec<ResourceDailyCost>, CostError> {
     let cost_type = CostType::AmortizedCost;
     let azure = |source| CostError::Azure { cost_type, source };
-    let path = format!("/{}/providers/Microsoft.CostManagement/query", scope.path());
-    let url = client
-        .arm_url(&path, &[("api-version", API_VERSION)])
-        .map_err(azure)?;
+    let url = super::query_url(client, scope).map_err(azure)?;
     let body =
         query_definition_daily_for_resources(month, scope.subscription_filter.as_deref(), ids);
     let units = query_units(month.from, month.to);

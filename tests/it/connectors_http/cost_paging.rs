@@ -116,6 +116,14 @@ async fn cost_pages_post_the_same_body_to_each_next_link_and_merge_amortized_ont
     assert!(
         actual[1].target.ends_with("$skiptoken=p2") && actual[2].target.ends_with("$skiptoken=p3")
     );
+    assert!(
+        requests
+            .iter()
+            .filter(|r| !r.target.contains("skiptoken"))
+            .all(|r| r.target.ends_with("&$top=5000")),
+        "each query asks for 5,000-row pages: {:?}",
+        requests.iter().map(|r| &r.target).collect::<Vec<_>>()
+    );
     assert_eq!(
         actual[0].body["timePeriod"],
         json!({"from": "2024-05-01T00:00:00Z", "to": "2024-05-01T23:59:59Z"})

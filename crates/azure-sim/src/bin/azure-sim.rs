@@ -73,8 +73,9 @@ struct Cli {
         default_value = "azure-sim-identity-header"
     )]
     identity_header: String,
-    /// Cost Management rows per page.
-    #[arg(long, env = "AZURE_SIM_COST_PAGE_SIZE", default_value_t = 1000)]
+    /// Cost Management's largest page (`$top` is capped at it; without `$top`, the smaller
+    /// of 1,000 rows and this).
+    #[arg(long, env = "AZURE_SIM_COST_PAGE_SIZE", default_value_t = 5000)]
     cost_page_size: usize,
     /// Advisor recommendations per page without `$top`.
     #[arg(long, env = "AZURE_SIM_ADVISOR_PAGE_SIZE", default_value_t = 100)]

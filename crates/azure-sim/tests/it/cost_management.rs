@@ -67,6 +67,79 @@ async fn cost_rows_sum_to_the_estates_cost_and_columns_are_named_and_ordered_lik
     );
 }
 
+/// Every page of a query starting at `url`: (rows per page, the `$top` of each `nextLink`).
+async fn pages_from(
+    s: &Sim,
+    token: &str,
+    mut url: reqwest::Url,
+    body: &serde_json::Value,
+) -> (Vec<usize>, Vec<Option<String>>) {
+    let (mut sizes, mut tops) = (Vec::new(), Vec::new());
+    loop {
+        let r = s.post(url, token, body).await;
+        assert_eq!(r.status, StatusCode::OK, "{}", r.text);
+        sizes.push(r.body["properties"]["rows"].as_array().expect("rows").len());
+        let Some(next) = r.body["properties"]["nextLink"].as_str() else {
+            return (sizes, tops);
+        };
+        url = reqwest::Url::parse(next).expect("absolute nextLink");
+        tops.push(
+            url.query_pairs()
+                .find(|(k, _)| k == "$top")
+                .map(|(_, v)| v.into_owned()),
+        );
+    }
+}
+
+#[tokio::test]
+async fn top_sets_the_page_keeps_it_in_next_link_and_is_capped_at_the_largest_page() {
+    let s = Sim::start(SimConfig {
+        cost_page_size: 40,
+        ..small()
+    })
+    .await;
+    let token = s.token(s.tenant(0), ARM).await;
+    let sub = s.subscription(0, 0);
+    let (from, to) = s.handle.estate.cost_data_range();
+    let body = cost_body("ActualCost", from, to, &["ResourceGroupName", "ResourceId"]);
+    let with_top = |top: &str| {
+        let mut url = s.cost_url(sub);
+        url.query_pairs_mut().append_pair("$top", top);
+        url
+    };
+
+    let (default, default_tops) = pages_from(&s, &token, s.cost_url(sub), &body).await;
+    let rows: usize = default.iter().sum();
+    assert!(default.len() >= 3, "{default:?}");
+    assert!(default[..default.len() - 1].iter().all(|&n| n == 40));
+    assert!(
+        default_tops.iter().all(Option::is_none),
+        "no $top asked, none kept"
+    );
+
+    let (small_pages, small_tops) = pages_from(&s, &token, with_top("15"), &body).await;
+    assert!(
+        small_pages[..small_pages.len() - 1]
+            .iter()
+            .all(|&n| n == 15)
+    );
+    assert_eq!(small_pages.iter().sum::<usize>(), rows, "the same rows");
+    assert!(small_tops.iter().all(|t| t.as_deref() == Some("15")));
+
+    let (capped, capped_tops) = pages_from(&s, &token, with_top("100000"), &body).await;
+    assert_eq!(capped, default, "capped at the largest page");
+    assert!(capped_tops.iter().all(|t| t.as_deref() == Some("40")));
+
+    for bad in ["0", "-1", "ten"] {
+        let refused = s.post(with_top(bad), &token, &body).await;
+        assert_eq!(
+            (refused.status, refused.body["error"]["code"].as_str()),
+            (StatusCode::BAD_REQUEST, Some("BadRequest")),
+            "$top={bad}"
+        );
+    }
+}
+
 #[tokio::test]
 async fn query_units_run_out_with_the_documented_429_and_headers() {
     let s = Sim::start(SimConfig {
