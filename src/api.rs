@@ -166,7 +166,18 @@ impl AppState {
     /// `403` once the tenant is deactivated or deleted, checked in the statement that begins
     /// it ([`crate::db::begin_for_caller`]); 503 while the database is unreachable.
     pub async fn begin(&self, scope: Scope) -> Result<Transaction<'static, Postgres>, ApiError> {
-        let error = match crate::db::begin_for_caller(self.pool().await?, scope).await {
+        self.begin_planned(scope, crate::db::Planning::EachExecution)
+            .await
+    }
+
+    /// [`Self::begin`], planned as `planning` says ([`crate::db::begin_for_caller_planned`]).
+    pub async fn begin_planned(
+        &self,
+        scope: Scope,
+        planning: crate::db::Planning,
+    ) -> Result<Transaction<'static, Postgres>, ApiError> {
+        let pool = self.pool().await?;
+        let error = match crate::db::begin_for_caller_planned(pool, scope, planning).await {
             Ok(tx) => return Ok(tx),
             Err(error) => error,
         };

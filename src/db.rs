@@ -65,6 +65,12 @@ pub enum Planning {
     /// they are catch-all (`$1 IS NULL OR col = $1`), and a generic plan of them ignores the
     /// filters actually given (8x slower measured, `scripts/bench api`).
     EachExecution,
+    /// One generic plan per session and statement, whatever PostgreSQL's estimates say. Only
+    /// for statements that name just the filters given and whose best plan is the same for
+    /// every value ([`resources::planning`]): left to choose, PostgreSQL keeps planning a
+    /// median tenant's list for its values, because the generic plan's estimate is the
+    /// average tenant's.
+    Generic,
 }
 
 /// Begins a transaction under the `azcops_app` role, limited by row-level security to `scope`,
@@ -100,7 +106,17 @@ pub async fn begin_for_caller(
     pool: &PgPool,
     scope: Scope,
 ) -> Result<Transaction<'static, Postgres>, sqlx::Error> {
-    begin_checked(pool, scope, Planning::EachExecution, true).await
+    begin_for_caller_planned(pool, scope, Planning::EachExecution).await
+}
+
+/// [`begin_for_caller`], planned as `planning` says ([`Planning::Generic`] for a read whose
+/// statements name only the filters given, so their plans are kept).
+pub async fn begin_for_caller_planned(
+    pool: &PgPool,
+    scope: Scope,
+    planning: Planning,
+) -> Result<Transaction<'static, Postgres>, sqlx::Error> {
+    begin_checked(pool, scope, planning, true).await
 }
 
 async fn begin_checked(
@@ -117,6 +133,7 @@ async fn begin_checked(
     let plan_cache_mode = match planning {
         Planning::Cached => "auto",
         Planning::EachExecution => "force_custom_plan",
+        Planning::Generic => "force_generic_plan",
     };
     // One round trip: the settings, the tenant's check and `BEGIN` as one simple query. Every
     // value is a fixed word or a formatted `Uuid` (hex digits and dashes): nothing to quote.

@@ -122,7 +122,8 @@ pub async fn list(
     let filter = params.filter(&caller)?;
     let query = QueryId::of("resources", &filter);
     let page = paging.read(query)?;
-    let mut tx = state.begin(caller.scope).await?;
+    let planning = resources::planning(&filter, &page);
+    let mut tx = state.begin_planned(caller.scope, planning).await?;
     let listed = resources::list(&mut tx, &filter, &page).await?;
     tx.commit().await?;
     Ok(Json(Paginated::new(listed, &page, query, Resource::key)?))

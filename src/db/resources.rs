@@ -5,14 +5,14 @@ use chrono::{DateTime, Utc};
 use futures::stream::BoxStream;
 use serde::Serialize;
 use serde_json::Value;
-use sqlx::PgConnection;
+use sqlx::{PgConnection, Postgres, QueryBuilder};
 use utoipa::ToSchema;
 use uuid::Uuid;
 
-use super::{Listed, Page};
+use super::{Listed, Page, Planning};
 
 /// A resource as the API shows it.
-#[derive(Debug, Clone, PartialEq, Serialize, ToSchema)]
+#[derive(Debug, Clone, PartialEq, Serialize, ToSchema, sqlx::FromRow)]
 pub struct Resource {
     pub id: Uuid,
     pub tenant_id: Uuid,
@@ -65,74 +65,133 @@ impl Resource {
     }
 }
 
+/// The list's columns, the Azure subscription id looked up per row.
+const LIST_COLUMNS: &str = "SELECT r.id, r.tenant_id, r.subscription_db_id, \
+        (SELECT s.subscription_id FROM subscriptions s WHERE s.id = r.subscription_db_id) AS subscription_id, \
+        r.resource_id, r.name, r.type AS resource_type, r.kind, r.location, r.resource_group, r.sku, r.tags, \
+        NULL::jsonb AS properties, r.first_seen_at, r.last_seen_at, r.deleted_at, r.created_at, r.updated_at \
+    FROM resources r WHERE true";
+
+/// How a list of `f`'s resources from `page` is planned ([`super::begin_for_caller_planned`]).
+///
+/// A list by tenant (or every tenant's), by type and location together or by neither, from a
+/// cursor or the first page, keeps one generic plan per session ([`Planning::Generic`]): an
+/// index in list order (`(tenant_id, type, location, resource_id, id)`,
+/// `(tenant_id, resource_id, id)` and their all-tenant twins) reads its page whatever the
+/// values, and planning it was as long as running it (0.23 ms of 0.45 for the median tenant).
+/// The best plan for a tag, a resource group, a subscription, a type or location alone, or an
+/// `OFFSET` depends on how many rows match: a kept plan of the largest tenant's tag filter, made
+/// for the average tenant, took seconds a page (`BENCHMARKS.md`, issue 15). Those are planned
+/// for their values each time.
+pub fn planning(f: &ResourceFilter, page: &Page<ResourceKey>) -> Planning {
+    let same_plan_for_every_value = f.subscription.is_none()
+        && f.resource_group.is_none()
+        && f.tag_key.is_none()
+        && f.tag_value.is_none()
+        && f.resource_type.is_some() == f.location.is_some()
+        && page.offset() == 0;
+    if same_plan_for_every_value {
+        Planning::Generic
+    } else {
+        Planning::EachExecution
+    }
+}
+
 /// A page of resources in resource-id order (then id), and the total when asked for.
+///
+/// The statement names only the filters given: one text per combination of filters (and page
+/// size), so each is prepared once per session and, in a transaction planned as [`planning`]
+/// says, planned once too. A catch-all statement
+/// (`$1 IS NULL OR …`) needs a plan for every execution, about a fifth of a tenant's type +
+/// location list (issue 15).
 pub async fn list(
     conn: &mut PgConnection,
     f: &ResourceFilter,
     page: &Page<ResourceKey>,
 ) -> Result<Listed<Resource>, sqlx::Error> {
-    // A tag filter with a value is a containment (`tags @> {"key": "value"}`, tags being
-    // strings): one condition the GIN index serves, whose estimate the planner can weigh, where
-    // `tags ? key AND tags ->> key = value` was estimated at a few rows under row-level security
-    // and joined with subscriptions in a nested loop (minutes for an operator over 1,000,000
-    // resources).
-    let tag = f
-        .tag_key
-        .as_ref()
-        .zip(f.tag_value.as_ref())
-        .map(|(key, value)| {
-            let mut pair = serde_json::Map::new();
-            pair.insert(key.clone(), Value::String(value.clone()));
-            Value::Object(pair)
-        });
     let total = if page.count {
-        Some(sqlx::query_scalar!(
-            r#"SELECT count(*) AS "count!" FROM resources r
-               WHERE ($1::uuid IS NULL OR r.tenant_id = $1)
-                 AND ($2::uuid IS NULL OR r.subscription_db_id IN
-                      (SELECT s.id FROM subscriptions s WHERE s.id = $2 OR s.subscription_id = $2))
-                 AND ($3::text IS NULL OR r.type = $3) AND ($4::text IS NULL OR r.location = $4)
-                 AND ($5::text IS NULL OR r.resource_group = $5)
-                 AND ($6::text IS NULL OR $7::jsonb IS NOT NULL OR r.tags ? $6) AND ($7::jsonb IS NULL OR r.tags @> $7)
-                 AND ($8 OR r.deleted_at IS NULL)"#,
-            f.tenant_id, f.subscription, f.resource_type, f.location, f.resource_group, f.tag_key, tag.as_ref(), f.include_deleted,
+        let mut count = QueryBuilder::new("SELECT count(*) FROM resources r WHERE true");
+        push_filter(&mut count, f);
+        Some(
+            count
+                .build_query_scalar::<i64>()
+                .fetch_one(&mut *conn)
+                .await?,
         )
-        .fetch_one(&mut *conn)
-        .await?)
     } else {
         None
     };
-    let (after_resource_id, after_id) = page.after().cloned().unzip();
+    let mut query = QueryBuilder::new(LIST_COLUMNS);
+    push_filter(&mut query, f);
     // One table in the FROM list, so the page is read in list order from an index and the
     // scan stops at its last row. Joined with `subscriptions`, the planner, estimating a
     // tenant's type + location at a dozen rows where there were hundreds, hashed the join and
     // sorted every matching row (issue 15); the Azure subscription id is looked up per row of
     // the page instead (the foreign key guarantees one).
-    let rows = sqlx::query_as!(
-        Resource,
-        r#"SELECT r.id, r.tenant_id, r.subscription_db_id,
-                  (SELECT s.subscription_id FROM subscriptions s WHERE s.id = r.subscription_db_id)
-                      AS "subscription_id!",
-                  r.resource_id, r.name,
-                  r.type AS resource_type, r.kind, r.location, r.resource_group, r.sku, r.tags,
-                  NULL::jsonb AS properties, r.first_seen_at, r.last_seen_at, r.deleted_at, r.created_at, r.updated_at
-           FROM resources r
-           WHERE ($1::uuid IS NULL OR r.tenant_id = $1)
-             AND ($2::uuid IS NULL OR r.subscription_db_id IN
-                  (SELECT s.id FROM subscriptions s WHERE s.id = $2 OR s.subscription_id = $2))
-             AND ($3::text IS NULL OR r.type = $3) AND ($4::text IS NULL OR r.location = $4)
-             AND ($5::text IS NULL OR r.resource_group = $5)
-             AND ($6::text IS NULL OR $7::jsonb IS NOT NULL OR r.tags ? $6) AND ($7::jsonb IS NULL OR r.tags @> $7)
-             AND ($8 OR r.deleted_at IS NULL)
-             AND ($9::text IS NULL OR (r.resource_id, r.id) > ($9, $10::uuid))
-           ORDER BY r.resource_id, r.id
-           LIMIT $11 OFFSET $12"#,
-        f.tenant_id, f.subscription, f.resource_type, f.location, f.resource_group, f.tag_key, tag.as_ref(), f.include_deleted,
-        after_resource_id, after_id, page.fetch(), page.offset(),
-    )
-    .fetch_all(conn)
-    .await?;
+    if let Some((resource_id, id)) = page.after() {
+        query
+            .push(" AND (r.resource_id, r.id) > (")
+            .push_bind(resource_id.clone())
+            .push(", ")
+            .push_bind(*id)
+            .push(")");
+    }
+    // The row count is part of the text: a generic plan of `LIMIT $n` assumes a tenth of the
+    // rows are read. It is at most the largest page plus one, so there are few such texts.
+    query.push(format_args!(
+        " ORDER BY r.resource_id, r.id LIMIT {}",
+        page.fetch()
+    ));
+    if page.offset() > 0 {
+        query.push(" OFFSET ").push_bind(page.offset());
+    }
+    let rows = query.build_query_as::<Resource>().fetch_all(conn).await?;
     Ok(Listed { rows, total })
+}
+
+/// `AND` each condition of `f` that is set.
+fn push_filter(query: &mut QueryBuilder<Postgres>, f: &ResourceFilter) {
+    if let Some(tenant_id) = f.tenant_id {
+        query.push(" AND r.tenant_id = ").push_bind(tenant_id);
+    }
+    if let Some(subscription) = f.subscription {
+        query
+            .push(" AND r.subscription_db_id IN (SELECT s.id FROM subscriptions s WHERE s.id = ")
+            .push_bind(subscription)
+            .push(" OR s.subscription_id = ")
+            .push_bind(subscription)
+            .push(")");
+    }
+    for (column, value) in [
+        ("type", &f.resource_type),
+        ("location", &f.location),
+        ("resource_group", &f.resource_group),
+    ] {
+        if let Some(value) = value {
+            query
+                .push(format_args!(" AND r.{column} = "))
+                .push_bind(value.clone());
+        }
+    }
+    // A tag filter with a value is a containment (`tags @> {"key": "value"}`, tags being
+    // strings): one condition the GIN index serves, whose estimate the planner can weigh, where
+    // `tags ? key AND tags ->> key = value` was estimated at a few rows under row-level security
+    // and joined with subscriptions in a nested loop (minutes for an operator over 1,000,000
+    // resources).
+    match (&f.tag_key, &f.tag_value) {
+        (Some(key), Some(value)) => {
+            let mut pair = serde_json::Map::new();
+            pair.insert(key.clone(), Value::String(value.clone()));
+            query.push(" AND r.tags @> ").push_bind(Value::Object(pair));
+        }
+        (Some(key), None) => {
+            query.push(" AND r.tags ? ").push_bind(key.clone());
+        }
+        (None, _) => {}
+    }
+    if !f.include_deleted {
+        query.push(" AND r.deleted_at IS NULL");
+    }
 }
 
 /// One resource with its properties.

@@ -366,6 +366,11 @@ async fn the_pools_sessions_use_custom_plans_and_no_jit(pool: PgPool) {
         owned(("off", "force_custom_plan"))
     );
     assert_eq!(read(Some(Planning::Cached)).await, owned(("off", "auto")));
+    assert_eq!(
+        read(Some(Planning::Generic)).await,
+        owned(("off", "force_generic_plan"))
+    );
+    assert_eq!(read(None).await, owned(("off", "auto")));
 }
 
 /// A pooled session that PostgreSQL ended while it sat idle (as a restart or a failover ends

@@ -21,6 +21,7 @@ mod db_ingestion;
 mod db_login;
 mod db_login_in_azure;
 mod db_recommendations;
+mod db_resources;
 mod db_roles;
 mod db_rule_inputs;
 mod db_schema_keys;
