@@ -101,9 +101,8 @@ pub fn planning(f: &ResourceFilter, page: &Page<ResourceKey>) -> Planning {
 ///
 /// The statement names only the filters given: one text per combination of filters (and page
 /// size), so each is prepared once per session and, in a transaction planned as [`planning`]
-/// says, planned once too. A catch-all statement
-/// (`$1 IS NULL OR …`) needs a plan for every execution, about a fifth of a tenant's type +
-/// location list (issue 15).
+/// says, planned once too. A catch-all statement (`$1 IS NULL OR …`) needs a plan for every
+/// execution: half of PostgreSQL's time for a tenant's type + location page (issue 15).
 pub async fn list(
     conn: &mut PgConnection,
     f: &ResourceFilter,
