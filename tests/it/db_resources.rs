@@ -13,24 +13,13 @@ use uuid::Uuid;
 use azcops::db::resources::{self, NewResource, ResourceFilter};
 use azcops::db::{self, Database, Page, Planning, Scope, Start, UrlSource};
 
+use crate::support::tenant_and_subscription;
+
 const VM: &str = "microsoft.compute/virtualmachines";
 
 /// A tenant with one subscription of `names` VMs in westeurope (and one disk).
 async fn tenant_with_vms(pool: &PgPool, names: &[&str]) -> Uuid {
-    let tenant: Uuid = sqlx::query_scalar(
-        "INSERT INTO tenants (name, azure_tenant_id) VALUES ('t', gen_random_uuid()) RETURNING id",
-    )
-    .fetch_one(pool)
-    .await
-    .expect("tenant");
-    let sub: Uuid = sqlx::query_scalar(
-        "INSERT INTO subscriptions (tenant_id, subscription_id, display_name) \
-         VALUES ($1, gen_random_uuid(), 's') RETURNING id",
-    )
-    .bind(tenant)
-    .fetch_one(pool)
-    .await
-    .expect("subscription");
+    let (tenant, sub) = tenant_and_subscription(pool).await;
     let resource = |name: &str, kind: &str| NewResource {
         resource_id: format!("/subscriptions/{sub}/resourcegroups/rg/providers/{kind}/{name}"),
         name: name.to_owned(),

@@ -6,7 +6,6 @@
 use chrono::{DateTime, Duration, NaiveDate, TimeZone, Utc};
 use rust_decimal::Decimal;
 use sqlx::PgPool;
-use uuid::Uuid;
 
 use azcops::db::conditions::{self, Observed};
 use azcops::db::containers::{self, ContainerKind, NewContainer};
@@ -15,22 +14,7 @@ use azcops::db::reference::{self, RetailPrice, VmSize};
 use azcops::db::resource_costs::{self, NewResourceCost, Window};
 use azcops::db::{self, Scope};
 
-async fn tenant_and_subscription(pool: &PgPool) -> (Uuid, Uuid) {
-    let tenant: Uuid = sqlx::query_scalar(
-        "INSERT INTO tenants (name, azure_tenant_id) VALUES ('t', gen_random_uuid()) RETURNING id",
-    )
-    .fetch_one(pool)
-    .await
-    .expect("tenant");
-    let sub: Uuid = sqlx::query_scalar(
-        "INSERT INTO subscriptions (tenant_id, subscription_id, display_name) VALUES ($1, gen_random_uuid(), 's') RETURNING id",
-    )
-    .bind(tenant)
-    .fetch_one(pool)
-    .await
-    .expect("subscription");
-    (tenant, sub)
-}
+use crate::support::tenant_and_subscription;
 
 fn at(day: u32) -> DateTime<Utc> {
     Utc.with_ymd_and_hms(2026, 11, day, 2, 0, 0).unwrap()

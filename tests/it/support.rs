@@ -202,6 +202,24 @@ impl TestApp {
     }
 }
 
+/// A tenant with one subscription, written straight into `pool`: `(tenant id, subscription id)`.
+pub async fn tenant_and_subscription(pool: &PgPool) -> (Uuid, Uuid) {
+    let tenant: Uuid = sqlx::query_scalar(
+        "INSERT INTO tenants (name, azure_tenant_id) VALUES ('t', gen_random_uuid()) RETURNING id",
+    )
+    .fetch_one(pool)
+    .await
+    .expect("tenant");
+    let sub: Uuid = sqlx::query_scalar(
+        "INSERT INTO subscriptions (tenant_id, subscription_id, display_name) VALUES ($1, gen_random_uuid(), 's') RETURNING id",
+    )
+    .bind(tenant)
+    .fetch_one(pool)
+    .await
+    .expect("subscription");
+    (tenant, sub)
+}
+
 /// A request to `uri`: `token` as bearer, `body` as JSON (with its content type).
 pub fn request(
     method: Method,
