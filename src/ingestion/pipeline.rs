@@ -26,6 +26,7 @@ use super::fanout::Enqueue;
 use super::message::{IngestMessage, Mode, Stage};
 use super::reference::Refresher;
 use crate::anomalies;
+use crate::azure::advisor::AdvisorRecommendation;
 use crate::azure::client::{Api, AzureClient, CallContext};
 use crate::azure::cost_management::{DateRange, ResourceCostRow};
 use crate::azure::recorder::{RawResponse, Recorder, snapshot_chunks};
@@ -362,6 +363,16 @@ impl Ingestor {
         let needs = std::mem::take(&mut collected.needs);
         let deferred = collected.resource_costs_deferred;
         let currency = billing_currency(&collected);
+        // When the rules are evaluated in this invocation, Advisor's recommendations are written
+        // after them: each is then grouped with the finding that leads it as it is inserted,
+        // where written first it was inserted alone and updated by the evaluation's regrouping
+        // (every index of the table written twice for most of them on a first run).
+        let advisor_after_rules = m.mode == Mode::Full && deferred.is_none();
+        let advisor = if advisor_after_rules {
+            std::mem::take(&mut collected.recommendations)
+        } else {
+            Vec::new()
+        };
         let outcome = self.upsert(target, run_at, collected, &inventory).await?;
         drop(inventory);
         self.detect_anomalies(target, run_at).await;
@@ -382,10 +393,13 @@ impl Ingestor {
         if let Some(room_at) = deferred {
             return Ok(Step::Deferred(outcome, room_at));
         }
-        if m.mode == Mode::Full {
-            let evaluated = self.evaluate(target).await?;
+        if advisor_after_rules {
+            // Advisor's recommendations are stored even when the evaluation fails.
+            let evaluated = self.evaluate(target).await;
+            let recommendations = self.store_advisor(target, &advisor).await?;
             return Ok(Step::Finished(Outcome {
-                findings: evaluated.findings,
+                findings: evaluated?.findings,
+                recommendations,
                 ..outcome
             }));
         }
@@ -420,6 +434,25 @@ impl Ingestor {
                 "cost anomaly detection failed; the costs are stored"
             ),
         }
+    }
+
+    /// Stores Advisor's recommendations collected by a full run whose rules were evaluated in
+    /// the same invocation, in a transaction of their own, after the evaluation.
+    async fn store_advisor(
+        &self,
+        target: &IngestionTarget,
+        recommendations: &[AdvisorRecommendation],
+    ) -> Result<i32, StoreError> {
+        let pool = self
+            .db
+            .pool()
+            .await
+            .map_err(|e| sqlx::Error::Configuration(e.into()))?;
+        let mut tx = db::begin(pool, Scope::Tenant(target.tenant_id)).await?;
+        let written =
+            write_advisor(&mut tx, (target.tenant_id, target.id), recommendations).await?;
+        tx.commit().await?;
+        Ok(written)
     }
 
     /// Evaluates the rules over what the database now holds of the subscription: after every
@@ -646,11 +679,8 @@ impl Ingestor {
             db::conditions::end_unseen(&mut tx, tenant, sub, run_at).await?;
             outcome.resources = count(total);
         }
-        let rows = super::rows::advisor_rows(&collected.recommendations);
-        for batch in rows.chunks(BATCH_SIZE) {
-            db::recommendations::upsert_advisor(&mut tx, tenant, sub, batch).await?;
-        }
-        outcome.recommendations = count(rows.len());
+        outcome.recommendations =
+            write_advisor(&mut tx, (tenant, sub), &collected.recommendations).await?;
         outcome.metrics = count(collected.metrics.len());
         for batch in super::rows::metric_rows(&collected.metrics).chunks(BATCH_SIZE) {
             db::metrics::upsert(&mut tx, tenant, sub, batch).await?;
@@ -674,6 +704,19 @@ impl Ingestor {
         tx.commit().await?;
         Ok(outcome)
     }
+}
+
+/// Upserts the subscription's Advisor recommendations; returns how many there are.
+async fn write_advisor(
+    conn: &mut sqlx::PgConnection,
+    (tenant, sub): (Uuid, Uuid),
+    recommendations: &[AdvisorRecommendation],
+) -> Result<i32, sqlx::Error> {
+    let rows = super::rows::advisor_rows(recommendations);
+    for batch in rows.chunks(BATCH_SIZE) {
+        db::recommendations::upsert_advisor(conn, tenant, sub, batch).await?;
+    }
+    Ok(count(rows.len()))
 }
 
 /// Stores the per-resource cost window: its rows upserted, rows it no longer has deleted.

@@ -187,6 +187,26 @@ async fn a_timer_fans_out_and_every_subscription_is_ingested(pool: PgPool) {
         .await
             > 0
     );
+    // Advisor's recommendations are written after the rules' findings: one that a finding
+    // leads is inserted in its group, never written a second time to join it.
+    assert!(
+        count(
+            &flow.pool,
+            "SELECT count(*) FROM recommendations WHERE source = 'advisor' AND superseded_by IS NOT NULL"
+        )
+        .await
+            > 0,
+        "some of Advisor's recommendations are led by a rule finding"
+    );
+    assert_eq!(
+        count(
+            &flow.pool,
+            "SELECT count(*) FROM recommendations WHERE source = 'advisor' AND updated_at <> created_at"
+        )
+        .await,
+        0,
+        "no Advisor recommendation was updated after it was inserted"
+    );
     let snapshots = flow.snapshots().await;
     // Monitor's snapshot is a document listing its parts; the parts are not counted.
     let whole: Vec<&str> = snapshots
