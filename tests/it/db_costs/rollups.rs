@@ -591,13 +591,14 @@ async fn the_tenant_rollups_stay_exact_through_reingestion_retention_and_isolati
         .expect("delete subscription");
     assert_tenant_rollups_exact(&pool).await;
 
-    // Retention: the expired months go whole from every table, the tenant rollups with them.
+    // Retention: the expired months go whole from every partitioned table, and their rows from
+    // the tenant rollups.
     let done = partitions::maintain(&pool, t, partitions::Retention::Months(12))
         .await
         .expect("retention");
     assert!(
         done.dropped.contains(&format!(
-            "costs_tenant_daily_totals_{}",
+            "costs_daily_totals_{}",
             month(-13).format("%Y_%m")
         )),
         "{:?}",
