@@ -436,6 +436,14 @@ impl Ingestor {
         }
     }
 
+    /// The database pool for storing, its failure to connect a storing error.
+    async fn store_pool(&self) -> Result<&sqlx::PgPool, StoreError> {
+        self.db
+            .pool()
+            .await
+            .map_err(|e| StoreError::Database(sqlx::Error::Configuration(e.into())))
+    }
+
     /// Stores Advisor's recommendations collected by a full run whose rules were evaluated in
     /// the same invocation, in a transaction of their own, after the evaluation.
     async fn store_advisor(
@@ -443,11 +451,7 @@ impl Ingestor {
         target: &IngestionTarget,
         recommendations: &[AdvisorRecommendation],
     ) -> Result<i32, StoreError> {
-        let pool = self
-            .db
-            .pool()
-            .await
-            .map_err(|e| sqlx::Error::Configuration(e.into()))?;
+        let pool = self.store_pool().await?;
         let mut tx = db::begin(pool, Scope::Tenant(target.tenant_id)).await?;
         let written =
             write_advisor(&mut tx, (target.tenant_id, target.id), recommendations).await?;
@@ -458,11 +462,7 @@ impl Ingestor {
     /// Evaluates the rules over what the database now holds of the subscription: after every
     /// full run, and alone for a message of mode `evaluate` (no Azure call).
     async fn evaluate(&self, target: &IngestionTarget) -> Result<Outcome, StoreError> {
-        let pool = self
-            .db
-            .pool()
-            .await
-            .map_err(|e| sqlx::Error::Configuration(e.into()))?;
+        let pool = self.store_pool().await?;
         let report =
             evaluation::evaluate_subscription(pool, target.tenant_id, target.id, Utc::now())
                 .await
@@ -649,11 +649,7 @@ impl Ingestor {
         collected: Collected,
         inventory: &[RawResponse],
     ) -> Result<Outcome, StoreError> {
-        let pool = self
-            .db
-            .pool()
-            .await
-            .map_err(|e| sqlx::Error::Configuration(e.into()))?;
+        let pool = self.store_pool().await?;
         let (tenant, sub) = (target.tenant_id, target.id);
         let cost_count = collected.costs.len();
         let costs = super::rows::cost_rows(collected.costs);

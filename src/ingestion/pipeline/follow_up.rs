@@ -143,11 +143,7 @@ impl Ingestor {
         let (window, rows) = collect::collect_resource_costs(&self.azure, ctx, &plan).await?;
         self.write_snapshots(ctx, key.message, (key.run_id, key.run_at), &SNAPSHOTS)
             .await?;
-        let pool = self
-            .db
-            .pool()
-            .await
-            .map_err(|e| sqlx::Error::Configuration(e.into()))?;
+        let pool = self.store_pool().await?;
         db::partitions::ensure_months_of(pool, [window.to]).await?;
         let mut tx = db::begin(pool, Scope::Tenant(target.tenant_id)).await?;
         store_resource_costs(&mut tx, (target.tenant_id, target.id), window, rows).await?;
