@@ -48,6 +48,33 @@ def sizes(size):
     return s
 
 
+# The realised savings' cells (migration 20261221000000) that differ from adding up the changed
+# recommendations and their kept measurements: checked after every `azcops migrate`, which keeps
+# the measurements through the triggers that keep the cells.
+REALISED_CELLS_DIFFERING = """
+WITH direct AS (
+    SELECT r.tenant_id, r.rule_id, r.currency AS estimate_currency,
+           coalesce(m.measurement::text, '') AS measurement, coalesce(m.currency, '') AS currency,
+           count(*) AS count, coalesce(sum(r.estimated_monthly_savings), 0) AS estimated,
+           coalesce(sum(m.monthly_savings), 0) AS savings
+    FROM recommendations r
+    LEFT JOIN recommendation_realised m ON m.tenant_id = r.tenant_id AND m.recommendation_id = r.id
+    WHERE (r.status = 'executed' OR (r.status = 'resolved' AND r.approved_at IS NOT NULL))
+      AND r.superseded_by IS NULL
+    GROUP BY 1, 2, 3, 4, 5)
+SELECT count(*) FROM recommendation_realised_cells c
+FULL JOIN direct d USING (tenant_id, rule_id, estimate_currency, measurement, currency)
+WHERE (c.count, c.estimated_monthly_savings, c.monthly_savings)
+      IS DISTINCT FROM (d.count, d.estimated, d.savings)"""
+
+
+def check_realised_cells(h):
+    differing = h.psql(REALISED_CELLS_DIFFERING, MSP_DB)
+    if differing != "0":
+        raise SystemExit(f"msp: {differing} realised savings cells differ from the recommendations")
+    return "realised cells differing: 0"
+
+
 def build(b, h, s):
     """A fresh database with every migration, then the generator. With BENCH_MSP_REUSE=1 an
     existing database generated with the same sizes is kept (the generator leaves its sizes in
@@ -65,7 +92,10 @@ def build(b, h, s):
                                stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
                 h.psql("VACUUM ANALYZE", MSP_DB)
             latest = h.psql("SELECT max(version) FROM _sqlx_migrations", MSP_DB)
-            return {"reused": True, "migrated": migrated, "latest_migration": latest}
+            result = {"reused": True, "migrated": migrated, "latest_migration": latest}
+            if migrated:
+                result["realised_check"] = check_realised_cells(h)
+            return result
     h.log(f"msp: generating {MSP_DB}: {s}")
     t0 = time.monotonic()
     b.fresh_database(MSP_DB)
@@ -84,6 +114,7 @@ def build(b, h, s):
     t3 = time.monotonic()
     with open(log_path) as f:
         checks = [line.strip() for line in f if line.startswith("msp: rollup")]
+    checks.append(check_realised_cells(h))
     h.psql(f"COMMENT ON DATABASE {MSP_DB} IS '{stamp}'")
     return {"reused": False, "migrate_s": round(t1 - t0, 1), "generate_s": round(t2 - t1, 1),
             "realised_s": round(t3 - t2, 1), "rollup_check": checks}

@@ -1,8 +1,10 @@
 //! The summary's cells (`recommendation_summary_cells`, kept by statement triggers on
-//! recommendations) stay equal to adding up the recommendations themselves through everything
-//! that writes recommendations: evaluations inserting, updating, resolving and reopening
-//! findings, Advisor rows grouped and ungrouped, approvals, dismissals, snoozes ending,
-//! suppressions and disabled rules, a subscription deleted, in two tenants. And a tenant reads
+//! recommendations, and the realised savings' `recommendation_realised_cells`, kept by statement
+//! triggers on recommendations and their kept measurements) stay equal to adding up the
+//! recommendations themselves through everything that writes recommendations: evaluations
+//! inserting, updating, resolving and reopening findings, Advisor rows grouped and ungrouped,
+//! approvals, dismissals, executions, snoozes ending, suppressions and disabled rules, a
+//! subscription deleted, in two tenants. And a tenant reads
 //! only its own cells, the application cannot write them, cells that no longer match their
 //! recommendations stop commits instead of drifting further, and a transaction's cells are
 //! locked only while it commits (no waiting for an evaluation, no deadlock).
@@ -18,10 +20,13 @@ use sqlx::PgPool;
 use uuid::Uuid;
 
 use azcops::db::recommendations::query::{self, SummaryFilter};
+use azcops::db::recommendations::realised;
 use azcops::db::recommendations::{NewFinding, Status};
 use azcops::db::{self, Scope};
 
-use crate::support::findings::{ADVISOR_UNATTACHED_DISK, Estate, advisor_row, day, finding};
+use crate::support::findings::{
+    ADVISOR_UNATTACHED_DISK, Estate, advisor_row, day, drive, finding, realised_cells_differing,
+};
 use crate::support::{ADMIN, APPROVER, READER, TestApp};
 
 /// One summary cell: status, category, rule, currency, count, savings.
@@ -238,8 +243,42 @@ impl Msp {
                 direct(&self.app.pool, scope, &filter).await,
                 "{step}: cells of {scope:?} {filter:?}"
             );
+            let mut tx = db::begin(&self.app.pool, scope).await.expect("begin");
+            let read = realised::figures(&mut tx, &filter).await.expect("figures");
+            let added_up = realised::figures_of_recommendations(&mut tx, &filter)
+                .await
+                .expect("figures of the recommendations");
+            tx.rollback().await.expect("rollback");
+            assert_eq!(
+                realised_sums(&read),
+                realised_sums(&added_up),
+                "{step}: realised figures of {scope:?} {filter:?}"
+            );
         }
     }
+}
+
+/// A realised figure's rule, estimate currency, measurement and measured currency.
+type RealisedKey = (String, String, String, Option<String>);
+
+/// Realised figures summed per [`RealisedKey`]: how many, their estimates and their measured
+/// savings (however the figures were split).
+fn realised_sums(figures: &[realised::Figure]) -> BTreeMap<RealisedKey, (i64, Decimal, Decimal)> {
+    let mut sums = BTreeMap::new();
+    for f in figures {
+        let sum = sums
+            .entry((
+                f.rule_id.clone(),
+                f.estimate_currency.clone(),
+                format!("{:?}", f.measurement),
+                f.currency.clone(),
+            ))
+            .or_insert((0, Decimal::ZERO, Decimal::ZERO));
+        sum.0 += f.count;
+        sum.1 += f.estimated_monthly_savings.unwrap_or_default();
+        sum.2 += f.monthly_savings.unwrap_or_default();
+    }
+    sums
 }
 
 /// The maintained cells, per subscription and per tenant, equal the recommendations' sums, none
@@ -253,6 +292,12 @@ async fn assert_cells_match(pool: &PgPool, step: &str) {
         mismatches.is_empty(),
         "{step}: maintained cells differ:\n{}",
         mismatches.join("\n")
+    );
+    let realised = realised_cells_differing(pool).await;
+    assert!(
+        realised.is_empty(),
+        "{step}: realised cells differ:\n{}",
+        realised.join("\n")
     );
     let (empty, queued): (i64, i64) = sqlx::query_as(
         "SELECT (SELECT count(*) FROM recommendation_summary_cells WHERE count <= 0)
@@ -468,6 +513,17 @@ async fn the_maintained_cells_equal_the_recommendations_sums_through_every_write
     )
     .await;
     m.transition(&m.a, ADMIN, x_id, json!({"to": "open"})).await;
+    // One executed in A2 too: hidden by the snooze of A2's disks below, deleted with A2.
+    let y_id = m.id(&a2, &a2_findings[1]).await;
+    m.transition(&m.a, APPROVER, y_id, json!({"to": "approved"}))
+        .await;
+    m.transition(
+        &m.a,
+        ADMIN,
+        y_id,
+        json!({"to": "executed", "reference": "CHG-2"}),
+    )
+    .await;
     m.check("executed, reopened").await;
 
     // The snooze ends: the next read reopens it.
@@ -584,6 +640,11 @@ async fn a_tenant_reads_only_its_own_cells_and_cannot_write_any(pool: PgPool) {
         "DELETE FROM recommendation_summary_cells",
         "INSERT INTO recommendation_summary_cells SELECT * FROM recommendation_summary_cells",
         "DELETE FROM recommendation_summary_pending",
+        "UPDATE recommendation_realised_cells SET count = count + 1",
+        "DELETE FROM recommendation_realised_cells",
+        "DELETE FROM recommendation_realised_pending",
+        "INSERT INTO recommendation_realised_pending (tenant_id, rule_id, estimate_currency, measurement, currency, count, estimated_monthly_savings, monthly_savings) \
+         SELECT tenant_id, rule_id, currency, '', '', 1, 0, 0 FROM recommendation_summary_cells",
         "INSERT INTO recommendation_summary_pending (tenant_id, subscription_db_id, status, category, rule_id, currency, count, savings) \
          SELECT tenant_id, subscription_db_id, status, category, rule_id, currency, 1, 0 FROM recommendation_summary_cells",
     ] {
@@ -635,6 +696,39 @@ async fn cells_that_no_longer_match_stop_the_commit_that_would_take_them_below_z
         .await
         .expect("count");
     assert_eq!(kept, 1, "the delete was rolled back");
+
+    // The same for the realised savings' cells: an executed recommendation's cell emptied by
+    // hand, then the recommendation deleted.
+    let other = estate.disk(&pool, "rg", "e", json!({})).await;
+    let g = finding("disk.unattached", &other, "delete");
+    estate
+        .evaluate(&pool, day(2), &[f.clone(), g.clone()], &[])
+        .await;
+    let executed = estate.finding_id(&pool, &g.fingerprint).await;
+    drive(&pool, executed, Status::Executed).await;
+    assert_eq!(realised_cells_differing(&pool).await, Vec::<String>::new());
+    sqlx::query("DELETE FROM recommendation_realised_cells")
+        .execute(&pool)
+        .await
+        .expect("tampering");
+    let mut tx = db::begin(&pool, Scope::Tenant(estate.tenant))
+        .await
+        .expect("begin");
+    sqlx::query("DELETE FROM recommendations WHERE id = $1")
+        .bind(executed)
+        .execute(&mut *tx)
+        .await
+        .expect("the delta is queued");
+    let err = tx.commit().await.expect_err("a realised cell below zero");
+    assert_eq!(
+        err.as_database_error().and_then(|e| e.code()).as_deref(),
+        Some("22000"),
+        "{err}"
+    );
+    assert!(
+        err.to_string().contains("recommendation_realised_cells"),
+        "{err}"
+    );
 }
 
 /// Like an evaluation (several statements in one transaction) against an approval in the same

@@ -14,7 +14,7 @@ use azcops::db::recommendations::{Status, realised::RealisedRow};
 use azcops::db::resource_costs::{self, NewResourceCost, Window};
 use azcops::db::{self, Scope};
 
-use crate::support::findings::{Estate, day, drive, finding};
+use crate::support::findings::{Estate, day, drive, finding, realised_cells_differing};
 
 fn date(month: u32, day: u32) -> NaiveDate {
     NaiveDate::from_ymd_opt(2026, month, day).expect("a date")
@@ -226,6 +226,7 @@ async fn a_kept_measurement_is_forgotten_when_its_inputs_change_and_kept_again_b
     let read = figures(&pool, &estate).await;
     assert_eq!(read.len(), 1);
     assert_eq!(read[0].measurement, Measurement::Pending);
+    assert_eq!(realised_cells_differing(&pool).await, Vec::<String>::new());
 
     // A cost window of the subscription forgets it; the summary measures it at the request.
     let after = Window {
@@ -234,6 +235,7 @@ async fn a_kept_measurement_is_forgotten_when_its_inputs_change_and_kept_again_b
     };
     window(&pool, &estate, after, &[(&disk, 60)]).await;
     assert!(kept(&pool, &estate).await.is_empty());
+    assert_eq!(realised_cells_differing(&pool).await, Vec::<String>::new());
     let read = figures(&pool, &estate).await;
     assert_eq!(read[0].measurement, Measurement::Measured);
     // (10 − 2) × 30.44
@@ -247,6 +249,7 @@ async fn a_kept_measurement_is_forgotten_when_its_inputs_change_and_kept_again_b
         kept(&pool, &estate).await,
         [(id, Measurement::Measured, savings)]
     );
+    assert_eq!(realised_cells_differing(&pool).await, Vec::<String>::new());
     assert_eq!(figures(&pool, &estate).await, read);
 
     // A change of the recommendation's baseline forgets it too.
@@ -324,15 +327,29 @@ async fn the_figures_add_up_the_kept_measurements_and_those_measured_at_the_requ
         &[(&disks[0], 60), (&disks[1], 60), (&disks[2], 60)],
     )
     .await;
-    // Kept by the evaluation; then one forgotten (its baseline changed), measured at the request.
+    // Kept by the evaluation, and read from the tenant's realised cells: one figure per cell.
     estate.evaluate(&pool, day(6), &[], &[]).await;
     assert_eq!(kept(&pool, &estate).await.len(), 4);
+    assert_eq!(realised_cells_differing(&pool).await, Vec::<String>::new());
+    let from_cells = figures(&pool, &estate).await;
+    let mut cells: Vec<(Measurement, i64)> = from_cells
+        .iter()
+        .map(|f| (f.measurement, f.count))
+        .collect();
+    cells.sort_by_key(|c| format!("{c:?}"));
+    assert_eq!(
+        cells,
+        [(Measurement::Measured, 3), (Measurement::Unmeasurable, 1)],
+        "{from_cells:?}"
+    );
+    // Then one forgotten (its baseline changed), measured at the request.
     sqlx::query("UPDATE recommendations SET baseline_daily_cost = 40 WHERE id = $1")
         .bind(ids[2])
         .execute(&pool)
         .await
         .expect("baseline");
     assert_eq!(kept(&pool, &estate).await.len(), 3);
+    assert_eq!(realised_cells_differing(&pool).await, Vec::<String>::new());
 
     let figures = figures(&pool, &estate).await;
     let measured: Vec<_> = figures

@@ -242,3 +242,48 @@ pub async fn drive(pool: &PgPool, id: Uuid, status: Status) {
 pub fn plus_days(at: DateTime<Utc>, days: i64) -> DateTime<Utc> {
     at + Duration::days(days)
 }
+
+/// Every realised-savings cell (`recommendation_realised_cells`, kept by statement triggers) that
+/// differs from adding up the changed, unsuperseded recommendations and their kept measurements,
+/// every measurement kept of anything else, every empty cell and every delta left queued after
+/// its transaction: the cells' oracle, read as the owner (beside row-level security).
+pub async fn realised_cells_differing(pool: &PgPool) -> Vec<String> {
+    sqlx::query_scalar(
+        "WITH direct AS (
+             SELECT r.tenant_id, r.rule_id, r.currency AS estimate_currency,
+                    coalesce(m.measurement::text, '') AS measurement, coalesce(m.currency, '') AS currency,
+                    count(*) AS count, coalesce(sum(r.estimated_monthly_savings), 0) AS estimated,
+                    coalesce(sum(m.monthly_savings), 0) AS savings
+             FROM recommendations r
+             LEFT JOIN recommendation_realised m ON m.tenant_id = r.tenant_id AND m.recommendation_id = r.id
+             WHERE (r.status = 'executed' OR (r.status = 'resolved' AND r.approved_at IS NOT NULL))
+               AND r.superseded_by IS NULL
+             GROUP BY 1, 2, 3, 4, 5)
+         SELECT format('%s %s %s %s %s: kept %s / %s / %s, direct %s / %s / %s',
+                       coalesce(c.tenant_id, d.tenant_id), coalesce(c.rule_id, d.rule_id),
+                       coalesce(c.estimate_currency, d.estimate_currency),
+                       coalesce(c.measurement, d.measurement), coalesce(c.currency, d.currency),
+                       c.count, c.estimated_monthly_savings, c.monthly_savings,
+                       d.count, d.estimated, d.savings)
+         FROM recommendation_realised_cells c
+         FULL JOIN direct d USING (tenant_id, rule_id, estimate_currency, measurement, currency)
+         WHERE (c.count, c.estimated_monthly_savings, c.monthly_savings)
+               IS DISTINCT FROM (d.count, d.estimated, d.savings)
+            OR c.count <= 0
+         UNION ALL
+         SELECT format('measurement kept of %s (%s, %s)', r.id, r.status, r.superseded_by)
+         FROM recommendation_realised m
+         JOIN recommendations r ON r.tenant_id = m.tenant_id AND r.id = m.recommendation_id
+         WHERE NOT ((r.status = 'executed' OR (r.status = 'resolved' AND r.approved_at IS NOT NULL))
+                    AND r.superseded_by IS NULL)
+            OR (m.rule_id, m.estimate_currency, m.estimated_monthly_savings)
+               IS DISTINCT FROM (r.rule_id, r.currency, r.estimated_monthly_savings)
+         UNION ALL
+         SELECT format('%s deltas left queued', count(*)) FROM recommendation_realised_pending
+         HAVING count(*) > 0
+         ORDER BY 1",
+    )
+    .fetch_all(pool)
+    .await
+    .expect("realised cells against their recommendations")
+}
