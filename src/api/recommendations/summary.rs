@@ -106,7 +106,9 @@ pub async fn summary(
         include_suppressed: params.include_suppressed.unwrap_or(false),
         at,
     };
-    let mut tx = state.begin(caller.scope).await?;
+    let mut tx = state
+        .begin_planned(caller.scope, query::summary_planning(&filter))
+        .await?;
     recommendations::expire_snoozes(&mut tx, filter.tenant_id, at).await?;
     let cells = query::cells(&mut tx, &filter).await?;
     let realised = realised::figures(&mut tx, &filter).await?;

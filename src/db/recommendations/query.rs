@@ -12,7 +12,7 @@ use utoipa::ToSchema;
 use uuid::Uuid;
 
 use super::{Level, Status};
-use crate::db::{Listed, Page};
+use crate::db::{Listed, Page, Planning};
 
 /// A recommendation as lists show it.
 #[derive(Debug, Clone, PartialEq, Serialize, ToSchema)]
@@ -388,6 +388,21 @@ pub struct SummaryFilter {
     pub at: DateTime<Utc>,
 }
 
+/// How a summary under `f` is planned ([`crate::db::begin_for_caller_planned`]): a tenant's
+/// without a subscription filter reads the tenant's cells ([`cells`] and
+/// [`super::realised::figures`]) with statements that name only the tenant, whose plan is the
+/// same for every tenant (an index range of the tenant's cells), so it is kept per session
+/// ([`Planning::Generic`]); planning them took as long as running them (about 0.9 of 1.3 ms of
+/// PostgreSQL for the median tenant of the MSP database, `BENCHMARKS.md`, issue 15). The rest is
+/// planned for its values each time.
+pub fn summary_planning(f: &SummaryFilter) -> Planning {
+    if f.tenant_id.is_some() && f.subscription.is_none() {
+        Planning::Generic
+    } else {
+        Planning::EachExecution
+    }
+}
+
 /// Count and estimated savings of one (status, category, rule, currency) cell.
 #[derive(Debug, Clone, PartialEq)]
 pub struct Cell {
@@ -409,7 +424,45 @@ pub struct Cell {
 /// themselves: the same sums as adding up the recommendations, without reading them all. Each
 /// hidden one is looked up by id (the LATERAL subquery is not flattened: joined, the planner
 /// hashed every recommendation of the tenant against the hidden ids).
+///
+/// A tenant's summary without a subscription filter names only the tenant (one statement text
+/// with no optional filter), so it can keep one plan per session ([`summary_planning`]).
 pub async fn cells(conn: &mut PgConnection, f: &SummaryFilter) -> Result<Vec<Cell>, sqlx::Error> {
+    if let (Some(tenant_id), None) = (f.tenant_id, f.subscription) {
+        return sqlx::query_as!(
+            Cell,
+            r#"WITH parts AS (
+                   SELECT t.status, t.category, t.rule_id, t.currency, t.count, t.savings
+                   FROM recommendation_tenant_summary_cells t
+                   WHERE t.tenant_id = $1
+                   UNION ALL
+                   SELECT p.status, p.category, p.rule_id, p.currency, p.count, p.savings
+                   FROM recommendation_summary_pending p
+                   WHERE p.tenant_id = $1
+                     AND EXISTS (SELECT 1 FROM subscriptions s WHERE s.tenant_id = p.tenant_id AND s.id = p.subscription_db_id)
+                   UNION ALL
+                   SELECT r.status, r.category, r.rule_id, r.currency, -1,
+                          -coalesce(r.estimated_monthly_savings, 0)
+                   FROM recommendations_hidden($3) h
+                   CROSS JOIN LATERAL (
+                       SELECT r.status, r.category, r.rule_id, r.currency, r.estimated_monthly_savings
+                       FROM recommendations r
+                       WHERE r.id = h.id AND r.tenant_id = $1 AND r.superseded_by IS NULL
+                       OFFSET 0) r
+                   WHERE NOT $2)
+               SELECT p.status AS "status!: Status", p.category AS "category!", p.rule_id AS "rule_id!",
+                      p.currency AS "currency!", sum(p.count)::bigint AS "count!", sum(p.savings) AS "savings!"
+               FROM parts p
+               GROUP BY p.status, p.category, p.rule_id, p.currency
+               HAVING sum(p.count) <> 0
+               ORDER BY p.status, p.category, p.rule_id, p.currency"#,
+            tenant_id,
+            f.include_suppressed,
+            f.at,
+        )
+        .fetch_all(conn)
+        .await;
+    }
     sqlx::query_as!(
         Cell,
         r#"WITH scope AS (

@@ -342,54 +342,26 @@ pub async fn figures(
     conn: &mut PgConnection,
     filter: &super::query::SummaryFilter,
 ) -> Result<Vec<Figure>, sqlx::Error> {
-    if filter.subscription.is_some() {
-        return figures_of_recommendations(conn, filter).await;
-    }
-    let cells = sqlx::query!(
-        r#"WITH parts AS (
-               SELECT c.rule_id, c.estimate_currency, c.measurement, c.currency, c.count,
-                      c.estimated_monthly_savings, c.monthly_savings
-               FROM recommendation_realised_cells c
-               WHERE ($1::uuid IS NULL OR c.tenant_id = $1)
-               UNION ALL
-               SELECT p.rule_id, p.estimate_currency, p.measurement, p.currency, p.count,
-                      p.estimated_monthly_savings, p.monthly_savings
-               FROM recommendation_realised_pending p
-               WHERE ($1::uuid IS NULL OR p.tenant_id = $1)
-               UNION ALL
-               SELECT r.rule_id, r.currency, coalesce(m.measurement::text, ''), coalesce(m.currency, ''),
-                      -1, -coalesce(r.estimated_monthly_savings, 0), -coalesce(m.monthly_savings, 0)
-               FROM recommendations_hidden($3) h
-               CROSS JOIN LATERAL (
-                   SELECT r.tenant_id, r.id, r.rule_id, r.currency, r.estimated_monthly_savings
-                   FROM recommendations r
-                   WHERE r.id = h.id AND ($1::uuid IS NULL OR r.tenant_id = $1)
-                     AND (r.status = 'executed' OR (r.status = 'resolved' AND r.approved_at IS NOT NULL))
-                     AND r.superseded_by IS NULL
-                   OFFSET 0) r
-               LEFT JOIN recommendation_realised m ON m.tenant_id = r.tenant_id AND m.recommendation_id = r.id
-               WHERE NOT $2)
-           SELECT p.rule_id AS "rule_id!", p.estimate_currency AS "estimate_currency!",
-                  p.measurement AS "measurement!", p.currency AS "currency!",
-                  sum(p.count)::bigint AS "count!", sum(p.estimated_monthly_savings) AS "estimated!",
-                  sum(p.monthly_savings) AS "savings!"
-           FROM parts p
-           GROUP BY p.rule_id, p.estimate_currency, p.measurement, p.currency
-           HAVING sum(p.count) <> 0"#,
-        filter.tenant_id,
-        filter.include_suppressed,
-        filter.at,
-    )
-    .fetch_all(&mut *conn)
-    .await?;
+    let cells = match (filter.tenant_id, filter.subscription) {
+        (_, Some(_)) => return figures_of_recommendations(conn, filter).await,
+        (Some(tenant_id), None) => tenant_cells(conn, tenant_id, filter).await?,
+        (None, None) => every_tenants_cells(conn, filter).await?,
+    };
     let mut out = Vec::with_capacity(cells.len());
     for cell in cells {
         let measurement = match cell.measurement.as_str() {
             "measured" => Measurement::Measured,
             "pending" => Measurement::Pending,
             "unmeasurable" => Measurement::Unmeasurable,
-            // Changed recommendations without a kept measurement: measured now, with the rest.
-            _ => return figures_of_recommendations(conn, filter).await,
+            // Changed recommendations without a kept measurement: measured now, with the rest,
+            // by statements with optional filters, which need a plan for their values (the
+            // transaction may keep generic plans: `query::summary_planning`).
+            _ => {
+                sqlx::query("SELECT set_config('plan_cache_mode', 'force_custom_plan', true)")
+                    .execute(&mut *conn)
+                    .await?;
+                return figures_of_recommendations(conn, filter).await;
+            }
         };
         out.push(Figure {
             rule_id: cell.rule_id,
@@ -402,6 +374,106 @@ pub async fn figures(
         });
     }
     Ok(out)
+}
+
+/// One realised cell as a summary reads it: the kept sums less what is hidden.
+struct RealisedCell {
+    rule_id: String,
+    estimate_currency: String,
+    measurement: String,
+    currency: String,
+    count: i64,
+    estimated: Decimal,
+    savings: Decimal,
+}
+
+/// The tenant's realised cells: a statement that names only the tenant, so that its plan can be
+/// kept (`query::summary_planning`).
+async fn tenant_cells(
+    conn: &mut PgConnection,
+    tenant_id: Uuid,
+    filter: &super::query::SummaryFilter,
+) -> Result<Vec<RealisedCell>, sqlx::Error> {
+    sqlx::query_as!(
+        RealisedCell,
+        r#"WITH parts AS (
+               SELECT c.rule_id, c.estimate_currency, c.measurement, c.currency, c.count,
+                      c.estimated_monthly_savings, c.monthly_savings
+               FROM recommendation_realised_cells c
+               WHERE c.tenant_id = $1
+               UNION ALL
+               SELECT p.rule_id, p.estimate_currency, p.measurement, p.currency, p.count,
+                      p.estimated_monthly_savings, p.monthly_savings
+               FROM recommendation_realised_pending p
+               WHERE p.tenant_id = $1
+               UNION ALL
+               SELECT r.rule_id, r.currency, coalesce(m.measurement::text, ''), coalesce(m.currency, ''),
+                      -1, -coalesce(r.estimated_monthly_savings, 0), -coalesce(m.monthly_savings, 0)
+               FROM recommendations_hidden($3) h
+               CROSS JOIN LATERAL (
+                   SELECT r.tenant_id, r.id, r.rule_id, r.currency, r.estimated_monthly_savings
+                   FROM recommendations r
+                   WHERE r.id = h.id AND r.tenant_id = $1
+                     AND (r.status = 'executed' OR (r.status = 'resolved' AND r.approved_at IS NOT NULL))
+                     AND r.superseded_by IS NULL
+                   OFFSET 0) r
+               LEFT JOIN recommendation_realised m ON m.tenant_id = r.tenant_id AND m.recommendation_id = r.id
+               WHERE NOT $2)
+           SELECT p.rule_id AS "rule_id!", p.estimate_currency AS "estimate_currency!",
+                  p.measurement AS "measurement!", p.currency AS "currency!",
+                  sum(p.count)::bigint AS "count!", sum(p.estimated_monthly_savings) AS "estimated!",
+                  sum(p.monthly_savings) AS "savings!"
+           FROM parts p
+           GROUP BY p.rule_id, p.estimate_currency, p.measurement, p.currency
+           HAVING sum(p.count) <> 0"#,
+        tenant_id,
+        filter.include_suppressed,
+        filter.at,
+    )
+    .fetch_all(conn)
+    .await
+}
+
+/// Every tenant's realised cells (an operator's summary of all tenants).
+async fn every_tenants_cells(
+    conn: &mut PgConnection,
+    filter: &super::query::SummaryFilter,
+) -> Result<Vec<RealisedCell>, sqlx::Error> {
+    sqlx::query_as!(
+        RealisedCell,
+        r#"WITH parts AS (
+               SELECT c.rule_id, c.estimate_currency, c.measurement, c.currency, c.count,
+                      c.estimated_monthly_savings, c.monthly_savings
+               FROM recommendation_realised_cells c
+               UNION ALL
+               SELECT p.rule_id, p.estimate_currency, p.measurement, p.currency, p.count,
+                      p.estimated_monthly_savings, p.monthly_savings
+               FROM recommendation_realised_pending p
+               UNION ALL
+               SELECT r.rule_id, r.currency, coalesce(m.measurement::text, ''), coalesce(m.currency, ''),
+                      -1, -coalesce(r.estimated_monthly_savings, 0), -coalesce(m.monthly_savings, 0)
+               FROM recommendations_hidden($2) h
+               CROSS JOIN LATERAL (
+                   SELECT r.tenant_id, r.id, r.rule_id, r.currency, r.estimated_monthly_savings
+                   FROM recommendations r
+                   WHERE r.id = h.id
+                     AND (r.status = 'executed' OR (r.status = 'resolved' AND r.approved_at IS NOT NULL))
+                     AND r.superseded_by IS NULL
+                   OFFSET 0) r
+               LEFT JOIN recommendation_realised m ON m.tenant_id = r.tenant_id AND m.recommendation_id = r.id
+               WHERE NOT $1)
+           SELECT p.rule_id AS "rule_id!", p.estimate_currency AS "estimate_currency!",
+                  p.measurement AS "measurement!", p.currency AS "currency!",
+                  sum(p.count)::bigint AS "count!", sum(p.estimated_monthly_savings) AS "estimated!",
+                  sum(p.monthly_savings) AS "savings!"
+           FROM parts p
+           GROUP BY p.rule_id, p.estimate_currency, p.measurement, p.currency
+           HAVING sum(p.count) <> 0"#,
+        filter.include_suppressed,
+        filter.at,
+    )
+    .fetch_all(conn)
+    .await
 }
 
 /// [`figures`] from the changed recommendations themselves: their kept measurements added up by

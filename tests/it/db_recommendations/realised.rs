@@ -8,7 +8,7 @@ use sqlx::PgPool;
 use uuid::Uuid;
 
 use azcops::db::recommendations::lifecycle::{self, Change, Decider};
-use azcops::db::recommendations::query::SummaryFilter;
+use azcops::db::recommendations::query::{self, SummaryFilter};
 use azcops::db::recommendations::realised::{self, Measurement};
 use azcops::db::recommendations::{Status, realised::RealisedRow};
 use azcops::db::resource_costs::{self, NewResourceCost, Window};
@@ -204,7 +204,9 @@ async fn figures(pool: &PgPool, estate: &Estate) -> Vec<realised::Figure> {
         include_suppressed: false,
         at: day(1),
     };
-    let mut tx = db::begin(pool, Scope::Tenant(estate.tenant))
+    // Planned as the API's summary of a tenant is: generic plans, kept per session.
+    assert_eq!(query::summary_planning(&filter), db::Planning::Generic);
+    let mut tx = db::begin_planned(pool, Scope::Tenant(estate.tenant), db::Planning::Generic)
         .await
         .expect("transaction");
     realised::figures(&mut tx, &filter).await.expect("figures")
