@@ -220,7 +220,9 @@ pub async fn list(
     if tenant_id.is_none() {
         return Ok(Json(Paginated::empty(&page)));
     }
-    let mut tx = state.begin(caller.scope).await?;
+    let mut tx = state
+        .begin_planned(caller.scope, query::list_planning(&filter, &page))
+        .await?;
     recommendations::expire_snoozes(&mut tx, filter.tenant_id, at).await?;
     let listed = query::list(&mut tx, &filter, &page).await?;
     tx.commit().await?;

@@ -4,6 +4,7 @@
 //! snoozes ending, Advisor groups, and the status machine the database enforces.
 
 mod grouping;
+mod planning;
 mod realised;
 
 use sqlx::PgPool;

@@ -7,7 +7,7 @@ use chrono::{DateTime, Utc};
 use rust_decimal::Decimal;
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
-use sqlx::PgConnection;
+use sqlx::{PgConnection, Postgres, QueryBuilder};
 use utoipa::ToSchema;
 use uuid::Uuid;
 
@@ -15,7 +15,7 @@ use super::{Level, Status};
 use crate::db::{Listed, Page, Planning};
 
 /// A recommendation as lists show it.
-#[derive(Debug, Clone, PartialEq, Serialize, ToSchema)]
+#[derive(Debug, Clone, PartialEq, Serialize, ToSchema, sqlx::FromRow)]
 pub struct Recommendation {
     pub id: Uuid,
     pub tenant_id: Uuid,
@@ -125,14 +125,6 @@ impl Sort {
             (Sort::Savings | Sort::Confidence, Rank::Number(_)) | (Sort::Detected, Rank::Time(_))
         )
     }
-
-    fn as_str(self) -> &'static str {
-        match self {
-            Sort::Savings => "savings",
-            Sort::Detected => "detected",
-            Sort::Confidence => "confidence",
-        }
-    }
 }
 
 /// Which recommendations a list returns; `None` matches everything.
@@ -160,7 +152,52 @@ pub struct RecommendationFilter {
     pub at: DateTime<Utc>,
 }
 
+/// The columns of a listed recommendation; `{suppressed}` is `false` or the hidden-set test.
+const LIST_COLUMNS: &str = "SELECT r.id, r.tenant_id, r.subscription_db_id, s.subscription_id, r.source, \
+        r.rule_id, r.category, r.action, r.variant, r.resource_db_id, r.resource_id, \
+        res.name AS resource_name, res.type AS resource_type, res.resource_group, r.title, \
+        r.description, r.estimated_monthly_savings, r.currency, r.savings_basis, \
+        r.confidence_score AS confidence, r.risk_level AS risk, r.effort_level AS effort, r.status, \
+        r.regressed, r.snoozed_until, r.first_detected_at, r.last_detected_at, r.absent_evaluations, \
+        r.approved_at, r.executed_at, r.executed_reference, r.resolved_at, r.superseded_by, ";
+
+/// How a list of `f`'s recommendations from `page` is planned
+/// ([`crate::db::begin_for_caller_planned`]).
+///
+/// A list by tenant (or every tenant's) with no other filter, from a cursor or the first page,
+/// keeps one generic plan per session ([`Planning::Generic`]): the index in the list's order
+/// (`(tenant_id, savings_rank, id)` and the like) reads its page whatever the tenant, and
+/// planning it took as long as running it (about 0.5 ms each for the median tenant of the MSP
+/// database, `BENCHMARKS.md`, issue 15). With a filter on a column the order's index does not
+/// hold (a status, a rule, a tag…), the best plan depends on how many rows match: those, pages
+/// by number after the first, and lists counted too (the count's statement has optional
+/// filters), are planned for their values each time.
+pub fn list_planning(f: &RecommendationFilter, page: &Page<RecommendationKey>) -> Planning {
+    let same_plan_for_every_value = f.subscription.is_none()
+        && f.status.is_none()
+        && f.category.is_none()
+        && f.rule_id.is_none()
+        && f.source.is_none()
+        && f.resource_group.is_none()
+        && f.resource_id.is_none()
+        && f.tag_key.is_none()
+        && f.tag_value.is_none()
+        && f.min_savings.is_none()
+        && f.risk.is_none()
+        && page.offset() == 0
+        && !page.count;
+    if same_plan_for_every_value {
+        Planning::Generic
+    } else {
+        Planning::EachExecution
+    }
+}
+
 /// A page of recommendations in the filter's order, and the total when asked for.
+///
+/// The statement names only the filters given, the order and the cursor's condition in that
+/// order's columns: one text per combination, so each is prepared once per session and, in a
+/// transaction planned as [`list_planning`] says, planned once too (as `resources::list`).
 pub async fn list(
     conn: &mut PgConnection,
     f: &RecommendationFilter,
@@ -171,56 +208,120 @@ pub async fn list(
     } else {
         None
     };
-    let (after_number, after_time) = match page.after() {
-        Some((Rank::Number(bits), _)) => (Some(f64::from_bits(*bits)), None),
-        Some((Rank::Time(at), _)) => (None, Some(*at)),
-        None => (None, None),
-    };
-    let after_id = page.after().map(|(_, id)| *id);
+    let mut query = QueryBuilder::new(LIST_COLUMNS);
     // With `include_suppressed` false every row listed is unsuppressed, so the hidden set is
     // only worked out again for the column when suppressed rows are listed.
-    let rows = sqlx::query_as!(
-        Recommendation,
-        r#"SELECT r.id, r.tenant_id, r.subscription_db_id, s.subscription_id, r.source, r.rule_id, r.category,
-                  r.action, r.variant, r.resource_db_id, r.resource_id, res.name AS "resource_name?",
-                  res.type AS "resource_type?", res.resource_group AS "resource_group?", r.title, r.description,
-                  r.estimated_monthly_savings, r.currency, r.savings_basis, r.confidence_score AS confidence,
-                  r.risk_level AS "risk: Level", r.effort_level AS "effort: Level", r.status AS "status: Status",
-                  r.regressed, r.snoozed_until, r.first_detected_at, r.last_detected_at, r.absent_evaluations,
-                  r.approved_at, r.executed_at, r.executed_reference, r.resolved_at, r.superseded_by,
-                  CASE WHEN $13 THEN r.id IN (SELECT h.id FROM recommendations_hidden($15) h) ELSE false END
-                      AS "suppressed!",
-                  r.created_at, r.updated_at, r.savings_rank, r.confidence_rank
-           FROM recommendations r JOIN subscriptions s ON s.id = r.subscription_db_id
-           LEFT JOIN resources res ON res.tenant_id = r.tenant_id AND res.id = r.resource_db_id
-           WHERE ($1::uuid IS NULL OR r.tenant_id = $1)
-             AND ($2::uuid IS NULL OR s.id = $2 OR s.subscription_id = $2)
-             AND ($3::recommendation_status IS NULL OR r.status = $3)
-             AND ($4::text IS NULL OR r.category = $4) AND ($5::text IS NULL OR r.rule_id = $5)
-             AND ($6::text IS NULL OR r.source = $6) AND ($7::text IS NULL OR res.resource_group = $7)
-             AND ($8::text IS NULL OR r.resource_id = $8)
-             AND ($9::text IS NULL OR res.tags ? $9) AND ($10::text IS NULL OR res.tags ->> $9 = $10)
-             AND ($11::numeric IS NULL OR r.estimated_monthly_savings >= $11)
-             AND ($12::level IS NULL OR r.risk_level = $12)
-             AND ($14 OR r.superseded_by IS NULL)
-             AND ($13 OR r.id NOT IN (SELECT h.id FROM recommendations_hidden($15) h))
-             AND ($19::uuid IS NULL OR CASE $16
-                     WHEN 'savings' THEN (r.savings_rank, r.id) < ($17::float8, $19)
-                     WHEN 'detected' THEN (r.first_detected_at, r.id) < ($18::timestamptz, $19)
-                     ELSE (r.confidence_rank, r.id) < ($17, $19) END)
-           ORDER BY CASE WHEN $16 = 'savings' THEN r.savings_rank END DESC,
-                    CASE WHEN $16 = 'detected' THEN r.first_detected_at END DESC,
-                    CASE WHEN $16 = 'confidence' THEN r.confidence_rank END DESC,
-                    r.id DESC
-           LIMIT $20 OFFSET $21"#,
-        f.tenant_id, f.subscription, f.status as Option<Status>, f.category, f.rule_id, f.source,
-        f.resource_group, f.resource_id, f.tag_key, f.tag_value, f.min_savings, f.risk as Option<Level>,
-        f.include_suppressed, f.include_superseded, f.at, f.sort.as_str(), after_number, after_time,
-        after_id, page.fetch(), page.offset(),
-    )
-    .fetch_all(conn)
-    .await?;
+    if f.include_suppressed {
+        query
+            .push("r.id IN (SELECT h.id FROM recommendations_hidden(")
+            .push_bind(f.at)
+            .push(") h) AS suppressed");
+    } else {
+        query.push("false AS suppressed");
+    }
+    query.push(
+        ", r.created_at, r.updated_at, r.savings_rank, r.confidence_rank \
+         FROM recommendations r JOIN subscriptions s ON s.id = r.subscription_db_id \
+         LEFT JOIN resources res ON res.tenant_id = r.tenant_id AND res.id = r.resource_db_id \
+         WHERE true",
+    );
+    push_list_filter(&mut query, f);
+    let rank = match f.sort {
+        Sort::Savings => "r.savings_rank",
+        Sort::Detected => "r.first_detected_at",
+        Sort::Confidence => "r.confidence_rank",
+    };
+    match page.after() {
+        Some((Rank::Number(bits), id)) => {
+            query
+                .push(format_args!(" AND ({rank}, r.id) < ("))
+                .push_bind(f64::from_bits(*bits))
+                .push(", ")
+                .push_bind(*id)
+                .push(")");
+        }
+        Some((Rank::Time(at), id)) => {
+            query
+                .push(format_args!(" AND ({rank}, r.id) < ("))
+                .push_bind(*at)
+                .push(", ")
+                .push_bind(*id)
+                .push(")");
+        }
+        None => {}
+    }
+    // The row count is part of the text, as in `resources::list`: a generic plan of `LIMIT $n`
+    // assumes a tenth of the rows are read.
+    query.push(format_args!(
+        " ORDER BY {rank} DESC, r.id DESC LIMIT {}",
+        page.fetch()
+    ));
+    if page.offset() > 0 {
+        query.push(" OFFSET ").push_bind(page.offset());
+    }
+    let rows = query
+        .build_query_as::<Recommendation>()
+        .fetch_all(conn)
+        .await?;
     Ok(Listed { rows, total })
+}
+
+/// `AND` each condition of `f` that is set.
+fn push_list_filter(query: &mut QueryBuilder<Postgres>, f: &RecommendationFilter) {
+    if let Some(tenant_id) = f.tenant_id {
+        query.push(" AND r.tenant_id = ").push_bind(tenant_id);
+    }
+    if let Some(subscription) = f.subscription {
+        query
+            .push(" AND (s.id = ")
+            .push_bind(subscription)
+            .push(" OR s.subscription_id = ")
+            .push_bind(subscription)
+            .push(")");
+    }
+    if let Some(status) = f.status {
+        query.push(" AND r.status = ").push_bind(status);
+    }
+    for (column, value) in [
+        ("r.category", &f.category),
+        ("r.rule_id", &f.rule_id),
+        ("r.source", &f.source),
+        ("res.resource_group", &f.resource_group),
+        ("r.resource_id", &f.resource_id),
+    ] {
+        if let Some(value) = value {
+            query
+                .push(format_args!(" AND {column} = "))
+                .push_bind(value.clone());
+        }
+    }
+    if let Some(key) = &f.tag_key {
+        query.push(" AND res.tags ? ").push_bind(key.clone());
+        if let Some(value) = &f.tag_value {
+            query
+                .push(" AND res.tags ->> ")
+                .push_bind(key.clone())
+                .push(" = ")
+                .push_bind(value.clone());
+        }
+    }
+    if let Some(min) = f.min_savings {
+        query
+            .push(" AND r.estimated_monthly_savings >= ")
+            .push_bind(min);
+    }
+    if let Some(risk) = f.risk {
+        query.push(" AND r.risk_level = ").push_bind(risk);
+    }
+    if !f.include_superseded {
+        query.push(" AND r.superseded_by IS NULL");
+    }
+    if !f.include_suppressed {
+        query
+            .push(" AND r.id NOT IN (SELECT h.id FROM recommendations_hidden(")
+            .push_bind(f.at)
+            .push(") h)");
+    }
 }
 
 /// How many recommendations `f` selects.
