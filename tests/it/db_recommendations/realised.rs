@@ -399,3 +399,55 @@ async fn the_figures_add_up_the_kept_measurements_and_those_measured_at_the_requ
     );
     assert_eq!(added(Measurement::Unmeasurable).0, 1);
 }
+
+/// A measurement kept while its recommendation is being changed by another transaction waits
+/// for that transaction, and is then made of the recommendation as it committed: its copy of the
+/// estimate matches, and so do the realised cells. Without the lock, the measurement would copy
+/// the estimate its snapshot saw, and the cells would count the difference twice.
+#[sqlx::test(migrator = "azcops::db::MIGRATOR")]
+async fn keeping_a_measurement_waits_for_a_change_of_its_recommendation(pool: PgPool) {
+    let estate = Estate::create(&pool).await;
+    let disk = estate.disk(&pool, "rg", "d", serde_json::json!({})).await;
+    let f = finding("disk.unattached", &disk, "delete");
+    estate
+        .evaluate(
+            &pool,
+            day(1),
+            std::slice::from_ref(&f),
+            &["disk.unattached"],
+        )
+        .await;
+    let id = estate.finding_id(&pool, &f.fingerprint).await;
+    drive(&pool, id, Status::Executed).await;
+    assert!(kept(&pool, &estate).await.is_empty(), "not measured yet");
+    assert_eq!(realised_cells_differing(&pool).await, Vec::<String>::new());
+
+    // Another transaction changes the estimate and has not committed yet.
+    let mut change = db::begin(&pool, Scope::Tenant(estate.tenant))
+        .await
+        .expect("begin");
+    sqlx::query("UPDATE recommendations SET estimated_monthly_savings = 77 WHERE id = $1")
+        .bind(id)
+        .execute(&mut *change)
+        .await
+        .expect("the change");
+    let keeping = tokio::spawn({
+        let pool = pool.clone();
+        async move { realised::store_unmeasured(&pool, day(2)).await }
+    });
+    tokio::time::sleep(std::time::Duration::from_millis(500)).await;
+    assert!(!keeping.is_finished(), "keeping waits for the change");
+    change.commit().await.expect("commit the change");
+    let written = keeping.await.expect("task").expect("kept");
+    assert_eq!(written, 1);
+
+    let copied: Option<Decimal> = sqlx::query_scalar(
+        "SELECT estimated_monthly_savings FROM recommendation_realised WHERE recommendation_id = $1",
+    )
+    .bind(id)
+    .fetch_one(&pool)
+    .await
+    .expect("kept measurement");
+    assert_eq!(copied, Some(Decimal::from(77)), "the committed estimate");
+    assert_eq!(realised_cells_differing(&pool).await, Vec::<String>::new());
+}
