@@ -31,7 +31,7 @@ use std::time::Duration;
 
 use secrecy::{ExposeSecret, SecretString};
 use sqlx::postgres::{PgConnectOptions, PgPoolOptions};
-use sqlx::{PgPool, Postgres, Transaction};
+use sqlx::{PgConnection, PgPool, Postgres, Transaction};
 use uuid::Uuid;
 
 /// A pooled connection idle at least this long is pinged before it is handed out, so one that
@@ -82,6 +82,26 @@ pub async fn begin(
     begin_planned(pool, scope, Planning::Cached).await
 }
 
+impl Planning {
+    /// PostgreSQL's `plan_cache_mode` for it.
+    fn plan_cache_mode(self) -> &'static str {
+        match self {
+            Planning::Cached => "auto",
+            Planning::EachExecution => "force_custom_plan",
+            Planning::Generic => "force_generic_plan",
+        }
+    }
+}
+
+/// Plans the rest of the transaction on `conn` as `planning` says (instead of as it began).
+pub async fn plan_rest(conn: &mut PgConnection, planning: Planning) -> Result<(), sqlx::Error> {
+    sqlx::query("SELECT set_config('plan_cache_mode', $1, true)")
+        .bind(planning.plan_cache_mode())
+        .execute(conn)
+        .await?;
+    Ok(())
+}
+
 /// [`begin`], planned as `planning` says.
 pub async fn begin_planned(
     pool: &PgPool,
@@ -130,11 +150,7 @@ async fn begin_checked(
         Scope::Tenant(id) => ("off", id.to_string(), String::new()),
         Scope::CallerLookup(tid) => ("off", String::new(), tid.to_string()),
     };
-    let plan_cache_mode = match planning {
-        Planning::Cached => "auto",
-        Planning::EachExecution => "force_custom_plan",
-        Planning::Generic => "force_generic_plan",
-    };
+    let plan_cache_mode = planning.plan_cache_mode();
     // One round trip: the settings, the tenant's check and `BEGIN` as one simple query. Every
     // value is a fixed word or a formatted `Uuid` (hex digits and dashes): nothing to quote.
     // The statements before `BEGIN` run in the query's implicit transaction, which `BEGIN`

@@ -357,9 +357,7 @@ pub async fn figures(
             // by statements with optional filters, which need a plan for their values (the
             // transaction may keep generic plans: `query::summary_planning`).
             _ => {
-                sqlx::query("SELECT set_config('plan_cache_mode', 'force_custom_plan', true)")
-                    .execute(&mut *conn)
-                    .await?;
+                crate::db::plan_rest(conn, crate::db::Planning::EachExecution).await?;
                 return figures_of_recommendations(conn, filter).await;
             }
         };

@@ -673,19 +673,7 @@ async fn cells_that_no_longer_match_stop_the_commit_that_would_take_them_below_z
         .await;
     let id = estate.finding_id(&pool, &f.fingerprint).await;
     // Someone with the owner's rights empties the cells by hand.
-    sqlx::query("DELETE FROM recommendation_summary_cells")
-        .execute(&pool)
-        .await
-        .expect("tampering");
-    let mut tx = db::begin(&pool, Scope::Tenant(estate.tenant))
-        .await
-        .expect("begin");
-    sqlx::query("DELETE FROM recommendations WHERE id = $1")
-        .bind(id)
-        .execute(&mut *tx)
-        .await
-        .expect("the delta is queued");
-    let err = tx.commit().await.expect_err("a cell below zero");
+    let err = emptied_then_deleted(&pool, &estate, "recommendation_summary_cells", id).await;
     assert_eq!(
         err.as_database_error().and_then(|e| e.code()).as_deref(),
         Some("22000"),
@@ -707,19 +695,7 @@ async fn cells_that_no_longer_match_stop_the_commit_that_would_take_them_below_z
     let executed = estate.finding_id(&pool, &g.fingerprint).await;
     drive(&pool, executed, Status::Executed).await;
     assert_eq!(realised_cells_differing(&pool).await, Vec::<String>::new());
-    sqlx::query("DELETE FROM recommendation_realised_cells")
-        .execute(&pool)
-        .await
-        .expect("tampering");
-    let mut tx = db::begin(&pool, Scope::Tenant(estate.tenant))
-        .await
-        .expect("begin");
-    sqlx::query("DELETE FROM recommendations WHERE id = $1")
-        .bind(executed)
-        .execute(&mut *tx)
-        .await
-        .expect("the delta is queued");
-    let err = tx.commit().await.expect_err("a realised cell below zero");
+    let err = emptied_then_deleted(&pool, &estate, "recommendation_realised_cells", executed).await;
     assert_eq!(
         err.as_database_error().and_then(|e| e.code()).as_deref(),
         Some("22000"),
@@ -729,6 +705,29 @@ async fn cells_that_no_longer_match_stop_the_commit_that_would_take_them_below_z
         err.to_string().contains("recommendation_realised_cells"),
         "{err}"
     );
+}
+
+/// Empties `cells` by hand (as the owner), then deletes recommendation `id` as its tenant: the
+/// commit's error, which it must fail with.
+async fn emptied_then_deleted(
+    pool: &PgPool,
+    estate: &Estate,
+    cells: &str,
+    id: Uuid,
+) -> sqlx::Error {
+    sqlx::query(sqlx::AssertSqlSafe(format!("DELETE FROM {cells}")))
+        .execute(pool)
+        .await
+        .expect("tampering");
+    let mut tx = db::begin(pool, Scope::Tenant(estate.tenant))
+        .await
+        .expect("begin");
+    sqlx::query("DELETE FROM recommendations WHERE id = $1")
+        .bind(id)
+        .execute(&mut *tx)
+        .await
+        .expect("the delta is queued");
+    tx.commit().await.expect_err("a cell below zero")
 }
 
 /// Like an evaluation (several statements in one transaction) against an approval in the same
