@@ -200,10 +200,10 @@ DROP TABLE msp_res0;
 CREATE INDEX ON msp_res (g);
 ANALYZE msp_res;
 
-INSERT INTO resources (tenant_id, subscription_db_id, resource_id, name, type, kind, location,
-                       resource_group, sku, tags, properties, first_seen_at, last_seen_at, deleted_at,
-                       created_at, updated_at)
-SELECT r.tenant_id, r.sub_id, r.resource_id, t.prefix || '-' || r.g, t.type,
+INSERT INTO resources (tenant_id, subscription_db_id, subscription_id, resource_id, name, type, kind,
+                       location, resource_group, sku, tags, properties, first_seen_at, last_seen_at,
+                       deleted_at, created_at, updated_at)
+SELECT r.tenant_id, r.sub_id, r.azure_sub, r.resource_id, t.prefix || '-' || r.g, t.type,
        CASE t.type WHEN 'microsoft.web/sites' THEN 'app,linux' WHEN 'microsoft.storage/storageaccounts' THEN 'StorageV2' END,
        x.name, g.name,
        CASE t.type

@@ -5,6 +5,7 @@ use chrono::{DateTime, Utc};
 use futures::stream::BoxStream;
 use serde::Serialize;
 use serde_json::Value;
+use serde_json::value::RawValue;
 use sqlx::{PgConnection, Postgres, QueryBuilder};
 use utoipa::ToSchema;
 use uuid::Uuid;
@@ -12,7 +13,11 @@ use uuid::Uuid;
 use super::{Listed, Page, Planning};
 
 /// A resource as the API shows it.
-#[derive(Debug, Clone, PartialEq, Serialize, ToSchema, sqlx::FromRow)]
+///
+/// Its JSON columns are passed through as PostgreSQL's text of them: decoded into a
+/// `serde_json::Value` and encoded again, a page's tags and SKUs cost 7 % of the handler's CPU
+/// for a tenant's type + location list (`BENCHMARKS.md`, issue 15).
+#[derive(Debug, Clone, Serialize, ToSchema, sqlx::FromRow)]
 pub struct Resource {
     pub id: Uuid,
     pub tenant_id: Uuid,
@@ -28,11 +33,15 @@ pub struct Resource {
     pub kind: Option<String>,
     pub location: Option<String>,
     pub resource_group: Option<String>,
-    pub sku: Option<Value>,
-    pub tags: Value,
+    #[schema(value_type = Option<Object>)]
+    pub sku: Option<Box<RawValue>>,
+    /// Tag names to values.
+    #[schema(value_type = Object)]
+    pub tags: Box<RawValue>,
     /// Only in the single-resource view.
     #[serde(skip_serializing_if = "Option::is_none")]
-    pub properties: Option<Value>,
+    #[schema(value_type = Option<Object>)]
+    pub properties: Option<Box<RawValue>>,
     pub first_seen_at: DateTime<Utc>,
     pub last_seen_at: DateTime<Utc>,
     /// When a full inventory stopped reporting it.
@@ -65,9 +74,10 @@ impl Resource {
     }
 }
 
-/// The list's columns, the Azure subscription id looked up per row.
-const LIST_COLUMNS: &str = "SELECT r.id, r.tenant_id, r.subscription_db_id, \
-        (SELECT s.subscription_id FROM subscriptions s WHERE s.id = r.subscription_db_id) AS subscription_id, \
+/// The list's columns. The Azure subscription id is the row's copy: looked up in
+/// `subscriptions` per row, it was a fifth of PostgreSQL's CPU for a page (migration
+/// `20261222000000`).
+const LIST_COLUMNS: &str = "SELECT r.id, r.tenant_id, r.subscription_db_id, r.subscription_id, \
         r.resource_id, r.name, r.type AS resource_type, r.kind, r.location, r.resource_group, r.sku, r.tags, \
         NULL::jsonb AS properties, r.first_seen_at, r.last_seen_at, r.deleted_at, r.created_at, r.updated_at \
     FROM resources r WHERE true";
@@ -125,8 +135,7 @@ pub async fn list(
     // One table in the FROM list, so the page is read in list order from an index and the
     // scan stops at its last row. Joined with `subscriptions`, the planner, estimating a
     // tenant's type + location at a dozen rows where there were hundreds, hashed the join and
-    // sorted every matching row (issue 15); the Azure subscription id is looked up per row of
-    // the page instead (the foreign key guarantees one).
+    // sorted every matching row (issue 15).
     if let Some((resource_id, id)) = page.after() {
         query
             .push(" AND (r.resource_id, r.id) > (")
@@ -214,10 +223,11 @@ pub async fn get(
 ) -> Result<Option<Resource>, sqlx::Error> {
     sqlx::query_as!(
         Resource,
-        r#"SELECT r.id, r.tenant_id, r.subscription_db_id, s.subscription_id, r.resource_id, r.name,
-                  r.type AS resource_type, r.kind, r.location, r.resource_group, r.sku, r.tags,
-                  r.properties, r.first_seen_at, r.last_seen_at, r.deleted_at, r.created_at, r.updated_at
-           FROM resources r JOIN subscriptions s ON s.id = r.subscription_db_id
+        r#"SELECT r.id, r.tenant_id, r.subscription_db_id, r.subscription_id, r.resource_id, r.name,
+                  r.type AS resource_type, r.kind, r.location, r.resource_group,
+                  r.sku AS "sku: Box<RawValue>", r.tags AS "tags: Box<RawValue>",
+                  r.properties AS "properties: Box<RawValue>", r.first_seen_at, r.last_seen_at, r.deleted_at, r.created_at, r.updated_at
+           FROM resources r
            WHERE r.id = $2 AND ($1::uuid IS NULL OR r.tenant_id = $1)"#,
         tenant_id,
         id,
@@ -256,9 +266,9 @@ pub async fn upsert(
     let col = |f: fn(&NewResource) -> Option<String>| rows.iter().map(f).collect::<Vec<_>>();
     let json = |f: fn(&NewResource) -> Option<Value>| rows.iter().map(f).collect::<Vec<_>>();
     let result = sqlx::query!(
-        r#"INSERT INTO resources (tenant_id, subscription_db_id, resource_id, name, type, kind, location, resource_group,
-                                 sku, tags, properties, first_seen_at, last_seen_at)
-           SELECT $1, $2, r.resource_id, r.name, r.type, r.kind, r.location, r.resource_group,
+        r#"INSERT INTO resources (tenant_id, subscription_db_id, subscription_id, resource_id, name, type, kind, location,
+                                 resource_group, sku, tags, properties, first_seen_at, last_seen_at)
+           SELECT $1, $2, (SELECT s.subscription_id FROM subscriptions s WHERE s.id = $2), r.resource_id, r.name, r.type, r.kind, r.location, r.resource_group,
                   r.sku, coalesce(r.tags, '{}'::jsonb), r.properties, $3, $3
            FROM UNNEST($4::text[], $5::text[], $6::text[], $7::text[], $8::text[], $9::text[],
                        $10::jsonb[], $11::jsonb[], $12::jsonb[])

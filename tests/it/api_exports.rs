@@ -29,8 +29,8 @@ async fn tenant_with_data(app: &TestApp, label: &str, resources: i32) -> (Uuid, 
     let (tenant, tid) = app.tenant(&format!("Exports {label}")).await;
     let subscription = app.subscription(tenant, &format!("sub {label}")).await;
     sqlx::query(
-        "INSERT INTO resources (tenant_id, subscription_db_id, resource_id, name, type, location, resource_group, tags)
-         SELECT $1, $2, '/subscriptions/' || $2 || '/resourcegroups/rg-' || (i % 3) || '/providers/microsoft.compute/disks/d' || i,
+        "INSERT INTO resources (tenant_id, subscription_db_id, subscription_id, resource_id, name, type, location, resource_group, tags)
+         SELECT $1, $2, (SELECT s.subscription_id FROM subscriptions s WHERE s.id = $2), '/subscriptions/' || $2 || '/resourcegroups/rg-' || (i % 3) || '/providers/microsoft.compute/disks/d' || i,
                 CASE WHEN i = 1 THEN $3 ELSE $4 || ' disk ' || i END,
                 CASE WHEN i % 2 = 0 THEN 'microsoft.compute/disks' ELSE 'microsoft.compute/virtualmachines' END,
                 'westeurope', 'rg-' || (i % 3), jsonb_build_object('env', '-prod', 'n', i)
@@ -389,8 +389,8 @@ async fn a_client_that_disconnects_stops_the_export_reading_the_database(pool: P
     // 60,000 resources of about 800 bytes a row: 48 MB of CSV, far more than the sockets buffer.
     let rows = 60_000;
     sqlx::query(
-        "INSERT INTO resources (tenant_id, subscription_db_id, resource_id, name, type)
-         SELECT $1, $2, '/subscriptions/x/resourcegroups/rg/providers/p/many-' || i, repeat('n', 600) || i, 't'
+        "INSERT INTO resources (tenant_id, subscription_db_id, subscription_id, resource_id, name, type)
+         SELECT $1, $2, (SELECT s.subscription_id FROM subscriptions s WHERE s.id = $2), '/subscriptions/x/resourcegroups/rg/providers/p/many-' || i, repeat('n', 600) || i, 't'
          FROM generate_series(1, $3) AS i",
     )
     .bind(tenant)

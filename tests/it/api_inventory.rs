@@ -47,8 +47,8 @@ async fn seed(app: &TestApp, tenant: Uuid, subscription: Uuid, prefix: &str) {
     ];
     for (name, kind, location, rg, tags, deleted) in resources {
         sqlx::query(
-            "INSERT INTO resources (tenant_id, subscription_db_id, resource_id, name, type, location, resource_group, tags, properties, deleted_at)
-             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, '{\"a\":1}', CASE WHEN $9 THEN now() END)",
+            "INSERT INTO resources (tenant_id, subscription_db_id, subscription_id, resource_id, name, type, location, resource_group, tags, properties, deleted_at)
+             VALUES ($1, $2, (SELECT s.subscription_id FROM subscriptions s WHERE s.id = $2), $3, $4, $5, $6, $7, $8, '{\"a\":1}', CASE WHEN $9 THEN now() END)",
         )
         .bind(tenant)
         .bind(subscription)

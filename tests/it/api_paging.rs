@@ -21,8 +21,8 @@ use crate::support::{READER, TestApp};
 /// (as the superuser); their ARM ids sort as their numbers.
 async fn resources(app: &TestApp, tenant: Uuid, subscription: Uuid, prefix: &str, numbers: &[u32]) {
     sqlx::query(
-        "INSERT INTO resources (tenant_id, subscription_db_id, resource_id, name, type)
-         SELECT $1, $2, '/subscriptions/s/resourcegroups/rg/providers/microsoft.compute/disks/' || $3 || '-' || lpad(n::text, 3, '0'),
+        "INSERT INTO resources (tenant_id, subscription_db_id, subscription_id, resource_id, name, type)
+         SELECT $1, $2, (SELECT s.subscription_id FROM subscriptions s WHERE s.id = $2), '/subscriptions/s/resourcegroups/rg/providers/microsoft.compute/disks/' || $3 || '-' || lpad(n::text, 3, '0'),
                 $3 || '-' || lpad(n::text, 3, '0'), 'microsoft.compute/disks'
          FROM unnest($4::int[]) AS n",
     )

@@ -165,12 +165,31 @@ async fn tenant_and_subscription(pool: &PgPool) -> (Uuid, Uuid) {
     .expect("tenant and subscription")
 }
 
+/// Which schema [`seed`] writes to.
+#[derive(Clone, Copy)]
+enum Schema {
+    /// Before the tenant keys migration (and before resources carried their subscription's
+    /// Azure id).
+    BeforeTenantKeys,
+    /// Every migration applied.
+    Current,
+}
+
 /// One row in each table whose keys the migration changed, referencing each other.
-async fn seed(pool: &PgPool, tenant: Uuid, sub: Uuid) -> (Uuid, Uuid) {
-    let (resource, recommendation): (Uuid, Uuid) = sqlx::query_as(
-        "WITH res AS (
-             INSERT INTO resources (tenant_id, subscription_db_id, resource_id, name, type)
-             VALUES ($1, $2, '/subscriptions/s/disks/d', 'd', 'disk') RETURNING id),
+async fn seed(pool: &PgPool, tenant: Uuid, sub: Uuid, schema: Schema) -> (Uuid, Uuid) {
+    let resource = match schema {
+        Schema::BeforeTenantKeys => {
+            "INSERT INTO resources (tenant_id, subscription_db_id, resource_id, name, type)
+             VALUES ($1, $2, '/subscriptions/s/disks/d', 'd', 'disk') RETURNING id"
+        }
+        Schema::Current => {
+            "INSERT INTO resources (tenant_id, subscription_db_id, subscription_id, resource_id, name, type)
+             VALUES ($1, $2, (SELECT s.subscription_id FROM subscriptions s WHERE s.id = $2),
+                     '/subscriptions/s/disks/d', 'd', 'disk') RETURNING id"
+        }
+    };
+    let (resource, recommendation): (Uuid, Uuid) = sqlx::query_as(sqlx::AssertSqlSafe(format!(
+        "WITH res AS ({resource}),
          rec AS (
              INSERT INTO recommendations (tenant_id, subscription_db_id, resource_db_id, rule_id,
                                           source, external_id, category, title, confidence_score)
@@ -197,8 +216,8 @@ async fn seed(pool: &PgPool, tenant: Uuid, sub: Uuid) -> (Uuid, Uuid) {
              INSERT INTO audit_logs (tenant_id, action, actor, target_type, target_id)
              VALUES ($1, 'create', 'me', 'tenant', $1::text),
                     (DEFAULT, 'create', 'ingestion', 'rejected_message', 'queue'))
-         SELECT res.id, rec.id FROM res, rec",
-    )
+         SELECT res.id, rec.id FROM res, rec"
+    )))
     .bind(tenant)
     .bind(sub)
     .fetch_one(pool)
@@ -244,7 +263,7 @@ async fn the_tenant_keys_migration_keeps_every_row(pool: PgPool) {
         .expect("migrations before the tenant keys");
     MIGRATOR.run_to(previous, &pool).await.expect("migrate");
     let (tenant, sub) = tenant_and_subscription(&pool).await;
-    seed(&pool, tenant, sub).await;
+    seed(&pool, tenant, sub, Schema::BeforeTenantKeys).await;
     let before = snapshot(&pool).await;
 
     // Only up to it: a later migration changing these tables must not change the snapshot.
@@ -269,7 +288,7 @@ async fn the_tenant_keys_migration_keeps_every_row(pool: PgPool) {
 #[sqlx::test(migrator = "azcops::db::MIGRATOR")]
 async fn deleting_a_referenced_row_clears_the_reference_but_not_the_tenant(pool: PgPool) {
     let (tenant, sub) = tenant_and_subscription(&pool).await;
-    let (resource, recommendation) = seed(&pool, tenant, sub).await;
+    let (resource, recommendation) = seed(&pool, tenant, sub, Schema::Current).await;
 
     sqlx::query("DELETE FROM resources WHERE id = $1")
         .bind(resource)
@@ -309,7 +328,7 @@ async fn deleting_a_referenced_row_clears_the_reference_but_not_the_tenant(pool:
 async fn a_row_cannot_point_at_another_tenants_resource_or_run(pool: PgPool) {
     let (tenant_a, sub_a) = tenant_and_subscription(&pool).await;
     let (tenant_b, sub_b) = tenant_and_subscription(&pool).await;
-    seed(&pool, tenant_a, sub_a).await;
+    seed(&pool, tenant_a, sub_a, Schema::Current).await;
     let (resource_a, run_a): (Uuid, Uuid) = sqlx::query_as(
         "SELECT (SELECT id FROM resources), (SELECT id FROM ingestion_runs WHERE tenant_id = $1)",
     )

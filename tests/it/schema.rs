@@ -146,7 +146,7 @@ async fn audit_logs_refuse_update_delete_and_truncate(pool: PgPool) {
 async fn natural_keys_are_unique(pool: PgPool) {
     let mut conn = pool.acquire().await.unwrap();
     let (tenant, sub) = tenant_with_subscription(&mut conn).await;
-    let resource = "INSERT INTO resources (tenant_id, subscription_db_id, resource_id, name, type) VALUES ($1, $2, '/subscriptions/x/disk', 'd', 'disk')";
+    let resource = "INSERT INTO resources (tenant_id, subscription_db_id, subscription_id, resource_id, name, type) VALUES ($1, $2, (SELECT s.subscription_id FROM subscriptions s WHERE s.id = $2), '/subscriptions/x/disk', 'd', 'disk')";
     sqlx::query(resource)
         .bind(tenant)
         .bind(sub)
@@ -196,7 +196,7 @@ async fn a_row_cannot_point_at_another_tenants_subscription(pool: PgPool) {
     let mut conn = pool.acquire().await.unwrap();
     let (_, sub_a) = tenant_with_subscription(&mut conn).await;
     let (tenant_b, _) = tenant_with_subscription(&mut conn).await;
-    let err = sqlx::query("INSERT INTO resources (tenant_id, subscription_db_id, resource_id, name, type) VALUES ($1, $2, 'r', 'n', 't')")
+    let err = sqlx::query("INSERT INTO resources (tenant_id, subscription_db_id, subscription_id, resource_id, name, type) VALUES ($1, $2, (SELECT s.subscription_id FROM subscriptions s WHERE s.id = $2), 'r', 'n', 't')")
         .bind(tenant_b)
         .bind(sub_a)
         .execute(&mut *conn)
@@ -204,7 +204,53 @@ async fn a_row_cannot_point_at_another_tenants_subscription(pool: PgPool) {
         .unwrap_err();
     assert_eq!(
         err.as_database_error().unwrap().constraint(),
-        Some("resources_subscription_fkey")
+        Some("resources_subscription_azure_fkey")
+    );
+}
+
+#[sqlx::test(migrator = "azcops::db::MIGRATOR")]
+async fn a_resource_carries_its_own_subscriptions_azure_id_and_keeps_it(pool: PgPool) {
+    let mut conn = pool.acquire().await.unwrap();
+    let (tenant, sub) = tenant_with_subscription(&mut conn).await;
+    let insert = "INSERT INTO resources (tenant_id, subscription_db_id, subscription_id, resource_id, name, type)
+                  VALUES ($1, $2, $3, $4, 'n', 't')";
+    // Another Azure id than the subscription's: refused.
+    let err = sqlx::query(insert)
+        .bind(tenant)
+        .bind(sub)
+        .bind(Uuid::new_v4())
+        .bind("r-wrong")
+        .execute(&mut *conn)
+        .await
+        .unwrap_err();
+    assert_eq!(
+        err.as_database_error().unwrap().constraint(),
+        Some("resources_subscription_azure_fkey")
+    );
+    let azure_id: Uuid =
+        sqlx::query_scalar("SELECT subscription_id FROM subscriptions WHERE id = $1")
+            .bind(sub)
+            .fetch_one(&mut *conn)
+            .await
+            .unwrap();
+    sqlx::query(insert)
+        .bind(tenant)
+        .bind(sub)
+        .bind(azure_id)
+        .bind("r-right")
+        .execute(&mut *conn)
+        .await
+        .unwrap();
+    // The subscription's Azure id can no longer change under the copy.
+    let err =
+        sqlx::query("UPDATE subscriptions SET subscription_id = gen_random_uuid() WHERE id = $1")
+            .bind(sub)
+            .execute(&mut *conn)
+            .await
+            .unwrap_err();
+    assert_eq!(
+        err.as_database_error().unwrap().constraint(),
+        Some("resources_subscription_azure_fkey")
     );
 }
 

@@ -50,8 +50,8 @@ async fn tenant_with_data(app: &TestApp, label: &str) -> Objects {
         "/subscriptions/{azure_subscription}/resourcegroups/rg-{tag}/providers/microsoft.compute/disks/disk-{tag}"
     );
     let resource: Uuid = sqlx::query_scalar(
-        "INSERT INTO resources (tenant_id, subscription_db_id, resource_id, name, type, location, resource_group)
-         VALUES ($1, $2, $3, $4, 'microsoft.compute/disks', 'westeurope', $5) RETURNING id",
+        "INSERT INTO resources (tenant_id, subscription_db_id, subscription_id, resource_id, name, type, location, resource_group)
+         VALUES ($1, $2, (SELECT s.subscription_id FROM subscriptions s WHERE s.id = $2), $3, $4, 'microsoft.compute/disks', 'westeurope', $5) RETURNING id",
     )
     .bind(tenant)
     .bind(subscription)
@@ -113,8 +113,8 @@ async fn tenant_with_data(app: &TestApp, label: &str) -> Objects {
     .expect("anomaly");
     // A second resource and suppression: lists of more than one page, to page by cursor.
     sqlx::query(
-        "WITH r AS (INSERT INTO resources (tenant_id, subscription_db_id, resource_id, name, type)
-                    VALUES ($1, $2, $3 || '-2', 'second', 'microsoft.compute/disks'))
+        "WITH r AS (INSERT INTO resources (tenant_id, subscription_db_id, subscription_id, resource_id, name, type)
+                    VALUES ($1, $2, (SELECT s.subscription_id FROM subscriptions s WHERE s.id = $2), $3 || '-2', 'second', 'microsoft.compute/disks'))
          INSERT INTO suppressions (tenant_id, scope, resource_id, target, kind, reason, author)
          VALUES ($1, 'resource', $3 || '-ghost-2', 'all', 'exclude', 'a ghost', 'isolation')",
     )

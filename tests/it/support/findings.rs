@@ -66,8 +66,8 @@ impl Estate {
     pub async fn disk(&self, pool: &PgPool, rg: &str, name: &str, tags: Value) -> String {
         let id = self.disk_id(rg, name);
         sqlx::query(
-            "INSERT INTO resources (tenant_id, subscription_db_id, resource_id, name, type, location, resource_group, tags)
-             VALUES ($1, $2, $3, $4, 'microsoft.compute/disks', 'westeurope', $5, $6)",
+            "INSERT INTO resources (tenant_id, subscription_db_id, subscription_id, resource_id, name, type, location, resource_group, tags)
+             VALUES ($1, $2, (SELECT s.subscription_id FROM subscriptions s WHERE s.id = $2), $3, $4, 'microsoft.compute/disks', 'westeurope', $5, $6)",
         )
         .bind(self.tenant)
         .bind(self.subscription)
