@@ -171,6 +171,34 @@ async fn resources_are_filtered_and_paginated_in_a_stable_order(pool: PgPool) {
         one.body["properties"]["a"], 1,
         "the single view has properties"
     );
+
+    // The row's copy of the Azure subscription id, the stored JSON and the times, as a client
+    // reads them in the list and in the single view.
+    let azure_id: Uuid =
+        sqlx::query_scalar("SELECT subscription_id FROM subscriptions WHERE id = $1")
+            .bind(sub)
+            .fetch_one(&app.pool)
+            .await
+            .expect("azure id");
+    let vm = &all.body["items"][1];
+    let vm_alone = get(&format!("/{}", vm["id"].as_str().expect("id")))
+        .await
+        .body;
+    for view in [vm, &vm_alone] {
+        assert_eq!(view["name"], "vm-1");
+        assert_eq!(view["subscription_id"], azure_id.to_string(), "{view}");
+        assert_eq!(view["subscription_db_id"], sub.to_string(), "{view}");
+        assert_eq!(view["tags"], json!({"cost-center": "42", "env": "prod"}));
+        assert_eq!(view["sku"], Value::Null);
+        assert_eq!(view["deleted_at"], Value::Null);
+        for time in ["first_seen_at", "last_seen_at", "created_at", "updated_at"] {
+            let text = view[time].as_str().expect("a time");
+            assert!(
+                chrono::DateTime::parse_from_rfc3339(text).is_ok() && text.ends_with('Z'),
+                "{time}: {text}"
+            );
+        }
+    }
 }
 
 #[sqlx::test(migrator = "azcops::db::MIGRATOR")]

@@ -60,7 +60,7 @@ async fn snapshot(
 
 #[sqlx::test(migrator = "azcops::db::MIGRATOR")]
 async fn a_second_upsert_of_the_same_inventory_changes_nothing(pool: PgPool) {
-    let (tenant, sub, _) = tenant_and_subscription(&pool).await;
+    let (tenant, sub, azure_sub) = tenant_and_subscription(&pool).await;
     let seen = Utc::now();
     let rows = [resource("a"), resource("b")];
     let mut tx = db::begin(&pool, Scope::Tenant(tenant)).await.expect("tx");
@@ -72,6 +72,16 @@ async fn a_second_upsert_of_the_same_inventory_changes_nothing(pool: PgPool) {
     );
     tx.commit().await.expect("commit");
     let before = snapshot(&pool).await;
+    let azure_ids: Vec<Uuid> =
+        sqlx::query_scalar("SELECT subscription_id FROM resources ORDER BY name")
+            .fetch_all(&pool)
+            .await
+            .expect("azure ids");
+    assert_eq!(
+        azure_ids,
+        [azure_sub, azure_sub],
+        "each row carries its subscription's Azure id"
+    );
 
     let mut tx = db::begin(&pool, Scope::Tenant(tenant)).await.expect("tx");
     assert_eq!(
