@@ -6,7 +6,8 @@ use futures::stream::BoxStream;
 use serde::Serialize;
 use serde_json::Value;
 use serde_json::value::RawValue;
-use sqlx::{PgConnection, Postgres, QueryBuilder};
+use sqlx::postgres::PgRow;
+use sqlx::{PgConnection, Postgres, QueryBuilder, Row};
 use utoipa::ToSchema;
 use uuid::Uuid;
 
@@ -17,7 +18,7 @@ use super::{Listed, Page, Planning};
 /// Its JSON columns are passed through as PostgreSQL's text of them: decoded into a
 /// `serde_json::Value` and encoded again, a page's tags and SKUs cost 7 % of the handler's CPU
 /// for a tenant's type + location list (`BENCHMARKS.md`, issue 15).
-#[derive(Debug, Clone, Serialize, ToSchema, sqlx::FromRow)]
+#[derive(Debug, Clone, Serialize, ToSchema)]
 pub struct Resource {
     pub id: Uuid,
     pub tenant_id: Uuid,
@@ -147,13 +148,41 @@ impl Resource {
     }
 }
 
-/// The list's columns. The Azure subscription id is the row's copy: looked up in
-/// `subscriptions` per row, it was a fifth of PostgreSQL's CPU for a page (migration
-/// `20261222000000`).
+/// The list's columns, in the order [`Resource::from_list_row`] reads them. The Azure
+/// subscription id is the row's copy: looked up in `subscriptions` per row, it was a fifth of
+/// PostgreSQL's CPU for a page (migration `20261222000000`).
 const LIST_COLUMNS: &str = "SELECT r.id, r.tenant_id, r.subscription_db_id, r.subscription_id, \
-        r.resource_id, r.name, r.type AS resource_type, r.kind, r.location, r.resource_group, r.sku, r.tags, \
-        NULL::jsonb AS properties, r.first_seen_at, r.last_seen_at, r.deleted_at, r.created_at, r.updated_at \
+        r.resource_id, r.name, r.type, r.kind, r.location, r.resource_group, r.sku, r.tags, \
+        r.first_seen_at, r.last_seen_at, r.deleted_at, r.created_at, r.updated_at \
     FROM resources r WHERE true";
+
+impl Resource {
+    /// A row of [`LIST_COLUMNS`], read by position. Read by name (sqlx's `FromRow`), each of a
+    /// page's 1,700 values was first looked up in a hash map of the column names: a tenth of the
+    /// handler's CPU for a 100-row page (`BENCHMARKS.md`, issue 15, twelfth pass).
+    fn from_list_row(row: PgRow) -> Result<Self, sqlx::Error> {
+        Ok(Self {
+            id: row.try_get(0)?,
+            tenant_id: row.try_get(1)?,
+            subscription_db_id: row.try_get(2)?,
+            subscription_id: row.try_get(3)?,
+            resource_id: row.try_get(4)?,
+            name: row.try_get(5)?,
+            resource_type: row.try_get(6)?,
+            kind: row.try_get(7)?,
+            location: row.try_get(8)?,
+            resource_group: row.try_get(9)?,
+            sku: row.try_get(10)?,
+            tags: row.try_get(11)?,
+            properties: None,
+            first_seen_at: row.try_get(12)?,
+            last_seen_at: row.try_get(13)?,
+            deleted_at: row.try_get(14)?,
+            created_at: row.try_get(15)?,
+            updated_at: row.try_get(16)?,
+        })
+    }
+}
 
 /// How a list of `f`'s resources from `page` is planned ([`super::begin_for_caller_planned`]).
 ///
@@ -239,7 +268,11 @@ pub async fn list(
             .execute(&mut *conn)
             .await?;
     }
-    let rows = query.build_query_as::<Resource>().fetch_all(conn).await?;
+    let rows = query
+        .build()
+        .try_map(Resource::from_list_row)
+        .fetch_all(conn)
+        .await?;
     Ok(Listed { rows, total })
 }
 
