@@ -23,6 +23,9 @@
 //!    `ver` is `2.0` with an `azp` or `1.0` with an `appid`, and there is no
 //!    `nonce`.
 //!
+//! A token that passed every check is kept, with its claims, for the caller's next requests
+//! (`verified`): at most [`VerifierSettings::verified_ttl`] and never past its `exp`.
+//!
 //! Each refusal is logged once, here, with its reason and the `tid` the token
 //! claims; tokens are never logged, and errors carry no token content.
 
@@ -30,10 +33,11 @@ mod claims;
 mod error;
 mod jwks;
 mod token;
+mod verified;
 
 use std::fmt;
 use std::sync::Arc;
-use std::time::Duration;
+use std::time::{Duration, SystemTime};
 
 use jsonwebtoken::{Algorithm, Validation};
 use url::Url;
@@ -59,6 +63,12 @@ pub const DEFAULT_MIN_REFRESH_INTERVAL: Duration = Duration::from_secs(5 * 60);
 /// Default age after which the cached JWKS is refreshed (in the background).
 pub const DEFAULT_MAX_KEY_AGE: Duration = Duration::from_secs(24 * 60 * 60);
 
+/// Default time a verified token is taken at its word without being checked again.
+pub const DEFAULT_VERIFIED_TTL: Duration = Duration::from_secs(5 * 60);
+
+/// Default number of verified tokens kept (a few kilobytes each).
+pub const DEFAULT_VERIFIED_CAPACITY: usize = 1024;
+
 /// What a [`Verifier`] accepts and where it finds the signing keys.
 #[derive(Debug, Clone)]
 pub struct VerifierSettings {
@@ -77,6 +87,12 @@ pub struct VerifierSettings {
     /// stay in use until a refresh succeeds), so that withdrawn keys
     /// eventually stop being accepted.
     pub max_key_age: Duration,
+    /// How long a verified token is accepted again without its checks (never past its `exp`):
+    /// also how long a signing key withdrawn from the JWKS can still admit a token it signed.
+    /// Zero checks every token every time.
+    pub verified_ttl: Duration,
+    /// How many verified tokens are kept; zero keeps none.
+    pub verified_capacity: usize,
 }
 
 impl VerifierSettings {
@@ -90,6 +106,8 @@ impl VerifierSettings {
             leeway_secs: DEFAULT_LEEWAY_SECS,
             min_refresh_interval: DEFAULT_MIN_REFRESH_INTERVAL,
             max_key_age: DEFAULT_MAX_KEY_AGE,
+            verified_ttl: DEFAULT_VERIFIED_TTL,
+            verified_capacity: DEFAULT_VERIFIED_CAPACITY,
         }
     }
 }
@@ -105,6 +123,7 @@ struct Inner {
     settings: VerifierSettings,
     validation: Validation,
     keys: Arc<jwks::KeyCache>,
+    verified: verified::VerifiedTokens,
 }
 
 impl Verifier {
@@ -120,10 +139,13 @@ impl Verifier {
             settings.max_key_age,
         ));
         let validation = validation(&settings);
+        let verified =
+            verified::VerifiedTokens::new(settings.verified_capacity, settings.verified_ttl);
         let inner = Inner {
             settings,
             validation,
             keys,
+            verified,
         };
         Self {
             inner: Arc::new(inner),
@@ -151,12 +173,22 @@ impl Verifier {
         result
     }
 
-    /// The checks of [`Verifier::verify`], without the logging.
+    /// The checks of [`Verifier::verify`], without the logging: the claims of a token verified
+    /// lately, or every check.
     async fn check(&self, token: &str) -> Result<Claims, AuthError> {
+        let now = SystemTime::now();
+        if let Some(claims) = self.inner.verified.get(token, now) {
+            return Ok(claims);
+        }
         let header = token::parse_header(token)?;
         let key = self.inner.keys.key_for(&header.kid).await?;
         let raw = token::decode_claims(token, &key, &self.inner.validation)?;
-        claims::from_raw(raw, &self.inner.settings)
+        let expires = raw.expires();
+        let claims = claims::from_raw(raw, &self.inner.settings)?;
+        if let Some(expires) = expires {
+            self.inner.verified.keep(token, &claims, expires, now);
+        }
+        Ok(claims)
     }
 
     /// The settings this verifier was built with.

@@ -71,6 +71,8 @@ pub fn state(config: &Config) -> anyhow::Result<AppState> {
                 leeway_secs: 60,
                 min_refresh_interval: std::time::Duration::from_secs(60),
                 max_key_age: crate::auth::DEFAULT_MAX_KEY_AGE,
+                verified_ttl: crate::auth::DEFAULT_VERIFIED_TTL,
+                verified_capacity: crate::auth::DEFAULT_VERIFIED_CAPACITY,
             };
             Authn::Entra {
                 verifier: Verifier::new(settings, http),

@@ -48,6 +48,9 @@ impl Claims {
 /// as a missing claim rather than as a parse error.
 #[derive(Debug, Deserialize)]
 pub(super) struct RawClaims {
+    /// Checked by `jsonwebtoken`; read again only to know how long the verified token may be
+    /// kept (a whole number of seconds; anything else is not kept).
+    exp: Option<serde_json::Value>,
     iss: Option<String>,
     aud: Option<serde_json::Value>,
     tid: Option<String>,
@@ -61,6 +64,13 @@ pub(super) struct RawClaims {
     ver: Option<String>,
     nonce: Option<serde_json::Value>,
     roles: Option<Vec<String>>,
+}
+
+impl RawClaims {
+    /// The token's `exp`, in seconds since the epoch.
+    pub(super) fn expires(&self) -> Option<u64> {
+        self.exp.as_ref().and_then(serde_json::Value::as_u64)
+    }
 }
 
 /// Checks audience, tenant and issuer of an already signature- and

@@ -26,11 +26,13 @@ async fn past_refresh_interval() {
 }
 
 /// A verifier whose cached keys are stale at once and that may fetch at any time. Its HTTP
-/// client has no timeout of its own, so a held fetch lasts the key cache's whole 10 s.
+/// client has no timeout of its own, so a held fetch lasts the key cache's whole 10 s. It keeps
+/// no verified tokens, so each request looks its key up.
 fn always_stale(server: &JwksServer) -> Verifier {
     let settings = VerifierSettings {
         max_key_age: Duration::ZERO,
         min_refresh_interval: Duration::ZERO,
+        verified_ttl: Duration::ZERO,
         ..verifier_settings(&server.url)
     };
     Verifier::new(settings, reqwest::Client::new())

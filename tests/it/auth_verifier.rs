@@ -387,3 +387,100 @@ async fn tokens_of_the_development_identity_provider_are_access_tokens_the_verif
     server.abort();
     std::fs::remove_file(key_file).ok();
 }
+
+// Verified tokens kept for the caller's next requests (src/auth/verified.rs).
+
+#[tokio::test]
+async fn a_kept_token_is_refused_once_it_expires() {
+    let server = JwksServer::start().await;
+    let verifier = server.verifier_with(|settings| VerifierSettings {
+        leeway_secs: 0,
+        ..settings
+    });
+    let token = TokenBuilder::new(tenant()).exp_offset(2).rs256();
+    verifier
+        .verify(&token)
+        .await
+        .expect("valid for two seconds");
+
+    tokio::time::sleep(std::time::Duration::from_millis(3_100)).await;
+    let err = rejection(&verifier, &token).await;
+
+    assert!(matches!(err, AuthError::Expired), "{err:?}");
+}
+
+#[tokio::test]
+async fn a_payload_edited_after_its_token_was_kept_is_refused() {
+    let server = JwksServer::start().await;
+    let verifier = server.verifier();
+    let builder = TokenBuilder::new(tenant()).roles(&[ROLE_READER]);
+    let token = builder.clone().rs256();
+    let forged = builder.tampered_payload();
+    assert_eq!(
+        token.rsplit_once('.').map(|(_, s)| s),
+        forged.rsplit_once('.').map(|(_, s)| s),
+        "the forgery carries the kept token's signature"
+    );
+
+    let claims = verifier.verify(&token).await.expect("the signed token");
+    let err = rejection(&verifier, &forged).await;
+
+    assert_eq!(claims.roles, vec![ROLE_READER.to_owned()]);
+    assert!(matches!(err, AuthError::BadSignature), "{err:?}");
+}
+
+#[tokio::test]
+async fn a_withdrawn_key_admits_a_kept_token_no_longer_than_the_verified_ttl() {
+    let server = JwksServer::start().await;
+    let ttl = std::time::Duration::from_secs(1);
+    let verifier = server.verifier_with(|settings| VerifierSettings {
+        verified_ttl: ttl,
+        min_refresh_interval: std::time::Duration::ZERO,
+        ..settings
+    });
+    let withdrawn = server.add_key("test-key-withdrawn");
+    let token = TokenBuilder::new(tenant()).rs256_with(&withdrawn);
+    verifier
+        .verify(&token)
+        .await
+        .expect("signed by a published key");
+
+    server.withdraw_key("test-key-withdrawn");
+    let unknown = TokenBuilder::new(tenant()).kid("not-published").rs256();
+    let err = rejection(&verifier, &unknown).await;
+    assert!(matches!(err, AuthError::UnknownKey), "{err:?}");
+    let fetches = server.fetch_count();
+    assert_eq!(fetches, 2, "the set without the withdrawn key was fetched");
+
+    verifier
+        .verify(&token)
+        .await
+        .expect("kept: accepted again within the TTL");
+    tokio::time::sleep(ttl + std::time::Duration::from_millis(100)).await;
+    let err = rejection(&verifier, &token).await;
+
+    assert!(matches!(err, AuthError::UnknownKey), "{err:?}");
+}
+
+#[tokio::test]
+async fn a_zero_verified_ttl_checks_every_request() {
+    let server = JwksServer::start().await;
+    let verifier = server.verifier_with(|settings| VerifierSettings {
+        verified_ttl: std::time::Duration::ZERO,
+        min_refresh_interval: std::time::Duration::ZERO,
+        ..settings
+    });
+    let withdrawn = server.add_key("test-key-withdrawn");
+    let token = TokenBuilder::new(tenant()).rs256_with(&withdrawn);
+    verifier
+        .verify(&token)
+        .await
+        .expect("signed by a published key");
+
+    server.withdraw_key("test-key-withdrawn");
+    let unknown = TokenBuilder::new(tenant()).kid("not-published").rs256();
+    rejection(&verifier, &unknown).await;
+    let err = rejection(&verifier, &token).await;
+
+    assert!(matches!(err, AuthError::UnknownKey), "{err:?}");
+}

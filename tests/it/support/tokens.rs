@@ -16,7 +16,8 @@ use axum::response::{IntoResponse, Response};
 use axum::routing::get;
 use axum::{Json, Router};
 use azcops::auth::{
-    DEFAULT_MAX_KEY_AGE, ENTRA_ISSUER_TEMPLATES, ROLE_ADMIN, Verifier, VerifierSettings,
+    DEFAULT_MAX_KEY_AGE, DEFAULT_VERIFIED_CAPACITY, DEFAULT_VERIFIED_TTL, ENTRA_ISSUER_TEMPLATES,
+    ROLE_ADMIN, Verifier, VerifierSettings,
 };
 use base64::Engine;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
@@ -203,6 +204,15 @@ impl JwksServer {
         key
     }
 
+    /// Stops publishing the key `kid` (a signing key withdrawn).
+    pub fn withdraw_key(&self, kid: &str) {
+        self.published
+            .keys
+            .lock()
+            .expect("JWKS lock")
+            .retain(|jwk| jwk["kid"] != kid);
+    }
+
     /// How many fetches were answered (held ones are not, until released).
     pub fn answered_count(&self) -> usize {
         self.published.answered.load(Ordering::SeqCst)
@@ -311,10 +321,13 @@ pub fn verifier_settings(jwks_url: &Url) -> VerifierSettings {
         leeway_secs: 60,
         min_refresh_interval: TEST_REFRESH_INTERVAL,
         max_key_age: DEFAULT_MAX_KEY_AGE,
+        verified_ttl: DEFAULT_VERIFIED_TTL,
+        verified_capacity: DEFAULT_VERIFIED_CAPACITY,
     }
 }
 
 /// The `kid` a token header gets.
+#[derive(Clone)]
 enum Kid {
     /// The signing key's own kid (the good kid for attacker-signed tokens).
     Default,
@@ -325,6 +338,7 @@ enum Kid {
 }
 
 /// Builds tokens, valid for one tenant unless told otherwise.
+#[derive(Clone)]
 pub struct TokenBuilder {
     kid: Kid,
     claims: Map<String, Value>,
