@@ -2,7 +2,7 @@
 //! check and the payload's decoding.
 //!
 //! A browser or a script sends one access token with every request for up to an hour; its RSA
-//! signature check and its payload's decoding were 7 % of the handler's CPU for a page of
+//! signature check and its payload's decoding were about 6 % of the handler's CPU for a page of
 //! resources (`BENCHMARKS.md`, issue 15, twelfth pass). An entry is the token's whole text (a
 //! token differing by one character is another key and is verified in full) and the claims its
 //! verification returned; it is used until the earlier of the token's `exp` (without leeway)

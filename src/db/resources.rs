@@ -158,8 +158,8 @@ const LIST_COLUMNS: &str = "SELECT r.id, r.tenant_id, r.subscription_db_id, r.su
 
 impl Resource {
     /// A row of [`LIST_COLUMNS`], read by position. Read by name (sqlx's `FromRow`), each of a
-    /// page's 1,700 values was first looked up in a hash map of the column names: a tenth of the
-    /// handler's CPU for a 100-row page (`BENCHMARKS.md`, issue 15, twelfth pass).
+    /// page's 1,700 values was first looked up among the column names: about 4 % of the
+    /// handler's CPU samples for a 100-row page (`BENCHMARKS.md`, issue 15, twelfth pass).
     fn from_list_row(row: PgRow) -> Result<Self, sqlx::Error> {
         Ok(Self {
             id: row.try_get(0)?,
