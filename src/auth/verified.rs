@@ -52,7 +52,15 @@ impl VerifiedTokens {
     /// the epoch).
     pub(super) fn keep(&self, token: &str, claims: &Claims, expires: u64, now: SystemTime) {
         let Some(cache) = &self.cache else { return };
-        let until = (UNIX_EPOCH + Duration::from_secs(expires)).min(now + self.ttl);
+        // Checked: an `exp` or a TTL too far off for the clock is bounded by the other.
+        let expiry = UNIX_EPOCH.checked_add(Duration::from_secs(expires));
+        let Some(until) = [expiry, now.checked_add(self.ttl)]
+            .into_iter()
+            .flatten()
+            .min()
+        else {
+            return;
+        };
         if now < until {
             let claims = claims.clone();
             cache.insert(token.into(), Entry { claims, until });
@@ -104,6 +112,19 @@ mod tests {
         // Verified within the leeway after its `exp`: not kept at all.
         tokens.keep("d.e.f", &claims("two"), 1_000, at(1_030));
         assert!(tokens.get("d.e.f", at(1_030)).is_none());
+    }
+
+    #[test]
+    fn an_expiry_or_a_ttl_beyond_the_clock_is_bounded_by_the_other() {
+        let far = VerifiedTokens::new(16, Duration::from_secs(300));
+        far.keep("a.b.c", &claims("one"), u64::MAX, at(1_000));
+        assert!(far.get("a.b.c", at(1_299)).is_some());
+        assert!(far.get("a.b.c", at(1_300)).is_none());
+
+        let forever = VerifiedTokens::new(16, Duration::MAX);
+        forever.keep("a.b.c", &claims("one"), 2_000, at(1_000));
+        assert!(forever.get("a.b.c", at(1_999)).is_some());
+        assert!(forever.get("a.b.c", at(2_000)).is_none());
     }
 
     #[test]
