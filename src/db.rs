@@ -171,6 +171,16 @@ async fn begin_checked(
     pool.begin_with(sqlx::AssertSqlSafe(statement)).await
 }
 
+/// Ends a transaction that only read, without a round trip of its own: it is dropped, so sqlx
+/// queues its `ROLLBACK` and sends it with the check it makes of every connection going back
+/// to the pool (a `Sync` and its answer, which sqlx 0.9 always sends). A `COMMIT` would be one
+/// more round trip before that check, a quarter of a page's round trips (`BENCHMARKS.md`,
+/// issue 15, twelfth pass). Nothing is lost: the transaction wrote nothing, and its settings
+/// were local to it. The connection goes back to the pool only once the `ROLLBACK` is answered.
+pub fn end_read(tx: Transaction<'static, Postgres>) {
+    drop(tx);
+}
+
 /// One page of a list to read: `size` rows from where `start` says, and whether to count every
 /// matching row as well.
 #[derive(Debug, Clone, PartialEq)]

@@ -125,7 +125,7 @@ pub async fn list(
     let planning = resources::planning(&filter, &page);
     let mut tx = state.begin_planned(caller.scope, planning).await?;
     let listed = resources::list(&mut tx, &filter, &page).await?;
-    tx.commit().await?;
+    crate::db::end_read(tx);
     Ok(Json(Paginated::new(listed, &page, query, Resource::key)?))
 }
 
@@ -143,6 +143,6 @@ pub async fn read(
     let resource = resources::get(&mut tx, caller.tenant(), id)
         .await?
         .ok_or(ApiError::NotFound("resource"))?;
-    tx.commit().await?;
+    crate::db::end_read(tx);
     Ok(Json(resource))
 }

@@ -4,7 +4,7 @@
 use axum::http::{Method, StatusCode};
 use chrono::{Days, Utc};
 use serde_json::{Value, json};
-use sqlx::PgPool;
+use sqlx::{PgPool, Row};
 use uuid::Uuid;
 
 use crate::support::{READER, TestApp};
@@ -418,4 +418,79 @@ async fn ingestion_runs_of_another_tenant_stay_invisible(pool: PgPool) {
     no_queue.assert_error(StatusCode::SERVICE_UNAVAILABLE, "service_unavailable");
     let bad = app.get("/api/v1/ingestion/status/nope", &op).await;
     bad.assert_error(StatusCode::BAD_REQUEST, "bad_request");
+}
+
+/// A resource read ends without a `COMMIT` of its own: its `ROLLBACK` goes with the pool's check
+/// of the returned connection (`db::end_read`). On a pool of one connection, each request gets
+/// the connection the one before it left, and sees its own tenant's rows only, never the
+/// settings of the request before.
+#[sqlx::test(migrator = "azcops::db::MIGRATOR")]
+async fn reads_ended_without_commit_leave_the_connection_clean_for_the_next_caller(pool: PgPool) {
+    let options = pool.connect_options().as_ref().clone();
+    let one = sqlx::postgres::PgPoolOptions::new()
+        .max_connections(1)
+        .connect_with(options)
+        .await
+        .expect("a pool of one connection");
+    let app = TestApp::new(one).await;
+    let (a, a_tid) = app.tenant("A").await;
+    let (b, b_tid) = app.tenant("B").await;
+    let a_sub = app.subscription(a, "prod").await;
+    let b_sub = app.subscription(b, "prod").await;
+    seed(&app, a, a_sub, "a").await;
+    seed(&app, b, b_sub, "b").await;
+    let (reader_a, reader_b) = (app.token(a_tid, &[READER]), app.token(b_tid, &[READER]));
+    let operator = app.operator();
+    let tenants = |body: &Value| {
+        let mut ids: Vec<String> = body["items"]
+            .as_array()
+            .expect("items")
+            .iter()
+            .map(|i| i["tenant_id"].as_str().expect("tenant_id").to_owned())
+            .collect();
+        ids.dedup();
+        ids
+    };
+    let b_resource = app.get("/api/v1/resources", &reader_b).await.body["items"][0]["id"]
+        .as_str()
+        .expect("a resource of B")
+        .to_owned();
+
+    for _ in 0..10 {
+        let listed = app.get("/api/v1/resources", &reader_a).await;
+        assert_eq!(listed.status, StatusCode::OK, "{}", listed.body);
+        assert_eq!(tenants(&listed.body), [a.to_string()]);
+
+        let other = app
+            .get(&format!("/api/v1/resources/{b_resource}"), &reader_a)
+            .await;
+        other.assert_error(StatusCode::NOT_FOUND, "not_found");
+
+        let own = app
+            .get(&format!("/api/v1/resources/{b_resource}"), &reader_b)
+            .await;
+        assert_eq!(own.status, StatusCode::OK, "{}", own.body);
+
+        let listed = app.get("/api/v1/resources", &reader_b).await;
+        assert_eq!(tenants(&listed.body), [b.to_string()]);
+
+        let everyone = app.get("/api/v1/resources", &operator).await;
+        assert_eq!(everyone.status, StatusCode::OK, "{}", everyone.body);
+        assert_eq!(everyone.body["items"].as_array().expect("items").len(), 6);
+    }
+    // The one connection, once back in the pool: no transaction, none of a caller's settings.
+    let mut conn = app.pool.acquire().await.expect("the connection, returned");
+    // A simple query: its statement starts its transaction unless one is already open.
+    let row = sqlx::raw_sql(
+        "SELECT now() <> statement_timestamp(), current_user::text, \
+                nullif(current_setting('azcops.tenant_id', true), '')",
+    )
+    .fetch_one(&mut *conn)
+    .await
+    .expect("the connection's state");
+    let (in_transaction, role, tenant): (bool, String, Option<String>) =
+        (row.get(0), row.get(1), row.get(2));
+    assert!(!in_transaction, "no transaction left open");
+    assert_ne!(role, "azcops_app", "the caller's role is gone");
+    assert_eq!(tenant, None, "the caller's tenant is gone");
 }
