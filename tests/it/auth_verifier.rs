@@ -429,10 +429,13 @@ async fn a_payload_edited_after_its_token_was_kept_is_refused() {
     assert!(matches!(err, AuthError::BadSignature), "{err:?}");
 }
 
-#[tokio::test]
-async fn a_withdrawn_key_admits_a_kept_token_no_longer_than_the_verified_ttl() {
+/// A verifier keeping verified tokens for `ttl`, and a token it verified whose signing key has
+/// since been withdrawn and the key set fetched again without it (by a token of an unknown key,
+/// whose refusal is returned too).
+async fn token_of_a_withdrawn_key(
+    ttl: std::time::Duration,
+) -> (JwksServer, Verifier, String, AuthError) {
     let server = JwksServer::start().await;
-    let ttl = std::time::Duration::from_secs(1);
     let verifier = server.verifier_with(|settings| VerifierSettings {
         verified_ttl: ttl,
         min_refresh_interval: std::time::Duration::ZERO,
@@ -447,8 +450,15 @@ async fn a_withdrawn_key_admits_a_kept_token_no_longer_than_the_verified_ttl() {
 
     server.withdraw_key("test-key-withdrawn");
     let unknown = TokenBuilder::new(tenant()).kid("not-published").rs256();
-    let err = rejection(&verifier, &unknown).await;
-    assert!(matches!(err, AuthError::UnknownKey), "{err:?}");
+    let unknown = rejection(&verifier, &unknown).await;
+    (server, verifier, token, unknown)
+}
+
+#[tokio::test]
+async fn a_withdrawn_key_admits_a_kept_token_no_longer_than_the_verified_ttl() {
+    let ttl = std::time::Duration::from_secs(1);
+    let (server, verifier, token, unknown) = token_of_a_withdrawn_key(ttl).await;
+    assert!(matches!(unknown, AuthError::UnknownKey), "{unknown:?}");
     let fetches = server.fetch_count();
     assert_eq!(fetches, 2, "the set without the withdrawn key was fetched");
 
@@ -464,22 +474,7 @@ async fn a_withdrawn_key_admits_a_kept_token_no_longer_than_the_verified_ttl() {
 
 #[tokio::test]
 async fn a_zero_verified_ttl_checks_every_request() {
-    let server = JwksServer::start().await;
-    let verifier = server.verifier_with(|settings| VerifierSettings {
-        verified_ttl: std::time::Duration::ZERO,
-        min_refresh_interval: std::time::Duration::ZERO,
-        ..settings
-    });
-    let withdrawn = server.add_key("test-key-withdrawn");
-    let token = TokenBuilder::new(tenant()).rs256_with(&withdrawn);
-    verifier
-        .verify(&token)
-        .await
-        .expect("signed by a published key");
-
-    server.withdraw_key("test-key-withdrawn");
-    let unknown = TokenBuilder::new(tenant()).kid("not-published").rs256();
-    rejection(&verifier, &unknown).await;
+    let (_server, verifier, token, _) = token_of_a_withdrawn_key(std::time::Duration::ZERO).await;
     let err = rejection(&verifier, &token).await;
 
     assert!(matches!(err, AuthError::UnknownKey), "{err:?}");
